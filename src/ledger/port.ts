@@ -1,0 +1,63 @@
+import type { AuditEventRecord, NewEvent } from '../events/types.ts';
+import type { LedgerState, ProofBundle } from '../proof/types.ts';
+
+/** An event as read back from the ledger. */
+export interface StoredEvent {
+  record: AuditEventRecord;
+  /** Ledger transaction that committed it (decimal string: 64-bit). */
+  txId: string;
+  /** Gateway-level key of the entry (what the proof bundle's `entry.key` holds). */
+  key: Buffer;
+  /** When the ledger committed it: RFC 3339 with ms. */
+  recordedAt: string;
+}
+
+export interface AppendResult {
+  event: StoredEvent;
+  proof: ProofBundle;
+  /** false when the eventId was already stored with the same content (idempotent retry). */
+  created: boolean;
+}
+
+/** Keyset position inside one correlation's timeline. */
+export interface TimelinePosition {
+  timestamp: string;
+  eventId: string;
+}
+
+export interface TimelinePage {
+  events: StoredEvent[];
+  /** There are more events beyond this page in the scan direction. */
+  hasMore: boolean;
+}
+
+export type ScanDirection = 'asc' | 'desc';
+
+/**
+ * The system of record. Implemented by the immudb adapter and the embedded ledger; both pass
+ * the same contract suite.
+ */
+export interface Ledger {
+  readonly kind: 'immudb' | 'embedded';
+  readonly database: string;
+  /**
+   * Appends the events in one transaction, all or nothing. Each result carries a proof bundle
+   * that was verified against the gateway's trusted state before it is returned.
+   * Throws AuditError EVENT_ID_CONFLICT (nothing written) when an eventId is stored with other content.
+   */
+  append(events: NewEvent[]): Promise<AppendResult[]>;
+  /** Verified read with a fresh proof from `trusted` (default: the gateway's trusted state). null when absent. */
+  getVerified(eventId: string, trusted?: LedgerState): Promise<AppendResult | null>;
+  /** Batched plain read by eventId (for DataLoader); position i answers eventIds[i]. */
+  getMany(eventIds: readonly string[]): Promise<(StoredEvent | null)[]>;
+  /** One correlation's events ordered by (timestamp, eventId), strictly after `after` in `direction`. */
+  scanTimeline(
+    correlationId: string,
+    options: { after?: TimelinePosition; limit: number; direction: ScanDirection },
+  ): Promise<TimelinePage>;
+  /** The gateway's current trusted ledger state (only ever advanced through verified proofs). */
+  trustedState(): Promise<LedgerState>;
+  /** Resolves when the ledger answers; throws LEDGER_UNAVAILABLE otherwise. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
