@@ -1,0 +1,195 @@
+import type { Json } from './types.ts';
+
+/** Matches a UTF-16 surrogate without its partner: it has no UTF-8 encoding. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+export function isWellFormed(s: string): boolean {
+  return !LONE_SURROGATE.test(s);
+}
+
+export interface JsonLimits {
+  /** Containers nested deeper than this are rejected (`[]` is depth 1, a scalar depth 0). */
+  maxDepth: number;
+  /** Upper bound on the UTF-8 length of the canonical serialization. */
+  maxBytes: number;
+  /** Stop collecting after this many issues (bounds the work and the error message). */
+  maxIssues?: number;
+}
+
+export interface JsonIssue {
+  /** Keys and indexes from the inspected root. */
+  path: (string | number)[];
+  message: string;
+}
+
+export interface JsonInspection {
+  issues: JsonIssue[];
+  /** UTF-8 length of the canonical serialization (only meaningful when there are no issues). */
+  bytes: number;
+}
+
+interface Frame {
+  value: unknown;
+  depth: number;
+  parent: Frame | null;
+  key: string | number | null;
+}
+
+function pathOf(frame: Frame): (string | number)[] {
+  const path: (string | number)[] = [];
+  for (let f: Frame | null = frame; f !== null && f.key !== null; f = f.parent) path.push(f.key);
+  return path.reverse();
+}
+
+const utf8Length = (s: string) => Buffer.byteLength(s, 'utf8');
+
+function isPlainObject(v: object): boolean {
+  const proto: unknown = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * Checks that `value` is plain JSON within the limits, without recursion and with early exit:
+ * the walk stops as soon as the depth or byte budget is exceeded, so hostile input (a depth
+ * bomb, a cycle, a huge sparse array, shared sub-trees) costs at most O(maxBytes) steps.
+ * The byte count is exact for the canonical form: key order does not change the length.
+ */
+export function inspectJson(value: unknown, limits: JsonLimits): JsonInspection {
+  const maxIssues = limits.maxIssues ?? 10;
+  const issues: JsonIssue[] = [];
+  let bytes = 0;
+  const stack: Frame[] = [{ value, depth: 0, parent: null, key: null }];
+
+  const overBudget = (frame: Frame): boolean => {
+    if (bytes <= limits.maxBytes) return false;
+    issues.push({ path: pathOf(frame), message: `is larger than ${limits.maxBytes} bytes serialized` });
+    return true;
+  };
+  const addString = (s: string, frame: Frame, what: string): boolean => {
+    // A serialized string takes at least length + 2 bytes: skip serializing hopeless ones.
+    if (s.length + 2 > limits.maxBytes - bytes) {
+      bytes += s.length + 2;
+      return overBudget(frame);
+    }
+    if (!isWellFormed(s)) issues.push({ path: pathOf(frame), message: `${what} contains a lone surrogate (not valid Unicode)` });
+    bytes += utf8Length(JSON.stringify(s));
+    return overBudget(frame);
+  };
+
+  while (stack.length > 0 && issues.length < maxIssues) {
+    const frame = stack.pop()!;
+    const v = frame.value;
+    switch (typeof v) {
+      case 'string':
+        if (addString(v, frame, 'string')) return { issues, bytes };
+        continue;
+      case 'number':
+        if (!Number.isFinite(v)) {
+          issues.push({ path: pathOf(frame), message: 'is not a finite number (not JSON)' });
+          continue;
+        }
+        bytes += JSON.stringify(v).length;
+        if (overBudget(frame)) return { issues, bytes };
+        continue;
+      case 'boolean':
+        bytes += v ? 4 : 5;
+        if (overBudget(frame)) return { issues, bytes };
+        continue;
+      case 'object':
+        break;
+      default: // undefined, function, symbol, bigint
+        issues.push({ path: pathOf(frame), message: `is ${typeof v === 'undefined' ? 'undefined' : `a ${typeof v}`} (not JSON)` });
+        continue;
+    }
+    if (v === null) {
+      bytes += 4;
+      if (overBudget(frame)) return { issues, bytes };
+      continue;
+    }
+
+    const depth = frame.depth + 1;
+    if (depth > limits.maxDepth) {
+      issues.push({ path: pathOf(frame), message: `is nested more than ${limits.maxDepth} levels deep` });
+      return { issues, bytes };
+    }
+
+    if (Array.isArray(v)) {
+      if (Object.getPrototypeOf(v) !== Array.prototype) {
+        issues.push({ path: pathOf(frame), message: 'is not a plain array (not JSON)' });
+        continue;
+      }
+      // Brackets and commas first: a huge (even sparse) array fails here without iterating.
+      bytes += 2 + Math.max(v.length - 1, 0);
+      if (overBudget(frame)) return { issues, bytes };
+      for (let i = v.length - 1; i >= 0; i--) {
+        const child: Frame = { value: v[i], depth, parent: frame, key: i };
+        if (!Object.hasOwn(v, i)) {
+          issues.push({ path: pathOf(child), message: 'is a hole in the array (not JSON)' });
+          if (issues.length >= maxIssues) break;
+          continue;
+        }
+        stack.push(child);
+      }
+      continue;
+    }
+
+    if (!isPlainObject(v)) {
+      const name = (v as { constructor?: { name?: unknown } }).constructor?.name;
+      issues.push({ path: pathOf(frame), message: `is ${typeof name === 'string' && name ? `a ${name}` : 'not a plain object'} (not JSON)` });
+      continue;
+    }
+    if (Object.getOwnPropertySymbols(v).length > 0) {
+      issues.push({ path: pathOf(frame), message: 'has symbol keys (not JSON)' });
+      continue;
+    }
+    const keys = Object.keys(v);
+    bytes += 2 + Math.max(keys.length - 1, 0) + keys.length; // braces, commas, colons
+    if (overBudget(frame)) return { issues, bytes };
+    for (let i = keys.length - 1; i >= 0; i--) {
+      const key = keys[i]!;
+      const child: Frame = { value: (v as Record<string, unknown>)[key], depth, parent: frame, key };
+      if (addString(key, child, 'key')) return { issues, bytes };
+      stack.push(child);
+    }
+  }
+  return { issues, bytes };
+}
+
+/**
+ * Canonical JSON: object keys sorted by UTF-16 code units (as RFC 8785), no whitespace, numbers
+ * and strings as ECMAScript `JSON.stringify` writes them. Equal JSON values give equal strings.
+ * Expects a value that passed `inspectJson` (finite numbers, plain containers, bounded depth).
+ */
+export function canonicalJson(value: Json): string {
+  return write(value, 0);
+}
+
+/** Generous bound: callers validate depth first; this only turns a mistake into an error. */
+const CANONICAL_MAX_DEPTH = 256;
+
+function write(v: Json, depth: number): string {
+  if (depth > CANONICAL_MAX_DEPTH) throw new RangeError('canonicalJson: value nested too deeply');
+  if (v === null || typeof v === 'boolean' || typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) throw new TypeError('canonicalJson: non-finite number');
+    return JSON.stringify(v);
+  }
+  if (Array.isArray(v)) {
+    const parts: string[] = [];
+    for (let i = 0; i < v.length; i++) {
+      const item = v[i];
+      if (item === undefined) throw new TypeError('canonicalJson: undefined array element');
+      parts.push(write(item, depth + 1));
+    }
+    return `[${parts.join(',')}]`;
+  }
+  if (typeof v !== 'object') throw new TypeError(`canonicalJson: ${typeof v} is not JSON`);
+  const keys = Object.keys(v).sort();
+  const parts: string[] = [];
+  for (const key of keys) {
+    const item = v[key];
+    if (item === undefined) throw new TypeError('canonicalJson: undefined property');
+    parts.push(`${JSON.stringify(key)}:${write(item, depth + 1)}`);
+  }
+  return `{${parts.join(',')}}`;
+}
