@@ -1,0 +1,293 @@
+import { ValidationError, type FieldViolation } from '../errors.ts';
+import { encodeRecord } from './canonical.ts';
+import { canonicalJson, inspectJson, isWellFormed } from './json.ts';
+import { LIMITS } from './limits.ts';
+import { OUTCOMES, SEVERITIES, type AuditEventRecord, type Json, type NewEvent, type Outcome, type Severity } from './types.ts';
+import { isUuid, uuidv7 } from './uuid.ts';
+
+export { LIMITS } from './limits.ts';
+
+const KNOWN_FIELDS: ReadonlySet<string> = new Set([
+  'eventId', 'eventType', 'eventCategory', 'eventAction', 'outcome', 'timestamp', 'correlationId',
+  'parentEventId', 'actorType', 'actorId', 'resourceType', 'resourceId', 'resourceNamespace',
+  'clusterName', 'severity', 'durationMs', 'errorCode', 'errorMessage', 'data',
+]);
+
+/** Dotted lowercase name: `gateway.signal.received`; a single segment is allowed. */
+const EVENT_TYPE_RE = /^[a-z0-9_-]+(?:\.[a-z0-9_-]+)*$/;
+
+const RFC3339_RE = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
+/** Longest sensible RFC 3339 text (nanoseconds + offset is 35); bounds regex work on junk. */
+const TIMESTAMP_MAX_LENGTH = 64;
+/** 9999-12-31T23:59:59.999Z: the last instant with a 4-digit year (and a 15-digit key). */
+const MAX_TIMESTAMP_MS = 253402300799999;
+
+/** Dotted path of a field; hostile field names are truncated so error messages stay small. */
+function fieldPath(base: string, key: string | number): string {
+  const k = String(key);
+  return `${base}.${k.length > 64 ? `${k.slice(0, 64)}…` : k}`;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const proto: unknown = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+/** Code points in `s` exceed `max`? Counts lazily: most strings are decided by `.length`. */
+function exceedsChars(s: string, max: number): boolean {
+  if (s.length <= max) return false;
+  let n = 0;
+  for (const _ of s) if (++n > max) return true;
+  return false;
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
+  return [4, 6, 9, 11].includes(month) ? 30 : 31;
+}
+
+/** Parses RFC 3339 date-time to epoch ms, or says why not. */
+function parseRfc3339(s: string): { ms: number } | { error: string } {
+  const bad = { error: 'must be an RFC 3339 date-time, e.g. 2025-01-02T03:04:05.678Z' };
+  if (s.length > TIMESTAMP_MAX_LENGTH) return bad;
+  const m = RFC3339_RE.exec(s);
+  if (!m) return bad;
+  const [, ys, mos, ds, hs, mis, ss, frac, sign, ohs, oms] = m;
+  const [y, mo, d, h, mi, sec] = [ys, mos, ds, hs, mis, ss].map(Number) as [number, number, number, number, number, number];
+  if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || h > 23 || mi > 59) return bad;
+  if (sec === 60) return { error: 'leap seconds are not supported' };
+  if (sec > 59) return bad;
+  let millis = 0;
+  if (frac !== undefined) {
+    // Extra digits are fine only if they are zeros: otherwise we would silently drop precision.
+    if (/[1-9]/.test(frac.slice(3))) return { error: 'must not be more precise than milliseconds' };
+    millis = Number(frac.slice(0, 3).padEnd(3, '0'));
+  }
+  let offsetMin = 0;
+  if (sign !== undefined) {
+    const oh = Number(ohs);
+    const om = Number(oms);
+    if (oh > 23 || om > 59) return bad;
+    offsetMin = (sign === '-' ? -1 : 1) * (oh * 60 + om);
+  }
+  // setUTCFullYear, because Date.UTC maps years 0–99 to 1900–1999.
+  const date = new Date(0);
+  date.setUTCFullYear(y, mo - 1, d);
+  date.setUTCHours(h, mi, sec, millis);
+  return { ms: date.getTime() - offsetMin * 60_000 };
+}
+
+/** Collects the violations of one event; returns the event only when it has none. */
+function collectEvent(input: unknown, path: string, now: Date, out: FieldViolation[]): NewEvent | null {
+  const before = out.length;
+  const fail = (field: string, message: string): void => {
+    out.push({ path: fieldPath(path, field), message });
+  };
+  const reject = (field: string, message: string): null => {
+    fail(field, message);
+    return null;
+  };
+
+  if (!isPlainObject(input)) {
+    out.push({ path, message: 'must be an AuditEventInput object' });
+    return null;
+  }
+  for (const key of Object.keys(input)) if (!KNOWN_FIELDS.has(key)) fail(key, 'is not a known field');
+
+  // Own properties only: never pick up something from a prototype.
+  const get = (field: string): unknown => (Object.hasOwn(input, field) ? input[field] : undefined);
+  const provided = (field: string): boolean => get(field) !== undefined && get(field) !== null;
+
+  /** A string field: null when absent or invalid (invalid ones are recorded). */
+  const str = (field: string, opts: { required: boolean; maxChars: number; maxBytes?: number }): string | null => {
+    const v = get(field);
+    if (v === undefined || v === null) {
+      if (opts.required) fail(field, 'is required');
+      return null;
+    }
+    if (typeof v !== 'string') return reject(field, 'must be a string');
+    // Clients omit an optional field with null; an empty string is never a meaningful value.
+    if (v.length === 0) return reject(field, 'must not be empty');
+    if (!isWellFormed(v)) return reject(field, 'must be well-formed Unicode (contains a lone surrogate)');
+    if (exceedsChars(v, opts.maxChars)) return reject(field, `must be at most ${opts.maxChars} characters`);
+    if (opts.maxBytes !== undefined && Buffer.byteLength(v, 'utf8') > opts.maxBytes) {
+      return reject(field, `must be at most ${opts.maxBytes} bytes in UTF-8`);
+    }
+    return v;
+  };
+  const ident = (field: string, required: boolean) => str(field, { required, maxChars: LIMITS.identifierMaxChars });
+  const uuid = (field: string): string | null => {
+    const v = ident(field, false);
+    if (v === null) return null;
+    if (!isUuid(v)) return reject(field, 'must be a UUID');
+    return v.toLowerCase();
+  };
+  const oneOf = <T extends string>(field: string, allowed: readonly T[], required: boolean): T | null => {
+    const v = get(field);
+    if (v === undefined || v === null) {
+      if (required) fail(field, 'is required');
+      return null;
+    }
+    if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
+      return reject(field, `must be one of ${allowed.join(', ')}`);
+    }
+    return v as T;
+  };
+
+  const suppliedEventId = uuid('eventId');
+  const eventType = ident('eventType', true);
+  if (eventType !== null && !EVENT_TYPE_RE.test(eventType)) {
+    fail('eventType', 'must be a dotted lowercase name of [a-z0-9_-] segments, e.g. gateway.signal.received');
+  }
+  const eventCategory = ident('eventCategory', true);
+  const eventAction = ident('eventAction', false);
+  const outcome = oneOf<Outcome>('outcome', OUTCOMES, true);
+  const correlationId = str('correlationId', {
+    required: true,
+    maxChars: LIMITS.identifierMaxChars,
+    maxBytes: LIMITS.correlationIdMaxBytes,
+  });
+  const parentEventId = uuid('parentEventId');
+  const actorType = ident('actorType', true);
+  const actorId = ident('actorId', true);
+  const resourceType = ident('resourceType', false);
+  const resourceId = ident('resourceId', false);
+  const resourceNamespace = ident('resourceNamespace', false);
+  const clusterName = ident('clusterName', false);
+  const severity = oneOf<Severity>('severity', SEVERITIES, false);
+  const errorCode = ident('errorCode', false);
+  const errorMessage = str('errorMessage', { required: false, maxChars: LIMITS.freeTextMaxChars });
+
+  // Pairing is judged on what was sent, so a malformed resourceId does not also claim it is missing.
+  if (provided('resourceType') && !provided('resourceId')) fail('resourceId', 'is required when resourceType is given');
+  if (provided('resourceId') && !provided('resourceType')) fail('resourceType', 'is required when resourceId is given');
+  if (provided('resourceNamespace') && !provided('resourceType') && !provided('resourceId')) {
+    fail('resourceNamespace', 'is only allowed together with resourceType and resourceId');
+  }
+
+  let durationMs: number | null = null;
+  const rawDuration = get('durationMs');
+  if (rawDuration !== undefined && rawDuration !== null) {
+    if (typeof rawDuration !== 'number' || !Number.isInteger(rawDuration) || rawDuration < 0 || rawDuration > LIMITS.durationMsMax) {
+      fail('durationMs', `must be an integer from 0 to ${LIMITS.durationMsMax}`);
+    } else {
+      durationMs = rawDuration === 0 ? 0 : rawDuration; // -0 → 0
+    }
+  }
+
+  let timestamp: string | null = null;
+  const timestampDefaulted = !provided('timestamp');
+  const nowMs = now.getTime();
+  if (timestampDefaulted) {
+    timestamp = new Date(nowMs).toISOString();
+  } else {
+    const raw = get('timestamp');
+    let parsed: { ms: number } | { error: string };
+    if (raw instanceof Date) parsed = Number.isNaN(raw.getTime()) ? { error: 'must be a valid date' } : { ms: raw.getTime() };
+    else if (typeof raw === 'string') parsed = parseRfc3339(raw);
+    else parsed = { error: 'must be an RFC 3339 date-time string' };
+    if ('error' in parsed) fail('timestamp', parsed.error);
+    else if (parsed.ms < 0) fail('timestamp', 'must not be before 1970-01-01T00:00:00Z');
+    else if (parsed.ms > nowMs + LIMITS.maxFutureSkewMs || parsed.ms > MAX_TIMESTAMP_MS) {
+      fail('timestamp', 'must not be more than 5 minutes in the future');
+    } else timestamp = new Date(parsed.ms).toISOString();
+  }
+
+  let data: Json = null;
+  const rawData = get('data');
+  if (rawData !== undefined && rawData !== null) {
+    const { issues } = inspectJson(rawData, {
+      maxDepth: LIMITS.dataMaxDepth,
+      maxBytes: LIMITS.dataMaxBytes,
+      maxIssues: LIMITS.dataMaxIssues,
+    });
+    for (const issue of issues) {
+      out.push({ path: issue.path.reduce<string>((p, k) => fieldPath(p, k), fieldPath(path, 'data')), message: issue.message });
+    }
+    // A detached, normalized copy (sorted keys, -0 → 0): the caller's object can't change it later.
+    if (issues.length === 0) data = JSON.parse(canonicalJson(rawData as Json)) as Json;
+  }
+
+  if (out.length > before) return null;
+
+  const record: AuditEventRecord = {
+    eventId: suppliedEventId ?? uuidv7(),
+    eventType: eventType!,
+    eventCategory: eventCategory!,
+    eventAction,
+    outcome: outcome!,
+    timestamp: timestamp!,
+    correlationId: correlationId!,
+    parentEventId,
+    actor: { type: actorType!, id: actorId! },
+    resource: resourceType !== null && resourceId !== null ? { type: resourceType, id: resourceId, namespace: resourceNamespace } : null,
+    clusterName,
+    severity,
+    durationMs,
+    error: errorCode !== null || errorMessage !== null ? { code: errorCode, message: errorMessage } : null,
+    data,
+  };
+  return { record, timestampDefaulted };
+}
+
+function checkNow(now: Date): void {
+  if (!(now instanceof Date) || Number.isNaN(now.getTime())) throw new TypeError('now must be a valid Date');
+}
+
+/**
+ * Validates one `AuditEventInput` into the record to store. Throws `ValidationError` listing
+ * every violation (one per offending field, `path`-prefixed: `input.actorId`).
+ */
+export function validateEventInput(input: unknown, path = 'input', now: Date = new Date()): NewEvent {
+  checkNow(now);
+  const violations: FieldViolation[] = [];
+  const event = collectEvent(input, path, now, violations);
+  if (event === null) throw new ValidationError(violations);
+  return event;
+}
+
+/**
+ * Validates a batch (`createAuditEvents`): a non-empty list of at most `maxBatch` inputs, all
+ * validated against the same `now`; violations of every element are collected (`input.3.actorId`).
+ * A repeated eventId must carry byte-identical content; identical repeats are kept (the result is
+ * positional) and the ledger must write them once.
+ */
+export function validateEventBatch(inputs: unknown, path = 'input', now: Date = new Date(), maxBatch: number = LIMITS.maxBatch): NewEvent[] {
+  checkNow(now);
+  if (!Array.isArray(inputs)) throw new ValidationError([{ path, message: 'must be a list of AuditEventInput' }]);
+  if (inputs.length === 0) throw new ValidationError([{ path, message: 'must contain at least one event' }]);
+  // Too long: refuse before doing per-element work.
+  if (inputs.length > maxBatch) throw new ValidationError([{ path, message: `must contain at most ${maxBatch} events` }]);
+
+  const violations: FieldViolation[] = [];
+  const events: (NewEvent | null)[] = [];
+  for (let i = 0; i < inputs.length; i++) events.push(collectEvent(inputs[i], fieldPath(path, i), now, violations));
+
+  const firstById = new Map<string, { index: number; bytes: Buffer }>();
+  events.forEach((event, i) => {
+    if (event === null) return;
+    const bytes = encodeRecord(event.record);
+    const first = firstById.get(event.record.eventId);
+    if (first === undefined) firstById.set(event.record.eventId, { index: i, bytes });
+    else if (!first.bytes.equals(bytes)) {
+      violations.push({
+        path: fieldPath(fieldPath(path, i), 'eventId'),
+        message: `repeats the eventId of ${fieldPath(path, first.index)} with different content`,
+      });
+    }
+  });
+
+  if (violations.length > 0) throw new ValidationError(violations);
+  return events as NewEvent[];
+}
+
+/**
+ * Idempotency: is `a` a retry of the already stored event? Content must be byte-equal in canonical
+ * form, except that a server-chosen timestamp (`timestampDefaulted`) is not part of the comparison —
+ * a retry without a timestamp gets a new `now` but is still the same event.
+ */
+export function sameContent(a: NewEvent, stored: AuditEventRecord): boolean {
+  const candidate = a.timestampDefaulted ? { ...a.record, timestamp: stored.timestamp } : a.record;
+  return encodeRecord(candidate).equals(encodeRecord(stored));
+}
