@@ -7,14 +7,6 @@ import { spawnSync } from 'node:child_process';
 import type { TestProject } from 'vitest/node';
 import { startImmudb, startRedis, type ManagedServer } from './servers.ts';
 
-declare module 'vitest' {
-  export interface ProvidedContext {
-    immudbAddress: string | null;
-    immudbBinary: string | null;
-    redisUrl: string | null;
-  }
-}
-
 const inCI = process.env.CI === 'true' || process.env.CI === '1';
 
 function immudbBinary(): { path: string | null; why?: string } {

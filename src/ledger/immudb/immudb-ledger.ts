@@ -1,0 +1,337 @@
+/**
+ * The immudb 1.1 ledger backend.
+ *
+ * Write: one ExecAll per group holds, per event, the timeline entry (key from keys.ts, value the
+ * canonical record) and a bound reference `ev/<eventId>` → timeline key, so the event is found by
+ * id in one read. Then VerifiableTxById(tx, since trusted) gives the tx's entry digests and the
+ * dual proof; each event's bundle is built from them and checked by the offline verifier before
+ * anyone sees it, and only then does the trusted state advance.
+ */
+import { createRequire } from 'node:module';
+import { decodeRecord, encodeRecord } from '../../events/canonical.ts';
+import type { AuditEventRecord } from '../../events/types.ts';
+import { AuditError, verificationFailed } from '../../errors.ts';
+import { HTree, sha256 } from '../../proof/hashing.ts';
+import { assertProofBundle } from '../../proof/verify.ts';
+import { PROOF_FORMAT, type DualProofJson, type LedgerState, type ProofBundle, type TxHeaderJson } from '../../proof/types.ts';
+import type { LedgerBackend } from '../group-commit.ts';
+import { eventIdKey, timelineKey, timelinePrefix, timelineSeekKey } from '../keys.ts';
+import type { AppendResult, ScanDirection, StoredEvent, TimelinePage, TimelinePosition } from '../port.ts';
+import type { TrustedStateStore } from '../trusted-state.ts';
+import { asLedgerError, ImmudbSession, isKeyNotFound, pb, type Message } from './grpc.ts';
+
+const require = createRequire(import.meta.url);
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const { getAlh }: any = require('immudb-node/dist/src/util.js');
+
+/** immudb 1.1's MaxKeyScanLimit: one Scan returns at most this many entries. */
+const MAX_SCAN = 1000;
+const SET_KEY_PREFIX = 0x00;
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+const hexList = (l: Uint8Array[]) => l.map(hex);
+
+export interface ImmudbLedgerOptions {
+  session: ImmudbSession;
+  database: string;
+  trusted: TrustedStateStore;
+  /** Entries immudb accepts in one transaction (database setting maxTxEntries). */
+  maxTxEntries: number;
+}
+
+export class ImmudbLedger implements LedgerBackend {
+  readonly kind = 'immudb' as const;
+  readonly database: string;
+  readonly maxEventsPerTx: number;
+  private readonly session: ImmudbSession;
+  private readonly trusted: TrustedStateStore;
+  /** Newest tx this gateway knows committed: reads wait for immudb's index to reach it (read-your-writes). */
+  private lastTx = 0;
+  private readonly commitTimes = new Map<string, string>();
+
+  constructor(options: ImmudbLedgerOptions) {
+    this.session = options.session;
+    this.database = options.database;
+    this.trusted = options.trusted;
+    this.maxEventsPerTx = Math.floor(options.maxTxEntries / 2);
+    this.lastTx = Number(options.trusted.current()?.txId ?? 0);
+  }
+
+  async commit(records: AuditEventRecord[]): Promise<AppendResult[]> {
+    const ops: Message[] = [];
+    const keys: Buffer[] = [];
+    const values: Buffer[] = [];
+    for (const r of records) {
+      const key = timelineKey(r.correlationId, r.timestamp, r.eventId);
+      const value = encodeRecord(r);
+      keys.push(key);
+      values.push(value);
+      const kv = new pb.KeyValue();
+      kv.setKey(key);
+      kv.setValue(value);
+      const op = new pb.Op();
+      op.setKv(kv);
+      const ref = new pb.ReferenceRequest();
+      ref.setKey(eventIdKey(r.eventId));
+      ref.setReferencedkey(key);
+      ref.setBoundref(true); // bound to this very tx: the id always resolves to what was written here
+      const refOp = new pb.Op();
+      refOp.setRef(ref);
+      ops.push(op, refOp);
+    }
+    const req = new pb.ExecAllRequest();
+    req.setOperationsList(ops);
+    let txId: number;
+    try {
+      txId = (await this.session.call('execAll', req)).getId();
+    } catch (e) {
+      throw asLedgerError(e, 'the write');
+    }
+    this.noteTx(txId);
+
+    const base = this.trusted.current();
+    const proven = await this.proveTx(txId, base);
+    const results = records.map((record, i): AppendResult => {
+      const proof = this.bundle(proven, keys[i]!, values[i]!, base);
+      return { event: this.stored(record, proven, keys[i]!), proof, created: true };
+    });
+    await this.trusted.advance(results[0]!.proof.state);
+    return results;
+  }
+
+  async getVerified(eventId: string, trusted?: LedgerState): Promise<AppendResult | null> {
+    const entry = await this.getEntry(eventIdKey(eventId));
+    if (!entry) return null;
+    const key = Buffer.from(entry.getKey_asU8());
+    const value = Buffer.from(entry.getValue_asU8());
+    const txId: number = entry.getTx();
+    const base = trusted ?? this.trusted.current();
+    if (base && BigInt(base.txId) > BigInt(Number.MAX_SAFE_INTEGER)) throw verificationFailed('trusted txId out of range');
+    const proven = await this.proveTx(txId, base);
+    const proof = this.bundle(proven, key, value, base);
+    const record = this.decode(value, key);
+    // The id reference is only a pointer; what counts is the verified entry it led to.
+    if (record.eventId !== eventId) throw verificationFailed(`the ledger answered event ${record.eventId} for ${eventId}`);
+    if (!trusted) await this.trusted.advance(proof.state);
+    return { event: this.stored(record, proven, key), proof, created: false };
+  }
+
+  async getMany(eventIds: readonly string[]): Promise<(StoredEvent | null)[]> {
+    if (eventIds.length === 0) return [];
+    let entries: Message[];
+    try {
+      const req = new pb.KeyListRequest();
+      req.setKeysList(eventIds.map(eventIdKey));
+      req.setSincetx(this.lastTx);
+      entries = (await this.session.call('getAll', req)).getEntriesList();
+    } catch (e) {
+      // immudb 1.1's GetAll fails as a whole when one key is missing: fall back to one Get each.
+      if (!isKeyNotFound(e)) throw asLedgerError(e, 'the read');
+      entries = (await Promise.all(eventIds.map((id) => this.getEntry(eventIdKey(id))))).filter(Boolean);
+    }
+    const byId = new Map<string, StoredEvent>();
+    for (const e of entries) {
+      const key = Buffer.from(e.getKey_asU8());
+      const record = this.decode(Buffer.from(e.getValue_asU8()), key);
+      byId.set(record.eventId, { record, txId: String(e.getTx()), key, recordedAt: '' });
+    }
+    await this.fillRecordedAt([...byId.values()]);
+    return eventIds.map((id) => byId.get(id) ?? null);
+  }
+
+  async scanTimeline(
+    correlationId: string,
+    { after, limit, direction }: { after?: TimelinePosition; limit: number; direction: ScanDirection },
+  ): Promise<TimelinePage> {
+    const want = Math.max(0, Math.min(limit, MAX_SCAN - 1));
+    const req = new pb.ScanRequest();
+    req.setPrefix(timelinePrefix(correlationId));
+    if (after) req.setSeekkey(timelineSeekKey(correlationId, after)); // exclusive in both directions
+    req.setDesc(direction === 'desc');
+    req.setLimit(want + 1);
+    req.setSincetx(this.lastTx);
+    let entries: Message[];
+    try {
+      entries = (await this.session.call('scan', req)).getEntriesList();
+    } catch (e) {
+      if (isKeyNotFound(e)) return { events: [], hasMore: false };
+      throw asLedgerError(e, 'the timeline scan');
+    }
+    const page = entries.slice(0, want).map((e): StoredEvent => {
+      const key = Buffer.from(e.getKey_asU8());
+      return { record: this.decode(Buffer.from(e.getValue_asU8()), key), txId: String(e.getTx()), key, recordedAt: '' };
+    });
+    await this.fillRecordedAt(page);
+    return { events: page, hasMore: entries.length > want };
+  }
+
+  /** The trusted state; on first use it is taken from immudb after checking the tx hashes to it. */
+  async trustedState(): Promise<LedgerState> {
+    const current = this.trusted.current();
+    if (current) return current;
+    let state: Message;
+    try {
+      state = await this.session.call('currentState', this.session.empty());
+    } catch (e) {
+      throw asLedgerError(e, 'the state read');
+    }
+    const txId: number = state.getTxid();
+    if (txId === 0) return { txId: '0', txHash: '0'.repeat(64) };
+    const proven = await this.proveTx(txId, null);
+    const txHash = hex(getAlh(proven.vtx.getTx().getMetadata()));
+    if (txHash !== hex(state.getTxhash_asU8())) throw verificationFailed('immudb state hash does not match its transaction');
+    await this.trusted.advance({ txId: String(txId), txHash });
+    return this.trusted.current()!;
+  }
+
+  async ping(): Promise<void> {
+    try {
+      await this.session.call('health', this.session.empty());
+    } catch (e) {
+      throw asLedgerError(e, 'the health check');
+    }
+  }
+
+  async close(): Promise<void> {
+    this.session.close();
+  }
+
+  // --- internals -------------------------------------------------------------------------
+
+  private noteTx(txId: number) {
+    if (txId > this.lastTx) this.lastTx = txId;
+  }
+
+  private async getEntry(key: Buffer): Promise<Message | null> {
+    const req = new pb.KeyRequest();
+    req.setKey(key);
+    req.setSincetx(this.lastTx);
+    try {
+      return await this.session.call('get', req);
+    } catch (e) {
+      if (isKeyNotFound(e)) return null;
+      throw asLedgerError(e, 'the read');
+    }
+  }
+
+  /** VerifiableTxById from `base` (or the tx itself on first use) plus the tx's own hash tree. */
+  private async proveTx(txId: number, base: LedgerState | null): Promise<ProvenTx> {
+    const req = new pb.VerifiableTxRequest();
+    req.setTx(txId);
+    req.setProvesincetx(base ? Number(base.txId) : txId);
+    let vtx: Message;
+    try {
+      vtx = await this.session.call('verifiableTxById', req);
+    } catch (e) {
+      // immudb refuses a proof from a tx it does not have: our trusted state is from another history.
+      if (e instanceof Error && !(e instanceof AuditError)) throw verificationFailed(`immudb cannot prove tx ${txId} from trusted tx ${base?.txId}: ${e.message}`);
+      throw e;
+    }
+    this.noteTx(Math.max(txId, base ? Number(base.txId) : 0));
+    // The tx's own hash tree, from its entries' (key, hash of value): gives each entry's inclusion
+    // proof. (immudb-node's HTree builds wrong inclusion proofs for widths that are not powers of 2.)
+    const entries: Message[] = vtx.getTx()?.getEntriesList() ?? [];
+    if (entries.length === 0) throw verificationFailed('immudb answered a transaction without entries');
+    const keys = entries.map((e) => Buffer.from(e.getKey_asU8()));
+    const tree = HTree.build(entries.map((e, i) => sha256(keys[i]!, e.getHvalue_asU8())));
+    return { vtx, tree, keys };
+  }
+
+  /** Builds one entry's bundle from a proven tx and checks it before it leaves this function. */
+  private bundle(proven: ProvenTx, key: Buffer, value: Buffer, base: LedgerState | null): ProofBundle {
+    const { vtx, tree, keys } = proven;
+    const md = vtx.getTx().getMetadata();
+    const dp = vtx.getDualproof();
+    const prefixed = Buffer.concat([Buffer.from([SET_KEY_PREFIX]), key]);
+    const index = keys.findIndex((k) => k.equals(prefixed));
+    if (index < 0) throw verificationFailed('the entry is not in the transaction immudb proved');
+    const txHeader = header(md);
+    const txAlh = hex(getAlh(md));
+    const trustedState = base ?? { txId: txHeader.id, txHash: txAlh };
+    const sourceIsTx = BigInt(trustedState.txId) > BigInt(txHeader.id);
+    const lp = dp.getLinearproof();
+    const dualProof: DualProofJson = {
+      sourceTx: header(dp.getSourcetxmetadata()),
+      targetTx: header(dp.getTargettxmetadata()),
+      inclusionProof: hexList(dp.getInclusionproofList_asU8()),
+      consistencyProof: hexList(dp.getConsistencyproofList_asU8()),
+      targetBlTxAlh: hex(dp.getTargetbltxalh_asU8()),
+      lastInclusionProof: hexList(dp.getLastinclusionproofList_asU8()),
+      linearProof: { sourceTxId: String(lp.getSourcetxid()), targetTxId: String(lp.getTargettxid()), terms: hexList(lp.getTermsList_asU8()) },
+    };
+    const target = sourceIsTx ? trustedState : { txId: txHeader.id, txHash: txAlh };
+    const sig = vtx.getSignature();
+    const bundle: ProofBundle = {
+      format: PROOF_FORMAT,
+      ledger: 'immudb',
+      database: this.database,
+      entry: { key: key.toString('base64'), value: value.toString('base64') },
+      tx: txHeader,
+      inclusion: { leaf: index, width: tree.width, terms: hexList(tree.inclusionProof(index)) },
+      trustedState,
+      dualProof,
+      state: {
+        ...target,
+        signature: sig ? { publicKey: Buffer.from(sig.getPublickey_asU8()).toString('base64'), signature: Buffer.from(sig.getSignature_asU8()).toString('base64') } : null,
+      },
+    };
+    assertProofBundle(bundle, trustedState);
+    return bundle;
+  }
+
+  private stored(record: AuditEventRecord, proven: ProvenTx, key: Buffer): StoredEvent {
+    const md = proven.vtx.getTx().getMetadata();
+    const recordedAt = new Date(md.getTs() * 1000).toISOString();
+    this.commitTimes.set(String(md.getId()), recordedAt);
+    return { record, txId: String(md.getId()), key, recordedAt };
+  }
+
+  private decode(value: Buffer, key: Buffer): AuditEventRecord {
+    try {
+      return decodeRecord(value);
+    } catch (e) {
+      throw verificationFailed(`the ledger entry ${key.toString('latin1')} does not hold a valid event: ${(e as Error).message}`);
+    }
+  }
+
+  /** recordedAt is the commit time of the event's tx: one TxById per distinct tx not yet cached. */
+  private async fillRecordedAt(events: StoredEvent[]): Promise<void> {
+    const times = this.commitTimes;
+    const txs = [...new Set(events.filter((e) => !times.has(e.txId)).map((e) => e.txId))];
+    await Promise.all(
+      txs.map(async (id) => {
+        const req = new pb.TxRequest();
+        req.setTx(Number(id));
+        try {
+          const tx = await this.session.call('txById', req);
+          times.set(id, new Date(tx.getMetadata().getTs() * 1000).toISOString());
+        } catch (e) {
+          throw asLedgerError(e, 'the tx read');
+        }
+      }),
+    );
+    for (const e of events) e.recordedAt = times.get(e.txId)!;
+    // A tx's commit time never changes, so the cache is only bounded, never invalidated.
+    while (times.size > 100_000) times.delete(times.keys().next().value!);
+  }
+}
+
+interface ProvenTx {
+  vtx: Message;
+  tree: HTree;
+  /** The tx's entry keys as immudb stores them (with its one-byte prefix). */
+  keys: Buffer[];
+}
+
+function header(md: Message): TxHeaderJson {
+  if (!md) throw verificationFailed('immudb answered a proof without a tx header');
+  return {
+    id: String(md.getId()),
+    prevAlh: hex(md.getPrevalh_asU8()),
+    ts: String(md.getTs()),
+    nEntries: md.getNentries(),
+    eH: hex(md.getEh_asU8()),
+    blTxId: String(md.getBltxid()),
+    blRoot: hex(md.getBlroot_asU8()),
+  };
+}

@@ -1,0 +1,89 @@
+/**
+ * The gateway's trusted ledger state, persisted in DATA_DIR. It only ever moves forward, and only
+ * to states reached through a verified proof; a restart resumes from the last verified state, so
+ * a server that rewrote history after we saw it fails verification instead of being believed.
+ */
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { verificationFailed } from '../errors.ts';
+import type { LedgerState } from '../proof/types.ts';
+
+const FORMAT = 'auditgraph.trusted-state.v1';
+const HASH = /^[0-9a-f]{64}$/;
+const TX_ID = /^[1-9][0-9]{0,19}$/;
+
+export class TrustedStateStore {
+  private state: LedgerState | null;
+  private writing: Promise<void> = Promise.resolve();
+
+  private constructor(
+    readonly file: string,
+    private readonly ledger: string,
+    private readonly database: string,
+    initial: LedgerState | null,
+  ) {
+    this.state = initial;
+  }
+
+  /** Opens `<dir>/trusted-state/<ledger>-<database>.json`; a corrupt file is VERIFICATION_FAILED, never ignored. */
+  static async open(dir: string, ledger: string, database: string): Promise<TrustedStateStore> {
+    const folder = join(dir, 'trusted-state');
+    await mkdir(folder, { recursive: true });
+    const file = join(folder, `${ledger}-${encodeURIComponent(database)}.json`);
+    let text: string | null = null;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    return new TrustedStateStore(file, ledger, database, text === null ? null : parse(text, file, ledger, database));
+  }
+
+  current(): LedgerState | null {
+    return this.state;
+  }
+
+  /** Moves to `next` when it is newer. Call only with a state a verified proof led to. */
+  async advance(next: LedgerState): Promise<void> {
+    if (this.state && BigInt(next.txId) <= BigInt(this.state.txId)) return;
+    this.state = { txId: next.txId, txHash: next.txHash };
+    // Writes are chained so the file never goes backwards; each writes the newest state.
+    this.writing = this.writing.then(() => this.persist());
+    await this.writing;
+  }
+
+  private async persist(): Promise<void> {
+    const state = this.state;
+    if (!state) return;
+    const body = JSON.stringify({ format: FORMAT, ledger: this.ledger, database: this.database, ...state }) + '\n';
+    const tmp = `${this.file}.tmp`;
+    const fh = await open(tmp, 'w');
+    try {
+      await fh.writeFile(body);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, this.file);
+  }
+}
+
+function parse(text: string, file: string, ledger: string, database: string): LedgerState {
+  let doc: Record<string, unknown>;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    throw verificationFailed(`trusted state file ${file} is corrupt (not JSON)`);
+  }
+  const ok =
+    doc &&
+    doc.format === FORMAT &&
+    doc.ledger === ledger &&
+    doc.database === database &&
+    typeof doc.txId === 'string' &&
+    TX_ID.test(doc.txId) &&
+    typeof doc.txHash === 'string' &&
+    HASH.test(doc.txHash);
+  if (!ok) throw verificationFailed(`trusted state file ${file} is corrupt or belongs to another ledger`);
+  return { txId: doc.txId as string, txHash: doc.txHash as string };
+}

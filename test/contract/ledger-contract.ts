@@ -1,0 +1,225 @@
+/**
+ * The ledger contract: every Ledger implementation (immudb, embedded) must pass it unchanged.
+ */
+import { describe, expect, it, beforeAll, afterAll } from 'vitest';
+import { isAuditError } from '../../src/errors.ts';
+import type { AuditEventInput, NewEvent } from '../../src/events/types.ts';
+import { validateEventInput } from '../../src/events/validate.ts';
+import type { Ledger, StoredEvent, TimelinePosition } from '../../src/ledger/port.ts';
+import { verifyProofBundle } from '../../src/proof/verify.ts';
+import type { ProofBundle } from '../../src/proof/types.ts';
+
+let seq = 0;
+export function input(overrides: Partial<AuditEventInput> = {}): AuditEventInput {
+  seq++;
+  return {
+    eventType: 'gateway.signal.received',
+    eventCategory: 'gateway',
+    outcome: 'SUCCESS',
+    correlationId: 'rr-2025-001',
+    actorType: 'service',
+    actorId: 'gateway',
+    timestamp: new Date(Date.UTC(2025, 0, 1, 0, 0, 0, seq)).toISOString(),
+    ...overrides,
+  };
+}
+export const ev = (overrides: Partial<AuditEventInput> = {}): NewEvent => validateEventInput(input(overrides));
+
+const position = (e: StoredEvent): TimelinePosition => ({ timestamp: e.record.timestamp, eventId: e.record.eventId });
+
+/** Every leaf of the bundle, as a path and a mutation that changes it. */
+function* mutations(bundle: unknown, path: (string | number)[] = []): Generator<{ path: string; apply: (b: any) => void }> {
+  if (Array.isArray(bundle)) {
+    for (let i = 0; i < bundle.length; i++) yield* mutations(bundle[i], [...path, i]);
+    if (path.length) {
+      yield { path: `${path.join('.')}[+]`, apply: (b) => get(b, path).push(get(b, path)[0] ?? 'aa'.repeat(32)) };
+      if (bundle.length) yield { path: `${path.join('.')}[-]`, apply: (b) => get(b, path).pop() };
+    }
+    return;
+  }
+  if (bundle && typeof bundle === 'object') {
+    for (const [k, v] of Object.entries(bundle)) yield* mutations(v, [...path, k]);
+    return;
+  }
+  yield {
+    path: path.join('.'),
+    apply: (b) => {
+      const parent = get(b, path.slice(0, -1));
+      const k = path[path.length - 1]!;
+      const v = parent[k];
+      if (typeof v === 'number') parent[k] = v + 1;
+      else if (typeof v === 'string' && /^[0-9]+$/.test(v) && !/^[0-9a-f]{64}$/.test(v)) parent[k] = String(BigInt(v) + 1n);
+      else if (typeof v === 'string' && /^[0-9a-f]+$/.test(v)) parent[k] = (v[0] === '0' ? '1' : '0') + v.slice(1);
+      else if (typeof v === 'string') {
+        const raw = Buffer.from(v, 'base64');
+        if (raw.length) raw[raw.length - 1]! ^= 1;
+        parent[k] = raw.length ? raw.toString('base64') : 'AA==';
+      } else if (v === null) parent[k] = { publicKey: 'AA==', signature: 'AA==' };
+      else parent[k] = !v;
+    },
+  };
+}
+const get = (o: any, path: (string | number)[]) => path.reduce((x, k) => x[k], o);
+
+export function ledgerContract(name: string, open: () => Promise<Ledger>) {
+  describe(`ledger contract: ${name}`, () => {
+    let ledger: Ledger;
+    beforeAll(async () => {
+      ledger = await open();
+    });
+    afterAll(async () => {
+      await ledger?.close();
+    });
+
+    it('round-trips events exactly: append, read by id, timeline in (timestamp, eventId) order', async () => {
+      const corr = `rt-${Date.now()}`;
+      const strange = ['héllo wörld ✓ 🚀', '\u0000\u0001\u00ff\ufffd binary-ish \r\n\t', '𝔘𝔫𝔦𝔠𝔬𝔡𝔢 %2F / : %'];
+      const events = [
+        ev({ correlationId: corr, timestamp: '2025-03-01T00:00:02.000Z', errorMessage: strange[0], data: { s: strange[1], n: [1, 2.5, -3], deep: { x: null } } }),
+        ev({ correlationId: corr, timestamp: '2025-03-01T00:00:01.000Z', actorId: strange[2], resourceType: 'pod', resourceId: 'p-1', resourceNamespace: 'default' }),
+        ev({ correlationId: corr, timestamp: '2025-03-01T00:00:01.000Z', severity: 'CRITICAL', durationMs: 12, errorCode: 'E1' }),
+      ];
+      const results = await ledger.append(events);
+      expect(results).toHaveLength(3);
+      expect(new Set(results.map((r) => r.event.txId)).size).toBe(1); // one transaction
+      for (const [i, r] of results.entries()) {
+        expect(r.created).toBe(true);
+        expect(r.event.record).toEqual(events[i]!.record);
+        expect(verifyProofBundle(r.proof).ok).toBe(true);
+        const read = await ledger.getVerified(events[i]!.record.eventId);
+        expect(read?.event.record).toEqual(events[i]!.record);
+        expect(read?.event.txId).toBe(r.event.txId);
+        expect(verifyProofBundle(read!.proof).ok).toBe(true);
+      }
+      const many = await ledger.getMany([events[2]!.record.eventId, '00000000-0000-4000-8000-000000000000', events[0]!.record.eventId]);
+      expect(many.map((m) => (m ? m.record : null))).toEqual([events[2]!.record, null, events[0]!.record]);
+      expect(many[0]!.recordedAt).toMatch(/^\d{4}-\d\d-\d\dT/);
+
+      const page = await ledger.scanTimeline(corr, { limit: 10, direction: 'asc' });
+      const expected = events.map((e) => e.record).sort((a, b) => (a.timestamp + a.eventId < b.timestamp + b.eventId ? -1 : 1));
+      expect(page.events.map((e) => e.record)).toEqual(expected);
+      expect(page.hasMore).toBe(false);
+      const desc = await ledger.scanTimeline(corr, { limit: 10, direction: 'desc' });
+      expect(desc.events.map((e) => e.record)).toEqual([...expected].reverse());
+    });
+
+    it('returns bundles that verify offline, and fail when any field is flipped', async () => {
+      const [r] = await ledger.append([ev({ correlationId: 'tamper', data: { k: 'v' } })]);
+      const bundle = r!.proof;
+      expect(verifyProofBundle(JSON.parse(JSON.stringify(bundle))).ok).toBe(true);
+      let count = 0;
+      for (const m of mutations(bundle)) {
+        const copy = JSON.parse(JSON.stringify(bundle)) as ProofBundle;
+        m.apply(copy);
+        if (JSON.stringify(copy) === JSON.stringify(bundle)) continue;
+        // The database name is authenticated only by immudb's state signature (it signs
+        // db ‖ txId ‖ txHash); an unsigned bundle names it for the reader, and the verifier prints it.
+        if (m.path === 'database' && bundle.state.signature === null) continue;
+        const res = verifyProofBundle(copy);
+        expect(res.ok, `flipping ${m.path} must fail verification`).toBe(false);
+        count++;
+      }
+      expect(count).toBeGreaterThan(20);
+      // and against a trusted state other than the bundle's own
+      expect(verifyProofBundle(bundle, { txId: bundle.trustedState.txId, txHash: 'ab'.repeat(32) }).ok).toBe(false);
+    });
+
+    it('proves events against an older trusted state saved before many later writes', async () => {
+      const early = await ledger.append([ev({ correlationId: 'old-state' })]);
+      const saved = await ledger.trustedState();
+      for (let i = 0; i < 30; i++) await ledger.append([ev({ correlationId: 'old-state' }), ev({ correlationId: 'other' })]);
+      const late = await ledger.append([ev({ correlationId: 'old-state' })]);
+      // the newest event, proven from the saved state (source = saved, target = event tx)
+      const a = await ledger.getVerified(late[0]!.event.record.eventId, saved);
+      expect(a!.proof.trustedState).toEqual(saved);
+      expect(verifyProofBundle(a!.proof, saved).ok).toBe(true);
+      // an event older than the gateway's state: source = event tx, target = trusted state
+      const b = await ledger.getVerified(early[0]!.event.record.eventId);
+      const now = await ledger.trustedState();
+      expect(BigInt(now.txId)).toBeGreaterThan(BigInt(early[0]!.event.txId));
+      expect(verifyProofBundle(b!.proof, now).ok).toBe(true);
+      // a bogus saved state is refused
+      await expect(ledger.getVerified(late[0]!.event.record.eventId, { txId: saved.txId, txHash: '00'.repeat(32) })).rejects.toMatchObject({
+        code: 'VERIFICATION_FAILED',
+      });
+    });
+
+    it('isolates correlations whose ids prefix each other or contain separators', async () => {
+      const ids = ['rr-1', 'rr-10', 'rr-1:x', 'rr-1%', 'rr', 'rr-1/', 'rr-1\u0000', 'rr-1%2F', 'rr-1 '];
+      const tag = `iso${Date.now()}-`;
+      await ledger.append(ids.flatMap((c) => [ev({ correlationId: tag + c }), ev({ correlationId: tag + c })]));
+      for (const c of ids) {
+        const page = await ledger.scanTimeline(tag + c, { limit: 100, direction: 'asc' });
+        expect(page.events.map((e) => e.record.correlationId)).toEqual([tag + c, tag + c]);
+      }
+    });
+
+    it('is idempotent on eventId: same content → created:false, other content → EVENT_ID_CONFLICT and nothing written', async () => {
+      const e = ev({ correlationId: 'idem', eventId: '0190a5d2-1111-7000-8000-000000000001' });
+      const first = await ledger.append([e]);
+      const again = await ledger.append([validateEventInput({ ...input({ correlationId: 'idem' }), eventId: e.record.eventId, timestamp: e.record.timestamp, eventType: e.record.eventType })]);
+      expect(again[0]!.created).toBe(false);
+      expect(again[0]!.event.txId).toBe(first[0]!.event.txId);
+      expect(verifyProofBundle(again[0]!.proof).ok).toBe(true);
+      const before = await ledger.trustedState();
+      const other = ev({ correlationId: 'idem' });
+      const err = await ledger.append([other, ev({ correlationId: 'idem', eventId: e.record.eventId, outcome: 'FAILURE', timestamp: e.record.timestamp })]).catch((x) => x);
+      expect(isAuditError(err) && err.code).toBe('EVENT_ID_CONFLICT');
+      expect(await ledger.getMany([other.record.eventId])).toEqual([null]);
+      expect((await ledger.trustedState()).txId).toBe(before.txId);
+      // concurrent identical retries write once
+      const racer = ev({ correlationId: 'idem-race', eventId: '0190a5d2-2222-7000-8000-000000000002' });
+      const out = await Promise.all(Array.from({ length: 8 }, () => ledger.append([racer])));
+      expect(out.filter((o) => o[0]!.created)).toHaveLength(1);
+      const page = await ledger.scanTimeline('idem-race', { limit: 10, direction: 'asc' });
+      expect(page.events).toHaveLength(1);
+    });
+
+    it('groups concurrent appends into shared transactions, each with its own proof', async () => {
+      const results = await Promise.all(Array.from({ length: 50 }, (_, i) => ledger.append([ev({ correlationId: `group-${i % 3}` })])));
+      const txs = new Set(results.map((r) => r[0]!.event.txId));
+      expect(txs.size).toBeLessThan(50);
+      for (const r of results) expect(verifyProofBundle(r[0]!.proof).ok).toBe(true);
+    });
+
+    it('pages 1,000 events by 37 forwards and backwards while others append: no duplicate, no skip', async () => {
+      const corr = `page-${Date.now()}`;
+      const all: NewEvent[] = [];
+      // timestamps out of order, with ties broken by eventId
+      for (let b = 0; b < 10; b++) {
+        const batch = Array.from({ length: 100 }, (_, i) => ev({ correlationId: corr, timestamp: new Date(Date.UTC(2024, 5, 1) + ((b * 7919 + i * 104729) % 500) * 1000).toISOString() }));
+        all.push(...batch);
+        await ledger.append(batch);
+      }
+      const expected = all.map((e) => e.record.eventId).sort((x, y) => {
+        const a = all.find((e) => e.record.eventId === x)!.record;
+        const b = all.find((e) => e.record.eventId === y)!.record;
+        return a.timestamp === b.timestamp ? (a.eventId < b.eventId ? -1 : 1) : a.timestamp < b.timestamp ? -1 : 1;
+      });
+      const existing = new Set(expected);
+      let writing = true;
+      const writer = (async () => {
+        let n = 0;
+        while (writing && n < 200) {
+          await ledger.append([ev({ correlationId: corr, timestamp: new Date(Date.UTC(2024, 5, 1) + (n % 600) * 1000).toISOString() })]);
+          n++;
+        }
+      })();
+      for (const direction of ['asc', 'desc'] as const) {
+        const seen: string[] = [];
+        let after: TimelinePosition | undefined;
+        for (;;) {
+          const page = await ledger.scanTimeline(corr, { after, limit: 37, direction });
+          seen.push(...page.events.map((e) => e.record.eventId));
+          if (!page.hasMore) break;
+          after = position(page.events[page.events.length - 1]!);
+        }
+        expect(new Set(seen).size).toBe(seen.length);
+        const original = seen.filter((id) => existing.has(id));
+        expect(original).toEqual(direction === 'asc' ? expected : [...expected].reverse());
+      }
+      writing = false;
+      await writer;
+    });
+  });
+}

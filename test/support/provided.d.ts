@@ -1,0 +1,10 @@
+// What test/support/global-setup.ts provides to the suites (vitest's provide/inject).
+import 'vitest';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    immudbAddress: string | null;
+    immudbBinary: string | null;
+    redisUrl: string | null;
+  }
+}
