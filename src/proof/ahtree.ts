@@ -7,9 +7,9 @@
  * - `class AHTree`: `append(data) -> n`, `size`, `root(n?)`, `inclusionProof(i, j)`,
  *   `consistencyProof(i, j)`, `lastInclusionProof(n)` (= immudb's InclusionProof(n, n)),
  *   `truncate(n)` (immudb's ResetSize), and for persistence `nodes()` / `AHTree.restore(size, nodes)`
- *   / `AHTree.fromLeaves(datas)` / `AHTree.nodesFor(size)`.
- *   `nodes()` is byte-for-byte immudb's digest log (tree/*.sha): each append adds the leaf hash
- *   then one node per set bit of n-1, so an append-only file of it can be reloaded with `restore`.
+ *   / `AHTree.fromLeaves(datas)` / `AHTree.nodesFor(size)`: `nodes()` only ever grows at the end
+ *   (≈ 2 digests per leaf), so a ledger can mirror it to an append-only file and reload it
+ *   without rehashing. Roots and proofs are immudb's; the storage layout is not (see below).
  * - verifiers over bigint ids (uint64, like immudb's): `ahtLeaf`, `verifyAhtInclusion`,
  *   `verifyAhtConsistency`, `verifyAhtLastInclusion`, and the exact proof lengths immudb produces:
  *   `ahtInclusionProofLength`, `ahtConsistencyProofLength`. The verifiers reject any proof whose
@@ -81,7 +81,10 @@ export function ahtConsistencyProofLength(i: bigint, j: bigint): number {
 // Verification (embedded/ahtree/verification.go), strict on proof lengths.
 
 export function ahtLeaf(data: Uint8Array): Buffer {
-  return sha256(Uint8Array.of(LEAF_PREFIX), data);
+  const b = Buffer.allocUnsafe(1 + data.length);
+  b[0] = LEAF_PREFIX;
+  b.set(data, 1);
+  return sha256(b);
 }
 
 function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
@@ -155,23 +158,27 @@ export function verifyAhtLastInclusion(proof: readonly Uint8Array[], j: bigint, 
 }
 
 // ---------------------------------------------------------------------------------------------
-// The tree itself: every digest in one growable buffer, laid out as immudb's digest log.
+// The tree itself. immudb's tree is the RFC 6962-shaped Merkle tree over leaves 1..n (left
+// subtree = the largest power of two), and every node a proof needs is the root of a range
+// (start, start+len] that splits into aligned perfect subtrees. So only perfect-subtree roots are
+// stored (about 2 digests per leaf, ~1 hash per append); immudb also stores every partial root it
+// ever computed (~n·log n/2 digests), which are recomputed here on demand in O(log n) hashes.
+//
+// Digest layout in `nodes()`, in creation order: append n writes its leaf hash, then the root of
+// each perfect subtree that leaf completes (one per trailing zero bit of n). It is append-only, so
+// a file that mirrors it can be reloaded with `restore` without hashing.
 
-/** Digests stored after `n` appends: n leaves + one node per set bit of each of 0..n-1. */
-function nodesUpto(n: number): number {
-  let total = n;
-  for (let p = 1; p <= n; p *= 2) {
-    // Among 0..n-1, bit p is set in floor(n/2p) full runs of p, plus the part of the last run past p.
-    total += Math.floor(n / (2 * p)) * p + Math.max(0, (n % (2 * p)) - p);
-  }
-  return total;
-}
-
-const popcount = (x: number): number => {
-  let c = 0;
-  for (; x > 0; x = Math.floor(x / 2)) c += x % 2;
-  return c;
+const popcount32 = (x: number): number => {
+  x -= (x >>> 1) & 0x55555555;
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  return (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
 };
+const popcount = (x: number): number => popcount32(Math.floor(x / 2 ** 32)) + popcount32(x >>> 0);
+/** Bit length of a non-negative safe integer (Math.log2 can round up just below a power of two). */
+const bitLen53 = (x: number): number => (x >= 2 ** 32 ? 64 - Math.clz32(Math.floor(x / 2 ** 32)) : 32 - Math.clz32(x));
+
+/** Digests stored for n leaves: n leaves + n - popcount(n) completed perfect subtrees. */
+const digestsFor = (n: number): number => 2 * n - popcount(n);
 
 const INITIAL_CAPACITY = 1024; // digests
 
@@ -187,7 +194,7 @@ export class AHTree {
 
   /** Number of digests (32 bytes each) `nodes()` holds for a tree of `size` leaves. */
   static nodesFor(size: number): number {
-    return nodesUpto(size);
+    return digestsFor(size);
   }
 
   static fromLeaves(datas: Iterable<Uint8Array>): AHTree {
@@ -199,7 +206,7 @@ export class AHTree {
   /** Rebuilds from a `nodes()` dump; its length must match `size` exactly. */
   static restore(size: number, nodes: Uint8Array): AHTree {
     if (!Number.isSafeInteger(size) || size < 0) throw new RangeError('ahtree: bad size');
-    const need = nodesUpto(size) * HASH_SIZE;
+    const need = digestsFor(size) * HASH_SIZE;
     if (nodes.length !== need) throw new RangeError(`ahtree: ${nodes.length} bytes of nodes, ${need} expected for size ${size}`);
     const t = new AHTree();
     t.reserve(need / HASH_SIZE);
@@ -225,20 +232,16 @@ export class AHTree {
     let cur = this.digests;
     this.buf.set(ahtLeaf(data), cur * HASH_SIZE);
     this.digests++;
-    // For each set bit l of n-1, the perfect subtree of 2^l leaves ending at k sits to our left:
-    // hash it with what we have so far. k loses bit l once that subtree is consumed.
+    // While the node just completed is a right child, its parent is complete too.
     const s = this.scratch;
     s[0] = NODE_PREFIX;
-    let k = n - 1;
-    for (let w = n - 1, l = 0, p = 1; w > 0; w = Math.floor(w / 2), l++, p *= 2) {
-      if (w % 2 === 1) {
-        this.buf.copy(s, 1, this.nodeIndex(k, l) * HASH_SIZE, this.nodeIndex(k, l) * HASH_SIZE + HASH_SIZE);
-        this.buf.copy(s, 1 + HASH_SIZE, cur * HASH_SIZE, cur * HASH_SIZE + HASH_SIZE);
-        cur = this.digests;
-        this.buf.set(sha256(s), cur * HASH_SIZE);
-        this.digests++;
-        k -= p;
-      }
+    for (let h = 0, m = n - 1; m % 2 === 1; h++, m = (m - 1) / 2) {
+      const left = this.perfectIndex(h, m - 1);
+      this.buf.copy(s, 1, left * HASH_SIZE, left * HASH_SIZE + HASH_SIZE);
+      this.buf.copy(s, 1 + HASH_SIZE, cur * HASH_SIZE, cur * HASH_SIZE + HASH_SIZE);
+      cur = this.digests;
+      this.buf.set(sha256(s), cur * HASH_SIZE);
+      this.digests++;
     }
     this.leaves = n;
     return n;
@@ -247,7 +250,7 @@ export class AHTree {
   /** Root of the tree made of the first n leaves (default: all). */
   root(n: number = this.leaves): Buffer {
     this.checkSize(n, 1);
-    return this.digest(this.nodeIndex(n, popcount(n - 1)));
+    return this.rangeRoot(0, n);
   }
 
   inclusionProof(i: number, j: number): Buffer[] {
@@ -269,15 +272,44 @@ export class AHTree {
   truncate(n: number): void {
     this.checkSize(n, 0);
     this.leaves = n;
-    this.digests = nodesUpto(n);
+    this.digests = digestsFor(n);
   }
 
-  private nodeIndex(n: number, l: number): number {
-    return nodesUpto(n - 1) + l;
+  /** Index of the root of perfect subtree m (0-based) at height h: written by append (m+1)·2^h, h-th. */
+  private perfectIndex(h: number, m: number): number {
+    return digestsFor((m + 1) * 2 ** h - 1) + h;
   }
 
+  /** Root over leaves start+1 .. start+len, `start` aligned to the largest power of two <= len. */
+  private rangeRoot(start: number, len: number): Buffer {
+    // Split into perfect subtrees, largest first, then fold them from the right.
+    const pieces: number[] = [];
+    for (let pos = start, rest = len; rest > 0; ) {
+      const h = bitLen53(rest) - 1;
+      const size = 2 ** h;
+      pieces.push(this.perfectIndex(h, pos / size));
+      pos += size;
+      rest -= size;
+    }
+    let acc = this.digest(pieces[pieces.length - 1]!);
+    for (let p = pieces.length - 2; p >= 0; p--) acc = nodeHash(this.digest(pieces[p]!), acc);
+    return acc;
+  }
+
+  /** immudb's node(n, l): the l-th digest immudb writes when appending leaf n. */
   private ref(r: NodeRef): Buffer {
-    return this.digest(this.nodeIndex(Number(r.n), r.l));
+    const n = Number(r.n);
+    // At append n the fold has swallowed one perfect subtree per set bit of n-1, lowest first;
+    // after l of them it covers the leaves after `base`.
+    let base = n - 1;
+    let taken = 0;
+    for (let p = 1; taken < r.l; p *= 2) {
+      if (Math.floor(base / p) % 2 === 1) {
+        base -= p;
+        taken++;
+      }
+    }
+    return this.rangeRoot(base, n - base);
   }
 
   private digest(index: number): Buffer {
