@@ -47,9 +47,12 @@ export class ImmudbError extends Error {
   }
 }
 
+// After a restart immudb 1.1 no longer knows our token and answers "not logged in" (code UNKNOWN).
 const isAuthFailure = (e: unknown) =>
   e instanceof ImmudbError &&
-  (e.grpcCode === grpc.status.UNAUTHENTICATED || e.grpcCode === grpc.status.PERMISSION_DENIED || /token/i.test(e.message));
+  (e.grpcCode === grpc.status.UNAUTHENTICATED ||
+    e.grpcCode === grpc.status.PERMISSION_DENIED ||
+    /token|not logged in/i.test(e.message));
 
 export class ImmudbSession {
   private readonly client: grpc.Client & Record<string, unknown>;
