@@ -110,7 +110,8 @@ const flipHex = (s: string) => s.slice(0, -1) + (s.endsWith('0') ? '1' : '0');
 const flipB64 = (s: string) => {
   const b = Buffer.from(s, 'base64');
   if (b.length === 0) return 'AA==';
-  b[Math.floor(b.length / 2)] ^= 0x01;
+  const i = Math.floor(b.length / 2);
+  b[i] = b[i]! ^ 0x01;
   return b.toString('base64');
 };
 
@@ -409,6 +410,7 @@ describe('format strictness', () => {
     return [name, x] as const;
   };
   const tx = (x: Record<string, unknown>) => x.tx as Record<string, unknown>;
+  const dpList = (x: Record<string, unknown>) => (x.dualProof as Record<string, unknown>).inclusionProof as unknown[];
   const cases = [
     bad('uppercase hash', (x) => (tx(x).eH = (tx(x).eH as string).toUpperCase())),
     bad('63-char hash', (x) => (tx(x).eH = (tx(x).eH as string).slice(1))),
@@ -432,8 +434,8 @@ describe('format strictness', () => {
     bad('null header', (x) => (x.tx = null)),
     bad('array header', (x) => (x.tx = [])),
     bad('terms not an array', (x) => ((x.inclusion as Record<string, unknown>).terms = {})),
-    bad('term not a string', (x) => ((x.dualProof as Record<string, unknown[]>).inclusionProof[0] = 1)),
-    bad('sparse terms', (x) => ((x.dualProof as Record<string, unknown[]>).inclusionProof.length += 1)),
+    bad('term not a string', (x) => (dpList(x)[0] = 1)),
+    bad('sparse terms', (x) => (dpList(x).length += 1)),
     bad('base64 with whitespace', (x) => ((x.entry as Record<string, unknown>).key = ` ${(x.entry as Record<string, string>).key}`)),
     bad('base64url', (x) => ((x.entry as Record<string, unknown>).key = '-_-_')),
     bad('non-canonical base64', (x) => ((x.entry as Record<string, unknown>).value = 'QR==')),
