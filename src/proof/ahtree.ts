@@ -203,7 +203,10 @@ export class AHTree {
     return t;
   }
 
-  /** Rebuilds from a `nodes()` dump; its length must match `size` exactly. */
+  /**
+   * Rebuilds from a `nodes()` dump; its length must match `size` exactly. Nothing is rehashed, so
+   * a caller that may read a damaged file should compare `root(n)` with a stored header's blRoot.
+   */
   static restore(size: number, nodes: Uint8Array): AHTree {
     if (!Number.isSafeInteger(size) || size < 0) throw new RangeError('ahtree: bad size');
     const need = digestsFor(size) * HASH_SIZE;
