@@ -1,0 +1,719 @@
+/**
+ * The embedded ledger backend: immudb 1.1's transaction model in one append-only file
+ * (log.ts), for running without an immudb server.
+ *
+ * Each commit is one transaction holding, per event, the same two entries the immudb backend
+ * writes with ExecAll: the timeline entry (timeline key → canonical record) and `ev/<eventId>`
+ * as an immudb *bound reference* to it (value 0x01 ‖ u64 txId ‖ prefixed timeline key, exactly
+ * pkg/database's EncodeReference). Entry digests, the per-tx htree (eH), the Alh chain and the
+ * binary-linking AHTree are immudb's, so a transaction here hashes as the same entries would in
+ * immudb, and bundles are checked by the same verifier. Linking is synchronous: blTxId = id − 1
+ * and blRoot = root of the AHTree over the Alhs of txs 1..id−1 (immudb links asynchronously and
+ * may lag; the proofs handle both).
+ *
+ * A transaction is acknowledged only after its record is written and fdatasync'ed; only then do
+ * the in-memory index and AHTree see it. Proof bundles are built with dual-proof.ts, checked by
+ * assertProofBundle before they are returned, and the trusted state (TrustedStateStore, ledger
+ * 'embedded') advances only to a state such a proof led to.
+ *
+ * recordedAt is the tx timestamp, Unix seconds like immudb's TxMetadata.ts; it never goes back
+ * (a clock step backwards reuses the previous tx's second).
+ */
+import fs from 'node:fs';
+import { join } from 'node:path';
+import { decodeRecord, encodeRecord as encodeEventRecord } from '../../events/canonical.ts';
+import type { AuditEventRecord } from '../../events/types.ts';
+import { AuditError, ErrorCode, ledgerUnavailable, verificationFailed } from '../../errors.ts';
+import { AHTree } from '../../proof/ahtree.ts';
+import { buildDualProof, type DualProofStore } from '../../proof/dual-proof.ts';
+import {
+  decodeTxHeader,
+  encodeTxHeader,
+  GENESIS_PREV_ALH,
+  HASH_SIZE,
+  HTree,
+  kvDigest,
+  PLAIN_VALUE_PREFIX,
+  SET_KEY_PREFIX,
+  sha256,
+  toHex,
+  TX_HEADER_SIZE,
+  txAlh,
+  txHeaderToJson,
+  ZERO_HASH,
+  type TxHeader,
+} from '../../proof/hashing.ts';
+import { PROOF_FORMAT, type DualProofJson, type LedgerState, type ProofBundle } from '../../proof/types.ts';
+import { assertProofBundle } from '../../proof/verify.ts';
+import type { LedgerBackend } from '../group-commit.ts';
+import { eventIdKey, timelineKey, timelinePrefix, timelineSeekKey } from '../keys.ts';
+import type { AppendResult, ScanDirection, StoredEvent, TimelinePage, TimelinePosition } from '../port.ts';
+import type { TrustedStateStore } from '../trusted-state.ts';
+import { EventIndex, type IndexedEvent } from './event-index.ts';
+import {
+  ENTRIES_OFFSET,
+  encodeRecord,
+  forEachEntry,
+  fsyncDir,
+  HEADER_OFFSET,
+  readFully,
+  recordChecksumOk,
+  scanLog,
+  type LogEntry,
+  type ScanResult,
+} from './log.ts';
+
+/** 2048 events = 4096 entries per tx: one API batch (1000) always fits, and group commit can merge two. */
+export const MAX_EVENTS_PER_TX = 2048;
+/** immudb 1.1's MaxKeyScanLimit minus the look-ahead entry: both backends page identically. */
+const MAX_SCAN = 1000;
+const REFERENCE_VALUE_PREFIX = 0x01;
+const EV_KEY = Buffer.from('ev/', 'latin1');
+/** Stored timeline key: 0x00 ‖ "tl/" ‖ esc ‖ "/" ‖ 15 digits ‖ "/" ‖ 36-char uuid. */
+const TL_SUFFIX = 1 + 15 + 1 + 36;
+const LOWER_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const HEADER_CACHE = 8192;
+const TREE_CACHE = 16;
+/** Reads of neighbouring entries are merged when the gap is below this. */
+const READ_GAP = 64 * 1024;
+const READ_MAX = 4 * 1024 * 1024;
+
+export type StartupVerification = 'chain' | 'full';
+
+export interface Logger {
+  warn(message: string): void;
+}
+
+export interface EmbeddedLedgerOptions {
+  /** The log file (created when missing) and its directory. */
+  file: string;
+  fd: number;
+  size: number;
+  database: string;
+  trusted: TrustedStateStore;
+  /**
+   * 'chain' (default): per record the checksum, id sequence, prevAlh → Alh chain, blTxId and the
+   * entry layout, plus the last tx's blRoot against the rebuilt AHTree. 'full' also recomputes
+   * every tx's eH from its entries and every blRoot (about 5x slower). Either way a damaged
+   * entry or blRoot can't be served: every read that hands out a proof rebuilds the tx's htree
+   * and checks the bundle.
+   */
+  verify?: StartupVerification;
+  logger?: Logger;
+  /** Clock in ms (tests). */
+  now?: () => number;
+}
+
+interface TxTree {
+  header: TxHeader;
+  tree: HTree;
+}
+
+export interface StartupReport {
+  txs: number;
+  events: number;
+  bytes: number;
+  ms: number;
+  tornTail: ScanResult['tornTail'];
+}
+
+export class EmbeddedLedger implements LedgerBackend, DualProofStore {
+  readonly kind = 'embedded' as const;
+  readonly database: string;
+  readonly maxEventsPerTx = MAX_EVENTS_PER_TX;
+  readonly aht = new AHTree();
+  readonly file: string;
+  private readonly fd: number;
+  private readonly trusted: TrustedStateStore;
+  private readonly logger: Logger;
+  private readonly now: () => number;
+  private readonly index = new EventIndex();
+  /** Per tx id (index 0 unused): record offset, record length, ts (seconds). */
+  private readonly txOffset: number[] = [0];
+  private readonly txLength: number[] = [0];
+  private readonly txTs: number[] = [0];
+  private lastId = 0;
+  private lastAlh: Buffer = GENESIS_PREV_ALH;
+  private end: number;
+  private readonly headers = new Map<number, TxHeader>();
+  private readonly trees = new Map<number, TxTree>();
+  private writing: Promise<unknown> = Promise.resolve();
+  private readonly reads = new Set<Promise<unknown>>();
+  private closed = false;
+  /** Set when a failed write could not be undone: the file's tail is unknown until a restart recovers it. */
+  private broken: Error | null = null;
+  onClose: (() => void) | null = null;
+  startup: StartupReport | null = null;
+
+  private constructor(options: EmbeddedLedgerOptions) {
+    this.file = options.file;
+    this.fd = options.fd;
+    this.end = options.size;
+    this.database = options.database;
+    this.trusted = options.trusted;
+    this.logger = options.logger ?? { warn: (m) => console.warn(m) };
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Rebuilds the ledger from its log (truncating a torn tail) and checks it against the trusted state. */
+  static async load(options: EmbeddedLedgerOptions): Promise<EmbeddedLedger> {
+    const ledger = new EmbeddedLedger(options);
+    const started = performance.now();
+    const result = scanLog(options.file, options.fd, options.size, (rec, offset) => ledger.replay(rec, offset, options.verify === 'full'));
+    ledger.index.finishBulk();
+    if (result.tornTail) ledger.truncateTail(result.end, result.tornTail);
+    ledger.end = result.end;
+    if (ledger.lastId > 0) {
+      // The last blRoot is always checked: it pins the rebuilt AHTree to the chain.
+      const last = ledger.header(BigInt(ledger.lastId));
+      const expect = ledger.lastId > 1 ? ledger.aht.root(ledger.lastId - 1) : ZERO_HASH;
+      if (!last.blRoot.equals(expect)) {
+        throw verificationFailed(`embedded ledger ${options.file}: blRoot of tx ${ledger.lastId} does not match the rebuilt binary-linking tree`);
+      }
+    }
+    await ledger.checkTrustedState();
+    ledger.startup = {
+      txs: ledger.lastId,
+      events: ledger.index.size,
+      bytes: result.end,
+      ms: performance.now() - started,
+      tornTail: result.tornTail,
+    };
+    return ledger;
+  }
+
+  // --- LedgerBackend ---------------------------------------------------------------------
+
+  commit(records: AuditEventRecord[]): Promise<AppendResult[]> {
+    // One writer at a time even if a caller bypasses group commit.
+    const run = this.writing.then(() => this.commitNow(records));
+    this.writing = run.catch(() => undefined);
+    return run;
+  }
+
+  async getVerified(eventId: string, trusted?: LedgerState): Promise<AppendResult | null> {
+    this.ensureOpen();
+    const id = lowerId(eventId);
+    const n = this.index.find(id);
+    if (n === undefined) return null;
+    return this.track(async () => {
+      const txId = this.index.txIds[n]!;
+      const { header, tree } = await this.txTree(txId);
+      const raw = await this.readEntries([n]);
+      const { key, value } = raw[0]!;
+      const record = this.decode(value, key, id);
+      const base = trusted ?? this.trusted.current();
+      const proven = this.prove(header, base);
+      const proof = this.bundle(proven, header, tree, this.index.leaf[n]!, key, value);
+      if (!trusted) await this.trusted.advance(proof.state);
+      return { event: { record, txId: String(txId), key, recordedAt: this.recordedAt(txId) }, proof, created: false };
+    });
+  }
+
+  async getMany(eventIds: readonly string[]): Promise<(StoredEvent | null)[]> {
+    this.ensureOpen();
+    const ns = eventIds.map((e) => this.index.find(lowerId(e)));
+    const present = ns.filter((n): n is number => n !== undefined);
+    if (present.length === 0) return ns.map(() => null);
+    const events = await this.track(() => this.readEvents(present));
+    const byN = new Map(present.map((n, i) => [n, events[i]!]));
+    return ns.map((n) => (n === undefined ? null : byN.get(n)!));
+  }
+
+  async scanTimeline(
+    correlationId: string,
+    { after, limit, direction }: { after?: TimelinePosition; limit: number; direction: ScanDirection },
+  ): Promise<TimelinePage> {
+    this.ensureOpen();
+    const prefix = timelinePrefix(correlationId).toString('latin1');
+    let position: { tsMs: number; eventId: string } | undefined;
+    if (after) {
+      timelineSeekKey(correlationId, after); // same validation (and errors) as the immudb backend
+      position = { tsMs: Date.parse(after.timestamp), eventId: after.eventId.toLowerCase() };
+    }
+    const want = Math.max(0, Math.min(limit, MAX_SCAN - 1));
+    // The slice is taken synchronously: commits landing while values are read don't shift it.
+    const { items, hasMore } = this.index.scan(prefix, position, want, direction === 'desc');
+    if (items.length === 0) return { events: [], hasMore };
+    return { events: await this.track(() => this.readEvents(items)), hasMore };
+  }
+
+  async trustedState(): Promise<LedgerState> {
+    this.ensureOpen();
+    const current = this.trusted.current();
+    if (current) return current;
+    return { txId: '0', txHash: '0'.repeat(64) };
+  }
+
+  async ping(): Promise<void> {
+    this.ensureOpen();
+    if (this.broken) throw ledgerUnavailable(`the embedded ledger stopped accepting writes: ${this.broken.message}`, this.broken);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.writing;
+    while (this.reads.size > 0) await Promise.allSettled([...this.reads]);
+    fs.closeSync(this.fd);
+    this.onClose?.();
+  }
+
+  // --- DualProofStore --------------------------------------------------------------------
+
+  header(id: bigint): TxHeader {
+    const n = Number(id);
+    if (!Number.isSafeInteger(n) || n < 1 || n > this.lastId) throw new RangeError(`no tx ${id}`);
+    const cached = this.headers.get(n);
+    if (cached) return cached;
+    const b = Buffer.allocUnsafe(TX_HEADER_SIZE);
+    readFully(this.fd, b, TX_HEADER_SIZE, this.txOffset[n]! + HEADER_OFFSET);
+    const h = decodeTxHeader(b);
+    if (h.id !== id) throw verificationFailed(`the log holds tx ${h.id} where tx ${id} was`);
+    this.cacheHeader(n, h);
+    return h;
+  }
+
+  // --- writing ---------------------------------------------------------------------------
+
+  private async commitNow(records: AuditEventRecord[]): Promise<AppendResult[]> {
+    this.ensureOpen();
+    if (this.broken) throw ledgerUnavailable(`the embedded ledger stopped accepting writes: ${this.broken.message}`, this.broken);
+    if (records.length === 0) return [];
+    if (records.length > MAX_EVENTS_PER_TX) throw new RangeError(`at most ${MAX_EVENTS_PER_TX} events per transaction`);
+
+    const id = this.lastId + 1;
+    const keys: Buffer[] = [];
+    const values: Buffer[] = [];
+    const entries: LogEntry[] = [];
+    const seen = new Set<string>();
+    for (const r of records) {
+      if (seen.has(r.eventId) || this.index.has(r.eventId)) throw new Error(`eventId ${r.eventId} is already stored`);
+      seen.add(r.eventId);
+      const key = timelineKey(r.correlationId, r.timestamp, r.eventId);
+      const value = encodeEventRecord(r);
+      keys.push(key);
+      values.push(value);
+      const storedKey = prefixed(SET_KEY_PREFIX, key);
+      entries.push({ key: storedKey, value: prefixed(PLAIN_VALUE_PREFIX, value) });
+      entries.push({ key: prefixed(SET_KEY_PREFIX, eventIdKey(r.eventId)), value: referenceValue(id, storedKey) });
+    }
+    const tree = HTree.build(entries.map((e) => kvDigest(e.key, e.value)));
+    const previous = this.lastId > 0 ? this.txTs[this.lastId]! : 0;
+    const header: TxHeader = {
+      id: BigInt(id),
+      prevAlh: this.lastAlh,
+      ts: BigInt(Math.max(Math.floor(this.now() / 1000), previous)),
+      nEntries: entries.length,
+      eH: tree.root,
+      blTxId: BigInt(id - 1),
+      blRoot: id > 1 ? this.aht.root(id - 1) : ZERO_HASH,
+    };
+    const record = encodeRecord(encodeTxHeader(header), entries);
+    const offset = this.end;
+    await this.persist(record, offset);
+
+    // Durable: from here on the tx exists, in memory as on disk.
+    const alh = txAlh(header);
+    this.aht.append(alh);
+    this.lastId = id;
+    this.lastAlh = alh;
+    this.end = offset + record.length;
+    this.txOffset.push(offset);
+    this.txLength.push(record.length);
+    this.txTs.push(Number(header.ts));
+    this.cacheHeader(id, header);
+    this.cacheTree(id, { header, tree });
+    forEachEntry(record, entries.length, (i, s) => {
+      if (i % 2 !== 0) return;
+      const r = records[i / 2]!;
+      this.index.add(
+        {
+          eventId: r.eventId,
+          prefix: record.toString('latin1', s.keyStart + 1, s.keyEnd - TL_SUFFIX + 1),
+          tsMs: Date.parse(r.timestamp),
+          txId: id,
+          entryOff: offset + s.keyStart - 4,
+          entryLen: s.valueEnd - s.keyStart + 4,
+          leaf: i,
+        },
+        false,
+      );
+    });
+
+    const proven = this.prove(header, this.trusted.current());
+    const recordedAt = this.recordedAt(id);
+    const results = records.map(
+      (r, i): AppendResult => ({
+        event: { record: r, txId: String(id), key: keys[i]!, recordedAt },
+        proof: this.bundle(proven, header, tree, 2 * i, keys[i]!, values[i]!),
+        created: true,
+      }),
+    );
+    await this.trusted.advance(results[0]!.proof.state);
+    return results;
+  }
+
+  /** Writes the record at `offset` and fdatasyncs; on failure undoes the partial write or stops writing. */
+  private async persist(record: Buffer, offset: number): Promise<void> {
+    try {
+      let done = 0;
+      while (done < record.length) done += await fdWrite(this.fd, record, done, record.length - done, offset + done);
+      await fdDatasync(this.fd);
+    } catch (e) {
+      try {
+        fs.ftruncateSync(this.fd, offset);
+        fs.fdatasyncSync(this.fd);
+      } catch (t) {
+        this.broken = t as Error;
+      }
+      // After a failed fsync the kernel may have dropped dirty pages: only a restart re-reads the truth.
+      if ((e as NodeJS.ErrnoException).syscall === 'fdatasync' || (e as NodeJS.ErrnoException).syscall === 'fsync') this.broken = e as Error;
+      throw ledgerUnavailable(`the embedded ledger could not write: ${(e as Error).message}`, e);
+    }
+  }
+
+  // --- proofs ----------------------------------------------------------------------------
+
+  /**
+   * The dual proof linking `base` (what the reader trusts) and `tx`, shared by every entry of
+   * tx. No base (an empty ledger's first tx) or the empty state: the tx proves itself.
+   */
+  private prove(tx: TxHeader, base: LedgerState | null): ProvenTx {
+    let trustedTx = tx;
+    let assertWith: LedgerState | undefined;
+    if (base && !(base.txId === '0' && base.txHash === '0'.repeat(64))) {
+      const id = /^[1-9][0-9]{0,15}$/.test(base.txId) ? Number(base.txId) : Number.NaN;
+      if (!Number.isSafeInteger(id)) throw verificationFailed(`trusted state tx ${String(base.txId).slice(0, 24)} is malformed`);
+      if (id > this.lastId) throw verificationFailed(`trusted state tx ${id} is beyond this ledger's last tx ${this.lastId}: it comes from another history`);
+      trustedTx = this.header(BigInt(id));
+      if (toHex(txAlh(trustedTx)) !== base.txHash) throw verificationFailed(`trusted state does not match tx ${id} of this ledger`);
+      assertWith = base;
+    }
+    const [source, target] = trustedTx.id <= tx.id ? [trustedTx, tx] : [tx, trustedTx];
+    return {
+      dualProof: buildDualProof(source, target, this),
+      trustedState: { txId: trustedTx.id.toString(), txHash: toHex(txAlh(trustedTx)) },
+      state: { txId: target.id.toString(), txHash: toHex(txAlh(target)) },
+      assertWith,
+    };
+  }
+
+  /** One entry's bundle (as dual-proof.ts's buildProofBundle lays it out), checked before it leaves. */
+  private bundle(proven: ProvenTx, tx: TxHeader, tree: HTree, leaf: number, key: Buffer, value: Buffer): ProofBundle {
+    const bundle: ProofBundle = {
+      format: PROOF_FORMAT,
+      ledger: 'embedded',
+      database: this.database,
+      entry: { key: key.toString('base64'), value: value.toString('base64') },
+      tx: txHeaderToJson(tx),
+      inclusion: { leaf, width: tx.nEntries, terms: tree.inclusionProof(leaf).map(toHex) },
+      trustedState: { ...proven.trustedState },
+      dualProof: cloneDualProof(proven.dualProof),
+      state: { ...proven.state, signature: null },
+    };
+    assertProofBundle(bundle, proven.assertWith);
+    return bundle;
+  }
+
+  /** The tx's header and htree, rebuilt from the record on disk (checksum and eH checked). */
+  private async txTree(txId: number): Promise<TxTree> {
+    const cached = this.trees.get(txId);
+    if (cached) return cached;
+    const record = Buffer.allocUnsafe(this.txLength[txId]!);
+    await readAt(this.fd, record, this.txOffset[txId]!);
+    if (!recordChecksumOk(record)) throw verificationFailed(`tx ${txId} is damaged on disk (checksum mismatch at offset ${this.txOffset[txId]})`);
+    const header = this.header(BigInt(txId));
+    if (!record.subarray(HEADER_OFFSET, ENTRIES_OFFSET).equals(encodeTxHeader(header))) {
+      throw verificationFailed(`tx ${txId}'s header on disk changed since start-up`);
+    }
+    const digests: Buffer[] = [];
+    forEachEntry(record, header.nEntries, (_, s) => {
+      digests.push(kvDigest(record.subarray(s.keyStart, s.keyEnd), record.subarray(s.valueStart, s.valueEnd)));
+    });
+    const tree = HTree.build(digests);
+    if (!tree.root.equals(header.eH)) throw verificationFailed(`tx ${txId}'s entries do not hash to its eH`);
+    const t = { header, tree };
+    this.cacheTree(txId, t);
+    return t;
+  }
+
+  // --- reading ---------------------------------------------------------------------------
+
+  private async readEvents(ns: number[]): Promise<StoredEvent[]> {
+    const raw = await this.readEntries(ns);
+    return ns.map((n, i) => {
+      const { key, value } = raw[i]!;
+      const txId = this.index.txIds[n]!;
+      return { record: this.decode(value, key, this.index.eventIds[n]!), txId: String(txId), key, recordedAt: this.recordedAt(txId) };
+    });
+  }
+
+  /** Timeline entries (gateway key and value, prefixes stripped) of events, with nearby reads merged. */
+  private async readEntries(ns: number[]): Promise<{ key: Buffer; value: Buffer }[]> {
+    const { entryOff, entryLen } = this.index;
+    const order = ns.map((_, i) => i).sort((a, b) => entryOff[ns[a]!]! - entryOff[ns[b]!]!);
+    const out: { key: Buffer; value: Buffer }[] = new Array(ns.length);
+    const reads: Promise<void>[] = [];
+    for (let i = 0; i < order.length; ) {
+      const start = entryOff[ns[order[i]!]!]!;
+      let stop = start + entryLen[ns[order[i]!]!]!;
+      let j = i + 1;
+      for (; j < order.length; j++) {
+        const o = entryOff[ns[order[j]!]!]!;
+        const e = o + entryLen[ns[order[j]!]!]!;
+        if (o - stop > READ_GAP || Math.max(e, stop) - start > READ_MAX) break;
+        stop = Math.max(stop, e);
+      }
+      const group = order.slice(i, j);
+      reads.push(
+        (async () => {
+          const buf = Buffer.allocUnsafe(stop - start);
+          await readAt(this.fd, buf, start);
+          for (const k of group) out[k] = parseTimelineEntry(buf, entryOff[ns[k]!]! - start, entryLen[ns[k]!]!, entryOff[ns[k]!]!);
+        })(),
+      );
+      i = j;
+    }
+    await Promise.all(reads);
+    return out;
+  }
+
+  private decode(value: Buffer, key: Buffer, eventId: string): AuditEventRecord {
+    let record: AuditEventRecord;
+    try {
+      record = decodeRecord(value);
+    } catch (e) {
+      throw verificationFailed(`the ledger entry ${key.toString('latin1')} does not hold a valid event: ${(e as Error).message}`);
+    }
+    if (record.eventId !== eventId) throw verificationFailed(`the ledger answered event ${record.eventId} for ${eventId}`);
+    return record;
+  }
+
+  private recordedAt(txId: number): string {
+    return new Date(this.txTs[txId]! * 1000).toISOString();
+  }
+
+  // --- start-up --------------------------------------------------------------------------
+
+  /** Replays one intact record: checks it continues the chain, then indexes it. Throws what is wrong. */
+  private replay(rec: Buffer, offset: number, full: boolean): void {
+    const h = rec.subarray(HEADER_OFFSET, ENTRIES_OFFSET);
+    const id = h.readUInt32BE(0) * 2 ** 32 + h.readUInt32BE(4);
+    const expected = this.lastId + 1;
+    if (id !== expected) throw new Error(`tx id ${id} where ${expected} was expected`);
+    if (this.lastAlh.compare(h, 8, 40) !== 0) throw new Error(`tx ${id}: prevAlh is not the Alh of tx ${this.lastId}`);
+    const ts = Number(h.readBigInt64BE(40));
+    const nEntries = h.readUInt32BE(48);
+    const blTxId = h.readUInt32BE(84) * 2 ** 32 + h.readUInt32BE(88);
+    if (blTxId !== id - 1) throw new Error(`tx ${id}: blTxId ${blTxId}, expected ${id - 1}`);
+    if (id === 1 && ZERO_HASH.compare(h, 92, 124) !== 0) throw new Error('tx 1: blRoot must be zero');
+    if (full && id > 1 && this.aht.root(id - 1).compare(h, 92, 124) !== 0) throw new Error(`tx ${id}: blRoot does not match the binary-linking tree`);
+    if (nEntries < 2 || nEntries % 2 !== 0) throw new Error(`tx ${id}: ${nEntries} entries, expected pairs of timeline and id entries`);
+
+    // Alh = sha256(id ‖ prevAlh ‖ innerHash), innerHash = sha256(ts ‖ nEntries ‖ eH ‖ blTxId ‖ blRoot):
+    // both spans are contiguous in the serialized header.
+    const scratch = Buffer.allocUnsafe(40 + HASH_SIZE);
+    h.copy(scratch, 0, 0, 40);
+    sha256(h.subarray(40, TX_HEADER_SIZE)).copy(scratch, 40);
+    const alh = sha256(scratch);
+
+    const digests: Buffer[] | null = full ? [] : null;
+    const events: IndexedEvent[] = [];
+    let tl: TimelineEntry | null = null;
+    forEachEntry(rec, nEntries, (i, s) => {
+      digests?.push(kvDigest(rec.subarray(s.keyStart, s.keyEnd), rec.subarray(s.valueStart, s.valueEnd)));
+      if (i % 2 === 0) {
+        tl = checkTimelineEntry(rec, s.keyStart, s.keyEnd, s.valueStart, s.valueEnd, id, i);
+        events.push({ eventId: tl.eventId, prefix: tl.prefix, tsMs: tl.tsMs, txId: id, entryOff: offset + s.keyStart - 4, entryLen: s.valueEnd - s.keyStart + 4, leaf: i });
+      } else checkIdEntry(rec, s.keyStart, s.keyEnd, s.valueStart, s.valueEnd, tl!, id, i);
+    });
+    if (digests && HTree.build(digests).root.compare(h, 52, 84) !== 0) throw new Error(`tx ${id}: entries do not hash to eH`);
+
+    // Only now, with the whole record checked, does it enter the index.
+    for (const e of events) this.index.add(e, true);
+    this.aht.append(alh);
+    this.lastId = id;
+    this.lastAlh = alh;
+    this.txOffset.push(offset);
+    this.txLength.push(rec.length);
+    this.txTs.push(ts);
+  }
+
+  private truncateTail(end: number, torn: NonNullable<ScanResult['tornTail']>): void {
+    // Keep the discarded bytes beside the log for inspection; they were never acknowledged.
+    const saved = `${this.file}.torn-${torn.offset}-${Date.now()}`;
+    const bytes = Buffer.allocUnsafe(Math.min(torn.length, 64 * 1024 * 1024));
+    readFully(this.fd, bytes, bytes.length, torn.offset);
+    fs.writeFileSync(saved, bytes);
+    fs.ftruncateSync(this.fd, end);
+    fs.fsyncSync(this.fd);
+    fsyncDir(join(this.file, '..'));
+    this.logger.warn(
+      `embedded ledger ${this.file}: discarded a torn tail of ${torn.length} bytes at offset ${torn.offset} (${torn.reason}); ` +
+        `it held no acknowledged transaction. The bytes were saved to ${saved}`,
+    );
+  }
+
+  /** The trusted state must be a tx of this log with the same Alh; else the log lost or rewrote history. */
+  private async checkTrustedState(): Promise<void> {
+    const t = this.trusted.current();
+    if (!t) {
+      if (this.lastId > 0) {
+        this.logger.warn(`embedded ledger ${this.file}: no trusted state was saved; trusting the log's verified chain up to tx ${this.lastId}`);
+        await this.trusted.advance({ txId: String(this.lastId), txHash: toHex(this.lastAlh) });
+      }
+      return;
+    }
+    const id = Number(t.txId);
+    if (!Number.isSafeInteger(id) || id > this.lastId) {
+      throw verificationFailed(
+        `embedded ledger ${this.file} ends at tx ${this.lastId} but the trusted state (${this.trusted.file}) has seen tx ${t.txId}: acknowledged transactions are missing`,
+      );
+    }
+    if (toHex(txAlh(this.header(BigInt(id)))) !== t.txHash) {
+      throw verificationFailed(`embedded ledger ${this.file}: tx ${id} does not hash to the trusted state (${this.trusted.file}): history was rewritten`);
+    }
+  }
+
+  // --- helpers ---------------------------------------------------------------------------
+
+  private ensureOpen(): void {
+    if (this.closed) throw new AuditError(ErrorCode.LEDGER_UNAVAILABLE, 'the embedded ledger is closed');
+  }
+
+  /** Runs a read so that close() waits for it before closing the file. */
+  private track<T>(fn: () => Promise<T>): Promise<T> {
+    const p = fn();
+    this.reads.add(p);
+    const done = () => this.reads.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  private cacheHeader(id: number, h: TxHeader): void {
+    this.headers.set(id, h);
+    if (this.headers.size > HEADER_CACHE) this.headers.delete(this.headers.keys().next().value!);
+  }
+
+  private cacheTree(id: number, t: TxTree): void {
+    this.trees.set(id, t);
+    if (this.trees.size > TREE_CACHE) this.trees.delete(this.trees.keys().next().value!);
+  }
+}
+
+interface ProvenTx {
+  dualProof: DualProofJson;
+  trustedState: LedgerState;
+  state: LedgerState;
+  /** The caller's trusted state, checked by the verifier too (absent for a self-proof). */
+  assertWith: LedgerState | undefined;
+}
+
+function lowerId(eventId: string): string {
+  eventIdKey(eventId); // throws on anything that is not a UUID, like the immudb backend
+  return eventId.toLowerCase();
+}
+
+function prefixed(prefix: number, b: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(1 + b.length);
+  out[0] = prefix;
+  out.set(b, 1);
+  return out;
+}
+
+/** pkg/database's WrapReferenceValueAt: 0x01 ‖ u64 atTx ‖ referenced key (with its prefix). */
+function referenceValue(atTx: number, storedKey: Uint8Array): Buffer {
+  const b = Buffer.allocUnsafe(9 + storedKey.length);
+  b[0] = REFERENCE_VALUE_PREFIX;
+  b.writeBigUInt64BE(BigInt(atTx), 1);
+  b.set(storedKey, 9);
+  return b;
+}
+
+interface TimelineEntry {
+  start: number;
+  end: number;
+  prefix: string;
+  eventId: string;
+  tsMs: number;
+}
+
+/** Structural check of a stored timeline entry, from its bytes only (no JSON parsing). */
+function checkTimelineEntry(rec: Buffer, ks: number, ke: number, vs: number, ve: number, txId: number, i: number): TimelineEntry {
+  const fail = (why: string): never => {
+    throw new Error(`tx ${txId} entry ${i}: ${why}`);
+  };
+  const len = ke - ks;
+  // 0x00 "tl/" at least one escaped byte, then "/" 15 digits "/" uuid.
+  if (len < 4 + 1 + TL_SUFFIX || rec[ks] !== SET_KEY_PREFIX || rec.toString('latin1', ks + 1, ks + 4) !== 'tl/') fail('not a timeline key');
+  if (rec[ke - 37] !== 0x2f || rec[ke - TL_SUFFIX] !== 0x2f) fail('malformed timeline key');
+  let tsMs = 0;
+  for (let p = ke - 52; p < ke - 37; p++) {
+    const d = rec[p]! - 0x30;
+    if (d < 0 || d > 9) fail('malformed timestamp in timeline key');
+    tsMs = tsMs * 10 + d;
+  }
+  const eventId = rec.toString('latin1', ke - 36, ke);
+  if (!LOWER_UUID.test(eventId)) fail('malformed eventId in timeline key');
+  if (ve - vs < 2 || rec[vs] !== PLAIN_VALUE_PREFIX) fail('timeline value is not a plain value');
+  return { start: ks, end: ke, prefix: rec.toString('latin1', ks + 1, ke - TL_SUFFIX + 1), eventId, tsMs };
+}
+
+/** The `ev/<eventId>` entry must be a reference bound to this tx, to the timeline entry before it. */
+function checkIdEntry(rec: Buffer, ks: number, ke: number, vs: number, ve: number, tl: TimelineEntry, txId: number, i: number): void {
+  const fail = (why: string): never => {
+    throw new Error(`tx ${txId} entry ${i}: ${why}`);
+  };
+  if (ke - ks !== 1 + EV_KEY.length + 36 || rec[ks] !== SET_KEY_PREFIX || EV_KEY.compare(rec, ks + 1, ks + 4) !== 0) fail('not an id key');
+  if (rec.toString('latin1', ks + 4, ke) !== tl.eventId) fail('id key does not match the timeline entry before it');
+  if (ve - vs !== 9 + (tl.end - tl.start) || rec[vs] !== REFERENCE_VALUE_PREFIX) fail('id entry is not a reference');
+  const atTx = rec.readUInt32BE(vs + 1) * 2 ** 32 + rec.readUInt32BE(vs + 5);
+  if (atTx !== txId) fail(`reference bound to tx ${atTx}`);
+  if (rec.compare(rec, tl.start, tl.end, vs + 9, ve) !== 0) fail('reference does not point at the timeline entry');
+}
+
+/** Key (prefix stripped) and value (prefix stripped) of a timeline entry read back by offset. */
+function parseTimelineEntry(buf: Buffer, at: number, len: number, fileOffset: number): { key: Buffer; value: Buffer } {
+  const kLen = buf.readUInt32BE(at);
+  const vLenAt = at + 4 + kLen;
+  const vLen = buf.readUInt32BE(vLenAt);
+  if (4 + kLen + 4 + vLen !== len || buf[at + 4] !== SET_KEY_PREFIX || buf[vLenAt + 4] !== PLAIN_VALUE_PREFIX) {
+    throw verificationFailed(`the log entry at offset ${fileOffset} changed since start-up`);
+  }
+  return {
+    key: Buffer.from(buf.subarray(at + 5, vLenAt)),
+    value: Buffer.from(buf.subarray(vLenAt + 5, vLenAt + 4 + vLen)),
+  };
+}
+
+function cloneDualProof(d: DualProofJson): DualProofJson {
+  return {
+    sourceTx: { ...d.sourceTx },
+    targetTx: { ...d.targetTx },
+    inclusionProof: [...d.inclusionProof],
+    consistencyProof: [...d.consistencyProof],
+    targetBlTxAlh: d.targetBlTxAlh,
+    lastInclusionProof: [...d.lastInclusionProof],
+    linearProof: { ...d.linearProof, terms: [...d.linearProof.terms] },
+  };
+}
+
+function fdWrite(fd: number, buf: Buffer, off: number, len: number, position: number): Promise<number> {
+  return new Promise((resolve, reject) => fs.write(fd, buf, off, len, position, (e, n) => (e ? reject(e) : resolve(n))));
+}
+
+function fdDatasync(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fs.fdatasync(fd, (e) => (e ? reject(e) : resolve())));
+}
+
+async function readAt(fd: number, buf: Buffer, position: number): Promise<void> {
+  let done = 0;
+  while (done < buf.length) {
+    const n = await new Promise<number>((resolve, reject) =>
+      fs.read(fd, buf, done, buf.length - done, position + done, (e, r) => (e ? reject(e) : resolve(r))),
+    );
+    if (n === 0) throw verificationFailed(`the log ends before offset ${position + buf.length}`);
+    done += n;
+  }
+}
