@@ -57,4 +57,6 @@ export interface NewEvent {
   record: AuditEventRecord;
   /** The client sent no timestamp: the server's clock chose it, so idempotent retries ignore it. */
   timestampDefaulted: boolean;
+  /** The server generated the eventId (UUIDv7): it cannot be stored yet, so no idempotency lookup. */
+  eventIdGenerated?: boolean;
 }

@@ -228,7 +228,7 @@ function collectEvent(input: unknown, path: string, now: Date, out: FieldViolati
     error: errorCode !== null || errorMessage !== null ? { code: errorCode, message: errorMessage } : null,
     data,
   };
-  return { record, timestampDefaulted };
+  return { record, timestampDefaulted, eventIdGenerated: suppliedEventId == null };
 }
 
 function checkNow(now: Date): void {

@@ -170,7 +170,8 @@ export class GroupCommitLedger implements Ledger {
   }
 
   private async lookup(group: Pending[]): Promise<Map<string, StoredEvent>> {
-    const ids = [...new Set(group.flatMap((p) => p.events.map((e) => e.record.eventId)))];
+    const ids = [...new Set(group.flatMap((p) => p.events.filter((e) => !e.eventIdGenerated).map((e) => e.record.eventId)))];
+    if (ids.length === 0) return new Map();
     const found = await this.backend.getMany(ids);
     const map = new Map<string, StoredEvent>();
     found.forEach((s, i) => s && map.set(ids[i]!, s));

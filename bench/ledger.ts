@@ -1,0 +1,73 @@
+/**
+ * Issue 2's benchmark: on one immudb, raw immudb-node verifiedSet against the gateway's ledger
+ * append (group commit, one verified proof per event) — single events at concurrency 1 and 32,
+ * and batches of 100.
+ */
+import { createRequire } from 'node:module';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { encodeRecord } from '../src/events/canonical.ts';
+import { validateEventInput } from '../src/events/validate.ts';
+import { openImmudbLedger } from '../src/ledger/immudb/index.ts';
+import { ImmudbSession } from '../src/ledger/immudb/grpc.ts';
+import { measure, printTable, type Result } from './harness.ts';
+
+const require = createRequire(import.meta.url);
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const ImmudbClient: any = require('immudb-node').default;
+
+const event = (i: number) =>
+  validateEventInput({
+    eventType: 'workflow.step.completed',
+    eventCategory: 'workflow',
+    outcome: i % 7 === 0 ? 'FAILURE' : 'SUCCESS',
+    correlationId: `rr-bench-${i % 50}`,
+    actorType: 'service',
+    actorId: 'workflow-engine',
+    resourceType: 'pod',
+    resourceId: `pod-${i}`,
+    data: { step: i, note: 'benchmark payload of a typical size', tags: ['a', 'b', 'c'] },
+  });
+
+export async function benchLedger(address: string, scale = 1): Promise<Result[]> {
+  const [host, port] = address.split(':');
+  const rows: Result[] = [];
+  const tag = Date.now().toString(36);
+
+  // Raw immudb-node: its own database, created by our session (immudb-node's client cannot pass settings).
+  const rawDb = `rawbench${tag}`;
+  const creator = new ImmudbSession({ address, user: 'immudb', password: 'immudb', database: rawDb });
+  await creator.connect();
+  creator.close();
+  const raw = await ImmudbClient.getInstance({ host, port: Number(port), user: 'immudb', password: 'immudb', database: rawDb, rootPath: join(mkdtempSync(join(tmpdir(), 'immudb-node-')), 'root') });
+  const payloads = Array.from({ length: 4000 * scale }, (_, i) => encodeRecord(event(i).record).toString('utf8'));
+  for (const c of [1, 32]) {
+    const total = (c === 1 ? 300 : 2000) * scale;
+    rows.push(
+      await measure(`immudb-node verifiedSet, concurrency ${c}`, { total, concurrency: c }, async (i) => {
+        const r = await raw.verifiedSet({ key: `raw/${c}/${i}`, value: payloads[i % payloads.length] });
+        if (!r) throw new Error('verifiedSet failed'); // immudb-node resolves undefined on errors
+      }),
+    );
+  }
+  // not raw.shutdown(): immudb-node's shutdown() calls process.exit(0)
+  raw.client.close();
+
+  const ledger = await openImmudbLedger({ address, user: 'immudb', password: 'immudb', database: `ledgerbench${tag}`, dataDir: mkdtempSync(join(tmpdir(), 'ag-bench-')) });
+  for (const c of [1, 32]) {
+    const total = (c === 1 ? 300 : 2000) * scale;
+    rows.push(await measure(`ledger append (1 event), concurrency ${c}`, { total, concurrency: c }, (i) => ledger.append([event(i)])));
+  }
+  for (const c of [1, 4]) {
+    const batches = 100 * scale;
+    rows.push(
+      await measure(`ledger append (batch of 100), concurrency ${c}`, { total: batches, concurrency: c, eventsPerOp: 100 }, (i) =>
+        ledger.append(Array.from({ length: 100 }, (_, j) => event(i * 100 + j))),
+      ),
+    );
+  }
+  await ledger.close();
+  printTable(`Ledger writes on immudb 1.1.0 at ${address} (every event verified)`, rows);
+  return rows;
+}
