@@ -1,0 +1,108 @@
+/**
+ * Process configuration from the environment (api-contract.md, "Process and configuration").
+ * An empty variable counts as unset. Any wrong value stops start-up with a `ConfigError` whose
+ * message names the variable (and never echoes a password).
+ */
+import { z } from 'zod';
+import type { LogLevel } from './logger.ts';
+
+export interface ImmudbSettings {
+  /** `host:port` */
+  address: string;
+  user: string;
+  password: string;
+  database: string;
+}
+
+export interface Config {
+  port: number;
+  host: string;
+  /** null: use the embedded ledger in `dataDir`. */
+  immudb: ImmudbSettings | null;
+  dataDir: string;
+  /** null: in-process index and pub/sub. */
+  redisUrl: string | null;
+  logLevel: LogLevel;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const unsetIfEmpty = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
+/** A variable: empty → unset → `fallback`; otherwise must pass `schema`. */
+const envVar = <T extends z.ZodType>(schema: T, fallback: z.input<T>) => z.preprocess(unsetIfEmpty, schema.optional()).transform((v) => (v === undefined ? schema.parse(fallback) : v) as z.output<T>);
+const optionalVar = <T extends z.ZodType>(schema: T) => z.preprocess(unsetIfEmpty, schema.optional()).transform((v) => (v === undefined ? null : (v as z.output<T>)));
+
+const port = z
+  .string()
+  .regex(/^\d{1,5}$/, { error: 'must be an integer from 0 to 65535', abort: true })
+  .transform(Number)
+  .refine((n) => n <= 65535, 'must be an integer from 0 to 65535');
+
+const host = z.string().regex(/^[A-Za-z0-9.:[\]%_-]{1,255}$/, 'must be a host name or IP address, e.g. 127.0.0.1 or 0.0.0.0');
+
+const hostPort = z
+  .string()
+  .regex(/^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]{1,253}):\d{1,5}$/, { error: 'must be host:port, e.g. 127.0.0.1:3322', abort: true })
+  .refine((s) => {
+    const p = Number(s.slice(s.lastIndexOf(':') + 1));
+    return p >= 1 && p <= 65535;
+  }, 'port must be from 1 to 65535');
+
+const secretSafe = z.string().min(1, 'must not be empty').max(1024, 'must be at most 1024 characters');
+
+const database = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'must be 1–128 characters of [A-Za-z0-9_-]');
+
+const path = z.string().min(1).max(4096, 'must be at most 4096 characters');
+
+const redisUrl = z.string().refine((s) => {
+  try {
+    const u = new URL(s);
+    return (u.protocol === 'redis:' || u.protocol === 'rediss:') && u.hostname !== '';
+  } catch {
+    return false;
+  }
+}, 'must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379');
+
+const logLevel = z.enum(['debug', 'info', 'warn', 'error'], { error: 'must be one of debug, info, warn, error' });
+
+const EnvSchema = z.object({
+  PORT: envVar(port, '4000'),
+  HOST: envVar(host, '127.0.0.1'),
+  IMMUDB_ADDRESS: optionalVar(hostPort),
+  IMMUDB_USER: envVar(secretSafe, 'immudb'),
+  IMMUDB_PASSWORD: envVar(secretSafe, 'immudb'),
+  IMMUDB_DATABASE: envVar(database, 'defaultdb'),
+  DATA_DIR: envVar(path, './data'),
+  REDIS_URL: optionalVar(redisUrl),
+  LOG_LEVEL: envVar(logLevel, 'info'),
+});
+
+/** Variables whose values must never appear in a message. */
+const SECRET = new Set(['IMMUDB_PASSWORD', 'REDIS_URL']);
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? '?');
+      const raw = env[name];
+      const shown = SECRET.has(name) || raw === undefined ? '' : ` (got ${JSON.stringify(raw.length > 80 ? `${raw.slice(0, 80)}…` : raw)})`;
+      return `${name} ${issue.message}${shown}`;
+    });
+    throw new ConfigError(problems);
+  }
+  const e = parsed.data;
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    immudb: e.IMMUDB_ADDRESS === null ? null : { address: e.IMMUDB_ADDRESS, user: e.IMMUDB_USER, password: e.IMMUDB_PASSWORD, database: e.IMMUDB_DATABASE },
+    dataDir: e.DATA_DIR,
+    redisUrl: e.REDIS_URL,
+    logLevel: e.LOG_LEVEL,
+  };
+}
