@@ -1,0 +1,89 @@
+/**
+ * The Pothos schema builder: plugins and scalars only. Types live in nodes/, mutations/, inputs/
+ * and are collected by schema.ts.
+ */
+import SchemaBuilder from '@pothos/core';
+import ComplexityPlugin from '@pothos/plugin-complexity';
+import RelayPlugin, { decodeGlobalID } from '@pothos/plugin-relay';
+import { GraphQLError, GraphQLScalarType, Kind } from 'graphql';
+import { JSONResolver } from 'graphql-scalars';
+import { ValidationError } from '../errors.ts';
+import type { GraphQLContext } from './context.ts';
+import { COST } from './limits.ts';
+
+/** Types that implement Node; a global id naming anything else is refused as input. */
+const NODE_TYPES: ReadonlySet<string> = new Set(['AuditEvent']);
+const DATETIME_MAX_LENGTH = 64;
+
+const parseDateTime = (value: unknown): string => {
+  if (typeof value !== 'string') throw new GraphQLError('DateTime must be an RFC 3339 date-time string, e.g. "2025-01-02T03:04:05.678Z"');
+  if (value.length > DATETIME_MAX_LENGTH) throw new GraphQLError(`DateTime must be at most ${DATETIME_MAX_LENGTH} characters`);
+  return value;
+};
+
+/**
+ * RFC 3339 date-time. Output is always UTC with milliseconds. Input is kept as the text the client
+ * sent (no Date round trip, which would silently drop sub-millisecond digits or accept loose
+ * formats): the field that takes it validates it and reports problems at its own path.
+ */
+export const DateTimeScalar = new GraphQLScalarType<string, string>({
+  name: 'DateTime',
+  description:
+    'An RFC 3339 date-time. Returned as UTC with milliseconds, e.g. `2025-01-02T03:04:05.678Z`. ' +
+    'Accepted with any offset and at most millisecond precision (further digits must be zeros).',
+  specifiedByURL: 'https://scalars.graphql.org/andimarek/date-time',
+  serialize(value) {
+    if (typeof value === 'string') return value;
+    if (value instanceof Date && !Number.isNaN(value.getTime())) return value.toISOString();
+    throw new GraphQLError('DateTime cannot represent this value');
+  },
+  parseValue: parseDateTime,
+  parseLiteral(ast) {
+    if (ast.kind !== Kind.STRING) throw new GraphQLError('DateTime must be an RFC 3339 date-time string', { nodes: ast });
+    return parseDateTime(ast.value);
+  },
+});
+
+export interface SchemaTypes {
+  Context: GraphQLContext;
+  DefaultFieldNullability: false;
+  Scalars: {
+    DateTime: { Input: string; Output: string };
+    JSON: { Input: unknown; Output: unknown };
+  };
+}
+
+export const builder = new SchemaBuilder<SchemaTypes>({
+  plugins: [RelayPlugin, ComplexityPlugin],
+  defaultFieldNullability: false,
+  relay: {
+    clientMutationId: 'omit',
+    cursorType: 'String',
+    // The contract names `node`; a `nodes` list would be one more unbounded fan-out to police.
+    nodesQueryOptions: false,
+    nodeQueryOptions: { description: 'Fetches an object by its Relay global id.' },
+    decodeGlobalID: (globalID) => {
+      let decoded: { typename: string; id: string } | null = null;
+      try {
+        decoded = decodeGlobalID(globalID);
+      } catch {
+        // reported below
+      }
+      if (!decoded || !NODE_TYPES.has(decoded.typename)) throw new ValidationError([{ path: 'id', message: 'is not a global id of this API' }]);
+      return decoded;
+    },
+  },
+  complexity: {
+    // Enforced per request by the cost limit in limits.ts (before execution), not per resolver.
+    disabled: true,
+    defaultComplexity: COST.field,
+    // Lists are priced where their length is known (page size, batch size), not by a guess.
+    defaultListMultiplier: 1,
+  },
+});
+
+builder.addScalarType('DateTime', DateTimeScalar);
+builder.addScalarType('JSON', JSONResolver);
+
+builder.queryType({});
+builder.mutationType({});

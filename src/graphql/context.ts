@@ -1,0 +1,38 @@
+/**
+ * The per-request GraphQL context. Reads of events by id go through `loaders.event` (one
+ * `ledger.getMany` per tick of the event loop, cached for the request); verified reads through
+ * `loaders.verified`, so one request never proves the same event twice.
+ */
+import DataLoader from 'dataloader';
+import type { AppendResult, Ledger, StoredEvent } from '../ledger/port.ts';
+
+/** Any Ledger; group-committing ones also say how many events one append may hold. */
+export type AppLedger = Ledger & { readonly maxEventsPerAppend?: number };
+
+export interface GraphQLContext {
+  ledger: AppLedger;
+  requestId: string;
+  loaders: {
+    /** eventId (lowercase) → stored event, or null when there is none. */
+    event: DataLoader<string, StoredEvent | null>;
+    /** eventId (lowercase) → verified read with a fresh proof from the gateway's trusted state. */
+    verified: DataLoader<string, AppendResult | null>;
+  };
+}
+
+/** immudb answers GetAll for a few hundred keys comfortably; larger requests are split. */
+const EVENT_BATCH = 500;
+
+export function createContext({ ledger, requestId }: { ledger: AppLedger; requestId: string }): GraphQLContext {
+  return {
+    ledger,
+    requestId,
+    loaders: {
+      event: new DataLoader((ids) => ledger.getMany(ids), { maxBatchSize: EVENT_BATCH }),
+      // No batch call for verified reads: each is its own proof. A failure fails only its key.
+      verified: new DataLoader((ids) => Promise.all(ids.map((id) => ledger.getVerified(id).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e)))))), {
+        maxBatchSize: 50,
+      }),
+    },
+  };
+}

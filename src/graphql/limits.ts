@@ -1,0 +1,130 @@
+/**
+ * Abuse limits, all enforced before any resolver runs:
+ *
+ * | limit      | value  | how                                                                   |
+ * |------------|--------|-----------------------------------------------------------------------|
+ * | tokens     | 2,000  | graphql-armor while parsing (send large inputs as variables)           |
+ * | depth      | 10     | graphql-armor at validation; inline fragments count as a level        |
+ * | aliases    | 15     | graphql-armor at validation                                           |
+ * | directives | 20     | graphql-armor at validation                                           |
+ * | cost       | 50,000 | Pothos complexity, measured with the request's variables before execution |
+ * | mutation fields | 1 | one mutation field per operation, so a failing request writes nothing |
+ *
+ * Cost: every field costs 1; a connection multiplies its selection by the page size it asks for
+ * (`first`/`last`, default 50, counted as at most 500 because more is refused anyway) and costs 10
+ * itself; `createAuditEvents` multiplies by the number of inputs; `verification` (a ledger round
+ * trip and a proof) costs 250. So a full 500-event timeline page (~15,000) passes, while verifying
+ * every event of it (~140,000) or aliasing big pages is refused.
+ * Over a limit → `extensions.code: QUERY_LIMIT_EXCEEDED`, `extensions.limit`: which one.
+ */
+import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
+import { createComplexityRule } from '@pothos/plugin-complexity';
+import { GraphQLError, Kind, validate, type SelectionSetNode, type ValidationContext, type ValidationRule } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import { GraphQLCode, limitError, type LimitName } from './errors.ts';
+
+export const QUERY_LIMITS = {
+  maxTokens: 2_000,
+  maxDepth: 10,
+  maxAliases: 15,
+  maxDirectives: 20,
+  maxCost: 50_000,
+} as const;
+
+export const COST = {
+  field: 1,
+  connection: 10,
+  mutation: 10,
+  verification: 250,
+} as const;
+
+/** Page sizes of connections (api-contract.md: default 50, at most 500). */
+export const PAGE = { default: 50, max: 500 } as const;
+
+/** The page size a connection's cost is multiplied by. */
+export function costPageSize(args: { first?: number | null; last?: number | null }): number {
+  const n = args.first ?? args.last ?? PAGE.default;
+  return Math.min(Math.max(n, 0), PAGE.max);
+}
+
+const reject =
+  (limit: LimitName, max: number) =>
+  (ctx: ValidationContext | null, err: GraphQLError): void => {
+    const error = limitError(limit, err.message.replace(/^Syntax Error: /, ''), max);
+    // Parse-time (tokens) has no validation context: abort the parse with our coded error.
+    if (ctx) ctx.reportError(error);
+    else throw error;
+  };
+
+const armorOptions = (limit: LimitName, n: number) => ({ n, exposeLimits: true, propagateOnRejection: false, onReject: [reject(limit, n)] });
+
+/** Counts the root fields of a mutation (through fragments), ignoring `__typename`. */
+function rootFieldCount(ctx: ValidationContext, set: SelectionSetNode, seen = new Set<string>()): number {
+  let n = 0;
+  for (const sel of set.selections) {
+    if (sel.kind === Kind.FIELD) n += sel.name.value === '__typename' ? 0 : 1;
+    else if (sel.kind === Kind.INLINE_FRAGMENT) n += rootFieldCount(ctx, sel.selectionSet, seen);
+    else if (!seen.has(sel.name.value)) {
+      seen.add(sel.name.value);
+      const fragment = ctx.getFragment(sel.name.value);
+      if (fragment) n += rootFieldCount(ctx, fragment.selectionSet, seen);
+    }
+  }
+  return n;
+}
+
+/** A mutation runs its fields one after another: one failing after another succeeded would have written. */
+export const SingleMutationFieldRule: ValidationRule = (ctx) => ({
+  OperationDefinition(node) {
+    if (node.operation !== 'mutation') return;
+    if (rootFieldCount(ctx, node.selectionSet) > 1) {
+      ctx.reportError(
+        new GraphQLError('A mutation operation may select only one mutation field; send one request per mutation.', {
+          nodes: node,
+          extensions: { code: GraphQLCode.GRAPHQL_VALIDATION_FAILED },
+        }),
+      );
+    }
+  },
+});
+
+/** Cost with the request's own variables, before execution (so not part of the validation cache). */
+function useCostLimit(maxCost: number): Plugin {
+  return {
+    onExecute({ args, setResultAndStopExecution }) {
+      let cost = 0;
+      const rule = createComplexityRule({
+        context: (args.contextValue ?? {}) as object,
+        variableValues: (args.variableValues ?? {}) as Record<string, unknown>,
+        operationName: args.operationName ?? null,
+        onResult: (result) => {
+          cost = Math.max(cost, result.complexity);
+        },
+      });
+      // Only our rule: the document has already passed full validation. Variable errors it may
+      // report are left to execution, which answers them with BAD_USER_INPUT.
+      validate(args.schema, args.document, [rule]);
+      if (cost > maxCost) {
+        setResultAndStopExecution({
+          errors: [limitError('cost', `Query cost limit of ${maxCost} exceeded, found ${cost}.`, maxCost, cost)],
+        });
+      }
+    },
+  };
+}
+
+export function useQueryLimits(limits: typeof QUERY_LIMITS = QUERY_LIMITS): Plugin[] {
+  return [
+    EnvelopArmorPlugin({
+      maxTokens: armorOptions('tokens', limits.maxTokens),
+      maxDepth: { ...armorOptions('depth', limits.maxDepth), ignoreIntrospection: true, flattenFragments: false },
+      maxAliases: armorOptions('aliases', limits.maxAliases),
+      maxDirectives: armorOptions('directives', limits.maxDirectives),
+      // Cost is ours (below): armor's estimate does not know that `first: 500` means 500 nodes.
+      costLimit: { enabled: false },
+      blockFieldSuggestion: { enabled: true },
+    }),
+    { onValidate: ({ addValidationRule }) => addValidationRule(SingleMutationFieldRule) },
+    useCostLimit(limits.maxCost),
+  ];
+}

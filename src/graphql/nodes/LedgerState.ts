@@ -1,0 +1,29 @@
+/** `ledgerState`: the ledger state the gateway trusts, which proofs it hands out start from or lead to. */
+import type { LedgerState, StateSignatureJson } from '../../proof/types.ts';
+import { builder } from '../builder.ts';
+
+type LedgerStateShape = LedgerState & { signature?: StateSignatureJson | null };
+
+const StateSignatureRef = builder.objectRef<StateSignatureJson>('StateSignature').implement({
+  description: "immudb's ECDSA P-256 signature of the state (base64): only when immudb runs with a signing key.",
+  fields: (t) => ({
+    publicKey: t.exposeString('publicKey'),
+    signature: t.exposeString('signature'),
+  }),
+});
+
+const LedgerStateRef = builder.objectRef<LedgerStateShape>('LedgerState').implement({
+  description: 'A ledger state: the newest transaction the gateway has verified, and its hash (Alh). Save it to check later proofs against it.',
+  fields: (t) => ({
+    txId: t.exposeString('txId', { description: 'Decimal, 64-bit; "0" for an empty ledger.' }),
+    txHash: t.exposeString('txHash', { description: 'Lowercase hex.' }),
+    signature: t.field({ type: StateSignatureRef, nullable: true, resolve: (s) => s.signature ?? null }),
+  }),
+});
+
+builder.queryField('ledgerState', (t) =>
+  t.field({
+    type: LedgerStateRef,
+    resolve: (_root, _args, ctx) => ctx.ledger.trustedState(),
+  }),
+);

@@ -1,0 +1,77 @@
+/** `Verification`, `ProofBundle` and `verifyAuditEvent`: verified reads with offline-checkable proofs. */
+import { ValidationError, verificationFailed } from '../../errors.ts';
+import type { AppendResult } from '../../ledger/port.ts';
+import type { ProofBundle } from '../../proof/types.ts';
+import { assertProofBundle } from '../../proof/verify.ts';
+import { builder } from '../builder.ts';
+import type { GraphQLContext } from '../context.ts';
+import { COST } from '../limits.ts';
+import { parseEventId } from './ids.ts';
+
+export interface ProofShape {
+  verified: boolean;
+  txId: string;
+  json: ProofBundle;
+}
+
+export interface VerificationShape {
+  verified: boolean;
+  eventId: string;
+  proof: ProofShape;
+}
+
+/**
+ * Checks a bundle with the offline verifier before it is handed out. Ledgers verify what they
+ * return already; this makes `verified: true` a statement of the gateway itself, and a bundle that
+ * fails is VERIFICATION_FAILED — never data with `verified: false`.
+ */
+export function checkedProof(bundle: ProofBundle): ProofShape {
+  assertProofBundle(bundle);
+  return { verified: true, txId: bundle.tx.id, json: bundle };
+}
+
+export function toVerification(result: AppendResult): VerificationShape {
+  return { verified: true, eventId: result.event.record.eventId, proof: checkedProof(result.proof) };
+}
+
+/** The verified read of an event this request already knows exists. */
+export async function verifyKnownEvent(ctx: GraphQLContext, eventId: string): Promise<VerificationShape> {
+  const result = await ctx.loaders.verified.load(eventId);
+  if (!result) throw verificationFailed(`event ${eventId} was readable but has no verifiable ledger entry`);
+  return toVerification(result);
+}
+
+export const ProofBundleRef = builder.objectRef<ProofShape>('ProofBundle').implement({
+  description:
+    'A proof that an entry is in the ledger, checkable offline against a ledger state you trust. ' +
+    '`json` is the `auditgraph.proof.v1` document (see `npx auditgraph verify`).',
+  fields: (t) => ({
+    verified: t.exposeBoolean('verified', { description: 'The gateway checked the proof before returning it (always true: a failing proof is a VERIFICATION_FAILED error).' }),
+    txId: t.exposeString('txId', { description: 'Ledger transaction holding the entry (decimal, 64-bit).' }),
+    json: t.field({ type: 'JSON', resolve: (p) => p.json }),
+  }),
+});
+
+export const VerificationRef = builder.objectRef<VerificationShape>('Verification').implement({
+  description: 'A verified read of one event from the ledger, with its proof.',
+  fields: (t) => ({
+    verified: t.exposeBoolean('verified'),
+    eventId: t.exposeID('eventId'),
+    proof: t.field({ type: ProofBundleRef, resolve: (v) => v.proof }),
+  }),
+});
+
+builder.queryField('verifyAuditEvent', (t) =>
+  t.field({
+    type: VerificationRef,
+    description: 'Reads the event from the ledger with a fresh proof from the gateway’s trusted state.',
+    args: { eventId: t.arg.id({ required: true }) },
+    complexity: COST.verification,
+    resolve: async (_root, args, ctx) => {
+      const eventId = parseEventId(args.eventId, 'eventId');
+      const result = await ctx.loaders.verified.load(eventId);
+      if (!result) throw new ValidationError([{ path: 'eventId', message: 'no event with this eventId is stored' }]);
+      return toVerification(result);
+    },
+  }),
+);

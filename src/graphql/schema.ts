@@ -1,0 +1,10 @@
+/** The GraphQL schema: importing the type modules registers them with the builder. */
+import { builder } from './builder.ts';
+import './nodes/AuditEvent.ts';
+import './nodes/Verification.ts';
+import './nodes/LedgerState.ts';
+import './inputs/AuditEventInput.ts';
+import './mutations/createAuditEvent.ts';
+import './mutations/createAuditEvents.ts';
+
+export const schema = builder.toSchema({ sortSchema: true });
