@@ -1,0 +1,59 @@
+/**
+ * Process entry point (`npm start`): configuration from the environment, the ledger, the HTTP
+ * server; on SIGTERM/SIGINT a graceful stop — no new requests, in-flight ones (and their ledger
+ * writes) finish, then the ledger is closed. A second signal exits at once.
+ */
+import { ConfigError, loadConfig, type Config } from './server/config.ts';
+import { createApp } from './server/app.ts';
+import { createLogger } from './server/logger.ts';
+import { openLedger } from './server/open-ledger.ts';
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`auditgraph: ${e.message}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  const logger = createLogger({ level: config.logLevel });
+
+  const ledger = await openLedger(config, logger);
+  logger.info(`ledger: ${ledger.kind} (database ${ledger.database})`);
+  const app = createApp({ ledger, config, logger });
+  const { url } = await app.listen();
+  logger.info(`listening on ${url} (GraphiQL in a browser; /healthz, /readyz)`);
+  logger.warn(
+    '!!! AUTHENTICATION IS NOT CONFIGURED: anyone who can reach this port can read and write audit events. ' +
+      `Bind HOST to a private address (now ${config.host}) until tokens are set up. !!!`,
+  );
+
+  let stopping = false;
+  const stop = async (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn(`${signal} again: exiting without waiting`);
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info(`${signal}: shutting down (finishing in-flight requests)`);
+    try {
+      await app.close();
+      await ledger.close();
+      logger.info('stopped');
+      process.exitCode = 0;
+    } catch (e) {
+      logger.error('error during shutdown', e);
+      process.exitCode = 1;
+    }
+  };
+  process.on('SIGTERM', (s) => void stop(s));
+  process.on('SIGINT', (s) => void stop(s));
+}
+
+main().catch((e: unknown) => {
+  createLogger().error('start-up failed', e);
+  process.exit(1);
+});

@@ -1,0 +1,190 @@
+/**
+ * The HTTP server: GraphQL (Yoga) on /graphql, /healthz and /readyz, all on one port.
+ *
+ * createApp does not listen (call `listen()`), does not own the ledger (close it after `close()`),
+ * and works with any Ledger.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createYoga, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
+import { isAuditError } from '../errors.ts';
+import { createContext, type AppLedger, type GraphQLContext } from '../graphql/context.ts';
+import { maskError } from '../graphql/errors.ts';
+import { useQueryLimits } from '../graphql/limits.ts';
+import { schema } from '../graphql/schema.ts';
+import type { Config } from './config.ts';
+import { createLogger, currentRequestId, runWithRequest, type Logger } from './logger.ts';
+
+export const GRAPHQL_PATH = '/graphql';
+export const HEALTH_PATH = '/healthz';
+export const READY_PATH = '/readyz';
+
+/** Largest request body: a full batch of typical events fits; send bigger batches in parts. */
+export const MAX_REQUEST_BODY_BYTES = 16 * 1024 * 1024;
+const READY_TIMEOUT_MS = 2_000;
+const SHUTDOWN_GRACE_MS = 10_000;
+
+const DEFAULT_QUERY = `# auditgraph: audit events in an immutable, verifiable ledger.
+#
+# Write one (then run it again: same eventId, same content → created: false):
+#
+# mutation {
+#   createAuditEvent(input: {
+#     eventId: "0190a5d2-0000-7000-8000-000000000001"
+#     eventType: "gateway.signal.received", eventCategory: "gateway", outcome: SUCCESS
+#     correlationId: "rr-2025-001", actorType: "service", actorId: "gateway"
+#     data: { signal: "disk-pressure" }
+#   }) { created event { id eventId timestamp ledger { txId key } } proof { verified txId } }
+# }
+
+query Timeline($correlationId: String! = "rr-2025-001") {
+  timeline(correlationId: $correlationId, first: 20) {
+    edges {
+      cursor
+      node {
+        eventId
+        eventType
+        outcome
+        timestamp
+        recordedAt
+        actor { type id }
+        resource { type id namespace }
+        data
+        ledger { txId key }
+      }
+    }
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+  }
+  ledgerState { txId txHash }
+}
+`;
+
+export interface AppOptions {
+  ledger: AppLedger;
+  config: Pick<Config, 'port' | 'host'>;
+  logger?: Logger;
+  /** Dependencies /readyz checks besides the ledger (e.g. `index` once there is one). */
+  readiness?: Record<string, () => Promise<void>>;
+  maxRequestBodyBytes?: number;
+  /** How long close() lets in-flight requests run before cutting connections. */
+  shutdownGraceMs?: number;
+}
+
+export interface App {
+  yoga: YogaServerInstance<{ req: IncomingMessage; res: ServerResponse }, GraphQLContext>;
+  server: Server;
+  /** Listens on config.host:config.port (port 0: any free port) and returns the bound address. */
+  listen(): Promise<{ host: string; port: number; url: string }>;
+  /** Stops accepting, lets in-flight requests (and so their writes) finish, closes the server. */
+  close(): Promise<void>;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+function requestIdOf(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+export function createApp(options: AppOptions): App {
+  const { ledger, config } = options;
+  const logger = options.logger ?? createLogger();
+  const checks: Record<string, () => Promise<void>> = { ledger: () => ledger.ping(), ...options.readiness };
+
+  const yoga = createYoga<{ req: IncomingMessage; res: ServerResponse }, GraphQLContext>({
+    schema,
+    graphqlEndpoint: GRAPHQL_PATH,
+    healthCheckEndpoint: HEALTH_PATH,
+    landingPage: false,
+    graphiql: { title: 'auditgraph', defaultQuery: DEFAULT_QUERY },
+    logging: logger,
+    // Never the stack, whatever NODE_ENV says: maskError builds every client-visible error.
+    maskedErrors: { maskError: (error) => maskError(error), isDev: false },
+    maxRequestBodySize: options.maxRequestBodyBytes ?? MAX_REQUEST_BODY_BYTES,
+    batching: false,
+    context: () => createContext({ ledger, requestId: currentRequestId() ?? randomUUID() }),
+    plugins: [
+      ...useQueryLimits(),
+      useReadinessCheck({
+        endpoint: READY_PATH,
+        check: async ({ fetchAPI }) => {
+          const results = await Promise.all(
+            Object.entries(checks).map(async ([name, check]) => {
+              try {
+                await withTimeout(check(), READY_TIMEOUT_MS, name);
+                return [name, { ok: true }] as const;
+              } catch (e) {
+                logger.warn(`readiness: ${name} is not ready`, e);
+                const error = isAuditError(e) ? { code: e.code, message: e.message } : { message: e instanceof Error ? e.message : String(e) };
+                return [name, { ok: false, ...error }] as const;
+              }
+            }),
+          );
+          const failing = results.filter(([, r]) => !r.ok).map(([name]) => name);
+          const body = { status: failing.length === 0 ? 'ready' : 'unavailable', failing, checks: Object.fromEntries(results) };
+          return new fetchAPI.Response(JSON.stringify(body), {
+            status: failing.length === 0 ? 200 : 503,
+            headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
+          });
+        },
+      }),
+    ],
+  });
+
+  let closing: Promise<void> | null = null;
+  const server = createServer((req, res) => {
+    const requestId = requestIdOf(req);
+    res.setHeader('x-request-id', requestId);
+    if (closing) {
+      res.writeHead(503, { connection: 'close', 'retry-after': '1', 'content-type': 'application/json; charset=utf-8' });
+      res.end(JSON.stringify({ error: 'shutting down' }));
+      return;
+    }
+    res.on('finish', () => {
+      // Once closing, a keep-alive connection is done after its last response.
+      if (closing) setImmediate(() => server.closeIdleConnections());
+    });
+    void runWithRequest(requestId, () => yoga(req, res));
+  });
+  server.headersTimeout = 30_000;
+  server.requestTimeout = 120_000;
+
+  return {
+    yoga,
+    server,
+    listen() {
+      return new Promise((resolve, reject) => {
+        const onError = (e: Error) => reject(e);
+        server.once('error', onError);
+        server.listen(config.port, config.host, () => {
+          server.off('error', onError);
+          const { address, port } = server.address() as AddressInfo;
+          const host = address.includes(':') ? `[${address}]` : address;
+          resolve({ host: address, port, url: `http://${host}:${port}${GRAPHQL_PATH}` });
+        });
+      });
+    },
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        if (!server.listening) return resolve();
+        const force = setTimeout(() => server.closeAllConnections(), options.shutdownGraceMs ?? SHUTDOWN_GRACE_MS);
+        force.unref();
+        server.close(() => {
+          clearTimeout(force);
+          resolve();
+        });
+        server.closeIdleConnections();
+      });
+      return closing;
+    },
+  };
+}

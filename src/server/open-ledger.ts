@@ -1,0 +1,11 @@
+/** Opens the ledger the configuration asks for: immudb when IMMUDB_ADDRESS is set, else the embedded one in DATA_DIR. */
+import type { AppLedger } from '../graphql/context.ts';
+import { openEmbeddedLedger } from '../ledger/embedded/index.ts';
+import { openImmudbLedger } from '../ledger/immudb/index.ts';
+import type { Config } from './config.ts';
+import type { Logger } from './logger.ts';
+
+export async function openLedger(config: Config, logger?: Logger): Promise<AppLedger> {
+  if (config.immudb) return openImmudbLedger({ ...config.immudb, dataDir: config.dataDir });
+  return openEmbeddedLedger({ dataDir: config.dataDir, ...(logger ? { logger: { warn: (m: string) => logger.warn(m) } } : {}) });
+}
