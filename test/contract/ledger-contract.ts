@@ -1,6 +1,10 @@
 /**
  * The ledger contract: every Ledger implementation (immudb, embedded) must pass it unchanged.
  */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
 import { isAuditError } from '../../src/errors.ts';
 import type { AuditEventInput, NewEvent } from '../../src/events/types.ts';
@@ -122,6 +126,24 @@ export function ledgerContract(name: string, open: () => Promise<Ledger>) {
       expect(count).toBeGreaterThan(20);
       // and against a trusted state other than the bundle's own
       expect(verifyProofBundle(bundle, { txId: bundle.trustedState.txId, txHash: 'ab'.repeat(32) }).ok).toBe(false);
+    });
+
+    it('hands out bundles the `auditgraph verify` command accepts, and rejects once tampered', async () => {
+      const [r] = await ledger.append([ev({ correlationId: 'cli' })]);
+      const dir = mkdtempSync(join(tmpdir(), 'ag-cli-'));
+      const good = join(dir, 'proof.json');
+      writeFileSync(good, JSON.stringify(r!.proof));
+      const run = (...args: string[]) => spawnSync(process.execPath, ['bin/auditgraph.mjs', 'verify', ...args], { encoding: 'utf8' });
+      const ok = run(good, '--trusted', `${r!.proof.trustedState.txId}:${r!.proof.trustedState.txHash}`);
+      expect(ok.status, ok.stderr).toBe(0);
+      expect(ok.stdout).toMatch(/^valid/);
+      const bad = join(dir, 'tampered.json');
+      const t = JSON.parse(JSON.stringify(r!.proof));
+      t.entry.value = Buffer.from(Buffer.from(t.entry.value, 'base64').toString().replace('cli', 'clj')).toString('base64');
+      writeFileSync(bad, JSON.stringify(t));
+      const no = run(bad);
+      expect(no.status).toBe(1);
+      expect(no.stdout + no.stderr).toMatch(/entry|inclusion/);
     });
 
     it('proves events against an older trusted state saved before many later writes', async () => {
