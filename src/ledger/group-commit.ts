@@ -11,7 +11,7 @@ import { AuditError, ErrorCode } from '../errors.ts';
 import type { AuditEventRecord, NewEvent } from '../events/types.ts';
 import { sameContent } from '../events/validate.ts';
 import type { LedgerState } from '../proof/types.ts';
-import type { AppendResult, Ledger, ScanDirection, StoredEvent, TimelinePage, TimelinePosition } from './port.ts';
+import type { AppendResult, CommittedTx, Ledger, ScanDirection, StoredEvent, TimelinePage, TimelinePosition } from './port.ts';
 
 /** What a storage engine provides; group commit turns it into a Ledger. */
 export interface LedgerBackend {
@@ -24,6 +24,8 @@ export interface LedgerBackend {
   getVerified(eventId: string, trusted?: LedgerState): Promise<AppendResult | null>;
   getMany(eventIds: readonly string[]): Promise<(StoredEvent | null)[]>;
   scanTimeline(correlationId: string, options: { after?: TimelinePosition; limit: number; direction: ScanDirection }): Promise<TimelinePage>;
+  readTransactions(afterTxId: string, maxTxs: number): Promise<CommittedTx[]>;
+  lastTxId(): Promise<string>;
   trustedState(): Promise<LedgerState>;
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -186,6 +188,12 @@ export class GroupCommitLedger implements Ledger {
   }
   scanTimeline(correlationId: string, options: { after?: TimelinePosition; limit: number; direction: ScanDirection }) {
     return this.backend.scanTimeline(correlationId, options);
+  }
+  readTransactions(afterTxId: string, maxTxs: number) {
+    return this.backend.readTransactions(afterTxId, maxTxs);
+  }
+  lastTxId() {
+    return this.backend.lastTxId();
   }
   trustedState() {
     return this.backend.trustedState();

@@ -33,6 +33,13 @@ export interface TimelinePage {
 
 export type ScanDirection = 'asc' | 'desc';
 
+/** One committed ledger transaction and the audit events it holds (none for foreign txs). */
+export interface CommittedTx {
+  txId: string;
+  recordedAt: string;
+  events: StoredEvent[];
+}
+
 /**
  * The system of record. Implemented by the immudb adapter and the embedded ledger; both pass
  * the same contract suite.
@@ -55,6 +62,14 @@ export interface Ledger {
     correlationId: string,
     options: { after?: TimelinePosition; limit: number; direction: ScanDirection },
   ): Promise<TimelinePage>;
+  /**
+   * Committed transactions with txId > afterTxId, in txId order, at most `maxTxs` of them: what
+   * the index and the live subscriptions follow. Every tx is listed, even one without events, so a
+   * follower's checkpoint can move past it.
+   */
+  readTransactions(afterTxId: string, maxTxs: number): Promise<CommittedTx[]>;
+  /** The newest committed txId (as the ledger reports it; for lag, not for trust). */
+  lastTxId(): Promise<string>;
   /** The gateway's current trusted ledger state (only ever advanced through verified proofs). */
   trustedState(): Promise<LedgerState>;
   /** Resolves when the ledger answers; throws LEDGER_UNAVAILABLE otherwise. */

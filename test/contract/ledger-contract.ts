@@ -197,6 +197,23 @@ export function ledgerContract(name: string, open: () => Promise<Ledger>) {
       expect(page.events).toHaveLength(1);
     });
 
+    it('lists committed transactions in txId order with their events, from any checkpoint', async () => {
+      const from = await ledger.lastTxId();
+      const a = await ledger.append([ev({ correlationId: 'follow' }), ev({ correlationId: 'follow-2' })]);
+      const b = await ledger.append([ev({ correlationId: 'follow' })]);
+      const all = await ledger.readTransactions(from, 100);
+      expect(all.map((t) => t.txId)).toEqual([a[0]!.event.txId, b[0]!.event.txId]);
+      expect(all[0]!.events.map((e) => e.record)).toEqual(a.map((r) => r.event.record));
+      expect(all[1]!.events.map((e) => e.record)).toEqual(b.map((r) => r.event.record));
+      expect(all[0]!.recordedAt).toBe(a[0]!.event.recordedAt);
+      // one at a time, as a follower with a checkpoint reads them
+      const first = await ledger.readTransactions(from, 1);
+      expect(first.map((t) => t.txId)).toEqual([a[0]!.event.txId]);
+      expect((await ledger.readTransactions(first[0]!.txId, 1)).map((t) => t.txId)).toEqual([b[0]!.event.txId]);
+      expect(await ledger.readTransactions(b[0]!.event.txId, 10)).toEqual([]);
+      expect(await ledger.lastTxId()).toBe(b[0]!.event.txId);
+    });
+
     it('groups concurrent appends into shared transactions, each with its own proof', async () => {
       const results = await Promise.all(Array.from({ length: 50 }, (_, i) => ledger.append([ev({ correlationId: `group-${i % 3}` })])));
       const txs = new Set(results.map((r) => r[0]!.event.txId));

@@ -15,8 +15,8 @@ import { HTree, sha256 } from '../../proof/hashing.ts';
 import { assertProofBundle } from '../../proof/verify.ts';
 import { PROOF_FORMAT, type DualProofJson, type LedgerState, type ProofBundle, type TxHeaderJson } from '../../proof/types.ts';
 import type { LedgerBackend } from '../group-commit.ts';
-import { eventIdKey, timelineKey, timelinePrefix, timelineSeekKey } from '../keys.ts';
-import type { AppendResult, ScanDirection, StoredEvent, TimelinePage, TimelinePosition } from '../port.ts';
+import { eventIdKey, TIMELINE_PREFIX, timelineKey, timelinePrefix, timelineSeekKey } from '../keys.ts';
+import type { AppendResult, CommittedTx, ScanDirection, StoredEvent, TimelinePage, TimelinePosition } from '../port.ts';
 import type { TrustedStateStore } from '../trusted-state.ts';
 import { asLedgerError, ImmudbSession, isKeyNotFound, pb, type Message } from './grpc.ts';
 
@@ -163,6 +163,68 @@ export class ImmudbLedger implements LedgerBackend {
     });
     await this.fillRecordedAt(page);
     return { events: page, hasMore: entries.length > want };
+  }
+
+  async readTransactions(afterTxId: string, maxTxs: number): Promise<CommittedTx[]> {
+    const req = new pb.TxScanRequest();
+    req.setInitialtx(Number(afterTxId) + 1);
+    req.setLimit(Math.max(1, Math.min(maxTxs, MAX_SCAN)));
+    let txs: Message[];
+    try {
+      txs = (await this.session.call('txScan', req)).getTxsList();
+    } catch (e) {
+      // immudb 1.1 answers a scan that starts past its last tx with an error, not an empty list.
+      if (e instanceof Error && /tx not found|key not found|illegal/i.test(e.message)) return [];
+      throw asLedgerError(e, 'the transaction scan');
+    }
+    // TxScan lists entry keys and value hashes only: values come from one GetAll of the timeline keys.
+    const timelineTag = Buffer.from([SET_KEY_PREFIX, ...Buffer.from(TIMELINE_PREFIX)]);
+    const wanted: { txIndex: number; key: Buffer; hValue: Buffer }[] = [];
+    txs.forEach((tx, txIndex) => {
+      for (const e of tx.getEntriesList() as Message[]) {
+        const k = Buffer.from(e.getKey_asU8());
+        if (k.subarray(0, timelineTag.length).equals(timelineTag)) wanted.push({ txIndex, key: k.subarray(1), hValue: Buffer.from(e.getHvalue_asU8()) });
+      }
+    });
+    const values = new Map<string, Buffer>();
+    if (wanted.length > 0) {
+      const last = txs[txs.length - 1].getMetadata().getId();
+      const kl = new pb.KeyListRequest();
+      kl.setKeysList(wanted.map((w) => w.key));
+      kl.setSincetx(last);
+      try {
+        for (const e of (await this.session.call('getAll', kl)).getEntriesList() as Message[]) {
+          values.set(Buffer.from(e.getKey_asU8()).toString('latin1'), Buffer.from(e.getValue_asU8()));
+        }
+      } catch (e) {
+        throw asLedgerError(e, 'the read of committed events');
+      }
+    }
+    const out: CommittedTx[] = txs.map((tx) => {
+      const md = tx.getMetadata();
+      const recordedAt = new Date(md.getTs() * 1000).toISOString();
+      this.commitTimes.set(String(md.getId()), recordedAt);
+      return { txId: String(md.getId()), recordedAt, events: [] };
+    });
+    for (const w of wanted) {
+      const value = values.get(w.key.toString('latin1'));
+      // The key's current value must be the one this tx wrote (timeline keys are written once).
+      if (!value || !sha256(Buffer.from([0x00]), value).equals(w.hValue)) {
+        throw verificationFailed(`the value of ${w.key.toString('latin1')} does not match tx ${out[w.txIndex]!.txId}`);
+      }
+      const tx = out[w.txIndex]!;
+      tx.events.push({ record: this.decode(value, w.key), txId: tx.txId, key: w.key, recordedAt: tx.recordedAt });
+    }
+    return out;
+  }
+
+  async lastTxId(): Promise<string> {
+    try {
+      const state = await this.session.call('currentState', this.session.empty());
+      return String(state.getTxid());
+    } catch (e) {
+      throw asLedgerError(e, 'the state read');
+    }
   }
 
   /** The trusted state; on first use it is taken from immudb after checking the tx hashes to it. */
