@@ -20,6 +20,9 @@ it('embedded: survives a restart with its events, timelines, proofs and trusted 
     expect(await again.trustedState()).toEqual(state);
     const page = await again.scanTimeline('restart', { limit: 50, direction: 'desc' });
     expect(page.events.map((e) => e.record)).toEqual(written.filter((_, i) => i % 2 === 0).map((r) => r.event.record).reverse());
+    const txs = await again.readTransactions('0', 100);
+    expect(txs.map((t) => t.events.map((e) => e.record))).toEqual([0, 1, 2, 3, 4].map((i) => [written[2 * i]!.event.record, written[2 * i + 1]!.event.record]));
+    expect(await again.lastTxId()).toBe('5');
     for (const w of written) {
       const r = await again.getVerified(w.event.record.eventId, state);
       expect(r!.event).toEqual(w.event);

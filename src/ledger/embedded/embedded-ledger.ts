@@ -47,9 +47,9 @@ import { PROOF_FORMAT, type DualProofJson, type LedgerState, type ProofBundle } 
 import { assertProofBundle } from '../../proof/verify.ts';
 import type { LedgerBackend } from '../group-commit.ts';
 import { eventIdKey, timelineKey, timelinePrefix, timelineSeekKey } from '../keys.ts';
-import type { AppendResult, ScanDirection, StoredEvent, TimelinePage, TimelinePosition } from '../port.ts';
+import type { AppendResult, CommittedTx, ScanDirection, StoredEvent, TimelinePage, TimelinePosition } from '../port.ts';
 import type { TrustedStateStore } from '../trusted-state.ts';
-import { EventIndex, type IndexedEvent } from './event-index.ts';
+import { EventIndex } from './event-index.ts';
 import {
   ENTRIES_OFFSET,
   encodeRecord,
@@ -71,8 +71,9 @@ const REFERENCE_VALUE_PREFIX = 0x01;
 const EV_KEY = Buffer.from('ev/', 'latin1');
 /** Stored timeline key: 0x00 ‖ "tl/" ‖ esc ‖ "/" ‖ 15 digits ‖ "/" ‖ 36-char uuid. */
 const TL_SUFFIX = 1 + 15 + 1 + 36;
-const LOWER_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const HEADER_CACHE = 8192;
+/** readTransactions stops adding txs past this many events (it always returns at least one tx). */
+const READ_TXS_MAX_EVENTS = 10_000;
 const TREE_CACHE = 16;
 /** Reads of neighbouring entries are merged when the gap is below this. */
 const READ_GAP = 64 * 1024;
@@ -132,6 +133,8 @@ export class EmbeddedLedger implements LedgerBackend, DualProofStore {
   private readonly txOffset: number[] = [0];
   private readonly txLength: number[] = [0];
   private readonly txTs: number[] = [0];
+  /** Event number of each tx's first event: a tx's events are numbered contiguously, in entry order. */
+  private readonly txFirstEvent: number[] = [0];
   private lastId = 0;
   private lastAlh: Buffer = GENESIS_PREV_ALH;
   private end: number;
@@ -142,6 +145,7 @@ export class EmbeddedLedger implements LedgerBackend, DualProofStore {
   private closed = false;
   /** Set when a failed write could not be undone: the file's tail is unknown until a restart recovers it. */
   private broken: Error | null = null;
+  private readonly scratch = Buffer.allocUnsafe(40 + HASH_SIZE);
   onClose: (() => void) | null = null;
   startup: StartupReport | null = null;
 
@@ -238,6 +242,32 @@ export class EmbeddedLedger implements LedgerBackend, DualProofStore {
     return { events: await this.track(() => this.readEvents(items)), hasMore };
   }
 
+  async readTransactions(afterTxId: string, maxTxs: number): Promise<CommittedTx[]> {
+    this.ensureOpen();
+    if (typeof afterTxId !== 'string' || !/^(?:0|[1-9][0-9]{0,19})$/.test(afterTxId)) throw new TypeError('afterTxId must be a decimal tx id');
+    const from = Number(afterTxId) + 1;
+    // As immudb's TxScan: at most MAX_SCAN txs; also bounded in events so one call stays small.
+    const limit = Math.max(1, Math.min(maxTxs, MAX_SCAN));
+    const txs: number[] = [];
+    const ns: number[] = [];
+    for (let id = from; id <= this.lastId && txs.length < limit; id++) {
+      if (txs.length > 0 && ns.length >= READ_TXS_MAX_EVENTS) break;
+      txs.push(id);
+      const stop = id < this.lastId ? this.txFirstEvent[id + 1]! : this.index.size;
+      for (let n = this.txFirstEvent[id]!; n < stop; n++) ns.push(n);
+    }
+    if (txs.length === 0) return [];
+    const events = ns.length > 0 ? await this.track(() => this.readEvents(ns)) : [];
+    const out = txs.map((id): CommittedTx => ({ txId: String(id), recordedAt: this.recordedAt(id), events: [] }));
+    for (const e of events) out[Number(e.txId) - from]!.events.push(e);
+    return out;
+  }
+
+  async lastTxId(): Promise<string> {
+    this.ensureOpen();
+    return String(this.lastId);
+  }
+
   async trustedState(): Promise<LedgerState> {
     this.ensureOpen();
     const current = this.trusted.current();
@@ -280,36 +310,16 @@ export class EmbeddedLedger implements LedgerBackend, DualProofStore {
     this.ensureOpen();
     if (this.broken) throw ledgerUnavailable(`the embedded ledger stopped accepting writes: ${this.broken.message}`, this.broken);
     if (records.length === 0) return [];
-    if (records.length > MAX_EVENTS_PER_TX) throw new RangeError(`at most ${MAX_EVENTS_PER_TX} events per transaction`);
-
+    for (const r of records) if (this.index.has(r.eventId)) throw new Error(`eventId ${r.eventId} is already stored`);
     const id = this.lastId + 1;
-    const keys: Buffer[] = [];
-    const values: Buffer[] = [];
-    const entries: LogEntry[] = [];
-    const seen = new Set<string>();
-    for (const r of records) {
-      if (seen.has(r.eventId) || this.index.has(r.eventId)) throw new Error(`eventId ${r.eventId} is already stored`);
-      seen.add(r.eventId);
-      const key = timelineKey(r.correlationId, r.timestamp, r.eventId);
-      const value = encodeEventRecord(r);
-      keys.push(key);
-      values.push(value);
-      const storedKey = prefixed(SET_KEY_PREFIX, key);
-      entries.push({ key: storedKey, value: prefixed(PLAIN_VALUE_PREFIX, value) });
-      entries.push({ key: prefixed(SET_KEY_PREFIX, eventIdKey(r.eventId)), value: referenceValue(id, storedKey) });
-    }
-    const tree = HTree.build(entries.map((e) => kvDigest(e.key, e.value)));
     const previous = this.lastId > 0 ? this.txTs[this.lastId]! : 0;
-    const header: TxHeader = {
-      id: BigInt(id),
+    const { header, record, keys, values, tree } = buildTransaction({
+      id,
       prevAlh: this.lastAlh,
-      ts: BigInt(Math.max(Math.floor(this.now() / 1000), previous)),
-      nEntries: entries.length,
-      eH: tree.root,
-      blTxId: BigInt(id - 1),
+      ts: Math.max(Math.floor(this.now() / 1000), previous),
       blRoot: id > 1 ? this.aht.root(id - 1) : ZERO_HASH,
-    };
-    const record = encodeRecord(encodeTxHeader(header), entries);
+      records,
+    });
     const offset = this.end;
     await this.persist(record, offset);
 
@@ -322,23 +332,14 @@ export class EmbeddedLedger implements LedgerBackend, DualProofStore {
     this.txOffset.push(offset);
     this.txLength.push(record.length);
     this.txTs.push(Number(header.ts));
+    this.txFirstEvent.push(this.index.size);
     this.cacheHeader(id, header);
     this.cacheTree(id, { header, tree });
-    forEachEntry(record, entries.length, (i, s) => {
+    forEachEntry(record, header.nEntries, (i, s) => {
       if (i % 2 !== 0) return;
       const r = records[i / 2]!;
-      this.index.add(
-        {
-          eventId: r.eventId,
-          prefix: record.toString('latin1', s.keyStart + 1, s.keyEnd - TL_SUFFIX + 1),
-          tsMs: Date.parse(r.timestamp),
-          txId: id,
-          entryOff: offset + s.keyStart - 4,
-          entryLen: s.valueEnd - s.keyStart + 4,
-          leaf: i,
-        },
-        false,
-      );
+      const prefix = record.toString('latin1', s.keyStart + 1, s.keyEnd - TL_SUFFIX + 1);
+      this.index.add(r.eventId, prefix, Date.parse(r.timestamp), id, offset + s.keyStart - 4, s.valueEnd - s.keyStart + 4, i, false);
     });
 
     const proven = this.prove(header, this.trusted.current());
@@ -496,48 +497,91 @@ export class EmbeddedLedger implements LedgerBackend, DualProofStore {
 
   // --- start-up --------------------------------------------------------------------------
 
-  /** Replays one intact record: checks it continues the chain, then indexes it. Throws what is wrong. */
+  /**
+   * Replays one intact record: checks it continues the chain and has the entry layout commit
+   * writes, and indexes it (if anything is wrong start-up fails, so partial indexing is moot).
+   * Hot path at start-up: plain loops, no per-entry closures or objects.
+   */
   private replay(rec: Buffer, offset: number, full: boolean): void {
-    const h = rec.subarray(HEADER_OFFSET, ENTRIES_OFFSET);
-    const id = h.readUInt32BE(0) * 2 ** 32 + h.readUInt32BE(4);
+    const H = HEADER_OFFSET;
+    const id = rec.readUInt32BE(H) * 2 ** 32 + rec.readUInt32BE(H + 4);
     const expected = this.lastId + 1;
     if (id !== expected) throw new Error(`tx id ${id} where ${expected} was expected`);
-    if (this.lastAlh.compare(h, 8, 40) !== 0) throw new Error(`tx ${id}: prevAlh is not the Alh of tx ${this.lastId}`);
-    const ts = Number(h.readBigInt64BE(40));
-    const nEntries = h.readUInt32BE(48);
-    const blTxId = h.readUInt32BE(84) * 2 ** 32 + h.readUInt32BE(88);
+    if (this.lastAlh.compare(rec, H + 8, H + 40) !== 0) throw new Error(`tx ${id}: prevAlh is not the Alh of tx ${this.lastId}`);
+    const ts = rec.readInt32BE(H + 40) * 2 ** 32 + rec.readUInt32BE(H + 44);
+    const nEntries = rec.readUInt32BE(H + 48);
+    const blTxId = rec.readUInt32BE(H + 84) * 2 ** 32 + rec.readUInt32BE(H + 88);
     if (blTxId !== id - 1) throw new Error(`tx ${id}: blTxId ${blTxId}, expected ${id - 1}`);
-    if (id === 1 && ZERO_HASH.compare(h, 92, 124) !== 0) throw new Error('tx 1: blRoot must be zero');
-    if (full && id > 1 && this.aht.root(id - 1).compare(h, 92, 124) !== 0) throw new Error(`tx ${id}: blRoot does not match the binary-linking tree`);
+    if (id === 1 && ZERO_HASH.compare(rec, H + 92, H + 124) !== 0) throw new Error('tx 1: blRoot must be zero');
+    if (full && id > 1 && this.aht.root(id - 1).compare(rec, H + 92, H + 124) !== 0) throw new Error(`tx ${id}: blRoot does not match the binary-linking tree`);
     if (nEntries < 2 || nEntries % 2 !== 0) throw new Error(`tx ${id}: ${nEntries} entries, expected pairs of timeline and id entries`);
 
     // Alh = sha256(id ‖ prevAlh ‖ innerHash), innerHash = sha256(ts ‖ nEntries ‖ eH ‖ blTxId ‖ blRoot):
     // both spans are contiguous in the serialized header.
-    const scratch = Buffer.allocUnsafe(40 + HASH_SIZE);
-    h.copy(scratch, 0, 0, 40);
-    sha256(h.subarray(40, TX_HEADER_SIZE)).copy(scratch, 40);
+    const scratch = this.scratch;
+    rec.copy(scratch, 0, H, H + 40);
+    sha256(rec.subarray(H + 40, H + TX_HEADER_SIZE)).copy(scratch, 40);
     const alh = sha256(scratch);
 
     const digests: Buffer[] | null = full ? [] : null;
-    const events: IndexedEvent[] = [];
-    let tl: TimelineEntry | null = null;
-    forEachEntry(rec, nEntries, (i, s) => {
-      digests?.push(kvDigest(rec.subarray(s.keyStart, s.keyEnd), rec.subarray(s.valueStart, s.valueEnd)));
-      if (i % 2 === 0) {
-        tl = checkTimelineEntry(rec, s.keyStart, s.keyEnd, s.valueStart, s.valueEnd, id, i);
-        events.push({ eventId: tl.eventId, prefix: tl.prefix, tsMs: tl.tsMs, txId: id, entryOff: offset + s.keyStart - 4, entryLen: s.valueEnd - s.keyStart + 4, leaf: i });
-      } else checkIdEntry(rec, s.keyStart, s.keyEnd, s.valueStart, s.valueEnd, tl!, id, i);
-    });
-    if (digests && HTree.build(digests).root.compare(h, 52, 84) !== 0) throw new Error(`tx ${id}: entries do not hash to eH`);
+    const firstEvent = this.index.size;
+    const end = rec.length - 4;
+    let p = ENTRIES_OFFSET;
+    for (let i = 0; i < nEntries; i += 2) {
+      // Timeline entry: 0x00 "tl/" esc "/" 15 digits "/" uuid → 0x00 ‖ record.
+      const ks = p + 4;
+      const ke = ks + (p + 4 <= end ? rec.readUInt32BE(p) : 0);
+      const vs = ke + 4;
+      const ve = vs + (vs <= end ? rec.readUInt32BE(ke) : 0);
+      if (ke <= ks || vs > end || ve > end) throw new Error(`tx ${id} entry ${i}: bad entry lengths`);
+      if (ke - ks < 4 + 1 + TL_SUFFIX || rec[ks] !== SET_KEY_PREFIX || rec[ks + 1] !== 0x74 || rec[ks + 2] !== 0x6c || rec[ks + 3] !== 0x2f) {
+        throw new Error(`tx ${id} entry ${i}: not a timeline key`);
+      }
+      if (rec[ke - 37] !== 0x2f || rec[ke - TL_SUFFIX] !== 0x2f) throw new Error(`tx ${id} entry ${i}: malformed timeline key`);
+      let tsMs = 0;
+      for (let q = ke - 52; q < ke - 37; q++) {
+        const d = rec[q]! - 0x30;
+        if (d < 0 || d > 9) throw new Error(`tx ${id} entry ${i}: malformed timestamp in timeline key`);
+        tsMs = tsMs * 10 + d;
+      }
+      if (!isLowerUuid(rec, ke - 36)) throw new Error(`tx ${id} entry ${i}: malformed eventId in timeline key`);
+      if (ve - vs < 2 || rec[vs] !== PLAIN_VALUE_PREFIX) throw new Error(`tx ${id} entry ${i}: timeline value is not a plain value`);
 
-    // Only now, with the whole record checked, does it enter the index.
-    for (const e of events) this.index.add(e, true);
+      // Id entry: 0x00 "ev/" uuid → 0x01 ‖ u64 this tx ‖ the timeline key above (a bound reference).
+      const rp = ve;
+      const rks = rp + 4;
+      const rke = rks + (rks <= end ? rec.readUInt32BE(rp) : 0);
+      const rvs = rke + 4;
+      const rve = rvs + (rvs <= end ? rec.readUInt32BE(rke) : 0);
+      const j = i + 1;
+      if (rke <= rks || rvs > end || rve > end) throw new Error(`tx ${id} entry ${j}: bad entry lengths`);
+      if (rke - rks !== 1 + EV_KEY.length + 36 || rec[rks] !== SET_KEY_PREFIX || EV_KEY.compare(rec, rks + 1, rks + 4) !== 0) {
+        throw new Error(`tx ${id} entry ${j}: not an id key`);
+      }
+      if (rec.compare(rec, ke - 36, ke, rks + 4, rke) !== 0) throw new Error(`tx ${id} entry ${j}: id key does not match the timeline entry before it`);
+      if (rve - rvs !== 9 + (ke - ks) || rec[rvs] !== REFERENCE_VALUE_PREFIX) throw new Error(`tx ${id} entry ${j}: id entry is not a reference`);
+      if (rec.readUInt32BE(rvs + 1) * 2 ** 32 + rec.readUInt32BE(rvs + 5) !== id) throw new Error(`tx ${id} entry ${j}: reference bound to another tx`);
+      if (rec.compare(rec, ks, ke, rvs + 9, rve) !== 0) throw new Error(`tx ${id} entry ${j}: reference does not point at the timeline entry`);
+
+      if (digests) {
+        digests.push(kvDigest(rec.subarray(ks, ke), rec.subarray(vs, ve)));
+        digests.push(kvDigest(rec.subarray(rks, rke), rec.subarray(rvs, rve)));
+      }
+      const eventId = rec.toString('latin1', ke - 36, ke);
+      if (this.index.has(eventId)) throw new Error(`tx ${id} entry ${i}: eventId ${eventId} is already stored`);
+      this.index.add(eventId, rec.toString('latin1', ks + 1, ke - TL_SUFFIX + 1), tsMs, id, offset + p, ve - p, i, true);
+      p = rve;
+    }
+    if (p !== end) throw new Error(`tx ${id}: ${end - p} stray bytes after the last entry`);
+    if (digests && HTree.build(digests).root.compare(rec, H + 52, H + 84) !== 0) throw new Error(`tx ${id}: entries do not hash to eH`);
+
     this.aht.append(alh);
     this.lastId = id;
     this.lastAlh = alh;
     this.txOffset.push(offset);
     this.txLength.push(rec.length);
     this.txTs.push(ts);
+    this.txFirstEvent.push(firstEvent);
   }
 
   private truncateTail(end: number, torn: NonNullable<ScanResult['tornTail']>): void {
@@ -602,6 +646,52 @@ export class EmbeddedLedger implements LedgerBackend, DualProofStore {
   }
 }
 
+export interface BuiltTransaction {
+  header: TxHeader;
+  /** The framed log record. */
+  record: Buffer;
+  /** Per event: gateway-level timeline key and canonical value (what bundles show). */
+  keys: Buffer[];
+  values: Buffer[];
+  tree: HTree;
+}
+
+/**
+ * Lays out one transaction as immudb's ExecAll would store it — per event the timeline entry,
+ * then `ev/<eventId>` bound to this tx — and frames it. Pure: the caller supplies the chain
+ * position (prevAlh, blRoot = AHTree root over txs 1..id−1) and the ts in seconds.
+ */
+export function buildTransaction(input: { id: number; prevAlh: Buffer; ts: number; blRoot: Buffer; records: readonly AuditEventRecord[] }): BuiltTransaction {
+  const { id, records } = input;
+  if (records.length === 0 || records.length > MAX_EVENTS_PER_TX) throw new RangeError(`1 to ${MAX_EVENTS_PER_TX} events per transaction`);
+  const keys: Buffer[] = [];
+  const values: Buffer[] = [];
+  const entries: LogEntry[] = [];
+  const seen = new Set<string>();
+  for (const r of records) {
+    if (seen.has(r.eventId)) throw new Error(`eventId ${r.eventId} twice in one transaction`);
+    seen.add(r.eventId);
+    const key = timelineKey(r.correlationId, r.timestamp, r.eventId);
+    const value = encodeEventRecord(r);
+    keys.push(key);
+    values.push(value);
+    const storedKey = prefixed(SET_KEY_PREFIX, key);
+    entries.push({ key: storedKey, value: prefixed(PLAIN_VALUE_PREFIX, value) });
+    entries.push({ key: prefixed(SET_KEY_PREFIX, eventIdKey(r.eventId)), value: referenceValue(id, storedKey) });
+  }
+  const tree = HTree.build(entries.map((e) => kvDigest(e.key, e.value)));
+  const header: TxHeader = {
+    id: BigInt(id),
+    prevAlh: input.prevAlh,
+    ts: BigInt(input.ts),
+    nEntries: entries.length,
+    eH: tree.root,
+    blTxId: BigInt(id - 1),
+    blRoot: input.blRoot,
+  };
+  return { header, record: encodeRecord(encodeTxHeader(header), entries), keys, values, tree };
+}
+
 interface ProvenTx {
   dualProof: DualProofJson;
   trustedState: LedgerState;
@@ -631,46 +721,15 @@ function referenceValue(atTx: number, storedKey: Uint8Array): Buffer {
   return b;
 }
 
-interface TimelineEntry {
-  start: number;
-  end: number;
-  prefix: string;
-  eventId: string;
-  tsMs: number;
-}
-
-/** Structural check of a stored timeline entry, from its bytes only (no JSON parsing). */
-function checkTimelineEntry(rec: Buffer, ks: number, ke: number, vs: number, ve: number, txId: number, i: number): TimelineEntry {
-  const fail = (why: string): never => {
-    throw new Error(`tx ${txId} entry ${i}: ${why}`);
-  };
-  const len = ke - ks;
-  // 0x00 "tl/" at least one escaped byte, then "/" 15 digits "/" uuid.
-  if (len < 4 + 1 + TL_SUFFIX || rec[ks] !== SET_KEY_PREFIX || rec.toString('latin1', ks + 1, ks + 4) !== 'tl/') fail('not a timeline key');
-  if (rec[ke - 37] !== 0x2f || rec[ke - TL_SUFFIX] !== 0x2f) fail('malformed timeline key');
-  let tsMs = 0;
-  for (let p = ke - 52; p < ke - 37; p++) {
-    const d = rec[p]! - 0x30;
-    if (d < 0 || d > 9) fail('malformed timestamp in timeline key');
-    tsMs = tsMs * 10 + d;
+/** 36 bytes at `at` spell a lowercase UUID (8-4-4-4-12 hex). */
+function isLowerUuid(b: Buffer, at: number): boolean {
+  for (let k = 0; k < 36; k++) {
+    const c = b[at + k]!;
+    if (k === 8 || k === 13 || k === 18 || k === 23) {
+      if (c !== 0x2d) return false;
+    } else if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) return false;
   }
-  const eventId = rec.toString('latin1', ke - 36, ke);
-  if (!LOWER_UUID.test(eventId)) fail('malformed eventId in timeline key');
-  if (ve - vs < 2 || rec[vs] !== PLAIN_VALUE_PREFIX) fail('timeline value is not a plain value');
-  return { start: ks, end: ke, prefix: rec.toString('latin1', ks + 1, ke - TL_SUFFIX + 1), eventId, tsMs };
-}
-
-/** The `ev/<eventId>` entry must be a reference bound to this tx, to the timeline entry before it. */
-function checkIdEntry(rec: Buffer, ks: number, ke: number, vs: number, ve: number, tl: TimelineEntry, txId: number, i: number): void {
-  const fail = (why: string): never => {
-    throw new Error(`tx ${txId} entry ${i}: ${why}`);
-  };
-  if (ke - ks !== 1 + EV_KEY.length + 36 || rec[ks] !== SET_KEY_PREFIX || EV_KEY.compare(rec, ks + 1, ks + 4) !== 0) fail('not an id key');
-  if (rec.toString('latin1', ks + 4, ke) !== tl.eventId) fail('id key does not match the timeline entry before it');
-  if (ve - vs !== 9 + (tl.end - tl.start) || rec[vs] !== REFERENCE_VALUE_PREFIX) fail('id entry is not a reference');
-  const atTx = rec.readUInt32BE(vs + 1) * 2 ** 32 + rec.readUInt32BE(vs + 5);
-  if (atTx !== txId) fail(`reference bound to tx ${atTx}`);
-  if (rec.compare(rec, tl.start, tl.end, vs + 9, ve) !== 0) fail('reference does not point at the timeline entry');
+  return true;
 }
 
 /** Key (prefix stripped) and value (prefix stripped) of a timeline entry read back by offset. */

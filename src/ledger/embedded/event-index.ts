@@ -6,19 +6,6 @@
  *
  * Plain number arrays: V8 stores them unboxed, ~8 bytes per field per event.
  */
-export interface IndexedEvent {
-  eventId: string;
-  /** `tl/<esc(correlationId)>/`, as latin1: one timeline per distinct prefix. */
-  prefix: string;
-  tsMs: number;
-  txId: number;
-  /** File offset of the timeline entry (its u32 key length) and the entry's length. */
-  entryOff: number;
-  entryLen: number;
-  /** Position of the timeline entry in its transaction (its htree leaf). */
-  leaf: number;
-}
-
 /** A keyset position in a timeline: strictly-after semantics in either direction. */
 export interface IndexPosition {
   tsMs: number;
@@ -55,23 +42,25 @@ export class EventIndex {
   }
 
   /**
-   * Adds an event. `bulk` (start-up) appends and sorts later; otherwise it is inserted in
-   * place so that scans see it at once.
+   * Adds an event: `prefix` is its `tl/<esc(correlationId)>/` as latin1 (one timeline per
+   * prefix), `entryOff`/`entryLen` where its timeline entry is in the file, `leaf` its position
+   * in the tx. `bulk` (start-up) appends and sorts later; otherwise it is inserted in place so
+   * that scans see it at once. Positional arguments: this runs once per event at start-up.
    */
-  add(e: IndexedEvent, bulk: boolean): number {
-    if (this.byId.has(e.eventId)) throw new Error(`eventId ${e.eventId} is stored twice`);
+  add(eventId: string, prefix: string, tsMs: number, txId: number, entryOff: number, entryLen: number, leaf: number, bulk: boolean): number {
+    if (this.byId.has(eventId)) throw new Error(`eventId ${eventId} is stored twice`);
     const n = this.eventIds.length;
-    this.eventIds.push(e.eventId);
-    this.tsMs.push(e.tsMs);
-    this.txIds.push(e.txId);
-    this.entryOff.push(e.entryOff);
-    this.entryLen.push(e.entryLen);
-    this.leaf.push(e.leaf);
-    this.byId.set(e.eventId, n);
-    let t = this.timelines.get(e.prefix);
+    this.eventIds.push(eventId);
+    this.tsMs.push(tsMs);
+    this.txIds.push(txId);
+    this.entryOff.push(entryOff);
+    this.entryLen.push(entryLen);
+    this.leaf.push(leaf);
+    this.byId.set(eventId, n);
+    let t = this.timelines.get(prefix);
     if (!t) {
       t = { items: [], sorted: true };
-      this.timelines.set(e.prefix, t);
+      this.timelines.set(prefix, t);
     }
     const items = t.items;
     const last = items[items.length - 1];
@@ -79,7 +68,7 @@ export class EventIndex {
     else if (bulk) {
       items.push(n);
       t.sorted = false;
-    } else items.splice(this.upperBound(items, { tsMs: e.tsMs, eventId: e.eventId }), 0, n);
+    } else items.splice(this.upperBound(items, { tsMs, eventId }), 0, n);
     return n;
   }
 
