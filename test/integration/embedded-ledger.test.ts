@@ -1,6 +1,7 @@
 import { expect, it } from 'vitest';
 import { ledgerContract, ev } from '../contract/ledger-contract.ts';
 import { openEmbeddedBackend, openEmbeddedLedger } from '../../src/ledger/embedded/index.ts';
+import type { AppendResult } from '../../src/ledger/port.ts';
 import { verifyProofBundle } from '../../src/proof/verify.ts';
 import { describeImmudb, openTestImmudbLedger, tempDir } from '../support/services.ts';
 
@@ -9,13 +10,13 @@ ledgerContract('embedded', () => openEmbeddedLedger({ dataDir: tempDir('auditgra
 it('embedded: survives a restart with its events, timelines, proofs and trusted state', async () => {
   const dataDir = tempDir('auditgraph-embedded-');
   const first = await openEmbeddedLedger({ dataDir });
-  const written = [];
+  const written: AppendResult[] = [];
   for (let i = 0; i < 5; i++) written.push(...(await first.append([ev({ correlationId: 'restart' }), ev({ correlationId: 'restart-b' })])));
   const state = await first.trustedState();
   await first.close();
 
-  for (const verify of ['chain', 'full'] as const) {
-    const again = await openEmbeddedBackend({ dataDir, verify });
+  for (const [verify, workerMinBytes] of [['chain', undefined], ['full', undefined], ['chain', 0]] as const) {
+    const again = await openEmbeddedBackend({ dataDir, verify, workerMinBytes });
     expect(again.startup).toMatchObject({ txs: 5, events: 10, tornTail: null });
     expect(await again.trustedState()).toEqual(state);
     const page = await again.scanTimeline('restart', { limit: 50, direction: 'desc' });

@@ -49,10 +49,15 @@ import type { LedgerBackend } from '../group-commit.ts';
 import { eventIdKey, timelineKey, timelinePrefix, timelineSeekKey } from '../keys.ts';
 import type { AppendResult, CommittedTx, ScanDirection, StoredEvent, TimelinePage, TimelinePosition } from '../port.ts';
 import type { TrustedStateStore } from '../trusted-state.ts';
+import { startAlhWorker, type AlhSource } from './alh-worker.ts';
 import { EventIndex } from './event-index.ts';
 import {
   ENTRIES_OFFSET,
   encodeRecord,
+  FILE_HEADER_SIZE,
+  MAX_BODY,
+  MIN_BODY,
+  RECORD_MAGIC,
   forEachEntry,
   fsyncDir,
   HEADER_OFFSET,
@@ -71,6 +76,8 @@ const REFERENCE_VALUE_PREFIX = 0x01;
 const EV_KEY = Buffer.from('ev/', 'latin1');
 /** Stored timeline key: 0x00 ‖ "tl/" ‖ esc ‖ "/" ‖ 15 digits ‖ "/" ‖ 36-char uuid. */
 const TL_SUFFIX = 1 + 15 + 1 + 36;
+/** Logs at least this big get the Alh worker at start-up (starting it costs a few ms). */
+const WORKER_THRESHOLD = 16 * 1024 * 1024;
 const HEADER_CACHE = 8192;
 /** readTransactions stops adding txs past this many events (it always returns at least one tx). */
 const READ_TXS_MAX_EVENTS = 10_000;
@@ -101,6 +108,8 @@ export interface EmbeddedLedgerOptions {
    */
   verify?: StartupVerification;
   logger?: Logger;
+  /** Logs of at least this many bytes get the start-up Alh worker (alh-worker.ts); default 16 MiB. */
+  workerMinBytes?: number;
   /** Clock in ms (tests). */
   now?: () => number;
 }
@@ -146,6 +155,7 @@ export class EmbeddedLedger implements LedgerBackend, DualProofStore {
   /** Set when a failed write could not be undone: the file's tail is unknown until a restart recovers it. */
   private broken: Error | null = null;
   private readonly scratch = Buffer.allocUnsafe(40 + HASH_SIZE);
+  private alhSource: AlhSource | null = null;
   onClose: (() => void) | null = null;
   startup: StartupReport | null = null;
 
@@ -163,7 +173,18 @@ export class EmbeddedLedger implements LedgerBackend, DualProofStore {
   static async load(options: EmbeddedLedgerOptions): Promise<EmbeddedLedger> {
     const ledger = new EmbeddedLedger(options);
     const started = performance.now();
-    const result = scanLog(options.file, options.fd, options.size, (rec, offset) => ledger.replay(rec, offset, options.verify === 'full'));
+    // Large logs: a worker computes the Alhs alongside (two of ~four hashes per tx).
+    ledger.alhSource =
+      options.size >= (options.workerMinBytes ?? WORKER_THRESHOLD)
+        ? startAlhWorker({ path: options.file, size: options.size, start: FILE_HEADER_SIZE, magic: RECORD_MAGIC, headerOffset: HEADER_OFFSET, headerSize: TX_HEADER_SIZE, minBody: MIN_BODY, maxBody: MAX_BODY })
+        : null;
+    let result: ScanResult;
+    try {
+      result = scanLog(options.file, options.fd, options.size, (rec, offset) => ledger.replay(rec, offset, options.verify === 'full'));
+    } finally {
+      await ledger.alhSource?.stop();
+      ledger.alhSource = null;
+    }
     ledger.index.finishBulk();
     if (result.tornTail) ledger.truncateTail(result.end, result.tornTail);
     ledger.end = result.end;
@@ -518,10 +539,13 @@ export class EmbeddedLedger implements LedgerBackend, DualProofStore {
 
     // Alh = sha256(id ‖ prevAlh ‖ innerHash), innerHash = sha256(ts ‖ nEntries ‖ eH ‖ blTxId ‖ blRoot):
     // both spans are contiguous in the serialized header.
-    const scratch = this.scratch;
-    rec.copy(scratch, 0, H, H + 40);
-    sha256(rec.subarray(H + 40, H + TX_HEADER_SIZE)).copy(scratch, 40);
-    const alh = sha256(scratch);
+    let alh = this.alhSource?.alhAt(id - 1, offset) ?? null;
+    if (!alh) {
+      const scratch = this.scratch;
+      rec.copy(scratch, 0, H, H + 40);
+      sha256(rec.subarray(H + 40, H + TX_HEADER_SIZE)).copy(scratch, 40);
+      alh = sha256(scratch);
+    }
 
     const digests: Buffer[] | null = full ? [] : null;
     const firstEvent = this.index.size;
@@ -567,9 +591,7 @@ export class EmbeddedLedger implements LedgerBackend, DualProofStore {
         digests.push(kvDigest(rec.subarray(ks, ke), rec.subarray(vs, ve)));
         digests.push(kvDigest(rec.subarray(rks, rke), rec.subarray(rvs, rve)));
       }
-      const eventId = rec.toString('latin1', ke - 36, ke);
-      if (this.index.has(eventId)) throw new Error(`tx ${id} entry ${i}: eventId ${eventId} is already stored`);
-      this.index.add(eventId, rec.toString('latin1', ks + 1, ke - TL_SUFFIX + 1), tsMs, id, offset + p, ve - p, i, true);
+      this.index.add(rec.toString('latin1', ke - 36, ke), rec.toString('latin1', ks + 1, ke - TL_SUFFIX + 1), tsMs, id, offset + p, ve - p, i, true);
       p = rve;
     }
     if (p !== end) throw new Error(`tx ${id}: ${end - p} stray bytes after the last entry`);

@@ -48,15 +48,17 @@ export class EventIndex {
    * that scans see it at once. Positional arguments: this runs once per event at start-up.
    */
   add(eventId: string, prefix: string, tsMs: number, txId: number, entryOff: number, entryLen: number, leaf: number, bulk: boolean): number {
-    if (this.byId.has(eventId)) throw new Error(`eventId ${eventId} is stored twice`);
     const n = this.eventIds.length;
+    if (!bulk && this.byId.has(eventId)) throw new Error(`eventId ${eventId} is stored twice`);
+    // Bulk: one Map operation per event; a duplicate in the log shows as no growth (start-up then fails).
+    this.byId.set(eventId, n);
+    if (this.byId.size !== n + 1) throw new Error(`eventId ${eventId} is stored twice`);
     this.eventIds.push(eventId);
     this.tsMs.push(tsMs);
     this.txIds.push(txId);
     this.entryOff.push(entryOff);
     this.entryLen.push(entryLen);
     this.leaf.push(leaf);
-    this.byId.set(eventId, n);
     let t = this.timelines.get(prefix);
     if (!t) {
       t = { items: [], sorted: true };

@@ -18,6 +18,8 @@ export interface EmbeddedConfig {
   /** Start-up verification depth (see EmbeddedLedgerOptions.verify); default 'chain'. */
   verify?: StartupVerification;
   logger?: Logger;
+  /** Logs of at least this many bytes are replayed with a helper thread; default 16 MiB. */
+  workerMinBytes?: number;
 }
 
 const DATABASE = /^[A-Za-z0-9_-]{1,128}$/;
@@ -52,6 +54,7 @@ export async function openEmbeddedBackend(config: EmbeddedConfig): Promise<Embed
       trusted,
       ...(config.verify ? { verify: config.verify } : {}),
       ...(config.logger ? { logger: config.logger } : {}),
+      ...(config.workerMinBytes !== undefined ? { workerMinBytes: config.workerMinBytes } : {}),
     });
     ledger.onClose = () => lock.release();
     return ledger;

@@ -35,7 +35,7 @@ const RECORD_MAGIC_BYTES = Buffer.from('AGTX', 'latin1');
 export const FRAME_HEAD = 8;
 export const FRAME_OVERHEAD = 12;
 /** A record's body is at least a header and one entry with a 1-byte key. */
-const MIN_BODY = TX_HEADER_SIZE + 4 + 1 + 4;
+export const MIN_BODY = TX_HEADER_SIZE + 4 + 1 + 4;
 /** Bodies are capped so a corrupted length can't make recovery allocate gigabytes. */
 export const MAX_BODY = 1024 * 1024 * 1024;
 
