@@ -158,6 +158,21 @@ describeImmudb('GraphQL API on immudb 1.1.0', () => {
     expect(await s.txId()).toBe(before);
   });
 
+  it('caps a batch at the ledger\'s maxEventsPerAppend when that is below 1,000', async () => {
+    const small: AppLedger = Object.create(s.ledger, { maxEventsPerAppend: { value: 3 } });
+    const b = await startTestServer({ ledger: small });
+    try {
+      const before = await b.txId();
+      const r = await b.gql(CREATE_MANY, { input: Array.from({ length: 4 }, () => eventInput({ eventId: randomUUID() })) });
+      expect(r.body.errors![0]!.extensions).toEqual({ code: 'BAD_USER_INPUT', violations: [{ path: 'input', message: 'must contain at most 3 events' }] });
+      expect(await b.txId()).toBe(before);
+      const ok = await b.gql(CREATE_MANY, { input: Array.from({ length: 3 }, () => eventInput({ eventId: randomUUID() })) });
+      expect(ok.body.errors).toBeUndefined();
+    } finally {
+      await b.close();
+    }
+  });
+
   it('loads events by id through one batched ledger.getMany per request', async () => {
     const corr = `dl-${randomUUID()}`;
     const input = Array.from({ length: 7 }, () => eventInput({ correlationId: corr, eventId: randomUUID() }));

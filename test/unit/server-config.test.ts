@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/server/config.ts';
+
+const fails = (env: Record<string, string>) => {
+  try {
+    loadConfig(env);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return (e as ConfigError).message;
+  }
+  throw new Error('expected a ConfigError');
+};
+
+describe('loadConfig', () => {
+  it('has the contract defaults', () => {
+    expect(loadConfig({})).toEqual({ port: 4000, host: '127.0.0.1', immudb: null, dataDir: './data', redisUrl: null, logLevel: 'info' });
+  });
+
+  it('reads every variable; empty counts as unset', () => {
+    expect(
+      loadConfig({
+        PORT: '0',
+        HOST: '0.0.0.0',
+        IMMUDB_ADDRESS: 'immudb:3322',
+        IMMUDB_USER: 'u',
+        IMMUDB_PASSWORD: 'p',
+        IMMUDB_DATABASE: 'audit',
+        DATA_DIR: '/var/lib/auditgraph',
+        REDIS_URL: 'redis://redis:6379/0',
+        LOG_LEVEL: 'debug',
+      }),
+    ).toEqual({
+      port: 0,
+      host: '0.0.0.0',
+      immudb: { address: 'immudb:3322', user: 'u', password: 'p', database: 'audit' },
+      dataDir: '/var/lib/auditgraph',
+      redisUrl: 'redis://redis:6379/0',
+      logLevel: 'debug',
+    });
+    expect(loadConfig({ PORT: '', IMMUDB_ADDRESS: ' ', REDIS_URL: '' })).toMatchObject({ port: 4000, immudb: null, redisUrl: null });
+    expect(loadConfig({ IMMUDB_ADDRESS: '[::1]:3322' }).immudb?.address).toBe('[::1]:3322');
+  });
+
+  it.each([
+    [{ PORT: 'http' }, 'PORT'],
+    [{ PORT: '65536' }, 'PORT'],
+    [{ PORT: '-1' }, 'PORT'],
+    [{ HOST: 'two words' }, 'HOST'],
+    [{ IMMUDB_ADDRESS: 'immudb' }, 'IMMUDB_ADDRESS'],
+    [{ IMMUDB_ADDRESS: 'immudb:0' }, 'IMMUDB_ADDRESS'],
+    [{ IMMUDB_DATABASE: 'no spaces' }, 'IMMUDB_DATABASE'],
+    [{ REDIS_URL: 'http://redis:6379' }, 'REDIS_URL'],
+    [{ LOG_LEVEL: 'verbose' }, 'LOG_LEVEL'],
+  ])('refuses %o, naming %s', (env, name) => {
+    expect(fails(env)).toMatch(new RegExp(`^Invalid configuration:\\n  - ${name} `));
+  });
+
+  it('names every wrong variable at once and never echoes secrets', () => {
+    const message = fails({ PORT: 'x', REDIS_URL: 'ftp://user:hunter2@host', IMMUDB_PASSWORD: 'y'.repeat(2000) });
+    expect(message).toContain('PORT');
+    expect(message).toContain('REDIS_URL');
+    expect(message).toContain('IMMUDB_PASSWORD');
+    expect(message).not.toContain('hunter2');
+    expect(message).not.toContain('yyyy');
+  });
+});
