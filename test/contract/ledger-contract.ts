@@ -197,6 +197,35 @@ export function ledgerContract(name: string, open: () => Promise<Ledger>) {
       expect(page.events).toHaveLength(1);
     });
 
+    it('scans exactly from positions that are not themselves keys, in both directions', async () => {
+      const corr = `between-${Date.now()}`;
+      for (let b = 0; b < 10; b++) {
+        await ledger.append(
+          Array.from({ length: 100 }, (_, i) =>
+            ev({ correlationId: i % 2 ? corr : `${corr}-other-${i % 5}`, timestamp: new Date(Date.UTC(2024, 0, 1) + (((b * 100 + i) * 7919) % 3000) * 1000).toISOString() }),
+          ),
+        );
+      }
+      const all = (await ledger.scanTimeline(corr, { limit: 600, direction: 'asc' })).events;
+      expect(all).toHaveLength(500);
+      let probes = 0;
+      for (let k = 1; k < all.length - 1; k += 3) {
+        const e = all[k]!.record;
+        const next = all[k + 1]!.record;
+        // the same timestamp and the eventId with its last hex digit raised: a position right after e
+        const last = e.eventId[35]!;
+        if (last === 'f') continue;
+        const probe = { timestamp: e.timestamp, eventId: e.eventId.slice(0, 35) + (parseInt(last, 16) + 1).toString(16) };
+        if (next.timestamp === probe.timestamp && next.eventId <= probe.eventId) continue; // not strictly between
+        probes++;
+        const down = await ledger.scanTimeline(corr, { after: probe, limit: 2, direction: 'desc' });
+        expect(down.events.map((x) => x.record.eventId), `desc from just after #${k}`).toEqual([e.eventId, all[k - 1]!.record.eventId]);
+        const up = await ledger.scanTimeline(corr, { after: probe, limit: 1, direction: 'asc' });
+        expect(up.events.map((x) => x.record.eventId), `asc from just after #${k}`).toEqual([next.eventId]);
+      }
+      expect(probes).toBeGreaterThan(100);
+    });
+
     it('lists committed transactions in txId order with their events, from any checkpoint', async () => {
       const from = await ledger.lastTxId();
       const a = await ledger.append([ev({ correlationId: 'follow' }), ev({ correlationId: 'follow-2' })]);

@@ -143,26 +143,55 @@ export class ImmudbLedger implements LedgerBackend {
     correlationId: string,
     { after, limit, direction }: { after?: TimelinePosition; limit: number; direction: ScanDirection },
   ): Promise<TimelinePage> {
-    const want = Math.max(0, Math.min(limit, MAX_SCAN - 1));
+    const want = Math.max(0, Math.min(limit, MAX_SCAN - 2));
+    if (direction === 'asc') {
+      const entries = await this.scan(correlationId, after, want + 1, false);
+      return { events: await this.toStored(entries.slice(0, want)), hasMore: entries.length > want };
+    }
+    // immudb 1.1.0's descending scan can skip the entry right below a seek key that is not itself
+    // a key (its B-tree reader misses near node boundaries); ascending scans are exact. So the
+    // descending scan only finds a lower bound, and the page is read ascending from there up to
+    // `after`: every entry in between comes back, skipped or not.
+    const hint = await this.scan(correlationId, after, want + 1, true);
+    const hasOlder = hint.length > want;
+    const lowerBound = hasOlder ? hint[want] : undefined; // exclusive
+    const between: Message[] = [];
+    let from = lowerBound ? Buffer.from(lowerBound.getKey_asU8()) : undefined;
+    const upper = after ? timelineSeekKey(correlationId, after) : undefined;
+    for (;;) {
+      const chunk = await this.scan(correlationId, from, MAX_SCAN - 1, false);
+      const inRange = upper ? chunk.filter((e) => Buffer.compare(Buffer.from(e.getKey_asU8()), upper) < 0) : chunk;
+      between.push(...inRange);
+      if (chunk.length < MAX_SCAN - 1 || inRange.length < chunk.length) break;
+      from = Buffer.from(chunk[chunk.length - 1].getKey_asU8());
+    }
+    const page = between.slice(Math.max(0, between.length - want)).reverse();
+    return { events: await this.toStored(page), hasMore: hasOlder || between.length > want };
+  }
+
+  /** One immudb Scan of a correlation's timeline, strictly after `from` (a position or a raw key). */
+  private async scan(correlationId: string, from: TimelinePosition | Buffer | undefined, limit: number, desc: boolean): Promise<Message[]> {
     const req = new pb.ScanRequest();
     req.setPrefix(timelinePrefix(correlationId));
-    if (after) req.setSeekkey(timelineSeekKey(correlationId, after)); // exclusive in both directions
-    req.setDesc(direction === 'desc');
-    req.setLimit(want + 1);
-    req.setSincetx(this.lastTx);
-    let entries: Message[];
+    if (from) req.setSeekkey(Buffer.isBuffer(from) ? from : timelineSeekKey(correlationId, from)); // exclusive
+    req.setDesc(desc);
+    req.setLimit(limit);
+    req.setSincetx(this.lastTx); // read-your-writes: wait until immudb indexed what we committed
     try {
-      entries = (await this.session.call('scan', req)).getEntriesList();
+      return (await this.session.call('scan', req)).getEntriesList();
     } catch (e) {
-      if (isKeyNotFound(e)) return { events: [], hasMore: false };
+      if (isKeyNotFound(e)) return [];
       throw asLedgerError(e, 'the timeline scan');
     }
-    const page = entries.slice(0, want).map((e): StoredEvent => {
+  }
+
+  private async toStored(entries: Message[]): Promise<StoredEvent[]> {
+    const events = entries.map((e): StoredEvent => {
       const key = Buffer.from(e.getKey_asU8());
       return { record: this.decode(Buffer.from(e.getValue_asU8()), key), txId: String(e.getTx()), key, recordedAt: '' };
     });
-    await this.fillRecordedAt(page);
-    return { events: page, hasMore: entries.length > want };
+    await this.fillRecordedAt(events);
+    return events;
   }
 
   async readTransactions(afterTxId: string, maxTxs: number): Promise<CommittedTx[]> {
