@@ -272,3 +272,19 @@ describe('embedded ledger crash safety', () => {
     await b.close();
   });
 });
+
+describe('embedded ledger: damage the trusted state has seen', () => {
+  it('refuses (and cuts nothing) when the damaged tail held an acknowledged transaction', async () => {
+    const { dataDir, log } = await seeded(3);
+    const spans = recordSpans(log);
+    const last = spans[2]!;
+    const bytes = readFileSync(log);
+    bytes[last.offset + last.length - 10]! ^= 0xff; // tx 3, seen by the trusted state, now fails its checksum
+    writeFileSync(log, bytes);
+    await expect(openEmbeddedBackend({ dataDir, logger: quietLogger().logger })).rejects.toMatchObject({
+      code: 'VERIFICATION_FAILED',
+      message: expect.stringMatching(/ends at tx 2 but the trusted state .* has seen tx 3/),
+    });
+    expect(readFileSync(log).equals(bytes)).toBe(true);
+  });
+});

@@ -186,8 +186,6 @@ export class EmbeddedLedger implements LedgerBackend, DualProofStore {
       ledger.alhSource = null;
     }
     ledger.index.finishBulk();
-    if (result.tornTail) ledger.truncateTail(result.end, result.tornTail);
-    ledger.end = result.end;
     if (ledger.lastId > 0) {
       // The last blRoot is always checked: it pins the rebuilt AHTree to the chain.
       const last = ledger.header(BigInt(ledger.lastId));
@@ -196,7 +194,11 @@ export class EmbeddedLedger implements LedgerBackend, DualProofStore {
         throw verificationFailed(`embedded ledger ${options.file}: blRoot of tx ${ledger.lastId} does not match the rebuilt binary-linking tree`);
       }
     }
+    // Before anything is cut off: a tail the trusted state has seen was acknowledged, and losing it
+    // must stop start-up with the bytes still in place.
     await ledger.checkTrustedState();
+    if (result.tornTail) ledger.truncateTail(result.end, result.tornTail);
+    ledger.end = result.end;
     ledger.startup = {
       txs: ledger.lastId,
       events: ledger.index.size,
