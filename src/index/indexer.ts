@@ -1,0 +1,292 @@
+/**
+ * Follows the ledger into the index.
+ *
+ * Each step: take or renew the lease and read the index state (one round trip); if this instance
+ * holds the lease, read committed txs after the checkpoint in txId order and apply them in batches
+ * (entries + new checkpoint atomically, compare-and-set on epoch and checkpoint), reading the next
+ * batch from the ledger while the current one is applied. Then poll again after `pollMs`, or at
+ * once on `kick()` (the write path calls it after an append).
+ *
+ * Several instances: the lease (SET PX, renewed every step) makes one of them the follower, so
+ * the ledger is read once; the compare-and-set makes that an optimization only. A follower that
+ * lost its lease mid-batch (a pause longer than the lease) has its next apply refused, so no tx is
+ * ever applied twice and the checkpoint never moves backwards.
+ *
+ * Index gone (Redis restarted without persistence, FLUSHALL, a reindex left half-cleared): the
+ * follower starts a new epoch, clears the namespace and rebuilds from tx 0; queries answer
+ * INDEX_UNAVAILABLE until it has caught up with the ledger head of that moment.
+ *
+ * Redis or the ledger away: the step fails, the loop backs off (100 ms doubling to 5 s) and
+ * resumes from the stored checkpoint when both answer again.
+ */
+import { randomUUID } from 'node:crypto';
+import type { CommittedTx, Ledger } from '../ledger/port.ts';
+import type { EventIndex, IndexState, IndexTx } from './port.ts';
+
+export interface IndexerLogger {
+  info(...args: unknown[]): void;
+  warn(...args: unknown[]): void;
+  error(...args: unknown[]): void;
+}
+
+export interface IndexerOptions {
+  /** Poll interval when idle. */
+  pollMs?: number;
+  /** Lease time to live; renewed at least every third of it. */
+  leaseMs?: number;
+  /** false: no lease, every instance follows (correct through compare-and-set, just wasteful; for tests). */
+  lease?: boolean;
+  /** Events per apply script (whole txs; one tx is never split). */
+  maxEventsPerApply?: number;
+  /** Events one ledger read aims at (the tx count per read adapts to the tx size). */
+  eventsPerRead?: number;
+  owner?: string;
+  logger?: IndexerLogger;
+  /** Called after every applied batch (progress bars, metrics). */
+  onApplied?: (p: { checkpoint: string; events: number; txs: number }) => void;
+}
+
+export interface IndexLag {
+  /** Committed txs not yet in the index. */
+  txs: number;
+  /** Age of the oldest committed tx not yet in the index (0 when caught up). */
+  seconds: number;
+  checkpoint: string | null;
+  head: string;
+}
+
+export interface IndexerStats {
+  role: 'leader' | 'standby' | 'stopped';
+  eventsApplied: number;
+  txsApplied: number;
+  batches: number;
+  rebuilds: number;
+  lastError: string | null;
+}
+
+type FollowResult = 'caught-up' | 'more' | 'stale';
+
+const MAX_TXS_PER_READ = 1000;
+const quiet: IndexerLogger = { info() {}, warn() {}, error() {} };
+
+export class Indexer {
+  readonly owner: string;
+  private readonly pollMs: number;
+  private readonly leaseMs: number;
+  private readonly useLease: boolean;
+  private readonly maxEventsPerApply: number;
+  private readonly eventsPerRead: number;
+  private readonly log: IndexerLogger;
+  private readonly onApplied: IndexerOptions['onApplied'];
+  private txsPerRead = 100;
+  private running = false;
+  private loopDone: Promise<void> | null = null;
+  private wake: (() => void) | null = null;
+  private kicked = false;
+  /** The epoch this instance last worked in: a missing state after it means the index was lost. */
+  private knownEpoch: string | null = null;
+  readonly stats: IndexerStats = { role: 'stopped', eventsApplied: 0, txsApplied: 0, batches: 0, rebuilds: 0, lastError: null };
+
+  constructor(
+    private readonly ledger: Ledger,
+    private readonly index: EventIndex,
+    options: IndexerOptions = {},
+  ) {
+    this.owner = options.owner ?? `${process.pid}-${randomUUID()}`;
+    this.pollMs = options.pollMs ?? 100;
+    this.leaseMs = options.leaseMs ?? 5_000;
+    this.useLease = options.lease ?? true;
+    this.maxEventsPerApply = options.maxEventsPerApply ?? 5_000;
+    this.eventsPerRead = options.eventsPerRead ?? 5_000;
+    this.log = options.logger ?? quiet;
+    this.onApplied = options.onApplied;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loopDone = this.loop();
+  }
+
+  /** Stops the loop (an apply in flight completes) and hands the lease back. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.wake?.();
+    await this.loopDone;
+    this.stats.role = 'stopped';
+    if (this.useLease) await this.index.releaseLease(this.owner).catch(() => undefined);
+  }
+
+  /** New txs were committed: look now rather than at the next poll. Never throws, never waits. */
+  kick(): void {
+    this.kicked = true;
+    this.wake?.();
+  }
+
+  async lag(): Promise<IndexLag> {
+    const [head, checkpoint] = await Promise.all([this.ledger.lastTxId(), this.index.checkpoint()]);
+    const txs = Math.max(0, Number(BigInt(head) - BigInt(checkpoint ?? '0')));
+    let seconds = 0;
+    if (txs > 0) {
+      const [next] = await this.ledger.readTransactions(checkpoint ?? '0', 1);
+      if (next) seconds = Math.max(0, (Date.now() - Date.parse(next.recordedAt)) / 1000);
+    }
+    return { txs, seconds, checkpoint, head };
+  }
+
+  /**
+   * Rebuilds from scratch, here and now (the reindex command): takes the lease from whoever has
+   * it, starts a new epoch (fencing off the old follower's writes), clears the namespace and
+   * follows the ledger to its end.
+   */
+  async rebuild(): Promise<void> {
+    await this.index.tick(this.owner, this.leaseMs, true);
+    await this.reset('requested');
+    await this.catchUp();
+  }
+
+  /** Follows until the ledger has nothing newer than the checkpoint (needs the lease). */
+  async catchUp(): Promise<void> {
+    for (;;) {
+      const outcome = await this.step();
+      if (outcome === 'standby') throw new Error('another indexer holds the lease');
+      if (outcome === 'caught-up') return;
+    }
+  }
+
+  // --- the loop ------------------------------------------------------------------------------
+
+  private async loop(): Promise<void> {
+    let failures = 0;
+    let lastReport = 0;
+    while (this.running) {
+      let outcome: Awaited<ReturnType<Indexer['step']>>;
+      try {
+        outcome = await this.step();
+        if (failures > 0) this.log.info(`indexer: resumed after ${failures} failed attempt(s)`);
+        failures = 0;
+      } catch (e) {
+        failures++;
+        this.stats.lastError = e instanceof Error ? e.message : String(e);
+        if (failures === 1 || Date.now() - lastReport > 30_000) {
+          lastReport = Date.now();
+          this.log.warn(`indexer: ${this.stats.lastError}; retrying with backoff`);
+        }
+        const backoff = Math.min(100 * 2 ** Math.min(failures - 1, 6), 5_000);
+        await this.sleep(backoff * (0.75 + Math.random() * 0.5), false);
+        continue;
+      }
+      if (outcome !== 'more' && outcome !== 'stale') await this.sleep(this.pollMs, true);
+    }
+  }
+
+  private sleep(ms: number, kickable: boolean): Promise<void> {
+    if (!this.running) return Promise.resolve();
+    if (kickable && this.kicked) {
+      this.kicked = false;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      // A kick during backoff must not turn it into a busy retry; stop() always wakes.
+      this.wake = () => {
+        if (kickable || !this.running) done();
+      };
+    }).then(() => {
+      this.wake = null;
+      this.kicked = false;
+    });
+  }
+
+  /** One lease renewal and as much following as fits in a third of the lease. */
+  private async step(): Promise<FollowResult | 'standby'> {
+    const t = this.useLease ? await this.index.tick(this.owner, this.leaseMs) : { leased: true, state: await this.index.state() };
+    if (!t.leased) {
+      this.stats.role = 'standby';
+      return 'standby';
+    }
+    this.stats.role = 'leader';
+    const state = t.state;
+    // Without a lease a clearing state is another follower's rebuild in progress: let it finish.
+    if (!this.useLease && state?.status === 'clearing') return 'standby';
+    if (!state || state.status === 'clearing') {
+      if (!state && this.knownEpoch) this.log.warn('indexer: the index vanished (Redis restarted empty or was flushed); rebuilding it from the ledger');
+      else if (state) this.log.warn('indexer: found a rebuild that did not finish; starting it again');
+      else this.log.info('indexer: no index yet; building it from the ledger');
+      await this.reset(state ? 'unfinished' : 'missing');
+      return 'more';
+    }
+    if (state.epoch !== this.knownEpoch) {
+      if (this.knownEpoch) this.log.info(`indexer: following index epoch ${state.epoch} (rebuilt elsewhere)`);
+      this.knownEpoch = state.epoch;
+    }
+    return this.follow(state, Date.now() + this.leaseMs / 3);
+  }
+
+  private async reset(why: string): Promise<void> {
+    const target = await this.ledger.lastTxId();
+    const epoch = randomUUID();
+    await this.index.reset(epoch, target);
+    this.knownEpoch = epoch;
+    this.stats.rebuilds++;
+    this.log.info(`indexer: new index epoch ${epoch} (${why}); rebuilding up to tx ${target}`);
+  }
+
+  private async follow(state: IndexState, deadline: number): Promise<FollowResult> {
+    let checkpoint = state.checkpoint;
+    let pending: Promise<CommittedTx[]> | null = this.read(checkpoint);
+    while (pending) {
+      const txs: CommittedTx[] = await pending;
+      const last = txs[txs.length - 1];
+      if (!last) return 'caught-up';
+      // Read ahead while this batch is applied; a failed apply leaves the read unused (and handled).
+      pending = Date.now() < deadline ? this.read(last.txId) : null;
+      for (const chunk of chunks(txs, this.maxEventsPerApply)) {
+        const batch: IndexTx[] = chunk.map((tx) => ({ txId: tx.txId, records: tx.events.map((e) => e.record) }));
+        const r = await this.index.apply({ epoch: state.epoch, fromTxId: checkpoint, txs: batch });
+        if (!r.ok) {
+          // Someone else moved the index on (a rebuild, another follower, a flush): re-read its state.
+          this.log.info(`indexer: batch after tx ${checkpoint} not applied (${r.reason}); re-reading the index state`);
+          return 'stale';
+        }
+        checkpoint = chunk[chunk.length - 1]!.txId;
+        const events = batch.reduce((n, tx) => n + tx.records.length, 0);
+        this.stats.batches++;
+        this.stats.txsApplied += batch.length;
+        this.stats.eventsApplied += events;
+        this.onApplied?.({ checkpoint, events, txs: batch.length });
+      }
+      // Size the next read by what these txs held: few big txs or many small ones, similar work.
+      const perTx = Math.max(1, txs.reduce((n, tx) => n + tx.events.length, 0) / txs.length);
+      this.txsPerRead = Math.max(1, Math.min(MAX_TXS_PER_READ, Math.round(this.eventsPerRead / perTx)));
+    }
+    return 'more';
+  }
+
+  private read(after: string): Promise<CommittedTx[]> {
+    const p = this.ledger.readTransactions(after, this.txsPerRead);
+    p.catch(() => undefined); // awaited later, or dropped when the batch before it failed
+    return p;
+  }
+}
+
+/** Consecutive runs of whole txs holding at most `maxEvents` events (a bigger tx alone). */
+function* chunks(txs: CommittedTx[], maxEvents: number): Generator<CommittedTx[]> {
+  let cur: CommittedTx[] = [];
+  let n = 0;
+  for (const tx of txs) {
+    if (cur.length > 0 && n + tx.events.length > maxEvents) {
+      yield cur;
+      cur = [];
+      n = 0;
+    }
+    cur.push(tx);
+    n += tx.events.length;
+  }
+  if (cur.length > 0) yield cur;
+}
