@@ -1,0 +1,223 @@
+/**
+ * The event index contract: every EventIndex (Redis, in-process) must pass it unchanged. Events
+ * go through a real ledger and the real indexer; every page is compared with a brute-force model.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isAuditError } from '../../src/errors.ts';
+import type { AuditEventRecord, NewEvent } from '../../src/events/types.ts';
+import type { Indexer } from '../../src/index/indexer.ts';
+import type { EventIndex, IndexPage } from '../../src/index/port.ts';
+import { decodeCursor, encodeCursor, type AuditEventFilterInput, type IndexOrder, type IndexPosition } from '../../src/index/query.ts';
+import type { Ledger } from '../../src/ledger/port.ts';
+import { prng } from '../unit/_random.ts';
+import { Model, makePools, randomEvent, randomFilter, type Pools } from '../support/index-model.ts';
+
+export interface IndexFixture {
+  ledger: Ledger;
+  index: EventIndex;
+  indexer: Indexer;
+  close(): Promise<void>;
+}
+
+const ORDERS: IndexOrder[] = ['TIMESTAMP_ASC', 'TIMESTAMP_DESC'];
+const SIZES = [1, 2, 3, 7, 10, 50, 137, 500];
+
+/** Appends in random-size batches (one tx each), as a client would. */
+export async function appendAll(ledger: Ledger, events: NewEvent[], rand: () => number): Promise<void> {
+  for (let i = 0; i < events.length; ) {
+    const n = rand() < 0.3 ? 1 + Math.floor(rand() * 5) : 50 + Math.floor(rand() * 450);
+    await ledger.append(events.slice(i, i + n));
+    i += n;
+  }
+}
+
+/** Every page of one traversal checked against the model; returns the eventIds in order. */
+export async function traverse(
+  index: EventIndex,
+  model: Model,
+  filter: AuditEventFilterInput,
+  order: IndexOrder,
+  size: number,
+  backward: boolean,
+): Promise<string[]> {
+  const collected: string[] = [];
+  let cursor: string | null = null;
+  const where = `filter ${JSON.stringify(filter)} ${order} ${backward ? 'last' : 'first'}=${size}`;
+  for (let i = 0; i < 10_000; i++) {
+    const args = backward ? { last: size, ...(cursor ? { before: cursor } : {}) } : { first: size, ...(cursor ? { after: cursor } : {}) };
+    const page: IndexPage = await index.query({ filter, orderBy: order, ...args });
+    const position = cursor ? decodeCursor(cursor) : undefined;
+    const expected = model.page(filter, order, backward ? { last: size, before: position } : { first: size, after: position });
+    const got = page.edges.map((e) => e.eventId);
+    expect(got, `${where}, page ${i}`).toEqual(expected.eventIds);
+    expect(page.pageInfo.hasNextPage, `${where}, page ${i}: hasNextPage`).toBe(expected.hasNextPage);
+    expect(page.pageInfo.hasPreviousPage, `${where}, page ${i}: hasPreviousPage`).toBe(expected.hasPreviousPage);
+    expect(page.pageInfo.startCursor).toBe(page.edges[0]?.cursor ?? null);
+    expect(page.pageInfo.endCursor).toBe(page.edges[page.edges.length - 1]?.cursor ?? null);
+    if (backward) {
+      collected.unshift(...got);
+      if (!page.pageInfo.hasPreviousPage) break;
+      cursor = page.pageInfo.startCursor;
+    } else {
+      collected.push(...got);
+      if (!page.pageInfo.hasNextPage) break;
+      cursor = page.pageInfo.endCursor;
+    }
+  }
+  return collected;
+}
+
+/** Random filters × both orders × random page sizes, forwards and backwards, against the model. */
+export async function randomizedCheck(index: EventIndex, records: readonly AuditEventRecord[], pools: Pools, seed: number, filters: number): Promise<number> {
+  const rand = prng(seed);
+  const model = new Model(records);
+  let pages = 0;
+  for (let f = 0; f < filters; f++) {
+    const filter = randomFilter(rand, pools, records);
+    for (const order of ORDERS) {
+      const all = model.select(filter, order).map((p) => p.eventId);
+      for (const backward of [false, true]) {
+        // Random size, but at most ~25 pages per traversal to keep the suite quick.
+        const size = Math.min(500, Math.max(SIZES[Math.floor(rand() * SIZES.length)]!, Math.ceil(all.length / 25)));
+        const got = await traverse(index, model, filter, order, size, backward);
+        expect(got, `complete traversal of ${JSON.stringify(filter)} ${order}`).toEqual(all);
+        pages += Math.max(1, Math.ceil(all.length / size));
+      }
+    }
+  }
+  return pages;
+}
+
+export function eventIndexContract(name: string, open: () => Promise<IndexFixture>, options: { events?: number; filters?: number; seed?: number } = {}) {
+  const total = options.events ?? 5_000;
+  const seed = options.seed ?? 20250101;
+
+  describe(`event index contract: ${name}`, () => {
+    let fx: IndexFixture;
+    let pools: Pools;
+    let records: AuditEventRecord[];
+    const rand = prng(seed);
+
+    beforeAll(async () => {
+      fx = await open();
+      pools = makePools(rand);
+      const events = Array.from({ length: total }, () => randomEvent(rand, pools));
+      await appendAll(fx.ledger, events, rand);
+      records = events.map((e) => e.record);
+      await fx.indexer.catchUp();
+    }, 180_000);
+    afterAll(async () => {
+      await fx?.close();
+    });
+
+    it('holds every ledger event exactly once and is ready at the ledger head', async () => {
+      const state = await fx.index.state();
+      expect(state).toMatchObject({ status: 'ready', checkpoint: await fx.ledger.lastTxId(), events: total, applied: total });
+      const all = await fx.index.query({ first: 500, orderBy: 'TIMESTAMP_ASC' });
+      expect(all.edges).toHaveLength(500);
+      expect(all.pageInfo).toMatchObject({ hasNextPage: true, hasPreviousPage: false });
+    });
+
+    it(`answers ${options.filters ?? 200} random filters × both orders exactly, paging forwards and backwards`, async () => {
+      const pages = await randomizedCheck(fx.index, records, pools, seed + 1, options.filters ?? 200);
+      expect(pages).toBeGreaterThan(400);
+    }, 300_000);
+
+    it('pages exactly between arbitrary cursors, also ones outside the result and on tied milliseconds', async () => {
+      const r = prng(seed + 2);
+      const model = new Model(records);
+      const anyPosition = (): IndexPosition => model.sorted[Math.floor(r() * model.sorted.length)]!.position;
+      for (let i = 0; i < 150; i++) {
+        const filter = r() < 0.3 ? {} : randomFilter(r, pools, records);
+        const order = ORDERS[i % 2]!;
+        let after: IndexPosition | undefined = r() < 0.7 ? anyPosition() : undefined;
+        let before: IndexPosition | undefined = r() < 0.5 ? anyPosition() : undefined;
+        if (r() < 0.2 && after) before = undefined;
+        const size = SIZES[Math.floor(r() * SIZES.length)]!;
+        const backward = r() < 0.5;
+        if (r() < 0.1) [after, before] = [before, after];
+        const args = {
+          ...(backward ? { last: size } : { first: size }),
+          ...(after ? { after: encodeCursor(after) } : {}),
+          ...(before ? { before: encodeCursor(before) } : {}),
+        };
+        const page = await fx.index.query({ filter, orderBy: order, ...args });
+        const expected = model.page(filter, order, { ...(backward ? { last: size } : { first: size }), after, before });
+        const where = `${JSON.stringify(filter)} ${order} ${JSON.stringify(args)}`;
+        expect(page.edges.map((e) => e.eventId), where).toEqual(expected.eventIds);
+        expect(page.pageInfo.hasNextPage, `${where}: hasNextPage`).toBe(expected.hasNextPage);
+        expect(page.pageInfo.hasPreviousPage, `${where}: hasPreviousPage`).toBe(expected.hasPreviousPage);
+      }
+    }, 120_000);
+
+    it('refuses bad arguments with BAD_USER_INPUT, naming the field', async () => {
+      const bad: [Parameters<EventIndex['query']>[0], string][] = [
+        [{ filter: { eventType: [] } }, 'filter.eventType'],
+        [{ filter: { actorId: ['ok', ''] } }, 'filter.actorId.1'],
+        [{ filter: { outcome: ['MAYBE'] } }, 'filter.outcome.0'],
+        [{ filter: { actorId: ['\ud800'] } }, 'filter.actorId.0'],
+        [{ filter: { since: 'yesterday' } }, 'filter.since'],
+        [{ filter: { until: '2025-01-01T00:00:00.0001Z' } }, 'filter.until'],
+        [{ filter: { eventType: Array.from({ length: 101 }, (_, i) => `t${i}`) } }, 'filter.eventType'],
+        [{ first: 501 }, 'first'],
+        [{ last: -1 }, 'last'],
+        [{ first: 1, last: 1 }, 'first'],
+        [{ after: 'bm9wZQ' }, 'after'],
+        [{ before: 'not a cursor' }, 'before'],
+        [{ orderBy: 'SIDEWAYS' as IndexOrder }, 'orderBy'],
+      ];
+      for (const [q, path] of bad) {
+        const e = await fx.index.query(q).then(
+          () => null,
+          (err: unknown) => err,
+        );
+        expect(isAuditError(e) && e.code, JSON.stringify(q)).toBe('BAD_USER_INPUT');
+        const violations = (e as { details: { violations: { path: string }[] } }).details.violations;
+        expect(violations.map((v) => v.path), JSON.stringify(q)).toContain(path);
+      }
+    });
+
+    it('treats [since, until) as half-open and an empty window as empty', async () => {
+      const model = new Model(records);
+      const hot = pools.hotMs[0]!;
+      const at = new Date(hot).toISOString();
+      const next = new Date(hot + 1).toISOString();
+      const only = await fx.index.query({ filter: { since: at, until: next }, first: 500, orderBy: 'TIMESTAMP_ASC' });
+      expect(only.edges.map((e) => e.eventId)).toEqual(model.select({ since: at, until: next }, 'TIMESTAMP_ASC').map((p) => p.eventId));
+      expect(only.edges.length).toBeGreaterThan(10); // a hot millisecond: many ties, eventId order
+      expect(only.edges.every((e) => e.position.ms === hot)).toBe(true);
+      const none = await fx.index.query({ filter: { since: next, until: at } });
+      expect(none).toEqual({ edges: [], pageInfo: { hasNextPage: false, hasPreviousPage: false, startCursor: null, endCursor: null } });
+      const offset = await fx.index.query({ filter: { since: new Date(hot).toISOString().replace('Z', '+00:00'), until: next }, first: 500, orderBy: 'TIMESTAMP_ASC' });
+      expect(offset.edges.map((e) => e.eventId)).toEqual(only.edges.map((e) => e.eventId));
+    });
+
+    it('keeps cursors stable while events arrive: no duplicate, nothing skipped that existed', async () => {
+      const r = prng(seed + 3);
+      const filter: AuditEventFilterInput = { outcome: ['FAILURE', 'PENDING'] };
+      for (const order of ORDERS) {
+        const seen: string[] = [];
+        const before = new Model(records).select(filter, order).map((p) => p.eventId);
+        let cursor: string | null = null;
+        for (;;) {
+          const page: IndexPage = await fx.index.query({ filter, orderBy: order, first: 137, ...(cursor ? { after: cursor } : {}) });
+          seen.push(...page.edges.map((e) => e.eventId));
+          // Between pages: more events, anywhere in time, some matching the filter.
+          const more = Array.from({ length: 40 }, () => randomEvent(r, pools));
+          await fx.ledger.append(more);
+          records.push(...more.map((e) => e.record));
+          await fx.indexer.catchUp();
+          if (!page.pageInfo.hasNextPage) break;
+          cursor = page.pageInfo.endCursor;
+        }
+        expect(new Set(seen).size).toBe(seen.length);
+        const got = new Set(seen);
+        expect(before.filter((id) => !got.has(id))).toEqual([]);
+      }
+      // and the index still equals the ledger exactly
+      const state = await fx.index.state();
+      expect(state).toMatchObject({ events: records.length, applied: records.length });
+      await randomizedCheck(fx.index, records, pools, seed + 4, 10);
+    }, 120_000);
+  });
+}

@@ -1,0 +1,131 @@
+/**
+ * For the index suites: random events that stress the index (hot milliseconds with many ties,
+ * skewed value frequencies, hostile actor ids), random filters, and the brute-force model every
+ * page is compared with.
+ */
+import { isWellFormed } from '../../src/events/json.ts';
+import type { NewEvent, AuditEventRecord } from '../../src/events/types.ts';
+import { validateEventInput } from '../../src/events/validate.ts';
+import { comparePositions, encodeCursor, matches, normalizeFilter, positionOf, type AuditEventFilterInput, type IndexOrder, type IndexPosition } from '../../src/index/query.ts';
+import { NASTY_ALPHABET, randomString, randomUuid } from '../unit/_random.ts';
+
+export const BASE_MS = Date.UTC(2025, 0, 1);
+export const SPAN_MS = 10 * 24 * 3600_000;
+
+const EVENT_TYPES = ['gateway.signal.received', 'workflow.step.completed', 'workflow.step.failed', 'auth.login', 'auth.logout', 'policy.evaluated', 'remediation.started', 'remediation.finished', 'rare.one', 'rare.two'];
+const CATEGORIES = ['gateway', 'workflow', 'auth', 'policy', 'remediation'];
+const ACTOR_TYPES = ['service', 'user', 'system', 'bot'];
+const RESOURCE_TYPES = ['pod', 'node', 'deployment', 'secret', 'namespace'];
+
+/** Value pools, fixed per seed, so filters hit real values (including colliding-looking ones). */
+export interface Pools {
+  actorIds: string[];
+  resourceIds: string[];
+  correlationIds: string[];
+  hotMs: number[];
+}
+
+export function makePools(rand: () => number): Pools {
+  // Values that would collide under naive `field:value` keys or break patterns and hash tags.
+  const crafted = ['a', 'a:oc:FAILURE', 'x}:ai:y', '{tag}', '*', '?', '[ab]', 'a%3Ab', 'a:b', 'svc/1', '中文', '😀 actor', 'a\\b'];
+  const actorIds = [...crafted, ...Array.from({ length: 25 }, (_, i) => `actor-${i}`), ...Array.from({ length: 10 }, () => randomString(rand, 6, NASTY_ALPHABET))];
+  return {
+    actorIds: [...new Set(actorIds)].filter((s) => s.length > 0 && isWellFormed(s)),
+    resourceIds: Array.from({ length: 60 }, (_, i) => `res-${i}`),
+    correlationIds: Array.from({ length: 25 }, (_, i) => `rr-2025-${String(i).padStart(3, '0')}`),
+    hotMs: Array.from({ length: 8 }, () => BASE_MS + Math.floor(rand() * SPAN_MS)),
+  };
+}
+
+/** Skewed pick: early entries are much more frequent. */
+const skewed = <T>(rand: () => number, list: readonly T[]): T => list[Math.floor(list.length * rand() ** 2)]!;
+const uniform = <T>(rand: () => number, list: readonly T[]): T => list[Math.floor(list.length * rand())]!;
+
+export function randomEvent(rand: () => number, pools: Pools): NewEvent {
+  const hot = rand() < 0.2;
+  const ms = hot ? uniform(rand, pools.hotMs) : BASE_MS + Math.floor(rand() * SPAN_MS);
+  const r = rand();
+  const withResource = rand() < 0.7;
+  return validateEventInput({
+    eventId: randomUuid(rand),
+    eventType: skewed(rand, EVENT_TYPES),
+    eventCategory: uniform(rand, CATEGORIES),
+    outcome: r < 0.7 ? 'SUCCESS' : r < 0.9 ? 'FAILURE' : 'PENDING',
+    timestamp: new Date(ms).toISOString(),
+    correlationId: uniform(rand, pools.correlationIds),
+    actorType: skewed(rand, ACTOR_TYPES),
+    actorId: skewed(rand, pools.actorIds),
+    ...(withResource ? { resourceType: uniform(rand, RESOURCE_TYPES), resourceId: skewed(rand, pools.resourceIds) } : {}),
+    data: { n: Math.floor(rand() * 1000) },
+  });
+}
+
+const some = <T>(rand: () => number, list: readonly T[], max: number): T[] => Array.from({ length: 1 + Math.floor(rand() * max) }, () => uniform(rand, list));
+
+export function randomFilter(rand: () => number, pools: Pools, records: readonly AuditEventRecord[]): AuditEventFilterInput {
+  const f: AuditEventFilterInput = {};
+  const p = (x: number) => rand() < x;
+  if (p(0.4)) f.eventType = some(rand, [...EVENT_TYPES, 'never.seen'], 3);
+  if (p(0.2)) f.eventCategory = some(rand, CATEGORIES, 2);
+  if (p(0.25)) f.actorId = some(rand, pools.actorIds, 4);
+  if (p(0.2)) f.actorType = some(rand, ACTOR_TYPES, 2);
+  if (p(0.35)) f.outcome = some(rand, ['SUCCESS', 'FAILURE', 'PENDING'], 2);
+  if (p(0.12)) f.correlationId = uniform(rand, pools.correlationIds);
+  if (p(0.15)) f.resourceType = uniform(rand, RESOURCE_TYPES);
+  if (p(0.1)) f.resourceId = skewed(rand, pools.resourceIds);
+  // Bounds often exactly on an event's (possibly hot) millisecond, to test [since, until).
+  const bound = () => (p(0.5) && records.length ? Date.parse(uniform(rand, records).timestamp) : BASE_MS + Math.floor(rand() * SPAN_MS));
+  if (p(0.3)) f.since = new Date(bound()).toISOString();
+  if (p(0.3)) f.until = new Date(bound()).toISOString();
+  return f;
+}
+
+/** The model: every record sorted by (timestamp, eventId). */
+export class Model {
+  readonly sorted: { record: AuditEventRecord; position: IndexPosition }[];
+  constructor(records: readonly AuditEventRecord[]) {
+    this.sorted = records.map((record) => ({ record, position: positionOf(record) })).sort((a, b) => comparePositions(a.position, b.position));
+  }
+
+  private readonly cache = new Map<string, IndexPosition[]>();
+
+  /** Matching positions in `order` (do not mutate: cached). */
+  select(filter: AuditEventFilterInput, order: IndexOrder): IndexPosition[] {
+    const key = `${order} ${JSON.stringify(filter)}`;
+    let out = this.cache.get(key);
+    if (!out) {
+      const n = normalizeFilter(filter);
+      out = this.sorted.filter((e) => matches(e.record, n)).map((e) => e.position);
+      if (order === 'TIMESTAMP_DESC') out.reverse();
+      this.cache.set(key, out);
+    }
+    return out;
+  }
+
+  /** The page the Relay rules (as documented in executor.ts) give. */
+  page(
+    filter: AuditEventFilterInput,
+    order: IndexOrder,
+    args: { first?: number; last?: number; after?: IndexPosition; before?: IndexPosition },
+  ): { eventIds: string[]; hasNextPage: boolean; hasPreviousPage: boolean } {
+    const seq = this.select(filter, order);
+    const cmp = (a: IndexPosition, b: IndexPosition) => (order === 'TIMESTAMP_ASC' ? comparePositions(a, b) : comparePositions(b, a));
+    const inside = seq.filter((e) => (!args.after || cmp(e, args.after) > 0) && (!args.before || cmp(e, args.before) < 0));
+    const backward = args.last !== undefined || (args.first === undefined && args.before !== undefined && args.after === undefined);
+    const size = (backward ? args.last : args.first) ?? 50;
+    if (!backward) {
+      return {
+        eventIds: inside.slice(0, size).map((e) => e.eventId),
+        hasNextPage: inside.length > size,
+        hasPreviousPage: args.after ? seq.some((e) => cmp(e, args.after!) <= 0) : false,
+      };
+    }
+    return {
+      eventIds: (size === 0 ? [] : inside.slice(-size)).map((e) => e.eventId),
+      hasPreviousPage: inside.length > size,
+      hasNextPage: args.before ? seq.some((e) => cmp(e, args.before!) >= 0) : false,
+    };
+  }
+}
+
+export const cursorOf = (p: IndexPosition) => encodeCursor(p);
