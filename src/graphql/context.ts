@@ -4,6 +4,7 @@
  * `loaders.verified`, so one request never proves the same event twice.
  */
 import DataLoader from 'dataloader';
+import type { EventIndex } from '../index/port.ts';
 import type { AppendResult, Ledger, StoredEvent } from '../ledger/port.ts';
 
 /** Any Ledger; group-committing ones also say how many events one append may hold. */
@@ -11,6 +12,8 @@ export type AppLedger = Ledger & { readonly maxEventsPerAppend?: number };
 
 export interface GraphQLContext {
   ledger: AppLedger;
+  /** The secondary index behind `auditEvents`; absent: that query answers INDEX_UNAVAILABLE. */
+  index?: EventIndex;
   requestId: string;
   loaders: {
     /** eventId (lowercase) → stored event, or null when there is none. */
@@ -23,9 +26,10 @@ export interface GraphQLContext {
 /** immudb answers GetAll for a few hundred keys comfortably; larger requests are split. */
 const EVENT_BATCH = 500;
 
-export function createContext({ ledger, requestId }: { ledger: AppLedger; requestId: string }): GraphQLContext {
+export function createContext({ ledger, index, requestId }: { ledger: AppLedger; index?: EventIndex; requestId: string }): GraphQLContext {
   return {
     ledger,
+    ...(index ? { index } : {}),
     requestId,
     loaders: {
       event: new DataLoader((ids) => ledger.getMany(ids), { maxBatchSize: EVENT_BATCH }),

@@ -6,5 +6,6 @@ import './nodes/LedgerState.ts';
 import './inputs/AuditEventInput.ts';
 import './mutations/createAuditEvent.ts';
 import './mutations/createAuditEvents.ts';
+import './queries/auditEvents.ts';
 
 export const schema = builder.toSchema({ sortSchema: true });
