@@ -3,6 +3,7 @@
  * server; on SIGTERM/SIGINT a graceful stop — no new requests, in-flight ones (and their ledger
  * writes) finish, then the ledger is closed. A second signal exits at once.
  */
+import { openEventIndex, withAppendHook } from './index/index.ts';
 import { ConfigError, loadConfig, type Config } from './server/config.ts';
 import { createApp } from './server/app.ts';
 import { createLogger } from './server/logger.ts';
@@ -23,7 +24,11 @@ async function main(): Promise<void> {
 
   const ledger = await openLedger(config, logger);
   logger.info(`ledger: ${ledger.kind} (database ${ledger.database})`);
-  const app = createApp({ ledger, config, logger });
+  // The index never blocks start-up: with Redis down the indexer retries until it answers.
+  const indexing = await openEventIndex({ ledger, redisUrl: config.redisUrl, logger });
+  indexing.indexer.start();
+  logger.info(`index: ${indexing.index.kind}`);
+  const app = createApp({ ledger: withAppendHook(ledger, () => indexing.indexer.kick()), index: indexing.index, config, logger });
   const { url } = await app.listen();
   logger.info(`listening on ${url} (GraphiQL in a browser; /healthz, /readyz)`);
   logger.warn(
@@ -41,6 +46,7 @@ async function main(): Promise<void> {
     logger.info(`${signal}: shutting down (finishing in-flight requests)`);
     try {
       await app.close();
+      await indexing.close();
       await ledger.close();
       logger.info('stopped');
       process.exitCode = 0;

@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { createYoga, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
 import { isAuditError } from '../errors.ts';
+import type { EventIndex } from '../index/port.ts';
 import { createContext, type AppLedger, type GraphQLContext } from '../graphql/context.ts';
 import { maskError } from '../graphql/errors.ts';
 import { useQueryLimits } from '../graphql/limits.ts';
@@ -62,6 +63,8 @@ query Timeline($correlationId: String! = "rr-2025-001") {
 
 export interface AppOptions {
   ledger: AppLedger;
+  /** The secondary index behind `auditEvents` (and a /readyz check); the app does not own it. */
+  index?: EventIndex;
   config: Pick<Config, 'port' | 'host'>;
   logger?: Logger;
   /** Dependencies /readyz checks besides the ledger (e.g. `index` once there is one). */
@@ -98,7 +101,12 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 export function createApp(options: AppOptions): App {
   const { ledger, config } = options;
   const logger = options.logger ?? createLogger();
-  const checks: Record<string, () => Promise<void>> = { ledger: () => ledger.ping(), ...options.readiness };
+  const { index } = options;
+  const checks: Record<string, () => Promise<void>> = {
+    ledger: () => ledger.ping(),
+    ...(index ? { index: () => index.health() } : {}),
+    ...options.readiness,
+  };
 
   const yoga = createYoga<{ req: IncomingMessage; res: ServerResponse }, GraphQLContext>({
     schema,
@@ -111,7 +119,7 @@ export function createApp(options: AppOptions): App {
     maskedErrors: { maskError: (error) => maskError(error), isDev: false },
     maxRequestBodySize: options.maxRequestBodyBytes ?? MAX_REQUEST_BODY_BYTES,
     batching: false,
-    context: () => createContext({ ledger, requestId: currentRequestId() ?? randomUUID() }),
+    context: () => createContext({ ledger, ...(index ? { index } : {}), requestId: currentRequestId() ?? randomUUID() }),
     plugins: [
       ...useQueryLimits(),
       useReadinessCheck({
