@@ -1,0 +1,165 @@
+/**
+ * `auditEvents` over real HTTP: a real immudb ledger, the Redis index and its indexer, wired as
+ * main.ts wires them. Content comes from the ledger; a tampered index can hide but not forge.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openEventIndex, withAppendHook, type IndexSetup } from '../../src/index/index.ts';
+import { encodeMember, fieldKey, GLOBAL_KEY } from '../../src/index/query.ts';
+import { indexNamespace, type RedisEventIndex } from '../../src/index/redis-index.ts';
+import type { Ledger } from '../../src/ledger/port.ts';
+import { createApp, type App } from '../../src/server/app.ts';
+import { createLogger } from '../../src/server/logger.ts';
+import { EVENT_FIELDS } from '../support/graphql.ts';
+import { gql, waitCaughtUp } from '../support/index-helpers.ts';
+import { describeImmudb, openTestImmudbLedger, redisUrl } from '../support/services.ts';
+
+const describeRedis = redisUrl ? describe : describe.skip;
+
+const QUERY = `query Q($filter: AuditEventFilter, $orderBy: AuditEventOrder, $first: Int, $after: String, $last: Int, $before: String) {
+  auditEvents(filter: $filter, orderBy: $orderBy, first: $first, after: $after, last: $last, before: $before) {
+    edges { cursor node { ${EVENT_FIELDS} } }
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+  }
+}`;
+const CREATE_MANY = `mutation($input: [AuditEventInput!]!) { createAuditEvents(input: $input) { events { eventId timestamp eventType } } }`;
+
+describeImmudb('GraphQL auditEvents', () => {
+  describeRedis('on the Redis index', () => {
+    let ledger: Ledger;
+    let setup: IndexSetup;
+    let app: App;
+    let url: string;
+    let redis: Redis;
+    const corr = `ae-${randomUUID()}`;
+    const inputs = Array.from({ length: 30 }, (_, i) => ({
+      eventId: randomUUID(),
+      eventType: i % 3 === 0 ? 'auth.login' : 'workflow.step.completed',
+      eventCategory: i % 2 ? 'auth' : 'workflow',
+      outcome: i % 4 === 0 ? 'FAILURE' : 'SUCCESS',
+      correlationId: corr,
+      actorType: 'user',
+      actorId: `u:${i % 5}`,
+      resourceType: 'pod',
+      resourceId: `p-${i % 7}`,
+      // pairs share a millisecond: order inside it is by eventId
+      timestamp: new Date(Date.UTC(2025, 2, 1) + Math.floor(i / 2) * 1000).toISOString(),
+      data: { i },
+    }));
+
+    beforeAll(async () => {
+      ledger = await openTestImmudbLedger();
+      setup = await openEventIndex({ ledger, redisUrl: redisUrl!, namespace: indexNamespace(`gql-${randomBytes(6).toString('hex')}`), indexer: { pollMs: 50 } });
+      setup.indexer.start();
+      app = createApp({
+        ledger: withAppendHook(ledger, () => setup.indexer.kick()),
+        index: setup.index,
+        config: { port: 0, host: '127.0.0.1' },
+        logger: createLogger({ level: 'error', write: () => undefined }),
+      });
+      url = (await app.listen()).url;
+      redis = new Redis(redisUrl!);
+      const r = await gql(url, CREATE_MANY, { input: inputs });
+      expect(r.body.errors).toBeUndefined();
+      await waitCaughtUp(setup.index, ledger);
+    });
+    afterAll(async () => {
+      await app?.close();
+      await setup?.close();
+      await ledger?.close();
+      redis?.disconnect();
+    });
+
+    const sorted = () => [...inputs].sort((a, b) => (a.timestamp === b.timestamp ? (a.eventId < b.eventId ? -1 : 1) : a.timestamp < b.timestamp ? -1 : 1));
+
+    it('returns full events from the ledger, newest first by default, with Relay paging', async () => {
+      const r = await gql(url, QUERY, { filter: { correlationId: corr }, first: 7 });
+      expect(r.body.errors).toBeUndefined();
+      const conn = r.body.data.auditEvents;
+      const desc = sorted().reverse();
+      expect(conn.edges.map((e: any) => e.node.eventId)).toEqual(desc.slice(0, 7).map((i) => i.eventId));
+      expect(conn.pageInfo).toMatchObject({ hasNextPage: true, hasPreviousPage: false });
+      const first = conn.edges[0].node;
+      expect(first).toMatchObject({ correlationId: corr, actor: { type: 'user' }, resource: { type: 'pod' }, ledger: { key: expect.stringContaining('tl/') } });
+      expect(first.recordedAt).toMatch(/Z$/);
+
+      // forward to the end, then backward from the end
+      const ids: string[] = [];
+      let after: string | null = null;
+      for (;;) {
+        const p: any = (await gql(url, QUERY, { filter: { correlationId: corr }, orderBy: 'TIMESTAMP_ASC', first: 4, after })).body.data.auditEvents;
+        ids.push(...p.edges.map((e: any) => e.node.eventId));
+        if (!p.pageInfo.hasNextPage) break;
+        after = p.pageInfo.endCursor;
+      }
+      expect(ids).toEqual(sorted().map((i) => i.eventId));
+      const back = (await gql(url, QUERY, { filter: { correlationId: corr }, orderBy: 'TIMESTAMP_ASC', last: 5 })).body.data.auditEvents;
+      expect(back.edges.map((e: any) => e.node.eventId)).toEqual(ids.slice(-5));
+      expect(back.pageInfo).toMatchObject({ hasNextPage: false, hasPreviousPage: true });
+    });
+
+    it('ANDs fields, ORs list values, and keeps [since, until)', async () => {
+      const filter = {
+        correlationId: corr,
+        eventType: ['auth.login', 'nope'],
+        outcome: ['FAILURE'],
+        since: inputs[0]!.timestamp,
+        until: inputs[24]!.timestamp,
+      };
+      const r = await gql(url, QUERY, { filter, orderBy: 'TIMESTAMP_ASC', first: 50 });
+      expect(r.body.errors).toBeUndefined();
+      const want = sorted().filter((i) => i.eventType === 'auth.login' && i.outcome === 'FAILURE' && i.timestamp >= filter.since && i.timestamp < filter.until);
+      expect(want.length).toBeGreaterThan(0);
+      expect(r.body.data.auditEvents.edges.map((e: any) => e.node.eventId)).toEqual(want.map((i) => i.eventId));
+    });
+
+    it('refuses bad filters and cursors with BAD_USER_INPUT and a path', async () => {
+      const cases: [Record<string, unknown>, string][] = [
+        [{ filter: { eventType: [] } }, 'filter.eventType'],
+        [{ filter: { since: 'soon' } }, 'filter.since'],
+        [{ after: 'garbage' }, 'after'],
+        [{ first: 501 }, 'first'],
+        [{ first: 1, last: 1 }, 'first'],
+      ];
+      for (const [vars, path] of cases) {
+        const r = await gql(url, QUERY, vars);
+        expect(r.body.errors?.[0]?.extensions?.code, JSON.stringify(vars)).toBe('BAD_USER_INPUT');
+        expect(r.body.errors?.[0]?.extensions?.violations.map((v: any) => v.path)).toContain(path);
+      }
+    });
+
+    it('a tampered index can hide events but never forge them', async () => {
+      const ns = (setup.index as RedisEventIndex).namespace;
+      const victim = inputs[1]!; // a workflow event
+      const member = (ms: number, id: string) => Buffer.from(encodeMember({ ms, eventId: id }), 'latin1');
+      const ms = Date.parse(victim.timestamp);
+      // claims the workflow event is an auth.logout; an eventId the ledger never saw; the victim at another time
+      await redis.zadd(ns + fieldKey('eventType', 'auth.logout'), 0, member(ms, victim.eventId));
+      await redis.zadd(ns + fieldKey('correlationId', corr), 0, member(ms + 1, randomUUID()), 0, member(ms + 5, victim.eventId));
+      await redis.zadd(ns + GLOBAL_KEY, 0, member(ms + 1, randomUUID()));
+      const forged = await gql(url, QUERY, { filter: { eventType: ['auth.logout'] } });
+      expect(forged.body.errors).toBeUndefined();
+      expect(forged.body.data.auditEvents.edges).toEqual([]);
+      const all = await gql(url, QUERY, { filter: { correlationId: corr }, orderBy: 'TIMESTAMP_ASC', first: 100 });
+      expect(all.body.data.auditEvents.edges.map((e: any) => e.node.eventId)).toEqual(sorted().map((i) => i.eventId));
+      // hiding works (that is all a tampered index can do)
+      await redis.zrem(ns + fieldKey('correlationId', corr), member(ms, victim.eventId));
+      const hidden = await gql(url, QUERY, { filter: { correlationId: corr }, first: 100 });
+      expect(hidden.body.data.auditEvents.edges.map((e: any) => e.node.eventId)).not.toContain(victim.eventId);
+    });
+  });
+
+  it('answers INDEX_UNAVAILABLE when the gateway has no index', async () => {
+    const ledger = await openTestImmudbLedger();
+    const app = createApp({ ledger, config: { port: 0, host: '127.0.0.1' }, logger: createLogger({ level: 'error', write: () => undefined }) });
+    try {
+      const { url } = await app.listen();
+      const r = await gql(url, QUERY, {});
+      expect(r.body.errors?.[0]?.extensions?.code).toBe('INDEX_UNAVAILABLE');
+    } finally {
+      await app.close();
+      await ledger.close();
+    }
+  });
+});
