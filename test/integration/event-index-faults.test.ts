@@ -219,6 +219,56 @@ describeImmudb('event index faults (immudb 1.1.0, Redis)', () => {
     }
   });
 
+  describeRedis('npm run reindex', () => {
+    it('rebuilds a damaged index from the ledger while a gateway runs, which then follows on', async () => {
+      const rand = prng(17);
+      const pools = makePools(rand);
+      const database = uniqueDatabase();
+      const namespace = indexNamespace(`immudb:${database}`); // what the gateway and the command derive
+      const ledger = await openTestImmudbLedger({ database });
+      const index = await RedisEventIndex.open({ url: redisUrl!, namespace });
+      const indexer = new Indexer(ledger, index, { pollMs: 20, leaseMs: 1_000 });
+      const admin = new Redis(redisUrl!);
+      try {
+        await appendAll(ledger, Array.from({ length: 1_500 }, () => randomEvent(rand, pools)), rand);
+        indexer.start();
+        await waitCaughtUp(index, ledger);
+        const epoch = (await index.state())!.epoch;
+        // damage: a set deleted, a stray key
+        await admin.del(`${namespace}oc:FAILURE`);
+        await admin.zadd(`${namespace}et:stray`, 0, 'x');
+
+        const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/reindex.ts'], {
+          env: { ...process.env, IMMUDB_ADDRESS: immudbAddress!, IMMUDB_DATABASE: database, DATA_DIR: tempDir(), REDIS_URL: redisUrl! },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let stderr = '';
+        child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+        child.stdout!.resume();
+        const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+        expect(code, stderr).toBe(0);
+        expect(stderr).toMatch(/events\/s/);
+        expect(stderr).toMatch(/100\.0%/);
+        expect(stderr).toMatch(/done — 1,500 events/);
+        const state = await index.state();
+        expect(state).toMatchObject({ status: 'ready', events: 1_500, applied: 1_500 });
+        expect(state!.epoch).not.toBe(epoch);
+        expect(await expectRedisEqualsLedger(admin, namespace, await ledgerRecords(ledger))).toEqual([]);
+
+        // the gateway's indexer adopts the new epoch and goes on
+        await ledger.append(Array.from({ length: 30 }, () => randomEvent(rand, pools)));
+        indexer.kick();
+        await waitCaughtUp(index, ledger);
+        expect(await expectRedisEqualsLedger(admin, namespace, await ledgerRecords(ledger))).toEqual([]);
+      } finally {
+        await indexer.stop();
+        await index.close();
+        await ledger.close();
+        admin.disconnect();
+      }
+    }, 120_000);
+  });
+
   describeRedis('writer process SIGKILLed between ledger write and indexing', () => {
     it('after every kill and a final restart, the index is exactly the ledger', async () => {
       const database = uniqueDatabase();
