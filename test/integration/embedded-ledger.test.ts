@@ -1,6 +1,11 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
 import { ledgerContract, ev } from '../contract/ledger-contract.ts';
-import { openEmbeddedBackend, openEmbeddedLedger } from '../../src/ledger/embedded/index.ts';
+import { buildTransaction } from '../../src/ledger/embedded/embedded-ledger.ts';
+import { embeddedLedgerPaths, openEmbeddedBackend, openEmbeddedLedger } from '../../src/ledger/embedded/index.ts';
+import { fileHeader } from '../../src/ledger/embedded/log.ts';
+import { AHTree } from '../../src/proof/ahtree.ts';
+import { GENESIS_PREV_ALH, txAlh, ZERO_HASH } from '../../src/proof/hashing.ts';
 import type { AppendResult } from '../../src/ledger/port.ts';
 import { verifyProofBundle } from '../../src/proof/verify.ts';
 import { describeImmudb, openTestImmudbLedger, tempDir } from '../support/services.ts';
@@ -60,4 +65,44 @@ describeImmudb('embedded vs immudb 1.1.0', () => {
       await embedded.close();
     }
   });
+});
+
+it('embedded: replays a log larger than the start-up worker’s read window with the worker, as inline', async () => {
+  const dataDir = tempDir('auditgraph-embedded-');
+  const paths = embeddedLedgerPaths(dataDir);
+  mkdirSync(paths.dir, { recursive: true });
+  // ~12 MB written with the commit path's own encoder, in txs of 1..40 events.
+  const chunks: Buffer[] = [fileHeader()];
+  const aht = new AHTree();
+  let prevAlh = GENESIS_PREV_ALH;
+  let events = 0;
+  for (let id = 1; events < 6000; id++) {
+    const records = Array.from({ length: 1 + (id % 40) }, (_, i) => ev({ correlationId: `big-${i % 7}`, data: { pad: 'p'.repeat(1500 + (id % 500)) } }).record);
+    const tx = buildTransaction({ id, prevAlh, ts: 1_750_000_000 + id, blRoot: id > 1 ? aht.root(id - 1) : ZERO_HASH, records });
+    prevAlh = txAlh(tx.header);
+    aht.append(prevAlh);
+    chunks.push(tx.record);
+    events += records.length;
+  }
+  const whole = Buffer.concat(chunks);
+  expect(whole.length).toBeGreaterThan(10 * 1024 * 1024);
+  writeFileSync(paths.log, Buffer.concat([whole, whole.subarray(whole.length - 700, whole.length - 300)])); // and a torn tail
+
+  const seen: unknown[] = [];
+  for (const workerMinBytes of [0, Number.MAX_SAFE_INTEGER]) {
+    const warnings: string[] = [];
+    const ledger = await openEmbeddedBackend({ dataDir, workerMinBytes, logger: { warn: (m) => warnings.push(m) } });
+    try {
+      expect(ledger.startup!.events).toBe(events);
+      expect(ledger.startup!.workerRecords).toBe(workerMinBytes === 0 ? aht.size : 0);
+      expect(warnings.filter((w) => /torn tail/.test(w)).length).toBe(workerMinBytes === 0 ? 1 : 0); // cut on the first open
+      const page = await ledger.scanTimeline('big-3', { limit: 5, direction: 'desc' });
+      const r = await ledger.getVerified(page.events[0]!.record.eventId);
+      expect(verifyProofBundle(r!.proof).ok).toBe(true);
+      seen.push([await ledger.lastTxId(), await ledger.trustedState(), page.events.map((e) => e.record.eventId)]);
+    } finally {
+      await ledger.close();
+    }
+  }
+  expect(seen[1]).toEqual(seen[0]);
 });

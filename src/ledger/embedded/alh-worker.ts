@@ -2,7 +2,8 @@
  * Start-up help for large logs: a worker thread walks the log's frames on its own and computes
  * every record's Alh (sha256(id ‖ prevAlh ‖ sha256(ts ‖ nEntries ‖ eH ‖ blTxId ‖ blRoot)), both
  * spans contiguous in the serialized header) while the main thread checks and indexes records.
- * That takes two of the ~four hashes per transaction off the main thread.
+ * and checks its crc32. That takes two of the ~four hashes per transaction and the checksums off
+ * the main thread.
  *
  * Nothing is trusted from the worker that the main thread could not recompute: each answer
  * carries the record's file offset and is used only for the record the main thread found (with a
@@ -14,7 +15,7 @@ import { Worker } from 'node:worker_threads';
 
 /** Slots in the ring shared with the worker: the worker runs at most this far ahead. */
 const RING = 1 << 14;
-const SLOT = 8 + 32; // f64 offset ‖ Alh
+const SLOT = 8 + 32 + 8; // f64 offset ‖ Alh ‖ checksum ok (1 byte, padded)
 // Control words.
 const PRODUCED = 0;
 const CONSUMED = 1;
@@ -24,6 +25,7 @@ const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
 const fs = require('node:fs');
 const crypto = require('node:crypto');
+const zlib = require('node:zlib');
 const { path, size, start, ring, slot, shared, control, magic, headerOffset, headerSize, minBody, maxBody } = workerData;
 const ctrl = new Int32Array(control);
 const slots = Buffer.from(shared);
@@ -57,14 +59,17 @@ try {
     if (buf.readUInt32BE(at) !== magic || bodyLen < minBody || bodyLen > maxBody) break;
     const total = 12 + bodyLen;
     if (!ensure(pos, total)) break;
-    const h = pos - bufStart + headerOffset;
+    const r = pos - bufStart; // ensure may have moved the window
+    const h = r + headerOffset;
     buf.copy(scratch, 0, h, h + 40);
     hash(buf.subarray(h + 40, h + headerSize)).copy(scratch, 40);
     const alh = hash(scratch);
+    const crcOk = typeof zlib.crc32 === 'function' && zlib.crc32(buf.subarray(r, r + total - 4)) === buf.readUInt32BE(r + total - 4);
     while (k - Atomics.load(ctrl, 1) >= ring) Atomics.wait(ctrl, 1, Atomics.load(ctrl, 1), 100);
     const s = k % ring;
     offsets[s * (slot / 8)] = pos;
     alh.copy(slots, s * slot + 8);
+    slots[s * slot + 40] = crcOk ? 1 : 0;
     k++;
     Atomics.store(ctrl, 0, k);
     if ((k & 63) === 0) Atomics.notify(ctrl, 0);
@@ -78,7 +83,9 @@ try {
 `;
 
 export interface AlhSource {
-  /** The Alh of the k-th record (0-based) if the worker computed it for a record at `offset`; else null. */
+  /** True if the worker found a valid checksum for the k-th record (0-based) at `offset`. Call before alhAt(k). */
+  checksumOk(k: number, offset: number): boolean;
+  /** The Alh of the k-th record if the worker computed it for a record at `offset`; else null. Moves on past k. */
   alhAt(k: number, offset: number): Buffer | null;
   stop(): Promise<void>;
 }
@@ -111,24 +118,31 @@ export function startAlhWorker(options: {
     Atomics.notify(ctrl, PRODUCED);
   });
   let failed = false;
-  return {
-    alhAt(k: number, offset: number): Buffer | null {
-      if (failed) return null;
-      for (;;) {
-        const produced = Atomics.load(ctrl, PRODUCED);
-        if (produced > k) break;
-        if (Atomics.load(ctrl, DONE) === 1 && Atomics.load(ctrl, PRODUCED) <= k) {
-          failed = true;
-          return null;
-        }
-        Atomics.wait(ctrl, PRODUCED, produced, 20);
+  /** Waits for slot k; false once the worker stopped before k (or went out of step). */
+  const ready = (k: number, offset: number): boolean => {
+    if (failed) return false;
+    for (;;) {
+      const produced = Atomics.load(ctrl, PRODUCED);
+      if (produced > k) break;
+      if (Atomics.load(ctrl, DONE) === 1 && Atomics.load(ctrl, PRODUCED) <= k) {
+        failed = true;
+        return false;
       }
+      Atomics.wait(ctrl, PRODUCED, produced, 20);
+    }
+    if (offsets[(k % RING) * (SLOT / 8)] !== offset) failed = true;
+    return !failed;
+  };
+  return {
+    checksumOk(k: number, offset: number): boolean {
+      return ready(k, offset) && slots[(k % RING) * SLOT + 40] === 1;
+    },
+    alhAt(k: number, offset: number): Buffer | null {
       const s = k % RING;
-      const ok = offsets[s * (SLOT / 8)] === offset;
-      const alh = ok ? Buffer.from(slots.subarray(s * SLOT + 8, s * SLOT + SLOT)) : null;
+      const ok = ready(k, offset);
+      const alh = ok ? Buffer.from(slots.subarray(s * SLOT + 8, s * SLOT + 40)) : null;
       Atomics.store(ctrl, CONSUMED, k + 1);
       if ((k & 63) === 0) Atomics.notify(ctrl, CONSUMED);
-      if (!ok) failed = true;
       return alh;
     },
     async stop() {

@@ -70,7 +70,7 @@ import {
 
 /** 2048 events = 4096 entries per tx: one API batch (1000) always fits, and group commit can merge two. */
 export const MAX_EVENTS_PER_TX = 2048;
-/** immudb 1.1's MaxKeyScanLimit minus the look-ahead entry: both backends page identically. */
+/** immudb 1.1's MaxKeyScanLimit: pages are capped as the immudb backend's (limit + 1 look-ahead <= this). */
 const MAX_SCAN = 1000;
 const REFERENCE_VALUE_PREFIX = 0x01;
 const EV_KEY = Buffer.from('ev/', 'latin1');
@@ -125,6 +125,8 @@ export interface StartupReport {
   bytes: number;
   ms: number;
   tornTail: ScanResult['tornTail'];
+  /** Records whose Alh and checksum the start-up worker supplied (0 without it). */
+  workerRecords: number;
 }
 
 export class EmbeddedLedger implements LedgerBackend, DualProofStore {
@@ -156,6 +158,7 @@ export class EmbeddedLedger implements LedgerBackend, DualProofStore {
   private broken: Error | null = null;
   private readonly scratch = Buffer.allocUnsafe(40 + HASH_SIZE);
   private alhSource: AlhSource | null = null;
+  private workerRecords = 0;
   onClose: (() => void) | null = null;
   startup: StartupReport | null = null;
 
@@ -180,7 +183,14 @@ export class EmbeddedLedger implements LedgerBackend, DualProofStore {
         : null;
     let result: ScanResult;
     try {
-      result = scanLog(options.file, options.fd, options.size, (rec, offset) => ledger.replay(rec, offset, options.verify === 'full'));
+      const source = ledger.alhSource;
+      result = scanLog(
+        options.file,
+        options.fd,
+        options.size,
+        (rec, offset) => ledger.replay(rec, offset, options.verify === 'full'),
+        source ? (k, offset) => source.checksumOk(k, offset) : undefined,
+      );
     } finally {
       await ledger.alhSource?.stop();
       ledger.alhSource = null;
@@ -205,6 +215,7 @@ export class EmbeddedLedger implements LedgerBackend, DualProofStore {
       bytes: result.end,
       ms: performance.now() - started,
       tornTail: result.tornTail,
+      workerRecords: ledger.workerRecords,
     };
     return ledger;
   }
@@ -469,7 +480,7 @@ export class EmbeddedLedger implements LedgerBackend, DualProofStore {
     return ns.map((n, i) => {
       const { key, value } = raw[i]!;
       const txId = this.index.txIds[n]!;
-      return { record: this.decode(value, key, this.index.eventIds[n]!), txId: String(txId), key, recordedAt: this.recordedAt(txId) };
+      return { record: this.decode(value, key, this.index.eventId(n)), txId: String(txId), key, recordedAt: this.recordedAt(txId) };
     });
   }
 
@@ -542,7 +553,8 @@ export class EmbeddedLedger implements LedgerBackend, DualProofStore {
     // Alh = sha256(id ‖ prevAlh ‖ innerHash), innerHash = sha256(ts ‖ nEntries ‖ eH ‖ blTxId ‖ blRoot):
     // both spans are contiguous in the serialized header.
     let alh = this.alhSource?.alhAt(id - 1, offset) ?? null;
-    if (!alh) {
+    if (alh) this.workerRecords++;
+    else {
       const scratch = this.scratch;
       rec.copy(scratch, 0, H, H + 40);
       sha256(rec.subarray(H + 40, H + TX_HEADER_SIZE)).copy(scratch, 40);
@@ -570,7 +582,6 @@ export class EmbeddedLedger implements LedgerBackend, DualProofStore {
         if (d < 0 || d > 9) throw new Error(`tx ${id} entry ${i}: malformed timestamp in timeline key`);
         tsMs = tsMs * 10 + d;
       }
-      if (!isLowerUuid(rec, ke - 36)) throw new Error(`tx ${id} entry ${i}: malformed eventId in timeline key`);
       if (ve - vs < 2 || rec[vs] !== PLAIN_VALUE_PREFIX) throw new Error(`tx ${id} entry ${i}: timeline value is not a plain value`);
 
       // Id entry: 0x00 "ev/" uuid → 0x01 ‖ u64 this tx ‖ the timeline key above (a bound reference).
@@ -593,7 +604,8 @@ export class EmbeddedLedger implements LedgerBackend, DualProofStore {
         digests.push(kvDigest(rec.subarray(ks, ke), rec.subarray(vs, ve)));
         digests.push(kvDigest(rec.subarray(rks, rke), rec.subarray(rvs, rve)));
       }
-      this.index.add(rec.toString('latin1', ke - 36, ke), rec.toString('latin1', ks + 1, ke - TL_SUFFIX + 1), tsMs, id, offset + p, ve - p, i, true);
+      const prefix = rec.toString('latin1', ks + 1, ke - TL_SUFFIX + 1);
+      if (this.index.addAscii(rec, ke - 36, prefix, tsMs, id, offset + p, ve - p, i, true) < 0) throw new Error(`tx ${id} entry ${i}: malformed eventId in timeline key`);
       p = rve;
     }
     if (p !== end) throw new Error(`tx ${id}: ${end - p} stray bytes after the last entry`);
@@ -743,17 +755,6 @@ function referenceValue(atTx: number, storedKey: Uint8Array): Buffer {
   b.writeBigUInt64BE(BigInt(atTx), 1);
   b.set(storedKey, 9);
   return b;
-}
-
-/** 36 bytes at `at` spell a lowercase UUID (8-4-4-4-12 hex). */
-function isLowerUuid(b: Buffer, at: number): boolean {
-  for (let k = 0; k < 36; k++) {
-    const c = b[at + k]!;
-    if (k === 8 || k === 13 || k === 18 || k === 23) {
-      if (c !== 0x2d) return false;
-    } else if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) return false;
-  }
-  return true;
 }
 
 /** Key (prefix stripped) and value (prefix stripped) of a timeline entry read back by offset. */

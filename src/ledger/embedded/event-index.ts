@@ -4,11 +4,18 @@
  * timeline entry is, and per correlation the event numbers sorted by (timestamp, eventId) — the
  * byte order of immudb's timeline keys, so scans page exactly like an immudb prefix scan.
  *
- * Plain number arrays: V8 stores them unboxed, ~8 bytes per field per event.
+ * Sized for millions of events: eventIds are kept as 16 binary bytes in one buffer and found
+ * through an open-addressing table of event numbers (a JS Map of a million strings costs about
+ * twice the time and several times the memory at start-up). The table's hash is seeded per
+ * process, so clients choosing eventIds can't aim for collisions. Byte order of the binary ids
+ * is the order of their lowercase text, so ties in a timeline sort exactly as immudb's keys do.
  */
+import { randomBytes } from 'node:crypto';
+
 /** A keyset position in a timeline: strictly-after semantics in either direction. */
 export interface IndexPosition {
   tsMs: number;
+  /** Lowercase UUID text. */
   eventId: string;
 }
 
@@ -18,60 +25,71 @@ interface Timeline {
   sorted: boolean;
 }
 
+const ID = 16;
+const HEX = '0123456789abcdef';
+/** ASCII code → hex digit value, or 255. Only lowercase digits: the keys hold canonical ids. */
+const NIBBLE = new Uint8Array(256).fill(255);
+for (let i = 0; i < 16; i++) NIBBLE[HEX.charCodeAt(i)] = i;
+/** Where the 32 hex digits sit in the 36-character text (dashes at 8, 13, 18, 23). */
+const DIGIT_AT = [...Array(36).keys()].filter((i) => i !== 8 && i !== 13 && i !== 18 && i !== 23);
+
 export class EventIndex {
-  readonly eventIds: string[] = [];
   readonly tsMs: number[] = [];
   readonly txIds: number[] = [];
+  /** File offset of the timeline entry (its u32 key length) and the entry's length. */
   readonly entryOff: number[] = [];
   readonly entryLen: number[] = [];
+  /** Position of the timeline entry in its transaction (its htree leaf). */
   readonly leaf: number[] = [];
-  private readonly byId = new Map<string, number>();
+  private ids = new Uint8Array(ID * 1024);
+  private count = 0;
+  /** Event number + 1 per slot, 0 = empty; power-of-two size, at most half full. */
+  private table = new Int32Array(2048);
+  private readonly seed = randomBytes(4).readUInt32LE(0);
+  private readonly scratch = new Uint8Array(ID);
   private readonly timelines = new Map<string, Timeline>();
 
   get size(): number {
-    return this.eventIds.length;
+    return this.count;
   }
 
-  /** Event number of a lowercase eventId. */
+  /** Event number of a lowercase UUID, if stored. */
   find(eventId: string): number | undefined {
-    return this.byId.get(eventId);
+    if (!parseText(eventId, this.scratch)) return undefined;
+    const n = this.lookup(this.scratch, 0);
+    return n < 0 ? undefined : n;
   }
 
   has(eventId: string): boolean {
-    return this.byId.has(eventId);
+    return this.find(eventId) !== undefined;
+  }
+
+  /** The eventId of event n as lowercase UUID text. */
+  eventId(n: number): string {
+    const b = this.ids;
+    let s = '';
+    for (let i = 0, o = n * ID; i < ID; i++, o++) {
+      if (i === 4 || i === 6 || i === 8 || i === 10) s += '-';
+      s += HEX[b[o]! >> 4]! + HEX[b[o]! & 15]!;
+    }
+    return s;
   }
 
   /**
-   * Adds an event: `prefix` is its `tl/<esc(correlationId)>/` as latin1 (one timeline per
-   * prefix), `entryOff`/`entryLen` where its timeline entry is in the file, `leaf` its position
-   * in the tx. `bulk` (start-up) appends and sorts later; otherwise it is inserted in place so
-   * that scans see it at once. Positional arguments: this runs once per event at start-up.
+   * Adds an event whose id is the lowercase UUID text `eventId`. `prefix` is its
+   * `tl/<esc(correlationId)>/` as latin1 (one timeline per prefix), `entryOff`/`entryLen` where
+   * its timeline entry is in the file, `leaf` its position in the tx. `bulk` (start-up) appends
+   * and sorts later; otherwise it is inserted in place so that scans see it at once.
    */
   add(eventId: string, prefix: string, tsMs: number, txId: number, entryOff: number, entryLen: number, leaf: number, bulk: boolean): number {
-    const n = this.eventIds.length;
-    if (!bulk && this.byId.has(eventId)) throw new Error(`eventId ${eventId} is stored twice`);
-    // Bulk: one Map operation per event; a duplicate in the log shows as no growth (start-up then fails).
-    this.byId.set(eventId, n);
-    if (this.byId.size !== n + 1) throw new Error(`eventId ${eventId} is stored twice`);
-    this.eventIds.push(eventId);
-    this.tsMs.push(tsMs);
-    this.txIds.push(txId);
-    this.entryOff.push(entryOff);
-    this.entryLen.push(entryLen);
-    this.leaf.push(leaf);
-    let t = this.timelines.get(prefix);
-    if (!t) {
-      t = { items: [], sorted: true };
-      this.timelines.set(prefix, t);
-    }
-    const items = t.items;
-    const last = items[items.length - 1];
-    if (last === undefined || this.compare(last, n) < 0) items.push(n);
-    else if (bulk) {
-      items.push(n);
-      t.sorted = false;
-    } else items.splice(this.upperBound(items, { tsMs, eventId }), 0, n);
-    return n;
+    if (!parseText(eventId, this.scratch)) throw new Error(`eventId ${eventId.slice(0, 40)} is not a lowercase UUID`);
+    return this.insert(this.scratch, 0, prefix, tsMs, txId, entryOff, entryLen, leaf, bulk);
+  }
+
+  /** As add, with the id as 36 ASCII bytes at `at` of `src` (a timeline key in a log record); -1 when they are not a lowercase UUID. */
+  addAscii(src: Uint8Array, at: number, prefix: string, tsMs: number, txId: number, entryOff: number, entryLen: number, leaf: number, bulk: boolean): number {
+    if (at < 0 || at + 36 > src.length || !parseAscii(src, at, this.scratch)) return -1;
+    return this.insert(this.scratch, 0, prefix, tsMs, txId, entryOff, entryLen, leaf, bulk);
   }
 
   /** Ends a bulk load: sorts the timelines that were appended out of order. */
@@ -92,52 +110,153 @@ export class EventIndex {
     if (!t || t.items.length === 0) return { items: [], hasMore: false };
     const items = t.items;
     const out: number[] = [];
+    let pos: Uint8Array | null = null;
+    if (after) {
+      pos = new Uint8Array(ID);
+      if (!parseText(after.eventId, pos)) throw new TypeError('position eventId must be a lowercase UUID');
+    }
     if (!desc) {
-      let i = after ? this.upperBound(items, after) : 0;
+      let i = after ? this.bound(items, after.tsMs, pos!, true) : 0;
       for (; i < items.length && out.length < limit; i++) out.push(items[i]!);
       return { items: out, hasMore: i < items.length };
     }
-    let i = after ? this.lowerBound(items, after) - 1 : items.length - 1;
+    let i = after ? this.bound(items, after.tsMs, pos!, false) - 1 : items.length - 1;
     for (; i >= 0 && out.length < limit; i--) out.push(items[i]!);
     return { items: out, hasMore: i >= 0 };
   }
 
+  // --- internals -------------------------------------------------------------------------
+
+  private insert(id: Uint8Array, at: number, prefix: string, tsMs: number, txId: number, entryOff: number, entryLen: number, leaf: number, bulk: boolean): number {
+    const n = this.count;
+    if ((n + 1) * 2 > this.table.length) this.grow();
+    if (ID * (n + 1) > this.ids.length) {
+      const next = new Uint8Array(this.ids.length * 2);
+      next.set(this.ids);
+      this.ids = next;
+    }
+    this.ids.set(id.subarray(at, at + ID), n * ID);
+    // Probe for a free slot; meeting the same id means it is stored twice.
+    const mask = this.table.length - 1;
+    for (let s = this.hash(this.ids, n * ID) & mask; ; s = (s + 1) & mask) {
+      const e = this.table[s]!;
+      if (e === 0) {
+        this.table[s] = n + 1;
+        break;
+      }
+      if (this.sameId(e - 1, this.ids, n * ID)) throw new Error(`eventId ${this.eventId(n)} is stored twice`);
+    }
+    this.count = n + 1;
+    this.tsMs.push(tsMs);
+    this.txIds.push(txId);
+    this.entryOff.push(entryOff);
+    this.entryLen.push(entryLen);
+    this.leaf.push(leaf);
+
+    let t = this.timelines.get(prefix);
+    if (!t) {
+      t = { items: [], sorted: true };
+      this.timelines.set(prefix, t);
+    }
+    const items = t.items;
+    const last = items[items.length - 1];
+    if (last === undefined || this.compare(last, n) < 0) items.push(n);
+    else if (bulk) {
+      items.push(n);
+      t.sorted = false;
+    } else items.splice(this.bound(items, tsMs, this.ids.subarray(n * ID, n * ID + ID), true), 0, n);
+    return n;
+  }
+
+  private lookup(id: Uint8Array, at: number): number {
+    const mask = this.table.length - 1;
+    for (let s = this.hash(id, at) & mask; ; s = (s + 1) & mask) {
+      const e = this.table[s]!;
+      if (e === 0) return -1;
+      if (this.sameId(e - 1, id, at)) return e - 1;
+    }
+  }
+
+  private grow(): void {
+    const table = new Int32Array(this.table.length * 2);
+    const mask = table.length - 1;
+    for (let n = 0; n < this.count; n++) {
+      let s = this.hash(this.ids, n * ID) & mask;
+      while (table[s] !== 0) s = (s + 1) & mask;
+      table[s] = n + 1;
+    }
+    this.table = table;
+  }
+
+  /** Seeded multiply-xorshift over the 16 bytes. */
+  private hash(b: Uint8Array, at: number): number {
+    let h = this.seed;
+    for (let i = at; i < at + ID; i += 4) {
+      const w = (b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!;
+      h = Math.imul(h ^ w, 0x9e3779b1);
+      h ^= h >>> 15;
+    }
+    h = Math.imul(h ^ (h >>> 13), 0x85ebca6b);
+    return (h ^ (h >>> 16)) >>> 0;
+  }
+
+  private sameId(n: number, b: Uint8Array, at: number): boolean {
+    const ids = this.ids;
+    for (let i = 0, o = n * ID; i < ID; i++) if (ids[o + i] !== b[at + i]) return false;
+    return true;
+  }
+
+  /** Byte order of the binary ids of events a and b. */
+  private compareIds(a: number, b: Uint8Array, at: number): number {
+    const ids = this.ids;
+    for (let i = 0, o = a * ID; i < ID; i++) {
+      const d = ids[o + i]! - b[at + i]!;
+      if (d !== 0) return d;
+    }
+    return 0;
+  }
+
   private compare(a: number, b: number): number {
     const d = this.tsMs[a]! - this.tsMs[b]!;
-    if (d !== 0) return d;
-    const x = this.eventIds[a]!;
-    const y = this.eventIds[b]!;
-    return x < y ? -1 : x > y ? 1 : 0;
+    return d !== 0 ? d : this.compareIds(a, this.ids, b * ID);
   }
 
-  private comparePos(a: number, p: IndexPosition): number {
-    const d = this.tsMs[a]! - p.tsMs;
-    if (d !== 0) return d;
-    const x = this.eventIds[a]!;
-    return x < p.eventId ? -1 : x > p.eventId ? 1 : 0;
-  }
-
-  /** First index whose event is > p. */
-  private upperBound(items: number[], p: IndexPosition): number {
+  /** First index whose event is > (tsMs, id) when `strict`, else first index >= it. */
+  private bound(items: number[], tsMs: number, id: Uint8Array, strict: boolean): number {
     let lo = 0;
     let hi = items.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.comparePos(items[mid]!, p) <= 0) lo = mid + 1;
+      const e = items[mid]!;
+      const d = this.tsMs[e]! - tsMs || this.compareIds(e, id, 0);
+      if (strict ? d <= 0 : d < 0) lo = mid + 1;
       else hi = mid;
     }
     return lo;
   }
+}
 
-  /** First index whose event is >= p. */
-  private lowerBound(items: number[], p: IndexPosition): number {
-    let lo = 0;
-    let hi = items.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.comparePos(items[mid]!, p) < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+/** Lowercase UUID text → 16 bytes; false for anything else. */
+function parseText(s: string, out: Uint8Array): boolean {
+  if (typeof s !== 'string' || s.length !== 36) return false;
+  if (s.charCodeAt(8) !== 0x2d || s.charCodeAt(13) !== 0x2d || s.charCodeAt(18) !== 0x2d || s.charCodeAt(23) !== 0x2d) return false;
+  for (let i = 0; i < ID; i++) {
+    const hi = NIBBLE[s.charCodeAt(DIGIT_AT[2 * i]!) & 0xff]!;
+    const lo = NIBBLE[s.charCodeAt(DIGIT_AT[2 * i + 1]!) & 0xff]!;
+    if (hi === 255 || lo === 255 || s.charCodeAt(DIGIT_AT[2 * i]!) > 0xff || s.charCodeAt(DIGIT_AT[2 * i + 1]!) > 0xff) return false;
+    out[i] = (hi << 4) | lo;
   }
+  return true;
+}
+
+/** 36 ASCII bytes of lowercase UUID text at `at` → 16 bytes; false for anything else. */
+function parseAscii(src: Uint8Array, at: number, out: Uint8Array): boolean {
+  if (src[at + 8] !== 0x2d || src[at + 13] !== 0x2d || src[at + 18] !== 0x2d || src[at + 23] !== 0x2d) return false;
+  for (let i = 0; i < ID; i++) {
+    const hi = NIBBLE[src[at + DIGIT_AT[2 * i]!]!]!;
+    const lo = NIBBLE[src[at + DIGIT_AT[2 * i + 1]!]!]!;
+    if (hi === 255 || lo === 255) return false;
+    out[i] = (hi << 4) | lo;
+  }
+  return true;
 }

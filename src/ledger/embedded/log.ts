@@ -188,11 +188,19 @@ const CHUNK = 32 * 1024 * 1024;
 
 /**
  * Reads every record of the file in order, hands each intact one to `onRecord` (a view into a
- * reused buffer: copy what you keep), and finds where the log really ends. `onRecord` throwing
+ * reused buffer: copy what you keep), and finds where the log really ends. `checksummed` lets a
+ * helper that read the same bytes vouch for a record's checksum (the start-up worker). `onRecord` throwing
  * means the content is wrong though the checksum holds: that is refused as corruption at that
  * record's offset. Sequential synchronous reads: start-up does nothing else meanwhile.
  */
-export function scanLog(path: string, fd: number, size: number, onRecord: (record: Buffer, offset: number) => void): ScanResult {
+export function scanLog(
+  path: string,
+  fd: number,
+  size: number,
+  onRecord: (record: Buffer, offset: number) => void,
+  /** true when the k-th record (0-based), found at `offset`, was already checksummed elsewhere. */
+  checksummed?: (k: number, offset: number) => boolean,
+): ScanResult {
   let buf = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(size, 1)));
   let bufStart = 0;
   let bufLen = 0;
@@ -220,7 +228,7 @@ export function scanLog(path: string, fd: number, size: number, onRecord: (recor
       if (magic !== RECORD_MAGIC) problem = 'bad record magic';
       else if (bodyLen < MIN_BODY || bodyLen > MAX_BODY) problem = `impossible record length ${bodyLen}`;
       else if (!ensure(pos, total)) problem = `incomplete record (${total} bytes announced, ${size - pos} left)`;
-      else if (!recordChecksumOk(buf.subarray(pos - bufStart, pos - bufStart + total))) problem = 'checksum mismatch';
+      else if (!checksummed?.(records, pos) && !recordChecksumOk(buf.subarray(pos - bufStart, pos - bufStart + total))) problem = 'checksum mismatch';
     }
     if (problem !== null) {
       const next = findIntactRecord(fd, size, pos + 1);
