@@ -148,31 +148,6 @@ function cursor(name: 'after' | 'before', value: string | null | undefined, out:
   }
 }
 
-/**
- * The (at least) `want` events right before `before` (or the newest), in ascending order.
- *
- * immudb 1.1.0's descending scans with a seek key occasionally skip entries (its B-tree reader
- * misses keys near node boundaries; ascending scans are exact — see the report of this change),
- * so a descending scan only finds where the page starts. The page itself is then read ascending
- * from there up to `before`, which returns every entry in between, skipped or not.
- */
-async function scanBackward(ctx: GraphQLContext, correlationId: string, before: TimelinePosition | undefined, want: number): Promise<StoredEvent[]> {
-  const hint = await ctx.ledger.scanTimeline(correlationId, { ...(before ? { after: before } : {}), limit: want, direction: 'desc' });
-  // Fewer than asked: the scan reached the oldest event, so read from the very start.
-  const lowest = hint.events.length < want ? undefined : hint.events[hint.events.length - 1];
-  const found: StoredEvent[] = lowest ? [lowest] : [];
-  for (let from = lowest && position(lowest); ; ) {
-    const page = await ctx.ledger.scanTimeline(correlationId, { ...(from ? { after: from } : {}), limit: want, direction: 'asc' });
-    for (const e of page.events) {
-      if (before && compare(position(e), before) >= 0) return found;
-      found.push(e);
-    }
-    const last = page.events[page.events.length - 1];
-    if (!page.hasMore || !last) return found;
-    from = position(last);
-  }
-}
-
 interface Page {
   edges: { cursor: string; node: StoredEvent }[];
   pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
@@ -204,10 +179,10 @@ export async function resolveTimeline(ctx: GraphQLContext, correlationId: string
   let events: StoredEvent[];
   let more: boolean;
   if (backward) {
-    // Everything in (after, before), newest `size + 1`, ascending.
-    const found = (await scanBackward(ctx, correlationId, before, size + 1)).filter((e) => !after || compare(position(e), after) > 0);
+    const page = await ctx.ledger.scanTimeline(correlationId, { ...(before ? { after: before } : {}), limit: size + 1, direction: 'desc' });
+    const found = after ? page.events.filter((e) => compare(position(e), after) > 0) : page.events;
     more = found.length > size;
-    events = found.slice(Math.max(0, found.length - size));
+    events = found.slice(0, size).reverse();
   } else {
     const page = await ctx.ledger.scanTimeline(correlationId, { ...(after ? { after } : {}), limit: size + 1, direction: 'asc' });
     const found = before ? page.events.filter((e) => compare(position(e), before) < 0) : page.events;
