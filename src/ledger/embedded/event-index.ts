@@ -55,7 +55,7 @@ export class EventIndex {
 
   /** Event number of a lowercase UUID, if stored. */
   find(eventId: string): number | undefined {
-    if (!parseText(eventId, this.scratch)) return undefined;
+    if (!parseText(eventId, this.scratch, 0)) return undefined;
     const n = this.lookup(this.scratch, 0);
     return n < 0 ? undefined : n;
   }
@@ -82,14 +82,16 @@ export class EventIndex {
    * and sorts later; otherwise it is inserted in place so that scans see it at once.
    */
   add(eventId: string, prefix: string, tsMs: number, txId: number, entryOff: number, entryLen: number, leaf: number, bulk: boolean): number {
-    if (!parseText(eventId, this.scratch)) throw new Error(`eventId ${eventId.slice(0, 40)} is not a lowercase UUID`);
-    return this.insert(this.scratch, 0, prefix, tsMs, txId, entryOff, entryLen, leaf, bulk);
+    this.reserve();
+    if (!parseText(eventId, this.ids, this.count * ID)) throw new Error(`eventId ${eventId.slice(0, 40)} is not a lowercase UUID`);
+    return this.insert(prefix, tsMs, txId, entryOff, entryLen, leaf, bulk);
   }
 
   /** As add, with the id as 36 ASCII bytes at `at` of `src` (a timeline key in a log record); -1 when they are not a lowercase UUID. */
   addAscii(src: Uint8Array, at: number, prefix: string, tsMs: number, txId: number, entryOff: number, entryLen: number, leaf: number, bulk: boolean): number {
-    if (at < 0 || at + 36 > src.length || !parseAscii(src, at, this.scratch)) return -1;
-    return this.insert(this.scratch, 0, prefix, tsMs, txId, entryOff, entryLen, leaf, bulk);
+    this.reserve();
+    if (at < 0 || at + 36 > src.length || !parseAscii(src, at, this.ids, this.count * ID)) return -1;
+    return this.insert(prefix, tsMs, txId, entryOff, entryLen, leaf, bulk);
   }
 
   /** Ends a bulk load: sorts the timelines that were appended out of order. */
@@ -113,7 +115,7 @@ export class EventIndex {
     let pos: Uint8Array | null = null;
     if (after) {
       pos = new Uint8Array(ID);
-      if (!parseText(after.eventId, pos)) throw new TypeError('position eventId must be a lowercase UUID');
+      if (!parseText(after.eventId, pos, 0)) throw new TypeError('position eventId must be a lowercase UUID');
     }
     if (!desc) {
       let i = after ? this.bound(items, after.tsMs, pos!, true) : 0;
@@ -127,7 +129,8 @@ export class EventIndex {
 
   // --- internals -------------------------------------------------------------------------
 
-  private insert(id: Uint8Array, at: number, prefix: string, tsMs: number, txId: number, entryOff: number, entryLen: number, leaf: number, bulk: boolean): number {
+  /** Room for one more id in `ids` and the table kept at most half full. */
+  private reserve(): void {
     const n = this.count;
     if ((n + 1) * 2 > this.table.length) this.grow();
     if (ID * (n + 1) > this.ids.length) {
@@ -135,7 +138,11 @@ export class EventIndex {
       next.set(this.ids);
       this.ids = next;
     }
-    this.ids.set(id.subarray(at, at + ID), n * ID);
+  }
+
+  /** Indexes event `count`, whose binary id the caller has just parsed into its place in `ids`. */
+  private insert(prefix: string, tsMs: number, txId: number, entryOff: number, entryLen: number, leaf: number, bulk: boolean): number {
+    const n = this.count;
     // Probe for a free slot; meeting the same id means it is stored twice.
     const mask = this.table.length - 1;
     for (let s = this.hash(this.ids, n * ID) & mask; ; s = (s + 1) & mask) {
@@ -236,27 +243,27 @@ export class EventIndex {
   }
 }
 
-/** Lowercase UUID text → 16 bytes; false for anything else. */
-function parseText(s: string, out: Uint8Array): boolean {
+/** Lowercase UUID text → 16 bytes at out[o]; false for anything else. */
+function parseText(s: string, out: Uint8Array, o: number): boolean {
   if (typeof s !== 'string' || s.length !== 36) return false;
   if (s.charCodeAt(8) !== 0x2d || s.charCodeAt(13) !== 0x2d || s.charCodeAt(18) !== 0x2d || s.charCodeAt(23) !== 0x2d) return false;
   for (let i = 0; i < ID; i++) {
     const hi = NIBBLE[s.charCodeAt(DIGIT_AT[2 * i]!) & 0xff]!;
     const lo = NIBBLE[s.charCodeAt(DIGIT_AT[2 * i + 1]!) & 0xff]!;
     if (hi === 255 || lo === 255 || s.charCodeAt(DIGIT_AT[2 * i]!) > 0xff || s.charCodeAt(DIGIT_AT[2 * i + 1]!) > 0xff) return false;
-    out[i] = (hi << 4) | lo;
+    out[o + i] = (hi << 4) | lo;
   }
   return true;
 }
 
-/** 36 ASCII bytes of lowercase UUID text at `at` → 16 bytes; false for anything else. */
-function parseAscii(src: Uint8Array, at: number, out: Uint8Array): boolean {
+/** 36 ASCII bytes of lowercase UUID text at `at` → 16 bytes at out[o]; false for anything else. */
+function parseAscii(src: Uint8Array, at: number, out: Uint8Array, o: number): boolean {
   if (src[at + 8] !== 0x2d || src[at + 13] !== 0x2d || src[at + 18] !== 0x2d || src[at + 23] !== 0x2d) return false;
   for (let i = 0; i < ID; i++) {
     const hi = NIBBLE[src[at + DIGIT_AT[2 * i]!]!]!;
     const lo = NIBBLE[src[at + DIGIT_AT[2 * i + 1]!]!]!;
     if (hi === 255 || lo === 255) return false;
-    out[i] = (hi << 4) | lo;
+    out[o + i] = (hi << 4) | lo;
   }
   return true;
 }
