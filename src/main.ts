@@ -28,7 +28,7 @@ async function main(): Promise<void> {
   const indexing = await openEventIndex({ ledger, redisUrl: config.redisUrl, logger });
   indexing.indexer.start();
   logger.info(`index: ${indexing.index.kind}`);
-  const app = createApp({ ledger: withAppendHook(ledger, () => indexing.indexer.kick()), index: indexing.index, config, logger });
+  const app = createApp({ ledger: withAppendHook(ledger, () => indexing.indexer.kick()), index: indexing.index, indexLag: () => indexing.indexer.lag(), config, logger });
   const { url } = await app.listen();
   logger.info(`listening on ${url} (GraphiQL in a browser; /healthz, /readyz)`);
   logger.warn(

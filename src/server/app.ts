@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { createYoga, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
 import { isAuditError } from '../errors.ts';
+import type { IndexLag } from '../index/indexer.ts';
 import type { EventIndex } from '../index/port.ts';
 import { createContext, type AppLedger, type GraphQLContext } from '../graphql/context.ts';
 import { maskError } from '../graphql/errors.ts';
@@ -65,6 +66,8 @@ export interface AppOptions {
   ledger: AppLedger;
   /** The secondary index behind `auditEvents` (and a /readyz check); the app does not own it. */
   index?: EventIndex;
+  /** How far the index is behind the ledger; shown in the /readyz index check (never fails it). */
+  indexLag?: () => Promise<IndexLag>;
   config: Pick<Config, 'port' | 'host'>;
   logger?: Logger;
   /** Dependencies /readyz checks besides the ledger (e.g. `index` once there is one). */
@@ -101,10 +104,17 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 export function createApp(options: AppOptions): App {
   const { ledger, config } = options;
   const logger = options.logger ?? createLogger();
-  const { index } = options;
-  const checks: Record<string, () => Promise<void>> = {
+  const { index, indexLag } = options;
+  const checks: Record<string, () => Promise<void | Record<string, unknown>>> = {
     ledger: () => ledger.ping(),
-    ...(index ? { index: () => index.health() } : {}),
+    ...(index
+      ? {
+          index: async () => {
+            await index.health();
+            return indexLag ? { lag: await indexLag().catch(() => null) } : {};
+          },
+        }
+      : {}),
     ...options.readiness,
   };
 
@@ -128,8 +138,8 @@ export function createApp(options: AppOptions): App {
           const results = await Promise.all(
             Object.entries(checks).map(async ([name, check]) => {
               try {
-                await withTimeout(check(), READY_TIMEOUT_MS, name);
-                return [name, { ok: true }] as const;
+                const details = await withTimeout(check(), READY_TIMEOUT_MS, name);
+                return [name, { ok: true, ...details }] as const;
               } catch (e) {
                 logger.warn(`readiness: ${name} is not ready`, e);
                 const error = isAuditError(e) ? { code: e.code, message: e.message } : { message: e instanceof Error ? e.message : String(e) };

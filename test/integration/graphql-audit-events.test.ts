@@ -55,6 +55,7 @@ describeImmudb('GraphQL auditEvents', () => {
       app = createApp({
         ledger: withAppendHook(ledger, () => setup.indexer.kick()),
         index: setup.index,
+        indexLag: () => setup.indexer.lag(),
         config: { port: 0, host: '127.0.0.1' },
         logger: createLogger({ level: 'error', write: () => undefined }),
       });
@@ -97,6 +98,13 @@ describeImmudb('GraphQL auditEvents', () => {
       const back = (await gql(url, QUERY, { filter: { correlationId: corr }, orderBy: 'TIMESTAMP_ASC', last: 5 })).body.data.auditEvents;
       expect(back.edges.map((e: any) => e.node.eventId)).toEqual(ids.slice(-5));
       expect(back.pageInfo).toMatchObject({ hasNextPage: false, hasPreviousPage: true });
+    });
+
+    it('reports the index and its lag in /readyz', async () => {
+      const res = await fetch(url.replace(/\/graphql$/, '/readyz'));
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as any;
+      expect(body.checks.index).toMatchObject({ ok: true, lag: { txs: 0, seconds: 0, checkpoint: await ledger.lastTxId() } });
     });
 
     it('ANDs fields, ORs list values, and keeps [since, until)', async () => {
