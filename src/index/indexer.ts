@@ -40,6 +40,8 @@ export interface IndexerOptions {
   maxEventsPerApply?: number;
   /** Events one ledger read aims at (the tx count per read adapts to the tx size). */
   eventsPerRead?: number;
+  /** Ledger reads in flight while following (windows of consecutive txs). */
+  readAhead?: number;
   owner?: string;
   logger?: IndexerLogger;
   /** Called after every applied batch (progress bars, metrics). */
@@ -76,6 +78,7 @@ export class Indexer {
   private readonly useLease: boolean;
   private readonly maxEventsPerApply: number;
   private readonly eventsPerRead: number;
+  private readonly readAhead: number;
   private readonly log: IndexerLogger;
   private readonly onApplied: IndexerOptions['onApplied'];
   private txsPerRead = 100;
@@ -98,6 +101,7 @@ export class Indexer {
     this.useLease = options.lease ?? true;
     this.maxEventsPerApply = options.maxEventsPerApply ?? 5_000;
     this.eventsPerRead = options.eventsPerRead ?? 5_000;
+    this.readAhead = Math.max(1, options.readAhead ?? 2);
     this.log = options.logger ?? quiet;
     this.onApplied = options.onApplied;
   }
@@ -146,10 +150,22 @@ export class Indexer {
     await this.catchUp();
   }
 
-  /** Follows until the ledger has nothing newer than the checkpoint (needs the lease). */
-  async catchUp(): Promise<void> {
-    for (;;) {
-      const outcome = await this.step();
+  /**
+   * Follows until the ledger has nothing newer than the checkpoint (needs the lease). Rides out
+   * up to `attempts` consecutive failures (a busy immudb still indexing a bulk load times out).
+   */
+  async catchUp(attempts = 8): Promise<void> {
+    for (let failures = 0; ; ) {
+      let outcome: Awaited<ReturnType<Indexer['step']>>;
+      try {
+        outcome = await this.step();
+        failures = 0;
+      } catch (e) {
+        if (++failures >= attempts) throw e;
+        this.log.warn(`indexer: ${e instanceof Error ? e.message : String(e)}; retrying (${failures}/${attempts})`);
+        await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** failures, 5_000)));
+        continue;
+      }
       if (outcome === 'standby') throw new Error('another indexer holds the lease');
       if (outcome === 'caught-up') return;
     }
@@ -239,13 +255,30 @@ export class Indexer {
 
   private async follow(state: IndexState, deadline: number): Promise<FollowResult> {
     let checkpoint = state.checkpoint;
-    let pending: Promise<CommittedTx[]> | null = this.read(checkpoint);
-    while (pending) {
-      const txs: CommittedTx[] = await pending;
+    // Reads in flight, each a window of txs after a txId. TxIds are dense in practice, so the
+    // windows after the first are issued on that guess and dropped when a window comes back short
+    // or with a gap: the ledger is read in parallel while batches are applied, never out of order.
+    const windows: { after: bigint; size: number; txs: Promise<CommittedTx[]> }[] = [];
+    const issue = (from: bigint) => {
+      while (windows.length === 0 || (windows.length < this.readAhead && Date.now() < deadline)) {
+        const prev = windows[windows.length - 1];
+        const after = prev ? prev.after + BigInt(prev.size) : from;
+        windows.push({ after, size: this.txsPerRead, txs: this.read(after, this.txsPerRead) });
+      }
+    };
+    issue(BigInt(checkpoint));
+    for (;;) {
+      const w = windows.shift();
+      if (!w) return 'more';
+      const txs = await w.txs;
       const last = txs[txs.length - 1];
       if (!last) return 'caught-up';
-      // Read ahead while this batch is applied; a failed apply leaves the read unused (and handled).
-      pending = Date.now() < deadline ? this.read(last.txId) : null;
+      const full = BigInt(txs[0]!.txId) === w.after + 1n && BigInt(last.txId) === w.after + BigInt(w.size) && txs.length === w.size;
+      if (!full) windows.length = 0;
+      // Size further reads by what these txs held: few big txs or many small ones, similar work.
+      const perTx = Math.max(1, txs.reduce((n, tx) => n + tx.events.length, 0) / txs.length);
+      this.txsPerRead = Math.max(1, Math.min(MAX_TXS_PER_READ, Math.round(this.eventsPerRead / perTx)));
+      if (Date.now() < deadline) issue(BigInt(last.txId));
       for (const chunk of chunks(txs, this.maxEventsPerApply)) {
         const batch: IndexTx[] = chunk.map((tx) => ({ txId: tx.txId, records: tx.events.map((e) => e.record) }));
         const r = await this.index.apply({ epoch: state.epoch, fromTxId: checkpoint, txs: batch });
@@ -261,16 +294,12 @@ export class Indexer {
         this.stats.eventsApplied += events;
         this.onApplied?.({ checkpoint, events, txs: batch.length });
       }
-      // Size the next read by what these txs held: few big txs or many small ones, similar work.
-      const perTx = Math.max(1, txs.reduce((n, tx) => n + tx.events.length, 0) / txs.length);
-      this.txsPerRead = Math.max(1, Math.min(MAX_TXS_PER_READ, Math.round(this.eventsPerRead / perTx)));
     }
-    return 'more';
   }
 
-  private read(after: string): Promise<CommittedTx[]> {
-    const p = this.ledger.readTransactions(after, this.txsPerRead);
-    p.catch(() => undefined); // awaited later, or dropped when the batch before it failed
+  private read(after: bigint, maxTxs: number): Promise<CommittedTx[]> {
+    const p = this.ledger.readTransactions(after.toString(), maxTxs);
+    p.catch(() => undefined); // awaited later, or dropped with its window
     return p;
   }
 }

@@ -6,7 +6,7 @@
 import { AuditError, ErrorCode } from '../errors.ts';
 import { findPage, type SetReader } from './executor.ts';
 import type { ApplyBatch, ApplyResult, EventIndex, IndexPage, IndexQuery, IndexState, TickResult } from './port.ts';
-import { encodeMember, inRange, normalizeFilter, normalizePage, positionOf, recordKeys, type MemberRange } from './query.ts';
+import { encodeMember, GLOBAL_KEY, inRange, normalizeFilter, normalizePage, positionOf, recordKeys, type MemberRange } from './query.ts';
 
 /** First index whose member is ≥ m (or > m when `strict`). */
 function lowerBound(a: readonly string[], m: string, strict = false): number {
@@ -73,7 +73,7 @@ export class MemoryEventIndex implements EventIndex, SetReader {
           const at = lowerBound(set, member);
           if (set[at] === member) continue;
           set.splice(at, 0, member);
-          if (key === 'all') added++;
+          if (key === GLOBAL_KEY) added++;
         }
       }
     }
