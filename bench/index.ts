@@ -1,0 +1,207 @@
+/**
+ * Issue 4's benchmark: the Redis event index with N events (BENCH_INDEX_EVENTS, default 100,000;
+ * 1,000,000 when BENCH_SCALE=10).
+ *
+ * - fill: events written to immudb through the ledger in batches of 250, two appends at a time
+ * - indexer: following the ledger from tx 0 into an empty index (events/s), and `rebuild()`
+ *   (clear the namespace + follow again) wall time
+ * - Redis memory per event: INFO used_memory with the index minus without, over N
+ * - queries, index only and as `auditEvents` over HTTP (bodies from immudb), concurrency 1:
+ *   (a) one eventType, last 24 h, first 50; (b) eventType AND outcome FAILURE, first 50;
+ *   (c) actorId AND a 7-day window, first 50
+ *
+ * Events: 50 event types and 10,000 actors with skewed (Zipf-like) popularity, 90/8/2 %
+ * SUCCESS/FAILURE/PENDING, timestamps uniform over the last 30 days.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import type { NewEvent } from '../src/events/types.ts';
+import { validateEventInput } from '../src/events/validate.ts';
+import { Indexer } from '../src/index/indexer.ts';
+import { indexNamespace, RedisEventIndex } from '../src/index/redis-index.ts';
+import { openImmudbLedger } from '../src/ledger/immudb/index.ts';
+import { createApp } from '../src/server/app.ts';
+import { createLogger } from '../src/server/logger.ts';
+import { startRedis } from '../test/support/servers.ts';
+import { measure, printTable, type Result } from './harness.ts';
+
+const DAY = 24 * 3600_000;
+
+/** Deterministic PRNG (mulberry32): the same events on every run. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Rank r in [0, n) with P(r) ∝ 1/(r+1) (approximately), by inverse transform. */
+const zipf = (rand: () => number, n: number) => Math.min(n - 1, Math.floor(Math.exp(rand() * Math.log(n + 1)) - 1));
+
+const types = Array.from({ length: 50 }, (_, i) => `svc${i % 7}.thing${i}.happened`);
+const actors = Array.from({ length: 10_000 }, (_, i) => `user-${i}`);
+
+function makeEvent(rand: () => number, now: number): NewEvent {
+  const r = rand();
+  return validateEventInput({
+    eventType: types[zipf(rand, types.length)]!,
+    eventCategory: `svc${Math.floor(rand() * 7)}`,
+    outcome: r < 0.9 ? 'SUCCESS' : r < 0.98 ? 'FAILURE' : 'PENDING',
+    timestamp: new Date(now - Math.floor(rand() * 30 * DAY)).toISOString(),
+    correlationId: `rr-${Math.floor(rand() * 50_000)}`,
+    actorType: rand() < 0.8 ? 'user' : 'service',
+    actorId: actors[zipf(rand, actors.length)]!,
+    resourceType: 'pod',
+    resourceId: `pod-${Math.floor(rand() * 20_000)}`,
+    data: { n: Math.floor(rand() * 1e6), note: 'benchmark payload' },
+  });
+}
+
+interface Row {
+  metric: string;
+  value: string;
+}
+
+function printSummary(title: string, rows: Row[]): void {
+  const w0 = Math.max(6, ...rows.map((r) => r.metric.length));
+  const w1 = Math.max(5, ...rows.map((r) => r.value.length));
+  console.log(`\n${title}`);
+  console.log(`| ${'metric'.padEnd(w0)} | ${'value'.padStart(w1)} |`);
+  console.log(`|:${'-'.repeat(w0 + 1)}|${'-'.repeat(w1 + 1)}:|`);
+  for (const r of rows) console.log(`| ${r.metric.padEnd(w0)} | ${r.value.padStart(w1)} |`);
+}
+
+const usedMemory = async (redis: Redis) => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? 0);
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+export async function benchIndex(immudbAddress: string, scale = 1): Promise<void> {
+  const total = Number(process.env.BENCH_INDEX_EVENTS ?? (scale >= 10 ? 1_000_000 : 100_000));
+  let redisUrl = process.env.REDIS_URL;
+  let stopRedis = async () => {};
+  if (!redisUrl) {
+    const server = await startRedis();
+    redisUrl = `redis://${server.address}`;
+    stopRedis = () => server.destroy();
+  }
+  const tag = Date.now().toString(36);
+  const ledger = await openImmudbLedger({ address: immudbAddress, user: 'immudb', password: 'immudb', database: `indexbench${tag}`, dataDir: mkdtempSync(join(tmpdir(), 'ag-bench-')) });
+  const index = await RedisEventIndex.open({ url: redisUrl, namespace: indexNamespace(`bench:${tag}`), writeTimeoutMs: 60_000 });
+  const admin = new Redis(redisUrl);
+  const summary: Row[] = [{ metric: 'events', value: fmt(total) }];
+  try {
+    // --- fill the ledger ---------------------------------------------------------------------
+    const now = Date.now();
+    const rand = prng(4);
+    // Mid-sized transactions: immudb 1.1 resolves an eventId by reading the whole tx it is bound to,
+    // so the 2,048-event txs that fill fastest would make every later read of 50 events slow.
+    const perTx = 250;
+    let written = 0;
+    const fillStart = performance.now();
+    await Promise.all(
+      Array.from({ length: 2 }, async () => {
+        while (written < total) {
+          const n = Math.min(perTx, total - written);
+          written += n;
+          await ledger.append(Array.from({ length: n }, () => makeEvent(rand, now)));
+          if (process.stderr.isTTY) process.stderr.write(`\rfilling the ledger: ${fmt(Math.min(written, total))}/${fmt(total)}`);
+        }
+      }),
+    );
+    const fillSecs = (performance.now() - fillStart) / 1000;
+    if (process.stderr.isTTY) process.stderr.write('\n');
+    summary.push({ metric: `ledger fill (append ${perTx} events, 2 concurrent)`, value: `${fmt(total / fillSecs)} events/s` });
+
+    // immudb indexes keys in the background; reads wait for it. Let it finish the bulk load first,
+    // so what follows measures the gateway's indexer rather than immudb's.
+    const settle = performance.now();
+    for (;;) {
+      try {
+        await ledger.readTransactions(String(BigInt(await ledger.lastTxId()) - 1n), 1);
+        break;
+      } catch {
+        // still indexing: GetAll waits for immudb's index and times out
+      }
+    }
+    summary.push({ metric: 'immudb background indexing after the fill', value: `${((performance.now() - settle) / 1000).toFixed(1)} s` });
+
+    // --- index it ------------------------------------------------------------------------------
+    const memBefore = await usedMemory(admin);
+    const indexer = new Indexer(ledger, index, { leaseMs: 60_000 });
+    const t0 = performance.now();
+    await indexer.catchUp();
+    const followSecs = (performance.now() - t0) / 1000;
+    const state = await index.state();
+    if (state?.events !== total) throw new Error(`index holds ${state?.events} events, expected ${total}`);
+    const memAfter = await usedMemory(admin);
+    summary.push({ metric: 'indexer: follow from tx 0 (empty index)', value: `${fmt(total / followSecs)} events/s` });
+    summary.push({ metric: 'Redis memory per event (used_memory delta / events)', value: `${fmt((memAfter - memBefore) / total)} bytes` });
+
+    const r0 = performance.now();
+    await indexer.rebuild();
+    const rebuildSecs = (performance.now() - r0) / 1000;
+    summary.push({ metric: 'full rebuild (clear namespace + follow from tx 0)', value: `${rebuildSecs.toFixed(1)} s (${fmt(total / rebuildSecs)} events/s)` });
+    await index.releaseLease(indexer.owner);
+
+    // --- queries -------------------------------------------------------------------------------
+    const app = createApp({ ledger, index, config: { port: 0, host: '127.0.0.1' }, logger: createLogger({ level: 'error', write: () => undefined }) });
+    const { url } = await app.listen();
+    const q = prng(5);
+    const day = new Date(now - DAY).toISOString();
+    const week = () => {
+      const end = now - Math.floor(q() * 23 * DAY);
+      return { since: new Date(end - 7 * DAY).toISOString(), until: new Date(end).toISOString() };
+    };
+    // Popular-to-mid types and actors: each query has to skip over real work.
+    const type = () => types[Math.floor(q() * 10)]!;
+    const actor = () => actors[Math.floor(q() * 200)]!;
+    const cases: [string, () => Record<string, unknown>][] = [
+      ['(a) eventType, last 24 h, first 50', () => ({ eventType: [type()], since: day })],
+      ['(b) eventType AND outcome FAILURE, first 50', () => ({ eventType: [type()], outcome: ['FAILURE'] })],
+      ['(c) actorId AND 7-day window, first 50', () => ({ actorId: [actor()], ...week() })],
+    ];
+    const GQL = `query($f: AuditEventFilter) { auditEvents(filter: $f, first: 50) { edges { node { eventId eventType outcome timestamp actor { id } } } pageInfo { hasNextPage endCursor } } }`;
+    const rows: Result[] = [];
+    const ops = Math.max(200, Math.min(1_000, 200 * scale));
+    let returned = 0;
+    for (const [name, filter] of cases) {
+      rows.push(
+        await measure(`index.query ${name}`, { total: ops, concurrency: 1 }, async () => {
+          const page = await index.query({ filter: filter(), first: 50 });
+          returned += page.edges.length;
+        }),
+      );
+    }
+    // What auditEvents adds on top of the index: the 50 bodies from immudb (one GetAll).
+    const pages = await Promise.all(cases.map(([, filter]) => index.query({ filter: filter(), first: 50 })));
+    rows.push(
+      await measure('ledger.getMany of one page (50 ids)', { total: Math.ceil(ops / 2), concurrency: 1 }, (i) =>
+        ledger.getMany(pages[i % pages.length]!.edges.map((e) => e.eventId)),
+      ),
+    );
+    for (const [name, filter] of cases) {
+      rows.push(
+        await measure(`auditEvents over HTTP ${name}`, { total: Math.ceil(ops / 2), concurrency: 1 }, async () => {
+          const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: GQL, variables: { f: filter() } }) });
+          const body = (await res.json()) as { errors?: unknown };
+          if (body.errors) throw new Error(JSON.stringify(body.errors));
+        }),
+      );
+    }
+    await app.close();
+    summary.push({ metric: 'events returned per index query (mean)', value: (returned / (ops * cases.length)).toFixed(1) });
+    printSummary(`Event index on Redis (${redisUrl.replace(/\/\/.*@/, '//')}) following immudb 1.1.0 at ${immudbAddress}`, summary);
+    printTable(`auditEvents latency with ${fmt(total)} events indexed (concurrency 1; "events" = queries)`, rows);
+  } finally {
+    await index.close();
+    await ledger.close();
+    admin.disconnect();
+    await stopRedis();
+  }
+}
+
