@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createYoga, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { isAuditError } from '../errors.ts';
 import type { IndexLag } from '../index/indexer.ts';
 import type { EventIndex } from '../index/port.ts';
@@ -101,6 +101,23 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** POST must be JSON (`application/json` or `application/graphql-response+json`): 415 otherwise. */
+function useJsonPostOnly(): Plugin {
+  return {
+    onRequestParse({ request, endResponse, fetchAPI }) {
+      if (request.method !== 'POST') return;
+      const type = request.headers.get('content-type') ?? '';
+      if (/^application\/(?:graphql-response\+)?json\s*(?:;|$)/i.test(type)) return;
+      endResponse(
+        new fetchAPI.Response(JSON.stringify({ errors: [{ message: 'POST bodies must be application/json', extensions: { code: 'BAD_REQUEST' } }] }), {
+          status: 415,
+          headers: { 'content-type': 'application/json; charset=utf-8' },
+        }),
+      );
+    },
+  };
+}
+
 export function createApp(options: AppOptions): App {
   const { ledger, config } = options;
   const logger = options.logger ?? createLogger();
@@ -129,8 +146,13 @@ export function createApp(options: AppOptions): App {
     maskedErrors: { maskError: (error) => maskError(error), isDev: false },
     maxRequestBodySize: options.maxRequestBodyBytes ?? MAX_REQUEST_BODY_BYTES,
     batching: false,
+    // Same-origin only, and POST bodies only as JSON: with no authentication yet, a web page in a
+    // browser on this machine must not be able to write (form posts need no CORS preflight).
+    cors: false,
+    multipart: false,
     context: () => createContext({ ledger, ...(index ? { index } : {}), requestId: currentRequestId() ?? randomUUID() }),
     plugins: [
+      useJsonPostOnly(),
       ...useQueryLimits(),
       useReadinessCheck({
         endpoint: READY_PATH,

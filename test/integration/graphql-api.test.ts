@@ -240,6 +240,27 @@ describeImmudb('GraphQL API on immudb 1.1.0', () => {
     expect(mutationViaGet.status).toBe(405);
   });
 
+  it('takes POST bodies only as JSON and sends no CORS headers (no cross-site writes while unauthenticated)', async () => {
+    const before = await s.txId();
+    const mutation = `mutation { createAuditEvent(input: { eventType: "a.b", eventCategory: "c", outcome: SUCCESS, correlationId: "csrf", actorType: "s", actorId: "g" }) { created } }`;
+    for (const [type, body] of [
+      ['application/x-www-form-urlencoded', `query=${encodeURIComponent(mutation)}`],
+      ['text/plain', JSON.stringify({ query: mutation })],
+      ['application/graphql', mutation],
+      ['multipart/form-data; boundary=x', `--x\r\nContent-Disposition: form-data; name="operations"\r\n\r\n${JSON.stringify({ query: mutation })}\r\n--x--\r\n`],
+    ] as const) {
+      const r = await fetch(s.url, { method: 'POST', headers: { 'content-type': type, origin: 'https://evil.example' }, body });
+      expect(r.status, type).toBe(415);
+      expect(((await r.json()) as any).errors[0].extensions.code).toBe('BAD_REQUEST');
+    }
+    const preflight = await fetch(s.url, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+    });
+    expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
+    expect(await s.txId()).toBe(before);
+  });
+
   it('finishes in-flight writes on close() and then stops accepting', async () => {
     const ledger = await openTestImmudbLedger();
     const app = createApp({ ledger, config: { port: 0, host: '127.0.0.1' }, logger: createLogger({ level: 'error', write: () => {} }) });
