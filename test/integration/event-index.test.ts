@@ -1,14 +1,15 @@
 /**
- * The event index on real services: the contract suite on Redis and in process (both following a
- * real immudb 1.1.0 ledger).
+ * The event index on real services: the contract suite on Redis and in process, following a real
+ * immudb 1.1.0 ledger, and in process following the embedded ledger (the set-up without services).
  */
 import { randomBytes } from 'node:crypto';
 import { describe } from 'vitest';
 import { Indexer } from '../../src/index/indexer.ts';
 import { MemoryEventIndex } from '../../src/index/memory-index.ts';
+import { openEmbeddedLedger } from '../../src/ledger/embedded/index.ts';
 import { indexNamespace, RedisEventIndex } from '../../src/index/redis-index.ts';
 import { eventIndexContract } from '../contract/index-contract.ts';
-import { describeImmudb, openTestImmudbLedger, redisUrl } from '../support/services.ts';
+import { describeImmudb, openTestImmudbLedger, redisUrl, tempDir } from '../support/services.ts';
 
 const describeRedis = redisUrl ? describe : describe.skip;
 
@@ -45,4 +46,25 @@ describeImmudb('event index on immudb 1.1.0', () => {
       },
     };
   });
+});
+
+describe('event index on the embedded ledger', () => {
+  eventIndexContract(
+    'memory, embedded ledger',
+    async () => {
+      const ledger = await openEmbeddedLedger({ dataDir: tempDir() });
+      const index = new MemoryEventIndex();
+      const indexer = new Indexer(ledger, index);
+      return {
+        ledger,
+        index,
+        indexer,
+        async close() {
+          await indexer.stop();
+          await ledger.close();
+        },
+      };
+    },
+    { filters: 60 },
+  );
 });
