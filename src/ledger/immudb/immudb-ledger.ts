@@ -158,11 +158,12 @@ export class ImmudbLedger implements LedgerBackend {
     const between: Message[] = [];
     let from = lowerBound ? Buffer.from(lowerBound.getKey_asU8()) : undefined;
     const upper = after ? timelineSeekKey(correlationId, after) : undefined;
-    for (;;) {
-      const chunk = await this.scan(correlationId, from, MAX_SCAN - 1, false);
+    // Usually exactly `want` entries lie in between; more only where the descending scan skipped.
+    for (let chunkSize = want + 2; ; chunkSize = Math.min(chunkSize * 2, MAX_SCAN - 1)) {
+      const chunk = await this.scan(correlationId, from, chunkSize, false);
       const inRange = upper ? chunk.filter((e) => Buffer.compare(Buffer.from(e.getKey_asU8()), upper) < 0) : chunk;
       between.push(...inRange);
-      if (chunk.length < MAX_SCAN - 1 || inRange.length < chunk.length) break;
+      if (chunk.length < chunkSize || inRange.length < chunk.length) break;
       from = Buffer.from(chunk[chunk.length - 1].getKey_asU8());
     }
     const page = between.slice(Math.max(0, between.length - want)).reverse();
