@@ -176,7 +176,7 @@ export class EmbeddedLedger implements LedgerBackend, DualProofStore {
   static async load(options: EmbeddedLedgerOptions): Promise<EmbeddedLedger> {
     const ledger = new EmbeddedLedger(options);
     const started = performance.now();
-    // Large logs: a worker computes the Alhs alongside (two of ~four hashes per tx).
+    // Large logs: a worker computes Alhs and checksums alongside (alh-worker.ts); the main thread never waits for it.
     ledger.alhSource =
       options.size >= (options.workerMinBytes ?? WORKER_THRESHOLD)
         ? startAlhWorker({ path: options.file, size: options.size, start: FILE_HEADER_SIZE, magic: RECORD_MAGIC, headerOffset: HEADER_OFFSET, headerSize: TX_HEADER_SIZE, minBody: MIN_BODY, maxBody: MAX_BODY })
