@@ -20,6 +20,8 @@ export interface GraphQLContext {
     event: DataLoader<string, StoredEvent | null>;
     /** eventId (lowercase) → verified read with a fresh proof from the gateway's trusted state. */
     verified: DataLoader<string, AppendResult | null>;
+    /** txId → commit time, for events read without it. */
+    commitTime: DataLoader<string, string | null>;
   };
 }
 
@@ -33,6 +35,7 @@ export function createContext({ ledger, index, requestId }: { ledger: AppLedger;
     requestId,
     loaders: {
       event: new DataLoader((ids) => ledger.getMany(ids), { maxBatchSize: EVENT_BATCH }),
+      commitTime: new DataLoader((txIds) => ledger.commitTimes(txIds)),
       // No batch call for verified reads: each is its own proof. A failure fails only its key.
       verified: new DataLoader((ids) => Promise.all(ids.map((id) => ledger.getVerified(id).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e)))))), {
         maxBatchSize: 50,

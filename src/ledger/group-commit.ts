@@ -26,6 +26,7 @@ export interface LedgerBackend {
   scanTimeline(correlationId: string, options: { after?: TimelinePosition; limit: number; direction: ScanDirection }): Promise<TimelinePage>;
   readTransactions(afterTxId: string, maxTxs: number): Promise<CommittedTx[]>;
   lastTxId(): Promise<string>;
+  commitTimes(txIds: readonly string[]): Promise<(string | null)[]>;
   trustedState(): Promise<LedgerState>;
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -194,6 +195,9 @@ export class GroupCommitLedger implements Ledger {
   }
   lastTxId() {
     return this.backend.lastTxId();
+  }
+  commitTimes(txIds: readonly string[]) {
+    return this.backend.commitTimes(txIds);
   }
   trustedState() {
     return this.backend.trustedState();

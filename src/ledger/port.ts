@@ -8,8 +8,11 @@ export interface StoredEvent {
   txId: string;
   /** Gateway-level key of the entry (what the proof bundle's `entry.key` holds). */
   key: Buffer;
-  /** When the ledger committed it: RFC 3339 with ms. */
-  recordedAt: string;
+  /**
+   * When the ledger committed it (RFC 3339). null when the read did not carry it: immudb returns a
+   * tx's time only with all of its entries, so reads leave it to `commitTimes`, batched, on demand.
+   */
+  recordedAt: string | null;
 }
 
 export interface AppendResult {
@@ -68,6 +71,8 @@ export interface Ledger {
    * follower's checkpoint can move past it.
    */
   readTransactions(afterTxId: string, maxTxs: number): Promise<CommittedTx[]>;
+  /** Commit times of transactions (RFC 3339), position i for txIds[i]; null for an unknown tx. */
+  commitTimes(txIds: readonly string[]): Promise<(string | null)[]>;
   /** The newest committed txId (as the ledger reports it; for lag, not for trust). */
   lastTxId(): Promise<string>;
   /** The gateway's current trusted ledger state (only ever advanced through verified proofs). */

@@ -97,7 +97,11 @@ export function ledgerContract(name: string, open: () => Promise<Ledger>) {
       }
       const many = await ledger.getMany([events[2]!.record.eventId, '00000000-0000-4000-8000-000000000000', events[0]!.record.eventId]);
       expect(many.map((m) => (m ? m.record : null))).toEqual([events[2]!.record, null, events[0]!.record]);
-      expect(many[0]!.recordedAt).toMatch(/^\d{4}-\d\d-\d\dT/);
+      // recordedAt: carried by the read, or loaded on demand; either way the commit time of its tx
+      const at = many[0]!.recordedAt ?? (await ledger.commitTimes([many[0]!.txId]))[0];
+      expect(at).toBe(results[2]!.event.recordedAt);
+      expect(at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      expect(await ledger.commitTimes([results[0]!.event.txId, '999999999'])).toEqual([results[0]!.event.recordedAt, null]);
 
       const page = await ledger.scanTimeline(corr, { limit: 10, direction: 'asc' });
       const expected = events.map((e) => e.record).sort((a, b) => (a.timestamp + a.eventId < b.timestamp + b.eventId ? -1 : 1));

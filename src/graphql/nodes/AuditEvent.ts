@@ -69,7 +69,12 @@ builder.node(AuditEventRef, {
     eventAction: t.string({ nullable: true, resolve: (e) => e.record.eventAction }),
     outcome: t.field({ type: EventOutcomeEnum, resolve: (e) => e.record.outcome }),
     timestamp: t.field({ type: 'DateTime', description: 'When it happened.', resolve: (e) => e.record.timestamp }),
-    recordedAt: t.field({ type: 'DateTime', description: 'When the ledger committed it.', resolve: (e) => e.recordedAt }),
+    recordedAt: t.field({ type: 'DateTime', description: 'When the ledger committed it.', resolve: async (e, _args, ctx) => {
+        const at = e.recordedAt ?? (await ctx.loaders.commitTime.load(e.txId));
+        if (!at) throw new Error(`no commit time for tx ${e.txId}`);
+        return at;
+      },
+    }),
     correlationId: t.string({ resolve: (e) => e.record.correlationId }),
     parentEventId: t.id({ nullable: true, resolve: (e) => e.record.parentEventId }),
     actor: t.field({ type: ActorRef, resolve: (e) => e.record.actor }),

@@ -525,6 +525,13 @@ export class EmbeddedLedger implements LedgerBackend, DualProofStore {
     return record;
   }
 
+  async commitTimes(txIds: readonly string[]): Promise<(string | null)[]> {
+    return txIds.map((id) => {
+      const n = Number(id);
+      return Number.isSafeInteger(n) && n >= 1 && n <= this.lastId ? this.recordedAt(n) : null;
+    });
+  }
+
   private recordedAt(txId: number): string {
     return new Date(this.txTs[txId]! * 1000).toISOString();
   }

@@ -18,7 +18,7 @@ import type { LedgerBackend } from '../group-commit.ts';
 import { eventIdKey, TIMELINE_PREFIX, timelineKey, timelinePrefix, timelineSeekKey } from '../keys.ts';
 import type { AppendResult, CommittedTx, ScanDirection, StoredEvent, TimelinePage, TimelinePosition } from '../port.ts';
 import type { TrustedStateStore } from '../trusted-state.ts';
-import { asLedgerError, ImmudbSession, isKeyNotFound, pb, type Message } from './grpc.ts';
+import { asLedgerError, ImmudbError, ImmudbSession, isKeyNotFound, pb, type Message } from './grpc.ts';
 
 const require = createRequire(import.meta.url);
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -47,7 +47,7 @@ export class ImmudbLedger implements LedgerBackend {
   private readonly trusted: TrustedStateStore;
   /** Newest tx this gateway knows committed: reads wait for immudb's index to reach it (read-your-writes). */
   private lastTx = 0;
-  private readonly commitTimes = new Map<string, string>();
+  private readonly commitTimes_ = new Map<string, string>();
 
   constructor(options: ImmudbLedgerOptions) {
     this.session = options.session;
@@ -133,9 +133,9 @@ export class ImmudbLedger implements LedgerBackend {
     for (const e of entries) {
       const key = Buffer.from(e.getKey_asU8());
       const record = this.decode(Buffer.from(e.getValue_asU8()), key);
-      byId.set(record.eventId, { record, txId: String(e.getTx()), key, recordedAt: '' });
+      const txId = String(e.getTx());
+      byId.set(record.eventId, { record, txId, key, recordedAt: this.commitTimes_.get(txId) ?? null });
     }
-    await this.fillRecordedAt([...byId.values()]);
     return eventIds.map((id) => byId.get(id) ?? null);
   }
 
@@ -187,12 +187,11 @@ export class ImmudbLedger implements LedgerBackend {
   }
 
   private async toStored(entries: Message[]): Promise<StoredEvent[]> {
-    const events = entries.map((e): StoredEvent => {
+    return entries.map((e): StoredEvent => {
       const key = Buffer.from(e.getKey_asU8());
-      return { record: this.decode(Buffer.from(e.getValue_asU8()), key), txId: String(e.getTx()), key, recordedAt: '' };
+      const txId = String(e.getTx());
+      return { record: this.decode(Buffer.from(e.getValue_asU8()), key), txId, key, recordedAt: this.commitTimes_.get(txId) ?? null };
     });
-    await this.fillRecordedAt(events);
-    return events;
   }
 
   async readTransactions(afterTxId: string, maxTxs: number): Promise<CommittedTx[]> {
@@ -233,7 +232,7 @@ export class ImmudbLedger implements LedgerBackend {
     const out: CommittedTx[] = txs.map((tx) => {
       const md = tx.getMetadata();
       const recordedAt = new Date(md.getTs() * 1000).toISOString();
-      this.commitTimes.set(String(md.getId()), recordedAt);
+      this.commitTimes_.set(String(md.getId()), recordedAt);
       return { txId: String(md.getId()), recordedAt, events: [] };
     });
     for (const w of wanted) {
@@ -374,7 +373,7 @@ export class ImmudbLedger implements LedgerBackend {
   private stored(record: AuditEventRecord, proven: ProvenTx, key: Buffer): StoredEvent {
     const md = proven.vtx.getTx().getMetadata();
     const recordedAt = new Date(md.getTs() * 1000).toISOString();
-    this.commitTimes.set(String(md.getId()), recordedAt);
+    this.commitTimes_.set(String(md.getId()), recordedAt);
     return { record, txId: String(md.getId()), key, recordedAt };
   }
 
@@ -386,10 +385,10 @@ export class ImmudbLedger implements LedgerBackend {
     }
   }
 
-  /** recordedAt is the commit time of the event's tx: one TxById per distinct tx not yet cached. */
-  private async fillRecordedAt(events: StoredEvent[]): Promise<void> {
-    const times = this.commitTimes;
-    const txs = [...new Set(events.filter((e) => !times.has(e.txId)).map((e) => e.txId))];
+  /** One TxById per distinct tx not yet cached (immudb 1.1 has no header-only read). */
+  async commitTimes(txIds: readonly string[]): Promise<(string | null)[]> {
+    const times = this.commitTimes_;
+    const txs = [...new Set(txIds.filter((id) => !times.has(id)))];
     await Promise.all(
       txs.map(async (id) => {
         const req = new pb.TxRequest();
@@ -398,13 +397,15 @@ export class ImmudbLedger implements LedgerBackend {
           const tx = await this.session.call('txById', req);
           times.set(id, new Date(tx.getMetadata().getTs() * 1000).toISOString());
         } catch (e) {
+          if (e instanceof ImmudbError && /not found|illegal/i.test(e.message)) return;
           throw asLedgerError(e, 'the tx read');
         }
       }),
     );
-    for (const e of events) e.recordedAt = times.get(e.txId)!;
+    const out = txIds.map((id) => times.get(id) ?? null);
     // A tx's commit time never changes, so the cache is only bounded, never invalidated.
     while (times.size > 100_000) times.delete(times.keys().next().value!);
+    return out;
   }
 }
 
