@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { cpus } from 'node:os';
 import { startImmudb } from '../test/support/servers.ts';
 import { benchIndex } from './index.ts';
+import { benchGraphql } from './graphql.ts';
 import { benchLedger } from './ledger.ts';
 
 const scale = Number(process.env.BENCH_SCALE ?? 1);
@@ -21,6 +22,7 @@ if (!address) {
 }
 try {
   await benchLedger(address, scale);
+  await benchGraphql(address, scale);
   await benchIndex(address, scale);
 } finally {
   await stop();
