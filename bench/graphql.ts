@@ -3,7 +3,9 @@
  * against the ledger's append directly; and the first timeline page of 50 for one correlation
  * among 100,000 stored events (1,000,000 with BENCH_SCALE=10).
  */
+import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validateEventInput } from '../src/events/validate.ts';
@@ -32,6 +34,12 @@ const TIMELINE = `query ($c: String!) {
   timeline(correlationId: $c, first: 50) { edges { cursor node { eventId eventType outcome timestamp actor { id } } } pageInfo { hasNextPage endCursor } }
 }`;
 
+/** Runs the HTTP load from a second process (bench/http-load.ts). */
+async function load(options: { url: string; query: string; total: number; concurrency: number; kind: 'create' | 'timeline'; name: string }): Promise<Result> {
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'bench/http-load.ts', JSON.stringify(options)], { maxBuffer: 1 << 20 });
+  return JSON.parse(stdout.trim().split('\n').pop()!) as Result;
+}
+
 export async function benchGraphql(address: string, scale = 1): Promise<Result[]> {
   const tag = Date.now().toString(36);
   const ledger = await openImmudbLedger({ address, user: 'immudb', password: 'immudb', database: `gqlbench${tag}`, dataDir: mkdtempSync(join(tmpdir(), 'ag-bench-')) });
@@ -48,7 +56,7 @@ export async function benchGraphql(address: string, scale = 1): Promise<Result[]
   try {
     for (const c of [1, 16, 64]) {
       const total = (c === 1 ? 300 : 3000) * scale;
-      rows.push(await measure(`createAuditEvent over HTTP, concurrency ${c}`, { total, concurrency: c }, () => post(CREATE, { input: input(n++) })));
+      rows.push(await load({ url, query: CREATE, total, concurrency: c, kind: 'create', name: `createAuditEvent over HTTP, concurrency ${c}` }));
     }
     rows.push(
       await measure(`ledger append directly, concurrency 64`, { total: 3000 * scale, concurrency: 64 }, () =>
@@ -76,7 +84,7 @@ export async function benchGraphql(address: string, scale = 1): Promise<Result[]
       await Promise.all(workers);
       process.stderr.write(`filled ${stored} events in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
       await post(TIMELINE, { c: 'rr-target' }); // warm
-      timelineRows.push(await measure(`timeline first 50, 1 correlation among ${stored} events`, { total: 300, concurrency: 1 }, () => post(TIMELINE, { c: 'rr-target' })));
+      timelineRows.push(await load({ url, query: TIMELINE, total: 300, concurrency: 1, kind: 'timeline', name: `timeline first 50, 1 correlation among ${stored} events` }));
     }
     printTable('timeline over HTTP (immudb prefix scan)', timelineRows);
     return [...rows, ...timelineRows];

@@ -1,0 +1,40 @@
+/**
+ * Load generator in its own process, so the client's CPU is not charged to the gateway:
+ *   tsx bench/http-load.ts '<json: { url, query, total, concurrency, kind }>'
+ * Prints one JSON line with the measured Result.
+ */
+import { measure } from './harness.ts';
+
+const { url, query, total, concurrency, kind, name } = JSON.parse(process.argv[2]!) as {
+  url: string;
+  query: string;
+  total: number;
+  concurrency: number;
+  kind: 'create' | 'timeline';
+  name: string;
+};
+
+let n = 0;
+const variables = () =>
+  kind === 'timeline'
+    ? { c: 'rr-target' }
+    : {
+        input: {
+          eventType: 'workflow.step.completed',
+          eventCategory: 'workflow',
+          outcome: n % 7 === 0 ? 'FAILURE' : 'SUCCESS',
+          correlationId: `rr-load-${n % 1000}`,
+          actorType: 'service',
+          actorId: 'workflow-engine',
+          resourceType: 'pod',
+          resourceId: `pod-${n++}`,
+          data: { step: n, note: 'benchmark payload of a typical size' },
+        },
+      };
+
+const result = await measure(name, { total, concurrency }, async () => {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables: variables() }) });
+  const body = (await res.json()) as { errors?: unknown[] };
+  if (body.errors) throw new Error(JSON.stringify(body.errors));
+});
+process.stdout.write(`${JSON.stringify(result)}\n`);
