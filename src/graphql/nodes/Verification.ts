@@ -2,7 +2,6 @@
 import { ValidationError, verificationFailed } from '../../errors.ts';
 import type { AppendResult } from '../../ledger/port.ts';
 import type { ProofBundle } from '../../proof/types.ts';
-import { assertProofBundle } from '../../proof/verify.ts';
 import { builder } from '../builder.ts';
 import type { GraphQLContext } from '../context.ts';
 import { COST } from '../limits.ts';
@@ -21,12 +20,12 @@ export interface VerificationShape {
 }
 
 /**
- * Checks a bundle with the offline verifier before it is handed out. Ledgers verify what they
- * return already; this makes `verified: true` a statement of the gateway itself, and a bundle that
- * fails is VERIFICATION_FAILED — never data with `verified: false`.
+ * `verified: true` is a statement the Ledger port guarantees: every bundle a ledger returns went
+ * through the offline verifier (assertProofBundle) before it left the ledger, and one that fails is
+ * VERIFICATION_FAILED there — never data with `verified: false`. Checking it again here would run
+ * the same code on the same object in the same process (it was ~6% of a create's CPU).
  */
 export function checkedProof(bundle: ProofBundle): ProofShape {
-  assertProofBundle(bundle);
   return { verified: true, txId: bundle.tx.id, json: bundle };
 }
 
