@@ -162,6 +162,7 @@ export class Indexer {
         failures = 0;
       } catch (e) {
         if (++failures >= attempts) throw e;
+        this.shrinkReads();
         this.log.warn(`indexer: ${e instanceof Error ? e.message : String(e)}; retrying (${failures}/${attempts})`);
         await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** failures, 5_000)));
         continue;
@@ -184,6 +185,7 @@ export class Indexer {
         failures = 0;
       } catch (e) {
         failures++;
+        this.shrinkReads();
         this.stats.lastError = e instanceof Error ? e.message : String(e);
         if (failures === 1 || Date.now() - lastReport > 30_000) {
           lastReport = Date.now();
@@ -295,6 +297,11 @@ export class Indexer {
         this.onApplied?.({ checkpoint, events, txs: batch.length });
       }
     }
+  }
+
+  /** After a failure read less at once: a read that timed out may have been too big for a busy ledger. */
+  private shrinkReads(): void {
+    this.txsPerRead = Math.max(1, Math.floor(this.txsPerRead / 2));
   }
 
   private read(after: bigint, maxTxs: number): Promise<CommittedTx[]> {
