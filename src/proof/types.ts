@@ -43,3 +43,12 @@ export interface ProofBundle {
 }
 
 export const PROOF_FORMAT = 'auditgraph.proof.v1' as const;
+
+/** Freezes a bundle part that several bundles share, so no holder can change it for the others. */
+export function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -60,7 +60,7 @@ import {
   ZERO_HASH,
   type TxHeader,
 } from './hashing.ts';
-import { PROOF_FORMAT, type LedgerState } from './types.ts';
+import { PROOF_FORMAT, type LedgerState, type ProofBundle } from './types.ts';
 
 export type VerifyResult =
   | { ok: true; summary: string; txId: string; state: LedgerState }
@@ -109,6 +109,57 @@ export function assertProofBundle(bundle: unknown, trusted?: LedgerState): Extra
   const r = verifyProofBundle(bundle, trusted);
   if (!r.ok) throw verificationFailed(r.check, new Error(`${r.check}: ${r.message}`));
   return r;
+}
+
+/**
+ * Verifies the bundles of one transaction, as a ledger hands them out after a commit. Bundles that
+ * share the very same `tx`, `trustedState`, `dualProof` and `state` objects as the first (the
+ * ledgers build them so) have that link verified once, with the first bundle, in full; each of
+ * them is then checked only for its own entry and its inclusion in `tx.eH`. Any bundle that does
+ * not share them is verified in full. Throws VERIFICATION_FAILED like assertProofBundle.
+ */
+export function assertProofBundlesOfTx(bundles: readonly ProofBundle[], trusted?: LedgerState): void {
+  const first = bundles[0];
+  if (!first) return;
+  assertProofBundle(first, trusted);
+  let tx: TxHeader | undefined;
+  for (let i = 1; i < bundles.length; i++) {
+    const b = bundles[i]!;
+    const shared =
+      b.tx === first.tx &&
+      b.trustedState === first.trustedState &&
+      b.dualProof === first.dualProof &&
+      b.state === first.state &&
+      b.format === first.format &&
+      b.ledger === first.ledger &&
+      b.database === first.database;
+    if (!shared) {
+      assertProofBundle(b, trusted);
+      continue;
+    }
+    try {
+      tx ??= header(first.tx, 'bundle.tx');
+      checkEntryInclusion(b, tx);
+    } catch (e) {
+      if (e instanceof CheckFailed) throw verificationFailed(e.check, new Error(`${e.check}: ${e.message}`));
+      throw verificationFailed('format', e);
+    }
+  }
+}
+
+function checkEntryInclusion(bundle: ProofBundle, tx: TxHeader): void {
+  const entry = obj(bundle.entry, 'bundle.entry', ['key', 'value']);
+  const key = b64(entry.key, 'bundle.entry.key');
+  const value = b64(entry.value, 'bundle.entry.value');
+  if (key.length === 0) fail('entry', 'empty key');
+  const inc = obj(bundle.inclusion, 'bundle.inclusion', ['leaf', 'width', 'terms']);
+  const leaf = u32(inc.leaf, 'bundle.inclusion.leaf');
+  const width = u32(inc.width, 'bundle.inclusion.width');
+  if (width !== tx.nEntries) fail('inclusion', `width ${width} != tx.nEntries ${tx.nEntries}`);
+  if (leaf >= width) fail('inclusion', `leaf ${leaf} >= width ${width}`);
+  if (!verifyHTreeInclusion(hashList(inc.terms, 'bundle.inclusion.terms'), leaf, width, entryDigest(key, value), tx.eH)) {
+    fail('inclusion', 'entry digest does not reach tx.eH');
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -43,8 +43,8 @@ import {
   ZERO_HASH,
   type TxHeader,
 } from '../../proof/hashing.ts';
-import { PROOF_FORMAT, type DualProofJson, type LedgerState, type ProofBundle } from '../../proof/types.ts';
-import { assertProofBundle } from '../../proof/verify.ts';
+import { deepFreeze, PROOF_FORMAT, type DualProofJson, type LedgerState, type ProofBundle, type TxHeaderJson } from '../../proof/types.ts';
+import { assertProofBundle, assertProofBundlesOfTx } from '../../proof/verify.ts';
 import type { LedgerBackend } from '../group-commit.ts';
 import { eventIdKey, timelineKey, timelinePrefix, timelineSeekKey } from '../keys.ts';
 import type { AppendResult, CommittedTx, ScanDirection, StoredEvent, TimelinePage, TimelinePosition } from '../port.ts';
@@ -242,7 +242,8 @@ export class EmbeddedLedger implements LedgerBackend, DualProofStore {
       const record = this.decode(value, key, id);
       const base = trusted ?? this.trusted.current();
       const proven = this.prove(header, base);
-      const proof = this.bundle(proven, header, tree, this.index.leaf[n]!, key, value);
+      const proof = this.bundle(proven, tree, this.index.leaf[n]!, key, value);
+      assertProofBundle(proof, proven.assertWith);
       if (!trusted) await this.trusted.advance(proof.state);
       return { event: { record, txId: String(txId), key, recordedAt: this.recordedAt(txId) }, proof, created: false };
     });
@@ -381,10 +382,12 @@ export class EmbeddedLedger implements LedgerBackend, DualProofStore {
     const results = records.map(
       (r, i): AppendResult => ({
         event: { record: r, txId: String(id), key: keys[i]!, recordedAt },
-        proof: this.bundle(proven, header, tree, 2 * i, keys[i]!, values[i]!),
+        proof: this.bundle(proven, tree, 2 * i, keys[i]!, values[i]!),
         created: true,
       }),
     );
+    // The shared link is verified once, each entry's inclusion on its own.
+    assertProofBundlesOfTx(results.map((r) => r.proof), proven.assertWith);
     await this.trusted.advance(results[0]!.proof.state);
     return results;
   }
@@ -427,28 +430,30 @@ export class EmbeddedLedger implements LedgerBackend, DualProofStore {
     }
     const [source, target] = trustedTx.id <= tx.id ? [trustedTx, tx] : [tx, trustedTx];
     return {
-      dualProof: buildDualProof(source, target, this),
-      trustedState: { txId: trustedTx.id.toString(), txHash: toHex(txAlh(trustedTx)) },
-      state: { txId: target.id.toString(), txHash: toHex(txAlh(target)) },
+      tx: deepFreeze(txHeaderToJson(tx)),
+      dualProof: deepFreeze(buildDualProof(source, target, this)),
+      trustedState: deepFreeze({ txId: trustedTx.id.toString(), txHash: toHex(txAlh(trustedTx)) }),
+      state: deepFreeze({ txId: target.id.toString(), txHash: toHex(txAlh(target)), signature: null }),
       assertWith,
     };
   }
 
-  /** One entry's bundle (as dual-proof.ts's buildProofBundle lays it out), checked before it leaves. */
-  private bundle(proven: ProvenTx, tx: TxHeader, tree: HTree, leaf: number, key: Buffer, value: Buffer): ProofBundle {
-    const bundle: ProofBundle = {
+  /**
+   * One entry's bundle (as dual-proof.ts's buildProofBundle lays it out). The tx's bundles share
+   * their frozen tx/trustedState/dualProof/state objects; callers verify before handing them out.
+   */
+  private bundle(proven: ProvenTx, tree: HTree, leaf: number, key: Buffer, value: Buffer): ProofBundle {
+    return {
       format: PROOF_FORMAT,
       ledger: 'embedded',
       database: this.database,
       entry: { key: key.toString('base64'), value: value.toString('base64') },
-      tx: txHeaderToJson(tx),
-      inclusion: { leaf, width: tx.nEntries, terms: tree.inclusionProof(leaf).map(toHex) },
-      trustedState: { ...proven.trustedState },
-      dualProof: cloneDualProof(proven.dualProof),
-      state: { ...proven.state, signature: null },
+      tx: proven.tx,
+      inclusion: { leaf, width: proven.tx.nEntries, terms: tree.inclusionProof(leaf).map(toHex) },
+      trustedState: proven.trustedState,
+      dualProof: proven.dualProof,
+      state: proven.state,
     };
-    assertProofBundle(bundle, proven.assertWith);
-    return bundle;
   }
 
   /** The tx's header and htree, rebuilt from the record on disk (checksum and eH checked). */
@@ -736,9 +741,10 @@ export function buildTransaction(input: { id: number; prevAlh: Buffer; ts: numbe
 }
 
 interface ProvenTx {
+  tx: TxHeaderJson;
   dualProof: DualProofJson;
   trustedState: LedgerState;
-  state: LedgerState;
+  state: ProofBundle['state'];
   /** The caller's trusted state, checked by the verifier too (absent for a self-proof). */
   assertWith: LedgerState | undefined;
 }
@@ -775,18 +781,6 @@ function parseTimelineEntry(buf: Buffer, at: number, len: number, fileOffset: nu
   return {
     key: Buffer.from(buf.subarray(at + 5, vLenAt)),
     value: Buffer.from(buf.subarray(vLenAt + 5, vLenAt + 4 + vLen)),
-  };
-}
-
-function cloneDualProof(d: DualProofJson): DualProofJson {
-  return {
-    sourceTx: { ...d.sourceTx },
-    targetTx: { ...d.targetTx },
-    inclusionProof: [...d.inclusionProof],
-    consistencyProof: [...d.consistencyProof],
-    targetBlTxAlh: d.targetBlTxAlh,
-    lastInclusionProof: [...d.lastInclusionProof],
-    linearProof: { ...d.linearProof, terms: [...d.linearProof.terms] },
   };
 }
 

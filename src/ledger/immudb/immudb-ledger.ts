@@ -12,8 +12,8 @@ import { decodeRecord, encodeRecord } from '../../events/canonical.ts';
 import type { AuditEventRecord } from '../../events/types.ts';
 import { AuditError, verificationFailed } from '../../errors.ts';
 import { HTree, sha256 } from '../../proof/hashing.ts';
-import { assertProofBundle } from '../../proof/verify.ts';
-import { PROOF_FORMAT, type DualProofJson, type LedgerState, type ProofBundle, type TxHeaderJson } from '../../proof/types.ts';
+import { assertProofBundle, assertProofBundlesOfTx } from '../../proof/verify.ts';
+import { deepFreeze, PROOF_FORMAT, type DualProofJson, type LedgerState, type ProofBundle, type TxHeaderJson } from '../../proof/types.ts';
 import type { LedgerBackend } from '../group-commit.ts';
 import { eventIdKey, TIMELINE_PREFIX, timelineKey, timelinePrefix, timelineSeekKey } from '../keys.ts';
 import type { AppendResult, CommittedTx, ScanDirection, StoredEvent, TimelinePage, TimelinePosition } from '../port.ts';
@@ -91,11 +91,15 @@ export class ImmudbLedger implements LedgerBackend {
 
     const base = this.trusted.current();
     const proven = await this.proveTx(txId, base);
-    const results = records.map((record, i): AppendResult => {
-      const proof = this.bundle(proven, keys[i]!, values[i]!, base);
-      return { event: this.stored(record, proven, keys[i]!), proof, created: true };
-    });
-    await this.trusted.advance(results[0]!.proof.state);
+    const link = this.link(proven, base);
+    const results = records.map((record, i): AppendResult => ({
+      event: this.stored(record, proven, keys[i]!),
+      proof: this.bundle(proven, link, keys[i]!, values[i]!),
+      created: true,
+    }));
+    // The shared link is verified once, each entry's inclusion on its own.
+    assertProofBundlesOfTx(results.map((r) => r.proof), link.trustedState);
+    await this.trusted.advance(link.state);
     return results;
   }
 
@@ -108,7 +112,9 @@ export class ImmudbLedger implements LedgerBackend {
     const base = trusted ?? this.trusted.current();
     if (base && BigInt(base.txId) > BigInt(Number.MAX_SAFE_INTEGER)) throw verificationFailed('trusted txId out of range');
     const proven = await this.proveTx(txId, base);
-    const proof = this.bundle(proven, key, value, base);
+    const link = this.link(proven, base);
+    const proof = this.bundle(proven, link, key, value);
+    assertProofBundle(proof, link.trustedState);
     const record = this.decode(value, key);
     // The id reference is only a pointer; what counts is the verified entry it led to.
     if (record.eventId !== eventId) throw verificationFailed(`the ledger answered event ${record.eventId} for ${eventId}`);
@@ -328,46 +334,55 @@ export class ImmudbLedger implements LedgerBackend {
     return { vtx, tree, keys };
   }
 
-  /** Builds one entry's bundle from a proven tx and checks it before it leaves this function. */
-  private bundle(proven: ProvenTx, key: Buffer, value: Buffer, base: LedgerState | null): ProofBundle {
-    const { vtx, tree, keys } = proven;
+  /**
+   * What every bundle of one proven tx shares: its header, the dual proof from `base`, and the
+   * states. Frozen, so no holder of one bundle can change it for the others.
+   */
+  private link(proven: ProvenTx, base: LedgerState | null): SharedLink {
+    const { vtx } = proven;
     const md = vtx.getTx().getMetadata();
     const dp = vtx.getDualproof();
-    const prefixed = Buffer.concat([Buffer.from([SET_KEY_PREFIX]), key]);
-    const index = keys.findIndex((k) => k.equals(prefixed));
-    if (index < 0) throw verificationFailed('the entry is not in the transaction immudb proved');
-    const txHeader = header(md);
-    const txAlh = hex(getAlh(md));
-    const trustedState = base ?? { txId: txHeader.id, txHash: txAlh };
-    const sourceIsTx = BigInt(trustedState.txId) > BigInt(txHeader.id);
+    const tx = header(md);
+    const txHash = hex(getAlh(md));
+    const trustedState = base ?? { txId: tx.id, txHash };
+    const target = BigInt(trustedState.txId) > BigInt(tx.id) ? trustedState : { txId: tx.id, txHash };
     const lp = dp.getLinearproof();
-    const dualProof: DualProofJson = {
-      sourceTx: header(dp.getSourcetxmetadata()),
-      targetTx: header(dp.getTargettxmetadata()),
-      inclusionProof: hexList(dp.getInclusionproofList_asU8()),
-      consistencyProof: hexList(dp.getConsistencyproofList_asU8()),
-      targetBlTxAlh: hex(dp.getTargetbltxalh_asU8()),
-      lastInclusionProof: hexList(dp.getLastinclusionproofList_asU8()),
-      linearProof: { sourceTxId: String(lp.getSourcetxid()), targetTxId: String(lp.getTargettxid()), terms: hexList(lp.getTermsList_asU8()) },
-    };
-    const target = sourceIsTx ? trustedState : { txId: txHeader.id, txHash: txAlh };
     const sig = vtx.getSignature();
-    const bundle: ProofBundle = {
-      format: PROOF_FORMAT,
-      ledger: 'immudb',
-      database: this.database,
-      entry: { key: key.toString('base64'), value: value.toString('base64') },
-      tx: txHeader,
-      inclusion: { leaf: index, width: tree.width, terms: hexList(tree.inclusionProof(index)) },
-      trustedState,
-      dualProof,
+    return deepFreeze({
+      tx,
+      trustedState: { ...trustedState },
+      dualProof: {
+        sourceTx: header(dp.getSourcetxmetadata()),
+        targetTx: header(dp.getTargettxmetadata()),
+        inclusionProof: hexList(dp.getInclusionproofList_asU8()),
+        consistencyProof: hexList(dp.getConsistencyproofList_asU8()),
+        targetBlTxAlh: hex(dp.getTargetbltxalh_asU8()),
+        lastInclusionProof: hexList(dp.getLastinclusionproofList_asU8()),
+        linearProof: { sourceTxId: String(lp.getSourcetxid()), targetTxId: String(lp.getTargettxid()), terms: hexList(lp.getTermsList_asU8()) },
+      },
       state: {
         ...target,
         signature: sig ? { publicKey: Buffer.from(sig.getPublickey_asU8()).toString('base64'), signature: Buffer.from(sig.getSignature_asU8()).toString('base64') } : null,
       },
+    });
+  }
+
+  /** One entry's bundle over a shared link; callers verify before handing it out. */
+  private bundle(proven: ProvenTx, link: SharedLink, key: Buffer, value: Buffer): ProofBundle {
+    const prefixed = Buffer.concat([Buffer.from([SET_KEY_PREFIX]), key]);
+    const index = proven.keys.findIndex((k) => k.equals(prefixed));
+    if (index < 0) throw verificationFailed('the entry is not in the transaction immudb proved');
+    return {
+      format: PROOF_FORMAT,
+      ledger: 'immudb',
+      database: this.database,
+      entry: { key: key.toString('base64'), value: value.toString('base64') },
+      tx: link.tx,
+      inclusion: { leaf: index, width: proven.tree.width, terms: hexList(proven.tree.inclusionProof(index)) },
+      trustedState: link.trustedState,
+      dualProof: link.dualProof,
+      state: link.state,
     };
-    assertProofBundle(bundle, trustedState);
-    return bundle;
   }
 
   private stored(record: AuditEventRecord, proven: ProvenTx, key: Buffer): StoredEvent {
@@ -407,6 +422,13 @@ export class ImmudbLedger implements LedgerBackend {
     while (times.size > 100_000) times.delete(times.keys().next().value!);
     return out;
   }
+}
+
+interface SharedLink {
+  tx: TxHeaderJson;
+  trustedState: LedgerState;
+  dualProof: DualProofJson;
+  state: ProofBundle['state'];
 }
 
 interface ProvenTx {
