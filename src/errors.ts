@@ -11,6 +11,8 @@ export const ErrorCode = {
   LEDGER_UNAVAILABLE: 'LEDGER_UNAVAILABLE',
   INDEX_UNAVAILABLE: 'INDEX_UNAVAILABLE',
   VERIFICATION_FAILED: 'VERIFICATION_FAILED',
+  /** A live subscription fell too far behind and was ended; `afterTxId` resumes it without a gap. */
+  SUBSCRIPTION_OVERFLOW: 'SUBSCRIPTION_OVERFLOW',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -1,0 +1,469 @@
+/**
+ * The live feed: one per gateway instance. It follows the ledger itself — committed txs after the
+ * last one it has seen, in txId order — and fans every committed event out, in process, to the
+ * subscriptions whose filter it matches. So every instance delivers every event exactly once and in
+ * commit order, whichever instance wrote it.
+ *
+ * Wake-ups: `appended()` right after a local append (it also publishes the txId on the signal),
+ * the signal when another instance wrote, and a slow poll (`pollMs`) as the safety net when a
+ * signal was lost. A signal only ever causes a read; what is delivered always comes from the ledger.
+ *
+ * Subscriptions (`subscribe()`) are pull-based async iterators:
+ *
+ * - With `afterTxId`: replay first — the subscription reads the ledger itself, page by page, and
+ *   only as fast as its consumer takes events — until its read position has reached the feed's.
+ *   Then, in the same synchronous step, it joins the feed, skipping every tx up to where its replay
+ *   read. The feed dispatches whole txs synchronously after each read, so nothing can fall between
+ *   the replay and the join: no gap and no duplicate, and no buffer of live events that grows while
+ *   a long replay runs.
+ * - Without: it joins at the feed's position at once (events committed from then on).
+ * - Live, each subscription has a bounded queue. The feed never waits for a consumer: when a tx
+ *   does not fit, the subscription ends with SUBSCRIPTION_OVERFLOW (memory freed at once) and
+ *   tells the client which afterTxId resumes it without a gap. Everyone else is unaffected.
+ *
+ * The iterator's return() ends a subscription at once, even while it waits for an event (a native
+ * async generator would queue the return behind that wait and leak the subscription).
+ */
+import { AuditError, ErrorCode, ValidationError } from '../errors.ts';
+import { matches, type NormalizedFilter } from '../index/query.ts';
+import type { AppendResult, CommittedTx, Ledger, StoredEvent } from '../ledger/port.ts';
+import type { LiveSignal } from './port.ts';
+
+export interface LiveLogger {
+  info(...args: unknown[]): void;
+  warn(...args: unknown[]): void;
+  error(...args: unknown[]): void;
+}
+
+export interface LiveFeedOptions {
+  /** Safety-net poll of the ledger when no wake-up came (ms). */
+  pollMs?: number;
+  /** Txs per ledger read while following. */
+  readTxs?: number;
+  /** Txs per ledger read of a subscription's replay. */
+  replayTxs?: number;
+  /** Events a subscription may have waiting for its consumer before it is ended. */
+  queueLimit?: number;
+  logger?: LiveLogger;
+}
+
+/** What a subscription yields: an event, or the error that ends it (then it completes). */
+export type LiveItem = { kind: 'event'; event: StoredEvent } | { kind: 'end'; error: Error };
+
+export interface LiveStats {
+  /** Subscriptions attached to the feed (replaying ones are not yet). */
+  subscribers: number;
+  /** Subscriptions still replaying from the ledger. */
+  replaying: number;
+  txsRead: number;
+  eventsRead: number;
+  /** Events handed to subscription queues. */
+  eventsQueued: number;
+  overflows: number;
+  lastError: string | null;
+}
+
+const quiet: LiveLogger = { info() {}, warn() {}, error() {} };
+const MAX_TX_ID = 2n ** 64n - 1n;
+const DONE: IteratorResult<LiveItem> = { value: undefined, done: true };
+
+/** The `afterTxId` argument: a decimal tx id (64-bit). */
+export function parseTxId(value: unknown, path = 'afterTxId'): bigint {
+  if (typeof value === 'string' && /^(?:0|[1-9][0-9]{0,19})$/.test(value)) {
+    const n = BigInt(value);
+    if (n <= MAX_TX_ID) return n;
+  }
+  throw new ValidationError([{ path, message: 'must be a ledger txId: a decimal integer from 0 to 18446744073709551615' }]);
+}
+
+export function overflowError(limit: number, afterTxId: bigint): AuditError {
+  const after = afterTxId.toString();
+  return new AuditError(
+    ErrorCode.SUBSCRIPTION_OVERFLOW,
+    `This subscription fell more than ${limit} events behind and was ended. Subscribe again with afterTxId: "${after}" ` +
+      '(or the txId of the last event you received) to continue without a gap.',
+    { afterTxId: after },
+  );
+}
+
+export class LiveFeed {
+  readonly queueLimit: number;
+  readonly replayTxs: number;
+  readonly stats: LiveStats = { subscribers: 0, replaying: 0, txsRead: 0, eventsRead: 0, eventsQueued: 0, overflows: 0, lastError: null };
+  private readonly pollMs: number;
+  private readonly readTxs: number;
+  private readonly log: LiveLogger;
+  /** The last tx dispatched; null until the ledger has told us where it is. */
+  private position: bigint | null = null;
+  private readonly subs = new Set<LiveSubscription>();
+  private running = false;
+  private stopped = false;
+  private loopDone: Promise<void> | null = null;
+  private wake: (() => void) | null = null;
+  private kicked = false;
+  private unsubscribeSignal: (() => void) | null = null;
+  private markReady!: () => void;
+  private readonly readyPromise = new Promise<void>((resolve) => (this.markReady = resolve));
+
+  constructor(
+    readonly ledger: Ledger,
+    readonly signal: LiveSignal,
+    options: LiveFeedOptions = {},
+  ) {
+    this.pollMs = options.pollMs ?? 1_000;
+    this.readTxs = options.readTxs ?? 500;
+    this.replayTxs = options.replayTxs ?? 100;
+    this.queueLimit = options.queueLimit ?? 1_000;
+    this.log = options.logger ?? quiet;
+  }
+
+  /** Starts following from the ledger's current head. Never fails: an unreachable ledger is retried. */
+  start(): void {
+    if (this.running || this.stopped) return;
+    this.running = true;
+    this.unsubscribeSignal = this.signal.subscribe({
+      onTx: (txId) => {
+        // Our own publications come back too: only a tx we have not read yet is news.
+        if (this.position === null || !/^[0-9]{1,20}$/.test(txId) || BigInt(txId) > this.position) this.kick();
+      },
+      onGap: () => this.kick(),
+    });
+    this.loopDone = this.loop();
+  }
+
+  /** Stops following and completes every subscription. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.unsubscribeSignal?.();
+    this.unsubscribeSignal = null;
+    if (this.running) {
+      this.running = false;
+      this.wake?.();
+      await this.loopDone;
+    }
+    this.markReady(); // replays waiting for a position see `stopped` and end
+    for (const s of [...this.subs]) s.return();
+  }
+
+  /** The ledger may have new txs: read now rather than at the next poll. Never throws, never waits. */
+  kick(): void {
+    this.kicked = true;
+    this.wake?.();
+  }
+
+  /** The write path's hook: wake this feed, and every other instance through the signal. */
+  appended(results: readonly AppendResult[]): void {
+    let newest: bigint | null = null;
+    for (const r of results) {
+      const id = BigInt(r.event.txId);
+      if (newest === null || id > newest) newest = id;
+    }
+    this.kick();
+    if (newest !== null) this.signal.publish(newest.toString());
+  }
+
+  /** The last txId delivered to attached subscriptions, or null before the first read. */
+  txId(): string | null {
+    return this.position === null ? null : this.position.toString();
+  }
+
+  /** Resolves once the feed knows its position (or is stopped). */
+  ready(): Promise<void> {
+    return this.readyPromise;
+  }
+
+  /**
+   * A subscription to the committed events matching `filter`: with `afterTxId`, every one
+   * committed after that tx, then live; without, those committed from now on.
+   */
+  subscribe(filter: NormalizedFilter, afterTxId: bigint | null = null): LiveSubscription {
+    return new LiveSubscription(this, filter, afterTxId);
+  }
+
+  // --- used by subscriptions -------------------------------------------------------------------
+
+  /** @internal */ isStopped(): boolean {
+    return this.stopped;
+  }
+
+  /** @internal The feed's position, for a replay deciding whether it may join. */
+  currentPosition(): bigint | null {
+    return this.position;
+  }
+
+  /** @internal */ attach(s: LiveSubscription): void {
+    this.subs.add(s);
+    this.stats.subscribers = this.subs.size;
+  }
+
+  /** @internal */ detach(s: LiveSubscription): void {
+    this.subs.delete(s);
+    this.stats.subscribers = this.subs.size;
+  }
+
+  // --- the loop --------------------------------------------------------------------------------
+
+  private async loop(): Promise<void> {
+    let failures = 0;
+    let lastReport = 0;
+    while (this.running) {
+      try {
+        await this.follow();
+        if (failures > 0) this.log.info(`live feed: following the ledger again after ${failures} failed attempt(s)`);
+        failures = 0;
+      } catch (e) {
+        failures++;
+        this.stats.lastError = e instanceof Error ? e.message : String(e);
+        if (failures === 1 || Date.now() - lastReport > 30_000) {
+          lastReport = Date.now();
+          this.log.warn(`live feed: ${this.stats.lastError}; retrying with backoff (subscriptions wait, nothing is lost)`);
+        }
+        await this.sleep(Math.min(100 * 2 ** Math.min(failures - 1, 6), 5_000), false);
+        continue;
+      }
+      await this.sleep(this.pollMs, true);
+    }
+  }
+
+  /** Reads and dispatches until the ledger has nothing newer. */
+  private async follow(): Promise<void> {
+    if (this.position === null) {
+      this.position = BigInt(await this.ledger.lastTxId());
+      this.markReady();
+    }
+    // Only an empty read means "caught up": the port promises at most maxTxs, not that fewer is the end.
+    while (this.running) {
+      const txs = await this.ledger.readTransactions(this.position.toString(), this.readTxs);
+      if (txs.length === 0 || !this.running) return;
+      for (const tx of txs) this.dispatch(tx);
+    }
+  }
+
+  /** Synchronous for the whole tx and all subscriptions: the replay join relies on it. */
+  private dispatch(tx: CommittedTx): void {
+    const id = BigInt(tx.txId);
+    if (this.position !== null && id <= this.position) return; // never twice, never backwards
+    this.position = id;
+    this.stats.txsRead++;
+    this.stats.eventsRead += tx.events.length;
+    if (tx.events.length === 0) return;
+    for (const s of this.subs) {
+      try {
+        s.offer(tx, id);
+      } catch (e) {
+        // One broken subscription must not starve the others.
+        this.log.error('live feed: a subscription failed to take an event', e);
+        s.fail(e instanceof Error ? e : new Error(String(e)));
+      }
+    }
+  }
+
+  private sleep(ms: number, kickable: boolean): Promise<void> {
+    if (!this.running) return Promise.resolve();
+    if (kickable && this.kicked) {
+      this.kicked = false;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      // A kick during backoff must not turn it into a busy retry; stop() always wakes.
+      this.wake = () => {
+        if (kickable || !this.running) done();
+      };
+    }).then(() => {
+      this.wake = null;
+      this.kicked = false;
+    });
+  }
+}
+
+/** One subscription: an async iterator of LiveItems (see the file comment for its life cycle). */
+export class LiveSubscription implements AsyncIterableIterator<LiveItem> {
+  /** Events waiting for the consumer, from `head` on (shifting a big array is O(n)). */
+  private queue: (StoredEvent | undefined)[] = [];
+  private head = 0;
+  private waiter: ((r: IteratorResult<LiveItem>) => void) | null = null;
+  /** Where the replay has read to; null until the replay starts. */
+  private cursor: bigint | null;
+  private attached = false;
+  /** Txs up to this one were replayed: the feed's copies are skipped. */
+  private skipThrough = -1n;
+  /** The tx of the last event handed out (overflow keeps the rest of that tx). */
+  private lastTx: string | null = null;
+  /** The error to yield once the queue is drained; then the subscription completes. */
+  private ending: Error | null = null;
+  private done = false;
+  private inflight: Promise<IteratorResult<LiveItem>> | null = null;
+
+  constructor(
+    private readonly feed: LiveFeed,
+    private readonly filter: NormalizedFilter,
+    afterTxId: bigint | null,
+  ) {
+    this.cursor = afterTxId;
+    feed.stats.replaying++;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<LiveItem>> {
+    // Consumers pull one at a time; should one not, calls are served in order.
+    if (this.inflight) return this.inflight.then(() => this.next());
+    const r = this.pull();
+    if (!(r instanceof Promise)) return Promise.resolve(r);
+    this.inflight = r.finally(() => (this.inflight = null));
+    return this.inflight;
+  }
+
+  /** Ends the subscription now (client unsubscribed, socket closed, feed stopped). */
+  return(): Promise<IteratorResult<LiveItem>> {
+    this.finish();
+    return Promise.resolve(DONE);
+  }
+
+  throw(): Promise<IteratorResult<LiveItem>> {
+    return this.return();
+  }
+
+  /** @internal The feed hands over a tx after the ones this subscription has seen. */
+  offer(tx: CommittedTx, id: bigint): void {
+    if (id <= this.skipThrough || this.done || this.ending) return;
+    let matched: StoredEvent[] | null = null;
+    for (const e of tx.events) if (matches(e.record, this.filter)) (matched ??= []).push(e);
+    if (!matched) return;
+    const waiting = this.size();
+    // A tx is never split: one bigger than the limit still fits into an empty queue.
+    if (waiting > 0 && waiting + matched.length > this.feed.queueLimit) return this.overflow(id);
+    this.feed.stats.eventsQueued += matched.length;
+    for (const e of matched) this.queue.push(e);
+    if (this.waiter) {
+      const w = this.waiter;
+      this.waiter = null;
+      w(this.take());
+    }
+  }
+
+  /** @internal Ends the subscription with `error` after what is queued. */
+  fail(error: Error): void {
+    if (this.done || this.ending) return;
+    this.ending = error;
+    this.feed.detach(this);
+    this.wakeWaiter();
+  }
+
+  private size(): number {
+    return this.queue.length - this.head;
+  }
+
+  private pull(): IteratorResult<LiveItem> | Promise<IteratorResult<LiveItem>> {
+    if (this.done) return DONE;
+    if (this.size() > 0) return this.take();
+    if (this.ending) {
+      const error = this.ending;
+      this.finish();
+      return { value: { kind: 'end', error }, done: false };
+    }
+    if (!this.attached) return this.replay();
+    return new Promise((resolve) => (this.waiter = resolve));
+  }
+
+  private take(): IteratorResult<LiveItem> {
+    const event = this.queue[this.head]!;
+    this.queue[this.head++] = undefined;
+    if (this.head === this.queue.length) {
+      this.queue = [];
+      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    this.lastTx = event.txId;
+    return { value: { kind: 'event', event }, done: false };
+  }
+
+  /** Reads the ledger after `cursor` until there is something to hand out, or joins the feed. */
+  private async replay(): Promise<IteratorResult<LiveItem>> {
+    try {
+      await this.feed.ready();
+      for (;;) {
+        if (this.done) return DONE;
+        if (this.feed.isStopped()) {
+          this.finish();
+          return DONE;
+        }
+        const position = this.feed.currentPosition()!;
+        this.cursor ??= position;
+        // Checked and joined in one synchronous step: see the file comment.
+        if (this.cursor >= position) {
+          this.join(this.cursor);
+          return this.pull();
+        }
+        const txs = await this.feed.ledger.readTransactions(this.cursor.toString(), this.feed.replayTxs);
+        if (this.done) return DONE;
+        if (txs.length === 0) {
+          // The feed has read txs this read did not return yet (a replica behind?): ask again shortly.
+          await new Promise((r) => setTimeout(r, 50));
+          continue;
+        }
+        for (const tx of txs) {
+          const id = BigInt(tx.txId);
+          if (id <= this.cursor) continue;
+          this.cursor = id;
+          for (const e of tx.events) if (matches(e.record, this.filter)) this.queue.push(e);
+        }
+        if (this.size() > 0) return this.take();
+      }
+    } catch (e) {
+      // The client resumes with the txId of the last event it received: everything up to it was sent.
+      this.ending = e instanceof Error ? e : new Error(String(e));
+      return this.pull();
+    }
+  }
+
+  private join(through: bigint): void {
+    this.skipThrough = through;
+    this.attached = true;
+    this.feed.stats.replaying--;
+    this.feed.attach(this);
+  }
+
+  private overflow(incoming: bigint): void {
+    // Keep the rest of the tx the client is in the middle of, so the last txId it receives is
+    // complete; drop everything after it. Every matching event before `firstDropped` is delivered.
+    let keep = this.head;
+    if (this.lastTx !== null) while (keep < this.queue.length && this.queue[keep]!.txId === this.lastTx) keep++;
+    const firstDropped = keep < this.queue.length ? BigInt(this.queue[keep]!.txId) : incoming;
+    this.queue.length = keep;
+    this.feed.stats.overflows++;
+    this.fail(overflowError(this.feed.queueLimit, firstDropped - 1n));
+  }
+
+  private wakeWaiter(): void {
+    if (!this.waiter) return;
+    const w = this.waiter;
+    this.waiter = null;
+    const r = this.pull();
+    // pull() cannot wait here: there is either an event, the ending, or done.
+    w(r instanceof Promise ? DONE : r);
+  }
+
+  private finish(): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.attached) this.feed.detach(this);
+    else this.feed.stats.replaying--;
+    this.queue = [];
+    this.head = 0;
+    if (this.waiter) {
+      const w = this.waiter;
+      this.waiter = null;
+      w(DONE);
+    }
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * The signal over Redis pub/sub: one channel per ledger, `ag:live:v1:{<scope>}:tx` (scope: ledger
+ * kind and database, escaped as the index's), carrying the newest committed txId as text. TxIds of
+ * another database would mean nothing to a follower, hence the scope.
+ *
+ * Two connections: a subscriber (subscriber mode admits no other commands) and a publisher that
+ * fails fast (no offline queue), so a write never waits for Redis. Each time the subscriber
+ * (re)connects it subscribes again and reports a gap: whatever was published while it was away is
+ * lost, and the feed repairs that by reading the ledger from its last txId.
+ */
+import { Redis } from 'ioredis';
+import { escapeValue } from '../index/query.ts';
+import type { LiveSignal, SignalListener } from './port.ts';
+
+export function liveChannel(scope: string): string {
+  return `ag:live:v1:{${escapeValue(scope)}}:tx`;
+}
+
+export interface RedisSignalOptions {
+  url: string;
+  channel: string;
+  /** Connection problems, at most one line per 10 s and connection. */
+  onError?: (message: string, error: unknown) => void;
+}
+
+export class RedisLiveSignal implements LiveSignal {
+  readonly kind = 'redis' as const;
+  readonly channel: string;
+  private readonly pub: Redis;
+  private readonly sub: Redis;
+  private readonly listeners = new Set<SignalListener>();
+  private closed = false;
+
+  private constructor(options: RedisSignalOptions) {
+    this.channel = options.channel;
+    const base = {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      connectTimeout: 1_000,
+      commandTimeout: 1_000,
+      // Back within a second of Redis: until then the feed's poll carries on alone.
+      retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 5), 1_000),
+    };
+    this.pub = new Redis(options.url, { ...base, connectionName: 'auditgraph-live-pub' });
+    // Re-subscribed by hand on every 'ready' (below), so also after a start with Redis down.
+    this.sub = new Redis(options.url, { ...base, autoResubscribe: false, connectionName: 'auditgraph-live-sub' });
+    for (const [name, client] of [
+      ['publisher', this.pub],
+      ['subscriber', this.sub],
+    ] as const) {
+      let lastReport = 0;
+      client.on('error', (e: unknown) => {
+        if (Date.now() - lastReport < 10_000) return;
+        lastReport = Date.now();
+        options.onError?.(`redis (live ${name} connection): ${e instanceof Error ? e.message : String(e)}`, e);
+      });
+    }
+    this.sub.on('ready', () => {
+      this.sub.subscribe(this.channel).then(
+        () => this.gap(),
+        () => this.sub.disconnect(true), // reconnects, and tries again on the next 'ready'
+      );
+    });
+    this.sub.on('message', (channel: string, message: string) => {
+      if (channel !== this.channel) return;
+      for (const l of this.listeners) l.onTx(message);
+    });
+  }
+
+  /** Connects both clients; when Redis is down it returns anyway and they keep reconnecting. */
+  static async open(options: RedisSignalOptions): Promise<RedisLiveSignal> {
+    const signal = new RedisLiveSignal(options);
+    await Promise.all([signal.pub, signal.sub].map((c) => c.connect().catch(() => undefined)));
+    return signal;
+  }
+
+  publish(txId: string): void {
+    if (this.closed) return;
+    // Lost when Redis is away: the others' poll (or their reconnect) picks the tx up.
+    this.pub.publish(this.channel, txId).catch(() => undefined);
+  }
+
+  subscribe(listener: SignalListener): () => void {
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
+  }
+
+  private gap(): void {
+    for (const l of this.listeners) l.onGap();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.listeners.clear();
+    await Promise.all([this.pub, this.sub].map((c) => c.quit().catch(() => c.disconnect())));
+  }
+}
