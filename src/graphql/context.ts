@@ -6,6 +6,7 @@
 import DataLoader from 'dataloader';
 import type { EventIndex } from '../index/port.ts';
 import type { AppendResult, Ledger, StoredEvent } from '../ledger/port.ts';
+import type { LiveFeed } from '../live/feed.ts';
 
 /** Any Ledger; group-committing ones also say how many events one append may hold. */
 export type AppLedger = Ledger & { readonly maxEventsPerAppend?: number };
@@ -14,7 +15,10 @@ export interface GraphQLContext {
   ledger: AppLedger;
   /** The secondary index behind `auditEvents`; absent: that query answers INDEX_UNAVAILABLE. */
   index?: EventIndex;
+  /** The live feed behind `auditEventCreated`; absent: subscriptions are refused. */
+  live?: LiveFeed;
   requestId: string;
+  /** Per request; a subscription replaces them for every event it delivers (see createLoaders). */
   loaders: {
     /** eventId (lowercase) → stored event, or null when there is none. */
     event: DataLoader<string, StoredEvent | null>;
@@ -28,18 +32,27 @@ export interface GraphQLContext {
 /** immudb answers GetAll for a few hundred keys comfortably; larger requests are split. */
 const EVENT_BATCH = 500;
 
-export function createContext({ ledger, index, requestId }: { ledger: AppLedger; index?: EventIndex; requestId: string }): GraphQLContext {
+export function createContext({ ledger, index, live, requestId }: { ledger: AppLedger; index?: EventIndex; live?: LiveFeed; requestId: string }): GraphQLContext {
   return {
     ledger,
     ...(index ? { index } : {}),
+    ...(live ? { live } : {}),
     requestId,
-    loaders: {
-      event: new DataLoader((ids) => ledger.getMany(ids), { maxBatchSize: EVENT_BATCH }),
-      commitTime: new DataLoader((txIds) => ledger.commitTimes(txIds)),
-      // No batch call for verified reads: each is its own proof. A failure fails only its key.
-      verified: new DataLoader((ids) => Promise.all(ids.map((id) => ledger.getVerified(id).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e)))))), {
-        maxBatchSize: 50,
-      }),
-    },
+    loaders: createLoaders(ledger),
+  };
+}
+
+/**
+ * Fresh loaders. A request's loaders cache for its lifetime; a subscription lives for hours, so it
+ * takes new ones for every event it delivers — nothing cached outlives the event it was read for.
+ */
+export function createLoaders(ledger: AppLedger): GraphQLContext['loaders'] {
+  return {
+    event: new DataLoader((ids) => ledger.getMany(ids), { maxBatchSize: EVENT_BATCH }),
+    commitTime: new DataLoader((txIds) => ledger.commitTimes(txIds)),
+    // No batch call for verified reads: each is its own proof. A failure fails only its key.
+    verified: new DataLoader((ids) => Promise.all(ids.map((id) => ledger.getVerified(id).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e)))))), {
+      maxBatchSize: 50,
+    }),
   };
 }

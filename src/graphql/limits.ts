@@ -19,7 +19,7 @@
  */
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { createComplexityRule } from '@pothos/plugin-complexity';
-import { GraphQLError, Kind, validate, type SelectionSetNode, type ValidationContext, type ValidationRule } from 'graphql';
+import { GraphQLError, Kind, validate, type DocumentNode, type GraphQLSchema, type SelectionSetNode, type ValidationContext, type ValidationRule } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { GraphQLCode, limitError, type LimitName } from './errors.ts';
 
@@ -88,27 +88,37 @@ export const SingleMutationFieldRule: ValidationRule = (ctx) => ({
   },
 });
 
-/** Cost with the request's own variables, before execution (so not part of the validation cache). */
+/** The operation's cost with the request's own variables (the complexity rule alone). */
+function costOf(args: { schema: GraphQLSchema; document: DocumentNode; contextValue?: unknown; variableValues?: unknown; operationName?: string | null }): number {
+  let cost = 0;
+  const rule = createComplexityRule({
+    context: (args.contextValue ?? {}) as object,
+    variableValues: (args.variableValues ?? {}) as Record<string, unknown>,
+    operationName: args.operationName ?? null,
+    onResult: (result) => {
+      cost = Math.max(cost, result.complexity);
+    },
+  });
+  // Only our rule: the document has already passed full validation. Variable errors it may
+  // report are left to execution, which answers them with BAD_USER_INPUT.
+  validate(args.schema, args.document, [rule]);
+  return cost;
+}
+
+/**
+ * Cost with the request's own variables, before execution (so not part of the validation cache).
+ * A subscription is priced once, for one event's selection.
+ */
 function useCostLimit(maxCost: number): Plugin {
+  const overLimit = (cost: number) => ({ errors: [limitError('cost', `Query cost limit of ${maxCost} exceeded, found ${cost}.`, maxCost, cost)] });
   return {
     onExecute({ args, setResultAndStopExecution }) {
-      let cost = 0;
-      const rule = createComplexityRule({
-        context: (args.contextValue ?? {}) as object,
-        variableValues: (args.variableValues ?? {}) as Record<string, unknown>,
-        operationName: args.operationName ?? null,
-        onResult: (result) => {
-          cost = Math.max(cost, result.complexity);
-        },
-      });
-      // Only our rule: the document has already passed full validation. Variable errors it may
-      // report are left to execution, which answers them with BAD_USER_INPUT.
-      validate(args.schema, args.document, [rule]);
-      if (cost > maxCost) {
-        setResultAndStopExecution({
-          errors: [limitError('cost', `Query cost limit of ${maxCost} exceeded, found ${cost}.`, maxCost, cost)],
-        });
-      }
+      const cost = costOf(args);
+      if (cost > maxCost) setResultAndStopExecution(overLimit(cost));
+    },
+    onSubscribe({ args, setResultAndStopExecution }) {
+      const cost = costOf(args);
+      if (cost > maxCost) setResultAndStopExecution(overLimit(cost));
     },
   };
 }
