@@ -4,6 +4,7 @@
  * writes) finish, then the ledger is closed. A second signal exits at once.
  */
 import { openEventIndex, withAppendHook } from './index/index.ts';
+import { openLive } from './live/index.ts';
 import { ConfigError, loadConfig, type Config } from './server/config.ts';
 import { createApp } from './server/app.ts';
 import { createLogger } from './server/logger.ts';
@@ -28,7 +29,14 @@ async function main(): Promise<void> {
   const indexing = await openEventIndex({ ledger, redisUrl: config.redisUrl, logger });
   indexing.indexer.start();
   logger.info(`index: ${indexing.index.kind}`);
-  const app = createApp({ ledger: withAppendHook(ledger, () => indexing.indexer.kick()), index: indexing.index, indexLag: () => indexing.indexer.lag(), config, logger });
+  const live = await openLive({ ledger, redisUrl: config.redisUrl, logger });
+  live.feed.start();
+  logger.info(`live subscriptions: ${live.signal.kind} signal`);
+  const hooked = withAppendHook(ledger, (results) => {
+    indexing.indexer.kick();
+    live.feed.appended(results);
+  });
+  const app = createApp({ ledger: hooked, index: indexing.index, indexLag: () => indexing.indexer.lag(), live: live.feed, config, logger });
   const { url } = await app.listen();
   logger.info(`listening on ${url} (GraphiQL in a browser; /healthz, /readyz)`);
   logger.warn(
@@ -46,6 +54,7 @@ async function main(): Promise<void> {
     logger.info(`${signal}: shutting down (finishing in-flight requests)`);
     try {
       await app.close();
+      await live.close();
       await indexing.close();
       await ledger.close();
       logger.info('stopped');

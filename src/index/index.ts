@@ -2,7 +2,7 @@
  * The index of a gateway: Redis when REDIS_URL is set (shared by all instances), in process
  * otherwise; and the indexer that follows the ledger into it.
  */
-import type { Ledger } from '../ledger/port.ts';
+import type { AppendResult, Ledger } from '../ledger/port.ts';
 import { Indexer, type IndexerLogger, type IndexerOptions } from './indexer.ts';
 import { MemoryEventIndex } from './memory-index.ts';
 import type { EventIndex } from './port.ts';
@@ -50,16 +50,17 @@ export async function openEventIndex(options: OpenIndexOptions): Promise<IndexSe
 }
 
 /**
- * The ledger as the write path sees it: after every append, `onAppend` (the indexer's kick).
+ * The ledger as the write path sees it: after every append, `onAppend` with its results (the
+ * indexer's kick, the live feed's `appended`).
  * Everything else, including extra members such as `maxEventsPerAppend`, passes through.
  */
-export function withAppendHook<L extends Ledger>(ledger: L, onAppend: () => void): L {
+export function withAppendHook<L extends Ledger>(ledger: L, onAppend: (results: AppendResult[]) => void): L {
   return new Proxy(ledger, {
     get(target, prop) {
       if (prop === 'append') {
         return async (...args: Parameters<Ledger['append']>) => {
           const results = await target.append(...args);
-          onAppend();
+          onAppend(results);
           return results;
         };
       }

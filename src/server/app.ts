@@ -1,8 +1,9 @@
 /**
- * The HTTP server: GraphQL (Yoga) on /graphql, /healthz and /readyz, all on one port.
+ * The HTTP server: GraphQL (Yoga) on /graphql over HTTP and over WebSocket (graphql-ws, ws.ts),
+ * /healthz and /readyz, all on one port.
  *
- * createApp does not listen (call `listen()`), does not own the ledger (close it after `close()`),
- * and works with any Ledger.
+ * createApp does not listen (call `listen()`), does not own the ledger, the index or the live feed
+ * (close them after `close()`), and works with any Ledger.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -11,12 +12,14 @@ import { createYoga, useReadinessCheck, type Plugin, type YogaServerInstance } f
 import { isAuditError } from '../errors.ts';
 import type { IndexLag } from '../index/indexer.ts';
 import type { EventIndex } from '../index/port.ts';
+import type { LiveFeed } from '../live/feed.ts';
 import { createContext, type AppLedger, type GraphQLContext } from '../graphql/context.ts';
 import { maskError } from '../graphql/errors.ts';
 import { useQueryLimits } from '../graphql/limits.ts';
 import { schema } from '../graphql/schema.ts';
 import type { Config } from './config.ts';
 import { createLogger, currentRequestId, runWithRequest, type Logger } from './logger.ts';
+import { attachGraphQLWebSocket, type GraphQLWebSocket } from './ws.ts';
 
 export const GRAPHQL_PATH = '/graphql';
 export const HEALTH_PATH = '/healthz';
@@ -26,6 +29,8 @@ export const READY_PATH = '/readyz';
 export const MAX_REQUEST_BODY_BYTES = 16 * 1024 * 1024;
 const READY_TIMEOUT_MS = 2_000;
 const SHUTDOWN_GRACE_MS = 10_000;
+/** How long close() waits for WebSocket clients to answer the 1001 close before cutting them. */
+const WS_CLOSE_GRACE_MS = 2_000;
 
 const DEFAULT_QUERY = `# auditgraph: audit events in an immutable, verifiable ledger.
 #
@@ -38,6 +43,12 @@ const DEFAULT_QUERY = `# auditgraph: audit events in an immutable, verifiable le
 #     correlationId: "rr-2025-001", actorType: "service", actorId: "gateway"
 #     data: { signal: "disk-pressure" }
 #   }) { created event { id eventId timestamp ledger { txId key } } proof { verified txId } }
+# }
+#
+# Watch events arrive (over WebSocket; add afterTxId: "<txId>" to replay from a tx on):
+#
+# subscription {
+#   auditEventCreated(filter: { correlationId: "rr-2025-001" }) { eventId eventType outcome timestamp ledger { txId } }
 # }
 
 query Timeline($correlationId: String! = "rr-2025-001") {
@@ -68,6 +79,10 @@ export interface AppOptions {
   index?: EventIndex;
   /** How far the index is behind the ledger; shown in the /readyz index check (never fails it). */
   indexLag?: () => Promise<IndexLag>;
+  /** The live feed behind `auditEventCreated` (the app does not own it); without it subscriptions fail. */
+  live?: LiveFeed;
+  /** graphql-ws keep-alive: ping interval, and how long a pong may take before the socket is cut. */
+  wsKeepAliveMs?: number;
   config: Pick<Config, 'port' | 'host'>;
   logger?: Logger;
   /** Dependencies /readyz checks besides the ledger (e.g. `index` once there is one). */
@@ -80,9 +95,14 @@ export interface AppOptions {
 export interface App {
   yoga: YogaServerInstance<{ req: IncomingMessage; res: ServerResponse }, GraphQLContext>;
   server: Server;
+  /** GraphQL over WebSocket on the same port and path. */
+  ws: GraphQLWebSocket;
   /** Listens on config.host:config.port (port 0: any free port) and returns the bound address. */
   listen(): Promise<{ host: string; port: number; url: string }>;
-  /** Stops accepting, lets in-flight requests (and so their writes) finish, closes the server. */
+  /**
+   * Stops accepting, closes WebSockets with 1001 "Going away" (subscriptions end), lets in-flight
+   * HTTP requests (and so their writes) finish, closes the server.
+   */
   close(): Promise<void>;
 }
 
@@ -121,7 +141,7 @@ function useJsonPostOnly(): Plugin {
 export function createApp(options: AppOptions): App {
   const { ledger, config } = options;
   const logger = options.logger ?? createLogger();
-  const { index, indexLag } = options;
+  const { index, indexLag, live } = options;
   const checks: Record<string, () => Promise<void | Record<string, unknown>>> = {
     ledger: () => ledger.ping(),
     ...(index
@@ -140,7 +160,7 @@ export function createApp(options: AppOptions): App {
     graphqlEndpoint: GRAPHQL_PATH,
     healthCheckEndpoint: HEALTH_PATH,
     landingPage: false,
-    graphiql: { title: 'auditgraph', defaultQuery: DEFAULT_QUERY },
+    graphiql: { title: 'auditgraph', defaultQuery: DEFAULT_QUERY, subscriptionsProtocol: 'WS' },
     logging: logger,
     // Never the stack, whatever NODE_ENV says: maskError builds every client-visible error.
     maskedErrors: { maskError: (error) => maskError(error), isDev: false },
@@ -150,7 +170,7 @@ export function createApp(options: AppOptions): App {
     // browser on this machine must not be able to write (form posts need no CORS preflight).
     cors: false,
     multipart: false,
-    context: () => createContext({ ledger, ...(index ? { index } : {}), requestId: currentRequestId() ?? randomUUID() }),
+    context: () => createContext({ ledger, ...(index ? { index } : {}), ...(live ? { live } : {}), requestId: currentRequestId() ?? randomUUID() }),
     plugins: [
       useJsonPostOnly(),
       ...useQueryLimits(),
@@ -197,10 +217,19 @@ export function createApp(options: AppOptions): App {
   });
   server.headersTimeout = 30_000;
   server.requestTimeout = 120_000;
+  const ws = attachGraphQLWebSocket({
+    server,
+    yoga,
+    path: GRAPHQL_PATH,
+    keepAliveMs: options.wsKeepAliveMs ?? 12_000,
+    maxPayloadBytes: options.maxRequestBodyBytes ?? MAX_REQUEST_BODY_BYTES,
+    logger,
+  });
 
   return {
     yoga,
     server,
+    ws,
     listen() {
       return new Promise((resolve, reject) => {
         const onError = (e: Error) => reject(e);
@@ -215,12 +244,14 @@ export function createApp(options: AppOptions): App {
     },
     close() {
       closing ??= new Promise<void>((resolve) => {
-        if (!server.listening) return resolve();
+        // Upgraded sockets keep server.close() waiting until they are gone: close them alongside.
+        const wsClosed = ws.close(Math.min(WS_CLOSE_GRACE_MS, options.shutdownGraceMs ?? SHUTDOWN_GRACE_MS));
+        if (!server.listening) return void wsClosed.then(resolve);
         const force = setTimeout(() => server.closeAllConnections(), options.shutdownGraceMs ?? SHUTDOWN_GRACE_MS);
         force.unref();
         server.close(() => {
           clearTimeout(force);
-          resolve();
+          void wsClosed.then(resolve);
         });
         server.closeIdleConnections();
       });
