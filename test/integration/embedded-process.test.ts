@@ -81,16 +81,23 @@ describe('npm start on the embedded default', () => {
     const first = await startMain(dataDir, port);
     running.push(first);
     const acked: string[] = [];
+    const refused: string[] = [];
     let stop = false;
+    let writing = 4;
     const writers = Array.from({ length: 4 }, async (_, w) => {
       for (let i = 0; !stop; i++) {
         const eventId = crypto.randomUUID();
-        const res = await gql(first.url, CREATE, { input: input(w * 100_000 + i, eventId) }).catch(() => null);
+        const res = await gql(first.url, CREATE, { input: input(w * 100_000 + i, eventId) }).catch((e: Error) => ({ errors: [e.message] }));
         if (res?.data?.createAuditEvent) acked.push(eventId);
-        else break; // the server is gone
+        else {
+          if (!stop) refused.push(JSON.stringify(res.errors)); // before the kill, every write must succeed
+          break;
+        }
       }
+      writing--;
     });
-    while (acked.length < 150) await new Promise((r) => setTimeout(r, 5));
+    while (acked.length < 150 && writing > 0) await new Promise((r) => setTimeout(r, 5));
+    expect(refused).toEqual([]);
     first.proc.kill('SIGKILL');
     stop = true;
     await Promise.all(writers);
