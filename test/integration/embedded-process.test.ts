@@ -87,7 +87,7 @@ describe('npm start on the embedded default', () => {
     const writers = Array.from({ length: 4 }, async (_, w) => {
       for (let i = 0; !stop; i++) {
         const eventId = crypto.randomUUID();
-        const res = await gql(first.url, CREATE, { input: input(w * 100_000 + i, eventId) }).catch((e: Error) => ({ errors: [e.message] }));
+        const res: { data?: any; errors?: unknown[] } = await gql(first.url, CREATE, { input: input(w * 100_000 + i, eventId) }).catch((e: Error) => ({ errors: [e.message] }));
         if (res?.data?.createAuditEvent) acked.push(eventId);
         else {
           if (!stop) refused.push(JSON.stringify(res.errors)); // before the kill, every write must succeed
