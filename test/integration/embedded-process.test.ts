@@ -37,7 +37,7 @@ async function startMain(dataDir: string, port: number): Promise<Running> {
 
 const running: Running[] = [];
 afterEach(() => {
-  for (const r of running.splice(0)) if (r.proc.exitCode === null) r.proc.kill('SIGKILL');
+  for (const r of running.splice(0)) if (r.proc.exitCode === null && r.proc.signalCode === null) r.proc.kill('SIGKILL');
 });
 
 async function gql(url: string, query: string, variables: Record<string, unknown> = {}) {
@@ -101,7 +101,8 @@ describe('npm start on the embedded default', () => {
     first.proc.kill('SIGKILL');
     stop = true;
     await Promise.all(writers);
-    await new Promise((r) => first.proc.exitCode !== null ? r(null) : first.proc.once('exit', r));
+    // Killed by a signal, a process has exitCode null and signalCode set: check both, or wait forever.
+    await new Promise((r) => (first.proc.exitCode !== null || first.proc.signalCode !== null ? r(null) : first.proc.once('exit', r)));
 
     const second = await startMain(dataDir, port);
     running.push(second);
