@@ -27,7 +27,7 @@ async function startMain(dataDir: string, port: number): Promise<Running> {
   const url = `http://127.0.0.1:${port}/graphql`;
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
-    if (proc.exitCode !== null) throw new Error(`main exited ${proc.exitCode}: ${output.join('')}`);
+    if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`main exited (${proc.exitCode ?? proc.signalCode}): ${output.join('')}`);
     const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
     if (ok) return { proc, url, output };
     await new Promise((r) => setTimeout(r, 100));

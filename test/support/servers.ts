@@ -24,7 +24,7 @@ export async function freePort(): Promise<number> {
 async function waitForPort(port: number, timeoutMs: number, proc: ChildProcess, name: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (proc.exitCode !== null) throw new Error(`${name} exited with code ${proc.exitCode} during start-up`);
+    if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`${name} exited (${proc.exitCode ?? proc.signalCode}) during start-up`);
     const ok = await new Promise<boolean>((resolve) => {
       const s = connect(port, '127.0.0.1');
       s.once('connect', () => (s.destroy(), resolve(true)));
@@ -63,7 +63,7 @@ function managed(name: string, port: number, dir: string, launch: () => ChildPro
     async kill() {
       const p = proc;
       proc = null;
-      if (!p || p.exitCode !== null) return;
+      if (!p || p.exitCode !== null || p.signalCode !== null) return; // already gone (by exit or by signal)
       await new Promise<void>((resolve) => {
         p.once('exit', () => resolve());
         p.kill('SIGKILL');
