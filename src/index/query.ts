@@ -52,17 +52,35 @@ export function fieldKey(field: IndexField, value: string): string {
   return `${FIELD_CODE[field]}:${escapeValue(value)}`;
 }
 
+/** A record's value of one field; undefined for the resource fields of an event without a resource. */
+export function fieldValue(r: AuditEventRecord, field: IndexField): string | undefined {
+  switch (field) {
+    case 'correlationId':
+      return r.correlationId;
+    case 'eventType':
+      return r.eventType;
+    case 'eventCategory':
+      return r.eventCategory;
+    case 'actorId':
+      return r.actor.id;
+    case 'actorType':
+      return r.actor.type;
+    case 'outcome':
+      return r.outcome;
+    case 'resourceType':
+      return r.resource?.type;
+    case 'resourceId':
+      return r.resource?.id;
+  }
+}
+
 /** The indexed values of a record: one per field (the resource fields only when it has one). */
 export function recordValues(r: AuditEventRecord): [IndexField, string][] {
-  const out: [IndexField, string][] = [
-    ['correlationId', r.correlationId],
-    ['eventType', r.eventType],
-    ['eventCategory', r.eventCategory],
-    ['actorId', r.actor.id],
-    ['actorType', r.actor.type],
-    ['outcome', r.outcome],
-  ];
-  if (r.resource) out.push(['resourceType', r.resource.type], ['resourceId', r.resource.id]);
+  const out: [IndexField, string][] = [];
+  for (const field of INDEX_FIELDS) {
+    const v = fieldValue(r, field);
+    if (v !== undefined) out.push([field, v]);
+  }
   return out;
 }
 
@@ -271,13 +289,16 @@ export function normalizeFilter(input: AuditEventFilterInput | null | undefined,
   return { terms, since, until };
 }
 
-/** Whether a ledger record satisfies the filter: the resolver re-checks what the index returned. */
+/**
+ * Whether a ledger record satisfies the filter: the resolver re-checks what the index returned, and
+ * live subscriptions select with it (once per event and subscriber, so it allocates nothing).
+ */
 export function matches(r: AuditEventRecord, filter: NormalizedFilter): boolean {
-  const values = new Map(recordValues(r));
   for (const t of filter.terms) {
-    const v = values.get(t.field);
+    const v = fieldValue(r, t.field);
     if (v === undefined || !t.values.includes(v)) return false;
   }
+  if (filter.since === null && filter.until === null) return true;
   const ms = Date.parse(r.timestamp);
   return (filter.since === null || ms >= filter.since) && (filter.until === null || ms < filter.until);
 }

@@ -7,6 +7,8 @@
  * Wake-ups: `appended()` right after a local append (it also publishes the txId on the signal),
  * the signal when another instance wrote, and a slow poll (`pollMs`) as the safety net when a
  * signal was lost. A signal only ever causes a read; what is delivered always comes from the ledger.
+ * A wake-up that names its txId reads up to that tx; the poll and a signal gap read until the
+ * ledger has nothing newer (one more, empty, read).
  *
  * Subscriptions (`subscribe()`) are pull-based async iterators:
  *
@@ -101,6 +103,10 @@ export class LiveFeed {
   private loopDone: Promise<void> | null = null;
   private wake: (() => void) | null = null;
   private kicked = false;
+  /** The newest txId a wake-up named: reading up to it is enough. */
+  private target = 0n;
+  /** Read until an empty page (poll, gap, a kick without a txId). */
+  private readToEnd = true;
   private unsubscribeSignal: (() => void) | null = null;
   private markReady!: () => void;
   private readonly readyPromise = new Promise<void>((resolve) => (this.markReady = resolve));
@@ -123,8 +129,10 @@ export class LiveFeed {
     this.running = true;
     this.unsubscribeSignal = this.signal.subscribe({
       onTx: (txId) => {
+        if (!/^[0-9]{1,20}$/.test(txId)) return this.kick();
         // Our own publications come back too: only a tx we have not read yet is news.
-        if (this.position === null || !/^[0-9]{1,20}$/.test(txId) || BigInt(txId) > this.position) this.kick();
+        const id = BigInt(txId);
+        if (this.position === null || id > this.position) this.kick(id);
       },
       onGap: () => this.kick(),
     });
@@ -145,8 +153,13 @@ export class LiveFeed {
     for (const s of [...this.subs]) s.return();
   }
 
-  /** The ledger may have new txs: read now rather than at the next poll. Never throws, never waits. */
-  kick(): void {
+  /**
+   * The ledger may have new txs (up to `txId`, when known): read now rather than at the next poll.
+   * Never throws, never waits.
+   */
+  kick(txId?: bigint): void {
+    if (txId === undefined) this.readToEnd = true;
+    else if (txId > this.target) this.target = txId;
     this.kicked = true;
     this.wake?.();
   }
@@ -158,7 +171,7 @@ export class LiveFeed {
       const id = BigInt(r.event.txId);
       if (newest === null || id > newest) newest = id;
     }
-    this.kick();
+    this.kick(newest ?? undefined);
     if (newest !== null) this.signal.publish(newest.toString());
   }
 
@@ -213,6 +226,7 @@ export class LiveFeed {
         failures = 0;
       } catch (e) {
         failures++;
+        this.readToEnd = true; // what the failed read was after is unknown now
         this.stats.lastError = e instanceof Error ? e.message : String(e);
         if (failures === 1 || Date.now() - lastReport > 30_000) {
           lastReport = Date.now();
@@ -225,14 +239,18 @@ export class LiveFeed {
     }
   }
 
-  /** Reads and dispatches until the ledger has nothing newer. */
+  /** Reads and dispatches up to the named txId, or until the ledger has nothing newer. */
   private async follow(): Promise<void> {
     if (this.position === null) {
       this.position = BigInt(await this.ledger.lastTxId());
       this.markReady();
     }
-    // Only an empty read means "caught up": the port promises at most maxTxs, not that fewer is the end.
+    const toEnd = this.readToEnd;
+    this.readToEnd = false;
     while (this.running) {
+      // Only an empty read means "caught up" (the port promises at most maxTxs, not that fewer
+      // is the end); a named tx spares that extra read.
+      if (!toEnd && this.position >= this.target) return;
       const txs = await this.ledger.readTransactions(this.position.toString(), this.readTxs);
       if (txs.length === 0 || !this.running) return;
       for (const tx of txs) this.dispatch(tx);
@@ -265,7 +283,10 @@ export class LiveFeed {
       return Promise.resolve();
     }
     return new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
+      const timer = setTimeout(() => {
+        this.readToEnd = true; // the poll: nobody named a tx
+        done();
+      }, ms);
       function done() {
         clearTimeout(timer);
         resolve();
