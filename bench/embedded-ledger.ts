@@ -41,6 +41,7 @@ function record(correlations: number): AuditEventRecord {
     durationMs: seq % 1000,
     error: null,
     data: { signal: 'cpu.high', value: seq % 100, labels: { team: 'sre', region: 'eu' } },
+    recordedBy: null,
   };
 }
 const newEvent = (correlations: number): NewEvent => ({ record: record(correlations), timestampDefaulted: false });

@@ -7,7 +7,7 @@ const CANONICAL_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 const RECORD_KEYS = [
   'actor', 'clusterName', 'correlationId', 'data', 'durationMs', 'error', 'eventAction', 'eventCategory',
-  'eventId', 'eventType', 'outcome', 'parentEventId', 'resource', 'severity', 'timestamp',
+  'eventId', 'eventType', 'outcome', 'parentEventId', 'recordedBy', 'resource', 'severity', 'timestamp',
 ] as const;
 
 /** A plain Error (not an AuditError): a malformed stored record is corruption, not user input. */
@@ -85,6 +85,7 @@ export function assertRecordShape(v: unknown): asserts v is AuditEventRecord {
     text(error.message, 'error.message', true);
     if (error.code === null && error.message === null) throw malformed('error has neither code nor message (must be null)');
   }
+  text(r.recordedBy, 'recordedBy', true);
   const { issues } = inspectJson(r.data, { maxDepth: LIMITS.dataMaxDepth, maxBytes: LIMITS.dataMaxBytes, maxIssues: 1 });
   const issue = issues[0];
   if (issue) throw malformed(`data${issue.path.map((p) => `.${String(p).slice(0, 64)}`).join('')} ${issue.message}`);
@@ -125,7 +126,17 @@ export function decodeRecord(bytes: Uint8Array): AuditEventRecord {
   } catch (e) {
     throw malformed(`not valid JSON (${(e as Error).message})`);
   }
+  // Records written before authentication existed have no recordedBy: read them as null (their
+  // stored bytes, which the proofs cover, are checked for canonical form as they are).
+  const legacy = isPlainObject(parsed) && !Object.hasOwn(parsed, 'recordedBy');
+  if (legacy) (parsed as Record<string, unknown>).recordedBy = null;
   assertRecordShape(parsed);
+  if (legacy) {
+    const { recordedBy: _none, ...stored } = parsed;
+    const again = Buffer.from(canonicalJson(stored as unknown as Json), 'utf8');
+    if (!again.equals(bytes)) throw malformed('not in canonical form');
+    return parsed;
+  }
   const again = Buffer.from(canonicalJson(parsed as unknown as Json), 'utf8');
   if (!again.equals(bytes)) throw malformed('not in canonical form');
   return parsed;

@@ -50,6 +50,11 @@ export interface AuditEventRecord {
   durationMs: number | null;
   error: { code: string | null; message: string | null } | null;
   data: Json;
+  /**
+   * The authenticated principal that wrote it (its token's name), null on an open server. Set by
+   * the server, never from client input, and stored in the record so that the proof covers it.
+   */
+  recordedBy: string | null;
 }
 
 /** A validated event ready to append, with what the server chose for the client. */

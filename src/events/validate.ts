@@ -227,6 +227,8 @@ function collectEvent(input: unknown, path: string, now: Date, out: FieldViolati
     durationMs,
     error: errorCode !== null || errorMessage !== null ? { code: errorCode, message: errorMessage } : null,
     data,
+    // The caller sets it from the authenticated principal (withRecordedBy); input cannot.
+    recordedBy: null,
   };
   return { record, timestampDefaulted, eventIdGenerated: suppliedEventId == null };
 }
@@ -282,10 +284,19 @@ export function validateEventBatch(inputs: unknown, path = 'input', now: Date = 
   return events as NewEvent[];
 }
 
+/** Stamps validated events with who writes them (the principal's name; null on an open server). */
+export function withRecordedBy<T extends NewEvent>(events: T[], recordedBy: string | null): T[] {
+  for (const e of events) e.record.recordedBy = recordedBy;
+  return events;
+}
+
 /**
  * Idempotency: is `a` a retry of the already stored event? Content must be byte-equal in canonical
  * form, except that a server-chosen timestamp (`timestampDefaulted`) is not part of the comparison —
- * a retry without a timestamp gets a new `now` but is still the same event.
+ * a retry without a timestamp gets a new `now` but is still the same event. `recordedBy` is content:
+ * the same eventId sent by another principal is an EVENT_ID_CONFLICT, not a retry (the stored
+ * record must keep saying who wrote it, and one principal must not learn another's events by
+ * replaying ids).
  */
 export function sameContent(a: NewEvent, stored: AuditEventRecord): boolean {
   const candidate = a.timestampDefaulted ? { ...a.record, timestamp: stored.timestamp } : a.record;

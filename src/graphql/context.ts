@@ -7,6 +7,7 @@ import DataLoader from 'dataloader';
 import type { EventIndex } from '../index/port.ts';
 import type { AppendResult, Ledger, StoredEvent } from '../ledger/port.ts';
 import type { LiveFeed } from '../live/feed.ts';
+import type { Principal } from '../auth/tokens.ts';
 
 /** Any Ledger; group-committing ones also say how many events one append may hold. */
 export type AppLedger = Ledger & { readonly maxEventsPerAppend?: number };
@@ -18,6 +19,13 @@ export interface GraphQLContext {
   /** The live feed behind `auditEventCreated`; absent: subscriptions are refused. */
   live?: LiveFeed;
   requestId: string;
+  /**
+   * Who is asking. null: no token configured (open server, `authRequired` false) or the request
+   * was not authenticated (`authRequired` true: every field with scopes refuses UNAUTHENTICATED).
+   */
+  principal: Principal | null;
+  /** Tokens are configured: fields with scopes need a principal that holds them. */
+  authRequired: boolean;
   /** Per request; a subscription replaces them for every event it delivers (see createLoaders). */
   loaders: {
     /** eventId (lowercase) → stored event, or null when there is none. */
@@ -32,12 +40,28 @@ export interface GraphQLContext {
 /** immudb answers GetAll for a few hundred keys comfortably; larger requests are split. */
 const EVENT_BATCH = 500;
 
-export function createContext({ ledger, index, live, requestId }: { ledger: AppLedger; index?: EventIndex; live?: LiveFeed; requestId: string }): GraphQLContext {
+export function createContext({
+  ledger,
+  index,
+  live,
+  requestId,
+  principal = null,
+  authRequired = false,
+}: {
+  ledger: AppLedger;
+  index?: EventIndex;
+  live?: LiveFeed;
+  requestId: string;
+  principal?: Principal | null;
+  authRequired?: boolean;
+}): GraphQLContext {
   return {
     ledger,
     ...(index ? { index } : {}),
     ...(live ? { live } : {}),
     requestId,
+    principal,
+    authRequired,
     loaders: createLoaders(ledger),
   };
 }

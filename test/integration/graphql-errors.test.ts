@@ -195,7 +195,7 @@ describe('schema.graphql', () => {
     expect(typeFields('AuditEvent')).toEqual({
       id: 'ID!', eventId: 'ID!', eventType: 'String!', eventCategory: 'String!', eventAction: 'String', outcome: 'EventOutcome!',
       timestamp: 'DateTime!', recordedAt: 'DateTime!', correlationId: 'String!', parentEventId: 'ID', actor: 'Actor!', resource: 'Resource',
-      clusterName: 'String', severity: 'Severity', durationMs: 'Int', error: 'EventError', data: 'JSON', ledger: 'LedgerLocation!',
+      clusterName: 'String', severity: 'Severity', durationMs: 'Int', error: 'EventError', data: 'JSON', recordedBy: 'String', ledger: 'LedgerLocation!',
       verification: 'Verification!',
     });
     expect((schema.getType('AuditEvent') as GraphQLObjectType).getInterfaces().map(String)).toEqual(['Node']);

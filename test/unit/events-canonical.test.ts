@@ -22,6 +22,7 @@ const base = (): AuditEventRecord => ({
   durationMs: 12,
   error: null,
   data: { b: [1, { y: true, x: null }], a: 'z' },
+  recordedBy: 'gateway-svc',
 });
 
 const utf8 = (s: string) => Buffer.from(s, 'utf8');
@@ -82,6 +83,18 @@ describe('encodeRecord / decodeRecord', () => {
     expect(bytes.equals(encodeRecord(b))).toBe(true);
     expect(bytes.toString('utf8')).toMatch(/^\{"actor":\{"id":"gateway-7","type":"service"\},"clusterName":null,"correlationId":/);
     expect(bytes.toString('utf8')).not.toMatch(/\s/);
+  });
+
+  it('stores recordedBy in the record (so proofs cover it) and reads records from before it existed as null', () => {
+    const bytes = encodeRecord(base());
+    expect(bytes.toString('utf8')).toContain('"recordedBy":"gateway-svc"');
+    expect(decodeRecord(encodeRecord({ ...base(), recordedBy: null })).recordedBy).toBeNull();
+    const { recordedBy: _r, ...legacy } = base();
+    const legacyBytes = utf8(canonicalJson(legacy as unknown as Json));
+    expect(decodeRecord(legacyBytes)).toEqual({ ...base(), recordedBy: null });
+    // Still strict about form and type.
+    expect(() => decodeRecord(utf8(JSON.stringify(legacy)))).toThrow(/canonical/);
+    expect(() => decodeRecord(encodeRecord({ ...base(), recordedBy: 7 as unknown as string }))).toThrow(/recordedBy/);
   });
 
   it('round-trips every string exactly', () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCode, ValidationError, type FieldViolation } from '../../src/errors.ts';
 import { encodeRecord } from '../../src/events/canonical.ts';
 import type { NewEvent } from '../../src/events/types.ts';
-import { sameContent, validateEventBatch, validateEventInput } from '../../src/events/validate.ts';
+import { sameContent, validateEventBatch, validateEventInput, withRecordedBy } from '../../src/events/validate.ts';
 
 const NOW = new Date('2025-06-01T12:00:00.000Z');
 const ID = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b';
@@ -164,6 +164,7 @@ describe('validateEventInput: accepted values and normalization', () => {
       durationMs: null,
       error: null,
       data: null,
+      recordedBy: null,
     });
     expect(timestampDefaulted).toBe(true);
   });
@@ -211,6 +212,7 @@ describe('validateEventInput: accepted values and normalization', () => {
       durationMs: 0,
       error: { code: 'E42', message: 'it broke' },
       data: { a: [true, null, 'x'], z: 1 },
+      recordedBy: null,
     });
   });
 
@@ -411,5 +413,15 @@ describe('sameContent', () => {
     ['a string by one code unit', { actorId: 'gateway-8' }],
   ])('is false when %s differs', (_name, patch) => {
     expect(sameContent(retry(patch), stored)).toBe(false);
+  });
+  it('treats recordedBy as content: the same event from another principal is not a retry', () => {
+    const mine = { ...stored, recordedBy: 'svc-a' };
+    expect(sameContent(withRecordedBy([retry({})], 'svc-a')[0]!, mine)).toBe(true);
+    expect(sameContent(withRecordedBy([retry({})], 'svc-b')[0]!, mine)).toBe(false);
+    expect(sameContent(retry({}), mine)).toBe(false);
+  });
+  it('never takes recordedBy from the input', () => {
+    expect(() => validate({ recordedBy: 'someone-else' })).toThrow(/input\.recordedBy: is not a known field/);
+    expect(validate({}).record.recordedBy).toBeNull();
   });
 });

@@ -1,4 +1,4 @@
-import { validateEventInput } from '../../events/validate.ts';
+import { validateEventInput, withRecordedBy } from '../../events/validate.ts';
 import type { AppendResult } from '../../ledger/port.ts';
 import { builder } from '../builder.ts';
 import type { GraphQLContext } from '../context.ts';
@@ -24,14 +24,15 @@ const CreateAuditEventPayload = builder.objectRef<AppendResult>('CreateAuditEven
 
 builder.mutationField('createAuditEvent', (t) =>
   t.field({
+    authScopes: { scope: 'audit:write' },
     type: CreateAuditEventPayload,
     description:
       'Appends one event and returns it with its proof. The same eventId with identical content returns the stored event (`created: false`); with other content it fails with EVENT_ID_CONFLICT.',
     args: { input: t.arg({ type: AuditEventInputRef, required: true }) },
     complexity: COST.mutation,
     resolve: async (_root, { input }, ctx) => {
-      const event = validateEventInput(input, 'input');
-      const results = await ctx.ledger.append([event]);
+      const [event] = withRecordedBy([validateEventInput(input, 'input')], ctx.principal?.name ?? null);
+      const results = await ctx.ledger.append([event!]);
       primeWritten(ctx, results);
       return results[0]!;
     },

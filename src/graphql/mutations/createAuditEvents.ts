@@ -1,4 +1,4 @@
-import { LIMITS, validateEventBatch } from '../../events/validate.ts';
+import { LIMITS, validateEventBatch, withRecordedBy } from '../../events/validate.ts';
 import type { AppendResult } from '../../ledger/port.ts';
 import { builder } from '../builder.ts';
 import type { GraphQLContext } from '../context.ts';
@@ -23,6 +23,7 @@ const CreateAuditEventsPayload = builder.objectRef<AppendResult[]>('CreateAuditE
 
 builder.mutationField('createAuditEvents', (t) =>
   t.field({
+    authScopes: { scope: 'audit:write' },
     type: CreateAuditEventsPayload,
     description:
       'Appends up to 1,000 events in one ledger transaction, all or nothing: if any input is invalid or conflicts, nothing is written ' +
@@ -30,7 +31,7 @@ builder.mutationField('createAuditEvents', (t) =>
     args: { input: t.arg({ type: [AuditEventInputRef], required: true }) },
     complexity: (args) => ({ field: COST.mutation, multiplier: Math.min(Math.max(args.input.length, 1), LIMITS.maxBatch) }),
     resolve: async (_root, { input }, ctx) => {
-      const events = validateEventBatch(input, 'input', new Date(), maxBatchSize(ctx));
+      const events = withRecordedBy(validateEventBatch(input, 'input', new Date(), maxBatchSize(ctx)), ctx.principal?.name ?? null);
       const results = await ctx.ledger.append(events);
       primeWritten(ctx, results);
       return results;

@@ -84,6 +84,11 @@ builder.node(AuditEventRef, {
     durationMs: t.int({ nullable: true, resolve: (e) => e.record.durationMs }),
     error: t.field({ type: EventErrorRef, nullable: true, resolve: (e) => e.record.error }),
     data: t.field({ type: 'JSON', nullable: true, resolve: (e) => e.record.data }),
+    recordedBy: t.string({
+      nullable: true,
+      description: 'The authenticated principal (token name) that wrote it, part of the proven record; null when written to a server without authentication.',
+      resolve: (e) => e.record.recordedBy,
+    }),
     ledger: t.field({ type: LedgerLocationRef, resolve: (e) => e }),
     verification: t.field({
       type: VerificationRef,
@@ -106,6 +111,7 @@ export const AuditEventConnection = builder.connectionObject(
 
 builder.queryField('auditEvent', (t) =>
   t.field({
+    authScopes: { scope: 'audit:read' },
     type: AuditEventRef,
     nullable: true,
     description: 'The event with this eventId, or null.',
@@ -211,6 +217,7 @@ export async function resolveTimeline(ctx: GraphQLContext, correlationId: string
 builder.queryField('timeline', (t) =>
   t.connection(
     {
+      authScopes: { scope: 'audit:read' },
       type: AuditEventRef,
       description:
         `One correlation's events in (timestamp, eventId) order. Page forwards with first/after or backwards with last/before; ` +

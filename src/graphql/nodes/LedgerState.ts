@@ -23,6 +23,7 @@ const LedgerStateRef = builder.objectRef<LedgerStateShape>('LedgerState').implem
 
 builder.queryField('ledgerState', (t) =>
   t.field({
+    authScopes: { scope: 'audit:read' },
     type: LedgerStateRef,
     resolve: (_root, _args, ctx) => ctx.ledger.trustedState(),
   }),

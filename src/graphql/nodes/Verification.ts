@@ -62,6 +62,7 @@ export const VerificationRef = builder.objectRef<VerificationShape>('Verificatio
 
 builder.queryField('verifyAuditEvent', (t) =>
   t.field({
+    authScopes: { scope: 'audit:read' },
     type: VerificationRef,
     description: 'Reads the event from the ledger with a fresh proof from the gateway’s trusted state.',
     args: { eventId: t.arg.id({ required: true }) },

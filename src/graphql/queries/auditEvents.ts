@@ -45,6 +45,7 @@ export async function resolveAuditEvents(
 builder.queryField('auditEvents', (t) =>
   t.connection(
     {
+      authScopes: { scope: 'audit:read' },
       type: AuditEventRef,
       description:
         'Events across correlations from the secondary index: lists are OR within a field, fields are AND, since/until are [since, until). ' +
