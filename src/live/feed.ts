@@ -18,6 +18,10 @@
  *   read. The feed dispatches whole txs synchronously after each read, so nothing can fall between
  *   the replay and the join: no gap and no duplicate, and no buffer of live events that grows while
  *   a long replay runs.
+ * - With `afterTxId` and `after.eventId`: the same, but from inside that tx — the events of it
+ *   after that event, then the txs after it. A tx holds up to 64 events (group commit), and a
+ *   disconnect can fall between two of them: (txId, eventId) of the last event received is an
+ *   exact resume point where the txId alone would skip the rest of its tx.
  * - Without: it joins at the feed's position at once (events committed from then on).
  * - Live, each subscription has a bounded queue. The feed never waits for a consumer: when a tx
  *   does not fit, the subscription ends with SUBSCRIPTION_OVERFLOW (memory freed at once) and
@@ -189,8 +193,8 @@ export class LiveFeed {
    * A subscription to the committed events matching `filter`: with `afterTxId`, every one
    * committed after that tx, then live; without, those committed from now on.
    */
-  subscribe(filter: NormalizedFilter, afterTxId: bigint | null = null): LiveSubscription {
-    return new LiveSubscription(this, filter, afterTxId);
+  subscribe(filter: NormalizedFilter, afterTxId: bigint | null = null, afterEventId: string | null = null): LiveSubscription {
+    return new LiveSubscription(this, filter, afterTxId, afterEventId);
   }
 
   // --- used by subscriptions -------------------------------------------------------------------
@@ -315,6 +319,8 @@ export class LiveSubscription implements AsyncIterableIterator<LiveItem> {
   private skipThrough = -1n;
   /** The tx of the last event handed out (overflow keeps the rest of that tx). */
   private lastTx: string | null = null;
+  /** Resuming inside a tx: its events up to and including this one were received already. */
+  private resumeIn: { txId: bigint; eventId: string } | null = null;
   /** The error to yield once the queue is drained; then the subscription completes. */
   private ending: Error | null = null;
   private done = false;
@@ -324,8 +330,14 @@ export class LiveSubscription implements AsyncIterableIterator<LiveItem> {
     private readonly feed: LiveFeed,
     private readonly filter: NormalizedFilter,
     afterTxId: bigint | null,
+    afterEventId: string | null = null,
   ) {
-    this.cursor = afterTxId;
+    if (afterEventId !== null && afterTxId !== null && afterTxId > 0n) {
+      this.resumeIn = { txId: afterTxId, eventId: afterEventId };
+      this.cursor = afterTxId - 1n;
+    } else {
+      this.cursor = afterTxId;
+    }
     feed.stats.replaying++;
   }
 
@@ -355,8 +367,12 @@ export class LiveSubscription implements AsyncIterableIterator<LiveItem> {
   /** @internal The feed hands over a tx after the ones this subscription has seen. */
   offer(tx: CommittedTx, id: bigint): void {
     if (id <= this.skipThrough || this.done || this.ending) return;
-    let matched: StoredEvent[] | null = null;
-    for (const e of tx.events) if (matches(e.record, this.filter)) (matched ??= []).push(e);
+    let matched: StoredEvent[] | null;
+    try {
+      matched = this.select(tx, id);
+    } catch (e) {
+      return this.fail(e instanceof Error ? e : new Error(String(e))); // afterEventId not in its tx
+    }
     if (!matched) return;
     const waiting = this.size();
     // A tx is never split: one bigger than the limit still fits into an empty queue.
@@ -436,7 +452,8 @@ export class LiveSubscription implements AsyncIterableIterator<LiveItem> {
           const id = BigInt(tx.txId);
           if (id <= this.cursor) continue;
           this.cursor = id;
-          for (const e of tx.events) if (matches(e.record, this.filter)) this.queue.push(e);
+          const matched = this.select(tx, id);
+          if (matched) for (const e of matched) this.queue.push(e);
         }
         if (this.size() > 0) return this.take();
       }
@@ -445,6 +462,24 @@ export class LiveSubscription implements AsyncIterableIterator<LiveItem> {
       this.ending = e instanceof Error ? e : new Error(String(e));
       return this.pull();
     }
+  }
+
+  /** The tx's events for this subscription: matching, and after the resume point inside its tx. */
+  private select(tx: CommittedTx, id: bigint): StoredEvent[] | null {
+    let events = tx.events;
+    if (this.resumeIn && id >= this.resumeIn.txId) {
+      const { txId, eventId } = this.resumeIn;
+      this.resumeIn = null;
+      if (id === txId) {
+        const at = events.findIndex((e) => e.record.eventId === eventId);
+        if (at < 0) throw new ValidationError([{ path: 'afterEventId', message: `is not an event of tx ${txId}` }]);
+        events = events.slice(at + 1);
+      }
+      // A later tx first: tx `txId` holds no event (a foreign tx); nothing to skip.
+    }
+    let matched: StoredEvent[] | null = null;
+    for (const e of events) if (matches(e.record, this.filter)) (matched ??= []).push(e);
+    return matched;
   }
 
   private join(through: bigint): void {

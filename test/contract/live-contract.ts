@@ -229,6 +229,38 @@ export function liveContract(name: string, open: () => Promise<LiveFixture>) {
       }
     }, 60_000);
 
+    it('resumes inside a tx from (txId, eventId) of the last event received; the txId alone resumes after the whole tx', async () => {
+      const filter = normalizeFilter({ eventCategory: ['mid-tx'] });
+      const head = await fx.ledger.lastTxId();
+      const first = consume(a.feed.subscribe(filter, BigInt(head)), { stopAfter: 3 });
+      await a.append(Array.from({ length: 7 }, () => liveEvent({ eventCategory: 'mid-tx' })));
+      await a.append(Array.from({ length: 5 }, () => liveEvent({ eventCategory: 'mid-tx' })));
+      await first.done; // "disconnected" after 3 of the first tx's 7 events
+      await first.sub.return();
+      const all = expectedFor(await committedAfter(fx.ledger, head), { eventCategory: ['mid-tx'] });
+      const got = first.events();
+      expect(ids(got)).toEqual(all.slice(0, 3));
+      const last = got[2]!;
+
+      const exact = consume(a.feed.subscribe(filter, BigInt(last.txId), last.record.eventId));
+      await exact.waitFor((e) => e.length >= 9, 'the rest of the tx and the next one');
+      await sleep(100);
+      expect([...ids(got), ...ids(exact.events())]).toEqual(all);
+      await exact.stop();
+
+      const txOnly = consume(a.feed.subscribe(filter, BigInt(last.txId)));
+      await txOnly.waitFor((e) => e.length >= 5, 'the next tx');
+      await sleep(100);
+      expect(ids(txOnly.events())).toEqual(all.slice(7));
+      await txOnly.stop();
+
+      // An eventId that is not in that tx: the subscription ends with BAD_USER_INPUT.
+      const wrong = consume(a.feed.subscribe(filter, BigInt(last.txId), '00000000-0000-4000-8000-000000000000'));
+      await wrong.done;
+      expect(wrong.items).toHaveLength(1);
+      expect(wrong.items[0]).toMatchObject({ kind: 'end', error: { code: 'BAD_USER_INPUT' } });
+    });
+
     it('without afterTxId: events committed from the moment it joined', async () => {
       await a.append([liveEvent({ correlationId: 'from-now' })]);
       await sleep(50);

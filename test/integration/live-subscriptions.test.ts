@@ -138,6 +138,34 @@ describeImmudb('live subscriptions over graphql-ws (immudb 1.1.0, Redis)', () =>
       }
     });
 
+    it('a disconnect inside a tx: afterTxId + afterEventId of the last event processed resumes exactly', async () => {
+      const filter = { correlationId: 'rr-mid-tx' };
+      const first = wsClient(b.wsUrl);
+      const before = subscribe(first, { filter, after: await b.txId() });
+      const tx1 = ids(await write(a, Array.from({ length: 10 }, () => input({ correlationId: 'rr-mid-tx' }))));
+      await before.waitFor((got) => got.length >= 4, 'the first events');
+      await first.dispose();
+      const processed = before.events().slice(0, 4); // the client got this far before it went away
+      const last = processed.at(-1)!;
+      const tx2 = ids(await write(a, Array.from({ length: 3 }, () => input({ correlationId: 'rr-mid-tx' }))));
+
+      const second = wsClient(b.wsUrl);
+      try {
+        const query = `subscription ($filter: AuditEventFilter, $after: String, $event: ID) {
+          auditEventCreated(filter: $filter, afterTxId: $after, afterEventId: $event) { eventId ledger { txId } }
+        }`;
+        const resumed = subscribe(second, { filter, after: last.ledger.txId, event: last.eventId }, query);
+        await resumed.waitFor((got) => got.length >= 9, 'the rest');
+        await sleep(200);
+        expect([...ids(processed), ...ids(resumed.events())]).toEqual([...tx1, ...tx2]);
+        const bad = subscribe(second, { filter, event: last.eventId }, query);
+        while (!bad.completed) await sleep(5);
+        expect(bad.errors()[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', violations: [{ path: 'afterEventId' }] });
+      } finally {
+        await second.dispose();
+      }
+    });
+
     it('a subscriber that never reads does not hold up 100 others; it ends with SUBSCRIPTION_OVERFLOW', async () => {
       // Its own gateway with a small queue, so the raw socket's kernel buffers plus the queue fill quickly.
       const database2 = uniqueDatabase();
