@@ -17,6 +17,7 @@ import { parseEventId } from '../nodes/ids.ts';
 
 builder.subscriptionField('auditEventCreated', (t) =>
   t.field({
+    authScopes: { scope: 'audit:read' },
     type: AuditEventRef,
     description:
       'Committed events matching the filter (as in `auditEvents`), in commit order: by ledger txId, and within a tx in the order it was written. ' +
