@@ -4,6 +4,7 @@
  * writes) finish, then the ledger is closed. A second signal exits at once.
  */
 import { openEventIndex, withAppendHook } from './index/index.ts';
+import { loadTokenStore, type TokenStore } from './auth/tokens.ts';
 import { openLive } from './live/index.ts';
 import { ConfigError, loadConfig, type Config } from './server/config.ts';
 import { createApp } from './server/app.ts';
@@ -12,8 +13,10 @@ import { openLedger } from './server/open-ledger.ts';
 
 async function main(): Promise<void> {
   let config: Config;
+  let auth: TokenStore;
   try {
     config = loadConfig();
+    auth = loadTokenStore();
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`auditgraph: ${e.message}\n`);
@@ -36,13 +39,17 @@ async function main(): Promise<void> {
     indexing.indexer.kick();
     live.feed.appended(results);
   });
-  const app = createApp({ ledger: hooked, index: indexing.index, indexLag: () => indexing.indexer.lag(), live: live.feed, config, logger });
+  const app = createApp({ ledger: hooked, index: indexing.index, indexLag: () => indexing.indexer.lag(), live: live.feed, auth, config, logger });
   const { url } = await app.listen();
   logger.info(`listening on ${url} (GraphiQL in a browser; /healthz, /readyz)`);
-  logger.warn(
-    '!!! AUTHENTICATION IS NOT CONFIGURED: anyone who can reach this port can read and write audit events. ' +
-      `Bind HOST to a private address (now ${config.host}) until tokens are set up. !!!`,
-  );
+  if (auth.enabled) {
+    logger.info(`authentication: ${auth.names.length} token(s) (${auth.names.join(', ')})`);
+  } else {
+    logger.warn(
+      '!!! AUTHENTICATION IS NOT CONFIGURED: anyone who can reach this port can read and write audit events. ' +
+        `Bind HOST to a private address (now ${config.host}) or set AUTH_TOKENS_FILE / AUTH_TOKENS. !!!`,
+    );
+  }
 
   let stopping = false;
   const stop = async (signal: NodeJS.Signals) => {

@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createYoga, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import type { AuthResult, TokenStore } from '../auth/tokens.ts';
 import { isAuditError } from '../errors.ts';
 import type { IndexLag } from '../index/indexer.ts';
 import type { EventIndex } from '../index/port.ts';
@@ -84,6 +85,8 @@ export interface AppOptions {
   /** graphql-ws keep-alive: ping interval, and how long a pong may take before the socket is cut. */
   wsKeepAliveMs?: number;
   config: Pick<Config, 'port' | 'host'>;
+  /** Bearer tokens; absent or with none configured, the server is open (every request allowed). */
+  auth?: TokenStore;
   logger?: Logger;
   /** Dependencies /readyz checks besides the ledger (e.g. `index` once there is one). */
   readiness?: Record<string, () => Promise<void>>;
@@ -141,7 +144,7 @@ function useJsonPostOnly(): Plugin {
 export function createApp(options: AppOptions): App {
   const { ledger, config } = options;
   const logger = options.logger ?? createLogger();
-  const { index, indexLag, live } = options;
+  const { index, indexLag, live, auth } = options;
   const checks: Record<string, () => Promise<void | Record<string, unknown>>> = {
     ledger: () => ledger.ping(),
     ...(index
@@ -170,7 +173,19 @@ export function createApp(options: AppOptions): App {
     // browser on this machine must not be able to write (form posts need no CORS preflight).
     cors: false,
     multipart: false,
-    context: () => createContext({ ledger, ...(index ? { index } : {}), ...(live ? { live } : {}), requestId: currentRequestId() ?? randomUUID() }),
+    context: (initial) => {
+      // Over WebSocket the socket was authenticated once, in onConnect (ws.ts); over HTTP, each request.
+      const ws = (initial as { wsAuth?: AuthResult }).wsAuth;
+      const result: AuthResult = ws ?? auth?.authenticate(initial.request?.headers.get('authorization') ?? undefined) ?? { ok: true, principal: null };
+      return createContext({
+        ledger,
+        ...(index ? { index } : {}),
+        ...(live ? { live } : {}),
+        requestId: currentRequestId() ?? randomUUID(),
+        principal: result.ok ? result.principal : null,
+        authRequired: auth?.enabled ?? false,
+      });
+    },
     plugins: [
       useJsonPostOnly(),
       ...useQueryLimits(),
@@ -224,6 +239,7 @@ export function createApp(options: AppOptions): App {
     keepAliveMs: options.wsKeepAliveMs ?? 12_000,
     maxPayloadBytes: options.maxRequestBodyBytes ?? MAX_REQUEST_BODY_BYTES,
     logger,
+    ...(auth ? { auth } : {}),
   });
 
   return {

@@ -7,6 +7,11 @@
  * - Same-origin only: browsers let any page open a WebSocket anywhere (no CORS), so an upgrade that
  *   carries an Origin from another host is refused (403); clients that send none (not browsers)
  *   are let in. With no authentication yet this is what keeps a web page from writing.
+ * - Authentication (when tokens are configured): `connectionParams.authorization` ("Bearer …") is
+ *   checked once in onConnect. Missing or unknown token: closed with 4401 Unauthorized; a token
+ *   with no scope at all (nothing it could run): 4403 Forbidden. Per-operation scopes are then
+ *   checked by the schema like over HTTP (FORBIDDEN errors), so a write-only token can still send
+ *   mutations over the socket.
  * - Keep-alive: a ping every `keepAliveMs`; a socket that does not answer within as long again is
  *   terminated (also how a client that stopped reading is eventually cut off).
  * - close(): no new upgrades, every socket closed with 1001 "Going away", and those that do not
@@ -19,6 +24,7 @@ import type { OperationResult } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
+import type { AuthResult, TokenStore } from '../auth/tokens.ts';
 import { maskError } from '../graphql/errors.ts';
 import type { Logger } from './logger.ts';
 import { runWithRequest } from './logger.ts';
@@ -31,7 +37,12 @@ export interface GraphQLWebSocketOptions {
   keepAliveMs: number;
   maxPayloadBytes: number;
   logger: Logger;
+  auth?: TokenStore;
 }
+
+/** graphql-ws close codes (its own conventions: 4401 Unauthorized, 4403 Forbidden). */
+export const WS_UNAUTHORIZED = 4401;
+export const WS_FORBIDDEN = 4403;
 
 export interface GraphQLWebSocket {
   readonly wss: WebSocketServer;
@@ -88,6 +99,21 @@ export function attachGraphQLWebSocket(options: GraphQLWebSocketOptions): GraphQ
     {
       // Never echo internal error messages in close reasons.
       isProd: true,
+      onConnect: (ctx) => {
+        const { auth } = options;
+        if (!auth?.enabled) return true;
+        const result = auth.authenticate(ctx.connectionParams?.authorization);
+        if (!result.ok) {
+          ctx.extra.socket.close(WS_UNAUTHORIZED, 'Unauthorized');
+          return false;
+        }
+        if (result.principal && result.principal.scopes.length === 0) {
+          ctx.extra.socket.close(WS_FORBIDDEN, 'Forbidden');
+          return false;
+        }
+        (ctx.extra as { auth?: AuthResult }).auth = result;
+        return true;
+      },
       execute: (args) => {
         const env = args.rootValue as Enveloped;
         return runWithRequest(env.requestId, () => env.execute(args));
@@ -103,8 +129,9 @@ export function attachGraphQLWebSocket(options: GraphQLWebSocketOptions): GraphQ
           req: ctx.extra.request,
           socket: ctx.extra.socket,
           params: payload,
-          // Where an authentication plugin finds `{ authorization: "Bearer …" }` (api-contract.md).
           connectionParams: ctx.connectionParams,
+          // What onConnect established; the context never re-reads connectionParams.
+          wsAuth: (ctx.extra as { auth?: AuthResult }).auth ?? { ok: true, principal: null },
         });
         return runWithRequest(requestId, async () => {
           let document;
