@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { getOperationAST } from 'graphql';
 import { createYoga, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { AuthResult, TokenStore } from '../auth/tokens.ts';
 import { isAuditError } from '../errors.ts';
@@ -20,11 +21,13 @@ import { useQueryLimits } from '../graphql/limits.ts';
 import { schema } from '../graphql/schema.ts';
 import type { Config } from './config.ts';
 import { createLogger, currentRequestId, runWithRequest, type Logger } from './logger.ts';
+import { AppMetrics, instrumentIndex, instrumentLedger } from './metrics.ts';
 import { attachGraphQLWebSocket, type GraphQLWebSocket } from './ws.ts';
 
 export const GRAPHQL_PATH = '/graphql';
 export const HEALTH_PATH = '/healthz';
 export const READY_PATH = '/readyz';
+export const METRICS_PATH = '/metrics';
 
 /** Largest request body: a full batch of typical events fits; send bigger batches in parts. */
 export const MAX_REQUEST_BODY_BYTES = 16 * 1024 * 1024;
@@ -85,6 +88,8 @@ export interface AppOptions {
   /** graphql-ws keep-alive: ping interval, and how long a pong may take before the socket is cut. */
   wsKeepAliveMs?: number;
   config: Pick<Config, 'port' | 'host'>;
+  /** Where /metrics counts; one is created when absent (pass one to read it in tests). */
+  metrics?: AppMetrics;
   /** Bearer tokens; absent or with none configured, the server is open (every request allowed). */
   auth?: TokenStore;
   logger?: Logger;
@@ -98,6 +103,7 @@ export interface AppOptions {
 export interface App {
   yoga: YogaServerInstance<{ req: IncomingMessage; res: ServerResponse }, GraphQLContext>;
   server: Server;
+  metrics: AppMetrics;
   /** GraphQL over WebSocket on the same port and path. */
   ws: GraphQLWebSocket;
   /** Listens on config.host:config.port (port 0: any free port) and returns the bound address. */
@@ -124,6 +130,17 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** Query execution time (HTTP and WebSocket alike); writes and verified reads are timed at the ledger. */
+function useQueryTiming(metrics: AppMetrics): Plugin {
+  return {
+    onExecute({ args }) {
+      if (getOperationAST(args.document, args.operationName)?.operation !== 'query') return;
+      const start = performance.now();
+      return { onExecuteDone: () => metrics.querySeconds.observe((performance.now() - start) / 1000) };
+    },
+  };
+}
+
 /** POST must be JSON (`application/json` or `application/graphql-response+json`): 415 otherwise. */
 function useJsonPostOnly(): Plugin {
   return {
@@ -142,9 +159,12 @@ function useJsonPostOnly(): Plugin {
 }
 
 export function createApp(options: AppOptions): App {
-  const { ledger, config } = options;
+  const { config } = options;
   const logger = options.logger ?? createLogger();
-  const { index, indexLag, live, auth } = options;
+  const { indexLag, live, auth } = options;
+  const metrics = options.metrics ?? new AppMetrics();
+  const ledger = instrumentLedger(options.ledger, metrics);
+  const index = options.index ? instrumentIndex(options.index, metrics) : undefined;
   const checks: Record<string, () => Promise<void | Record<string, unknown>>> = {
     ledger: () => ledger.ping(),
     ...(index
@@ -188,6 +208,7 @@ export function createApp(options: AppOptions): App {
     },
     plugins: [
       useJsonPostOnly(),
+      useQueryTiming(metrics),
       ...useQueryLimits(),
       useReadinessCheck({
         endpoint: READY_PATH,
@@ -228,6 +249,19 @@ export function createApp(options: AppOptions): App {
       // Once closing, a keep-alive connection is done after its last response.
       if (closing) setImmediate(() => server.closeIdleConnections());
     });
+    if (req.url === METRICS_PATH && (req.method === 'GET' || req.method === 'HEAD')) {
+      metrics.render().then(
+        (body) => {
+          res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' });
+          res.end(req.method === 'HEAD' ? undefined : body);
+        },
+        (e: unknown) => {
+          logger.error('metrics: render failed', e);
+          res.writeHead(500).end();
+        },
+      );
+      return;
+    }
     void runWithRequest(requestId, () => yoga(req, res));
   });
   server.headersTimeout = 30_000;
@@ -242,9 +276,16 @@ export function createApp(options: AppOptions): App {
     ...(auth ? { auth } : {}),
   });
 
+  metrics.attach({
+    ...(indexLag ? { indexLag } : {}),
+    ...(live ? { openSubscriptions: () => live.stats.subscribers } : {}),
+    openWebSockets: () => ws.connections(),
+  });
+
   return {
     yoga,
     server,
+    metrics,
     ws,
     listen() {
       return new Promise((resolve, reject) => {
