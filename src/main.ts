@@ -4,6 +4,7 @@
  * writes) finish, then the ledger is closed. A second signal exits at once.
  */
 import { openEventIndex, withAppendHook } from './index/index.ts';
+import { loadRateLimits, MemoryRateLimiter, rateLimitsEnabled, RedisRateLimiter, type RateLimits } from './auth/rate-limit.ts';
 import { loadTokenStore, type TokenStore } from './auth/tokens.ts';
 import { openLive } from './live/index.ts';
 import { ConfigError, loadConfig, type Config } from './server/config.ts';
@@ -14,9 +15,11 @@ import { openLedger } from './server/open-ledger.ts';
 async function main(): Promise<void> {
   let config: Config;
   let auth: TokenStore;
+  let limits: RateLimits;
   try {
     config = loadConfig();
     auth = loadTokenStore();
+    limits = loadRateLimits();
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`auditgraph: ${e.message}\n`);
@@ -39,7 +42,13 @@ async function main(): Promise<void> {
     indexing.indexer.kick();
     live.feed.appended(results);
   });
-  const app = createApp({ ledger: hooked, index: indexing.index, indexLag: () => indexing.indexer.lag(), live: live.feed, auth, config, logger });
+  const rateLimiter = !rateLimitsEnabled(limits)
+    ? undefined
+    : config.redisUrl
+      ? new RedisRateLimiter(config.redisUrl, limits, { onError: (m) => logger.warn(m) })
+      : new MemoryRateLimiter(limits);
+  if (rateLimiter) logger.info(`rate limits (${rateLimiter.kind}): writes ${JSON.stringify(limits.writes)}, cost ${JSON.stringify(limits.cost)} per principal`);
+  const app = createApp({ ledger: hooked, index: indexing.index, indexLag: () => indexing.indexer.lag(), live: live.feed, auth, ...(rateLimiter ? { rateLimiter } : {}), config, logger });
   const { url } = await app.listen();
   logger.info(`listening on ${url} (GraphiQL in a browser; /healthz, /readyz)`);
   if (auth.enabled) {
@@ -61,6 +70,7 @@ async function main(): Promise<void> {
     logger.info(`${signal}: shutting down (finishing in-flight requests)`);
     try {
       await app.close();
+      await rateLimiter?.close();
       await live.close();
       await indexing.close();
       await ledger.close();

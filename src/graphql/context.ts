@@ -26,6 +26,10 @@ export interface GraphQLContext {
   principal: Principal | null;
   /** Tokens are configured: fields with scopes need a principal that holds them. */
   authRequired: boolean;
+  /** Charges `events` to the principal's write budget; throws RATE_LIMITED (nothing written). */
+  takeWrites: (events: number) => Promise<void>;
+  /** This operation's cost, measured by the cost limit before execution (limits.ts). */
+  queryCost?: number;
   /** Per request; a subscription replaces them for every event it delivers (see createLoaders). */
   loaders: {
     /** eventId (lowercase) → stored event, or null when there is none. */
@@ -47,6 +51,7 @@ export function createContext({
   requestId,
   principal = null,
   authRequired = false,
+  takeWrites = async () => {},
 }: {
   ledger: AppLedger;
   index?: EventIndex;
@@ -54,6 +59,7 @@ export function createContext({
   requestId: string;
   principal?: Principal | null;
   authRequired?: boolean;
+  takeWrites?: (events: number) => Promise<void>;
 }): GraphQLContext {
   return {
     ledger,
@@ -62,6 +68,7 @@ export function createContext({
     requestId,
     principal,
     authRequired,
+    takeWrites,
     loaders: createLoaders(ledger),
   };
 }

@@ -3,7 +3,8 @@
  *
  * - AuditError (src/errors.ts) → its code and message; BAD_USER_INPUT adds `violations`
  *   (`[{ path, message }]`, one per offending field, e.g. `input.3.actorId`), EVENT_ID_CONFLICT
- *   adds `eventId`, VERIFICATION_FAILED adds `check`, SUBSCRIPTION_OVERFLOW adds `afterTxId`.
+ *   adds `eventId`, VERIFICATION_FAILED adds `check`, SUBSCRIPTION_OVERFLOW adds `afterTxId`,
+ *   RATE_LIMITED adds `retryAfterMs`.
  * - The request itself is not valid GraphQL for this schema:
  *     GRAPHQL_PARSE_FAILED      not parseable GraphQL;
  *     GRAPHQL_VALIDATION_FAILED the document fails validation — unknown field, wrong literal type
@@ -65,6 +66,7 @@ export function auditExtensions(e: AuditError): Record<string, unknown> {
   if (e.code === ErrorCode.EVENT_ID_CONFLICT && typeof d.eventId === 'string') ext.eventId = d.eventId;
   if (e.code === ErrorCode.VERIFICATION_FAILED && typeof d.check === 'string') ext.check = d.check;
   if (e.code === ErrorCode.RATE_LIMITED && typeof d.retryAfter === 'number') ext.retryAfter = d.retryAfter;
+  if (e.code === ErrorCode.RATE_LIMITED && typeof d.retryAfterMs === 'number') ext.retryAfterMs = d.retryAfterMs;
   if (e.code === ErrorCode.SUBSCRIPTION_OVERFLOW && typeof d.afterTxId === 'string') ext.afterTxId = d.afterTxId;
   return ext;
 }

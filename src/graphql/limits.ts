@@ -105,6 +105,11 @@ function costOf(args: { schema: GraphQLSchema; document: DocumentNode; contextVa
   return cost;
 }
 
+/** The rate limit (src/server/rate-limit.ts) charges what was measured here, not a second estimate. */
+function recordCost(contextValue: unknown, cost: number): void {
+  if (contextValue && typeof contextValue === 'object') (contextValue as { queryCost?: number }).queryCost = cost;
+}
+
 /**
  * Cost with the request's own variables, before execution (so not part of the validation cache).
  * A subscription is priced once, for one event's selection.
@@ -114,10 +119,12 @@ function useCostLimit(maxCost: number): Plugin {
   return {
     onExecute({ args, setResultAndStopExecution }) {
       const cost = costOf(args);
+      recordCost(args.contextValue, cost);
       if (cost > maxCost) setResultAndStopExecution(overLimit(cost));
     },
     onSubscribe({ args, setResultAndStopExecution }) {
       const cost = costOf(args);
+      recordCost(args.contextValue, cost);
       if (cost > maxCost) setResultAndStopExecution(overLimit(cost));
     },
   };

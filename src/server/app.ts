@@ -10,6 +10,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { getOperationAST } from 'graphql';
 import { createYoga, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import type { RateLimiter } from '../auth/rate-limit.ts';
 import type { AuthResult, TokenStore } from '../auth/tokens.ts';
 import { isAuditError } from '../errors.ts';
 import type { IndexLag } from '../index/indexer.ts';
@@ -22,6 +23,7 @@ import { schema } from '../graphql/schema.ts';
 import type { Config } from './config.ts';
 import { createLogger, currentRequestId, runWithRequest, type Logger } from './logger.ts';
 import { AppMetrics, instrumentIndex, instrumentLedger } from './metrics.ts';
+import { budgetKey, useRateLimit, writeTaker } from './rate-limit.ts';
 import { attachGraphQLWebSocket, type GraphQLWebSocket } from './ws.ts';
 
 export const GRAPHQL_PATH = '/graphql';
@@ -90,6 +92,8 @@ export interface AppOptions {
   config: Pick<Config, 'port' | 'host'>;
   /** Where /metrics counts; one is created when absent (pass one to read it in tests). */
   metrics?: AppMetrics;
+  /** Per-principal budgets (events written, query cost per second); absent: unlimited. The app does not own it. */
+  rateLimiter?: RateLimiter;
   /** Bearer tokens; absent or with none configured, the server is open (every request allowed). */
   auth?: TokenStore;
   logger?: Logger;
@@ -161,7 +165,7 @@ function useJsonPostOnly(): Plugin {
 export function createApp(options: AppOptions): App {
   const { config } = options;
   const logger = options.logger ?? createLogger();
-  const { indexLag, live, auth } = options;
+  const { indexLag, live, auth, rateLimiter } = options;
   const metrics = options.metrics ?? new AppMetrics();
   const ledger = instrumentLedger(options.ledger, metrics);
   const index = options.index ? instrumentIndex(options.index, metrics) : undefined;
@@ -197,19 +201,24 @@ export function createApp(options: AppOptions): App {
       // Over WebSocket the socket was authenticated once, in onConnect (ws.ts); over HTTP, each request.
       const ws = (initial as { wsAuth?: AuthResult }).wsAuth;
       const result: AuthResult = ws ?? auth?.authenticate(initial.request?.headers.get('authorization') ?? undefined) ?? { ok: true, principal: null };
+      const principal = result.ok ? result.principal : null;
+      const authRequired = auth?.enabled ?? false;
       return createContext({
         ledger,
         ...(index ? { index } : {}),
         ...(live ? { live } : {}),
         requestId: currentRequestId() ?? randomUUID(),
-        principal: result.ok ? result.principal : null,
-        authRequired: auth?.enabled ?? false,
+        principal,
+        authRequired,
+        takeWrites: writeTaker(rateLimiter, budgetKey(principal, authRequired)),
       });
     },
     plugins: [
       useJsonPostOnly(),
       useQueryTiming(metrics),
       ...useQueryLimits(),
+      // After the cost limit, which measures the cost this charges.
+      ...(rateLimiter ? [useRateLimit(rateLimiter)] : []),
       useReadinessCheck({
         endpoint: READY_PATH,
         check: async ({ fetchAPI }) => {

@@ -32,6 +32,7 @@ builder.mutationField('createAuditEvent', (t) =>
     complexity: COST.mutation,
     resolve: async (_root, { input }, ctx) => {
       const [event] = withRecordedBy([validateEventInput(input, 'input')], ctx.principal?.name ?? null);
+      await ctx.takeWrites(1);
       const results = await ctx.ledger.append([event!]);
       primeWritten(ctx, results);
       return results[0]!;

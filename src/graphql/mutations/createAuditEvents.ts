@@ -32,6 +32,7 @@ builder.mutationField('createAuditEvents', (t) =>
     complexity: (args) => ({ field: COST.mutation, multiplier: Math.min(Math.max(args.input.length, 1), LIMITS.maxBatch) }),
     resolve: async (_root, { input }, ctx) => {
       const events = withRecordedBy(validateEventBatch(input, 'input', new Date(), maxBatchSize(ctx)), ctx.principal?.name ?? null);
+      await ctx.takeWrites(events.length);
       const results = await ctx.ledger.append(events);
       primeWritten(ctx, results);
       return results;
