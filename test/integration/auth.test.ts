@@ -176,6 +176,53 @@ describeImmudb('authentication and scopes', () => {
     expect(forged.errors?.[0]?.extensions?.code).toMatch(/BAD_USER_INPUT|GRAPHQL_VALIDATION_FAILED/);
   });
 
+  /** The subscription over HTTP (server-sent events): the text received until `until` matches or the timeout. */
+  async function overSse(authorization: string | undefined, until: RegExp, whileOpen?: () => Promise<void>): Promise<string> {
+    const abort = new AbortController();
+    const res = await fetch(url, {
+      method: 'POST',
+      signal: abort.signal,
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...(authorization ? { authorization } : {}) },
+      body: JSON.stringify({ query: SUB.query.replace('auth-live', 'auth-sse') }),
+    });
+    const reader = res.body!.getReader();
+    let text = '';
+    const timer = setTimeout(() => abort.abort(), 10_000);
+    const opened = (async () => {
+      await sleep(300); // let the subscription join the feed
+      await whileOpen?.();
+    })();
+    try {
+      while (!until.test(text)) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+      }
+    } catch {
+      // aborted: return what arrived
+    } finally {
+      clearTimeout(timer);
+      abort.abort();
+    }
+    await opened;
+    return text;
+  }
+
+  it('the subscription over HTTP (SSE): UNAUTHENTICATED / FORBIDDEN / events', async () => {
+    for (const cred of CREDS.filter((c) => expected(c) !== null)) {
+      const text = await overSse(authorization(SUB, cred), /event: complete/);
+      expect(text, cred).toContain(`"code":"${expected(cred)}"`);
+    }
+    for (const cred of ['right', 'admin'] as const) {
+      let eventId = '';
+      const text = await overSse(authorization(SUB, cred), /"recordedBy"/, async () => {
+        const r = await http('mutation ($input: AuditEventInput!) { createAuditEvent(input: $input) { event { eventId } } }', { input: eventInput({ correlationId: 'auth-sse' }) }, bearer('writer'));
+        eventId = r.data.createAuditEvent.event.eventId;
+      });
+      expect(text, cred).toContain(`{"data":{"auditEventCreated":{"eventId":"${eventId}","recordedBy":"writer"}}}`);
+    }
+  });
+
   /** One operation over a fresh socket: its results, and the close code if the socket was refused. */
   async function overWs(op: Op, auth: string | undefined) {
     const client = wsClient(wsUrl, { connectionParams: auth === undefined ? {} : { authorization: auth } });
