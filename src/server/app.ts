@@ -193,7 +193,7 @@ export function createApp(options: AppOptions): App {
     maskedErrors: { maskError: (error) => maskError(error), isDev: false },
     maxRequestBodySize: options.maxRequestBodyBytes ?? MAX_REQUEST_BODY_BYTES,
     batching: false,
-    // Same-origin only, and POST bodies only as JSON: with no authentication yet, a web page in a
+    // Same-origin only, and POST bodies only as JSON: on an open server (no tokens), a web page in a
     // browser on this machine must not be able to write (form posts need no CORS preflight).
     cors: false,
     multipart: false,

@@ -6,7 +6,7 @@
  *
  * - Same-origin only: browsers let any page open a WebSocket anywhere (no CORS), so an upgrade that
  *   carries an Origin from another host is refused (403); clients that send none (not browsers)
- *   are let in. With no authentication yet this is what keeps a web page from writing.
+ *   are let in. On an open server (no tokens) this is what keeps a web page from writing.
  * - Authentication (when tokens are configured): `connectionParams.authorization` ("Bearer …") is
  *   checked once in onConnect. Missing or unknown token: closed with 4401 Unauthorized; a token
  *   with no scope at all (nothing it could run): 4403 Forbidden. Per-operation scopes are then

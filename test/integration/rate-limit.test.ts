@@ -11,6 +11,7 @@ import type { AppLedger } from '../../src/graphql/context.ts';
 import { createApp, type App } from '../../src/server/app.ts';
 import { createLogger } from '../../src/server/logger.ts';
 import { CREATE, CREATE_MANY, eventInput } from '../support/graphql.ts';
+import { wsClient } from '../support/live.ts';
 import { describeImmudb, openTestImmudbLedger, redisUrl } from '../support/services.ts';
 
 const auth = createTokenStore(['alice', 'bob'].map((name) => ({ name, sha256: sha256Hex(`${name}-token`), scopes: ['audit:admin' as const] })));
@@ -83,6 +84,18 @@ describeImmudb('rate limits', () => {
     expect(refused.body.errors![0].extensions.retryAfterMs).toBeGreaterThan(0);
     expect(Number(refused.retryAfter)).toBeGreaterThanOrEqual(1);
     expect(code(await gql(url, 'bob', page))).toBeNull();
+
+    // Over WebSocket the same budget applies (no header there: retryAfterMs only).
+    const client = wsClient(url.replace(/^http/, 'ws'), { connectionParams: { authorization: 'Bearer alice-token' } });
+    try {
+      const r = await new Promise<any>((resolve, reject) => {
+        let first: unknown;
+        client.subscribe({ query: page }, { next: (x) => void (first ??= x), error: reject, complete: () => resolve(first) });
+      });
+      expect(r.errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfterMs: expect.any(Number) });
+    } finally {
+      await client.dispose();
+    }
   });
 
   (redisUrl ? describe : describe.skip)('through Redis', () => {
