@@ -8,6 +8,7 @@ import { startImmudb } from '../test/support/servers.ts';
 import { benchIndex } from './index.ts';
 import { benchGraphql } from './graphql.ts';
 import { benchLedger } from './ledger.ts';
+import { benchLive } from './live.ts';
 
 const scale = Number(process.env.BENCH_SCALE ?? 1);
 console.log(`auditgraph bench — node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown cpu'})`);
@@ -24,6 +25,7 @@ try {
   await benchLedger(address, scale);
   await benchGraphql(address, scale);
   await benchIndex(address, scale);
+  await benchLive(address, scale);
 } finally {
   await stop();
 }

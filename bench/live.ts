@@ -1,0 +1,306 @@
+/**
+ * Issue 5's benchmark: live subscriptions on one gateway (immudb 1.1.0 + a private Redis for the
+ * pub/sub signal). Three processes, so that the gateway's CPU and memory are its own:
+ *   - this one: the gateway under test (createApp + its live feed), serving subscriptions only;
+ *   - bench/live-writer.ts: another instance's write path, 200 events/s, one append per event;
+ *     this gateway learns of each commit through Redis pub/sub, as in a multi-instance deployment;
+ *   - bench/live-subscribers.ts: the subscribers over graphql-ws, with a mix of filters
+ *     (bench/live-filters.ts).
+ *
+ * - 1,000 subscribers for 30 s (× BENCH_SCALE), after a writer-only baseline
+ * - then more subscribers in steps (2,000, 4,000, …; 10 s windows × BENCH_SCALE) until p99 > 1 s
+ *   or deliveries go missing; the largest count with p99 ≤ 1 s is reported
+ *
+ * Latency: commit (the writer's append resolved) → the subscriber process parsed the message. A
+ * delivery can come before the writer's append resolves (the append still fetches and checks its
+ * proof after immudb committed): those count as 0 ms.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { normalizeFilter } from '../src/index/query.ts';
+import { openImmudbLedger } from '../src/ledger/immudb/index.ts';
+import { openLive } from '../src/live/index.ts';
+import { createApp } from '../src/server/app.ts';
+import { createLogger } from '../src/server/logger.ts';
+import { startRedis } from '../test/support/servers.ts';
+
+export interface LiveRow {
+  subscribers: number;
+  seconds: number;
+  writesPerSec: number;
+  deliveriesPerSec: number;
+  delivered: number;
+  expected: number;
+  p50: number;
+  p99: number;
+  max: number;
+  /** This process: the gateway serving the subscriptions (the writer is another process). */
+  gatewayCpuPct: number;
+  gatewayRssMb: number;
+  clientCpuPct: number;
+  /** Commit → the gateway's feed has the event (before GraphQL and the socket), p99. */
+  feedP99: number;
+  /** The feed's ledger reads (immudb txScan + getAll), p99. */
+  readP99: number;
+  /** The whole machine (immudb, Redis, writer, subscribers, gateway), out of cores × 100. */
+  machineCpuPct: number;
+}
+
+/** Busy and total jiffies of the machine (Linux /proc/stat). */
+function machineTicks(): { busy: number; total: number } {
+  try {
+    const [, ...v] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).map(Number);
+    const total = v.reduce((a, b) => a + b, 0);
+    return { busy: total - v[3]! - (v[4] ?? 0), total };
+  } catch {
+    return { busy: 0, total: 0 };
+  }
+}
+
+const now = () => performance.timeOrigin + performance.now();
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+interface Child {
+  proc: ChildProcess;
+  on(type: string, fn: (m: any) => void): void;
+  request<T>(message: Record<string, unknown>, reply: string): Promise<T>;
+}
+
+function startChild(script: string, args: string[] = []): Promise<Child> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', script, ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const waiting = new Map<string, (m: unknown) => void>();
+  const failing = new Set<(e: Error) => void>();
+  const listeners = new Map<string, (m: any) => void>();
+  // A child that dies fails whatever waits for it, instead of hanging the bench.
+  proc.once('exit', (code) => {
+    for (const fail of failing) fail(new Error(`${script} exited with ${code}`));
+  });
+  proc.on('message', (m: { type: string }) => {
+    listeners.get(m.type)?.(m);
+    const w = waiting.get(m.type);
+    waiting.delete(m.type);
+    w?.(m);
+  });
+  const child: Child = {
+    proc,
+    on: (type, fn) => void listeners.set(type, fn),
+    request: <T>(message: Record<string, unknown>, reply: string) =>
+      new Promise<T>((resolve, reject) => {
+        failing.add(reject);
+        waiting.set(reply, (m) => {
+          failing.delete(reject);
+          resolve(m as T);
+        });
+        proc.send(message);
+      }),
+  };
+  return new Promise((resolve, reject) => {
+    waiting.set('ready', () => resolve(child));
+    proc.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
+  });
+}
+
+async function stopChild(child: Child): Promise<void> {
+  child.proc.send({ type: 'exit' });
+  await Promise.race([new Promise((r) => child.proc.once('exit', r)), sleep(5_000)]);
+  child.proc.kill();
+}
+
+function printLiveTable(title: string, rows: LiveRow[]): void {
+  const head = ['subscribers', 's', 'writes/s', 'deliveries/s', 'delivered/expected', 'p50 ms', 'p99 ms', 'max ms', 'feed p99 ms', 'ledger read p99 ms', 'gateway CPU %', 'gateway RSS MB', 'client CPU %', `machine CPU % (of ${cpus().length * 100})`];
+  const body = rows.map((r) => [
+    String(r.subscribers),
+    r.seconds.toFixed(0),
+    r.writesPerSec.toFixed(0),
+    r.deliveriesPerSec.toFixed(0),
+    `${r.delivered}/${r.expected}`,
+    Number.isNaN(r.p50) ? '-' : r.p50.toFixed(1),
+    Number.isNaN(r.p99) ? '-' : r.p99.toFixed(1),
+    r.max === 0 ? '-' : r.max.toFixed(1),
+    Number.isNaN(r.feedP99) ? '-' : r.feedP99.toFixed(1),
+    Number.isNaN(r.readP99) ? '-' : r.readP99.toFixed(1),
+    r.gatewayCpuPct.toFixed(0),
+    r.gatewayRssMb.toFixed(0),
+    r.clientCpuPct.toFixed(0),
+    r.machineCpuPct.toFixed(0),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padStart(widths[i]!)).join(' | ')} |`;
+  console.log(`\n${title}`);
+  console.log(line(head));
+  console.log(`|${widths.map((w) => '-'.repeat(w + 1) + ':').join('|')}|`);
+  for (const b of body) console.log(line(b));
+}
+
+export async function benchLive(address: string, scale = 1): Promise<LiveRow[]> {
+  const rate = Number(process.env.BENCH_LIVE_RATE ?? 200);
+  const mainSeconds = Math.max(5, 30 * scale);
+  const stepSeconds = Math.max(5, 10 * scale);
+  const maxSubscribers = Number(process.env.BENCH_LIVE_MAX_SUBSCRIBERS ?? 16_000);
+
+  const redis = await startRedis();
+  const redisUrl = `redis://${redis.address}`;
+  const database = `livebench${Date.now().toString(36)}`;
+  const ledger = await openImmudbLedger({ address, user: 'immudb', password: 'immudb', database, dataDir: mkdtempSync(join(tmpdir(), 'ag-bench-')) });
+  // The feed's ledger reads, timed: tells immudb's share of the latency from the gateway's.
+  let readMs: number[] = [];
+  const timed = new Proxy(ledger, {
+    get(target, prop) {
+      if (prop === 'readTransactions') {
+        return async (after: string, max: number) => {
+          const t = performance.now();
+          try {
+            return await target.readTransactions(after, max);
+          } finally {
+            readMs.push(performance.now() - t);
+          }
+        };
+      }
+      const v: unknown = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+  const live = await openLive({ ledger: timed, redisUrl });
+  live.feed.start();
+  const app = createApp({ ledger, live: live.feed, config: { port: 0, host: '127.0.0.1' }, logger: createLogger({ level: 'error' }) });
+  const { url } = await app.listen();
+  let clients = await startChild('bench/live-subscribers.ts');
+  let clientTotal = 0;
+  const writer = await startChild('bench/live-writer.ts', [address, database, redisUrl]);
+  // Commit times go from the writer to the subscribers (latency is measured there), and to a probe
+  // here: an unfiltered subscription pulled in process, to tell the feed's part of the latency.
+  const commits = new Map<string, number>();
+  const seenByFeed = new Map<string, number>();
+  let feedLatencies: number[] = [];
+  const note = (id: string) => {
+    const c = commits.get(id);
+    const f = seenByFeed.get(id);
+    if (c === undefined || f === undefined) return;
+    feedLatencies.push(Math.max(0, f - c));
+    commits.delete(id);
+    seenByFeed.delete(id);
+  };
+  writer.on('commit', (m: { e: [string, number][] }) => {
+    clients.proc.send(m);
+    for (const [id, at] of m.e) {
+      commits.set(id, at);
+      note(id);
+    }
+  });
+  const probe = live.feed.subscribe(normalizeFilter({}));
+  void (async () => {
+    for (;;) {
+      const r = await probe.next();
+      if (r.done) return;
+      if (r.value.kind !== 'event') continue;
+      seenByFeed.set(r.value.event.record.eventId, now());
+      note(r.value.event.record.eventId);
+    }
+  })();
+  const writeFor = async (seconds: number) => (await writer.request<{ perSec: number }>({ type: 'write', seconds, rate }, 'written')).perSec;
+
+  /** Waits (at most a minute) for the feed to count `n` subscriptions besides the probe. */
+  const settle = async (n: number, cmp: 'atLeast' | 'atMost') => {
+    const deadline = Date.now() + 60_000;
+    const ok = () => (cmp === 'atLeast' ? live.feed.stats.subscribers - 1 >= n : live.feed.stats.subscribers - 1 <= n);
+    while (!ok() && Date.now() < deadline) await sleep(20);
+    if (!ok()) process.stderr.write(`live: expected ${cmp === 'atLeast' ? '≥' : '≤'} ${n} subscriptions, the feed has ${live.feed.stats.subscribers - 1}\n`);
+  };
+
+  const window = async (wanted: number, seconds: number): Promise<LiveRow> => {
+    if (wanted > 0) {
+      const o = await clients.request<{ connectFailures: number }>({ type: 'open', url: url.replace(/^http/, 'ws'), total: wanted }, 'opened');
+      if (o.connectFailures > 0) process.stderr.write(`live: ${o.connectFailures} subscriber connections failed\n`);
+      clientTotal = wanted;
+      await settle(wanted, 'atLeast');
+    }
+    const subscribers = live.feed.stats.subscribers - 1; // what is measured, the probe aside
+    await clients.request({ type: 'reset' }, 'reset');
+    const cpu0 = process.cpuUsage();
+    const machine0 = machineTicks();
+    feedLatencies = [];
+    readMs = [];
+    const client0 = await clients.request<{ cpuMs: number }>({ type: 'report' }, 'report');
+    const t0 = performance.now();
+    let rss = process.memoryUsage().rss;
+    const sampler = setInterval(() => (rss = Math.max(rss, process.memoryUsage().rss)), 500);
+    const writesPerSec = await writeFor(seconds);
+    const wall = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const machine1 = machineTicks();
+    const client1 = await clients.request<{ cpuMs: number }>({ type: 'report' }, 'report');
+    // Deliveries still in flight: wait until all are in, or none has come for 3 s (max 60 s).
+    type Report = { delivered: number; expected: number; p50: number | null; p99: number | null; max: number };
+    let r = await clients.request<Report>({ type: 'report' }, 'report');
+    for (let quiet = 0, waited = 0; r.delivered < r.expected && quiet < 3_000 && waited < 60_000; waited += 250) {
+      await sleep(250);
+      const next = await clients.request<Report>({ type: 'report' }, 'report');
+      quiet = next.delivered === r.delivered ? quiet + 250 : 0;
+      r = next;
+    }
+    clearInterval(sampler);
+    return {
+      subscribers,
+      seconds: wall,
+      writesPerSec,
+      deliveriesPerSec: r.delivered / wall,
+      delivered: r.delivered,
+      expected: r.expected,
+      // NaN (no delivery) crosses IPC as null.
+      p50: r.p50 ?? Number.NaN,
+      p99: r.p99 ?? Number.NaN,
+      max: r.max,
+      gatewayCpuPct: ((cpu.user + cpu.system) / 1000 / (wall * 1000)) * 100,
+      gatewayRssMb: rss / 2 ** 20,
+      clientCpuPct: ((client1.cpuMs - client0.cpuMs) / (wall * 1000)) * 100,
+      feedP99: feedLatencies.sort((x, y) => x - y)[Math.floor(feedLatencies.length * 0.99)] ?? Number.NaN,
+      readP99: readMs.sort((x, y) => x - y)[Math.floor(readMs.length * 0.99)] ?? Number.NaN,
+      machineCpuPct: ((machine1.busy - machine0.busy) / Math.max(1, machine1.total - machine0.total)) * cpus().length * 100,
+    };
+  };
+
+  const rows: LiveRow[] = [];
+  try {
+    await writeFor(2); // warm-up: sessions, proofs, JIT
+    rows.push(await window(0, Math.min(10, mainSeconds)));
+    rows.push(await window(1_000, mainSeconds));
+    printLiveTable(`live subscriptions: ${rate} events/s written for ${mainSeconds} s by another instance (immudb 1.1.0, Redis pub/sub; subscribers in a third process)`, rows);
+
+    // Up from 1,000 while p99 ≤ 1 s and nothing goes missing; down from it when 1,000 already fails.
+    const steps: LiveRow[] = [];
+    const holds = (r: LiveRow) => r.p99 <= 1_000 && r.delivered === r.expected;
+    let held = holds(rows[1]!) ? 1_000 : 0;
+    const ladder = held > 0 ? [1_500, 2_000, 3_000, 4_000, 6_000, 8_000, 12_000, 16_000].filter((n) => n <= maxSubscribers) : [750, 500, 250, 100];
+    for (const n of ladder) {
+      // The subscriber process only grows: going down starts a fresh one.
+      if (n < clientTotal) {
+        await stopChild(clients);
+        clients = await startChild('bench/live-subscribers.ts');
+        clientTotal = 0;
+        await settle(0, 'atMost');
+      }
+      const row = await window(n, stepSeconds);
+      steps.push(row);
+      process.stderr.write(`live: ${n} subscribers: p99 ${row.p99.toFixed(1)} ms, ${row.delivered}/${row.expected} delivered\n`);
+      if (held === 0 && holds(row)) {
+        held = n;
+        break;
+      }
+      if (held > 0 && !holds(row)) break;
+      if (held > 0) held = n;
+    }
+    if (steps.length > 0) printLiveTable(`live subscriptions, stepping up (${stepSeconds} s windows)`, steps);
+    console.log(`largest subscriber count held with p99 ≤ 1 s at ${rate} events/s: ${held > 0 ? held : 'below 100'}${held >= Math.min(16_000, maxSubscribers) ? ' (the last step)' : ''}`);
+    return [...rows, ...steps];
+  } finally {
+    await probe.return();
+    await stopChild(clients);
+    await stopChild(writer);
+    await app.close();
+    await live.close();
+    await ledger.close();
+    await redis.destroy();
+  }
+}
