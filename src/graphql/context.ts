@@ -76,14 +76,25 @@ export function createContext({
 /**
  * Fresh loaders. A request's loaders cache for its lifetime; a subscription lives for hours, so it
  * takes new ones for every event it delivers — nothing cached outlives the event it was read for.
+ * Each is made on first use: most deliveries need none of them.
  */
 export function createLoaders(ledger: AppLedger): GraphQLContext['loaders'] {
+  let event: GraphQLContext['loaders']['event'] | undefined;
+  let commitTime: GraphQLContext['loaders']['commitTime'] | undefined;
+  let verified: GraphQLContext['loaders']['verified'] | undefined;
   return {
-    event: new DataLoader((ids) => ledger.getMany(ids), { maxBatchSize: EVENT_BATCH }),
-    commitTime: new DataLoader((txIds) => ledger.commitTimes(txIds)),
-    // No batch call for verified reads: each is its own proof. A failure fails only its key.
-    verified: new DataLoader((ids) => Promise.all(ids.map((id) => ledger.getVerified(id).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e)))))), {
-      maxBatchSize: 50,
-    }),
+    get event() {
+      return (event ??= new DataLoader((ids) => ledger.getMany(ids), { maxBatchSize: EVENT_BATCH }));
+    },
+    get commitTime() {
+      return (commitTime ??= new DataLoader((txIds) => ledger.commitTimes(txIds)));
+    },
+    get verified() {
+      // No batch call for verified reads: each is its own proof. A failure fails only its key.
+      return (verified ??= new DataLoader(
+        (ids) => Promise.all(ids.map((id) => ledger.getVerified(id).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e)))))),
+        { maxBatchSize: 50 },
+      ));
+    },
   };
 }

@@ -51,7 +51,6 @@ builder.subscriptionField('auditEventCreated', (t) =>
       // The selection runs once per event with the subscription's context: fresh loaders each
       // time, so nothing read for one event is cached (and kept) for the next.
       ctx.loaders = createLoaders(ctx.ledger);
-      ctx.loaders.event.prime(item.event.record.eventId, item.event);
       return item.event;
     },
   }),
