@@ -246,6 +246,8 @@ export function createApp(options: AppOptions): App {
   });
 
   let closing: Promise<void> | null = null;
+  /** Open server-sent-event responses (subscriptions over HTTP): they never end by themselves. */
+  const streams = new Set<ServerResponse>();
   const server = createServer((req, res) => {
     const requestId = requestIdOf(req);
     res.setHeader('x-request-id', requestId);
@@ -258,6 +260,10 @@ export function createApp(options: AppOptions): App {
       // Once closing, a keep-alive connection is done after its last response.
       if (closing) setImmediate(() => server.closeIdleConnections());
     });
+    if (req.headers.accept?.includes('text/event-stream')) {
+      streams.add(res);
+      res.on('close', () => streams.delete(res));
+    }
     if (req.url === METRICS_PATH && (req.method === 'GET' || req.method === 'HEAD')) {
       metrics.render().then(
         (body) => {
@@ -312,6 +318,9 @@ export function createApp(options: AppOptions): App {
       closing ??= new Promise<void>((resolve) => {
         // Upgraded sockets keep server.close() waiting until they are gone: close them alongside.
         const wsClosed = ws.close(Math.min(WS_CLOSE_GRACE_MS, options.shutdownGraceMs ?? SHUTDOWN_GRACE_MS));
+        // Event streams would hold close() for the whole grace: cut them now, as the grace would
+        // (a cut, not a completion, so clients reconnect and resume with afterTxId).
+        for (const res of streams) res.destroy();
         if (!server.listening) return void wsClosed.then(resolve);
         const force = setTimeout(() => server.closeAllConnections(), options.shutdownGraceMs ?? SHUTDOWN_GRACE_MS);
         force.unref();

@@ -342,19 +342,31 @@ describeImmudb('live subscriptions over graphql-ws (immudb 1.1.0, Redis)', () =>
       }
     }, 120_000);
 
-    it('close(): subscribers see 1001 "Going away", and a client that does not answer does not hold it up', async () => {
+    it('close(): subscribers see 1001 "Going away"; neither a client that does not answer nor an event stream holds it up', async () => {
       const gw = await startLiveGateway({ database: uniqueDatabase(), redisUrl: null });
       const closes: number[] = [];
       const client = wsClient(gw.wsUrl, { on: { closed: (e) => void closes.push((e as { code: number }).code) } });
       const sub = subscribe(client, {});
       const stuck = await rawSubscriber(gw.wsUrl, {}, 'subscription { auditEventCreated { eventId } }');
-      while (gw.live.feed.stats.subscribers < 2) await sleep(5);
+      // And one over HTTP (server-sent events), which never ends by itself.
+      const sse = await fetch(`${gw.url}?query=${encodeURIComponent('subscription { auditEventCreated { eventId } }')}`, { headers: { accept: 'text/event-stream' } });
+      expect(sse.headers.get('content-type')).toMatch(/text\/event-stream/);
+      const reader = sse.body!.getReader();
+      const sseDone = (async () => {
+        try {
+          while (!(await reader.read()).done);
+        } catch {
+          // cut: what close() does to event streams
+        }
+      })();
+      while (gw.live.feed.stats.subscribers < 3) await sleep(5);
       stuck.socket.pause();
       const t0 = Date.now();
       await gw.close();
       expect(Date.now() - t0).toBeLessThan(5_000);
       while (!sub.completed) await sleep(5);
       expect(closes).toContain(1001);
+      await sseDone;
       expect(gw.live.feed.stats.subscribers).toBe(0);
       stuck.socket.terminate();
       await client.dispose();
