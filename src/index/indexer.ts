@@ -19,15 +19,13 @@
  * Redis or the ledger away: the step fails, the loop backs off (100 ms doubling to 5 s) and
  * resumes from the stored checkpoint when both answer again.
  */
+import type { Logger } from '../server/logger.ts';
 import { randomUUID } from 'node:crypto';
 import type { CommittedTx, Ledger } from '../ledger/port.ts';
 import type { EventIndex, IndexState, IndexTx } from './port.ts';
 
-export interface IndexerLogger {
-  info(...args: unknown[]): void;
-  warn(...args: unknown[]): void;
-  error(...args: unknown[]): void;
-}
+/** The server's Logger, of which only these levels are used here. */
+export type IndexerLogger = Pick<Logger, 'info' | 'warn' | 'error'>;
 
 export interface IndexerOptions {
   /** Poll interval when idle. */

@@ -30,16 +30,14 @@
  * The iterator's return() ends a subscription at once, even while it waits for an event (a native
  * async generator would queue the return behind that wait and leak the subscription).
  */
+import type { Logger } from '../server/logger.ts';
 import { AuditError, ErrorCode, ValidationError } from '../errors.ts';
 import { matches, type NormalizedFilter } from '../index/query.ts';
 import type { AppendResult, CommittedTx, Ledger, StoredEvent } from '../ledger/port.ts';
 import type { LiveSignal } from './port.ts';
 
-export interface LiveLogger {
-  info(...args: unknown[]): void;
-  warn(...args: unknown[]): void;
-  error(...args: unknown[]): void;
-}
+/** The server's Logger, of which only these levels are used here. */
+export type LiveLogger = Pick<Logger, 'info' | 'warn' | 'error'>;
 
 export interface LiveFeedOptions {
   /** Safety-net poll of the ledger when no wake-up came (ms). */
