@@ -50,7 +50,8 @@ async function main(): Promise<void> {
   if (rateLimiter) logger.info(`rate limits (${rateLimiter.kind}): writes ${JSON.stringify(limits.writes)}, cost ${JSON.stringify(limits.cost)} per principal`);
   const app = createApp({ ledger: hooked, index: indexing.index, indexLag: () => indexing.indexer.lag(), live: live.feed, auth, ...(rateLimiter ? { rateLimiter } : {}), config, logger });
   const { url } = await app.listen();
-  logger.info(`listening on ${url} (GraphiQL in a browser; /healthz, /readyz)`);
+  logger.info(`listening on ${url} (${config.graphiql ? 'GraphiQL in a browser; ' : ''}/healthz, /readyz, /metrics)`);
+  if (!config.graphiql || !config.introspection) logger.info(`GraphiQL ${config.graphiql ? 'on' : 'off'}, introspection ${config.introspection ? 'on' : 'off'}`);
   if (auth.enabled) {
     logger.info(`authentication: ${auth.names.length} token(s) (${auth.names.join(', ')})`);
   } else {

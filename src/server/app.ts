@@ -18,6 +18,7 @@ import type { EventIndex } from '../index/port.ts';
 import type { LiveFeed } from '../live/feed.ts';
 import { createContext, type AppLedger, type GraphQLContext } from '../graphql/context.ts';
 import { maskError } from '../graphql/errors.ts';
+import { useDisableIntrospection } from '../graphql/introspection.ts';
 import { useQueryLimits } from '../graphql/limits.ts';
 import { schema } from '../graphql/schema.ts';
 import type { Config } from './config.ts';
@@ -89,7 +90,8 @@ export interface AppOptions {
   live?: LiveFeed;
   /** graphql-ws keep-alive: ping interval, and how long a pong may take before the socket is cut. */
   wsKeepAliveMs?: number;
-  config: Pick<Config, 'port' | 'host'>;
+  /** `graphiql` and `introspection` default to true (GRAPHIQL, INTROSPECTION). */
+  config: Pick<Config, 'port' | 'host'> & Partial<Pick<Config, 'graphiql' | 'introspection'>>;
   /** Where /metrics counts; one is created when absent (pass one to read it in tests). */
   metrics?: AppMetrics;
   /** Per-principal budgets (events written, query cost per second); absent: unlimited. The app does not own it. */
@@ -187,7 +189,9 @@ export function createApp(options: AppOptions): App {
     graphqlEndpoint: GRAPHQL_PATH,
     healthCheckEndpoint: HEALTH_PATH,
     landingPage: false,
-    graphiql: { title: 'auditgraph', defaultQuery: DEFAULT_QUERY, subscriptionsProtocol: 'WS' },
+    // GRAPHIQL=false: a browser's GET of /graphql is then answered like any GET without a query
+    // (400 and a coded error), never with the GraphiQL page.
+    graphiql: config.graphiql === false ? false : { title: 'auditgraph', defaultQuery: DEFAULT_QUERY, subscriptionsProtocol: 'WS' },
     logging: logger,
     // Never the stack, whatever NODE_ENV says: maskError builds every client-visible error.
     maskedErrors: { maskError: (error) => maskError(error), isDev: false },
@@ -215,6 +219,8 @@ export function createApp(options: AppOptions): App {
     },
     plugins: [
       useJsonPostOnly(),
+      // INTROSPECTION=false: a validation rule, so over HTTP and WebSocket alike (ws.ts validates through this envelop).
+      ...(config.introspection === false ? [useDisableIntrospection()] : []),
       useQueryTiming(metrics),
       ...useQueryLimits(),
       // After the cost limit, which measures the cost this charges.

@@ -23,6 +23,10 @@ export interface Config {
   /** null: in-process index and pub/sub. */
   redisUrl: string | null;
   logLevel: LogLevel;
+  /** Serve GraphiQL to browsers on GET /graphql (GRAPHIQL). */
+  graphiql: boolean;
+  /** Answer introspection (`__schema`, `__type`) (INTROSPECTION); `__typename` always works. */
+  introspection: boolean;
 }
 
 export class ConfigError extends Error {
@@ -70,6 +74,13 @@ const redisUrl = z.string().refine((s) => {
 
 const logLevel = z.enum(['debug', 'info', 'warn', 'error'], { error: 'must be one of debug, info, warn, error' });
 
+/** A switch: true/false/1/0 (any case). */
+const flag = z
+  .string()
+  .transform((s) => s.trim().toLowerCase())
+  .pipe(z.enum(['true', 'false', '1', '0'], { error: 'must be one of true, false, 1, 0' }))
+  .transform((s) => s === 'true' || s === '1');
+
 const EnvSchema = z.object({
   PORT: envVar(port, '4000'),
   HOST: envVar(host, '127.0.0.1'),
@@ -80,6 +91,8 @@ const EnvSchema = z.object({
   DATA_DIR: envVar(path, './data'),
   REDIS_URL: optionalVar(redisUrl),
   LOG_LEVEL: envVar(logLevel, 'info'),
+  GRAPHIQL: envVar(flag, 'true'),
+  INTROSPECTION: envVar(flag, 'true'),
 });
 
 /** Variables whose values must never appear in a message. */
@@ -104,5 +117,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dataDir: e.DATA_DIR,
     redisUrl: e.REDIS_URL,
     logLevel: e.LOG_LEVEL,
+    graphiql: e.GRAPHIQL,
+    introspection: e.INTROSPECTION,
   };
 }

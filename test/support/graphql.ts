@@ -1,7 +1,7 @@
 /** A real server (createApp on port 0) over a real ledger, and a GraphQL-over-HTTP client for it. */
 import { expect } from 'vitest';
 import type { AppLedger } from '../../src/graphql/context.ts';
-import { createApp, type App } from '../../src/server/app.ts';
+import { createApp, type App, type AppOptions } from '../../src/server/app.ts';
 import { createLogger, type Logger } from '../../src/server/logger.ts';
 import { openTestImmudbLedger } from './services.ts';
 
@@ -29,11 +29,11 @@ export function expectNoStackTrace(text: string): void {
   expect(text).not.toMatch(/\n\s+at |\\n\s+at |"stack"|"stacktrace"|"exception"|"originalError"/i);
 }
 
-export async function startTestServer(options: { ledger?: AppLedger; logger?: Logger } = {}): Promise<TestServer> {
+export async function startTestServer(options: { ledger?: AppLedger; logger?: Logger; config?: Omit<AppOptions['config'], 'port' | 'host'> } = {}): Promise<TestServer> {
   const ledger = options.ledger ?? (await openTestImmudbLedger());
   const logs: string[] = [];
   const logger = options.logger ?? createLogger({ level: 'debug', write: (line) => void logs.push(line) });
-  const app = createApp({ ledger, config: { port: 0, host: '127.0.0.1' }, logger });
+  const app = createApp({ ledger, config: { port: 0, host: '127.0.0.1', ...options.config }, logger });
   const { url } = await app.listen();
   const server: TestServer = {
     app,

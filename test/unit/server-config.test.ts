@@ -13,7 +13,7 @@ const fails = (env: Record<string, string>) => {
 
 describe('loadConfig', () => {
   it('has the contract defaults', () => {
-    expect(loadConfig({})).toEqual({ port: 4000, host: '127.0.0.1', immudb: null, dataDir: './data', redisUrl: null, logLevel: 'info' });
+    expect(loadConfig({})).toEqual({ port: 4000, host: '127.0.0.1', immudb: null, dataDir: './data', redisUrl: null, logLevel: 'info', graphiql: true, introspection: true });
   });
 
   it('reads every variable; empty counts as unset', () => {
@@ -28,6 +28,8 @@ describe('loadConfig', () => {
         DATA_DIR: '/var/lib/auditgraph',
         REDIS_URL: 'redis://redis:6379/0',
         LOG_LEVEL: 'debug',
+        GRAPHIQL: 'false',
+        INTROSPECTION: '0',
       }),
     ).toEqual({
       port: 0,
@@ -36,9 +38,19 @@ describe('loadConfig', () => {
       dataDir: '/var/lib/auditgraph',
       redisUrl: 'redis://redis:6379/0',
       logLevel: 'debug',
+      graphiql: false,
+      introspection: false,
     });
     expect(loadConfig({ PORT: '', IMMUDB_ADDRESS: ' ', REDIS_URL: '' })).toMatchObject({ port: 4000, immudb: null, redisUrl: null });
     expect(loadConfig({ IMMUDB_ADDRESS: '[::1]:3322' }).immudb?.address).toBe('[::1]:3322');
+  });
+
+  it('reads GRAPHIQL and INTROSPECTION as true/false/1/0, any case; empty is the default (on)', () => {
+    for (const [raw, value] of [['true', true], ['TRUE', true], [' 1 ', true], ['false', false], ['False', false], ['0', false]] as const) {
+      expect(loadConfig({ GRAPHIQL: raw, INTROSPECTION: raw })).toMatchObject({ graphiql: value, introspection: value });
+    }
+    expect(loadConfig({ GRAPHIQL: '', INTROSPECTION: ' ' })).toMatchObject({ graphiql: true, introspection: true });
+    expect(loadConfig({ GRAPHIQL: 'false' })).toMatchObject({ graphiql: false, introspection: true });
   });
 
   it.each([
@@ -51,6 +63,10 @@ describe('loadConfig', () => {
     [{ IMMUDB_DATABASE: 'no spaces' }, 'IMMUDB_DATABASE'],
     [{ REDIS_URL: 'http://redis:6379' }, 'REDIS_URL'],
     [{ LOG_LEVEL: 'verbose' }, 'LOG_LEVEL'],
+    [{ GRAPHIQL: 'off' }, 'GRAPHIQL'],
+    [{ GRAPHIQL: 'yes' }, 'GRAPHIQL'],
+    [{ INTROSPECTION: '2' }, 'INTROSPECTION'],
+    [{ INTROSPECTION: 'disabled' }, 'INTROSPECTION'],
   ])('refuses %o, naming %s', (env, name) => {
     expect(fails(env)).toMatch(new RegExp(`^Invalid configuration:\\n  - ${name} `));
   });
