@@ -1,11 +1,16 @@
 /**
  * Group commit and idempotency, shared by every ledger backend.
  *
- * Concurrent append() calls queue here; one writer drains the queue into as few ledger
- * transactions as the backend allows, so throughput grows with concurrency while every caller
- * still gets its own proof. Each caller's batch stays all-or-nothing: a caller whose events
- * conflict is rejected alone and the others go on. Because a single writer does
- * check-then-write, two concurrent retries of one eventId in this process cannot both write it.
+ * Concurrent append() calls queue here and are drained into as few ledger transactions as the
+ * backend allows, so throughput grows with concurrency while every caller still gets its own
+ * proof. Each caller's batch stays all-or-nothing: a caller whose events conflict is rejected
+ * alone and the others go on.
+ *
+ * A backend may take several groups at once (`commitConcurrency`): immudb overlaps the round
+ * trips and fsyncs of concurrent transactions, so a second group need not wait for the first
+ * one's write, proof and verification. Idempotency still holds in this process: a group waits
+ * for every earlier group that holds one of its caller-given eventIds before it checks them
+ * (check-then-write per eventId stays serial), so two concurrent retries cannot both write.
  */
 import { AuditError, ErrorCode } from '../errors.ts';
 import type { AuditEventRecord, NewEvent } from '../events/types.ts';
@@ -19,6 +24,8 @@ export interface LedgerBackend {
   readonly database: string;
   /** Most events one transaction can hold. */
   readonly maxEventsPerTx: number;
+  /** How many commit() calls may run at once (default 1: one after the other). */
+  readonly commitConcurrency?: number;
   /** Commits the records in one transaction and returns verified proofs, in order. */
   commit(records: AuditEventRecord[]): Promise<AppendResult[]>;
   getVerified(eventId: string, trusted?: LedgerState): Promise<AppendResult | null>;
@@ -42,7 +49,13 @@ export class GroupCommitLedger implements Ledger {
   readonly kind: Ledger['kind'];
   readonly database: string;
   private queue: Pending[] = [];
-  private draining: Promise<void> | null = null;
+  private queuedEvents = 0;
+  /** Groups started and not yet settled. */
+  private active = 0;
+  private idle: { promise: Promise<void>; resolve: () => void } | null = null;
+  /** Caller-given eventId → settles when the newest group holding it is done. */
+  private readonly holders = new Map<string, Promise<void>>();
+  private readonly maxActive: number;
   private closed = false;
 
   /**
@@ -58,6 +71,7 @@ export class GroupCommitLedger implements Ledger {
   ) {
     this.kind = backend.kind;
     this.database = backend.database;
+    this.maxActive = Math.max(1, backend.commitConcurrency ?? 1);
   }
 
   get maxEventsPerAppend(): number {
@@ -78,32 +92,66 @@ export class GroupCommitLedger implements Ledger {
     }
     return new Promise((resolve, reject) => {
       this.queue.push({ events, resolve, reject });
+      this.queuedEvents += events.length;
       this.kick();
     });
   }
 
+  /**
+   * Starts groups while slots are free. With a commit already in flight, a new one starts only
+   * for a full group: small appends gain more from waiting and sharing the next transaction
+   * (at 32 concurrent single events, overlapping small transactions halved throughput).
+   */
   private kick(): void {
-    if (this.draining) return;
-    this.draining = this.drain().finally(() => {
-      this.draining = null;
-      // A caller may have queued after the loop saw an empty queue but before this ran.
-      if (this.queue.length > 0) this.kick();
-    });
+    const limit = Math.min(this.groupLimit, this.backend.maxEventsPerTx);
+    while (this.queue.length > 0 && this.active < this.maxActive && (this.active === 0 || this.queuedEvents >= limit)) {
+      this.start(this.takeGroup());
+    }
   }
 
-  private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
-      // Take whole callers while they fit the group (the first one always goes, whatever its size).
-      const group: Pending[] = [];
-      let size = 0;
-      const limit = Math.min(this.groupLimit, this.backend.maxEventsPerTx);
-      while (this.queue.length > 0 && (group.length === 0 || size + this.queue[0]!.events.length <= limit)) {
-        const p = this.queue.shift()!;
-        group.push(p);
-        size += p.events.length;
-      }
-      await this.commitGroup(group);
+  /** Whole callers while they fit the group (the first one always goes, whatever its size). */
+  private takeGroup(): Pending[] {
+    const group: Pending[] = [];
+    let size = 0;
+    const limit = Math.min(this.groupLimit, this.backend.maxEventsPerTx);
+    while (this.queue.length > 0 && (group.length === 0 || size + this.queue[0]!.events.length <= limit)) {
+      const p = this.queue.shift()!;
+      group.push(p);
+      size += p.events.length;
     }
+    this.queuedEvents -= size;
+    return group;
+  }
+
+  private start(group: Pending[]): void {
+    // Claim the caller-given ids now, synchronously, so later groups queue behind this one.
+    const ids = [...new Set(group.flatMap((p) => p.events.filter((e) => !e.eventIdGenerated).map((e) => e.record.eventId)))];
+    const earlier = new Set<Promise<void>>();
+    for (const id of ids) {
+      const held = this.holders.get(id);
+      if (held) earlier.add(held);
+    }
+    let release!: () => void;
+    const done = new Promise<void>((r) => (release = r));
+    for (const id of ids) this.holders.set(id, done);
+    this.active++;
+    (async () => {
+      if (earlier.size > 0) await Promise.all(earlier);
+      await this.commitGroup(group);
+    })()
+      .catch((e: unknown) => {
+        for (const p of group) p.reject(e); // settled callers ignore a second settlement
+      })
+      .finally(() => {
+        for (const id of ids) if (this.holders.get(id) === done) this.holders.delete(id);
+        release();
+        this.active--;
+        if (this.active === 0 && this.queue.length === 0 && this.idle) {
+          this.idle.resolve();
+          this.idle = null;
+        }
+        this.kick();
+      });
   }
 
   private async commitGroup(group: Pending[]): Promise<void> {
@@ -220,7 +268,14 @@ export class GroupCommitLedger implements Ledger {
   /** Stops taking writes, lets queued ones finish, then closes the backend. */
   async close(): Promise<void> {
     this.closed = true;
-    while (this.draining) await this.draining;
+    if (this.active > 0 || this.queue.length > 0) {
+      if (!this.idle) {
+        let resolve!: () => void;
+        const promise = new Promise<void>((r) => (resolve = r));
+        this.idle = { promise, resolve };
+      }
+      await this.idle.promise;
+    }
     await this.backend.close();
   }
 }

@@ -199,6 +199,13 @@ export function ledgerContract(name: string, open: () => Promise<Ledger>) {
       expect(out.filter((o) => o[0]!.created)).toHaveLength(1);
       const page = await ledger.scanTimeline('idem-race', { limit: 10, direction: 'asc' });
       expect(page.events).toHaveLength(1);
+      // concurrent racers with different content: one wins, every other one conflicts
+      const id = '0190a5d2-3333-7000-8000-000000000003';
+      const racers = Array.from({ length: 8 }, (_, i) => ev({ correlationId: 'idem-conflict', eventId: id, resourceType: 'pod', resourceId: `pod-${i}` }));
+      const settled = await Promise.allSettled(racers.map((r) => ledger.append([r])));
+      expect(settled.filter((s) => s.status === 'fulfilled')).toHaveLength(1);
+      for (const s of settled) if (s.status === 'rejected') expect(isAuditError(s.reason) && s.reason.code).toBe('EVENT_ID_CONFLICT');
+      expect((await ledger.scanTimeline('idem-conflict', { limit: 10, direction: 'asc' })).events).toHaveLength(1);
     });
 
     it('scans exactly from positions that are not themselves keys, in both directions', async () => {

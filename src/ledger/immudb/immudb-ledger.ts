@@ -43,6 +43,13 @@ export class ImmudbLedger implements LedgerBackend {
   readonly kind = 'immudb' as const;
   readonly database: string;
   readonly maxEventsPerTx: number;
+  /**
+   * Transactions in flight at once. immudb overlaps concurrent commits (their round trips and
+   * fsyncs), and each one's proof is checked on its own, against whatever trusted state is current
+   * when its proof is fetched (older or newer than the tx: both are proven). Well below immudb
+   * 1.1's limit of 30 concurrent writes.
+   */
+  readonly commitConcurrency = 4;
   private readonly session: ImmudbSession;
   private readonly trusted: TrustedStateStore;
   /** Newest tx this gateway knows committed: reads wait for immudb's index to reach it (read-your-writes). */
