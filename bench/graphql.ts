@@ -12,20 +12,11 @@ import { validateEventInput } from '../src/events/validate.ts';
 import { openImmudbLedger } from '../src/ledger/immudb/index.ts';
 import { createApp } from '../src/server/app.ts';
 import { createLogger } from '../src/server/logger.ts';
+import { sampleEventInput } from './fixtures.ts';
 import { measure, printTable, type Result } from './harness.ts';
 
-const input = (i: number, correlationId = `rr-bench-${i % 1000}`) => ({
-  eventType: 'workflow.step.completed',
-  eventCategory: 'workflow',
-  outcome: i % 7 === 0 ? 'FAILURE' : 'SUCCESS',
-  correlationId,
-  actorType: 'service',
-  actorId: 'workflow-engine',
-  resourceType: 'pod',
-  resourceId: `pod-${i}`,
-  timestamp: new Date(Date.UTC(2025, 0, 1) + i * 10).toISOString(),
-  data: { step: i, note: 'benchmark payload of a typical size' },
-});
+const input = (i: number, correlationId = `rr-bench-${i % 1000}`) =>
+  sampleEventInput(i, { correlationId, timestamp: new Date(Date.UTC(2025, 0, 1) + i * 10).toISOString() });
 
 const CREATE = `mutation ($input: AuditEventInput!) {
   createAuditEvent(input: $input) { created event { eventId ledger { txId } } proof { verified txId json } }

@@ -3,6 +3,7 @@
  *   tsx bench/http-load.ts '<json: { url, query, total, concurrency, kind }>'
  * Prints one JSON line with the measured Result.
  */
+import { sampleEventInput } from './fixtures.ts';
 import { measure } from './harness.ts';
 
 const { url, query, total, concurrency, kind, name } = JSON.parse(process.argv[2]!) as {
@@ -18,19 +19,7 @@ let n = 0;
 const variables = () =>
   kind === 'timeline'
     ? { c: 'rr-target' }
-    : {
-        input: {
-          eventType: 'workflow.step.completed',
-          eventCategory: 'workflow',
-          outcome: n % 7 === 0 ? 'FAILURE' : 'SUCCESS',
-          correlationId: `rr-load-${n % 1000}`,
-          actorType: 'service',
-          actorId: 'workflow-engine',
-          resourceType: 'pod',
-          resourceId: `pod-${n++}`,
-          data: { step: n, note: 'benchmark payload of a typical size' },
-        },
-      };
+    : { input: sampleEventInput(n++, { correlationId: `rr-load-${n % 1000}` }) };
 
 const result = await measure(name, { total, concurrency }, async () => {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables: variables() }) });

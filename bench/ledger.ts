@@ -11,24 +11,14 @@ import { encodeRecord } from '../src/events/canonical.ts';
 import { validateEventInput } from '../src/events/validate.ts';
 import { openImmudbLedger } from '../src/ledger/immudb/index.ts';
 import { ImmudbSession } from '../src/ledger/immudb/grpc.ts';
+import { sampleEventInput } from './fixtures.ts';
 import { measure, printTable, type Result } from './harness.ts';
 
 const require = createRequire(import.meta.url);
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const ImmudbClient: any = require('immudb-node').default;
 
-const event = (i: number) =>
-  validateEventInput({
-    eventType: 'workflow.step.completed',
-    eventCategory: 'workflow',
-    outcome: i % 7 === 0 ? 'FAILURE' : 'SUCCESS',
-    correlationId: `rr-bench-${i % 50}`,
-    actorType: 'service',
-    actorId: 'workflow-engine',
-    resourceType: 'pod',
-    resourceId: `pod-${i}`,
-    data: { step: i, note: 'benchmark payload of a typical size', tags: ['a', 'b', 'c'] },
-  });
+const event = (i: number) => validateEventInput(sampleEventInput(i, { correlationId: `rr-bench-${i % 50}` }));
 
 export async function benchLedger(address: string, scale = 1): Promise<Result[]> {
   const [host, port] = address.split(':');
