@@ -16,6 +16,7 @@ import { AuditError, ErrorCode } from '../errors.ts';
 import type { AuditEventRecord, NewEvent } from '../events/types.ts';
 import { sameContent } from '../events/validate.ts';
 import type { LedgerState } from '../proof/types.ts';
+import type { EventIdClaims } from './id-claims.ts';
 import type { AppendResult, CommittedTx, Ledger, ScanDirection, StoredEvent, TimelinePage, TimelinePosition } from './port.ts';
 
 /** What a storage engine provides; group commit turns it into a Ledger. */
@@ -26,6 +27,11 @@ export interface LedgerBackend {
   readonly maxEventsPerTx: number;
   /** How many commit() calls may run at once (default 1: one after the other). */
   readonly commitConcurrency?: number;
+  /**
+   * Makes the next reads see every transaction committed so far, by any writer. Called after an
+   * eventId claim was granted: another instance may have just written the id.
+   */
+  catchUp?(): Promise<void>;
   /** Commits the records in one transaction and returns verified proofs, in order. */
   commit(records: AuditEventRecord[]): Promise<AppendResult[]>;
   getVerified(eventId: string, trusted?: LedgerState): Promise<AppendResult | null>;
@@ -37,6 +43,19 @@ export interface LedgerBackend {
   trustedState(): Promise<LedgerState>;
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface GroupCommitOptions {
+  /**
+   * How many events concurrent callers may share one transaction with (default 64). Kept moderate
+   * on purpose: immudb 1.1 reads a value by reading its whole transaction, so events committed in
+   * huge transactions are slower to read forever after (a 50-event timeline page costs ~3 ms from
+   * 10-event transactions and ~60 ms from 1,000-event ones). A single caller's batch is never
+   * split, whatever its size: it is all or nothing.
+   */
+  groupLimit?: number;
+  /** Claims caller-given eventIds across gateway instances during check-then-write (id-claims.ts). */
+  claims?: EventIdClaims;
 }
 
 interface Pending {
@@ -58,20 +77,18 @@ export class GroupCommitLedger implements Ledger {
   private readonly maxActive: number;
   private closed = false;
 
-  /**
-   * @param groupLimit how many events concurrent callers may share one transaction with. Kept
-   * moderate on purpose: immudb 1.1 reads a value by reading its whole transaction, so events
-   * committed in huge transactions are slower to read forever after (a 50-event timeline page
-   * costs ~3 ms from 10-event transactions and ~60 ms from 1,000-event ones). A single caller's
-   * batch is never split, whatever its size: it is all or nothing.
-   */
+  private readonly groupLimit: number;
+  private readonly claims: EventIdClaims | null;
+
   constructor(
     private readonly backend: LedgerBackend,
-    private readonly groupLimit = 64,
+    options: GroupCommitOptions = {},
   ) {
     this.kind = backend.kind;
     this.database = backend.database;
     this.maxActive = Math.max(1, backend.commitConcurrency ?? 1);
+    this.groupLimit = options.groupLimit ?? 64;
+    this.claims = options.claims ?? null;
   }
 
   get maxEventsPerAppend(): number {
@@ -137,7 +154,14 @@ export class GroupCommitLedger implements Ledger {
     this.active++;
     (async () => {
       if (earlier.size > 0) await Promise.all(earlier);
-      await this.commitGroup(group);
+      if (!this.claims || ids.length === 0) return this.commitGroup(group);
+      const release = await this.claims.claim(ids);
+      try {
+        await this.backend.catchUp?.();
+        await this.commitGroup(group);
+      } finally {
+        await release();
+      }
     })()
       .catch((e: unknown) => {
         for (const p of group) p.reject(e); // settled callers ignore a second settlement
@@ -277,5 +301,6 @@ export class GroupCommitLedger implements Ledger {
       await this.idle.promise;
     }
     await this.backend.close();
+    await this.claims?.close();
   }
 }

@@ -6,6 +6,14 @@ import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 
 export async function openLedger(config: Config, logger?: Logger): Promise<AppLedger> {
-  if (config.immudb) return openImmudbLedger({ ...config.immudb, dataDir: config.dataDir });
+  if (config.immudb) {
+    return openImmudbLedger({
+      ...config.immudb,
+      dataDir: config.dataDir,
+      // Instances sharing Redis also share eventId claims, so idempotency holds across them.
+      redisUrl: config.redisUrl,
+      ...(logger ? { onClaimError: (m: string) => logger.warn(m) } : {}),
+    });
+  }
   return openEmbeddedLedger({ dataDir: config.dataDir, ...(logger ? { logger: { warn: (m: string) => logger.warn(m) } } : {}) });
 }

@@ -17,7 +17,7 @@ export const describeImmudbBinary = immudbBinary ? describe : describe.skip;
 export const uniqueDatabase = () => `t${randomBytes(6).toString('hex')}`;
 export const tempDir = (name = 'auditgraph-test-') => mkdtempSync(join(tmpdir(), name));
 
-export function openTestImmudbLedger(overrides: { address?: string; database?: string; dataDir?: string; callTimeoutMs?: number } = {}) {
+export function openTestImmudbLedger(overrides: { address?: string; database?: string; dataDir?: string; callTimeoutMs?: number; redisUrl?: string } = {}) {
   return openImmudbLedger({
     address: overrides.address ?? immudbAddress!,
     user: 'immudb',
@@ -25,5 +25,6 @@ export function openTestImmudbLedger(overrides: { address?: string; database?: s
     database: overrides.database ?? uniqueDatabase(),
     dataDir: overrides.dataDir ?? tempDir(),
     callTimeoutMs: overrides.callTimeoutMs ?? 5_000,
+    ...(overrides.redisUrl ? { redisUrl: overrides.redisUrl } : {}),
   });
 }

@@ -269,6 +269,11 @@ export class ImmudbLedger implements LedgerBackend {
     }
   }
 
+  /** Reads after this see every transaction immudb had committed when it was called. */
+  async catchUp(): Promise<void> {
+    this.noteTx(Number(await this.lastTxId()));
+  }
+
   /** The trusted state; on first use it is taken from immudb after checking the tx hashes to it. */
   async trustedState(): Promise<LedgerState> {
     const current = this.trusted.current();

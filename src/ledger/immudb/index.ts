@@ -1,4 +1,5 @@
 import { GroupCommitLedger } from '../group-commit.ts';
+import { RedisEventIdClaims } from '../id-claims.ts';
 import { TrustedStateStore } from '../trusted-state.ts';
 import { ImmudbSession } from './grpc.ts';
 import { ImmudbLedger } from './immudb-ledger.ts';
@@ -13,6 +14,12 @@ export interface ImmudbConfig {
   /** maxTxEntries of the database (immudb's default 1024; databases the gateway creates get 4096). */
   maxTxEntries?: number;
   callTimeoutMs?: number;
+  /**
+   * Redis for eventId claims between gateway instances (id-claims.ts). Without it idempotency holds
+   * within this process only.
+   */
+  redisUrl?: string | null;
+  onClaimError?: (message: string) => void;
 }
 
 /** Connects (creating the database when missing) and returns the group-committing ledger. */
@@ -22,7 +29,10 @@ export async function openImmudbLedger(config: ImmudbConfig): Promise<GroupCommi
   try {
     await session.connect();
     const trusted = await TrustedStateStore.open(config.dataDir, 'immudb', config.database);
-    return new GroupCommitLedger(new ImmudbLedger({ session, database: config.database, trusted, maxTxEntries }));
+    const claims = config.redisUrl
+      ? new RedisEventIdClaims({ url: config.redisUrl, scope: config.database, ...(config.onClaimError ? { onError: config.onClaimError } : {}) })
+      : undefined;
+    return new GroupCommitLedger(new ImmudbLedger({ session, database: config.database, trusted, maxTxEntries }), claims ? { claims } : {});
   } catch (e) {
     session.close();
     throw e;
