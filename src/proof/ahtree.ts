@@ -4,7 +4,8 @@
  * perfect subtrees of the first n leaves from right to left. immudb appends tx n's Alh as leaf n.
  *
  * Public surface:
- * - `class AHTree`: `append(data) -> n`, `size`, `root(n?)`, `inclusionProof(i, j)`,
+ * - `class AHTree` (optionally given the SHA-256 its appends use for inner nodes): `append(data) -> n`,
+ *   `appendLeafHash(leaf)` (a leaf hashed elsewhere), `size`, `root(n?)`, `inclusionProof(i, j)`,
  *   `consistencyProof(i, j)`, `lastInclusionProof(n)` (= immudb's InclusionProof(n, n)),
  *   `truncate(n)` (immudb's ResetSize), and for persistence `nodes()` / `AHTree.restore(size, nodes)`
  *   / `AHTree.fromLeaves(datas)` / `AHTree.nodesFor(size)`: `nodes()` only ever grows at the end
@@ -182,13 +183,20 @@ const digestsFor = (n: number): number => 2 * n - popcount(n);
 
 const INITIAL_CAPACITY = 1024; // digests
 
+/** Writes sha256(src[start..end)) to out[at..at+32). */
+export type Sha256Into = (src: Uint8Array, start: number, end: number, out: Uint8Array, at: number) => void;
+
 export class AHTree {
   private buf: Buffer;
   private digests = 0;
   private leaves = 0;
   private readonly scratch = Buffer.allocUnsafe(1 + 2 * HASH_SIZE);
 
-  constructor() {
+  /**
+   * `hashInto`: how appends hash inner nodes, when not node:crypto (the embedded ledger passes an
+   * allocation-free one for start-up). Roots and proofs are hashed with node:crypto either way.
+   */
+  constructor(private readonly hashInto: Sha256Into | null = null) {
     this.buf = Buffer.allocUnsafe(INITIAL_CAPACITY * HASH_SIZE);
   }
 
@@ -230,20 +238,38 @@ export class AHTree {
 
   /** Appends sha256(0x00 ‖ data) as leaf n = size + 1 and returns n. */
   append(data: Uint8Array): number {
+    return this.appendLeafHash(ahtLeaf(data));
+  }
+
+  /**
+   * Appends a leaf already hashed: `leaf[at..at+32)` must be sha256(0x00 ‖ data) (ahtLeaf), e.g.
+   * computed by another thread. Returns n.
+   */
+  appendLeafHash(leaf: Uint8Array, at = 0): number {
+    if (at < 0 || at + HASH_SIZE > leaf.length) throw new RangeError('ahtree: leaf hash out of range');
     const n = this.leaves + 1;
     this.reserve(this.digests + 1 + 64);
     let cur = this.digests;
-    this.buf.set(ahtLeaf(data), cur * HASH_SIZE);
+    const buf = this.buf;
+    for (let i = 0, o = cur * HASH_SIZE; i < HASH_SIZE; i++) buf[o + i] = leaf[at + i]!;
     this.digests++;
     // While the node just completed is a right child, its parent is complete too.
     const s = this.scratch;
     s[0] = NODE_PREFIX;
+    // Plain loops: 32-byte copies cost less than a Buffer.copy call (start-up does a million).
     for (let h = 0, m = n - 1; m % 2 === 1; h++, m = (m - 1) / 2) {
-      const left = this.perfectIndex(h, m - 1);
-      this.buf.copy(s, 1, left * HASH_SIZE, left * HASH_SIZE + HASH_SIZE);
-      this.buf.copy(s, 1 + HASH_SIZE, cur * HASH_SIZE, cur * HASH_SIZE + HASH_SIZE);
+      const lo = this.perfectIndex(h, m - 1) * HASH_SIZE;
+      const co = cur * HASH_SIZE;
+      for (let i = 0; i < HASH_SIZE; i++) {
+        s[1 + i] = buf[lo + i]!;
+        s[1 + HASH_SIZE + i] = buf[co + i]!;
+      }
       cur = this.digests;
-      this.buf.set(sha256(s), cur * HASH_SIZE);
+      if (this.hashInto) this.hashInto(s, 0, s.length, buf, cur * HASH_SIZE);
+      else {
+        const node = sha256(s);
+        for (let i = 0, o = cur * HASH_SIZE; i < HASH_SIZE; i++) buf[o + i] = node[i]!;
+      }
       this.digests++;
     }
     this.leaves = n;

@@ -11,6 +11,7 @@
  * is the order of their lowercase text, so ties in a timeline sort exactly as immudb's keys do.
  */
 import { randomBytes } from 'node:crypto';
+import { Column } from './column.ts';
 
 /** A keyset position in a timeline: strictly-after semantics in either direction. */
 export interface IndexPosition {
@@ -33,14 +34,15 @@ for (let i = 0; i < 16; i++) NIBBLE[HEX.charCodeAt(i)] = i;
 /** Where the 32 hex digits sit in the 36-character text (dashes at 8, 13, 18, 23). */
 const DIGIT_AT = [...Array(36).keys()].filter((i) => i !== 8 && i !== 13 && i !== 18 && i !== 23);
 
+const u32Column = (n: number) => new Uint32Array(n);
+
 export class EventIndex {
-  readonly tsMs: number[] = [];
-  readonly txIds: number[] = [];
-  /** File offset of the timeline entry (its u32 key length) and the entry's length. */
-  readonly entryOff: number[] = [];
-  readonly entryLen: number[] = [];
-  /** Position of the timeline entry in its transaction (its htree leaf). */
-  readonly leaf: number[] = [];
+  // Per event, in typed columns (see column.ts); the getters below expose their arrays.
+  private readonly cTs = new Column();
+  private readonly cTx = new Column();
+  private readonly cOff = new Column();
+  private readonly cLen = new Column(u32Column);
+  private readonly cLeaf = new Column(u32Column);
   private ids = new Uint8Array(ID * 1024);
   private count = 0;
   /** Event number + 1 per slot, 0 = empty; power-of-two size, at most half full. */
@@ -51,6 +53,27 @@ export class EventIndex {
 
   get size(): number {
     return this.count;
+  }
+
+  // Per event n < size. Each is a typed array that a later add may replace: a reference taken
+  // earlier still holds every event added before it was taken.
+  /** Timestamp (ms) from the timeline key. */
+  get tsMs(): Float64Array {
+    return this.cTs.data;
+  }
+  get txIds(): Float64Array {
+    return this.cTx.data;
+  }
+  /** File offset of the timeline entry (its u32 key length) and the entry's length. */
+  get entryOff(): Float64Array {
+    return this.cOff.data;
+  }
+  get entryLen(): Uint32Array {
+    return this.cLen.data;
+  }
+  /** Position of the timeline entry in its transaction (its htree leaf). */
+  get leaf(): Uint32Array {
+    return this.cLeaf.data;
   }
 
   /** Event number of a lowercase UUID, if stored. */
@@ -154,11 +177,11 @@ export class EventIndex {
       if (this.sameId(e - 1, this.ids, n * ID)) throw new Error(`eventId ${this.eventId(n)} is stored twice`);
     }
     this.count = n + 1;
-    this.tsMs.push(tsMs);
-    this.txIds.push(txId);
-    this.entryOff.push(entryOff);
-    this.entryLen.push(entryLen);
-    this.leaf.push(leaf);
+    this.cTs.push(tsMs);
+    this.cTx.push(txId);
+    this.cOff.push(entryOff);
+    this.cLen.push(entryLen);
+    this.cLeaf.push(leaf);
 
     let t = this.timelines.get(prefix);
     if (!t) {
@@ -224,18 +247,20 @@ export class EventIndex {
   }
 
   private compare(a: number, b: number): number {
-    const d = this.tsMs[a]! - this.tsMs[b]!;
+    const ts = this.cTs.data;
+    const d = ts[a]! - ts[b]!;
     return d !== 0 ? d : this.compareIds(a, this.ids, b * ID);
   }
 
   /** First index whose event is > (tsMs, id) when `strict`, else first index >= it. */
   private bound(items: number[], tsMs: number, id: Uint8Array, strict: boolean): number {
+    const ts = this.cTs.data;
     let lo = 0;
     let hi = items.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       const e = items[mid]!;
-      const d = this.tsMs[e]! - tsMs || this.compareIds(e, id, 0);
+      const d = ts[e]! - tsMs || this.compareIds(e, id, 0);
       if (strict ? d <= 0 : d < 0) lo = mid + 1;
       else hi = mid;
     }
@@ -266,4 +291,65 @@ function parseAscii(src: Uint8Array, at: number, out: Uint8Array, o: number): bo
     out[o + i] = (hi << 4) | lo;
   }
   return true;
+}
+
+/**
+ * The latin1 string of a byte span, reusing the string made the first time the same bytes were
+ * seen: start-up meets each correlation's timeline prefix again and again, and a fresh string
+ * costs an allocation and a rehash in the timelines Map each time. An open-addressing table of
+ * up to `capacity` distinct spans, each hit checked byte for byte; past that, spans not yet seen
+ * just get a fresh string.
+ */
+export class Latin1Interner {
+  private keys: Buffer[] = [];
+  private strings: string[] = [];
+  private hashes: number[] = [];
+  /** Entry index + 1 per slot, 0 = empty; at most half full. */
+  private table = new Int32Array(1024);
+
+  constructor(
+    private readonly capacity = 1 << 16,
+    private readonly maxLength = 256,
+  ) {}
+
+  get size(): number {
+    return this.keys.length;
+  }
+
+  intern(src: Buffer, start: number, end: number): string {
+    const len = end - start;
+    if (len > this.maxLength) return src.toString('latin1', start, end);
+    let h = 0x811c9dc5; // FNV-1a
+    for (let i = start; i < end; i++) h = Math.imul(h ^ src[i]!, 0x01000193);
+    h = (h ^ (h >>> 15)) | 0;
+    const mask = this.table.length - 1;
+    let s = h & mask;
+    for (let e = this.table[s]!; e !== 0; s = (s + 1) & mask, e = this.table[s]!) {
+      if (this.hashes[e - 1] !== h) continue;
+      const key = this.keys[e - 1]!;
+      if (key.length !== len) continue;
+      let i = 0;
+      while (i < len && key[i] === src[start + i]) i++;
+      if (i === len) return this.strings[e - 1]!;
+    }
+    const str = src.toString('latin1', start, end);
+    if (this.keys.length >= this.capacity) return str;
+    this.keys.push(Buffer.from(src.subarray(start, end)));
+    this.strings.push(str);
+    this.hashes.push(h);
+    this.table[s] = this.keys.length;
+    if (this.keys.length * 2 > this.table.length) this.rehash();
+    return str;
+  }
+
+  private rehash(): void {
+    const table = new Int32Array(this.table.length * 2);
+    const mask = table.length - 1;
+    for (let e = 0; e < this.keys.length; e++) {
+      let s = this.hashes[e]! & mask;
+      while (table[s] !== 0) s = (s + 1) & mask;
+      table[s] = e + 1;
+    }
+    this.table = table;
+  }
 }
