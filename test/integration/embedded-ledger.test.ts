@@ -5,7 +5,7 @@ import { buildTransaction } from '../../src/ledger/embedded/embedded-ledger.ts';
 import { embeddedLedgerPaths, openEmbeddedBackend, openEmbeddedLedger } from '../../src/ledger/embedded/index.ts';
 import { startAlhWorker } from '../../src/ledger/embedded/alh-worker.ts';
 import { FILE_HEADER_SIZE, fileHeader, FRAME_OVERHEAD, HEADER_OFFSET, MAX_BODY, MIN_BODY, RECORD_MAGIC } from '../../src/ledger/embedded/log.ts';
-import { AHTree } from '../../src/proof/ahtree.ts';
+import { AHTree, ahtLeaf } from '../../src/proof/ahtree.ts';
 import { decodeTxHeader, GENESIS_PREV_ALH, TX_HEADER_SIZE, txAlh, ZERO_HASH } from '../../src/proof/hashing.ts';
 import type { AppendResult } from '../../src/ledger/port.ts';
 import { verifyProofBundle } from '../../src/proof/verify.ts';
@@ -122,7 +122,12 @@ it('embedded: replays a log larger than the start-up worker’s read window with
         await new Promise((r) => setTimeout(r, 1));
       }
       const header = decodeTxHeader(whole.subarray(offset + HEADER_OFFSET, offset + HEADER_OFFSET + TX_HEADER_SIZE));
+      const answer = Buffer.alloc(64);
+      expect(source.take(k, offset, answer)).toBe(true);
+      expect(answer.subarray(0, 32).equals(txAlh(header))).toBe(true);
+      expect(answer.subarray(32).equals(ahtLeaf(txAlh(header)))).toBe(true); // its binary-linking leaf
       expect(source.alhAt(k, offset)!.equals(txAlh(header))).toBe(true);
+      expect(source.take(k, offset + 1, answer)).toBe(false); // only for the record at that offset
       offset += FRAME_OVERHEAD + whole.readUInt32BE(offset + 4);
     }
     await new Promise((r) => setTimeout(r, 50));

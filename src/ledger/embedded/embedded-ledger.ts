@@ -18,6 +18,12 @@
  *
  * recordedAt is the tx timestamp, Unix seconds like immudb's TxMetadata.ts; it never goes back
  * (a clock step backwards reuses the previous tx's second).
+ *
+ * Start-up replays the whole log (load → replay), about 3 µs of main-thread CPU per single-event
+ * tx: a worker thread (alh-worker.ts) supplies each record's checksum verdict, Alh and AHTree leaf,
+ * the main thread checks the chain and layout, hashes the AHTree's inner nodes and indexes keys
+ * (values stay on disk). Hashing there uses sha256.mjs (no allocation per hash); what it computes
+ * is checked against the log (prevAlh, the last blRoot) and every proof by the node:crypto verifier.
  */
 import fs from 'node:fs';
 import { join } from 'node:path';
@@ -35,7 +41,6 @@ import {
   kvDigest,
   PLAIN_VALUE_PREFIX,
   SET_KEY_PREFIX,
-  sha256,
   toHex,
   TX_HEADER_SIZE,
   txAlh,
@@ -50,7 +55,9 @@ import { eventIdKey, timelineKey, timelinePrefix, timelineSeekKey } from '../key
 import type { AppendResult, CommittedTx, ScanDirection, StoredEvent, TimelinePage, TimelinePosition } from '../port.ts';
 import type { TrustedStateStore } from '../trusted-state.ts';
 import { startAlhWorker, type AlhSource } from './alh-worker.ts';
-import { EventIndex } from './event-index.ts';
+import { createSha256 } from './sha256.mjs';
+import { Column } from './column.ts';
+import { EventIndex, Latin1Interner } from './event-index.ts';
 import {
   ENTRIES_OFFSET,
   encodeRecord,
@@ -68,6 +75,8 @@ import {
   type ScanResult,
 } from './log.ts';
 
+/** SHA-256 without allocation for the hot paths (start-up hashes ~4 small inputs per tx); see sha256.mjs. */
+const { hashInto } = createSha256();
 /** 2048 events = 4096 entries per tx: one API batch (1000) always fits, and group commit can merge two. */
 export const MAX_EVENTS_PER_TX = 2048;
 /** immudb 1.1's MaxKeyScanLimit: pages are capped as the immudb backend's (limit + 1 look-ahead <= this). */
@@ -133,7 +142,7 @@ export class EmbeddedLedger implements LedgerBackend, DualProofStore {
   readonly kind = 'embedded' as const;
   readonly database: string;
   readonly maxEventsPerTx = MAX_EVENTS_PER_TX;
-  readonly aht = new AHTree();
+  readonly aht = new AHTree(hashInto);
   readonly file: string;
   private readonly fd: number;
   private readonly trusted: TrustedStateStore;
@@ -141,11 +150,11 @@ export class EmbeddedLedger implements LedgerBackend, DualProofStore {
   private readonly now: () => number;
   private readonly index = new EventIndex();
   /** Per tx id (index 0 unused): record offset, record length, ts (seconds). */
-  private readonly txOffset: number[] = [0];
-  private readonly txLength: number[] = [0];
-  private readonly txTs: number[] = [0];
+  private readonly txOffset = Column.of(0);
+  private readonly txLength = Column.of(0);
+  private readonly txTs = Column.of(0);
   /** Event number of each tx's first event: a tx's events are numbered contiguously, in entry order. */
-  private readonly txFirstEvent: number[] = [0];
+  private readonly txFirstEvent = Column.of(0);
   private lastId = 0;
   private lastAlh: Buffer = GENESIS_PREV_ALH;
   private end: number;
@@ -157,6 +166,12 @@ export class EmbeddedLedger implements LedgerBackend, DualProofStore {
   /** Set when a failed write could not be undone: the file's tail is unknown until a restart recovers it. */
   private broken: Error | null = null;
   private readonly scratch = Buffer.allocUnsafe(40 + HASH_SIZE);
+  /** Start-up: the Alh and AHTree leaf of the record being replayed, and the Alh before it. */
+  private readonly replayPair = Buffer.allocUnsafe(2 * HASH_SIZE);
+  private readonly replayPrev = Buffer.from(GENESIS_PREV_ALH);
+  private readonly leafInput = Buffer.alloc(1 + HASH_SIZE); // 0x00 ‖ Alh
+  /** Start-up: timeline prefixes as strings, made once per correlation rather than once per event. */
+  private readonly prefixes = new Latin1Interner();
   private alhSource: AlhSource | null = null;
   private workerRecords = 0;
   onClose: (() => void) | null = null;
@@ -188,7 +203,7 @@ export class EmbeddedLedger implements LedgerBackend, DualProofStore {
         options.file,
         options.fd,
         options.size,
-        (rec, offset) => ledger.replay(rec, offset, options.verify === 'full'),
+        (buf, start, length, offset) => ledger.replay(buf, start, length, offset, options.verify === 'full'),
         source ? (k, offset) => source.checksumOk(k, offset) : undefined,
       );
     } finally {
@@ -196,6 +211,7 @@ export class EmbeddedLedger implements LedgerBackend, DualProofStore {
       ledger.alhSource = null;
     }
     ledger.index.finishBulk();
+    if (ledger.lastId > 0) ledger.lastAlh = Buffer.from(ledger.replayPrev);
     if (ledger.lastId > 0) {
       // The last blRoot is always checked: it pins the rebuilt AHTree to the chain.
       const last = ledger.header(BigInt(ledger.lastId));
@@ -288,8 +304,8 @@ export class EmbeddedLedger implements LedgerBackend, DualProofStore {
     for (let id = from; id <= this.lastId && txs.length < limit; id++) {
       if (txs.length > 0 && ns.length >= READ_TXS_MAX_EVENTS) break;
       txs.push(id);
-      const stop = id < this.lastId ? this.txFirstEvent[id + 1]! : this.index.size;
-      for (let n = this.txFirstEvent[id]!; n < stop; n++) ns.push(n);
+      const stop = id < this.lastId ? this.txFirstEvent.get(id + 1) : this.index.size;
+      for (let n = this.txFirstEvent.get(id); n < stop; n++) ns.push(n);
     }
     if (txs.length === 0) return [];
     const events = ns.length > 0 ? await this.track(() => this.readEvents(ns)) : [];
@@ -332,7 +348,7 @@ export class EmbeddedLedger implements LedgerBackend, DualProofStore {
     const cached = this.headers.get(n);
     if (cached) return cached;
     const b = Buffer.allocUnsafe(TX_HEADER_SIZE);
-    readFully(this.fd, b, TX_HEADER_SIZE, this.txOffset[n]! + HEADER_OFFSET);
+    readFully(this.fd, b, TX_HEADER_SIZE, this.txOffset.get(n) + HEADER_OFFSET);
     const h = decodeTxHeader(b);
     if (h.id !== id) throw verificationFailed(`the log holds tx ${h.id} where tx ${id} was`);
     this.cacheHeader(n, h);
@@ -347,7 +363,7 @@ export class EmbeddedLedger implements LedgerBackend, DualProofStore {
     if (records.length === 0) return [];
     for (const r of records) if (this.index.has(r.eventId)) throw new Error(`eventId ${r.eventId} is already stored`);
     const id = this.lastId + 1;
-    const previous = this.lastId > 0 ? this.txTs[this.lastId]! : 0;
+    const previous = this.lastId > 0 ? this.txTs.get(this.lastId) : 0;
     const { header, record, keys, values, tree } = buildTransaction({
       id,
       prevAlh: this.lastAlh,
@@ -460,9 +476,9 @@ export class EmbeddedLedger implements LedgerBackend, DualProofStore {
   private async txTree(txId: number): Promise<TxTree> {
     const cached = this.trees.get(txId);
     if (cached) return cached;
-    const record = Buffer.allocUnsafe(this.txLength[txId]!);
-    await readAt(this.fd, record, this.txOffset[txId]!);
-    if (!recordChecksumOk(record)) throw verificationFailed(`tx ${txId} is damaged on disk (checksum mismatch at offset ${this.txOffset[txId]})`);
+    const record = Buffer.allocUnsafe(this.txLength.get(txId));
+    await readAt(this.fd, record, this.txOffset.get(txId));
+    if (!recordChecksumOk(record)) throw verificationFailed(`tx ${txId} is damaged on disk (checksum mismatch at offset ${this.txOffset.get(txId)})`);
     const header = this.header(BigInt(txId));
     if (!record.subarray(HEADER_OFFSET, ENTRIES_OFFSET).equals(encodeTxHeader(header))) {
       throw verificationFailed(`tx ${txId}'s header on disk changed since start-up`);
@@ -538,96 +554,100 @@ export class EmbeddedLedger implements LedgerBackend, DualProofStore {
   }
 
   private recordedAt(txId: number): string {
-    return new Date(this.txTs[txId]! * 1000).toISOString();
+    return new Date(this.txTs.get(txId) * 1000).toISOString();
   }
 
   // --- start-up --------------------------------------------------------------------------
 
   /**
-   * Replays one intact record: checks it continues the chain and has the entry layout commit
-   * writes, and indexes it (if anything is wrong start-up fails, so partial indexing is moot).
-   * Hot path at start-up: plain loops, no per-entry closures or objects.
+   * Replays one intact record (`length` bytes at `r` of `b`, found at file offset `offset`): checks
+   * it continues the chain and has the entry layout commit writes, and indexes it (if anything is
+   * wrong start-up fails, so partial indexing is moot). Hot path at start-up, run a million times:
+   * plain loops and byte arithmetic, no per-record views, closures or objects.
    */
-  private replay(rec: Buffer, offset: number, full: boolean): void {
-    const H = HEADER_OFFSET;
-    const id = rec.readUInt32BE(H) * 2 ** 32 + rec.readUInt32BE(H + 4);
+  private replay(b: Buffer, r: number, length: number, offset: number, full: boolean): void {
+    const H = r + HEADER_OFFSET;
+    const id = u32(b, H) * 2 ** 32 + u32(b, H + 4);
     const expected = this.lastId + 1;
     if (id !== expected) throw new Error(`tx id ${id} where ${expected} was expected`);
-    if (this.lastAlh.compare(rec, H + 8, H + 40) !== 0) throw new Error(`tx ${id}: prevAlh is not the Alh of tx ${this.lastId}`);
-    const ts = rec.readInt32BE(H + 40) * 2 ** 32 + rec.readUInt32BE(H + 44);
-    const nEntries = rec.readUInt32BE(H + 48);
-    const blTxId = rec.readUInt32BE(H + 84) * 2 ** 32 + rec.readUInt32BE(H + 88);
+    if (!sameBytes(this.replayPrev, 0, b, H + 8, HASH_SIZE)) throw new Error(`tx ${id}: prevAlh is not the Alh of tx ${this.lastId}`);
+    const ts = (u32(b, H + 40) | 0) * 2 ** 32 + u32(b, H + 44);
+    const nEntries = u32(b, H + 48);
+    const blTxId = u32(b, H + 84) * 2 ** 32 + u32(b, H + 88);
     if (blTxId !== id - 1) throw new Error(`tx ${id}: blTxId ${blTxId}, expected ${id - 1}`);
-    if (id === 1 && ZERO_HASH.compare(rec, H + 92, H + 124) !== 0) throw new Error('tx 1: blRoot must be zero');
-    if (full && id > 1 && this.aht.root(id - 1).compare(rec, H + 92, H + 124) !== 0) throw new Error(`tx ${id}: blRoot does not match the binary-linking tree`);
+    if (id === 1 && !sameBytes(ZERO_HASH, 0, b, H + 92, HASH_SIZE)) throw new Error('tx 1: blRoot must be zero');
+    if (full && id > 1 && !sameBytes(this.aht.root(id - 1), 0, b, H + 92, HASH_SIZE)) throw new Error(`tx ${id}: blRoot does not match the binary-linking tree`);
     if (nEntries < 2 || nEntries % 2 !== 0) throw new Error(`tx ${id}: ${nEntries} entries, expected pairs of timeline and id entries`);
 
     // Alh = sha256(id ‖ prevAlh ‖ innerHash), innerHash = sha256(ts ‖ nEntries ‖ eH ‖ blTxId ‖ blRoot):
-    // both spans are contiguous in the serialized header.
-    let alh = this.alhSource?.alhAt(id - 1, offset) ?? null;
-    if (alh) this.workerRecords++;
+    // both spans are contiguous in the serialized header. Its AHTree leaf is sha256(0x00 ‖ Alh).
+    const pair = this.replayPair;
+    if (this.alhSource?.take(id - 1, offset, pair)) this.workerRecords++;
     else {
       const scratch = this.scratch;
-      rec.copy(scratch, 0, H, H + 40);
-      sha256(rec.subarray(H + 40, H + TX_HEADER_SIZE)).copy(scratch, 40);
-      alh = sha256(scratch);
+      const leafInput = this.leafInput;
+      for (let i = 0; i < 40; i++) scratch[i] = b[H + i]!;
+      hashInto(b, H + 40, H + TX_HEADER_SIZE, scratch, 40);
+      hashInto(scratch, 0, 40 + HASH_SIZE, pair, 0);
+      for (let i = 0; i < HASH_SIZE; i++) leafInput[1 + i] = pair[i]!;
+      hashInto(leafInput, 0, 1 + HASH_SIZE, pair, HASH_SIZE);
     }
 
     const digests: Buffer[] | null = full ? [] : null;
     const firstEvent = this.index.size;
-    const end = rec.length - 4;
-    let p = ENTRIES_OFFSET;
+    const end = r + length - 4;
+    let p = r + ENTRIES_OFFSET;
     for (let i = 0; i < nEntries; i += 2) {
       // Timeline entry: 0x00 "tl/" esc "/" 15 digits "/" uuid → 0x00 ‖ record.
       const ks = p + 4;
-      const ke = ks + (p + 4 <= end ? rec.readUInt32BE(p) : 0);
+      const ke = ks + (ks <= end ? u32(b, p) : 0);
       const vs = ke + 4;
-      const ve = vs + (vs <= end ? rec.readUInt32BE(ke) : 0);
+      const ve = vs + (vs <= end ? u32(b, ke) : 0);
       if (ke <= ks || vs > end || ve > end) throw new Error(`tx ${id} entry ${i}: bad entry lengths`);
-      if (ke - ks < 4 + 1 + TL_SUFFIX || rec[ks] !== SET_KEY_PREFIX || rec[ks + 1] !== 0x74 || rec[ks + 2] !== 0x6c || rec[ks + 3] !== 0x2f) {
+      if (ke - ks < 4 + 1 + TL_SUFFIX || b[ks] !== SET_KEY_PREFIX || b[ks + 1] !== 0x74 || b[ks + 2] !== 0x6c || b[ks + 3] !== 0x2f) {
         throw new Error(`tx ${id} entry ${i}: not a timeline key`);
       }
-      if (rec[ke - 37] !== 0x2f || rec[ke - TL_SUFFIX] !== 0x2f) throw new Error(`tx ${id} entry ${i}: malformed timeline key`);
+      if (b[ke - 37] !== 0x2f || b[ke - TL_SUFFIX] !== 0x2f) throw new Error(`tx ${id} entry ${i}: malformed timeline key`);
       let tsMs = 0;
       for (let q = ke - 52; q < ke - 37; q++) {
-        const d = rec[q]! - 0x30;
+        const d = b[q]! - 0x30;
         if (d < 0 || d > 9) throw new Error(`tx ${id} entry ${i}: malformed timestamp in timeline key`);
         tsMs = tsMs * 10 + d;
       }
-      if (ve - vs < 2 || rec[vs] !== PLAIN_VALUE_PREFIX) throw new Error(`tx ${id} entry ${i}: timeline value is not a plain value`);
+      if (ve - vs < 2 || b[vs] !== PLAIN_VALUE_PREFIX) throw new Error(`tx ${id} entry ${i}: timeline value is not a plain value`);
 
       // Id entry: 0x00 "ev/" uuid → 0x01 ‖ u64 this tx ‖ the timeline key above (a bound reference).
       const rp = ve;
       const rks = rp + 4;
-      const rke = rks + (rks <= end ? rec.readUInt32BE(rp) : 0);
+      const rke = rks + (rks <= end ? u32(b, rp) : 0);
       const rvs = rke + 4;
-      const rve = rvs + (rvs <= end ? rec.readUInt32BE(rke) : 0);
+      const rve = rvs + (rvs <= end ? u32(b, rke) : 0);
       const j = i + 1;
       if (rke <= rks || rvs > end || rve > end) throw new Error(`tx ${id} entry ${j}: bad entry lengths`);
-      if (rke - rks !== 1 + EV_KEY.length + 36 || rec[rks] !== SET_KEY_PREFIX || EV_KEY.compare(rec, rks + 1, rks + 4) !== 0) {
+      if (rke - rks !== 1 + EV_KEY.length + 36 || b[rks] !== SET_KEY_PREFIX || !sameBytes(EV_KEY, 0, b, rks + 1, EV_KEY.length)) {
         throw new Error(`tx ${id} entry ${j}: not an id key`);
       }
-      if (rec.compare(rec, ke - 36, ke, rks + 4, rke) !== 0) throw new Error(`tx ${id} entry ${j}: id key does not match the timeline entry before it`);
-      if (rve - rvs !== 9 + (ke - ks) || rec[rvs] !== REFERENCE_VALUE_PREFIX) throw new Error(`tx ${id} entry ${j}: id entry is not a reference`);
-      if (rec.readUInt32BE(rvs + 1) * 2 ** 32 + rec.readUInt32BE(rvs + 5) !== id) throw new Error(`tx ${id} entry ${j}: reference bound to another tx`);
-      if (rec.compare(rec, ks, ke, rvs + 9, rve) !== 0) throw new Error(`tx ${id} entry ${j}: reference does not point at the timeline entry`);
+      if (!sameBytes(b, ke - 36, b, rks + 4, 36)) throw new Error(`tx ${id} entry ${j}: id key does not match the timeline entry before it`);
+      if (rve - rvs !== 9 + (ke - ks) || b[rvs] !== REFERENCE_VALUE_PREFIX) throw new Error(`tx ${id} entry ${j}: id entry is not a reference`);
+      if (u32(b, rvs + 1) * 2 ** 32 + u32(b, rvs + 5) !== id) throw new Error(`tx ${id} entry ${j}: reference bound to another tx`);
+      if (!sameBytes(b, ks, b, rvs + 9, ke - ks)) throw new Error(`tx ${id} entry ${j}: reference does not point at the timeline entry`);
 
       if (digests) {
-        digests.push(kvDigest(rec.subarray(ks, ke), rec.subarray(vs, ve)));
-        digests.push(kvDigest(rec.subarray(rks, rke), rec.subarray(rvs, rve)));
+        digests.push(kvDigest(b.subarray(ks, ke), b.subarray(vs, ve)));
+        digests.push(kvDigest(b.subarray(rks, rke), b.subarray(rvs, rve)));
       }
-      const prefix = rec.toString('latin1', ks + 1, ke - TL_SUFFIX + 1);
-      if (this.index.addAscii(rec, ke - 36, prefix, tsMs, id, offset + p, ve - p, i, true) < 0) throw new Error(`tx ${id} entry ${i}: malformed eventId in timeline key`);
+      const prefix = this.prefixes.intern(b, ks + 1, ke - TL_SUFFIX + 1);
+      if (this.index.addAscii(b, ke - 36, prefix, tsMs, id, offset + (p - r), ve - p, i, true) < 0) throw new Error(`tx ${id} entry ${i}: malformed eventId in timeline key`);
       p = rve;
     }
     if (p !== end) throw new Error(`tx ${id}: ${end - p} stray bytes after the last entry`);
-    if (digests && HTree.build(digests).root.compare(rec, H + 52, H + 84) !== 0) throw new Error(`tx ${id}: entries do not hash to eH`);
+    if (digests && !sameBytes(HTree.build(digests).root, 0, b, H + 52, HASH_SIZE)) throw new Error(`tx ${id}: entries do not hash to eH`);
 
-    this.aht.append(alh);
+    this.aht.appendLeafHash(pair, HASH_SIZE);
     this.lastId = id;
-    this.lastAlh = alh;
+    for (let i = 0; i < HASH_SIZE; i++) this.replayPrev[i] = pair[i]!;
     this.txOffset.push(offset);
-    this.txLength.push(rec.length);
+    this.txLength.push(length);
     this.txTs.push(ts);
     this.txFirstEvent.push(firstEvent);
   }
@@ -768,6 +788,17 @@ function referenceValue(atTx: number, storedKey: Uint8Array): Buffer {
   b.writeBigUInt64BE(BigInt(atTx), 1);
   b.set(storedKey, 9);
   return b;
+}
+
+/** Big-endian u32 at b[at] (no bounds check: callers check against the record's end). */
+function u32(b: Uint8Array, at: number): number {
+  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+}
+
+/** a[ao..ao+n) equals b[bo..bo+n) (a plain loop: cheaper than Buffer.compare for short spans). */
+function sameBytes(a: Uint8Array, ao: number, b: Uint8Array, bo: number, n: number): boolean {
+  for (let i = 0; i < n; i++) if (a[ao + i] !== b[bo + i]) return false;
+  return true;
 }
 
 /** Key (prefix stripped) and value (prefix stripped) of a timeline entry read back by offset. */
