@@ -1,9 +1,15 @@
 /**
  * Runs a query over sorted member sets, whatever stores them. Every store call is bounded (at
- * most MAX_FETCH members per range, per membership batch), and a page costs about
- * (page size) / (selectivity of the checks) candidates of the smallest term, so cost follows the
- * result rather than the index size.
+ * most MAX_FETCH members returned and about `budget` members read per stream), and a page costs
+ * about (page size) / (selectivity of the filter) members of the smallest term's sets, so cost
+ * follows the result rather than the index size.
+ *
+ * The store applies the filter while it reads (codes on the member bytes, membership in the other
+ * terms' sets): one round trip per round, and only matches travel.
  */
+import { AuditError, ErrorCode } from '../errors.ts';
+import type { CodeEntry } from './codes.ts';
+import type { IndexPage } from './port.ts';
 import {
   atOrAfter,
   atOrBefore,
@@ -11,28 +17,73 @@ import {
   decodeMember,
   encodeCursor,
   GLOBAL_KEY,
-  fieldKey,
   isEmptyRange,
   plan,
+  termKeys,
   windowRange,
+  type MemberFilter,
   type MemberRange,
   type NormalizedFilter,
   type PageRequest,
 } from './query.ts';
-import type { IndexPage } from './port.ts';
+import { isCodedField } from './codes.ts';
+
+export interface ProbeRequest {
+  range: MemberRange;
+  /** Set keys to count inside the range. */
+  keys: readonly string[];
+  /** Coded values (their set keys) to look up in the codebook. */
+  coded: readonly string[];
+}
+
+export interface ProbeResult {
+  /** Changes whenever a set may have lost members (a value turned dense, a rebuild). */
+  gen: string;
+  /** Distinct events in the index. */
+  events: number;
+  /** Members of each key inside the range: exact when small, estimated for big ranges, 0 only when empty. */
+  counts: number[];
+  coded: (CodeEntry | null)[];
+}
+
+export interface ScanStream {
+  key: string;
+  range: MemberRange;
+  desc: boolean;
+  /** Matches to return at most. */
+  limit: number;
+  /** Members to read (plus membership probes) at most; at least one is always read. */
+  budget: number;
+}
+
+export interface ScanResult {
+  /** Members that passed the filter, in walk order. */
+  members: string[];
+  /** The last member read (passed or not); null when none was. */
+  last: string | null;
+  /** Nothing is left in the range beyond `last`. */
+  done: boolean;
+}
 
 /** What a store offers the executor. Keys are relative to the store's namespace. */
 export interface SetReader {
-  /** Members of each key inside the range. */
-  counts(keys: readonly string[], range: MemberRange): Promise<number[]>;
-  /** For each request, up to `limit` members inside its range, ascending (or descending). */
-  range(requests: readonly { key: string; range: MemberRange; desc: boolean; limit: number }[]): Promise<string[][]>;
-  /** For each check, which of its members the key holds. */
-  contains(checks: readonly { key: string; members: readonly string[] }[]): Promise<boolean[][]>;
+  /** Counts and codebook entries for a plan; throws INDEX_UNAVAILABLE when the index is not ready. */
+  probe(req: ProbeRequest): Promise<ProbeResult>;
+  /** Reads each stream in its direction from its range's start, keeping members that pass the filter. */
+  scan(streams: readonly ScanStream[], filter: MemberFilter): Promise<{ gen: string; results: ScanResult[] }>;
 }
 
 export const MAX_FETCH = 1000;
-const MIN_STREAM_FETCH = 8;
+/** Most members one stream reads per round trip. */
+export const MAX_BUDGET = 8192;
+const MIN_BUDGET = 64;
+
+/** A set lost members while the query ran: start the query over. */
+export class StaleRead extends Error {
+  constructor() {
+    super('the index changed while it was read');
+  }
+}
 
 interface Stream {
   key: string;
@@ -40,86 +91,96 @@ interface Stream {
   range: MemberRange;
   buf: string[];
   pos: number;
-  /** The store has nothing more in range beyond what is buffered. */
+  /** Every member up to here (in walk order) has been read. */
+  frontier: string | null;
   done: boolean;
+  rounds: number;
 }
 
 /**
- * Up to `want` members matching every term inside `range`, in the walk direction. The driver's
- * sets (one term's values: disjoint) are merged; candidates are then probed in the other terms'
- * sets in batches.
+ * Up to `want` members matching the filter inside `range`, in the walk direction. The driver's
+ * sets (one term's values: disjoint) are merged: a member is taken only once every other stream
+ * has read past it.
  */
 export async function walk(reader: SetReader, filter: NormalizedFilter, range: MemberRange, desc: boolean, want: number): Promise<string[]> {
   if (want <= 0 || isEmptyRange(range)) return [];
-  const termKeys = filter.terms.flatMap((t) => t.values.map((v) => fieldKey(t.field, v)));
-  const keys = [GLOBAL_KEY, ...new Set(termKeys)];
-  const n = await reader.counts(keys, range);
-  const counts = new Map(keys.map((k, i) => [k, n[i] ?? 0]));
-  const p = plan(filter.terms, counts, counts.get(GLOBAL_KEY) ?? 0);
+  const keys = [GLOBAL_KEY, ...new Set(filter.terms.flatMap(termKeys))];
+  const coded = [...new Set(filter.terms.filter((t) => isCodedField(t.field)).flatMap(termKeys))];
+  const probe = await reader.probe({ range, keys, coded });
+  const counts = new Map(keys.map((k, i) => [k, probe.counts[i] ?? 0]));
+  const codes = new Map<string, CodeEntry>();
+  coded.forEach((k, i) => {
+    const e = probe.coded[i];
+    if (e) codes.set(k, e);
+  });
+  const p = plan(filter.terms, { total: counts.get(GLOBAL_KEY) ?? 0, events: probe.events, counts, codes });
   if (p.empty) return [];
 
-  const driverTotal = p.driver.reduce((s, k) => s + k.count, 0);
-  const streams: Stream[] = p.driver.map(({ key, count }) => ({ key, count, range, buf: [], pos: 0, done: false }));
+  const driverTotal = Math.max(1, p.driver.reduce((s, k) => s + k.count, 0));
+  const streams: Stream[] = p.driver.map(({ key, count }) => ({ key, count, range, buf: [], pos: 0, frontier: null, done: false, rounds: 0 }));
+  const before = (a: string, b: string) => (desc ? a > b : a < b);
+  const selectivity = Math.max(p.selectivity, 1 / 4096);
   const out: string[] = [];
-  // Candidates per round: enough to fill the page at the estimated selectivity, doubling when short.
-  let batch = Math.min(MAX_FETCH, Math.max(want, Math.ceil((want / Math.max(p.selectivity, 1e-3)) * 1.25)));
 
   for (;;) {
-    const empty = streams.filter((s) => s.pos === s.buf.length && !s.done);
-    if (empty.length > 0) {
-      const limits = empty.map((s) => Math.min(MAX_FETCH, Math.max(MIN_STREAM_FETCH, Math.ceil((batch * s.count) / driverTotal) + 1)));
-      const got = await reader.range(empty.map((s, i) => ({ key: s.key, range: s.range, desc, limit: limits[i]! })));
-      empty.forEach((s, i) => {
-        const members = got[i] ?? [];
-        s.buf = members;
-        s.pos = 0;
-        s.done = members.length < limits[i]!;
-        const last = members[members.length - 1];
-        if (last !== undefined) s.range = desc ? { min: s.range.min, max: { value: last, inclusive: false } } : { min: { value: last, inclusive: false }, max: s.range.max };
-      });
-    }
-
-    // Merge while every stream that may still have members has one buffered.
-    const candidates: string[] = [];
-    while (candidates.length < batch) {
-      if (streams.some((s) => s.pos === s.buf.length && !s.done)) break;
+    // Merge: take the next member in walk order while no unfinished stream may still hold an earlier one.
+    while (out.length < want) {
       let best: Stream | null = null;
-      for (const s of streams) {
-        if (s.pos === s.buf.length) continue;
-        const head = s.buf[s.pos]!;
-        if (best === null || (desc ? head > best.buf[best.pos]! : head < best.buf[best.pos]!)) best = s;
-      }
+      for (const s of streams) if (s.pos < s.buf.length && (best === null || before(s.buf[s.pos]!, best.buf[best.pos]!))) best = s;
       if (best === null) break;
-      candidates.push(best.buf[best.pos++]!);
+      const head = best.buf[best.pos]!;
+      if (streams.some((s) => s !== best && s.pos === s.buf.length && !s.done && (s.frontier === null || before(s.frontier, head)))) break;
+      out.push(head);
+      best.pos++;
     }
+    if (out.length >= want) return out;
+    const empty = streams.filter((s) => s.pos === s.buf.length && !s.done);
+    if (empty.length === 0) return out;
 
-    if (candidates.length > 0) {
-      if (p.checks.length === 0) out.push(...candidates);
-      else {
-        // One round trip for every probe; a term passes when any of its keys holds the candidate.
-        const held = await reader.contains(p.checks.flat().map((key) => ({ key, members: candidates })));
-        const pass = candidates.map(() => true);
-        let i = 0;
-        for (const keys of p.checks) {
-          const any = candidates.map(() => false);
-          for (let k = 0; k < keys.length; k++) held[i++]!.forEach((h, c) => h && (any[c] = true));
-          any.forEach((a, c) => a || (pass[c] = false));
-        }
-        candidates.forEach((m, c) => pass[c] && out.push(m));
+    const missing = want - out.length;
+    const requests = empty.map((s) => {
+      const limit = Math.min(MAX_FETCH, Math.max(8, Math.ceil(((missing * s.count) / driverTotal) * 1.25) + 1));
+      // Enough reading to find `limit` matches at the estimated selectivity, doubling when it was wrong.
+      const budget = Math.min(MAX_BUDGET, Math.max(MIN_BUDGET, Math.ceil(limit / selectivity) * 2 ** s.rounds));
+      s.rounds++;
+      return { key: s.key, range: s.range, desc, limit, budget };
+    });
+    const got = await reader.scan(requests, p.filter);
+    if (got.gen !== probe.gen) throw new StaleRead();
+    empty.forEach((s, i) => {
+      const r = got.results[i]!;
+      s.buf = r.members;
+      s.pos = 0;
+      s.done = r.done;
+      if (r.last !== null) {
+        s.frontier = r.last;
+        const past = { value: r.last, inclusive: false };
+        s.range = desc ? { min: s.range.min, max: past } : { min: past, max: s.range.max };
       }
-    }
-    if (out.length >= want) return out.slice(0, want);
-    if (streams.every((s) => s.done && s.pos === s.buf.length)) return out;
-    batch = Math.min(MAX_FETCH, batch * 2);
+    });
   }
 }
+
+const MAX_ATTEMPTS = 5;
 
 /**
  * One page per the Relay cursor spec. Forward: `size` after `after` (and before `before`), one
  * more to know hasNextPage; hasPreviousPage says whether a match exists at or before `after`.
  * Backward: the mirror image, walked against the order and reversed. Both flags are exact.
+ * Started over when a set lost members meanwhile (a value turned dense: rare, early in an index).
  */
 export async function findPage(reader: SetReader, filter: NormalizedFilter, req: PageRequest): Promise<IndexPage> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await tryPage(reader, filter, req);
+    } catch (e) {
+      if (!(e instanceof StaleRead)) throw e;
+      if (attempt >= MAX_ATTEMPTS) throw new AuditError(ErrorCode.INDEX_UNAVAILABLE, 'The event index kept changing while it was read; try again', {}, { cause: e });
+    }
+  }
+}
+
+async function tryPage(reader: SetReader, filter: NormalizedFilter, req: PageRequest): Promise<IndexPage> {
   const base = windowRange(filter);
   const range = cursorRange(base, req.order, req.after, req.before);
   const descOrder = req.order === 'TIMESTAMP_DESC';

@@ -1,12 +1,39 @@
 /**
- * The in-process index (REDIS_URL unset): the same sets, members, state machine and executor as
- * the Redis one, held in sorted arrays. It lives and dies with the process, so every start
- * rebuilds it from the ledger.
+ * The in-process index (REDIS_URL unset): the same sets, members, codebook, density rule, state
+ * machine and executor as the Redis one, held in sorted arrays. It lives and dies with the
+ * process, so every start rebuilds it from the ledger.
  */
 import { AuditError, ErrorCode } from '../errors.ts';
-import { findPage, type SetReader } from './executor.ts';
+import {
+  ABSENT_CODE,
+  becomesDense,
+  CODED_FIELDS,
+  codedValue,
+  DENSE_MIN_EVENTS,
+  memberCode,
+  overflowCode,
+  packCodes,
+  resolveMaxCodes,
+  type CodeEntry,
+  type CodedField,
+  type Codes,
+  type IndexLayoutOptions,
+} from './codes.ts';
+import { findPage, type ProbeRequest, type ProbeResult, type ScanResult, type ScanStream, type SetReader } from './executor.ts';
 import type { ApplyBatch, ApplyResult, EventIndex, IndexPage, IndexQuery, IndexState, TickResult } from './port.ts';
-import { encodeMember, GLOBAL_KEY, inRange, normalizeFilter, normalizePage, positionOf, recordKeys, type MemberRange } from './query.ts';
+import {
+  encodeMember,
+  fieldKey,
+  GLOBAL_KEY,
+  inRange,
+  MEMBER_LENGTH,
+  normalizeFilter,
+  normalizePage,
+  positionOf,
+  setFieldKeys,
+  type MemberFilter,
+  type MemberRange,
+} from './query.ts';
 
 /** First index whose member is ≥ m (or > m when `strict`). */
 function lowerBound(a: readonly string[], m: string, strict = false): number {
@@ -27,11 +54,41 @@ function span(a: readonly string[], r: MemberRange): [number, number] {
   return [from, Math.max(from, to)];
 }
 
+/** Sorted union of a sorted set and sorted distinct additions; returns it and how many were new. */
+function mergeSorted(a: readonly string[], add: readonly string[]): [string[], number] {
+  const out: string[] = new Array<string>();
+  let i = 0;
+  let j = 0;
+  let added = 0;
+  while (i < a.length || j < add.length) {
+    if (j >= add.length || (i < a.length && a[i]! < add[j]!)) out.push(a[i++]!);
+    else if (i < a.length && a[i] === add[j]) {
+      out.push(a[i++]!);
+      j++;
+    } else {
+      out.push(add[j++]!);
+      added++;
+    }
+  }
+  return [out, added];
+}
+
 export class MemoryEventIndex implements EventIndex, SetReader {
   readonly kind = 'memory' as const;
   private sets = new Map<string, string[]>();
+  /** Coded values (by set key) and how many codes each field handed out. */
+  private codebook = new Map<string, CodeEntry>();
+  private used: Record<CodedField, number> = { eventCategory: 0, resourceType: 0, actorType: 0, outcome: 0 };
+  private gen = 0;
   private meta: IndexState | null = null;
   private lease: { owner: string; until: number } | null = null;
+  private readonly denseMin: number;
+  private readonly maxCodes: Record<CodedField, number>;
+
+  constructor(options: IndexLayoutOptions = {}) {
+    this.denseMin = options.denseMinEvents ?? DENSE_MIN_EVENTS;
+    this.maxCodes = resolveMaxCodes(options.maxCodes);
+  }
 
   async tick(owner: string, leaseMs: number, force = false): Promise<TickResult> {
     const now = Date.now();
@@ -50,7 +107,20 @@ export class MemoryEventIndex implements EventIndex, SetReader {
 
   async reset(epoch: string, target: string): Promise<void> {
     this.sets = new Map();
+    this.codebook = new Map();
+    this.used = { eventCategory: 0, resourceType: 0, actorType: 0, outcome: 0 };
+    this.gen++;
     this.meta = { epoch, checkpoint: '0', status: target === '0' ? 'ready' : 'building', target, events: 0, applied: 0 };
+  }
+
+  /** The code of a value, handing out the next one on first sight (the overflow code when none is left). */
+  private codeOf(field: CodedField, key: string): number {
+    const e = this.codebook.get(key);
+    if (e) return e.code;
+    if (this.used[field] >= this.maxCodes[field]) return overflowCode(field);
+    const code = ++this.used[field];
+    this.codebook.set(key, { code, dense: false, count: 0 });
+    return code;
   }
 
   async apply(batch: ApplyBatch): Promise<ApplyResult> {
@@ -61,25 +131,58 @@ export class MemoryEventIndex implements EventIndex, SetReader {
     if (m.checkpoint !== batch.fromTxId) return { ok: false, reason: 'moved' };
     const last = batch.txs[batch.txs.length - 1];
     if (!last) return { ok: true, added: 0, status: m.status };
-    let added = 0;
+    const pending = new Map<string, string[]>();
+    const seen = new Map<string, number>();
+    const push = (key: string, member: string) => {
+      let list = pending.get(key);
+      if (!list) pending.set(key, (list = []));
+      list.push(member);
+    };
     let applied = 0;
     for (const tx of batch.txs) {
       for (const r of tx.records) {
         applied++;
-        const member = encodeMember(positionOf(r));
-        for (const key of recordKeys(r)) {
-          let set = this.sets.get(key);
-          if (!set) this.sets.set(key, (set = []));
-          const at = lowerBound(set, member);
-          if (set[at] === member) continue;
-          set.splice(at, 0, member);
-          if (key === GLOBAL_KEY) added++;
+        const codes = {} as Codes;
+        const coded: [string, number][] = [];
+        for (const field of CODED_FIELDS) {
+          const v = codedValue(r, field);
+          if (v === undefined) {
+            codes[field] = ABSENT_CODE;
+            continue;
+          }
+          const key = fieldKey(field, v);
+          codes[field] = this.codeOf(field, key);
+          coded.push([key, codes[field]]);
+        }
+        const member = encodeMember(positionOf(r), packCodes(codes));
+        for (const key of setFieldKeys(r)) push(key, member);
+        for (const [key] of coded) {
+          const e = this.codebook.get(key);
+          if (e) seen.set(key, (seen.get(key) ?? 0) + 1);
+          if (!e?.dense) push(key, member); // a sparse value, or an overflowed one (always a set)
         }
       }
+    }
+    let added = 0;
+    for (const [key, list] of pending) {
+      list.sort();
+      const distinct = list.filter((x, i) => i === 0 || x !== list[i - 1]);
+      const [merged, n] = mergeSorted(this.sets.get(key) ?? [], distinct);
+      this.sets.set(key, merged);
+      if (key === GLOBAL_KEY) added = n;
     }
     m.checkpoint = last.txId;
     m.events += added;
     m.applied += applied;
+    for (const [key, n] of seen) {
+      const e = this.codebook.get(key)!;
+      e.count += n;
+      if (!e.dense && becomesDense(e.count, m.events, this.denseMin)) {
+        e.dense = true;
+        this.sets.delete(key);
+        this.gen++;
+      }
+    }
     if (m.status === 'building' && BigInt(m.checkpoint) >= BigInt(m.target)) m.status = 'ready';
     return { ok: true, added, status: m.status };
   }
@@ -87,10 +190,7 @@ export class MemoryEventIndex implements EventIndex, SetReader {
   async query(q: IndexQuery): Promise<IndexPage> {
     const filter = normalizeFilter(q.filter);
     const page = normalizePage(q, q.orderBy);
-    const m = this.meta;
-    if (!m || m.status !== 'ready') {
-      throw new AuditError(ErrorCode.INDEX_UNAVAILABLE, m ? `The index is being rebuilt (tx ${m.checkpoint} of ${m.target}); try again shortly` : 'The index is not built yet; try again shortly');
-    }
+    this.ready();
     return findPage(this, filter, page);
   }
 
@@ -104,30 +204,88 @@ export class MemoryEventIndex implements EventIndex, SetReader {
 
   // --- SetReader ---------------------------------------------------------------------------
 
-  async counts(keys: readonly string[], range: MemberRange): Promise<number[]> {
-    return keys.map((k) => {
-      const [from, to] = span(this.sets.get(k) ?? [], range);
-      return to - from;
-    });
+  private ready(): IndexState {
+    const m = this.meta;
+    if (!m || m.status !== 'ready') {
+      throw new AuditError(ErrorCode.INDEX_UNAVAILABLE, m ? `The index is being rebuilt (tx ${m.checkpoint} of ${m.target}); try again shortly` : 'The index is not built yet; try again shortly');
+    }
+    return m;
   }
 
-  async range(requests: readonly { key: string; range: MemberRange; desc: boolean; limit: number }[]): Promise<string[][]> {
-    return requests.map(({ key, range, desc, limit }) => {
-      const set = this.sets.get(key) ?? [];
-      const [from, to] = span(set, range);
-      return desc ? set.slice(Math.max(from, to - limit), to).reverse() : set.slice(from, Math.min(to, from + limit));
-    });
+  async probe(req: ProbeRequest): Promise<ProbeResult> {
+    const m = this.ready();
+    return {
+      gen: `${m.epoch}/${this.gen}`,
+      events: m.events,
+      counts: req.keys.map((k) => {
+        const [from, to] = span(this.sets.get(k) ?? [], req.range);
+        return to - from;
+      }),
+      coded: req.coded.map((k) => {
+        const e = this.codebook.get(k);
+        return e ? { ...e } : null;
+      }),
+    };
   }
 
-  async contains(checks: readonly { key: string; members: readonly string[] }[]): Promise<boolean[][]> {
-    return checks.map(({ key, members }) => {
-      const set = this.sets.get(key) ?? [];
-      return members.map((m) => set[lowerBound(set, m)] === m);
-    });
+  async scan(streams: readonly ScanStream[], filter: MemberFilter): Promise<{ gen: string; results: ScanResult[] }> {
+    return { gen: `${this.meta?.epoch}/${this.gen}`, results: streams.map((s) => this.scanOne(s, filter)) };
+  }
+
+  private has(key: string, m: string): boolean {
+    const set = this.sets.get(key);
+    return set !== undefined && set[lowerBound(set, m)] === m;
+  }
+
+  private scanOne(s: ScanStream, filter: MemberFilter): ScanResult {
+    const set = this.sets.get(s.key) ?? [];
+    const [from, to] = span(set, s.range);
+    const members: string[] = [];
+    let last: string | null = null;
+    let work = 0;
+    let i = s.desc ? to - 1 : from;
+    const step = s.desc ? -1 : 1;
+    const inside = () => (s.desc ? i >= from : i < to);
+    // Same rules as the Lua scan: at least one member, at most `budget` reads and probes, `limit` matches.
+    while (inside() && members.length < s.limit && (last === null || work < s.budget)) {
+      const m = set[i]!;
+      i += step;
+      last = m;
+      work++;
+      if (m.length !== MEMBER_LENGTH) continue;
+      let pass = true;
+      for (const c of filter.codes) {
+        const code = memberCode(m, c.field);
+        if (c.codes.includes(code)) continue;
+        if (code === overflowCode(c.field) && c.overflowKeys.length > 0) {
+          work += c.overflowKeys.length;
+          if (c.overflowKeys.some((k) => this.has(k, m))) continue;
+        }
+        pass = false;
+        break;
+      }
+      if (pass) {
+        for (const keys of filter.sets) {
+          work += keys.length;
+          if (!keys.some((k) => this.has(k, m))) {
+            pass = false;
+            break;
+          }
+        }
+      }
+      if (pass) members.push(m);
+    }
+    return { members, last, done: !inside() };
   }
 
   /** Test and debugging aid: the members of one set (relative key) inside a range. */
   membersOf(key: string, range: MemberRange = { min: null, max: null }): string[] {
     return (this.sets.get(key) ?? []).filter((m) => inRange(m, range));
+  }
+
+  /** Test and debugging aid: the codebook entry of a coded value. */
+  codeEntry(field: CodedField, value: string): CodeEntry | null {
+    const e = this.codebook.get(fieldKey(field, value));
+    return e ? { ...e } : null;
   }
 }

@@ -3,16 +3,19 @@
  * cursors, ranges and the plan. No I/O here; executor.ts walks the plan over a SetReader (Redis or
  * in-process), so both indexes answer every query with the same code.
  *
- * Members: every set holds, per event, the 22-byte string `BE48(ms) ‖ uuid(16 bytes)` with score 0.
- * Byte order of members is then (timestamp ms, eventId) order — the API's order — and Redis' own
- * lexicographic mode (ZRANGE … BYLEX, ZLEXCOUNT) gives exact keyset paging even through thousands
- * of events in one millisecond, which score = ms could not (ties inside a score cannot be seeked).
- * The member carries the position only: event bodies always come from the ledger.
+ * Members: every set holds, per event, the 25-byte string `BE48(ms) ‖ uuid(16 bytes) ‖ codes(3)`
+ * with score 0. Byte order of members is then (timestamp ms, eventId) order — the API's order —
+ * and Redis' own lexicographic mode (ZRANGE … BYLEX, ZLEXCOUNT) gives exact keyset paging even
+ * through thousands of events in one millisecond, which score = ms could not (ties inside a score
+ * cannot be seeked). The 3 code bytes carry eventCategory, resourceType, actorType and outcome
+ * (codes.ts), so filters on them are checked while walking, without a set per value. The member
+ * carries the position and those codes only: event bodies always come from the ledger.
  */
 import { ValidationError, type FieldViolation } from '../errors.ts';
 import { isWellFormed } from '../events/json.ts';
 import { LIMITS } from '../events/limits.ts';
 import { OUTCOMES, type AuditEventRecord } from '../events/types.ts';
+import { CODE_BYTES, HIGHEST_CODES, isCodedField, type CodeEntry, type CodedField } from './codes.ts';
 
 // --- fields and keys -----------------------------------------------------------------------
 
@@ -74,19 +77,20 @@ export function fieldValue(r: AuditEventRecord, field: IndexField): string | und
   }
 }
 
-/** The indexed values of a record: one per field (the resource fields only when it has one). */
-export function recordValues(r: AuditEventRecord): [IndexField, string][] {
-  const out: [IndexField, string][] = [];
-  for (const field of INDEX_FIELDS) {
+/**
+ * Fields with one set per value, whatever the value. The coded fields (codes.ts) have a set only
+ * for their rare values, and are otherwise found through the codes inside the members.
+ */
+export const SET_FIELDS = ['correlationId', 'eventType', 'actorId', 'resourceId'] as const satisfies readonly IndexField[];
+
+/** The set keys (relative) an event always belongs to, the global one first. */
+export function setFieldKeys(r: AuditEventRecord): string[] {
+  const out = [GLOBAL_KEY];
+  for (const field of SET_FIELDS) {
     const v = fieldValue(r, field);
-    if (v !== undefined) out.push([field, v]);
+    if (v !== undefined) out.push(fieldKey(field, v));
   }
   return out;
-}
-
-/** Every set key (relative) an event belongs to, the global one first. */
-export function recordKeys(r: AuditEventRecord): string[] {
-  return [GLOBAL_KEY, ...recordValues(r).map(([f, v]) => fieldKey(f, v))];
 }
 
 // --- positions and members -----------------------------------------------------------------
@@ -101,25 +105,33 @@ export interface IndexPosition {
 const LOWER_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** 9999-12-31T23:59:59.999Z (the ledger's bound too); < 2^48, so 6 bytes hold it. */
 export const MAX_MS = 253402300799999;
-export const MEMBER_LENGTH = 22;
+/** `BE48(ms) ‖ uuid`: the part of a member that orders it. */
+export const POSITION_LENGTH = 22;
+export const MEMBER_LENGTH = POSITION_LENGTH + CODE_BYTES;
 
 export function positionOf(r: AuditEventRecord): IndexPosition {
   return { ms: Date.parse(r.timestamp), eventId: r.eventId };
 }
 
 /** `BE48(ms) ‖ uuid bytes` as a latin1 string (one char per byte, so JS `<` is byte order). */
-export function encodeMember(p: IndexPosition): string {
+export function encodePosition(p: IndexPosition): string {
   if (!Number.isInteger(p.ms) || p.ms < 0 || p.ms > MAX_MS) throw new RangeError(`timestamp out of range: ${p.ms}`);
   if (!LOWER_UUID.test(p.eventId)) throw new TypeError('eventId must be a lowercase UUID');
-  const b = Buffer.alloc(MEMBER_LENGTH);
+  const b = Buffer.alloc(POSITION_LENGTH);
   b.writeUIntBE(p.ms, 0, 6);
   b.write(p.eventId.replaceAll('-', ''), 6, 'hex');
   return b.toString('latin1');
 }
 
+/** A member: the position, then the 3 code bytes (codes.ts `packCodes`). */
+export function encodeMember(p: IndexPosition, codes: string): string {
+  if (codes.length !== CODE_BYTES) throw new TypeError(`codes must be ${CODE_BYTES} bytes`);
+  return encodePosition(p) + codes;
+}
+
 export function decodeMember(m: string): IndexPosition {
   if (m.length !== MEMBER_LENGTH) throw new Error('malformed index member');
-  const b = Buffer.from(m, 'latin1');
+  const b = Buffer.from(m.slice(0, POSITION_LENGTH), 'latin1');
   const h = b.toString('hex', 6);
   return { ms: b.readUIntBE(0, 6), eventId: `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}` };
 }
@@ -389,20 +401,31 @@ export function normalizePage(args: PageArgs, order: IndexOrder | null | undefin
   };
 }
 
+/*
+ * Bounds at a position. A member of position p is `enc(p) ‖ codes`, so it sorts after `enc(p)` and
+ * no later than `enc(p) ‖ ff ff ff`: "strictly after p" is `> enc(p)‖ffffff`, "strictly before p"
+ * is `< enc(p)`, whatever p's codes are.
+ */
+const strictlyAfter = (p: IndexPosition): Bound => ({ value: encodePosition(p) + HIGHEST_CODES, inclusive: false });
+const strictlyBefore = (p: IndexPosition): Bound => ({ value: encodePosition(p), inclusive: false });
+
 /**
  * Member range of the positions strictly between `after` and `before` in `order`, intersected
  * with `base`. In descending order "after" means older, so the bounds swap sides.
  */
 export function cursorRange(base: MemberRange, order: IndexOrder, after?: IndexPosition, before?: IndexPosition): MemberRange {
-  const excl = (p: IndexPosition | undefined): Bound => (p ? { value: encodeMember(p), inclusive: false } : null);
   const asc = order === 'TIMESTAMP_ASC';
-  return intersect(base, asc ? { min: excl(after), max: excl(before) } : { min: excl(before), max: excl(after) });
+  const lo = asc ? after : before;
+  const hi = asc ? before : after;
+  return intersect(base, { min: lo ? strictlyAfter(lo) : null, max: hi ? strictlyBefore(hi) : null });
 }
 
 /** Positions at or before `p` in `order` (the "previous" side of a forward page), within base. */
 export function atOrBefore(base: MemberRange, order: IndexOrder, p: IndexPosition): MemberRange {
-  const b: Bound = { value: encodeMember(p), inclusive: true };
-  return intersect(base, order === 'TIMESTAMP_ASC' ? { min: null, max: b } : { min: b, max: null });
+  return intersect(
+    base,
+    order === 'TIMESTAMP_ASC' ? { min: null, max: { value: encodePosition(p) + HIGHEST_CODES, inclusive: true } } : { min: { value: encodePosition(p), inclusive: true }, max: null },
+  );
 }
 
 /** Positions at or after `p` in `order` (the "next" side of a backward page), within base. */
@@ -417,36 +440,101 @@ export interface KeyCount {
   count: number;
 }
 
+/** A coded term checked on the member's code bytes. */
+export interface CodeCheck {
+  field: CodedField;
+  /** Codes of the term's values (OR). */
+  codes: number[];
+  /**
+   * Sets of the term's values that have no code (the field overflowed): a member with the
+   * overflow code passes when one of them holds it.
+   */
+  overflowKeys: string[];
+}
+
+/** What a candidate must pass, besides being in the driver's sets. */
+export interface MemberFilter {
+  codes: CodeCheck[];
+  /** Per term, its value sets: a candidate passes a term when any of them holds it. */
+  sets: string[][];
+}
+
+/** What the store says about the filter's values, for one range. */
+export interface PlanInput {
+  /** Members of the global set in the range (an estimate for big ranges). */
+  total: number;
+  /** Distinct events in the index, all time. */
+  events: number;
+  /** Members in the range of each set key asked for (estimates for big ranges, exact when 0). */
+  counts: ReadonlyMap<string, number>;
+  /** Codebook entries of coded values (by fieldKey); a value absent here has no code. */
+  codes: ReadonlyMap<string, CodeEntry>;
+}
+
 export interface Plan {
   /** Empty result, known from the counts alone. */
   empty: boolean;
   /** Sets walked in order and merged (one term's values, or the global set). */
   driver: KeyCount[];
-  /** Terms checked by membership, each as its value keys (a candidate passes when any holds it). */
-  checks: string[][];
-  /** Estimated share of driver candidates that pass every check. */
+  filter: MemberFilter;
+  /** Estimated share of driver members that pass the filter. */
   selectivity: number;
 }
 
+/** The keys of a term's values (every value of a coded term has one, whether or not its set exists). */
+export const termKeys = (t: FilterTerm): string[] => t.values.map((v) => fieldKey(t.field, v));
+
 /**
- * Chooses the driver: the term with the fewest events in the range (each event has one value per
- * field, so a term's count is the sum of its keys' counts). The walk then costs about
- * (results wanted) / selectivity candidates, never more than the driver's size.
+ * Chooses the driver: among the terms whose every value has a set (set fields; coded terms
+ * without a dense value), the one with the fewest members in the range — each event has one value
+ * per field, so a term's count is the sum of its sets'. Without one, the global set. Coded terms
+ * are checked on the members' codes, the other terms by membership. A walk then reads about
+ * (results wanted) / selectivity members, never more than the driver holds.
  */
-export function plan(terms: FilterTerm[], counts: ReadonlyMap<string, number>, total: number): Plan {
-  const keyed = terms.map((t) => {
-    const keys = t.values.map((v) => fieldKey(t.field, v));
-    return { keys, count: keys.reduce((n, k) => n + (counts.get(k) ?? 0), 0) };
+export function plan(terms: FilterTerm[], input: PlanInput): Plan {
+  const empty: Plan = { empty: true, driver: [], filter: { codes: [], sets: [] }, selectivity: 0 };
+  if (input.total === 0) return empty;
+  const counted = (key: string) => input.counts.get(key) ?? 0;
+  const planned = terms.map((t) => {
+    const keys = termKeys(t);
+    if (!isCodedField(t.field)) {
+      const sets = keys.map((key) => ({ key, count: counted(key) })).filter((k) => k.count > 0);
+      return { count: sets.reduce((n, k) => n + k.count, 0), sets: sets as KeyCount[] | null, check: { set: sets.map((k) => k.key) } as { set?: string[]; code?: CodeCheck } };
+    }
+    const check: CodeCheck = { field: t.field, codes: [], overflowKeys: [] };
+    const sets: KeyCount[] = [];
+    let count = 0;
+    let drivable = true;
+    for (const key of keys) {
+      const entry = input.codes.get(key);
+      const n = counted(key);
+      if (entry) {
+        check.codes.push(entry.code);
+        if (entry.dense) {
+          drivable = false;
+          // No set to count: its share of all events, applied to the range.
+          count += input.events > 0 ? input.total * Math.min(1, entry.count / input.events) : 0;
+          continue;
+        }
+      } else if (n > 0) check.overflowKeys.push(key);
+      count += n;
+      if (n > 0) sets.push({ key, count: n });
+    }
+    return { count, sets: drivable ? sets : null, check: { code: check } };
   });
-  if (total === 0 || keyed.some((t) => t.count === 0)) return { empty: true, driver: [], checks: [], selectivity: 0 };
-  if (keyed.length === 0) return { empty: false, driver: [{ key: GLOBAL_KEY, count: total }], checks: [], selectivity: 1 };
-  let best = 0;
-  keyed.forEach((t, i) => {
-    if (t.count < keyed[best]!.count) best = i;
+  if (planned.some((t) => t.count === 0)) return empty;
+  let best = -1;
+  planned.forEach((t, i) => {
+    if (t.sets && (best < 0 || t.count < planned[best]!.count)) best = i;
   });
-  const driver = keyed[best]!.keys.map((key) => ({ key, count: counts.get(key) ?? 0 })).filter((k) => k.count > 0);
-  const others = keyed.filter((_, i) => i !== best);
-  // Independence assumption; only sizes the first fetch, the walk grows it when wrong.
-  const selectivity = others.reduce((s, t) => s * Math.min(1, t.count / total), 1);
-  return { empty: false, driver, checks: others.map((t) => t.keys), selectivity };
+  const driver = best < 0 ? [{ key: GLOBAL_KEY, count: input.total }] : planned[best]!.sets!;
+  const others = planned.filter((_, i) => i !== best);
+  // Independence assumption; only sizes the first reads, the walk reads on when it was wrong.
+  const selectivity = others.reduce((s, t) => s * Math.min(1, t.count / input.total), 1);
+  return {
+    empty: false,
+    driver,
+    filter: { codes: others.flatMap((t) => (t.check.code ? [t.check.code] : [])), sets: others.flatMap((t) => (t.check.set ? [t.check.set] : [])) },
+    selectivity,
+  };
 }

@@ -3,49 +3,84 @@
  * immudb 1.1.0 ledger, and in process following the embedded ledger (the set-up without services).
  */
 import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { describe } from 'vitest';
+import type { IndexLayoutOptions } from '../../src/index/codes.ts';
 import { Indexer } from '../../src/index/indexer.ts';
 import { MemoryEventIndex } from '../../src/index/memory-index.ts';
 import { openEmbeddedLedger } from '../../src/ledger/embedded/index.ts';
 import { indexNamespace, RedisEventIndex } from '../../src/index/redis-index.ts';
 import { eventIndexContract } from '../contract/index-contract.ts';
+import { expectRedisEqualsLedger } from '../support/index-helpers.ts';
 import { describeImmudb, openTestImmudbLedger, redisUrl, tempDir } from '../support/services.ts';
 
 const describeRedis = redisUrl ? describe : describe.skip;
 
+/**
+ * A layout that reaches every case with 5,000 events: chunks of 4 members (thousands of chunks,
+ * splits at both ends and in the middle), codebooks of 2 or 3 codes (most coded values overflow
+ * and are found through their sets), and values turning dense after 150 events.
+ */
+const TIGHT: IndexLayoutOptions & { chunkSize: number } = {
+  chunkSize: 4,
+  denseMinEvents: 150,
+  maxCodes: { eventCategory: 3, resourceType: 2, actorType: 2, outcome: 2 },
+};
+
 describeImmudb('event index on immudb 1.1.0', () => {
   describeRedis('Redis', () => {
-    eventIndexContract('redis', async () => {
-      const ledger = await openTestImmudbLedger();
-      const index = await RedisEventIndex.open({ url: redisUrl!, namespace: indexNamespace(`test-${randomBytes(6).toString('hex')}`) });
-      const indexer = new Indexer(ledger, index);
-      return {
-        ledger,
-        index,
-        indexer,
-        async close() {
-          await indexer.stop();
-          await index.close();
-          await ledger.close();
+    for (const [name, layout] of [
+      ['redis', {}],
+      ['redis, tight layout', TIGHT],
+    ] as const) {
+      eventIndexContract(
+        name,
+        async () => {
+          const ledger = await openTestImmudbLedger();
+          const index = await RedisEventIndex.open({ url: redisUrl!, namespace: indexNamespace(`test-${randomBytes(6).toString('hex')}`), ...layout });
+          const indexer = new Indexer(ledger, index);
+          const admin = new Redis(redisUrl!);
+          return {
+            ledger,
+            index,
+            indexer,
+            check: (records) => expectRedisEqualsLedger(admin, index.namespace, records, 'chunkSize' in layout ? layout.chunkSize : 128),
+            async close() {
+              await indexer.stop();
+              await index.close();
+              await ledger.close();
+              admin.disconnect();
+            },
+          };
         },
-      };
-    });
+        name === 'redis' ? {} : { filters: 100 },
+      );
+    }
   });
 
-  eventIndexContract('memory', async () => {
-    const ledger = await openTestImmudbLedger();
-    const index = new MemoryEventIndex();
-    const indexer = new Indexer(ledger, index);
-    return {
-      ledger,
-      index,
-      indexer,
-      async close() {
-        await indexer.stop();
-        await ledger.close();
+  for (const [name, layout] of [
+    ['memory', {}],
+    ['memory, tight layout', TIGHT],
+  ] as const) {
+    eventIndexContract(
+      name,
+      async () => {
+        const ledger = await openTestImmudbLedger();
+        const index = new MemoryEventIndex(layout);
+        const indexer = new Indexer(ledger, index);
+        return {
+          ledger,
+          index,
+          indexer,
+          async close() {
+            await indexer.stop();
+            await ledger.close();
+          },
+        };
       },
-    };
-  });
+      name === 'memory' ? {} : { filters: 100 },
+    );
+  }
 });
 
 describe('event index on the embedded ledger', () => {

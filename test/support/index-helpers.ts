@@ -2,7 +2,8 @@
 import { Redis } from 'ioredis';
 import type { AuditEventRecord } from '../../src/events/types.ts';
 import type { EventIndex } from '../../src/index/port.ts';
-import { decodeMember, encodeMember, GLOBAL_KEY, positionOf, recordKeys } from '../../src/index/query.ts';
+import { CODED_FIELDS, codedValue, overflowCode, packCodes, type Codes } from '../../src/index/codes.ts';
+import { decodeMember, encodeMember, fieldKey, GLOBAL_KEY, positionOf, setFieldKeys } from '../../src/index/query.ts';
 import type { Ledger } from '../../src/ledger/port.ts';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -48,36 +49,87 @@ export async function waitCaughtUp(index: EventIndex, ledger: Ledger, timeoutMs 
 }
 
 /**
- * Compares a Redis namespace with the ledger's events exactly: the global set and every field set
- * hold precisely the expected members, and the counters say each tx was applied once.
+ * Compares a Redis namespace with the ledger's events exactly: every logical set (the global one,
+ * one per set-field value, one per sparse or overflowed coded value) holds precisely the expected
+ * members with the codes of the index's codebook, no dense value has a set, every chunk is a
+ * listpack of at most `chunkSize` members inside its bounds, the codebook counts are right, and
+ * the counters say each tx was applied once.
  */
-export async function expectRedisEqualsLedger(redis: Redis, namespace: string, records: readonly AuditEventRecord[]): Promise<string[]> {
+export async function expectRedisEqualsLedger(redis: Redis, namespace: string, records: readonly AuditEventRecord[], chunkSize = 128): Promise<string[]> {
   const problems: string[] = [];
+  const cb = await redis.hgetall(`${namespace}cb`);
+  const cn = await redis.hgetall(`${namespace}cn`);
   const expected = new Map<string, Set<string>>();
+  const counts = new Map<string, number>();
+  const add = (k: string, m: string) => {
+    let s = expected.get(k);
+    if (!s) expected.set(k, (s = new Set()));
+    s.add(m);
+  };
   for (const r of records) {
-    const m = encodeMember(positionOf(r));
-    for (const k of recordKeys(r)) {
-      let s = expected.get(k);
-      if (!s) expected.set(k, (s = new Set()));
-      s.add(m);
+    const codes = {} as Codes;
+    const coded: string[] = [];
+    for (const f of CODED_FIELDS) {
+      const v = codedValue(r, f);
+      if (v === undefined) {
+        codes[f] = 0;
+        continue;
+      }
+      const key = fieldKey(f, v);
+      const code = cb[key] === undefined ? null : Number(cb[key]);
+      codes[f] = code === null ? overflowCode(f) : Math.abs(code);
+      if (code !== null) counts.set(key, (counts.get(key) ?? 0) + 1);
+      if (code === null || code > 0) coded.push(key); // overflowed or sparse: in a set of its own
     }
+    const m = encodeMember(positionOf(r), packCodes(codes));
+    for (const k of [...setFieldKeys(r), ...coded]) add(k, m);
   }
-  const keys: string[] = [];
+  for (const [k, n] of counts) if (Number(cn[k]) !== n) problems.push(`cn ${k}: ${cn[k]}, expected ${n}`);
+  for (const k of Object.keys(cn)) if (!counts.has(k)) problems.push(`cn ${k}: unexpected`);
+
+  const keys: Buffer[] = [];
   let cursor = '0';
   do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', `${namespace}*`, 'COUNT', 1000);
-    cursor = next;
+    const [next, batch] = await redis.scanBuffer(cursor, 'MATCH', `${namespace}*`, 'COUNT', 1000);
+    cursor = next.toString();
     keys.push(...batch);
   } while (cursor !== '0');
-  const setKeys = keys.map((k) => k.slice(namespace.length)).filter((k) => k !== 'meta' && k !== 'lease');
-  for (const k of setKeys) if (!expected.has(k)) problems.push(`unexpected key ${k}`);
+  const logical = new Set<string>();
+  const physical = new Set<string>();
+  for (const k of keys) {
+    const rel = k.subarray(namespace.length).toString('latin1');
+    if (['meta', 'lease', 'cb', 'cn'].includes(rel)) continue;
+    physical.add(rel);
+    const hash = rel.indexOf('#');
+    logical.add(hash < 0 ? rel : rel.slice(0, hash));
+  }
+  for (const k of logical) if (!expected.has(k)) problems.push(`unexpected set ${k}`);
   for (const [k, want] of expected) {
-    const got = (await redis.zrangeBuffer(namespace + k, 0, -1)).map((b) => b.toString('latin1'));
+    const S = Buffer.from(namespace + k, 'latin1');
+    const dir = Buffer.concat([S, Buffer.from('#')]);
+    const starts = (await redis.zrangeBuffer(dir, 0, -1)).map((b) => b.toString('latin1'));
+    const chunks = [{ key: S, start: null as string | null }, ...starts.map((start) => ({ key: Buffer.concat([dir, Buffer.from(start, 'latin1')]), start }))];
+    const got: string[] = [];
+    for (const [i, c] of chunks.entries()) {
+      const rel = c.key.subarray(namespace.length).toString('latin1');
+      physical.delete(rel);
+      const members = (await redis.zrangeBuffer(c.key, 0, -1)).map((b) => b.toString('latin1'));
+      const next = chunks[i + 1]?.start ?? null;
+      if (members.length === 0 && (c.start !== null || starts.length > 0)) problems.push(`${k}: empty chunk ${i}`);
+      if (members.length > chunkSize) problems.push(`${k}: chunk ${i} holds ${members.length} > ${chunkSize}`);
+      if (members.length > 0 && (await redis.object('ENCODING', c.key)) !== 'listpack') problems.push(`${k}: chunk ${i} is not a listpack`);
+      if (c.start !== null && members[0] !== c.start) problems.push(`${k}: chunk ${i} does not start at its start`);
+      if (next !== null && members.some((m) => m >= next)) problems.push(`${k}: chunk ${i} reaches into the next one`);
+      got.push(...members);
+    }
+    physical.delete(dir.subarray(namespace.length).toString('latin1'));
     if (got.length !== want.size || got.some((m) => !want.has(m))) {
-      const extra = got.filter((m) => !want.has(m)).map((m) => decodeMember(m).eventId);
+      const extra = got.filter((m) => !want.has(m)).map((m) => (m.length === 25 ? decodeMember(m).eventId : `malformed:${m.length}`));
       problems.push(`${k}: ${got.length} members, expected ${want.size}; extra ${extra.slice(0, 3).join(',')}`);
     }
+    if (got.some((m, i) => i > 0 && got[i - 1]! >= m)) problems.push(`${k}: chunks out of order`);
   }
+  for (const rel of physical) problems.push(`stray key ${JSON.stringify(rel)}`);
   const meta = await redis.hgetall(`${namespace}meta`);
   if (Number(meta.events) !== records.length) problems.push(`meta.events ${meta.events}, expected ${records.length}`);
   if (Number(meta.applied) !== records.length) problems.push(`meta.applied ${meta.applied}, expected ${records.length}`);
