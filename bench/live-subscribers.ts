@@ -1,12 +1,15 @@
 /**
- * The subscribers of bench/live.ts, in their own process so their CPU is not charged to the
- * gateway: `node --import tsx bench/live-subscribers.ts` with an IPC channel.
+ * The subscribers of bench/live.ts, in processes of their own so their CPU is not charged to the
+ * gateway: `node --import tsx bench/live-subscribers.ts <part> <parts>` with an IPC channel. Part
+ * `part` of `parts` holds the subscribers i with i mod parts = part (so the mix of filters is the
+ * same whatever the number of processes), one connection and one subscription each.
  *
  * Messages from the parent:
- *   { type: 'open', url, total }       grow to `total` connections, one subscription each
+ *   { type: 'open', url, total }       grow to this part's share of `total` subscribers
  *   { type: 'commit', e: [eventId, commitMs, eventType, correlationId, outcome, eventCategory, actorId][] }
  *   { type: 'reset' }                  start a new measurement window
- *   { type: 'report' }                 → { type: 'report', ... } for the window
+ *   { type: 'report', hist? }          → { type: 'report', ... } for the window; with `hist`, the
+ *                                      latency histogram as [bucket, count] pairs (0.1 ms buckets)
  *   { type: 'exit' }
  * Times are `performance.timeOrigin + performance.now()` in both processes (one machine, one clock).
  * Latency is commit (the parent's append resolved) → this process parsed the delivery.
@@ -15,6 +18,7 @@ import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { filterFor, type BenchFilter } from './live-filters.ts';
 
+const [part, parts] = process.argv.slice(2).map(Number) as [number, number];
 const now = () => performance.timeOrigin + performance.now();
 const send = (m: unknown) => process.send!(m);
 
@@ -41,6 +45,12 @@ function record(latency: number): void {
   hist[b]!++;
   if (latency > maxLatency) maxLatency = latency;
   delivered++;
+}
+
+function sparse(): [number, number][] {
+  const out: [number, number][] = [];
+  for (let i = 0; i < hist.length; i++) if (hist[i]! > 0) out.push([i, hist[i]!]);
+  return out;
 }
 
 function percentile(p: number): number {
@@ -72,6 +82,8 @@ function count(f: BenchFilter): void {
 }
 
 const clients: Client[] = [];
+/** Subscribers opened so far, all parts together (this part has those i ≡ part mod parts). */
+let opened = 0;
 
 function onEvent(eventId: string): void {
   const t = now();
@@ -83,15 +95,14 @@ function onEvent(eventId: string): void {
 }
 
 async function open(url: string, total: number): Promise<void> {
-  while (clients.length < total) {
-    const batch = Math.min(200, total - clients.length);
-    const opened: Promise<void>[] = [];
-    for (let j = 0; j < batch; j++) {
-      const i = clients.length;
+  while (opened < total) {
+    const waiting: Promise<void>[] = [];
+    for (let i = opened; i < Math.min(total, opened + 200 * parts); i++) {
+      if (i % parts !== part) continue;
       const filter = filterFor(i);
       count(filter);
       let ready!: () => void;
-      opened.push(new Promise<void>((r) => (ready = r)));
+      waiting.push(new Promise<void>((r) => (ready = r)));
       const client = createClient({
         url,
         webSocketImpl: WebSocket,
@@ -124,11 +135,12 @@ async function open(url: string, total: number): Promise<void> {
         },
       );
     }
-    await Promise.all(opened);
+    opened = Math.min(total, opened + 200 * parts);
+    await Promise.all(waiting);
   }
 }
 
-process.on('message', (m: { type: string; url?: string; total?: number; e?: [string, number, string, string, string, string, string][] }) => {
+process.on('message', (m: { type: string; url?: string; total?: number; hist?: boolean; e?: [string, number, string, string, string, string, string][] }) => {
   switch (m.type) {
     case 'open':
       void open(m.url!, m.total!).then(() => send({ type: 'opened', total: clients.length, connectFailures }));
@@ -171,6 +183,7 @@ process.on('message', (m: { type: string; url?: string; total?: number; e?: [str
         p50: percentile(0.5),
         p99: percentile(0.99),
         max: maxLatency,
+        ...(m.hist ? { hist: sparse() } : {}),
         cpuMs: (cpu.user + cpu.system) / 1000,
       });
       return;

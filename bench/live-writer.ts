@@ -3,7 +3,8 @@
  * immudb session, appends through the live hook, so each commit is published on the Redis signal).
  *   { type: 'write', seconds, rate }  → appends `rate` events/s, one per append, for `seconds`;
  *                                       each commit as { type: 'commit', e: [...] } every 10 ms;
- *                                       then { type: 'written', perSec }
+ *                                       then { type: 'written', perSec, cpuMs } (this process's CPU
+ *                                       time while writing)
  * Commit time = when append resolved (`performance.timeOrigin + performance.now()`).
  */
 import { mkdtempSync } from 'node:fs';
@@ -24,8 +25,9 @@ const live = await openLive({ ledger, redisUrl });
 const hooked = withAppendHook(ledger, (r) => live.feed.appended(r));
 let k = 0;
 
-async function writeFor(seconds: number, rate: number): Promise<number> {
+async function writeFor(seconds: number, rate: number): Promise<{ perSec: number; cpuMs: number }> {
   const start = performance.now();
+  const cpu0 = process.cpuUsage();
   const inflight = new Set<Promise<void>>();
   let written = 0;
   let pending: [string, number, string, string, string, string, string][] = [];
@@ -48,14 +50,15 @@ async function writeFor(seconds: number, rate: number): Promise<number> {
   }
   await Promise.all(inflight);
   const perSec = written / ((performance.now() - start) / 1000);
+  const cpu = process.cpuUsage(cpu0);
   await sleep(20);
   clearInterval(flush);
   if (pending.length > 0) process.send!({ type: 'commit', e: pending });
-  return perSec;
+  return { perSec, cpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
 process.on('message', (m: { type: string; seconds?: number; rate?: number }) => {
-  if (m.type === 'write') void writeFor(m.seconds!, m.rate!).then((perSec) => process.send!({ type: 'written', perSec }));
+  if (m.type === 'write') void writeFor(m.seconds!, m.rate!).then((r) => process.send!({ type: 'written', ...r }));
   if (m.type === 'exit') void live.close().then(() => ledger.close()).finally(() => process.exit(0));
 });
 process.send!({ type: 'ready' });

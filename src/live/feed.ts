@@ -23,6 +23,9 @@
  *   disconnect can fall between two of them: (txId, eventId) of the last event received is an
  *   exact resume point where the txId alone would skip the rest of its tx.
  * - Without: it joins at the feed's position at once (events committed from then on).
+ * - Live, the feed matches each event once per distinct filter, not once per subscription
+ *   (fanout.ts: subscriptions grouped by filter, groups indexed by one of their terms), and hands
+ *   every subscription of a matching group the same event objects.
  * - Live, each subscription has a bounded queue. The feed never waits for a consumer: when a tx
  *   does not fit, the subscription ends with SUBSCRIPTION_OVERFLOW (memory freed at once) and
  *   tells the client which afterTxId resumes it without a gap. Everyone else is unaffected.
@@ -34,6 +37,7 @@ import type { Logger } from '../server/logger.ts';
 import { AuditError, ErrorCode, ValidationError } from '../errors.ts';
 import { matches, type NormalizedFilter } from '../index/query.ts';
 import type { AppendResult, CommittedTx, Ledger, StoredEvent } from '../ledger/port.ts';
+import { filterKey, SubscriberIndex, type FilterGroup } from './fanout.ts';
 import type { LiveSignal } from './port.ts';
 
 /** The server's Logger, of which only these levels are used here. */
@@ -59,6 +63,8 @@ export interface LiveStats {
   subscribers: number;
   /** Subscriptions still replaying from the ledger. */
   replaying: number;
+  /** Distinct filters among the attached subscriptions (what the feed matches each event against). */
+  filters: number;
   txsRead: number;
   eventsRead: number;
   /** Events handed to subscription queues. */
@@ -93,13 +99,19 @@ export function overflowError(limit: number, afterTxId: bigint): AuditError {
 export class LiveFeed {
   readonly queueLimit: number;
   readonly replayTxs: number;
-  readonly stats: LiveStats = { subscribers: 0, replaying: 0, txsRead: 0, eventsRead: 0, eventsQueued: 0, overflows: 0, lastError: null };
+  readonly stats: LiveStats = { subscribers: 0, replaying: 0, filters: 0, txsRead: 0, eventsRead: 0, eventsQueued: 0, overflows: 0, lastError: null };
   private readonly pollMs: number;
   private readonly readTxs: number;
   private readonly log: LiveLogger;
   /** The last tx dispatched; null until the ledger has told us where it is. */
   private position: bigint | null = null;
   private readonly subs = new Set<LiveSubscription>();
+  /** The attached subscriptions by filter, minus those still resuming inside a tx. */
+  private readonly index = new SubscriberIndex<LiveSubscription, StoredEvent>();
+  /** Attached subscriptions that still skip into a tx (afterEventId): they select for themselves. */
+  private readonly resuming = new Set<LiveSubscription>();
+  /** Groups with matching events in the tx being dispatched (reused). */
+  private touched: FilterGroup<LiveSubscription, StoredEvent>[] = [];
   private running = false;
   private stopped = false;
   private loopDone: Promise<void> | null = null;
@@ -208,12 +220,26 @@ export class LiveFeed {
 
   /** @internal */ attach(s: LiveSubscription): void {
     this.subs.add(s);
+    if (s.isResuming()) this.resuming.add(s);
+    else s.group = this.index.add(s, s.filter, s.filterKey);
     this.stats.subscribers = this.subs.size;
+    this.stats.filters = this.index.groupCount();
   }
 
   /** @internal */ detach(s: LiveSubscription): void {
-    this.subs.delete(s);
+    if (!this.subs.delete(s)) return;
+    this.resuming.delete(s);
+    if (s.group) this.index.remove(s, s.group);
+    s.group = null;
     this.stats.subscribers = this.subs.size;
+    this.stats.filters = this.index.groupCount();
+  }
+
+  /** @internal A resuming subscription has passed its resume point: from now on the index selects for it. */
+  resumed(s: LiveSubscription): void {
+    if (!this.resuming.delete(s)) return;
+    s.group = this.index.add(s, s.filter, s.filterKey);
+    this.stats.filters = this.index.groupCount();
   }
 
   // --- the loop --------------------------------------------------------------------------------
@@ -267,14 +293,33 @@ export class LiveFeed {
     this.stats.txsRead++;
     this.stats.eventsRead += tx.events.length;
     if (tx.events.length === 0) return;
-    for (const s of this.subs) {
-      try {
-        s.offer(tx, id);
-      } catch (e) {
-        // One broken subscription must not starve the others.
-        this.log.error('live feed: a subscription failed to take an event', e);
-        s.fail(e instanceof Error ? e : new Error(String(e)));
-      }
+    // Each distinct filter is matched once per event; its subscriptions get the same events.
+    const touched = this.touched;
+    for (const e of tx.events) {
+      this.index.forEachMatch(e.record, (g) => {
+        if (g.pending === null) {
+          g.pending = [];
+          touched.push(g);
+        }
+        g.pending.push(e);
+      });
+    }
+    for (const g of touched) {
+      const events = g.pending!;
+      g.pending = null;
+      for (const s of g.members) this.offer(s, tx, id, events);
+    }
+    touched.length = 0;
+    for (const s of [...this.resuming]) this.offer(s, tx, id, null);
+  }
+
+  private offer(s: LiveSubscription, tx: CommittedTx, id: bigint, matched: StoredEvent[] | null): void {
+    try {
+      s.offer(tx, id, matched);
+    } catch (e) {
+      // One broken subscription must not starve the others.
+      this.log.error('live feed: a subscription failed to take an event', e);
+      s.fail(e instanceof Error ? e : new Error(String(e)));
     }
   }
 
@@ -323,10 +368,13 @@ export class LiveSubscription implements AsyncIterableIterator<LiveItem> {
   private ending: Error | null = null;
   private done = false;
   private inflight: Promise<IteratorResult<LiveItem>> | null = null;
+  /** @internal The feed's group of subscriptions with this filter, while attached. */
+  group: FilterGroup<LiveSubscription, StoredEvent> | null = null;
+  /** @internal */ readonly filterKey: string;
 
   constructor(
     private readonly feed: LiveFeed,
-    private readonly filter: NormalizedFilter,
+    /** @internal */ readonly filter: NormalizedFilter,
     afterTxId: bigint | null,
     afterEventId: string | null = null,
   ) {
@@ -336,7 +384,13 @@ export class LiveSubscription implements AsyncIterableIterator<LiveItem> {
     } else {
       this.cursor = afterTxId;
     }
+    this.filterKey = filterKey(filter);
     feed.stats.replaying++;
+  }
+
+  /** @internal Still to skip into its resume tx (afterEventId): selects its events itself. */
+  isResuming(): boolean {
+    return this.resumeIn !== null;
   }
 
   [Symbol.asyncIterator](): this {
@@ -362,14 +416,20 @@ export class LiveSubscription implements AsyncIterableIterator<LiveItem> {
     return this.return();
   }
 
-  /** @internal The feed hands over a tx after the ones this subscription has seen. */
-  offer(tx: CommittedTx, id: bigint): void {
+  /**
+   * @internal The feed hands over a tx after the ones this subscription has seen, with its events
+   * that match the filter (`matched`, shared with the other subscriptions of the filter and never
+   * modified), or null: select them here (a subscription still resuming inside a tx).
+   */
+  offer(tx: CommittedTx, id: bigint, matched: StoredEvent[] | null = null): void {
     if (id <= this.skipThrough || this.done || this.ending) return;
-    let matched: StoredEvent[] | null;
-    try {
-      matched = this.select(tx, id);
-    } catch (e) {
-      return this.fail(e instanceof Error ? e : new Error(String(e))); // afterEventId not in its tx
+    if (matched === null) {
+      try {
+        matched = this.select(tx, id);
+      } catch (e) {
+        return this.fail(e instanceof Error ? e : new Error(String(e))); // afterEventId not in its tx
+      }
+      if (this.attached && this.resumeIn === null) this.feed.resumed(this);
     }
     if (!matched) return;
     const waiting = this.size();

@@ -21,6 +21,7 @@ import { maskError } from '../graphql/errors.ts';
 import { useDisableIntrospection } from '../graphql/introspection.ts';
 import { useQueryLimits } from '../graphql/limits.ts';
 import { schema } from '../graphql/schema.ts';
+import { useSharedLiveExecution } from '../graphql/subscriptions/shared-execution.ts';
 import type { Config } from './config.ts';
 import { createLogger, currentRequestId, runWithRequest, type Logger } from './logger.ts';
 import { AppMetrics, instrumentIndex, instrumentLedger } from './metrics.ts';
@@ -225,6 +226,8 @@ export function createApp(options: AppOptions): App {
       ...useQueryLimits(),
       // After the cost limit, which measures the cost this charges.
       ...(rateLimiter ? [useRateLimit(rateLimiter)] : []),
+      // Live subscriptions: each event executed once per distinct subscription, not per subscriber.
+      useSharedLiveExecution(),
       useReadinessCheck({
         endpoint: READY_PATH,
         check: async ({ fetchAPI }) => {

@@ -14,6 +14,7 @@ import { createLoaders } from '../context.ts';
 import { AuditEventFilterRef } from '../inputs/AuditEventFilter.ts';
 import { AuditEventRef } from '../nodes/AuditEvent.ts';
 import { parseEventId } from '../nodes/ids.ts';
+import { registerLiveSource } from './shared-execution.ts';
 
 builder.subscriptionField('auditEventCreated', (t) =>
   t.field({
@@ -44,12 +45,16 @@ builder.subscriptionField('auditEventCreated', (t) =>
       }
       // A wiring mistake, not the client's: masked as an internal error and logged.
       if (!ctx.live) throw new Error('this gateway was created without a live feed (createApp option `live`)');
-      return ctx.live.subscribe(filter, after, afterEventId);
+      const subscription = ctx.live.subscribe(filter, after, afterEventId);
+      // Lets the gateway execute each event once for all equal subscriptions (shared-execution.ts).
+      registerLiveSource(ctx, subscription);
+      return subscription;
     },
     resolve: (item: LiveItem, _args, ctx) => {
       if (item.kind === 'end') throw item.error;
-      // The selection runs once per event with the subscription's context: fresh loaders each
-      // time, so nothing read for one event is cached (and kept) for the next.
+      // The selection runs once per event with a context of its own (shared-execution.ts), or with
+      // the subscription's: fresh loaders each time either way, so nothing read for one event is
+      // cached (and kept) for the next.
       ctx.loaders = createLoaders(ctx.ledger);
       return item.event;
     },

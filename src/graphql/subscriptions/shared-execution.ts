@@ -1,0 +1,144 @@
+/**
+ * Live subscriptions are executed once per event and *distinct subscription*, not once per event
+ * and subscriber.
+ *
+ * What a subscription yields for an event depends on the event and on nothing but:
+ * - the operation: its document text, operation name and variables (the filter, the selection);
+ * - who asks: the principal (name and scopes) and whether the server requires authentication,
+ *   which is all the schema's scope checks look at.
+ * Subscribers equal in all of these share one ExecutionResult per event. Each shared execution
+ * runs with a context of its own and fresh loaders (nothing read for one event is cached for the
+ * next, nor for another principal), and only events the feed handed to several subscriptions as
+ * the same object are shared: a replay reads its own copies and executes them alone.
+ *
+ * Everything else stays per subscriber: subscribing (parse, validation, the limits, the cost and
+ * rate limits, the scope check of `auditEventCreated` itself), the filter, the queue and its
+ * overflow (an `end` item is executed with the subscriber's own context), error masking, and the
+ * message on its socket.
+ *
+ * Wiring: the `auditEventCreated` subscribe resolver registers the LiveSubscription it creates
+ * against its context (`registerLiveSource`); this envelop plugin runs the normal subscribe (so
+ * every error and refusal is exactly what it was) and then, instead of graphql's per-event
+ * execution, maps that same source through the shared one.
+ */
+import { execute, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import type { StoredEvent } from '../../ledger/port.ts';
+import type { LiveItem, LiveSubscription } from '../../live/feed.ts';
+import { createLoaders, type GraphQLContext } from '../context.ts';
+
+type Result = ExecutionResult | Promise<ExecutionResult>;
+
+const sources = new WeakMap<object, LiveSubscription>();
+
+/** The subscribe resolver's half of the wiring: `source` is what `context`'s subscription reads. */
+export function registerLiveSource(context: object, source: LiveSubscription): void {
+  sources.set(context, source);
+}
+
+/** Events whose shared results are kept: a subscriber further behind than that executes alone. */
+const KEEP_EVENTS = 2_048;
+
+const DONE: IteratorResult<never> = { value: undefined, done: true };
+
+const documentIds = new WeakMap<DocumentNode, number>();
+let nextDocumentId = 0;
+
+/** Everything a subscription's result depends on besides the event; null: not shareable. */
+export function sharingKey(args: ExecutionArgs): string | null {
+  const ctx = args.contextValue as Partial<GraphQLContext> | undefined;
+  if (!ctx || typeof ctx !== 'object') return null;
+  let text: string | undefined = args.document.loc?.source.body;
+  if (text === undefined) {
+    let id = documentIds.get(args.document);
+    if (id === undefined) documentIds.set(args.document, (id = nextDocumentId++));
+    text = `#${id}`;
+  } else text = `=${text}`;
+  try {
+    const p = ctx.principal ?? null;
+    return JSON.stringify([text, args.operationName ?? null, args.variableValues ?? null, ctx.authRequired === true, p && p.name, p && [...p.scopes].sort()]);
+  } catch {
+    return null;
+  }
+}
+
+export function useSharedLiveExecution(): Plugin {
+  /** event → sharing key → its result; insertion order is event order (oldest dropped first). */
+  const results = new Map<StoredEvent, Map<string, Result>>();
+
+  const shared = (event: StoredEvent, key: string, run: () => Result): Result => {
+    let byKey = results.get(event);
+    if (!byKey) {
+      results.set(event, (byKey = new Map()));
+      if (results.size > KEEP_EVENTS) results.delete(results.keys().next().value!);
+    }
+    let r = byKey.get(key);
+    if (r === undefined) byKey.set(key, (r = run()));
+    return r;
+  };
+
+  return {
+    onSubscribe({ subscribeFn, setSubscribeFn }) {
+      setSubscribeFn(async (args) => {
+        const result = await subscribeFn(args);
+        const ctx = args.contextValue as GraphQLContext;
+        const source = ctx && typeof ctx === 'object' ? sources.get(ctx) : undefined;
+        if (!source) return result;
+        sources.delete(ctx);
+        if (!isAsyncIterable(result)) {
+          await source.return();
+          return result;
+        }
+        const key = sharingKey(args);
+        const base = { schema: args.schema, document: args.document, operationName: args.operationName ?? null, variableValues: args.variableValues ?? null };
+        const own = (item: LiveItem): Result => execute({ ...base, rootValue: item, contextValue: ctx });
+        const map =
+          key === null
+            ? own
+            : (item: LiveItem): Result =>
+                item.kind === 'event'
+                  ? shared(item.event, key, () => execute({ ...base, rootValue: item, contextValue: { ...ctx, loaders: createLoaders(ctx.ledger) } }))
+                  : own(item);
+        const stream = new LiveResults(source, map);
+        // graphql's own stream returned the source on abort (server-sent events over HTTP); so does this one.
+        const signal = (args as { signal?: AbortSignal }).signal;
+        if (signal) {
+          if (signal.aborted) await stream.return();
+          else signal.addEventListener('abort', () => void stream.return(), { once: true });
+        }
+        return stream;
+      });
+    },
+  };
+}
+
+/** A subscriber's results: its source's items, one at a time, each mapped to its (shared) result. */
+class LiveResults implements AsyncIterableIterator<ExecutionResult> {
+  constructor(
+    private readonly source: LiveSubscription,
+    private readonly map: (item: LiveItem) => Result,
+  ) {}
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  async next(): Promise<IteratorResult<ExecutionResult>> {
+    const r = await this.source.next();
+    if (r.done) return DONE;
+    return { value: await this.map(r.value), done: false };
+  }
+
+  async return(): Promise<IteratorResult<ExecutionResult>> {
+    await this.source.return();
+    return DONE;
+  }
+
+  async throw(): Promise<IteratorResult<ExecutionResult>> {
+    return this.return();
+  }
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
+}
