@@ -11,6 +11,12 @@
  * next, nor for another principal), and only events the feed handed to several subscriptions as
  * the same object are shared: a replay reads its own copies and executes them alone.
  *
+ * A shared result is kept only while it can still be asked for: per (event, key), until every
+ * other stream of that key open when it was made has taken it, and never longer than the event
+ * itself is held (results hang off the event object weakly, so an event no subscription queue
+ * holds any more takes its results with it). So memory follows the queues, which the feed bounds,
+ * and a replay's single-use results never push out the live ones.
+ *
  * Everything else stays per subscriber: subscribing (parse, validation, the limits, the cost and
  * rate limits, the scope check of `auditEventCreated` itself), the filter, the queue and its
  * overflow (an `end` item is executed with the subscriber's own context), error masking, and the
@@ -36,9 +42,6 @@ export function registerLiveSource(context: object, source: LiveSubscription): v
   sources.set(context, source);
 }
 
-/** Events whose shared results are kept: a subscriber further behind than that executes alone. */
-const KEEP_EVENTS = 2_048;
-
 const DONE: IteratorResult<never> = { value: undefined, done: true };
 
 const documentIds = new WeakMap<DocumentNode, number>();
@@ -62,19 +65,42 @@ export function sharingKey(args: ExecutionArgs): string | null {
   }
 }
 
+/** A shared result and how many more streams of its key may still ask for it. */
+interface Kept {
+  result: Result;
+  left: number;
+}
+
 export function useSharedLiveExecution(): Plugin {
-  /** event → sharing key → its result; insertion order is event order (oldest dropped first). */
-  const results = new Map<StoredEvent, Map<string, Result>>();
+  /** event → sharing key → its result, for as long as the event object lives (see the file comment). */
+  const results = new WeakMap<StoredEvent, Map<string, Kept>>();
+  /** Open streams per sharing key. */
+  const streams = new Map<string, number>();
 
   const shared = (event: StoredEvent, key: string, run: () => Result): Result => {
     let byKey = results.get(event);
-    if (!byKey) {
-      results.set(event, (byKey = new Map()));
-      if (results.size > KEEP_EVENTS) results.delete(results.keys().next().value!);
+    const kept = byKey?.get(key);
+    if (kept) {
+      if (--kept.left <= 0) {
+        byKey!.delete(key);
+        if (byKey!.size === 0) results.delete(event);
+      }
+      return kept.result;
     }
-    let r = byKey.get(key);
-    if (r === undefined) byKey.set(key, (r = run()));
-    return r;
+    const result = run();
+    // Only streams open now can hold this event (a stream opened later joins the feed after it).
+    const others = (streams.get(key) ?? 1) - 1;
+    if (others > 0) {
+      if (!byKey) results.set(event, (byKey = new Map()));
+      byKey.set(key, { result, left: others });
+    }
+    return result;
+  };
+  const opened = (key: string) => void streams.set(key, (streams.get(key) ?? 0) + 1);
+  const closed = (key: string) => {
+    const n = (streams.get(key) ?? 1) - 1;
+    if (n > 0) streams.set(key, n);
+    else streams.delete(key);
   };
 
   return {
@@ -99,7 +125,8 @@ export function useSharedLiveExecution(): Plugin {
                 item.kind === 'event'
                   ? shared(item.event, key, () => execute({ ...base, rootValue: item, contextValue: { ...ctx, loaders: createLoaders(ctx.ledger) } }))
                   : own(item);
-        const stream = new LiveResults(source, map);
+        if (key !== null) opened(key);
+        const stream = new LiveResults(source, map, key === null ? null : () => closed(key));
         // graphql's own stream returned the source on abort (server-sent events over HTTP); so does this one.
         const signal = (args as { signal?: AbortSignal }).signal;
         if (signal) {
@@ -117,6 +144,8 @@ class LiveResults implements AsyncIterableIterator<ExecutionResult> {
   constructor(
     private readonly source: LiveSubscription,
     private readonly map: (item: LiveItem) => Result,
+    /** Called once when the stream ends, however it ends. */
+    private onClose: (() => void) | null,
   ) {}
 
   [Symbol.asyncIterator](): this {
@@ -125,13 +154,23 @@ class LiveResults implements AsyncIterableIterator<ExecutionResult> {
 
   async next(): Promise<IteratorResult<ExecutionResult>> {
     const r = await this.source.next();
-    if (r.done) return DONE;
+    if (r.done) {
+      this.close();
+      return DONE;
+    }
     return { value: await this.map(r.value), done: false };
   }
 
   async return(): Promise<IteratorResult<ExecutionResult>> {
+    this.close();
     await this.source.return();
     return DONE;
+  }
+
+  private close(): void {
+    const f = this.onClose;
+    this.onClose = null;
+    f?.();
   }
 
   async throw(): Promise<IteratorResult<ExecutionResult>> {
