@@ -152,13 +152,16 @@ class LiveResults implements AsyncIterableIterator<ExecutionResult> {
     return this;
   }
 
-  async next(): Promise<IteratorResult<ExecutionResult>> {
-    const r = await this.source.next();
-    if (r.done) {
-      this.close();
-      return DONE;
-    }
-    return { value: await this.map(r.value), done: false };
+  // Plain promise chains, not async functions: one event is one microtask hop less per subscriber.
+  next(): Promise<IteratorResult<ExecutionResult>> {
+    return this.source.next().then((r) => {
+      if (r.done) {
+        this.close();
+        return DONE;
+      }
+      const result = this.map(r.value);
+      return result instanceof Promise ? result.then(asValue) : asValue(result);
+    });
   }
 
   async return(): Promise<IteratorResult<ExecutionResult>> {
@@ -177,6 +180,8 @@ class LiveResults implements AsyncIterableIterator<ExecutionResult> {
     return this.return();
   }
 }
+
+const asValue = (value: ExecutionResult): IteratorResult<ExecutionResult> => ({ value, done: false });
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
   return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
