@@ -42,6 +42,8 @@ export interface LiveRow {
   max: number;
   /** This process: the gateway serving the subscriptions (the writer is another process). */
   gatewayCpuPct: number;
+  /** Of which in the kernel (system time: mostly the sockets' writes). */
+  gatewaySysPct: number;
   /** The gateway's CPU time per delivery (all of it, the feed's reads and fixed costs included). */
   gatewayUsPerDelivery: number;
   gatewayRssMb: number;
@@ -56,6 +58,8 @@ export interface LiveRow {
   feedP99: number;
   /** The feed's ledger reads (immudb txScan + getAll), p99. */
   readP99: number;
+  /** The feed's ledger reads per second (each covers every tx committed since the previous one). */
+  readsPerSec: number;
   /** The whole machine (immudb, Redis, writer, subscribers, gateway), out of cores × 100. */
   machineCpuPct: number;
 }
@@ -247,8 +251,8 @@ async function startClients(parts: number): Promise<Clients> {
 
 function printLiveTable(title: string, rows: LiveRow[]): void {
   const head = [
-    'subscribers', 's', 'writes/s', 'deliveries/s', 'delivered/expected', 'p50 ms', 'p99 ms', 'max ms', 'feed p99 ms', 'ledger read p99 ms',
-    'gateway CPU %', 'gateway µs/delivery', 'gateway RSS MB', 'subscribers CPU %', 'writer CPU %', 'immudb CPU %', 'Redis CPU %', 'other CPU %', `machine CPU % (of ${cpus().length * 100})`,
+    'subscribers', 's', 'writes/s', 'deliveries/s', 'delivered/expected', 'p50 ms', 'p99 ms', 'max ms', 'feed p99 ms', 'ledger read p99 ms', 'reads/s',
+    'gateway CPU %', 'of which sys %', 'gateway µs/delivery', 'gateway RSS MB', 'subscribers CPU %', 'writer CPU %', 'immudb CPU %', 'Redis CPU %', 'other CPU %', `machine CPU % (of ${cpus().length * 100})`,
   ];
   const pct = (v: number) => (Number.isNaN(v) ? '-' : v.toFixed(0));
   const body = rows.map((r) => [
@@ -262,7 +266,9 @@ function printLiveTable(title: string, rows: LiveRow[]): void {
     r.max === 0 ? '-' : r.max.toFixed(1),
     Number.isNaN(r.feedP99) ? '-' : r.feedP99.toFixed(1),
     Number.isNaN(r.readP99) ? '-' : r.readP99.toFixed(1),
+    r.readsPerSec.toFixed(0),
     pct(r.gatewayCpuPct),
+    pct(r.gatewaySysPct),
     r.delivered > 0 ? r.gatewayUsPerDelivery.toFixed(1) : '-',
     r.gatewayRssMb.toFixed(0),
     pct(r.clientCpuPct),
@@ -309,7 +315,9 @@ export async function benchLive(address: string, scale = 1): Promise<LiveRow[]> 
       return typeof v === 'function' ? v.bind(target) : v;
     },
   });
-  const live = await openLive({ ledger: timed, redisUrl });
+  // BENCH_LIVE_READ_INTERVAL_MS: the feed's read spacing (src/live/feed.ts `readIntervalMs`), for comparisons.
+  const readIntervalMs = process.env.BENCH_LIVE_READ_INTERVAL_MS;
+  const live = await openLive({ ledger: timed, redisUrl, ...(readIntervalMs ? { feed: { readIntervalMs: Number(readIntervalMs) } } : {}) });
   live.feed.start();
   const app = createApp({ ledger, live: live.feed, config: { port: 0, host: '127.0.0.1' }, logger: createLogger({ level: 'error' }) });
   const { url } = await app.listen();
@@ -411,6 +419,7 @@ export async function benchLive(address: string, scale = 1): Promise<LiveRow[]> 
       p99: r.p99 ?? Number.NaN,
       max: r.max,
       gatewayCpuPct: (gatewayMs / ms) * 100,
+      gatewaySysPct: (cpu.system / 1000 / ms) * 100,
       gatewayUsPerDelivery: (gatewayMs * 1000) / Math.max(1, r.delivered),
       gatewayRssMb: rss / 2 ** 20,
       clientCpuPct: (clientMs / ms) * 100,
@@ -420,6 +429,7 @@ export async function benchLive(address: string, scale = 1): Promise<LiveRow[]> 
       otherCpuPct: Math.max(0, machinePct - (ours / ms) * 100),
       feedP99: feedLatencies.sort((x, y) => x - y)[Math.floor(feedLatencies.length * 0.99)] ?? Number.NaN,
       readP99: readMs.sort((x, y) => x - y)[Math.floor(readMs.length * 0.99)] ?? Number.NaN,
+      readsPerSec: readMs.length / wall,
       machineCpuPct: machinePct,
     };
   };
