@@ -33,7 +33,7 @@ export const GraphQLCode = {
 
 export const UNEXPECTED_MESSAGE = 'Unexpected error.';
 
-export type LimitName = 'depth' | 'aliases' | 'tokens' | 'directives' | 'cost';
+export type LimitName = 'depth' | 'aliases' | 'tokens' | 'directives' | 'cost' | 'nesting';
 
 export function limitError(limit: LimitName, message: string, max: number, actual?: number): GraphQLError {
   return new GraphQLError(message, {
@@ -107,10 +107,13 @@ const VARIABLE_AT = /^Variable "\$([^"]+)" got invalid value .*? at "([^"]+)"; (
 const VARIABLE_VALUE = /^Variable "\$([^"]+)" got invalid value [^]*?; ([^]*)$/;
 const VARIABLE_OTHER = /^Variable "\$([^"]+)" ([^]*)$/;
 
+/** graphql-js prints list indexes as `input[3].outcome`; our paths are dotted (`input.3.outcome`), like the domain's. */
+const dotted = (path: string) => path.replace(/\[(\d+)\]/g, '.$1');
+
 /** graphql-js' variable coercion messages, as violations with variable-relative paths (`input.3.outcome`). */
 function variableViolation(message: string): FieldViolation | null {
   let m = VARIABLE_AT.exec(message);
-  if (m) return { path: m[2]!, message: m[3]! };
+  if (m) return { path: dotted(m[2]!), message: m[3]! };
   m = VARIABLE_VALUE.exec(message);
   if (m) return { path: m[1]!, message: m[2]! };
   m = VARIABLE_OTHER.exec(message);

@@ -9,6 +9,12 @@
  * | directives | 20     | graphql-armor at validation                                           |
  * | cost       | 50,000 | Pothos complexity, measured with the request's variables before execution |
  * | mutation fields | 1 | one mutation field per operation, so a failing request writes nothing |
+ * | nesting    | 64     | brackets (`{ [ (`) open at once, counted with graphql-js' lexer before parsing |
+ *
+ * Nesting: graphql-js' parser is recursive, and a list literal costs one token per level
+ * (`[[[[…`), so ~2,000 levels overflow the stack inside the token limit (a RangeError, answered as
+ * an internal error). Legitimate documents stay far below 64: selections are at most 10 deep and a
+ * `data` literal at most 32.
  *
  * Cost: every field costs 1; a connection multiplies its selection by the page size it asks for
  * (`first`/`last`, default 50, counted as at most 500 because more is refused anyway) and costs 10
@@ -19,7 +25,7 @@
  */
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { createComplexityRule } from '@pothos/plugin-complexity';
-import { GraphQLError, Kind, validate, type DocumentNode, type GraphQLSchema, type SelectionSetNode, type ValidationContext, type ValidationRule } from 'graphql';
+import { GraphQLError, Kind, Lexer, Source, TokenKind, validate, type DocumentNode, type GraphQLSchema, type SelectionSetNode, type ValidationContext, type ValidationRule } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { GraphQLCode, limitError, type LimitName } from './errors.ts';
 
@@ -29,6 +35,7 @@ export const QUERY_LIMITS = {
   maxAliases: 15,
   maxDirectives: 20,
   maxCost: 50_000,
+  maxNesting: 64,
 } as const;
 
 export const COST = {
@@ -130,8 +137,44 @@ function useCostLimit(maxCost: number): Plugin {
   };
 }
 
+/**
+ * How deeply brackets nest in `source`, read token by token (iteratively) with graphql-js' lexer.
+ * Stops as soon as it exceeds `max`, or after `maxTokens` tokens (the token limit refuses those).
+ * A lexer error ends the count: the parser reports it.
+ */
+export function bracketNesting(source: string, max: number, maxTokens: number): number {
+  const lexer = new Lexer(new Source(source));
+  let depth = 0;
+  let deepest = 0;
+  try {
+    for (let n = 0; n <= maxTokens; n++) {
+      const kind = lexer.advance().kind;
+      if (kind === TokenKind.EOF) break;
+      if (kind === TokenKind.BRACE_L || kind === TokenKind.BRACKET_L || kind === TokenKind.PAREN_L) {
+        deepest = Math.max(deepest, ++depth);
+        if (deepest > max) break;
+      } else if (kind === TokenKind.BRACE_R || kind === TokenKind.BRACKET_R || kind === TokenKind.PAREN_R) depth--;
+    }
+  } catch {
+    // not GraphQL: left to the parser's syntax error
+  }
+  return deepest;
+}
+
+/** Refuses documents nested deeper than `max` before the (recursive) parser sees them. */
+function useNestingLimit(max: number, maxTokens: number): Plugin {
+  return {
+    onParse({ params }) {
+      const source = typeof params.source === 'string' ? params.source : params.source.body;
+      const nesting = bracketNesting(source, max, maxTokens);
+      if (nesting > max) throw limitError('nesting', `Nesting limit of ${max} exceeded.`, max);
+    },
+  };
+}
+
 export function useQueryLimits(limits: typeof QUERY_LIMITS = QUERY_LIMITS): Plugin[] {
   return [
+    useNestingLimit(limits.maxNesting, limits.maxTokens),
     EnvelopArmorPlugin({
       maxTokens: armorOptions('tokens', limits.maxTokens),
       maxDepth: { ...armorOptions('depth', limits.maxDepth), ignoreIntrospection: true, flattenFragments: false },

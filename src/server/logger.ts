@@ -44,6 +44,17 @@ function isClientError(e: unknown): boolean {
   return causeChain(e).some((c) => isAuditError(c) && CLIENT_CODES.has(c.code));
 }
 
+/**
+ * The client hung up before its request was read (node's `abortIncoming`: ECONNRESET "aborted"), or
+ * the request was aborted: Yoga reports it as a failed request, but nothing went wrong here.
+ */
+function isClientAbort(e: unknown): boolean {
+  return causeChain(e).some((c) => {
+    const { code, name, message } = c as { code?: unknown; name?: unknown; message?: unknown };
+    return (code === 'ECONNRESET' && message === 'aborted') || name === 'AbortError';
+  });
+}
+
 function describe(arg: unknown): unknown {
   if (arg instanceof Error) {
     const chain = causeChain(arg).filter((c): c is Error => c instanceof Error);
@@ -63,6 +74,11 @@ export function createLogger(options: { level?: LogLevel; write?: (line: string)
   const log = (level: LogLevel, args: unknown[]) => {
     // Client mistakes that reach the error log (Yoga logs every error it masks) are demoted.
     if (level === 'error' && args.length > 0 && args.every((a) => a instanceof Error) && args.every(isClientError)) level = 'debug';
+    // A client that went away mid-request: one line at debug, no stack.
+    if (args.length > 0 && args.every((a) => a instanceof Error) && args.every(isClientAbort)) {
+      level = 'debug';
+      args = ['request aborted by the client'];
+    }
     if (RANK[level] < min) return;
     const [first, ...rest] = args;
     const entry: Record<string, unknown> = { time: new Date().toISOString(), level };

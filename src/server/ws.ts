@@ -12,6 +12,8 @@
  *   with no scope at all (nothing it could run): 4403 Forbidden. Per-operation scopes are then
  *   checked by the schema like over HTTP (FORBIDDEN errors), so a write-only token can still send
  *   mutations over the socket.
+ * - JSON nested deeper than MAX_JSON_NESTING closes the socket with 4400 before it is parsed
+ *   (serveSockets).
  * - Keep-alive: a ping every `keepAliveMs`; a socket that does not answer within as long again is
  *   terminated (also how a client that stopped reading is eventually cut off).
  * - close(): no new upgrades, every socket closed with 1001 "Going away", and those that do not
@@ -20,12 +22,12 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
-import type { OperationResult } from 'graphql-ws';
-import { useServer } from 'graphql-ws/use/ws';
+import { CloseCode, handleProtocols, makeServer, type OperationResult } from 'graphql-ws';
 import type { YogaServerInstance } from 'graphql-yoga';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import type { AuthResult, TokenStore } from '../auth/tokens.ts';
 import { maskError } from '../graphql/errors.ts';
+import { MAX_JSON_NESTING, nestsDeeperThan } from './json-depth.ts';
 import type { Logger } from './logger.ts';
 import { runWithRequest } from './logger.ts';
 
@@ -43,6 +45,8 @@ export interface GraphQLWebSocketOptions {
 /** graphql-ws close codes (its own conventions: 4401 Unauthorized, 4403 Forbidden). */
 export const WS_UNAUTHORIZED = 4401;
 export const WS_FORBIDDEN = 4403;
+/** graphql-ws' close code for an invalid message. */
+export const WS_BAD_REQUEST = 4400;
 
 export interface GraphQLWebSocket {
   readonly wss: WebSocketServer;
@@ -57,6 +61,76 @@ interface Enveloped {
   execute: (args: ExecutionArgs) => OperationResult;
   subscribe: (args: ExecutionArgs) => OperationResult;
   requestId: string;
+}
+
+/** What graphql-ws' context carries for each socket (as graphql-ws/use/ws gives it). */
+interface Extra {
+  readonly socket: WebSocket;
+  readonly request: IncomingMessage;
+}
+
+/**
+ * graphql-ws' `use/ws` adapter, plus one check before graphql-ws sees a message: JSON nested
+ * deeper than MAX_JSON_NESTING closes the socket with 4400 Bad Request (graphql-ws' own code for an
+ * invalid message) unparsed. graphql-ws JSON.parses every message, connection_init included, so
+ * before any authentication, and V8 takes seconds over deep nesting (json-depth.ts). graphql-ws has
+ * no hook before its parse, hence our own adapter around makeServer rather than useServer.
+ */
+function serveSockets(wss: WebSocketServer, server: ReturnType<typeof makeServer<Record<string, unknown> | undefined, Extra>>, keepAliveMs: number, logger: Logger): void {
+  wss.options.handleProtocols = handleProtocols;
+  wss.on('error', (e) => logger.error('websocket: server error', e));
+  wss.on('connection', (socket, request) => {
+    socket.once('error', (e) => {
+      logger.warn('websocket: socket error', e);
+      socket.close(CloseCode.InternalServerError, 'Internal server error');
+    });
+    // Keep-alive: a socket that does not answer a ping within keepAliveMs is terminated.
+    let pongWait: NodeJS.Timeout | null = null;
+    const pingInterval =
+      keepAliveMs > 0 && Number.isFinite(keepAliveMs)
+        ? setInterval(() => {
+            if (socket.readyState !== socket.OPEN) return;
+            pongWait = setTimeout(() => socket.terminate(), keepAliveMs);
+            socket.once('pong', () => {
+              if (pongWait) clearTimeout(pongWait);
+              pongWait = null;
+            });
+            socket.ping();
+          }, keepAliveMs)
+        : null;
+    const closed = server.opened(
+      {
+        protocol: socket.protocol,
+        send: (data) =>
+          new Promise<void>((resolve, reject) => {
+            if (socket.readyState !== socket.OPEN) return resolve();
+            socket.send(data, (err) => (err ? reject(err) : resolve()));
+          }),
+        close: (code, reason) => socket.close(code, reason),
+        onMessage: (cb) =>
+          socket.on('message', async (data: Buffer | ArrayBuffer | Buffer[]) => {
+            const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+            if (nestsDeeperThan(bytes)) {
+              logger.warn(`websocket: closed a connection that sent JSON nested deeper than ${MAX_JSON_NESTING} levels`);
+              socket.close(WS_BAD_REQUEST, 'Message nested too deep');
+              return;
+            }
+            try {
+              await cb(bytes.toString());
+            } catch (e) {
+              logger.error('websocket: message handling failed', e);
+              socket.close(CloseCode.InternalServerError, 'Internal server error');
+            }
+          }),
+      },
+      { socket, request },
+    );
+    socket.once('close', (code, reason) => {
+      if (pongWait) clearTimeout(pongWait);
+      if (pingInterval) clearInterval(pingInterval);
+      void closed(code, String(reason));
+    });
+  });
 }
 
 /** The Origin names the host the client connected to (or there is none: not a browser). */
@@ -95,69 +169,64 @@ export function attachGraphQLWebSocket(options: GraphQLWebSocketOptions): GraphQ
       return _http === undefined ? masked : new GraphQLError(masked.message, { nodes: masked.nodes ?? null, extensions });
     });
 
-  useServer(
-    {
-      // Never echo internal error messages in close reasons.
-      isProd: true,
-      onConnect: (ctx) => {
-        const { auth } = options;
-        if (!auth?.enabled) return true;
-        const result = auth.authenticate(ctx.connectionParams?.authorization);
-        if (!result.ok) {
-          ctx.extra.socket.close(WS_UNAUTHORIZED, 'Unauthorized');
-          return false;
-        }
-        if (result.principal && result.principal.scopes.length === 0) {
-          ctx.extra.socket.close(WS_FORBIDDEN, 'Forbidden');
-          return false;
-        }
-        (ctx.extra as { auth?: AuthResult }).auth = result;
-        return true;
-      },
-      execute: (args) => {
-        const env = args.rootValue as Enveloped;
-        return runWithRequest(env.requestId, () => env.execute(args));
-      },
-      subscribe: (args) => {
-        const env = args.rootValue as Enveloped;
-        return runWithRequest(env.requestId, () => env.subscribe(args));
-      },
-      onSubscribe: async (ctx, _id, payload) => {
-        const requestId = randomUUID();
-        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
-          ...ctx,
-          req: ctx.extra.request,
-          socket: ctx.extra.socket,
-          params: payload,
-          connectionParams: ctx.connectionParams,
-          // What onConnect established; the context never re-reads connectionParams.
-          wsAuth: (ctx.extra as { auth?: AuthResult }).auth ?? { ok: true, principal: null },
-        });
-        return runWithRequest(requestId, async () => {
-          let document;
-          try {
-            document = parse(payload.query);
-          } catch (e) {
-            // Syntax errors and the token limit: an error message to the client, not a closed socket.
-            return asErrors([e]);
-          }
-          const errors = validate(schema, document);
-          if (errors.length > 0) return asErrors(errors);
-          const args: ExecutionArgs = {
-            schema,
-            operationName: payload.operationName ?? null,
-            document,
-            variableValues: payload.variables ?? null,
-            contextValue: await contextFactory(),
-            rootValue: { execute, subscribe, requestId } as Enveloped,
-          };
-          return args;
-        });
-      },
+  const server = makeServer<Record<string, unknown> | undefined, Extra>({
+    onConnect: (ctx) => {
+      const { auth } = options;
+      if (!auth?.enabled) return true;
+      const result = auth.authenticate(ctx.connectionParams?.authorization);
+      if (!result.ok) {
+        ctx.extra.socket.close(WS_UNAUTHORIZED, 'Unauthorized');
+        return false;
+      }
+      if (result.principal && result.principal.scopes.length === 0) {
+        ctx.extra.socket.close(WS_FORBIDDEN, 'Forbidden');
+        return false;
+      }
+      (ctx.extra as { auth?: AuthResult }).auth = result;
+      return true;
     },
-    wss,
-    options.keepAliveMs,
-  );
+    execute: (args) => {
+      const env = args.rootValue as Enveloped;
+      return runWithRequest(env.requestId, () => env.execute(args));
+    },
+    subscribe: (args) => {
+      const env = args.rootValue as Enveloped;
+      return runWithRequest(env.requestId, () => env.subscribe(args));
+    },
+    onSubscribe: async (ctx, _id, payload) => {
+      const requestId = randomUUID();
+      const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+        ...ctx,
+        req: ctx.extra.request,
+        socket: ctx.extra.socket,
+        params: payload,
+        connectionParams: ctx.connectionParams,
+        // What onConnect established; the context never re-reads connectionParams.
+        wsAuth: (ctx.extra as { auth?: AuthResult }).auth ?? { ok: true, principal: null },
+      });
+      return runWithRequest(requestId, async () => {
+        let document;
+        try {
+          document = parse(payload.query);
+        } catch (e) {
+          // Syntax errors and the token limit: an error message to the client, not a closed socket.
+          return asErrors([e]);
+        }
+        const errors = validate(schema, document);
+        if (errors.length > 0) return asErrors(errors);
+        const args: ExecutionArgs = {
+          schema,
+          operationName: payload.operationName ?? null,
+          document,
+          variableValues: payload.variables ?? null,
+          contextValue: await contextFactory(),
+          rootValue: { execute, subscribe, requestId } as Enveloped,
+        };
+        return args;
+      });
+    },
+  });
+  serveSockets(wss, server, options.keepAliveMs, logger);
 
   return {
     wss,

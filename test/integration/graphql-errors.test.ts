@@ -6,8 +6,10 @@
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { buildSchema, getIntrospectionQuery, isNonNullType, type GraphQLField, type GraphQLObjectType } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { CREATE, CREATE_MANY, EVENT_FIELDS, eventInput, expectNoStackTrace, startTestServer, type TestServer } from '../support/graphql.ts';
 import { describeImmudb } from '../support/services.ts';
 
@@ -58,8 +60,11 @@ const BAD_INPUTS: Case[] = [
   { name: 'oversized errorMessage', query: CREATE, variables: { input: { ...valid(), errorMessage: 'm'.repeat(1025) } }, code: 'BAD_USER_INPUT', paths: ['input.errorMessage'] },
   { name: 'oversized data', query: CREATE, variables: { input: { ...valid(), data: { blob: 'x'.repeat(70 * 1024) } } }, code: 'BAD_USER_INPUT', paths: ['input.data.blob'] },
   { name: 'deep JSON data', query: CREATE, variables: { input: { ...valid(), data: deep(40) } }, code: 'BAD_USER_INPUT' },
-  { name: 'very deep JSON data (5,000 levels)', query: '', body: deepBody(5_000), code: 'BAD_USER_INPUT' },
-  { name: 'absurdly deep JSON data (300,000 levels)', query: '', body: deepBody(300_000), code: 'BAD_USER_INPUT' },
+  { name: 'deep JSON data (900 levels)', query: '', body: deepBody(900), code: 'BAD_USER_INPUT' },
+  // Deeper than 1,000 levels, the body is refused before JSON.parse (which is slow on deep nesting).
+  { name: 'very deep JSON data (5,000 levels)', query: '', body: deepBody(5_000), code: 'BAD_REQUEST' },
+  { name: 'absurdly deep JSON data (300,000 levels)', query: '', body: deepBody(300_000), code: 'BAD_REQUEST' },
+  { name: 'deep JSON elsewhere in the body (extensions)', query: '', body: `{"query":"{ ledgerState { txId } }","extensions":${'['.repeat(2_000)}${']'.repeat(2_000)}}`, code: 'BAD_REQUEST' },
   { name: 'deep JSON data as a literal', query: `mutation { createAuditEvent(input: { eventType: "a.b", eventCategory: "c", outcome: SUCCESS, correlationId: "x", actorType: "s", actorId: "g", data: ${'{ a: '.repeat(40)}1${' }'.repeat(40)} }) { created } }`, code: 'BAD_USER_INPUT' },
   { name: 'future timestamp', query: CREATE, variables: { input: { ...valid(), timestamp: future() } }, code: 'BAD_USER_INPUT', paths: ['input.timestamp'] },
   { name: 'sub-millisecond timestamp', query: CREATE, variables: { input: { ...valid(), timestamp: '2025-01-01T00:00:00.0001Z' } }, code: 'BAD_USER_INPUT', paths: ['input.timestamp'] },
@@ -70,6 +75,7 @@ const BAD_INPUTS: Case[] = [
   { name: 'resourceType without resourceId', query: CREATE, variables: { input: { ...valid(), resourceType: 'pod' } }, code: 'BAD_USER_INPUT', paths: ['input.resourceId'] },
   { name: 'lone surrogate', query: CREATE, variables: { input: { ...valid(), actorId: 'a\ud800b' } }, code: 'BAD_USER_INPUT', paths: ['input.actorId'] },
   { name: 'batch: one bad event among valid ones', query: CREATE_MANY, variables: { input: [valid(), valid(), valid(), { ...valid(), actorId: '' }, valid()] }, code: 'BAD_USER_INPUT', paths: ['input.3.actorId'] },
+  { name: 'batch: a wrong enum in one element (variables): dotted path', query: CREATE_MANY, variables: { input: [valid(), { ...valid(), outcome: 'MAYBE' }, valid()] }, code: 'BAD_USER_INPUT', paths: ['input.1.outcome'] },
   { name: 'batch: empty', query: CREATE_MANY, variables: { input: [] }, code: 'BAD_USER_INPUT', paths: ['input'] },
   { name: 'batch: 1,001 events', query: CREATE_MANY, variables: { input: Array.from({ length: 1001 }, () => ({ ...valid(), data: null })) }, code: 'BAD_USER_INPUT', paths: ['input'] },
   { name: 'batch: one eventId twice with different content', query: CREATE_MANY, variables: (() => { const a = valid(); return { input: [a, { ...a, actorId: 'other' }] }; })(), code: 'BAD_USER_INPUT', paths: ['input.1.eventId'] },
@@ -91,6 +97,9 @@ const fields = (n: number, f = 'txId') => Array.from({ length: n }, () => f).joi
 const nestedFragments = (n: number): string => (n === 0 ? 'eventId' : `... on AuditEvent { ${nestedFragments(n - 1)} }`);
 
 const ABUSE: Case[] = [
+  // graphql-js' parser is recursive: ~2,000 nested list levels (inside the token limit) overflowed the stack (500).
+  { name: 'nesting: a list literal 2,000 levels deep', query: `{ timeline(correlationId: ${'['.repeat(2_000)}"x"${']'.repeat(2_000)}) { edges { cursor } } }`, code: 'QUERY_LIMIT_EXCEEDED', limit: 'nesting' },
+  { name: 'nesting: an object literal 100 levels deep', query: `mutation { createAuditEvent(input: ${'{ a: '.repeat(100)}1${' }'.repeat(100)}) { created } }`, code: 'QUERY_LIMIT_EXCEEDED', limit: 'nesting' },
   { name: 'depth: nested inline fragments', query: `{ node(id: "x") { ${nestedFragments(12)} } }`, code: 'QUERY_LIMIT_EXCEEDED', limit: 'depth' },
   { name: 'aliases: 16 of them', query: `{ ${Array.from({ length: 16 }, (_, i) => `a${i}: ledgerState { txId }`).join(' ')} }`, code: 'QUERY_LIMIT_EXCEEDED', limit: 'aliases' },
   { name: 'tokens: a huge selection', query: `{ ledgerState { ${fields(2100)} } }`, code: 'QUERY_LIMIT_EXCEEDED', limit: 'tokens' },
@@ -156,6 +165,69 @@ describeImmudb('GraphQL errors and limits', () => {
     const r = await s.gql(CREATE, { input: { ...valid(), data: deep(40) } });
     const [v] = r.body.errors![0]!.extensions!.violations;
     expect(v.path).toMatch(/^input\.data(\.a){32,33}$/);
+  });
+
+  it('a 15 MB body nesting JSON 2.5 million levels deep is refused at once (JSON.parse alone would block the event loop for ~2 s)', async () => {
+    const before = await s.txId();
+    const started = performance.now();
+    const res = await fetch(s.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: deepBody(2_500_000) });
+    const text = await res.text();
+    expect(res.status).toBe(400);
+    expect(JSON.parse(text).errors[0].extensions.code).toBe('BAD_REQUEST');
+    expect(performance.now() - started).toBeLessThan(1_500);
+    expect(await s.txId()).toBe(before);
+  });
+
+  it('GET with variables or extensions that are not JSON → 400 BAD_REQUEST (was a masked 500)', async () => {
+    for (const param of ['variables', 'extensions']) {
+      for (const value of ['{', 'x', '{"a":']) {
+        const res = await fetch(`${s.url}?query=${encodeURIComponent('{ ledgerState { txId } }')}&${param}=${encodeURIComponent(value)}`, { headers: { accept: 'application/json' } });
+        const text = await res.text();
+        expect(res.status, `${param}=${value}`).toBe(400);
+        expect(JSON.parse(text).errors.map((e: any) => e.extensions.code), `${param}=${value}`).toEqual(['BAD_REQUEST']);
+        expectNoStackTrace(text);
+      }
+    }
+    const ok = await fetch(`${s.url}?query=${encodeURIComponent('query($c: String!) { timeline(correlationId: $c) { edges { cursor } } }')}&variables=${encodeURIComponent('{"c":"x"}')}`);
+    expect(ok.status).toBe(200);
+  });
+
+  it('a client hanging up mid-body is not a server error: logged at debug, without a stack', async () => {
+    const requestId = `abort-${randomUUID()}`;
+    const { hostname, port } = new URL(s.url);
+    const socket = connect({ host: hostname, port: Number(port) });
+    socket.on('error', () => {});
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(`POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nx-request-id: ${requestId}\r\nContent-Length: 1000\r\n\r\n{"query":`);
+    await expect.poll(() => s.logs.some((l) => l.includes(requestId)), { timeout: 5_000 }).toBe(true);
+    socket.destroy();
+    await expect.poll(() => s.logs.filter((l) => l.includes(requestId) && l.includes('request aborted by the client')).length, { timeout: 5_000 }).toBeGreaterThan(0);
+    const mine = s.logs.filter((l) => l.includes(requestId));
+    for (const line of mine) {
+      expect(JSON.parse(line).level, line).toBe('debug');
+      expect(line).not.toMatch(/"stack"|\\n\s+at /);
+    }
+  });
+
+  it('a WebSocket message nesting JSON deeper than 1,000 levels closes the socket with 4400, unparsed; others go on', async () => {
+    const wsUrl = s.url.replace(/^http/, 'ws');
+    const socket = new WebSocket(wsUrl, 'graphql-transport-ws');
+    await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+    const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
+    const started = performance.now();
+    socket.send(`{"type":"connection_init","payload":${'{"a":'.repeat(2_000_000)}1${'}'.repeat(2_000_000)}}`);
+    expect(await closed).toBe(4400);
+    expect(performance.now() - started).toBeLessThan(1_500);
+    // A well-formed client on another socket is unaffected.
+    const other = new WebSocket(wsUrl, 'graphql-transport-ws');
+    const messages: any[] = [];
+    other.on('message', (d) => messages.push(JSON.parse(String(d))));
+    await new Promise((resolve, reject) => other.once('open', resolve).once('error', reject));
+    other.send(JSON.stringify({ type: 'connection_init', payload: { deep: JSON.parse(`${'['.repeat(40)}${']'.repeat(40)}`) } }));
+    await expect.poll(() => messages.map((m) => m.type), { timeout: 5_000 }).toEqual(['connection_ack']);
+    other.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: '{ ledgerState { txId } }' } }));
+    await expect.poll(() => messages.map((m) => m.type), { timeout: 5_000 }).toEqual(['connection_ack', 'next', 'complete']);
+    other.close();
   });
 
   it('allows what is within the limits: a full 500-event page with every field, introspection', async () => {
