@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openEventIndex, withAppendHook, type IndexSetup } from '../../src/index/index.ts';
 import { encodeMember, encodePosition, fieldKey, GLOBAL_KEY } from '../../src/index/query.ts';
 import { indexNamespace, type RedisEventIndex } from '../../src/index/redis-index.ts';
+import { withBodyCache, type BodyCachedLedger } from '../../src/ledger/body-cache.ts';
 import type { Ledger } from '../../src/ledger/port.ts';
 import { createApp, type App } from '../../src/server/app.ts';
 import { createLogger } from '../../src/server/logger.ts';
@@ -27,7 +28,8 @@ const CREATE_MANY = `mutation($input: [AuditEventInput!]!) { createAuditEvents(i
 
 describeImmudb('GraphQL auditEvents', () => {
   describeRedis('on the Redis index', () => {
-    let ledger: Ledger;
+    // With the body cache, as open-ledger.ts wires it: bodies the indexer read are answered from memory.
+    let ledger: BodyCachedLedger<Ledger>;
     let setup: IndexSetup;
     let app: App;
     let url: string;
@@ -49,7 +51,7 @@ describeImmudb('GraphQL auditEvents', () => {
     }));
 
     beforeAll(async () => {
-      ledger = await openTestImmudbLedger();
+      ledger = withBodyCache(await openTestImmudbLedger());
       setup = await openEventIndex({ ledger, redisUrl: redisUrl!, namespace: indexNamespace(`gql-${randomBytes(6).toString('hex')}`), indexer: { pollMs: 50 } });
       setup.indexer.start();
       app = createApp({
@@ -75,7 +77,11 @@ describeImmudb('GraphQL auditEvents', () => {
     const sorted = () => [...inputs].sort((a, b) => (a.timestamp === b.timestamp ? (a.eventId < b.eventId ? -1 : 1) : a.timestamp < b.timestamp ? -1 : 1));
 
     it('returns full events from the ledger, newest first by default, with Relay paging', async () => {
+      const { hits, misses } = ledger.bodyCache;
       const r = await gql(url, QUERY, { filter: { correlationId: corr }, first: 7 });
+      // the indexer read these bodies while following: the page came from the body cache
+      expect(ledger.bodyCache.hits - hits).toBeGreaterThanOrEqual(7);
+      expect(ledger.bodyCache.misses).toBe(misses);
       expect(r.body.errors).toBeUndefined();
       const conn = r.body.data.auditEvents;
       const desc = sorted().reverse();
