@@ -9,6 +9,7 @@
 import { Redis } from 'ioredis';
 import { AuditError, ErrorCode } from '../errors.ts';
 import { ConfigError } from '../server/config.ts';
+import { failFastRedisOptions } from '../redis/fail-fast.ts';
 
 export type Budget = 'writes' | 'cost';
 
@@ -102,15 +103,7 @@ export class RedisRateLimiter implements RateLimiter {
     readonly limits: RateLimits,
     private readonly options: { prefix?: string; onError?: (message: string) => void } = {},
   ) {
-    this.redis = new Redis(url, {
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      connectTimeout: 1_000,
-      commandTimeout: 500,
-      retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 5), 1_000),
-      connectionName: 'auditgraph-rate-limit',
-    });
+    this.redis = new Redis(url, failFastRedisOptions('auditgraph-rate-limit', 500));
     this.redis.on('error', () => {}); // reported per call (fail open) below
     // Calls wait for the first connection (bounded by connectTimeout) instead of failing open at start-up.
     this.connected = this.redis.connect().catch(() => {});

@@ -48,6 +48,7 @@ import { CODED_FIELDS, codedValue, DENSE_MIN_EVENTS, DENSE_SHARE_INVERSE, resolv
 import { findPage, type ProbeRequest, type ProbeResult, type ScanResult, type ScanStream, type SetReader } from './executor.ts';
 import type { ApplyBatch, ApplyResult, EventIndex, IndexPage, IndexQuery, IndexState, IndexStatus, TickResult } from './port.ts';
 import { encodePosition, escapeValue, fieldKey, GLOBAL_KEY, lexArg, normalizeFilter, normalizePage, positionOf, setFieldKeys, type MemberFilter, type MemberRange } from './query.ts';
+import { failFastRedisOptions } from '../redis/fail-fast.ts';
 
 type Arg = string | Buffer | number;
 
@@ -590,16 +591,9 @@ export class RedisEventIndex implements EventIndex, SetReader {
     if (!Number.isInteger(this.chunkSize) || this.chunkSize < 2) throw new RangeError('chunkSize must be an integer ≥ 2');
     this.denseMin = options.denseMinEvents ?? DENSE_MIN_EVENTS;
     this.maxCodes = resolveMaxCodes(options.maxCodes);
-    const base = {
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      connectTimeout: 1_000,
-      // Reconnect quickly and keep trying: the index catches up as soon as Redis is back.
-      retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 5), 1_000),
-    };
-    this.reader = new Redis(options.url, { ...base, commandTimeout: options.queryTimeoutMs ?? 800, connectionName: 'auditgraph-index-query' });
-    this.writer = new Redis(options.url, { ...base, commandTimeout: options.writeTimeoutMs ?? 10_000, connectionName: 'auditgraph-indexer' });
+    // The indexer catches up as soon as Redis is back.
+    this.reader = new Redis(options.url, failFastRedisOptions('auditgraph-index-query', options.queryTimeoutMs ?? 800));
+    this.writer = new Redis(options.url, failFastRedisOptions('auditgraph-indexer', options.writeTimeoutMs ?? 10_000));
     this.writer.defineCommand('agIndexTick', { numberOfKeys: 2, lua: TICK });
     this.writer.defineCommand('agIndexRelease', { numberOfKeys: 1, lua: RELEASE });
     this.writer.defineCommand('agIndexBegin', { numberOfKeys: 1, lua: BEGIN });

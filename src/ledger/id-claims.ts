@@ -12,6 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis, type Result } from 'ioredis';
 import { AuditError, ErrorCode } from '../errors.ts';
+import { failFastRedisOptions } from '../redis/fail-fast.ts';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
@@ -66,15 +67,7 @@ export class RedisEventIdClaims implements EventIdClaims {
     this.ttlMs = options.ttlMs ?? 30_000;
     this.waitMs = options.waitMs ?? 35_000;
     this.prefix = `ag:claim:v1:{${encodeURIComponent(options.scope)}}:`;
-    this.redis = new Redis(options.url, {
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      connectTimeout: 1_000,
-      commandTimeout: 500,
-      retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 5), 1_000),
-      connectionName: 'auditgraph-id-claims',
-    });
+    this.redis = new Redis(options.url, failFastRedisOptions('auditgraph-id-claims', 500));
     this.redis.defineCommand('agClaim', { lua: CLAIM });
     this.redis.defineCommand('agUnclaim', { lua: UNCLAIM });
     this.redis.on('error', () => {}); // reported per call below

@@ -11,6 +11,7 @@
 import { Redis } from 'ioredis';
 import { escapeValue } from '../index/query.ts';
 import type { LiveSignal, SignalListener } from './port.ts';
+import { failFastRedisOptions } from '../redis/fail-fast.ts';
 
 export function liveChannel(scope: string): string {
   return `ag:live:v1:{${escapeValue(scope)}}:tx`;
@@ -33,18 +34,10 @@ export class RedisLiveSignal implements LiveSignal {
 
   private constructor(options: RedisSignalOptions) {
     this.channel = options.channel;
-    const base = {
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      connectTimeout: 1_000,
-      commandTimeout: 1_000,
-      // Back within a second of Redis: until then the feed's poll carries on alone.
-      retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 5), 1_000),
-    };
-    this.pub = new Redis(options.url, { ...base, connectionName: 'auditgraph-live-pub' });
+    // Until Redis is back the feed's poll carries on alone.
+    this.pub = new Redis(options.url, failFastRedisOptions('auditgraph-live-pub', 1_000));
     // Re-subscribed by hand on every 'ready' (below), so also after a start with Redis down.
-    this.sub = new Redis(options.url, { ...base, autoResubscribe: false, connectionName: 'auditgraph-live-sub' });
+    this.sub = new Redis(options.url, { ...failFastRedisOptions('auditgraph-live-sub', 1_000), autoResubscribe: false });
     for (const [name, client] of [
       ['publisher', this.pub],
       ['subscriber', this.sub],
