@@ -4,28 +4,32 @@
  * writes) finish, then the ledger is closed. A second signal exits at once.
  */
 import { openEventIndex, withAppendHook } from './index/index.ts';
-import { loadRateLimits, MemoryRateLimiter, rateLimitsEnabled, RedisRateLimiter, type RateLimits } from './auth/rate-limit.ts';
-import { loadTokenStore, type TokenStore } from './auth/tokens.ts';
+import { loadRateLimits, MemoryRateLimiter, rateLimitsEnabled, RedisRateLimiter } from './auth/rate-limit.ts';
+import { loadTokenStore } from './auth/tokens.ts';
 import { openLive } from './live/index.ts';
-import { ConfigError, loadConfig, type Config } from './server/config.ts';
+import { ConfigError, loadConfig } from './server/config.ts';
 import { createApp } from './server/app.ts';
 import { createLogger } from './server/logger.ts';
 import { openLedger } from './server/open-ledger.ts';
 
 async function main(): Promise<void> {
-  let config: Config;
-  let auth: TokenStore;
-  let limits: RateLimits;
-  try {
-    config = loadConfig();
-    auth = loadTokenStore();
-    limits = loadRateLimits();
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`auditgraph: ${e.message}\n`);
-      process.exit(2);
+  // Every loader runs, so one start names every wrong variable, not just the first loader's.
+  const problems: string[] = [];
+  const load = <T>(loader: () => T): T | undefined => {
+    try {
+      return loader();
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      problems.push(...e.problems);
+      return undefined;
     }
-    throw e;
+  };
+  const config = load(loadConfig);
+  const auth = load(loadTokenStore);
+  const limits = load(loadRateLimits);
+  if (!config || !auth || !limits) {
+    process.stderr.write(`auditgraph: ${new ConfigError(problems).message}\n`);
+    process.exit(2);
   }
   const logger = createLogger({ level: config.logLevel });
 
