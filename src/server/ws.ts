@@ -18,9 +18,11 @@
  *   terminated (also how a client that stopped reading is eventually cut off).
  * - close(): no new upgrades, every socket closed with 1001 "Going away", and those that do not
  *   complete the close handshake within the grace are terminated, so shutdown never waits on them.
+ * - Writes are coalesced per turn of the event loop (SocketWriter): see there.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
 import { CloseCode, handleProtocols, makeServer, type OperationResult } from 'graphql-ws';
 import type { YogaServerInstance } from 'graphql-yoga';
@@ -70,6 +72,90 @@ interface Extra {
 }
 
 /**
+ * A socket's sends may leave this much unwritten (ws' bufferedAmount, bytes) before a send waits
+ * for its write to complete.
+ */
+export const SEND_HIGH_WATER_BYTES = 64 * 1024;
+
+/** Writers corked during this turn of the event loop: uncorked together at its end. */
+let corkedThisTurn: SocketWriter[] = [];
+function uncorkAll(): void {
+  const writers = corkedThisTurn;
+  corkedThisTurn = [];
+  for (const w of writers) w.uncork();
+}
+
+/**
+ * graphql-ws' `send` for one socket, with its writes coalesced per turn of the event loop.
+ *
+ * graphql-ws awaits each send before it takes the next result of that subscription. Waiting for
+ * each write's callback costs one `writev` per message per socket. Here the first send of a turn
+ * corks the connection, and one setImmediate per turn (for all sockets) uncorks it: a socket that
+ * gets several messages in a turn (one feed read's events, several subscriptions) gets them in one
+ * `writev`. Corking the net.Socket under ws is the way ws' maintainers point to for batching
+ * (websockets/ws#1999); `send`'s `fin` option is for fragmenting one message, not for batching.
+ *
+ * - Order: every frame still goes through ws' Sender in call order (ws' own writes, the close
+ *   frame, pings and pongs included); corking only holds them in the stream's buffer. Nested
+ *   cork/uncork is counted by the stream, and end()/destroy() clear it.
+ * - Backpressure: a send resolves at once while less than SEND_HIGH_WATER_BYTES are unwritten
+ *   (this turn's corked frames count). Beyond that it waits for its write to complete, as every
+ *   send did before: a subscription whose client stops reading stops pulling from the live feed,
+ *   whose bounded queue then ends it with SUBSCRIPTION_OVERFLOW. What a socket can hold unwritten is
+ *   the high-water mark plus one message per subscription.
+ * - Close: sends waiting for a write that will never complete (the socket was terminated or
+ *   dropped) resolve when the socket closes. No per-socket timer: the one setImmediate runs at the
+ *   end of the turn whatever happened to the sockets (uncork on a destroyed stream does nothing).
+ */
+export class SocketWriter {
+  private corked = false;
+  private waiting: Set<() => void> | null = null;
+
+  constructor(
+    private readonly socket: WebSocket,
+    /** The connection ws writes to. */
+    private readonly raw: Pick<Duplex, 'cork' | 'uncork'>,
+    private readonly highWater = SEND_HIGH_WATER_BYTES,
+  ) {}
+
+  send(data: string): Promise<void> | void {
+    const { socket } = this;
+    if (socket.readyState !== socket.OPEN) return;
+    if (!this.corked) {
+      this.corked = true;
+      this.raw.cork();
+      if (corkedThisTurn.push(this) === 1) setImmediate(uncorkAll);
+    }
+    if (socket.bufferedAmount < this.highWater) {
+      socket.send(data);
+      return;
+    }
+    return new Promise<void>((resolve, reject) => {
+      const waiting = (this.waiting ??= new Set());
+      waiting.add(resolve);
+      socket.send(data, (err) => {
+        waiting.delete(resolve);
+        if (err) reject(err);
+        else resolve();
+      });
+    });
+  }
+
+  /** The socket closed: its unfinished writes will never complete, so nothing waits for them. */
+  closed(): void {
+    const waiting = this.waiting;
+    this.waiting = null;
+    if (waiting) for (const resolve of waiting) resolve();
+  }
+
+  /** @internal End of the turn. */
+  uncork(): void {
+    this.corked = false;
+    this.raw.uncork();
+  }
+}
+
+/**
  * graphql-ws' `use/ws` adapter, plus one check before graphql-ws sees a message: JSON nested
  * deeper than MAX_JSON_NESTING closes the socket with 4400 Bad Request (graphql-ws' own code for an
  * invalid message) unparsed. graphql-ws JSON.parses every message, connection_init included, so
@@ -80,6 +166,8 @@ function serveSockets(wss: WebSocketServer, server: ReturnType<typeof makeServer
   wss.options.handleProtocols = handleProtocols;
   wss.on('error', (e) => logger.error('websocket: server error', e));
   wss.on('connection', (socket, request) => {
+    // request.socket is the connection ws writes its frames to (the upgrade's socket).
+    const writer = new SocketWriter(socket, request.socket);
     socket.once('error', (e) => {
       logger.warn('websocket: socket error', e);
       socket.close(CloseCode.InternalServerError, 'Internal server error');
@@ -101,11 +189,7 @@ function serveSockets(wss: WebSocketServer, server: ReturnType<typeof makeServer
     const closed = server.opened(
       {
         protocol: socket.protocol,
-        send: (data) =>
-          new Promise<void>((resolve, reject) => {
-            if (socket.readyState !== socket.OPEN) return resolve();
-            socket.send(data, (err) => (err ? reject(err) : resolve()));
-          }),
+        send: (data) => writer.send(data),
         close: (code, reason) => socket.close(code, reason),
         onMessage: (cb) =>
           socket.on('message', async (data: Buffer | ArrayBuffer | Buffer[]) => {
@@ -126,6 +210,7 @@ function serveSockets(wss: WebSocketServer, server: ReturnType<typeof makeServer
       { socket, request },
     );
     socket.once('close', (code, reason) => {
+      writer.closed();
       if (pongWait) clearTimeout(pongWait);
       if (pingInterval) clearInterval(pingInterval);
       void closed(code, String(reason));
