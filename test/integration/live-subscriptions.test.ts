@@ -87,6 +87,28 @@ describeImmudb('live subscriptions over graphql-ws (immudb 1.1.0, Redis)', () =>
       }
     });
 
+    it('several subscriptions on one socket, bursts of whole txs (replay and live): every event to each, in commit order, none twice', async () => {
+      // Many messages to one socket in one turn of the event loop: what ws.ts' write coalescing
+      // batches into one write. Replayed pages and 64-event txs come out in bursts.
+      const client = wsClient(a.wsUrl);
+      try {
+        const head = await a.txId();
+        const written: string[] = [];
+        for (let i = 0; i < 4; i++) written.push(...ids(await write(a, Array.from({ length: 64 }, () => input({ correlationId: 'rr-burst' })))));
+        const filter = { correlationId: 'rr-burst' };
+        const subs = Array.from({ length: 4 }, () => subscribe(client, { filter, after: head }));
+        for (let i = 0; i < 4; i++) written.push(...ids(await write(a, Array.from({ length: 64 }, () => input({ correlationId: 'rr-burst' })))));
+        for (const s of subs) await s.waitFor((got) => got.length >= written.length, 'every burst');
+        await sleep(300);
+        for (const s of subs) {
+          expect(ids(s.events())).toEqual(written);
+          expect(s.errors()).toEqual([]);
+        }
+      } finally {
+        await client.dispose();
+      }
+    });
+
     it('a subscriber on B receives every event written on A, once', async () => {
       const client = wsClient(b.wsUrl);
       try {
