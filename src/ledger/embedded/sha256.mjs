@@ -1,14 +1,27 @@
 /**
  * SHA-256 (FIPS 180-4) of short inputs into a caller's buffer, in plain JavaScript, for the
- * embedded ledger's start-up: it hashes a million 33–84-byte inputs per million transactions, and
- * node:crypto's one-shot hash costs ~0.7 µs a call there (most of it crossing into C++ and
- * allocating the result), about twice this for a one-block input, with garbage to collect besides.
+ * embedded ledger's start-up: it hashes ~4 inputs of 33–84 bytes per transaction (3 in the worker
+ * thread, alh-thread.mjs; the AHTree's inner node on the main thread), millions of them for a
+ * million single-event transactions.
  *
- * Plain JavaScript (not TypeScript) so that the start-up worker thread (alh-thread.mjs) imports it
- * without a TypeScript loader. Only used where a wrong digest fails loudly: a chain or tree rebuilt
- * with it is checked against hashes stored in the log (prevAlh, blRoot), and every proof bundle is
- * checked by the verifier, which uses node:crypto. Pinned to node:crypto by
- * test/unit/embedded-sha256.test.ts.
+ * Written by hand because no library was close (issue 6, measured 2026-12-03, node 20.20, 2 shared
+ * cores, load average 2.6–4.1; BENCHMARKS.md "Embedded ledger"): start-up of 1,000,000 events at
+ * 1 per tx, 'chain' verification, 3 fresh processes each, this file swapped for each candidate in
+ * both threads —
+ *   this file                                  5.7 / 6.5 / 6.6 s wall, 11.0–12.6 s CPU
+ *   node:crypto crypto.hash('sha256', …)       8.4 / 8.7 / 9.2 s wall (+33 %), 16.3–17.5 s CPU
+ *   node:crypto createHash().update().digest() 10.1 / 10.5 / 11.5 s wall (+61 %), 19.6–22.1 s CPU
+ *   @noble/hashes 2.4.0 sha256.create().update().digestInto()
+ *                                              11.8 / 12.5 / 13.9 s wall (+92 %), 22.8–27.3 s CPU
+ * Per call on these inputs ~0.8 µs here against 1.9–2.1 µs for the others: node:crypto pays the
+ * crossing into C++ and a result Buffer per call, noble a hasher object and a DataView per call;
+ * both leave garbage to collect. Re-measure before replacing it (a library within ~10 % wins).
+ *
+ * Plain JavaScript (not TypeScript) so that the start-up worker thread imports it without a
+ * TypeScript loader. Only used where a wrong digest fails loudly: a chain or tree rebuilt with it is
+ * checked against hashes stored in the log (prevAlh, blRoot), and every proof bundle is checked by
+ * the verifier, which uses node:crypto. Pinned to node:crypto (every length 0..300, long inputs,
+ * FIPS vectors) by test/unit/embedded-startup-parts.test.ts.
  */
 
 const K = new Int32Array([
