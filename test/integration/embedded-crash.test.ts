@@ -2,7 +2,7 @@
  * Crash safety of the embedded ledger: SIGKILL of a writing process loses nothing acknowledged,
  * a torn tail is cut off with a warning, damage before intact records refuses to start.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -270,6 +270,54 @@ describe('embedded ledger crash safety', () => {
     writeFileSync(lock, '999999999\n'); // no such process
     const b = await openEmbeddedBackend({ dataDir });
     await b.close();
+  });
+});
+
+const ACK_WRITER = fileURLToPath(new URL('../support/embedded-ack-writer.ts', import.meta.url));
+const strace = process.platform === 'linux' && spawnSync('strace', ['-V']).status === 0;
+
+describe('embedded ledger durability', () => {
+  // SIGKILL cannot show an fsync (the page cache outlives the process), so this watches the real
+  // system calls: every acknowledgement must follow an fdatasync of the log that began after the
+  // acknowledged transaction's bytes were written.
+  it.skipIf(!strace)('acknowledges a transaction only after its record is written and fdatasynced (strace)', () => {
+    const dataDir = tempDir('auditgraph-durability-');
+    const trace = join(dataDir, 'strace.txt');
+    const count = 20;
+    const r = spawnSync('strace', ['-f', '-qq', '-o', trace, '-e', 'trace=openat,pwrite64,write,fdatasync,fsync', process.execPath, '--import', 'tsx', ACK_WRITER, dataDir, String(count)], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim().split('\n')).toEqual(Array.from({ length: count }, (_, i) => `ack ${i + 1}`));
+
+    const logPath = embeddedLedgerPaths(dataDir).log;
+    let logFd: string | null = null;
+    let written = 0; // completed pwrite64 calls on the log
+    let covered = 0; // writes completed before the start of the latest completed fdatasync of the log
+    const pending = new Map<string, number>(); // tid → writes completed when its fdatasync(log) started
+    let acks = 0;
+    for (const line of readFileSync(trace, 'utf8').split('\n')) {
+      const m = /^(\d+)\s+(.*)$/.exec(line);
+      if (!m) continue;
+      const [, tid, call] = m as unknown as [string, string, string];
+      if (call.startsWith('openat(') && call.includes(`"${logPath}"`) && call.includes('O_RDWR')) logFd = /= (\d+)$/.exec(call)?.[1] ?? null;
+      else if (logFd !== null && call.startsWith(`pwrite64(${logFd},`) && /= \d+$/.test(call)) written++;
+      else if (logFd !== null && call.startsWith(`fdatasync(${logFd}`)) {
+        if (call.endsWith('<unfinished ...>')) pending.set(tid, written);
+        else if (call.endsWith('= 0')) covered = written;
+      } else if (call.startsWith('<... fdatasync resumed>') && pending.has(tid)) {
+        if (call.endsWith('= 0')) covered = pending.get(tid)!;
+        pending.delete(tid);
+      } else if (call.startsWith('write(1, "ack ')) {
+        acks++;
+        // One pwrite64 per single-event record here: ack k needs k writes synced.
+        expect(covered, `ack ${acks} before its fdatasync`).toBeGreaterThanOrEqual(acks);
+      }
+    }
+    expect(logFd).not.toBeNull();
+    expect(acks).toBe(count);
+    expect(written).toBe(count);
   });
 });
 
