@@ -72,4 +72,12 @@ describe('uuidv7', () => {
     const tails = new Set(Array.from({ length: 50 }, () => gen().slice(14)));
     expect(tails.size).toBe(50);
   });
+
+  it('keeps the low 32 bits random across many refills of its entropy pool', () => {
+    const gen = createUuidv7Generator(() => 20_000); // one millisecond: only the low bits are random
+    const lows = Array.from({ length: 20_000 }, () => gen().slice(-8));
+    // 20,000 draws of 32 random bits: a handful of collisions at most; a stale or exhausted pool repeats.
+    expect(new Set(lows).size).toBeGreaterThan(19_900);
+    expect(new Set(lows.map((l) => l[0])).size).toBe(16);
+  });
 });
