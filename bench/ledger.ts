@@ -1,7 +1,8 @@
 /**
  * Issue 2's benchmark: on one immudb, raw immudb-node verifiedSet against the gateway's ledger
  * append (group commit, one verified proof per event) — single events at concurrency 1 and 32,
- * and batches of 100.
+ * and batches of 100, beside raw unverified setAll calls of the same 200 entries (the server's
+ * own ceiling for such batches on this machine).
  */
 import { createRequire } from 'node:module';
 import { mkdtempSync } from 'node:fs';
@@ -38,6 +39,20 @@ export async function benchLedger(address: string, scale = 1): Promise<Result[]>
       await measure(`immudb-node verifiedSet, concurrency ${c}`, { total, concurrency: c }, async (i) => {
         const r = await raw.verifiedSet({ key: `raw/${c}/${i}`, value: payloads[i % payloads.length] });
         if (!r) throw new Error('verifiedSet failed'); // immudb-node resolves undefined on errors
+      }),
+    );
+  }
+  // The server's own ceiling for batches, with no proof at all: one unverified setAll of the 200
+  // entries that 100 events take (timeline entry + id reference each), the same value sizes.
+  let k = 0;
+  for (const c of [1, 4]) {
+    rows.push(
+      await measure(`immudb-node setAll, 200 entries (100 events' worth, no proof), concurrency ${c}`, { total: 100 * scale, concurrency: c, eventsPerOp: 100 }, async () => {
+        const kvsList = Array.from({ length: 200 }, (_, j) => {
+          const i = k++;
+          return j % 2 === 0 ? { key: `raw/all/${i}`, value: payloads[i % payloads.length]! } : { key: `raw/id/${i}`, value: `raw/all/${i - 1}` };
+        });
+        if (!(await raw.setAll({ kvsList }))) throw new Error('setAll failed');
       }),
     );
   }
