@@ -67,9 +67,20 @@ export function estimateBytes(value: unknown, depth = 0): number {
   return n;
 }
 
-/** LRU by bytes: a Map's insertion order is the recency order (a hit re-inserts). */
+/**
+ * LRU by bytes: a Map's insertion order is the recency order (a hit re-inserts).
+ *
+ * Eviction walks one long-lived iterator of the Map rather than asking `keys().next()` each time:
+ * V8 leaves a deleted entry's slot in place until the table is rehashed, and a fresh iterator
+ * steps over every such slot at the front, so with a full cache each eviction cost time in
+ * proportion to the evictions before it (≈ 40 µs a put at 50,000 entries, against < 1 µs). A live
+ * Map iterator skips entries deleted before it reaches them and visits entries added after it was
+ * made, in insertion order; every entry it has passed was evicted, so its next key is always the
+ * least recently used one.
+ */
 export class BodyCache {
   private readonly map = new Map<string, { event: StoredEvent; bytes: number }>();
+  private order: Iterator<string> | null = null;
   readonly stats: BodyCacheStats;
 
   constructor(readonly maxBytes: number = DEFAULT_BODY_CACHE_BYTES) {
@@ -101,7 +112,7 @@ export class BodyCache {
     this.map.set(id, { event: stored, bytes });
     this.stats.bytes += bytes;
     while (this.stats.bytes > this.maxBytes) {
-      const oldest = this.map.keys().next().value as string;
+      const oldest = this.oldest();
       this.stats.bytes -= this.map.get(oldest)!.bytes;
       this.map.delete(oldest);
       this.stats.evictions++;
@@ -109,8 +120,21 @@ export class BodyCache {
     this.stats.entries = this.map.size;
   }
 
+  /** The least recently used key (the map is not empty). */
+  private oldest(): string {
+    let next = this.order?.next();
+    if (!next || next.done) {
+      // Run to the end (or never started): start again from the front, which holds no deleted slots
+      // behind the iterator's position yet.
+      this.order = this.map.keys();
+      next = this.order.next();
+    }
+    return next.value as string;
+  }
+
   clear(): void {
     this.map.clear();
+    this.order = null;
     this.stats.entries = 0;
     this.stats.bytes = 0;
   }
@@ -174,4 +198,9 @@ export function bodyCacheBytes(env: NodeJS.ProcessEnv = process.env): number {
   if (!raw) return DEFAULT_BODY_CACHE_BYTES;
   if (!/^\d{1,6}$/.test(raw)) throw new Error(`LEDGER_BODY_CACHE_MB must be a whole number of MiB (0 turns the cache off), got ${JSON.stringify(raw)}`);
   return Number(raw) * 1024 * 1024;
+}
+
+/** The cache statistics of a ledger opened with `withBodyCache` (also through proxies of it), else undefined. */
+export function bodyCacheStatsOf(ledger: object): BodyCacheStats | undefined {
+  return 'bodyCache' in ledger ? (ledger as { bodyCache: BodyCacheStats }).bodyCache : undefined;
 }

@@ -28,6 +28,7 @@ import { createLogger, currentRequestId, runWithRequest, type Logger } from './l
 import { AppMetrics, instrumentIndex, instrumentLedger } from './metrics.ts';
 import { budgetKey, useRateLimit, writeTaker } from './rate-limit.ts';
 import { attachGraphQLWebSocket, type GraphQLWebSocket } from './ws.ts';
+import { bodyCacheStatsOf } from '../ledger/body-cache.ts';
 
 export const GRAPHQL_PATH = '/graphql';
 export const HEALTH_PATH = '/healthz';
@@ -357,6 +358,8 @@ export function createApp(options: AppOptions): App {
     ...(live ? { openSubscriptions: () => live.stats.subscribers } : {}),
     openWebSockets: () => ws.connections(),
   });
+  const bodyCache = bodyCacheStatsOf(options.ledger);
+  if (bodyCache) metrics.attach({ bodyCache });
 
   return {
     yoga,

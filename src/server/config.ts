@@ -4,6 +4,7 @@
  * message names the variable (and never echoes a password).
  */
 import { z } from 'zod';
+import { bodyCacheBytes } from '../ledger/body-cache.ts';
 import type { LogLevel } from './logger.ts';
 
 export interface ImmudbSettings {
@@ -27,6 +28,8 @@ export interface Config {
   graphiql: boolean;
   /** Answer introspection (`__schema`, `__type`) (INTROSPECTION); `__typename` always works. */
   introspection: boolean;
+  /** Heap bytes for event bodies read from immudb (LEDGER_BODY_CACHE_MB; 0: no cache). */
+  bodyCacheBytes: number;
 }
 
 export class ConfigError extends Error {
@@ -100,13 +103,21 @@ const SECRET = new Set(['IMMUDB_PASSWORD', 'REDIS_URL']);
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const parsed = EnvSchema.safeParse(env);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => {
+  let cacheBytes = 0;
+  let cacheProblem: string | null = null;
+  try {
+    cacheBytes = bodyCacheBytes(env);
+  } catch (e) {
+    cacheProblem = (e as Error).message;
+  }
+  if (!parsed.success || cacheProblem) {
+    const problems = (parsed.success ? [] : parsed.error.issues).map((issue) => {
       const name = String(issue.path[0] ?? '?');
       const raw = env[name];
       const shown = SECRET.has(name) || raw === undefined ? '' : ` (got ${JSON.stringify(raw.length > 80 ? `${raw.slice(0, 80)}…` : raw)})`;
       return `${name} ${issue.message}${shown}`;
     });
+    if (cacheProblem) problems.push(cacheProblem);
     throw new ConfigError(problems);
   }
   const e = parsed.data;
@@ -119,5 +130,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.LOG_LEVEL,
     graphiql: e.GRAPHIQL,
     introspection: e.INTROSPECTION,
+    bodyCacheBytes: cacheBytes,
   };
 }

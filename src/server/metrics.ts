@@ -7,6 +7,7 @@
  */
 import type { AppLedger } from '../graphql/context.ts';
 import type { EventIndex } from '../index/port.ts';
+import type { BodyCacheStats } from '../ledger/body-cache.ts';
 
 type Labels = Record<string, string>;
 
@@ -71,9 +72,17 @@ export class Histogram {
   }
 }
 
-/** A gauge read at scrape time; null: unknown right now (the sample is left out). */
+/**
+ * A value read at scrape time; null: unknown right now (the sample is left out). Type 'counter' for
+ * totals kept elsewhere (the body cache's hits) that only ever grow.
+ */
 export class Gauge {
-  constructor(readonly name: string, readonly help: string, private readonly read: () => number | null | Promise<number | null>) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly read: () => number | null | Promise<number | null>,
+    private readonly type: 'gauge' | 'counter' = 'gauge',
+  ) {}
   async render(): Promise<string> {
     let value: number | null = null;
     try {
@@ -81,7 +90,7 @@ export class Gauge {
     } catch {
       value = null;
     }
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`];
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`];
     if (value !== null) lines.push(`${this.name} ${num(value)}`);
     return lines.join('\n');
   }
@@ -91,6 +100,8 @@ export interface MetricsSources {
   indexLag?: () => Promise<{ txs: number; seconds: number }>;
   openSubscriptions?: () => number;
   openWebSockets?: () => number;
+  /** The ledger's body cache (body-cache.ts), when it has one. */
+  bodyCache?: BodyCacheStats;
 }
 
 export class AppMetrics {
@@ -125,6 +136,16 @@ export class AppMetrics {
       new Gauge('auditgraph_subscriptions_open', 'Live subscriptions on this instance.', () => this.sources.openSubscriptions?.() ?? null),
       new Gauge('auditgraph_websockets_open', 'Open GraphQL WebSocket connections.', () => this.sources.openWebSockets?.() ?? null),
     ];
+    const cache = this.sources.bodyCache;
+    if (cache) {
+      gauges.push(
+        new Gauge('auditgraph_body_cache_hits_total', 'Event bodies answered from the ledger body cache.', () => cache.hits, 'counter'),
+        new Gauge('auditgraph_body_cache_misses_total', 'Event bodies the body cache had to read from the ledger.', () => cache.misses, 'counter'),
+        new Gauge('auditgraph_body_cache_evictions_total', 'Bodies evicted from the body cache to stay within its bytes.', () => cache.evictions, 'counter'),
+        new Gauge('auditgraph_body_cache_bytes', 'Estimated heap bytes of the cached event bodies (LEDGER_BODY_CACHE_MB bounds it).', () => cache.bytes),
+        new Gauge('auditgraph_body_cache_entries', 'Event bodies in the body cache.', () => cache.entries),
+      );
+    }
     const parts = [this.eventsWritten, this.writeSeconds, this.querySeconds, this.verifySeconds, this.ledgerErrors, this.indexErrors].map((m) => m.render());
     parts.push(...(await Promise.all(gauges.map((g) => g.render()))));
     return `${parts.join('\n')}\n`;

@@ -1,6 +1,6 @@
 /** Opens the ledger the configuration asks for: immudb when IMMUDB_ADDRESS is set, else the embedded one in DATA_DIR. */
 import type { AppLedger } from '../graphql/context.ts';
-import { bodyCacheBytes, withBodyCache } from '../ledger/body-cache.ts';
+import { withBodyCache } from '../ledger/body-cache.ts';
 import { openEmbeddedLedger } from '../ledger/embedded/index.ts';
 import { openImmudbLedger } from '../ledger/immudb/index.ts';
 import type { Config } from './config.ts';
@@ -15,7 +15,7 @@ export async function openLedger(config: Config, logger?: Logger): Promise<AppLe
       // Instances sharing Redis also share eventId claims, so idempotency holds across them.
       redisUrl: config.redisUrl,
       ...(logger ? { onClaimError: (m: string) => logger.warn(m) } : {}),
-    }), { maxBytes: bodyCacheBytes() });
+    }), { maxBytes: config.bodyCacheBytes });
   }
   return openEmbeddedLedger({ dataDir: config.dataDir, ...(logger ? { logger: { warn: (m: string) => logger.warn(m) } } : {}) });
 }

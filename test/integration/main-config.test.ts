@@ -38,6 +38,7 @@ describe('src/main.ts refuses a wrong configuration', () => {
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
     [{ IMMUDB_ADDRESS: 'no-port' }, 'IMMUDB_ADDRESS'],
     [{ GRAPHIQL: 'maybe' }, 'GRAPHIQL'],
+    [{ LEDGER_BODY_CACHE_MB: '1.5' }, 'LEDGER_BODY_CACHE_MB'],
     [{ AUTH_TOKENS: '{not json' }, 'AUTH_TOKENS'],
     [{ AUTH_TOKENS_FILE: '/nonexistent/auditgraph-tokens.json' }, 'AUTH_TOKENS_FILE'],
     [{ RATE_LIMIT_WRITES_PER_SEC: '-5' }, 'RATE_LIMIT_WRITES_PER_SEC'],

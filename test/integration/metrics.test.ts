@@ -4,6 +4,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { AppLedger } from '../../src/graphql/context.ts';
 import { openEventIndex, withAppendHook, type IndexSetup } from '../../src/index/index.ts';
 import { openLive, type LiveSetup } from '../../src/live/index.ts';
+import { withBodyCache } from '../../src/ledger/body-cache.ts';
 import { createApp, type App } from '../../src/server/app.ts';
 import { createLogger } from '../../src/server/logger.ts';
 import { CREATE, CREATE_MANY, eventInput } from '../support/graphql.ts';
@@ -72,7 +73,8 @@ describeImmudb('/metrics', () => {
   };
 
   beforeAll(async () => {
-    const raw = await openTestImmudbLedger();
+    // As open-ledger.ts opens it for immudb: bodies read through a bounded cache.
+    const raw = withBodyCache(await openTestImmudbLedger());
     indexing = await openEventIndex({ ledger: raw, redisUrl: null });
     indexing.indexer.start();
     live = await openLive({ ledger: raw, redisUrl: null });
@@ -126,6 +128,21 @@ describeImmudb('/metrics', () => {
     expect(buckets.at(-1)).toMatchObject({ labels: { le: '+Inf' }, value: value(after.samples, 'auditgraph_write_duration_seconds_count') });
     for (let i = 1; i < buckets.length; i++) expect(buckets[i]!.value).toBeGreaterThanOrEqual(buckets[i - 1]!.value);
     expect(value(after.samples, 'auditgraph_ledger_errors_total')).toBe(0);
+  });
+
+  it('body cache: a read counts one miss, the same read again one hit', async () => {
+    const { eventId } = (await gql(CREATE, { input: eventInput({ eventCategory: 'metrics-cache' }) })).data.createAuditEvent.event;
+    const read = async () => expect((await gql('query ($id: ID!) { auditEvent(eventId: $id) { eventId } }', { id: eventId })).data.auditEvent.eventId).toBe(eventId);
+    await read(); // a hit if the index's follower read it first, a miss otherwise
+    const before = await scrape();
+    await read();
+    const after = await scrape();
+    const delta = (name: string) => value(after.samples, name) - value(before.samples, name);
+    expect(after.types.get('auditgraph_body_cache_hits_total')).toBe('counter');
+    expect(delta('auditgraph_body_cache_hits_total')).toBe(1);
+    expect(delta('auditgraph_body_cache_misses_total')).toBe(0);
+    expect(value(after.samples, 'auditgraph_body_cache_entries')).toBeGreaterThanOrEqual(1);
+    expect(value(after.samples, 'auditgraph_body_cache_bytes')).toBeGreaterThan(0);
   });
 
   it('gauges: index lag (txs, seconds) and open subscriptions', async () => {

@@ -13,7 +13,7 @@ const fails = (env: Record<string, string>) => {
 
 describe('loadConfig', () => {
   it('has the contract defaults', () => {
-    expect(loadConfig({})).toEqual({ port: 4000, host: '127.0.0.1', immudb: null, dataDir: './data', redisUrl: null, logLevel: 'info', graphiql: true, introspection: true });
+    expect(loadConfig({})).toEqual({ port: 4000, host: '127.0.0.1', immudb: null, dataDir: './data', redisUrl: null, logLevel: 'info', graphiql: true, introspection: true, bodyCacheBytes: 64 * 2 ** 20 });
   });
 
   it('reads every variable; empty counts as unset', () => {
@@ -30,6 +30,7 @@ describe('loadConfig', () => {
         LOG_LEVEL: 'debug',
         GRAPHIQL: 'false',
         INTROSPECTION: '0',
+        LEDGER_BODY_CACHE_MB: '0',
       }),
     ).toEqual({
       port: 0,
@@ -40,6 +41,7 @@ describe('loadConfig', () => {
       logLevel: 'debug',
       graphiql: false,
       introspection: false,
+      bodyCacheBytes: 0,
     });
     expect(loadConfig({ PORT: '', IMMUDB_ADDRESS: ' ', REDIS_URL: '' })).toMatchObject({ port: 4000, immudb: null, redisUrl: null });
     expect(loadConfig({ IMMUDB_ADDRESS: '[::1]:3322' }).immudb?.address).toBe('[::1]:3322');
@@ -67,6 +69,8 @@ describe('loadConfig', () => {
     [{ GRAPHIQL: 'yes' }, 'GRAPHIQL'],
     [{ INTROSPECTION: '2' }, 'INTROSPECTION'],
     [{ INTROSPECTION: 'disabled' }, 'INTROSPECTION'],
+    [{ LEDGER_BODY_CACHE_MB: 'lots' }, 'LEDGER_BODY_CACHE_MB'],
+    [{ LEDGER_BODY_CACHE_MB: '-1' }, 'LEDGER_BODY_CACHE_MB'],
   ])('refuses %o, naming %s', (env, name) => {
     expect(fails(env)).toMatch(new RegExp(`^Invalid configuration:\\n  - ${name} `));
   });
