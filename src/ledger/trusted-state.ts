@@ -14,7 +14,12 @@ const TX_ID = /^[1-9][0-9]{0,19}$/;
 
 export class TrustedStateStore {
   private state: LedgerState | null;
+  /** The last write started or queued; settles, never rejects, so one failed write does not fail all later ones. */
   private writing: Promise<void> = Promise.resolve();
+  /** A write queued behind `writing` and not started yet: later advances ride on it. */
+  private queued: Promise<void> | null = null;
+  /** The newest write until it settles: it carries the current state. */
+  private latest: Promise<void> | null = null;
 
   private constructor(
     readonly file: string,
@@ -45,11 +50,28 @@ export class TrustedStateStore {
 
   /** Moves to `next` when it is newer. Call only with a state a verified proof led to. */
   async advance(next: LedgerState): Promise<void> {
-    if (this.state && BigInt(next.txId) <= BigInt(this.state.txId)) return;
+    if (this.state && BigInt(next.txId) <= BigInt(this.state.txId)) {
+      // Trusted already, but maybe not on disk yet: resolve only once a state this new is.
+      if (this.latest) await this.latest;
+      return;
+    }
     this.state = { txId: next.txId, txHash: next.txHash };
-    // Writes are chained so the file never goes backwards; each writes the newest state.
-    this.writing = this.writing.then(() => this.persist());
-    await this.writing;
+    // Writes are chained so the file never goes backwards. Each writes the newest state when it
+    // starts, so every advance made before then is covered by that one write (and its fsync):
+    // under concurrent commits one write serves many acknowledgements instead of one each.
+    if (!this.queued) {
+      const write = this.writing.then(() => {
+        this.queued = null;
+        return this.persist();
+      });
+      this.queued = write;
+      this.latest = write;
+      const settled = () => {
+        if (this.latest === write) this.latest = null;
+      };
+      this.writing = write.then(settled, settled);
+    }
+    await this.queued;
   }
 
   private async persist(): Promise<void> {

@@ -1,0 +1,48 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { TrustedStateStore } from '../../src/ledger/trusted-state.ts';
+
+const hash = (i: number) => i.toString(16).padStart(64, '0');
+const state = (i: number) => ({ txId: String(i), txHash: hash(i) });
+const onDisk = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as { txId: string; txHash: string };
+
+describe('trusted state store', () => {
+  it('many concurrent advances all resolve once the newest state is on disk, in any order', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ag-trusted-'));
+    const store = await TrustedStateStore.open(dir, 'immudb', 'db');
+    const order = Array.from({ length: 200 }, (_, i) => i + 1).sort(() => Math.random() - 0.5);
+    await Promise.all(
+      order.map(async (i) => {
+        await store.advance(state(i));
+        // Whatever write carried this advance, the file never lags behind it.
+        expect(BigInt(onDisk(store.file).txId)).toBeGreaterThanOrEqual(BigInt(i));
+      }),
+    );
+    expect(onDisk(store.file)).toMatchObject(state(200));
+    expect(store.current()).toEqual(state(200));
+    expect((await TrustedStateStore.open(dir, 'immudb', 'db')).current()).toEqual(state(200));
+  });
+
+  it('never goes backwards', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ag-trusted-'));
+    const store = await TrustedStateStore.open(dir, 'immudb', 'db');
+    await store.advance(state(10));
+    await store.advance(state(3));
+    expect(onDisk(store.file)).toMatchObject(state(10));
+  });
+
+  it('a failed write fails its advances, and the next advance writes again', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ag-trusted-'));
+    const store = await TrustedStateStore.open(dir, 'immudb', 'db');
+    await store.advance(state(1));
+    // A directory where the temporary file goes: open(…, 'w') fails with EISDIR.
+    mkdirSync(`${store.file}.tmp`);
+    await expect(store.advance(state(2))).rejects.toThrow(/EISDIR/);
+    expect(onDisk(store.file)).toMatchObject(state(1));
+    rmSync(`${store.file}.tmp`, { recursive: true });
+    await store.advance(state(3));
+    expect(onDisk(store.file)).toMatchObject(state(3));
+  });
+});
