@@ -1,0 +1,73 @@
+/**
+ * The Redis side of the indexer alone (no ledger): RedisEventIndex.apply of N events (env N,
+ * default 300,000) of bench/index.ts's mix, in batches of 5,000 (20 txs of 250), into a private
+ * Redis. Prints wall time, the time Redis spent in the scripts (INFO commandstats) and memory per
+ * event; STATS=1 adds every command's count and time (calls from the scripts included), CHUNK=n
+ * sets the chunk size. `npx tsx bench/index-apply.ts` (wrap it in flock like any benchmark).
+ */
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { validateEventInput } from '../src/events/validate.ts';
+import type { AuditEventRecord } from '../src/events/types.ts';
+import { indexNamespace, RedisEventIndex } from '../src/index/redis-index.ts';
+import { startRedis } from '../test/support/servers.ts';
+
+const DAY = 86400_000;
+function prng(seed: number) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const zipf = (rand: () => number, n: number) => Math.min(n - 1, Math.floor(Math.exp(rand() * Math.log(n + 1)) - 1));
+const types = Array.from({ length: 50 }, (_, i) => `svc${i % 7}.thing${i}.happened`);
+const actors = Array.from({ length: 10_000 }, (_, i) => `user-${i}`);
+const N = Number(process.env.N ?? 300_000);
+const rand = prng(4);
+const now = Date.now();
+const recs: AuditEventRecord[] = [];
+for (let i = 0; i < N; i++) {
+  const r = rand();
+  recs.push({ ...validateEventInput({
+    eventType: types[zipf(rand, types.length)]!, eventCategory: `svc${Math.floor(rand() * 7)}`,
+    outcome: r < 0.9 ? 'SUCCESS' : r < 0.98 ? 'FAILURE' : 'PENDING',
+    timestamp: new Date(now - Math.floor(rand() * 30 * DAY)).toISOString(),
+    correlationId: `rr-${Math.floor(rand() * 50_000)}`, actorType: rand() < 0.8 ? 'user' : 'service',
+    actorId: actors[zipf(rand, actors.length)]!, resourceType: 'pod', resourceId: `pod-${Math.floor(rand() * 20_000)}`,
+    data: { n: Math.floor(rand() * 1e6), note: 'benchmark payload' },
+  }).record, eventId: randomUUID() });
+}
+const server = await startRedis();
+const url = `redis://${server.address}`;
+const admin = new Redis(url);
+const index = await RedisEventIndex.open({ url, namespace: indexNamespace('micro'), writeTimeoutMs: 60_000, ...(process.env.CHUNK ? { chunkSize: Number(process.env.CHUNK) } : {}) });
+try {
+  await index.reset('e1', String(N / 250));
+  const mem0 = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))![1]);
+  await admin.config('RESETSTAT');
+  const t0 = performance.now();
+  let cp = '0';
+  for (let i = 0, tx = 0; i < N; i += 5000) {
+    const txs = [];
+    for (let j = i; j < Math.min(N, i + 5000); j += 250) txs.push({ txId: String(++tx), records: recs.slice(j, j + 250) });
+    const r = await index.apply({ epoch: 'e1', fromTxId: cp, txs });
+    if (!r.ok) throw new Error(r.reason);
+    cp = txs[txs.length - 1]!.txId;
+  }
+  const secs = (performance.now() - t0) / 1000;
+  const stats = await admin.info('commandstats');
+  const mem1 = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))![1]);
+  const usec = Number(/cmdstat_evalsha:calls=\d+,usec=(\d+)/.exec(stats)![1]);
+  console.log(`N=${N} wall ${secs.toFixed(1)} s, scripts ${(usec / 1e6).toFixed(1)} s (${(usec / N).toFixed(1)} µs/event), ${((mem1 - mem0) / N).toFixed(0)} B/event`);
+  if (process.env.STATS) console.log(stats.split('\n').filter((l) => /calls=/.test(l)).map((l) => l.replace(/,rejected.*/, '')).join('\n'));
+  const st = await index.state();
+  console.log('events', st?.events);
+} finally {
+  await index.close();
+  admin.disconnect();
+  await server.destroy();
+}
