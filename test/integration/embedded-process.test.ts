@@ -21,13 +21,23 @@ interface Running {
   proc: ChildProcess;
   url: string;
   output: string[];
+  /** Started as `npm start` in a process group of its own: ended as a group. */
+  group?: boolean;
 }
 
-async function startMain(dataDir: string, port: number): Promise<Running> {
+/**
+ * src/main.ts with no immudb and no Redis: as `npm start` itself (a newcomer's command), or as the
+ * node process it ends up running (so that SIGKILL reaches the server, not npm).
+ */
+async function startMain(dataDir: string, port: number, how: 'npm start' | 'node' = 'node'): Promise<Running> {
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'info' };
   delete env.IMMUDB_ADDRESS;
   delete env.REDIS_URL;
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const group = how === 'npm start';
+  const proc = group
+    ? spawn('npm', ['start'], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+    : spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (group) running.push({ proc, url: '', output: [], group });
   const output: string[] = [];
   proc.stdout!.on('data', (d) => output.push(String(d)));
   proc.stderr!.on('data', (d) => output.push(String(d)));
@@ -36,7 +46,7 @@ async function startMain(dataDir: string, port: number): Promise<Running> {
   while (Date.now() < deadline) {
     if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`main exited (${proc.exitCode ?? proc.signalCode}): ${output.join('')}`);
     const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
-    if (ok) return { proc, url, output };
+    if (ok) return { proc, url, output, group };
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`main did not start: ${output.join('')}`);
@@ -44,7 +54,15 @@ async function startMain(dataDir: string, port: number): Promise<Running> {
 
 const running: Running[] = [];
 afterEach(() => {
-  for (const r of running.splice(0)) if (r.proc.exitCode === null && r.proc.signalCode === null) r.proc.kill('SIGKILL');
+  for (const r of running.splice(0)) {
+    if (r.group) {
+      try {
+        process.kill(-r.proc.pid!, 'SIGKILL'); // npm, its shell, tsx and the server
+      } catch {
+        // already gone
+      }
+    } else if (r.proc.exitCode === null && r.proc.signalCode === null) r.proc.kill('SIGKILL');
+  }
 });
 
 async function gql(url: string, query: string, variables: Record<string, unknown> = {}) {
@@ -81,8 +99,7 @@ const input = (i: number, eventId?: string) => ({
 describe('npm start on the embedded default', () => {
   it('serves GraphiQL, and a created event carries a proof the verify command accepts', async () => {
     const dataDir = tempDir();
-    const r = await startMain(dataDir, await freePort());
-    running.push(r);
+    const r = await startMain(dataDir, await freePort(), 'npm start');
     const page = await fetch(r.url, { headers: { accept: 'text/html' } });
     expect(page.status).toBe(200);
     expect(await page.text()).toMatch(/graphiql/i);
@@ -220,8 +237,7 @@ describe('npm start on the embedded default', () => {
     expect(command).toBeDefined();
 
     const dataDir = tempDir();
-    const r = await startMain(dataDir, await freePort());
-    running.push(r);
+    const r = await startMain(dataDir, await freePort(), 'npm start');
     // The subscription first, over WebSocket as GraphiQL runs it.
     const client = createClient({ url: r.url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0 });
     const delivered: string[] = [];
