@@ -14,12 +14,16 @@ const TX_ID = /^[1-9][0-9]{0,19}$/;
 
 export class TrustedStateStore {
   private state: LedgerState | null;
-  /** The last write started or queued; settles, never rejects, so one failed write does not fail all later ones. */
+  /** The txId on disk (0: none). An advance resolves only once this has reached its txId. */
+  private persisted: bigint;
+  /** The tail of the write chain; settles, never rejects, so one failed write does not fail all later ones. */
   private writing: Promise<void> = Promise.resolve();
-  /** A write queued behind `writing` and not started yet: later advances ride on it. */
+  /** A write queued behind `writing` and not started yet: it will write the newest state. */
   private queued: Promise<void> | null = null;
-  /** The newest write until it settles: it carries the current state. */
-  private latest: Promise<void> | null = null;
+  /** The write running now and the txId it writes. */
+  private inFlight: { txId: bigint; done: Promise<void> } | null = null;
+  /** Writes started (for tests: concurrent advances share writes). */
+  writes = 0;
 
   private constructor(
     readonly file: string,
@@ -28,6 +32,7 @@ export class TrustedStateStore {
     initial: LedgerState | null,
   ) {
     this.state = initial;
+    this.persisted = initial ? BigInt(initial.txId) : 0n;
   }
 
   /** Opens `<dir>/trusted-state/<ledger>-<database>.json`; a corrupt file is VERIFICATION_FAILED, never ignored. */
@@ -48,16 +53,17 @@ export class TrustedStateStore {
     return this.state;
   }
 
-  /** Moves to `next` when it is newer. Call only with a state a verified proof led to. */
+  /**
+   * Moves to `next` when it is newer, and resolves once a state at least that new is on disk. Call
+   * only with a state a verified proof led to.
+   */
   async advance(next: LedgerState): Promise<void> {
-    if (this.state && BigInt(next.txId) <= BigInt(this.state.txId)) {
-      // Trusted already, but maybe not on disk yet: resolve only once a state this new is.
-      if (this.latest) await this.latest;
-      return;
-    }
-    this.state = { txId: next.txId, txHash: next.txHash };
-    // Writes are chained so the file never goes backwards. Each writes the newest state when it
-    // starts, so every advance made before then is covered by that one write (and its fsync):
+    const txId = BigInt(next.txId);
+    if (!this.state || txId > BigInt(this.state.txId)) this.state = { txId: next.txId, txHash: next.txHash };
+    if (txId <= this.persisted) return;
+    if (this.inFlight && this.inFlight.txId >= txId) return this.inFlight.done;
+    // Writes are chained so the file never goes backwards. A queued write takes the newest state
+    // when it starts, so every advance made before then rides on that one write (and its fsync):
     // under concurrent commits one write serves many acknowledgements instead of one each.
     if (!this.queued) {
       const write = this.writing.then(() => {
@@ -65,18 +71,28 @@ export class TrustedStateStore {
         return this.persist();
       });
       this.queued = write;
-      this.latest = write;
-      const settled = () => {
-        if (this.latest === write) this.latest = null;
-      };
-      this.writing = write.then(settled, settled);
+      this.writing = write.catch(() => undefined);
     }
-    await this.queued;
+    return this.queued;
   }
 
   private async persist(): Promise<void> {
     const state = this.state;
-    if (!state) return;
+    if (!state || BigInt(state.txId) <= this.persisted) return;
+    const txId = BigInt(state.txId);
+    const done = this.write(state).then(() => {
+      if (txId > this.persisted) this.persisted = txId;
+    });
+    this.inFlight = { txId, done };
+    try {
+      await done;
+    } finally {
+      if (this.inFlight?.done === done) this.inFlight = null;
+    }
+  }
+
+  private async write(state: LedgerState): Promise<void> {
+    this.writes++;
     const body = JSON.stringify({ format: FORMAT, ledger: this.ledger, database: this.database, ...state }) + '\n';
     const tmp = `${this.file}.tmp`;
     const fh = await open(tmp, 'w');
