@@ -196,7 +196,11 @@ export function withBodyCache<L extends Ledger>(ledger: L, options: BodyCacheOpt
 export function bodyCacheBytes(env: NodeJS.ProcessEnv = process.env): number {
   const raw = env.LEDGER_BODY_CACHE_MB?.trim();
   if (!raw) return DEFAULT_BODY_CACHE_BYTES;
-  if (!/^\d{1,6}$/.test(raw)) throw new Error(`LEDGER_BODY_CACHE_MB must be a whole number of MiB (0 turns the cache off), got ${JSON.stringify(raw)}`);
+  // At most 64 GiB: a typo of a few digits should stop start-up, not exhaust the heap later.
+  if (!/^\d{1,5}$/.test(raw) || Number(raw) > 65_536) {
+    const shown = raw.length > 80 ? `${raw.slice(0, 80)}…` : raw;
+    throw new Error(`LEDGER_BODY_CACHE_MB must be a whole number of MiB from 0 (off) to 65536 (got ${JSON.stringify(shown)})`);
+  }
   return Number(raw) * 1024 * 1024;
 }
 

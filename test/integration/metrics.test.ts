@@ -130,7 +130,7 @@ describeImmudb('/metrics', () => {
     expect(value(after.samples, 'auditgraph_ledger_errors_total')).toBe(0);
   });
 
-  it('body cache: a read counts one miss, the same read again one hit', async () => {
+  it('body cache: a read already cached counts one hit and no miss', async () => {
     const { eventId } = (await gql(CREATE, { input: eventInput({ eventCategory: 'metrics-cache' }) })).data.createAuditEvent.event;
     const read = async () => expect((await gql('query ($id: ID!) { auditEvent(eventId: $id) { eventId } }', { id: eventId })).data.auditEvent.eventId).toBe(eventId);
     await read(); // a hit if the index's follower read it first, a miss otherwise

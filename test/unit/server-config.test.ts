@@ -71,6 +71,8 @@ describe('loadConfig', () => {
     [{ INTROSPECTION: 'disabled' }, 'INTROSPECTION'],
     [{ LEDGER_BODY_CACHE_MB: 'lots' }, 'LEDGER_BODY_CACHE_MB'],
     [{ LEDGER_BODY_CACHE_MB: '-1' }, 'LEDGER_BODY_CACHE_MB'],
+    [{ LEDGER_BODY_CACHE_MB: '65537' }, 'LEDGER_BODY_CACHE_MB'],
+    [{ LEDGER_BODY_CACHE_MB: '9'.repeat(500) }, 'LEDGER_BODY_CACHE_MB'],
   ])('refuses %o, naming %s', (env, name) => {
     expect(fails(env)).toMatch(new RegExp(`^Invalid configuration:\\n  - ${name} `));
   });
