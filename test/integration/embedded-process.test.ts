@@ -5,7 +5,7 @@
  * verifiable, indexed and in its timeline and its trusted state continued, and a log damaged in the
  * middle stops start-up naming the byte offset, never served.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createClient } from 'graphql-ws';
@@ -15,6 +15,7 @@ import { embeddedLedgerPaths, openEmbeddedLedger } from '../../src/ledger/embedd
 import { FILE_HEADER_SIZE, FRAME_OVERHEAD } from '../../src/ledger/embedded/log.ts';
 import { ev } from '../contract/ledger-contract.ts';
 import { freePort } from '../support/servers.ts';
+import { spawnMain, waitHealthy } from '../support/main-process.ts';
 import { tempDir } from '../support/services.ts';
 
 interface Running {
@@ -30,26 +31,12 @@ interface Running {
  * node process it ends up running (so that SIGKILL reaches the server, not npm).
  */
 async function startMain(dataDir: string, port: number, how: 'npm start' | 'node' = 'node'): Promise<Running> {
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'info' };
-  delete env.IMMUDB_ADDRESS;
-  delete env.REDIS_URL;
   const group = how === 'npm start';
-  const proc = group
-    ? spawn('npm', ['start'], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
-    : spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  if (group) running.push({ proc, url: '', output: [], group });
-  const output: string[] = [];
-  proc.stdout!.on('data', (d) => output.push(String(d)));
-  proc.stderr!.on('data', (d) => output.push(String(d)));
-  const url = `http://127.0.0.1:${port}/graphql`;
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`main exited (${proc.exitCode ?? proc.signalCode}): ${output.join('')}`);
-    const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
-    if (ok) return { proc, url, output, group };
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`main did not start: ${output.join('')}`);
+  const main = spawnMain({ PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'info' }, { npmStart: group });
+  const started: Running = { ...main, url: `http://127.0.0.1:${port}/graphql`, group };
+  if (group) running.push(started);
+  await waitHealthy(main, `http://127.0.0.1:${port}`);
+  return started;
 }
 
 const running: Running[] = [];
@@ -203,22 +190,17 @@ describe('npm start on the embedded default', () => {
     if (dropTrusted) rmSync(join(dataDir, 'trusted-state'), { recursive: true });
 
     const port = await freePort();
-    const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'info' };
-    delete env.IMMUDB_ADDRESS;
-    delete env.REDIS_URL;
-    const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    running.push({ proc, url: '', output: [] });
-    let output = '';
+    const main = spawnMain({ PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'info' });
+    running.push({ ...main, url: '' });
+    const exited = main.closed;
     let answered = false;
-    proc.stdout!.on('data', (d) => (output += d));
-    proc.stderr!.on('data', (d) => (output += d));
-    const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
     let code: number | null | undefined;
     // Poll the port until the process exits: it must never answer.
     while (code === undefined && !answered) {
       answered ||= await fetch(`http://127.0.0.1:${port}/healthz`).then(() => true, () => false);
       code = await Promise.race([exited, new Promise<undefined>((r) => setTimeout(() => r(undefined), 100))]);
     }
+    const output = main.output.join('');
     expect(code).toBe(1);
     expect(answered).toBe(false);
     expect(output).toContain(`corrupt at byte offset ${offset}`);

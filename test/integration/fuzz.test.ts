@@ -18,7 +18,7 @@
  * Reproduce a run with the seed it prints: `FUZZ_SEED=<n> npx vitest run test/integration/fuzz.test.ts`.
  * Each case is generated from (seed, index) alone, so a failing case's index names it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,6 +30,7 @@ import { createLogger } from '../../src/server/logger.ts';
 import { CREATE, CREATE_MANY, EVENT_FIELDS, eventInput } from '../support/graphql.ts';
 import { freePort } from '../support/servers.ts';
 import { describeImmudb, openTestImmudbLedger, redisUrl, tempDir } from '../support/services.ts';
+import { spawnMain, waitHealthy } from '../support/main-process.ts';
 import { NASTY_ALPHABET, prng, randomString, randomUuid } from '../unit/_random.ts';
 
 const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) >>> 0 : randomInt(2 ** 31);
@@ -899,21 +900,15 @@ interface Main {
 
 async function startMain(): Promise<Main> {
   const port = await freePort();
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: tempDir('auditgraph-fuzz-'), LOG_LEVEL: 'warn', GRAPHIQL: 'false', INTROSPECTION: 'false', NODE_ENV: 'production' };
-  for (const k of ['IMMUDB_ADDRESS', 'REDIS_URL', 'AUTH_TOKENS', 'AUTH_TOKENS_FILE']) delete env[k];
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const output: string[] = [];
-  proc.stdout!.on('data', (d) => output.push(String(d)));
-  proc.stderr!.on('data', (d) => output.push(String(d)));
+  const main = spawnMain({ PORT: String(port), DATA_DIR: tempDir('auditgraph-fuzz-'), LOG_LEVEL: 'warn', GRAPHIQL: 'false', INTROSPECTION: 'false', NODE_ENV: 'production' });
   const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`main exited (${proc.exitCode ?? proc.signalCode}): ${output.join('')}`);
-    if (await fetch(`${base}/healthz`).then((r) => r.ok, () => false)) return { proc, base, output };
-    await new Promise((r) => setTimeout(r, 100));
+  try {
+    await waitHealthy(main, base);
+  } catch (e) {
+    main.proc.kill('SIGKILL');
+    throw e;
   }
-  proc.kill('SIGKILL');
-  throw new Error(`main did not start: ${output.join('')}`);
+  return { proc: main.proc, base, output: main.output };
 }
 
 describe('fuzz: src/main.ts on the embedded ledger (GRAPHIQL=false, INTROSPECTION=false)', () => {

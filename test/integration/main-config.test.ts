@@ -2,27 +2,22 @@
  * `npm start` with a wrong configuration: the process stops before touching anything, with exit
  * code 2 and one message that names every wrong variable (never a secret's value, never a stack).
  */
-import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { spawnMain } from '../support/main-process.ts';
 import { tempDir } from '../support/services.ts';
 
 async function start(vars: Record<string, string>) {
   const dataDir = join(tempDir('ag-config-'), 'data');
-  const env: NodeJS.ProcessEnv = { ...process.env, HOST: '127.0.0.1', PORT: '0', DATA_DIR: dataDir };
-  // Only the variables under test: none of the harness's servers.
-  for (const name of ['IMMUDB_ADDRESS', 'REDIS_URL', 'AUTH_TOKENS', 'AUTH_TOKENS_FILE']) delete env[name];
-  Object.assign(env, vars);
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  proc.stdout.on('data', (d) => (stdout += String(d)));
-  proc.stderr.on('data', (d) => (stderr += String(d)));
+  const main = spawnMain({ PORT: '0', DATA_DIR: dataDir, ...vars });
   // A start that does not stop on its own is a failure too; kill it so the test ends.
-  const guard = setTimeout(() => proc.kill('SIGKILL'), 30_000);
-  const status = await new Promise<number | null>((resolve) => proc.on('close', (code) => resolve(code)));
+  const guard = setTimeout(() => main.proc.kill('SIGKILL'), 30_000);
+  const status = await main.closed;
   clearTimeout(guard);
+  // stdout and stderr apart: nothing may reach stdout (where JSON logs would go).
+  const stdout = main.stdout.join('');
+  const stderr = main.stderr.join('');
   let created: string[] = [];
   try {
     created = readdirSync(dataDir);
