@@ -89,18 +89,20 @@ function printSummary(title: string, rows: Row[]): void {
 }
 
 const usedMemory = async (redis: Redis) => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? 0);
-/** CONFIG RESETSTAT, where allowed (a shared REDIS_URL may refuse it: then no script times). */
-const resetStats = (redis: Redis) => redis.config('RESETSTAT').then(() => true, () => false);
-/** Seconds Redis spent in EVAL/EVALSHA since the last RESETSTAT (null when unknown). */
+/** Seconds Redis has spent in EVAL/EVALSHA (commandstats; 0 before the first), or null when INFO is refused. */
 async function scriptSeconds(redis: Redis): Promise<number | null> {
-  const stats = await redis.info('commandstats').catch(() => '');
+  const stats = await redis.info('commandstats').catch(() => null);
+  if (stats === null) return null;
   let usec = 0;
-  let seen = false;
-  for (const m of stats.matchAll(/^cmdstat_(?:eval|evalsha):calls=\d+,usec=(\d+)/gm)) {
-    usec += Number(m[1]);
-    seen = true;
-  }
-  return seen ? usec / 1e6 : null;
+  for (const m of stats.matchAll(/^cmdstat_(?:eval|evalsha):calls=\d+,usec=(\d+)/gm)) usec += Number(m[1]);
+  return usec / 1e6;
+}
+/** Script seconds spent during `work`: a difference, so no CONFIG RESETSTAT on a server that may be shared (where other clients' scripts count too). */
+async function scriptSecondsOf(redis: Redis, work: () => Promise<void>): Promise<number | null> {
+  const before = await scriptSeconds(redis);
+  await work();
+  const after = await scriptSeconds(redis);
+  return before === null || after === null ? null : after - before;
 }
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
@@ -185,11 +187,9 @@ export async function benchIndex(immudbAddress: string, scale = 1): Promise<void
     };
     if (Object.keys(tuning).length > 0) summary.push({ metric: 'indexer options', value: JSON.stringify(tuning) });
     const indexer = new Indexer(cached, index, { leaseMs: 60_000, ...tuning });
-    await resetStats(admin);
     const t0 = performance.now();
-    await indexer.catchUp();
+    const scriptSecs = await scriptSecondsOf(admin, () => indexer.catchUp());
     const followSecs = (performance.now() - t0) / 1000;
-    const scriptSecs = await scriptSeconds(admin);
     const state = await index.state();
     if (state?.events !== total) throw new Error(`index holds ${state?.events} events, expected ${total}`);
     const memAfter = await usedMemory(admin);
@@ -197,11 +197,9 @@ export async function benchIndex(immudbAddress: string, scale = 1): Promise<void
     if (scriptSecs !== null) summary.push({ metric: '  of which Redis ran index scripts (INFO commandstats)', value: `${scriptSecs.toFixed(1)} s (${((1e6 * scriptSecs) / total).toFixed(1)} µs/event)` });
     summary.push({ metric: 'Redis memory per event (used_memory delta / events)', value: `${fmt((memAfter - memBefore) / total)} bytes` });
 
-    await resetStats(admin);
     const r0 = performance.now();
-    await indexer.rebuild();
+    const rebuildScriptSecs = await scriptSecondsOf(admin, () => indexer.rebuild());
     const rebuildSecs = (performance.now() - r0) / 1000;
-    const rebuildScriptSecs = await scriptSeconds(admin);
     summary.push({ metric: 'full rebuild (clear namespace + follow from tx 0)', value: `${rebuildSecs.toFixed(1)} s (${fmt(total / rebuildSecs)} events/s)` });
     if (rebuildScriptSecs !== null) summary.push({ metric: '  of which Redis ran index scripts', value: `${rebuildScriptSecs.toFixed(1)} s` });
     await index.releaseLease(indexer.owner);
