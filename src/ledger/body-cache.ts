@@ -184,11 +184,11 @@ export function withBodyCache<L extends Ledger>(ledger: L, options: BodyCacheOpt
   // A proxy over a stand-in, so read-only own properties of `ledger` never constrain what it answers.
   return new Proxy({} as BodyCachedLedger<L>, {
     get: (_stand, prop) => {
-      if (typeof prop === 'string' && prop in own) return own[prop];
+      if (typeof prop === 'string' && Object.hasOwn(own, prop)) return own[prop];
       const value: unknown = Reflect.get(ledger, prop, ledger);
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(ledger) : value;
     },
-    has: (_stand, prop) => (typeof prop === 'string' && prop in own) || prop in ledger,
+    has: (_stand, prop) => (typeof prop === 'string' && Object.hasOwn(own, prop)) || prop in ledger,
   });
 }
 
