@@ -7,39 +7,17 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { validateEventInput } from '../src/events/validate.ts';
 import type { AuditEventRecord } from '../src/events/types.ts';
 import { indexNamespace, RedisEventIndex } from '../src/index/redis-index.ts';
 import { startRedis } from '../test/support/servers.ts';
+import { indexBenchEvent, prng } from './index-events.ts';
 
-const DAY = 86400_000;
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const zipf = (rand: () => number, n: number) => Math.min(n - 1, Math.floor(Math.exp(rand() * Math.log(n + 1)) - 1));
-const types = Array.from({ length: 50 }, (_, i) => `svc${i % 7}.thing${i}.happened`);
-const actors = Array.from({ length: 10_000 }, (_, i) => `user-${i}`);
 const N = Number(process.env.N ?? 300_000);
 const rand = prng(4);
 const now = Date.now();
 const recs: AuditEventRecord[] = [];
 for (let i = 0; i < N; i++) {
-  const r = rand();
-  recs.push({ ...validateEventInput({
-    eventType: types[zipf(rand, types.length)]!, eventCategory: `svc${Math.floor(rand() * 7)}`,
-    outcome: r < 0.9 ? 'SUCCESS' : r < 0.98 ? 'FAILURE' : 'PENDING',
-    timestamp: new Date(now - Math.floor(rand() * 30 * DAY)).toISOString(),
-    correlationId: `rr-${Math.floor(rand() * 50_000)}`, actorType: rand() < 0.8 ? 'user' : 'service',
-    actorId: actors[zipf(rand, actors.length)]!, resourceType: 'pod', resourceId: `pod-${Math.floor(rand() * 20_000)}`,
-    data: { n: Math.floor(rand() * 1e6), note: 'benchmark payload' },
-  }).record, eventId: randomUUID() });
+  recs.push({ ...indexBenchEvent(rand, now).record, eventId: randomUUID() });
 }
 const server = await startRedis();
 const url = `redis://${server.address}`;
@@ -61,7 +39,8 @@ try {
   const secs = (performance.now() - t0) / 1000;
   const stats = await admin.info('commandstats');
   const mem1 = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))![1]);
-  const usec = Number(/cmdstat_evalsha:calls=\d+,usec=(\d+)/.exec(stats)![1]);
+  // EVALSHA, or EVAL when the script was not cached yet (a fresh Redis): both are the scripts' time.
+  const usec = [...stats.matchAll(/cmdstat_eval(?:sha)?:calls=\d+,usec=(\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
   console.log(`N=${N} wall ${secs.toFixed(1)} s, scripts ${(usec / 1e6).toFixed(1)} s (${(usec / N).toFixed(1)} µs/event), ${((mem1 - mem0) / N).toFixed(0)} B/event`);
   if (process.env.STATS) console.log(stats.split('\n').filter((l) => /calls=/.test(l)).map((l) => l.replace(/,rejected.*/, '')).join('\n'));
   const st = await index.state();

@@ -27,8 +27,6 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import type { NewEvent } from '../src/events/types.ts';
-import { validateEventInput } from '../src/events/validate.ts';
 import { Indexer } from '../src/index/indexer.ts';
 import { indexNamespace, RedisEventIndex } from '../src/index/redis-index.ts';
 import { bodyCacheBytes, withBodyCache } from '../src/ledger/body-cache.ts';
@@ -37,42 +35,7 @@ import { createApp } from '../src/server/app.ts';
 import { createLogger } from '../src/server/logger.ts';
 import { startRedis } from '../test/support/servers.ts';
 import { measure, printTable, type Result } from './harness.ts';
-
-const DAY = 24 * 3600_000;
-
-/** Deterministic PRNG (mulberry32): the same events on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Rank r in [0, n) with P(r) ∝ 1/(r+1) (approximately), by inverse transform. */
-const zipf = (rand: () => number, n: number) => Math.min(n - 1, Math.floor(Math.exp(rand() * Math.log(n + 1)) - 1));
-
-const types = Array.from({ length: 50 }, (_, i) => `svc${i % 7}.thing${i}.happened`);
-const actors = Array.from({ length: 10_000 }, (_, i) => `user-${i}`);
-
-function makeEvent(rand: () => number, now: number): NewEvent {
-  const r = rand();
-  return validateEventInput({
-    eventType: types[zipf(rand, types.length)]!,
-    eventCategory: `svc${Math.floor(rand() * 7)}`,
-    outcome: r < 0.9 ? 'SUCCESS' : r < 0.98 ? 'FAILURE' : 'PENDING',
-    timestamp: new Date(now - Math.floor(rand() * 30 * DAY)).toISOString(),
-    correlationId: `rr-${Math.floor(rand() * 50_000)}`,
-    actorType: rand() < 0.8 ? 'user' : 'service',
-    actorId: actors[zipf(rand, actors.length)]!,
-    resourceType: 'pod',
-    resourceId: `pod-${Math.floor(rand() * 20_000)}`,
-    data: { n: Math.floor(rand() * 1e6), note: 'benchmark payload' },
-  });
-}
+import { ACTORS, DAY, EVENT_TYPES, indexBenchEvent, prng } from './index-events.ts';
 
 interface Row {
   metric: string;
@@ -148,7 +111,7 @@ export async function benchIndex(immudbAddress: string, scale = 1): Promise<void
         while (written < total) {
           const n = Math.min(perTx, total - written);
           written += n;
-          await ledger.append(Array.from({ length: n }, () => makeEvent(rand, now)));
+          await ledger.append(Array.from({ length: n }, () => indexBenchEvent(rand, now)));
           if (process.stderr.isTTY) process.stderr.write(`\rfilling the ledger: ${fmt(Math.min(written, total))}/${fmt(total)}`);
         }
       }),
@@ -217,8 +180,8 @@ export async function benchIndex(immudbAddress: string, scale = 1): Promise<void
       return { since: new Date(end - 7 * DAY).toISOString(), until: new Date(end).toISOString() };
     };
     // Popular-to-mid types and actors: each query has to skip over real work.
-    const type = () => types[Math.floor(q() * 10)]!;
-    const actor = () => actors[Math.floor(q() * 200)]!;
+    const type = () => EVENT_TYPES[Math.floor(q() * 10)]!;
+    const actor = () => ACTORS[Math.floor(q() * 200)]!;
     const cases: [string, () => Record<string, unknown>][] = [
       ['(a) eventType, last 24 h, first 50', () => ({ eventType: [type()], since: day })],
       ['(b) eventType AND outcome FAILURE, first 50', () => ({ eventType: [type()], outcome: ['FAILURE'] })],
