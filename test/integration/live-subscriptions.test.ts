@@ -19,6 +19,17 @@ import { prng } from '../unit/_random.ts';
 const describeRedis = redisUrl ? describe : describe.skip;
 const ids = (events: { eventId: string }[]) => events.map((e) => e.eventId);
 
+/**
+ * Ends a "none twice" check without guessing a quiet period: writes one more matching event last
+ * and waits until every subscription has it. Delivery is in commit order, so whatever a
+ * subscription would receive twice from before the marker has arrived by then. Returns its id.
+ */
+async function marker(gw: Parameters<typeof write>[0], subs: { waitFor: (done: (got: { eventId: string }[]) => boolean, what: string) => Promise<unknown> }[], event: Record<string, unknown>): Promise<string> {
+  const [id] = ids(await write(gw, [event]));
+  for (const s of subs) await s.waitFor((got) => got.some((e) => e.eventId === id), 'the closing marker');
+  return id!;
+}
+
 /** The graphql-transport-ws handshake and one subscription, by hand, on a raw socket. */
 async function rawSubscriber(wsUrl: string, variables: Record<string, unknown>, query: string) {
   const socket = new WebSocket(wsUrl, 'graphql-transport-ws');
@@ -75,9 +86,9 @@ describeImmudb('live subscriptions over graphql-ws (immudb 1.1.0, Redis)', () =>
         expect(want.length).toBeGreaterThan(30);
         expect(want.length).toBeLessThan(all.length);
         for (const s of [withAfter, fromNow]) await s.waitFor((got) => got.length >= want.length, 'the matching events');
-        await sleep(300);
+        const last = await marker(a, [withAfter, fromNow], input({ eventType: 'deploy.failed', outcome: 'FAILURE', correlationId: 'rr-f-end' }));
         for (const s of [withAfter, fromNow]) {
-          expect(ids(s.events())).toEqual(want);
+          expect(ids(s.events())).toEqual([...want, last]);
           expect(s.errors()).toEqual([]);
           const txs = s.events().map((e) => BigInt(e.ledger.txId));
           expect(txs.every((t, i) => i === 0 || t >= txs[i - 1]!)).toBe(true);
@@ -99,7 +110,7 @@ describeImmudb('live subscriptions over graphql-ws (immudb 1.1.0, Redis)', () =>
         const subs = Array.from({ length: 4 }, () => subscribe(client, { filter, after: head }));
         for (let i = 0; i < 4; i++) written.push(...ids(await write(a, Array.from({ length: 64 }, () => input({ correlationId: 'rr-burst' })))));
         for (const s of subs) await s.waitFor((got) => got.length >= written.length, 'every burst');
-        await sleep(300);
+        written.push(await marker(a, subs, input({ correlationId: 'rr-burst' })));
         for (const s of subs) {
           expect(ids(s.events())).toEqual(written);
           expect(s.errors()).toEqual([]);
@@ -117,7 +128,7 @@ describeImmudb('live subscriptions over graphql-ws (immudb 1.1.0, Redis)', () =>
         const written: string[] = [];
         for (let i = 0; i < 30; i++) written.push(...ids(await write(a, Array.from({ length: 1 + (i % 4) }, () => input({ correlationId: 'rr-cross' })))));
         await sub.waitFor((got) => got.length >= written.length, 'every event on B');
-        await sleep(300);
+        written.push(await marker(a, [sub], input({ correlationId: 'rr-cross' })));
         expect(ids(sub.events())).toEqual(written);
       } finally {
         await client.dispose();
@@ -153,7 +164,7 @@ describeImmudb('live subscriptions over graphql-ws (immudb 1.1.0, Redis)', () =>
           await sleep(5);
         }
         await after.waitFor((got) => got.length >= 550, 'the missed events and the live ones');
-        await sleep(300);
+        live.push(await marker(a, [after], matching(1)[0]!));
         expect(ids(after.events())).toEqual([...missed, ...live]);
       } finally {
         await second.dispose();
@@ -434,7 +445,7 @@ describeImmudb('live subscriptions over graphql-ws (immudb 1.1.0, Redis)', () =>
         await sleep(200);
         await redis.start();
         for (const s of [onA, onB]) await s.waitFor((got) => got.length >= written.length, 'every burst event', 10_000);
-        await sleep(300);
+        written.push(await marker(a, [onA, onB], input({ eventCategory: 'burst' })));
         expect(written.length).toBeGreaterThan(40);
         expect(ids(onA.events())).toEqual(written);
         expect(ids(onB.events())).toEqual(written);
