@@ -40,10 +40,15 @@ export const UINT32_MAX = 0xffffffff;
 const oneShot = typeof crypto.hash === 'function';
 
 export function sha256(...parts: Uint8Array[]): Buffer {
-  if (parts.length === 1 && oneShot) return crypto.hash('sha256', parts[0]!, 'buffer');
-  const h = crypto.createHash('sha256');
-  for (const p of parts) h.update(p);
-  return h.digest();
+  if (!oneShot) {
+    const h = crypto.createHash('sha256');
+    for (const p of parts) h.update(p);
+    return h.digest();
+  }
+  if (parts.length === 1) return crypto.hash('sha256', parts[0]!, 'buffer');
+  // SHA-256 of the parts in sequence is SHA-256 of their concatenation; for the small inputs
+  // hashed here (keys, digests, headers) one copy is cheaper than a Hash object per call.
+  return crypto.hash('sha256', Buffer.concat(parts), 'buffer');
 }
 
 /** store.KV.Digest: sha256(key ‖ sha256(value)) over the bytes the store holds. */
@@ -53,7 +58,12 @@ export function kvDigest(storedKey: Uint8Array, storedValue: Uint8Array): Buffer
 
 /** Digest of an entry written through immudb's database layer (Set / VerifiableSet). */
 export function entryDigest(key: Uint8Array, value: Uint8Array): Buffer {
-  return kvDigest(withPrefix(SET_KEY_PREFIX, key), withPrefix(PLAIN_VALUE_PREFIX, value));
+  // Same bytes as kvDigest(0x00 ‖ key, 0x00 ‖ value), written into one buffer: 0x00 ‖ key ‖ sha256(0x00 ‖ value).
+  const b = Buffer.allocUnsafe(1 + key.length + HASH_SIZE);
+  b[0] = SET_KEY_PREFIX;
+  b.set(key, 1);
+  b.set(sha256(withPrefix(PLAIN_VALUE_PREFIX, value)), 1 + key.length);
+  return sha256(b);
 }
 
 function withPrefix(prefix: number, b: Uint8Array): Buffer {
@@ -328,11 +338,16 @@ export function toBase64(b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');
 }
 
-const B64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
-/** Standard alphabet, padded, and re-encoding must give the same text (no stray pad bits). */
+/**
+ * Standard alphabet, padded, and re-encoding must give the same text (no stray pad bits).
+ * The round trip alone decides: Node's decoder is lenient (skips unknown characters, takes
+ * '-'/'_', missing padding), but its encoder only ever writes canonical padded standard base64,
+ * so `decode(s).toString('base64') === s` holds exactly for the canonical strings (those that
+ * match /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/ without stray pad
+ * bits) — the regex that used to run first refused nothing more, and cost more than the decode.
+ */
 export function parseBase64(s: unknown): Buffer | undefined {
-  if (typeof s !== 'string' || !B64_RE.test(s)) return undefined;
+  if (typeof s !== 'string') return undefined;
   const b = Buffer.from(s, 'base64');
   return b.toString('base64') === s ? b : undefined;
 }

@@ -341,9 +341,17 @@ export class ImmudbLedger implements LedgerBackend {
     // proof. (immudb-node's HTree builds wrong inclusion proofs for widths that are not powers of 2.)
     const entries: Message[] = vtx.getTx()?.getEntriesList() ?? [];
     if (entries.length === 0) throw verificationFailed('immudb answered a transaction without entries');
-    const keys = entries.map((e) => Buffer.from(e.getKey_asU8()));
-    const tree = HTree.build(entries.map((e, i) => sha256(keys[i]!, e.getHvalue_asU8())));
-    return { vtx, tree, keys };
+    const keyIndex = new Map<string, number>();
+    const digests = entries.map((e, i) => {
+      const key: Uint8Array = e.getKey_asU8();
+      // latin1 maps bytes to code units one to one, so equal strings are equal keys; the first
+      // entry with a key wins, as a search from the start would find it.
+      const k = Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
+      if (!keyIndex.has(k)) keyIndex.set(k, i);
+      return sha256(key, e.getHvalue_asU8());
+    });
+    const tree = HTree.build(digests);
+    return { vtx, tree, keyIndex };
   }
 
   /**
@@ -381,8 +389,7 @@ export class ImmudbLedger implements LedgerBackend {
 
   /** One entry's bundle over a shared link; callers verify before handing it out. */
   private bundle(proven: ProvenTx, link: SharedLink, key: Buffer, value: Buffer): ProofBundle {
-    const prefixed = Buffer.concat([Buffer.from([SET_KEY_PREFIX]), key]);
-    const index = proven.keys.findIndex((k) => k.equals(prefixed));
+    const index = proven.keyIndex.get(String.fromCharCode(SET_KEY_PREFIX) + key.toString('latin1')) ?? -1;
     if (index < 0) throw verificationFailed('the entry is not in the transaction immudb proved');
     return {
       format: PROOF_FORMAT,
@@ -446,8 +453,8 @@ interface SharedLink {
 interface ProvenTx {
   vtx: Message;
   tree: HTree;
-  /** The tx's entry keys as immudb stores them (with its one-byte prefix). */
-  keys: Buffer[];
+  /** Index of the first entry of the tx by its key as immudb stores it (with its one-byte prefix), as a latin1 string. */
+  keyIndex: Map<string, number>;
 }
 
 function header(md: Message): TxHeaderJson {
