@@ -174,22 +174,28 @@ function write(v: Json, depth: number): string {
     if (!Number.isFinite(v)) throw new TypeError('canonicalJson: non-finite number');
     return JSON.stringify(v);
   }
+  // Built by appending to one string (the same characters the parts-and-join form produced).
   if (Array.isArray(v)) {
-    const parts: string[] = [];
+    let out = '[';
     for (let i = 0; i < v.length; i++) {
       const item = v[i];
       if (item === undefined) throw new TypeError('canonicalJson: undefined array element');
-      parts.push(write(item, depth + 1));
+      if (i > 0) out += ',';
+      out += write(item, depth + 1);
     }
-    return `[${parts.join(',')}]`;
+    return `${out}]`;
   }
   if (typeof v !== 'object') throw new TypeError(`canonicalJson: ${typeof v} is not JSON`);
   const keys = Object.keys(v).sort();
-  const parts: string[] = [];
-  for (const key of keys) {
+  let out = '{';
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
     const item = v[key];
     if (item === undefined) throw new TypeError('canonicalJson: undefined property');
-    parts.push(`${JSON.stringify(key)}:${write(item, depth + 1)}`);
+    if (i > 0) out += ',';
+    out += JSON.stringify(key);
+    out += ':';
+    out += write(item, depth + 1);
   }
-  return `{${parts.join(',')}}`;
+  return `${out}}`;
 }
