@@ -264,6 +264,42 @@ export class HTree {
     }
     return terms;
   }
+
+  private hexLevels: (string | undefined)[][] | undefined;
+
+  /**
+   * `inclusionProof(leaf)` as lowercase hex (the same strings `toHex` gives). Each node is encoded
+   * once per tree, so the proofs of all leaves share their upper terms' strings.
+   */
+  inclusionProofHex(leaf: number): string[] {
+    const width = this.width;
+    if (!Number.isInteger(leaf) || leaf < 0 || leaf >= width) throw new RangeError('htree: leaf out of range');
+    const hexLevels = (this.hexLevels ??= this.levels.map((l) => new Array<string | undefined>(l.length)));
+    const terms: string[] = [];
+    let m = leaf;
+    let n = width;
+    let offset = 0;
+    while (!(n < 1 || (n === 1 && m === 0))) {
+      const k = 2 ** (bitLen32(n - 1) - 1);
+      let lo: number;
+      let hi: number;
+      if (m < k) {
+        lo = offset + k;
+        hi = offset + n - 1;
+        n = k;
+      } else {
+        lo = offset;
+        hi = offset + k - 1;
+        m -= k;
+        n -= k;
+        offset += k;
+      }
+      const layer = bitLen32(hi - lo);
+      const at = Math.floor(lo / 2 ** layer);
+      terms.push((hexLevels[layer]![at] ??= this.levels[layer]![at]!.toString('hex')));
+    }
+    return terms.reverse();
+  }
 }
 
 /** Number of terms immudb's HTree.InclusionProof yields for (leaf, width); -1 when out of range. */

@@ -397,7 +397,7 @@ export class ImmudbLedger implements LedgerBackend {
       database: this.database,
       entry: { key: key.toString('base64'), value: value.toString('base64') },
       tx: link.tx,
-      inclusion: { leaf: index, width: proven.tree.width, terms: hexList(proven.tree.inclusionProof(index)) },
+      inclusion: { leaf: index, width: proven.tree.width, terms: proven.tree.inclusionProofHex(index) },
       trustedState: link.trustedState,
       dualProof: link.dualProof,
       state: link.state,
