@@ -123,6 +123,11 @@ export function assertProofBundlesOfTx(bundles: readonly ProofBundle[], trusted?
   if (!first) return;
   assertProofBundle(first, trusted);
   let tx: TxHeader | undefined;
+  // Parsed inclusion terms by their text, for this call only. parseHash is a pure function of the
+  // string, so a term text seen (and accepted) in an earlier bundle of this tx parses to the same
+  // bytes here; a term text never seen before is parsed strictly. The bundles of one tx share most
+  // of their upper terms (the ledgers hand out the very same strings), so most are parsed once.
+  const terms = new Map<string, Buffer>();
   for (let i = 1; i < bundles.length; i++) {
     const b = bundles[i]!;
     const shared =
@@ -139,7 +144,7 @@ export function assertProofBundlesOfTx(bundles: readonly ProofBundle[], trusted?
     }
     try {
       tx ??= header(first.tx, 'bundle.tx');
-      checkEntryInclusion(b, tx);
+      checkEntryInclusion(b, tx, terms);
     } catch (e) {
       if (e instanceof CheckFailed) throw verificationFailed(e.check, new Error(`${e.check}: ${e.message}`));
       throw verificationFailed('format', e);
@@ -147,7 +152,7 @@ export function assertProofBundlesOfTx(bundles: readonly ProofBundle[], trusted?
   }
 }
 
-function checkEntryInclusion(bundle: ProofBundle, tx: TxHeader): void {
+function checkEntryInclusion(bundle: ProofBundle, tx: TxHeader, parsedTerms: Map<string, Buffer>): void {
   const entry = obj(bundle.entry, 'bundle.entry', ['key', 'value']);
   const key = b64(entry.key, 'bundle.entry.key');
   const value = b64(entry.value, 'bundle.entry.value');
@@ -157,9 +162,26 @@ function checkEntryInclusion(bundle: ProofBundle, tx: TxHeader): void {
   const width = u32(inc.width, 'bundle.inclusion.width');
   if (width !== tx.nEntries) fail('inclusion', `width ${width} != tx.nEntries ${tx.nEntries}`);
   if (leaf >= width) fail('inclusion', `leaf ${leaf} >= width ${width}`);
-  if (!verifyHTreeInclusion(hashList(inc.terms, 'bundle.inclusion.terms'), leaf, width, entryDigest(key, value), tx.eH)) {
+  if (!verifyHTreeInclusion(hashListMemo(inc.terms, 'bundle.inclusion.terms', parsedTerms), leaf, width, entryDigest(key, value), tx.eH)) {
     fail('inclusion', 'entry digest does not reach tx.eH');
   }
+}
+
+/** hashList, with the terms already parsed in this call looked up by their text (see assertProofBundlesOfTx). */
+function hashListMemo(v: unknown, path: string, parsed: Map<string, Buffer>): Buffer[] {
+  if (!Array.isArray(v)) return formatFail(path, 'expected an array of hashes');
+  const out: Buffer[] = [];
+  for (let i = 0; i < v.length; i++) {
+    const t: unknown = v[i];
+    // Only strings are memoized (anything else, holes included, goes through `hash` and fails there).
+    let h = typeof t === 'string' ? parsed.get(t) : undefined;
+    if (h === undefined) {
+      h = hash(t, `${path}[${i}]`);
+      parsed.set(t as string, h);
+    }
+    out.push(h);
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
