@@ -47,6 +47,11 @@ import {
 import {
   alhOf,
   entryDigest,
+  HASH_SIZE,
+  htreeProofLength,
+  LEAF_PREFIX,
+  NODE_PREFIX,
+  sha256,
   HASH_MSG,
   isUint32,
   parseBase64,
@@ -127,7 +132,7 @@ export function assertProofBundlesOfTx(bundles: readonly ProofBundle[], trusted?
   // string, so a term text seen (and accepted) in an earlier bundle of this tx parses to the same
   // bytes here; a term text never seen before is parsed strictly. The bundles of one tx share most
   // of their upper terms (the ledgers hand out the very same strings), so most are parsed once.
-  const terms = new Map<string, Buffer>();
+  const memo: TxMemo = { terms: new Map(), folds: new Map() };
   for (let i = 1; i < bundles.length; i++) {
     const b = bundles[i]!;
     const shared =
@@ -144,7 +149,7 @@ export function assertProofBundlesOfTx(bundles: readonly ProofBundle[], trusted?
     }
     try {
       tx ??= header(first.tx, 'bundle.tx');
-      checkEntryInclusion(b, tx, terms);
+      checkEntryInclusion(b, tx, memo);
     } catch (e) {
       if (e instanceof CheckFailed) throw verificationFailed(e.check, new Error(`${e.check}: ${e.message}`));
       throw verificationFailed('format', e);
@@ -152,7 +157,19 @@ export function assertProofBundlesOfTx(bundles: readonly ProofBundle[], trusted?
   }
 }
 
-function checkEntryInclusion(bundle: ProofBundle, tx: TxHeader, parsedTerms: Map<string, Buffer>): void {
+/**
+ * What the checks of one assertProofBundlesOfTx call remember, for the bundles of that call only
+ * (all of them share one tx, so one width and one tx.eH).
+ * - `terms`: parsed inclusion terms by their text (parseHash is a pure function of the string).
+ * - `folds`: states of the htree fold that went on to reach tx.eH, by (i, r, calc); each with the
+ *   terms that were left to fold from there.
+ */
+interface TxMemo {
+  terms: Map<string, Buffer>;
+  folds: Map<string, { terms: readonly Buffer[]; from: number }>;
+}
+
+function checkEntryInclusion(bundle: ProofBundle, tx: TxHeader, memo: TxMemo): void {
   const entry = obj(bundle.entry, 'bundle.entry', ['key', 'value']);
   const key = b64(entry.key, 'bundle.entry.key');
   const value = b64(entry.value, 'bundle.entry.value');
@@ -162,9 +179,73 @@ function checkEntryInclusion(bundle: ProofBundle, tx: TxHeader, parsedTerms: Map
   const width = u32(inc.width, 'bundle.inclusion.width');
   if (width !== tx.nEntries) fail('inclusion', `width ${width} != tx.nEntries ${tx.nEntries}`);
   if (leaf >= width) fail('inclusion', `leaf ${leaf} >= width ${width}`);
-  if (!verifyHTreeInclusion(hashListMemo(inc.terms, 'bundle.inclusion.terms', parsedTerms), leaf, width, entryDigest(key, value), tx.eH)) {
+  if (!verifyHTreeInclusionMemo(hashListMemo(inc.terms, 'bundle.inclusion.terms', memo.terms), leaf, width, entryDigest(key, value), tx.eH, memo.folds)) {
     fail('inclusion', 'entry digest does not reach tx.eH');
   }
+}
+
+/**
+ * verifyHTreeInclusion (same term count check, same fold, same final test), remembering the fold's
+ * states. The fold is a pure function: from a state (i, r, calc) the remaining terms alone decide
+ * whether it ends at `root`. So when this bundle's fold arrives at a state an earlier fold of this
+ * call passed through on its way to `root` (same i, same r, same calc bytes), and the terms left to
+ * fold are the same (same count, same bytes), the rest of the fold would compute exactly what it
+ * computed then, and the answer is the same `true`; the hashes are not repeated. No hash-collision
+ * argument is needed: only states from which the very same computation already succeeded are
+ * reused. Every bundle's own digest is still hashed into the fold, and its own terms compared.
+ * `root` and `width` must be the same for all calls sharing `folds` (one tx).
+ */
+function verifyHTreeInclusionMemo(
+  terms: readonly Buffer[],
+  leaf: number,
+  width: number,
+  digest: Buffer,
+  root: Buffer,
+  folds: TxMemo['folds'],
+): boolean {
+  if (htreeProofLength(leaf, width) !== terms.length) return false;
+  const b = Buffer.allocUnsafe(1 + 2 * HASH_SIZE);
+  b[0] = LEAF_PREFIX;
+  b.set(digest, 1);
+  let calc = sha256(b.subarray(0, 1 + HASH_SIZE));
+  let i = leaf;
+  let r = width - 1;
+  b[0] = NODE_PREFIX;
+  const seen: string[] = [];
+  for (let s = 0; ; s++) {
+    const state = `${i}/${r}/${calc.toString('latin1')}`;
+    const known = folds.get(state);
+    if (known !== undefined && sameTerms(known.terms, known.from, terms, s)) break;
+    seen.push(state);
+    if (s === terms.length) {
+      if (!(i === r && calc.equals(root))) return false;
+      break;
+    }
+    const t = terms[s]!;
+    if (i % 2 === 0 && i !== r) {
+      b.set(calc, 1);
+      b.set(t, 1 + HASH_SIZE);
+    } else {
+      b.set(t, 1);
+      b.set(calc, 1 + HASH_SIZE);
+    }
+    calc = sha256(b);
+    i = Math.floor(i / 2);
+    r = Math.floor(r / 2);
+  }
+  // Reached root: every state passed on the way leads there with the terms that followed it.
+  for (let s = 0; s < seen.length; s++) folds.set(seen[s]!, { terms, from: s });
+  return true;
+}
+
+function sameTerms(a: readonly Buffer[], aFrom: number, b: readonly Buffer[], bFrom: number): boolean {
+  if (a.length - aFrom !== b.length - bFrom) return false;
+  for (let k = 0; k < a.length - aFrom; k++) {
+    const x = a[aFrom + k]!;
+    const y = b[bFrom + k]!;
+    if (x !== y && !x.equals(y)) return false;
+  }
+  return true;
 }
 
 /** hashList, with the terms already parsed in this call looked up by their text (see assertProofBundlesOfTx). */
