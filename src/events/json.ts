@@ -167,9 +167,21 @@ export function canonicalJson(value: Json): string {
 /** Generous bound: callers validate depth first; this only turns a mistake into an error. */
 const CANONICAL_MAX_DEPTH = 256;
 
+/**
+ * The characters JSON.stringify may write other than as themselves: '"', '\\', U+0000–U+001F
+ * (escaped) and surrogates (a lone one is escaped as \uXXXX; pairs are not, but any surrogate
+ * takes the JSON.stringify path here). A string without any of them is written as "<itself>".
+ */
+const JSON_ESCAPED = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+function quote(s: string): string {
+  return JSON_ESCAPED.test(s) ? JSON.stringify(s) : `"${s}"`;
+}
+
 function write(v: Json, depth: number): string {
   if (depth > CANONICAL_MAX_DEPTH) throw new RangeError('canonicalJson: value nested too deeply');
-  if (v === null || typeof v === 'boolean' || typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'string') return quote(v);
+  if (v === null || typeof v === 'boolean') return JSON.stringify(v);
   if (typeof v === 'number') {
     if (!Number.isFinite(v)) throw new TypeError('canonicalJson: non-finite number');
     return JSON.stringify(v);
@@ -193,7 +205,7 @@ function write(v: Json, depth: number): string {
     const item = v[key];
     if (item === undefined) throw new TypeError('canonicalJson: undefined property');
     if (i > 0) out += ',';
-    out += JSON.stringify(key);
+    out += quote(key);
     out += ':';
     out += write(item, depth + 1);
   }
