@@ -28,6 +28,7 @@ export const MAX_KEY_BYTES = 1024;
 const MAX_TIMESTAMP_MS = 253402300799999;
 
 const UNRESERVED = /^[A-Za-z0-9._~-]$/;
+const ALL_UNRESERVED = /^[A-Za-z0-9._~-]+$/;
 const ESCAPED_COMPONENT = /^(?:[A-Za-z0-9._~-]|%[0-9A-F]{2})+$/;
 const LOWER_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const CANONICAL_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -41,6 +42,9 @@ const HEX = '0123456789ABCDEF';
  */
 export function escapeKeyComponent(s: string): string {
   if (typeof s !== 'string' || s.length === 0) throw new TypeError('key component must be a non-empty string');
+  // All unreserved ASCII: each character is its own UTF-8 byte and is kept as is (nor can an ASCII
+  // string hold a lone surrogate), so the loop below would give `s` back.
+  if (ALL_UNRESERVED.test(s)) return s;
   if (!isWellFormed(s)) throw new TypeError('key component must be well-formed Unicode');
   let out = '';
   for (const b of Buffer.from(s, 'utf8')) {
