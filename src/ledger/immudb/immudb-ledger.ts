@@ -405,10 +405,13 @@ export class ImmudbLedger implements LedgerBackend {
   }
 
   private stored(record: AuditEventRecord, proven: ProvenTx, key: Buffer): StoredEvent {
-    const md = proven.vtx.getTx().getMetadata();
-    const recordedAt = new Date(md.getTs() * 1000).toISOString();
-    this.commitTimes_.set(String(md.getId()), recordedAt);
-    return { record, txId: String(md.getId()), key, recordedAt };
+    // Once per proven tx: every event of a commit shares its id and time.
+    if (proven.committed === undefined) {
+      const md = proven.vtx.getTx().getMetadata();
+      proven.committed = { txId: String(md.getId()), recordedAt: new Date(md.getTs() * 1000).toISOString() };
+      this.commitTimes_.set(proven.committed.txId, proven.committed.recordedAt);
+    }
+    return { record, txId: proven.committed.txId, key, recordedAt: proven.committed.recordedAt };
   }
 
   private decode(value: Buffer, key: Buffer): AuditEventRecord {
@@ -455,6 +458,8 @@ interface ProvenTx {
   tree: HTree;
   /** Index of the first entry of the tx by its key as immudb stores it (with its one-byte prefix), as a latin1 string. */
   keyIndex: Map<string, number>;
+  /** The tx's id and commit time as StoredEvent gives them, once the first event asked. */
+  committed?: { txId: string; recordedAt: string };
 }
 
 function header(md: Message): TxHeaderJson {
