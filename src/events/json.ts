@@ -48,6 +48,29 @@ function isPlainObject(v: object): boolean {
   return proto === Object.prototype || proto === null;
 }
 
+interface InspectState {
+  bytes: number;
+  readonly maxBytes: number;
+  readonly issues: JsonIssue[];
+}
+
+function overBudgetOf(st: InspectState, frame: Frame): boolean {
+  if (st.bytes <= st.maxBytes) return false;
+  st.issues.push({ path: pathOf(frame), message: `is larger than ${st.maxBytes} bytes serialized` });
+  return true;
+}
+
+function addStringTo(st: InspectState, s: string, frame: Frame, what: string): boolean {
+  // A serialized string takes at least length + 2 bytes: skip serializing hopeless ones.
+  if (s.length + 2 > st.maxBytes - st.bytes) {
+    st.bytes += s.length + 2;
+    return overBudgetOf(st, frame);
+  }
+  if (!isWellFormed(s)) st.issues.push({ path: pathOf(frame), message: `${what} contains a lone surrogate (not valid Unicode)` });
+  st.bytes += utf8Length(JSON.stringify(s));
+  return overBudgetOf(st, frame);
+}
+
 /**
  * Checks that `value` is plain JSON within the limits, without recursion and with early exit:
  * the walk stops as soon as the depth or byte budget is exceeded, so hostile input (a depth
@@ -57,43 +80,29 @@ function isPlainObject(v: object): boolean {
 export function inspectJson(value: unknown, limits: JsonLimits): JsonInspection {
   const maxIssues = limits.maxIssues ?? 10;
   const issues: JsonIssue[] = [];
-  let bytes = 0;
+  // The running byte count lives in `st` so the two helpers below can be module functions rather
+  // than closures made for every call.
+  const st: InspectState = { bytes: 0, maxBytes: limits.maxBytes, issues };
   const stack: Frame[] = [{ value, depth: 0, parent: null, key: null }];
-
-  const overBudget = (frame: Frame): boolean => {
-    if (bytes <= limits.maxBytes) return false;
-    issues.push({ path: pathOf(frame), message: `is larger than ${limits.maxBytes} bytes serialized` });
-    return true;
-  };
-  const addString = (s: string, frame: Frame, what: string): boolean => {
-    // A serialized string takes at least length + 2 bytes: skip serializing hopeless ones.
-    if (s.length + 2 > limits.maxBytes - bytes) {
-      bytes += s.length + 2;
-      return overBudget(frame);
-    }
-    if (!isWellFormed(s)) issues.push({ path: pathOf(frame), message: `${what} contains a lone surrogate (not valid Unicode)` });
-    bytes += utf8Length(JSON.stringify(s));
-    return overBudget(frame);
-  };
 
   while (stack.length > 0 && issues.length < maxIssues) {
     const frame = stack.pop()!;
     const v = frame.value;
     switch (typeof v) {
       case 'string':
-        if (addString(v, frame, 'string')) return { issues, bytes };
+        if (addStringTo(st, v, frame, 'string')) return { issues, bytes: st.bytes };
         continue;
       case 'number':
         if (!Number.isFinite(v)) {
           issues.push({ path: pathOf(frame), message: 'is not a finite number (not JSON)' });
           continue;
         }
-        bytes += JSON.stringify(v).length;
-        if (overBudget(frame)) return { issues, bytes };
+        st.bytes += JSON.stringify(v).length;
+        if (overBudgetOf(st, frame)) return { issues, bytes: st.bytes };
         continue;
       case 'boolean':
-        bytes += v ? 4 : 5;
-        if (overBudget(frame)) return { issues, bytes };
+        st.bytes += v ? 4 : 5;
+        if (overBudgetOf(st, frame)) return { issues, bytes: st.bytes };
         continue;
       case 'object':
         break;
@@ -102,15 +111,15 @@ export function inspectJson(value: unknown, limits: JsonLimits): JsonInspection 
         continue;
     }
     if (v === null) {
-      bytes += 4;
-      if (overBudget(frame)) return { issues, bytes };
+      st.bytes += 4;
+      if (overBudgetOf(st, frame)) return { issues, bytes: st.bytes };
       continue;
     }
 
     const depth = frame.depth + 1;
     if (depth > limits.maxDepth) {
       issues.push({ path: pathOf(frame), message: `is nested more than ${limits.maxDepth} levels deep` });
-      return { issues, bytes };
+      return { issues, bytes: st.bytes };
     }
 
     if (Array.isArray(v)) {
@@ -119,8 +128,8 @@ export function inspectJson(value: unknown, limits: JsonLimits): JsonInspection 
         continue;
       }
       // Brackets and commas first: a huge (even sparse) array fails here without iterating.
-      bytes += 2 + Math.max(v.length - 1, 0);
-      if (overBudget(frame)) return { issues, bytes };
+      st.bytes += 2 + Math.max(v.length - 1, 0);
+      if (overBudgetOf(st, frame)) return { issues, bytes: st.bytes };
       for (let i = v.length - 1; i >= 0; i--) {
         const child: Frame = { value: v[i], depth, parent: frame, key: i };
         if (!Object.hasOwn(v, i)) {
@@ -143,16 +152,16 @@ export function inspectJson(value: unknown, limits: JsonLimits): JsonInspection 
       continue;
     }
     const keys = Object.keys(v);
-    bytes += 2 + Math.max(keys.length - 1, 0) + keys.length; // braces, commas, colons
-    if (overBudget(frame)) return { issues, bytes };
+    st.bytes += 2 + Math.max(keys.length - 1, 0) + keys.length; // braces, commas, colons
+    if (overBudgetOf(st, frame)) return { issues, bytes: st.bytes };
     for (let i = keys.length - 1; i >= 0; i--) {
       const key = keys[i]!;
       const child: Frame = { value: (v as Record<string, unknown>)[key], depth, parent: frame, key };
-      if (addString(key, child, 'key')) return { issues, bytes };
+      if (addStringTo(st, key, child, 'key')) return { issues, bytes: st.bytes };
       stack.push(child);
     }
   }
-  return { issues, bytes };
+  return { issues, bytes: st.bytes };
 }
 
 /**
