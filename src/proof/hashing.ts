@@ -233,13 +233,14 @@ export class HTree {
   }
 
   /**
-   * Terms bottom-up, as immudb's HTree.InclusionProof: split the range at the largest power of
-   * two below its width, take the sibling subtree's root, descend into the half holding the leaf.
+   * Where the terms of `leaf`'s inclusion proof sit, bottom-up, as immudb's HTree.InclusionProof
+   * finds them: split the range at the largest power of two below its width, take the sibling
+   * subtree's root, descend into the half holding the leaf.
    */
-  inclusionProof(leaf: number): Buffer[] {
+  private inclusionNodes(leaf: number): { layer: number; at: number }[] {
     const width = this.width;
     if (!Number.isInteger(leaf) || leaf < 0 || leaf >= width) throw new RangeError('htree: leaf out of range');
-    const terms: Buffer[] = [];
+    const nodes: { layer: number; at: number }[] = [];
     let m = leaf;
     let n = width;
     let offset = 0;
@@ -260,9 +261,14 @@ export class HTree {
       }
       // The sibling range [lo, hi] is a subtree whose root sits at layer bitLen(hi - lo).
       const layer = bitLen32(hi - lo);
-      terms.unshift(Buffer.from(this.levels[layer]![Math.floor(lo / 2 ** layer)]!));
+      nodes.push({ layer, at: Math.floor(lo / 2 ** layer) });
     }
-    return terms;
+    return nodes.reverse();
+  }
+
+  /** Terms bottom-up, as immudb's HTree.InclusionProof. */
+  inclusionProof(leaf: number): Buffer[] {
+    return this.inclusionNodes(leaf).map(({ layer, at }) => Buffer.from(this.levels[layer]![at]!));
   }
 
   private hexLevels: (string | undefined)[][] | undefined;
@@ -272,33 +278,8 @@ export class HTree {
    * once per tree, so the proofs of all leaves share their upper terms' strings.
    */
   inclusionProofHex(leaf: number): string[] {
-    const width = this.width;
-    if (!Number.isInteger(leaf) || leaf < 0 || leaf >= width) throw new RangeError('htree: leaf out of range');
     const hexLevels = (this.hexLevels ??= this.levels.map((l) => new Array<string | undefined>(l.length)));
-    const terms: string[] = [];
-    let m = leaf;
-    let n = width;
-    let offset = 0;
-    while (!(n < 1 || (n === 1 && m === 0))) {
-      const k = 2 ** (bitLen32(n - 1) - 1);
-      let lo: number;
-      let hi: number;
-      if (m < k) {
-        lo = offset + k;
-        hi = offset + n - 1;
-        n = k;
-      } else {
-        lo = offset;
-        hi = offset + k - 1;
-        m -= k;
-        n -= k;
-        offset += k;
-      }
-      const layer = bitLen32(hi - lo);
-      const at = Math.floor(lo / 2 ** layer);
-      terms.push((hexLevels[layer]![at] ??= this.levels[layer]![at]!.toString('hex')));
-    }
-    return terms.reverse();
+    return this.inclusionNodes(leaf).map(({ layer, at }) => (hexLevels[layer]![at] ??= this.levels[layer]![at]!.toString('hex')));
   }
 }
 

@@ -130,6 +130,16 @@ describe('htree (per-tx Merkle tree)', () => {
       const tree = HTree.build(digests);
       expect(toHex(tree.root)).toBe(t.header.eH);
       t.entries.forEach((_, i) => expect(tree.inclusionProof(i).map(toHex)).toEqual(t.proofs[i]));
+      t.entries.forEach((_, i) => expect(tree.inclusionProofHex(i)).toEqual(t.proofs[i]));
+    }
+  });
+
+  it('inclusionProofHex is inclusionProof in hex for every leaf of every width up to 100, asked in any order', () => {
+    for (let width = 1; width <= 100; width++) {
+      const tree = HTree.build(Array.from({ length: width }, (_, i) => sha256(Buffer.from([i, width]))));
+      const plain = Array.from({ length: width }, (_, i) => tree.inclusionProof(i).map(toHex));
+      // Backwards, so cached upper terms are reused by leaves on the other side of the tree.
+      for (let i = width - 1; i >= 0; i--) expect(tree.inclusionProofHex(i)).toEqual(plain[i]);
     }
   });
 
