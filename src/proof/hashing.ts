@@ -301,6 +301,33 @@ export function htreeProofLength(leaf: number, width: number): number {
   return count;
 }
 
+/**
+ * The htree inclusion fold, one step at a time (verifyHTreeInclusion, and the bundle check's
+ * memoized fold in verify.ts): a scratch buffer of 65 bytes, `start` hashes the leaf, each `step`
+ * the parent of `calc` (index i of a level whose last index is r) and its sibling `term`.
+ */
+export const htreeFold = {
+  scratch: (): Buffer => Buffer.allocUnsafe(1 + 2 * HASH_SIZE),
+  start(b: Buffer, digest: Uint8Array): Buffer {
+    b[0] = LEAF_PREFIX;
+    b.set(digest, 1);
+    const calc = sha256(b.subarray(0, 1 + HASH_SIZE));
+    b[0] = NODE_PREFIX;
+    return calc;
+  },
+  step(b: Buffer, calc: Uint8Array, term: Uint8Array, i: number, r: number): Buffer {
+    // A left child with a right sibling hashes first; the last node of a level (carried up) is a right child.
+    if (i % 2 === 0 && i !== r) {
+      b.set(calc, 1);
+      b.set(term, 1 + HASH_SIZE);
+    } else {
+      b.set(term, 1);
+      b.set(calc, 1 + HASH_SIZE);
+    }
+    return sha256(b);
+  },
+};
+
 /** htree.VerifyInclusion, plus the exact term count for (leaf, width). */
 export function verifyHTreeInclusion(
   terms: readonly Uint8Array[],
@@ -310,23 +337,12 @@ export function verifyHTreeInclusion(
   root: Uint8Array,
 ): boolean {
   if (htreeProofLength(leaf, width) !== terms.length) return false;
-  const b = Buffer.allocUnsafe(1 + 2 * HASH_SIZE);
-  b[0] = LEAF_PREFIX;
-  b.set(digest, 1);
-  let calc = sha256(b.subarray(0, 1 + HASH_SIZE));
+  const b = htreeFold.scratch();
+  let calc = htreeFold.start(b, digest);
   let i = leaf;
   let r = width - 1;
-  b[0] = NODE_PREFIX;
   for (const t of terms) {
-    // A left child with a right sibling hashes first; the last node of a level (carried up) is a right child.
-    if (i % 2 === 0 && i !== r) {
-      b.set(calc, 1);
-      b.set(t, 1 + HASH_SIZE);
-    } else {
-      b.set(t, 1);
-      b.set(calc, 1 + HASH_SIZE);
-    }
-    calc = sha256(b);
+    calc = htreeFold.step(b, calc, t, i, r);
     i = Math.floor(i / 2);
     r = Math.floor(r / 2);
   }

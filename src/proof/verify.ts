@@ -47,11 +47,8 @@ import {
 import {
   alhOf,
   entryDigest,
-  HASH_SIZE,
+  htreeFold,
   htreeProofLength,
-  LEAF_PREFIX,
-  NODE_PREFIX,
-  sha256,
   HASH_MSG,
   isUint32,
   parseBase64,
@@ -204,13 +201,10 @@ function verifyHTreeInclusionMemo(
   folds: TxMemo['folds'],
 ): boolean {
   if (htreeProofLength(leaf, width) !== terms.length) return false;
-  const b = Buffer.allocUnsafe(1 + 2 * HASH_SIZE);
-  b[0] = LEAF_PREFIX;
-  b.set(digest, 1);
-  let calc = sha256(b.subarray(0, 1 + HASH_SIZE));
+  const b = htreeFold.scratch();
+  let calc = htreeFold.start(b, digest);
   let i = leaf;
   let r = width - 1;
-  b[0] = NODE_PREFIX;
   const seen: string[] = [];
   for (let s = 0; ; s++) {
     const state = `${i}/${r}/${calc.toString('latin1')}`;
@@ -221,15 +215,7 @@ function verifyHTreeInclusionMemo(
       if (!(i === r && calc.equals(root))) return false;
       break;
     }
-    const t = terms[s]!;
-    if (i % 2 === 0 && i !== r) {
-      b.set(calc, 1);
-      b.set(t, 1 + HASH_SIZE);
-    } else {
-      b.set(t, 1);
-      b.set(calc, 1 + HASH_SIZE);
-    }
-    calc = sha256(b);
+    calc = htreeFold.step(b, calc, terms[s]!, i, r);
     i = Math.floor(i / 2);
     r = Math.floor(r / 2);
   }
