@@ -465,7 +465,7 @@ export class EmbeddedLedger implements LedgerBackend, DualProofStore {
       database: this.database,
       entry: { key: key.toString('base64'), value: value.toString('base64') },
       tx: proven.tx,
-      inclusion: { leaf, width: proven.tx.nEntries, terms: tree.inclusionProof(leaf).map(toHex) },
+      inclusion: { leaf, width: proven.tx.nEntries, terms: tree.inclusionProofHex(leaf) },
       trustedState: proven.trustedState,
       dualProof: proven.dualProof,
       state: proven.state,
