@@ -302,51 +302,77 @@ export function htreeProofLength(leaf: number, width: number): number {
 }
 
 /**
- * The htree inclusion fold, one step at a time (verifyHTreeInclusion, and the bundle check's
- * memoized fold in verify.ts): a scratch buffer of 65 bytes, `start` hashes the leaf, each `step`
- * the parent of `calc` (index i of a level whose last index is r) and its sibling `term`.
+ * States of the htree fold that went on to reach the root, by (i, r, calc), each with the terms
+ * that were left to fold from there: shared by the inclusion checks of one tx (one width, one root).
  */
-export const htreeFold = {
-  scratch: (): Buffer => Buffer.allocUnsafe(1 + 2 * HASH_SIZE),
-  start(b: Buffer, digest: Uint8Array): Buffer {
-    b[0] = LEAF_PREFIX;
-    b.set(digest, 1);
-    const calc = sha256(b.subarray(0, 1 + HASH_SIZE));
-    b[0] = NODE_PREFIX;
-    return calc;
-  },
-  step(b: Buffer, calc: Uint8Array, term: Uint8Array, i: number, r: number): Buffer {
-    // A left child with a right sibling hashes first; the last node of a level (carried up) is a right child.
-    if (i % 2 === 0 && i !== r) {
-      b.set(calc, 1);
-      b.set(term, 1 + HASH_SIZE);
-    } else {
-      b.set(term, 1);
-      b.set(calc, 1 + HASH_SIZE);
-    }
-    return sha256(b);
-  },
-};
+export type HTreeFolds = Map<string, { terms: readonly Uint8Array[]; from: number }>;
 
-/** htree.VerifyInclusion, plus the exact term count for (leaf, width). */
+/**
+ * htree.VerifyInclusion, plus the exact term count for (leaf, width).
+ *
+ * With `folds` (the bundle check of one tx, verify.ts), the fold's states are remembered. The fold
+ * is a pure function: from a state (i, r, calc) the remaining terms alone decide whether it ends at
+ * `root`. So when this fold arrives at a state an earlier fold passed through on its way to `root`
+ * (same i, same r, same calc bytes) with the same terms left to fold (same count, same bytes), the
+ * rest would compute exactly what it computed then, and the answer is the same `true`; those
+ * hashes are not repeated. No hash-collision argument is needed: only states from which the very
+ * same computation already succeeded are reused. The digest is still hashed into the fold, and the
+ * terms up to there still folded.
+ */
 export function verifyHTreeInclusion(
   terms: readonly Uint8Array[],
   leaf: number,
   width: number,
   digest: Uint8Array,
   root: Uint8Array,
+  folds?: HTreeFolds,
 ): boolean {
   if (htreeProofLength(leaf, width) !== terms.length) return false;
-  const b = htreeFold.scratch();
-  let calc = htreeFold.start(b, digest);
+  const b = Buffer.allocUnsafe(1 + 2 * HASH_SIZE);
+  b[0] = LEAF_PREFIX;
+  b.set(digest, 1);
+  let calc = sha256(b.subarray(0, 1 + HASH_SIZE));
   let i = leaf;
   let r = width - 1;
-  for (const t of terms) {
-    calc = htreeFold.step(b, calc, t, i, r);
+  b[0] = NODE_PREFIX;
+  const seen: string[] = [];
+  for (let s = 0; ; s++) {
+    if (folds) {
+      const state = `${i}/${r}/${calc.toString('latin1')}`;
+      const known = folds.get(state);
+      if (known !== undefined && sameTerms(known.terms, known.from, terms, s)) break;
+      seen.push(state);
+    }
+    if (s === terms.length) {
+      if (!(i === r && calc.equals(root))) return false;
+      break;
+    }
+    const t = terms[s]!;
+    // A left child with a right sibling hashes first; the last node of a level (carried up) is a right child.
+    if (i % 2 === 0 && i !== r) {
+      b.set(calc, 1);
+      b.set(t, 1 + HASH_SIZE);
+    } else {
+      b.set(t, 1);
+      b.set(calc, 1 + HASH_SIZE);
+    }
+    calc = sha256(b);
     i = Math.floor(i / 2);
     r = Math.floor(r / 2);
   }
-  return i === r && calc.equals(root);
+  // Reached root: every state passed on the way leads there with the terms that followed it.
+  if (folds) for (let s = 0; s < seen.length; s++) folds.set(seen[s]!, { terms, from: s });
+  return true;
+}
+
+function sameTerms(a: readonly Uint8Array[], aFrom: number, b: readonly Uint8Array[], bFrom: number): boolean {
+  if (a.length - aFrom !== b.length - bFrom) return false;
+  for (let k = 0; k < a.length - aFrom; k++) {
+    const x = a[aFrom + k]!;
+    const y = b[bFrom + k]!;
+    if (x !== y && !Buffer.from(x.buffer, x.byteOffset, x.byteLength).equals(y)) return false;
+  }
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -47,8 +47,6 @@ import {
 import {
   alhOf,
   entryDigest,
-  htreeFold,
-  htreeProofLength,
   HASH_MSG,
   isUint32,
   parseBase64,
@@ -60,6 +58,7 @@ import {
   txAlh,
   verifyHTreeInclusion,
   ZERO_HASH,
+  type HTreeFolds,
   type TxHeader,
 } from './hashing.ts';
 import { PROOF_FORMAT, type LedgerState, type ProofBundle } from './types.ts';
@@ -163,7 +162,7 @@ export function assertProofBundlesOfTx(bundles: readonly ProofBundle[], trusted?
  */
 interface TxMemo {
   terms: Map<string, Buffer>;
-  folds: Map<string, { terms: readonly Buffer[]; from: number }>;
+  folds: HTreeFolds;
 }
 
 function checkEntryInclusion(bundle: ProofBundle, tx: TxHeader, memo: TxMemo): void {
@@ -176,79 +175,9 @@ function checkEntryInclusion(bundle: ProofBundle, tx: TxHeader, memo: TxMemo): v
   const width = u32(inc.width, 'bundle.inclusion.width');
   if (width !== tx.nEntries) fail('inclusion', `width ${width} != tx.nEntries ${tx.nEntries}`);
   if (leaf >= width) fail('inclusion', `leaf ${leaf} >= width ${width}`);
-  if (!verifyHTreeInclusionMemo(hashListMemo(inc.terms, 'bundle.inclusion.terms', memo.terms), leaf, width, entryDigest(key, value), tx.eH, memo.folds)) {
+  if (!verifyHTreeInclusion(hashList(inc.terms, 'bundle.inclusion.terms', memo.terms), leaf, width, entryDigest(key, value), tx.eH, memo.folds)) {
     fail('inclusion', 'entry digest does not reach tx.eH');
   }
-}
-
-/**
- * verifyHTreeInclusion (same term count check, same fold, same final test), remembering the fold's
- * states. The fold is a pure function: from a state (i, r, calc) the remaining terms alone decide
- * whether it ends at `root`. So when this bundle's fold arrives at a state an earlier fold of this
- * call passed through on its way to `root` (same i, same r, same calc bytes), and the terms left to
- * fold are the same (same count, same bytes), the rest of the fold would compute exactly what it
- * computed then, and the answer is the same `true`; the hashes are not repeated. No hash-collision
- * argument is needed: only states from which the very same computation already succeeded are
- * reused. Every bundle's own digest is still hashed into the fold, and its own terms compared.
- * `root` and `width` must be the same for all calls sharing `folds` (one tx).
- */
-function verifyHTreeInclusionMemo(
-  terms: readonly Buffer[],
-  leaf: number,
-  width: number,
-  digest: Buffer,
-  root: Buffer,
-  folds: TxMemo['folds'],
-): boolean {
-  if (htreeProofLength(leaf, width) !== terms.length) return false;
-  const b = htreeFold.scratch();
-  let calc = htreeFold.start(b, digest);
-  let i = leaf;
-  let r = width - 1;
-  const seen: string[] = [];
-  for (let s = 0; ; s++) {
-    const state = `${i}/${r}/${calc.toString('latin1')}`;
-    const known = folds.get(state);
-    if (known !== undefined && sameTerms(known.terms, known.from, terms, s)) break;
-    seen.push(state);
-    if (s === terms.length) {
-      if (!(i === r && calc.equals(root))) return false;
-      break;
-    }
-    calc = htreeFold.step(b, calc, terms[s]!, i, r);
-    i = Math.floor(i / 2);
-    r = Math.floor(r / 2);
-  }
-  // Reached root: every state passed on the way leads there with the terms that followed it.
-  for (let s = 0; s < seen.length; s++) folds.set(seen[s]!, { terms, from: s });
-  return true;
-}
-
-function sameTerms(a: readonly Buffer[], aFrom: number, b: readonly Buffer[], bFrom: number): boolean {
-  if (a.length - aFrom !== b.length - bFrom) return false;
-  for (let k = 0; k < a.length - aFrom; k++) {
-    const x = a[aFrom + k]!;
-    const y = b[bFrom + k]!;
-    if (x !== y && !x.equals(y)) return false;
-  }
-  return true;
-}
-
-/** hashList, with the terms already parsed in this call looked up by their text (see assertProofBundlesOfTx). */
-function hashListMemo(v: unknown, path: string, parsed: Map<string, Buffer>): Buffer[] {
-  if (!Array.isArray(v)) return formatFail(path, 'expected an array of hashes');
-  const out: Buffer[] = [];
-  for (let i = 0; i < v.length; i++) {
-    const t: unknown = v[i];
-    // Only strings are memoized (anything else, holes included, goes through `hash` and fails there).
-    let h = typeof t === 'string' ? parsed.get(t) : undefined;
-    if (h === undefined) {
-      h = hash(t, `${path}[${i}]`);
-      parsed.set(t as string, h);
-    }
-    out.push(h);
-  }
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -297,11 +226,24 @@ const txId = (v: unknown, path: string): bigint => {
 const u32 = (v: unknown, path: string): number => (isUint32(v) ? v : formatFail(path, 'expected an integer in [0, 2^32-1]'));
 const b64 = (v: unknown, path: string): Buffer => parseBase64(v) ?? formatFail(path, 'expected canonical padded base64');
 
-function hashList(v: unknown, path: string): Buffer[] {
+/**
+ * With `parsed`, terms already parsed (by their text) are looked up rather than parsed again: the
+ * bundles of one tx share most of their terms, and parsing is a pure function of the string.
+ */
+function hashList(v: unknown, path: string, parsed?: Map<string, Buffer>): Buffer[] {
   if (!Array.isArray(v)) return formatFail(path, 'expected an array of hashes');
   // Index-based so holes in a sparse array count as bad entries, not as skipped ones.
   const out: Buffer[] = [];
-  for (let i = 0; i < v.length; i++) out.push(hash(v[i], `${path}[${i}]`));
+  for (let i = 0; i < v.length; i++) {
+    const t: unknown = v[i];
+    // Only strings are looked up (anything else, holes included, goes through `hash` and fails there).
+    let h = parsed && typeof t === 'string' ? parsed.get(t) : undefined;
+    if (h === undefined) {
+      h = hash(t, `${path}[${i}]`);
+      parsed?.set(t as string, h);
+    }
+    out.push(h);
+  }
   return out;
 }
 
