@@ -22,13 +22,13 @@ import { useDisableIntrospection } from '../graphql/introspection.ts';
 import { useQueryLimits } from '../graphql/limits.ts';
 import { schema } from '../graphql/schema.ts';
 import { useSharedLiveExecution } from '../graphql/subscriptions/shared-execution.ts';
+import { bodyCacheStatsOf } from '../ledger/body-cache.ts';
 import type { Config } from './config.ts';
 import { MAX_JSON_NESTING, nestsDeeperThan } from './json-depth.ts';
 import { createLogger, currentRequestId, runWithRequest, type Logger } from './logger.ts';
 import { AppMetrics, instrumentIndex, instrumentLedger } from './metrics.ts';
 import { budgetKey, useRateLimit, writeTaker } from './rate-limit.ts';
 import { attachGraphQLWebSocket, type GraphQLWebSocket } from './ws.ts';
-import { bodyCacheStatsOf } from '../ledger/body-cache.ts';
 
 export const GRAPHQL_PATH = '/graphql';
 export const HEALTH_PATH = '/healthz';
@@ -357,9 +357,8 @@ export function createApp(options: AppOptions): App {
     ...(indexLag ? { indexLag } : {}),
     ...(live ? { openSubscriptions: () => live.stats.subscribers } : {}),
     openWebSockets: () => ws.connections(),
+    bodyCache: bodyCacheStatsOf(options.ledger),
   });
-  const bodyCache = bodyCacheStatsOf(options.ledger);
-  if (bodyCache) metrics.attach({ bodyCache });
 
   return {
     yoga,

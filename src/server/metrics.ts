@@ -101,7 +101,7 @@ export interface MetricsSources {
   openSubscriptions?: () => number;
   openWebSockets?: () => number;
   /** The ledger's body cache (body-cache.ts), when it has one. */
-  bodyCache?: BodyCacheStats;
+  bodyCache?: BodyCacheStats | undefined;
 }
 
 export class AppMetrics {
