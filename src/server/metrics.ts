@@ -73,10 +73,10 @@ export class Histogram {
 }
 
 /**
- * A value read at scrape time; null: unknown right now (the sample is left out). Type 'counter' for
- * totals kept elsewhere (the body cache's hits) that only ever grow.
+ * A value read at scrape time; null: unknown right now (the sample is left out). A gauge, or a
+ * counter for totals kept elsewhere that only ever grow (the body cache's hits).
  */
-export class Gauge {
+export class ScrapedValue {
   constructor(
     readonly name: string,
     readonly help: string,
@@ -131,19 +131,19 @@ export class AppMetrics {
 
   async render(): Promise<string> {
     const gauges = [
-      new Gauge('auditgraph_index_lag_txs', 'Committed ledger transactions not yet in the secondary index.', async () => (await this.readLag())?.txs ?? null),
-      new Gauge('auditgraph_index_lag_seconds', 'Age of the oldest committed transaction not yet indexed (0 when caught up), seconds.', async () => (await this.readLag())?.seconds ?? null),
-      new Gauge('auditgraph_subscriptions_open', 'Live subscriptions on this instance.', () => this.sources.openSubscriptions?.() ?? null),
-      new Gauge('auditgraph_websockets_open', 'Open GraphQL WebSocket connections.', () => this.sources.openWebSockets?.() ?? null),
+      new ScrapedValue('auditgraph_index_lag_txs', 'Committed ledger transactions not yet in the secondary index.', async () => (await this.readLag())?.txs ?? null),
+      new ScrapedValue('auditgraph_index_lag_seconds', 'Age of the oldest committed transaction not yet indexed (0 when caught up), seconds.', async () => (await this.readLag())?.seconds ?? null),
+      new ScrapedValue('auditgraph_subscriptions_open', 'Live subscriptions on this instance.', () => this.sources.openSubscriptions?.() ?? null),
+      new ScrapedValue('auditgraph_websockets_open', 'Open GraphQL WebSocket connections.', () => this.sources.openWebSockets?.() ?? null),
     ];
     const cache = this.sources.bodyCache;
     if (cache) {
       gauges.push(
-        new Gauge('auditgraph_body_cache_hits_total', 'Event bodies answered from the ledger body cache.', () => cache.hits, 'counter'),
-        new Gauge('auditgraph_body_cache_misses_total', 'Event bodies the body cache had to read from the ledger.', () => cache.misses, 'counter'),
-        new Gauge('auditgraph_body_cache_evictions_total', 'Bodies evicted from the body cache to stay within its bytes.', () => cache.evictions, 'counter'),
-        new Gauge('auditgraph_body_cache_bytes', 'Estimated heap bytes of the cached event bodies (LEDGER_BODY_CACHE_MB bounds it).', () => cache.bytes),
-        new Gauge('auditgraph_body_cache_entries', 'Event bodies in the body cache.', () => cache.entries),
+        new ScrapedValue('auditgraph_body_cache_hits_total', 'Event bodies answered from the ledger body cache.', () => cache.hits, 'counter'),
+        new ScrapedValue('auditgraph_body_cache_misses_total', 'Event bodies the body cache had to read from the ledger.', () => cache.misses, 'counter'),
+        new ScrapedValue('auditgraph_body_cache_evictions_total', 'Bodies evicted from the body cache to stay within its bytes.', () => cache.evictions, 'counter'),
+        new ScrapedValue('auditgraph_body_cache_bytes', 'Estimated heap bytes of the cached event bodies (LEDGER_BODY_CACHE_MB bounds it).', () => cache.bytes),
+        new ScrapedValue('auditgraph_body_cache_entries', 'Event bodies in the body cache.', () => cache.entries),
       );
     }
     const parts = [this.eventsWritten, this.writeSeconds, this.querySeconds, this.verifySeconds, this.ledgerErrors, this.indexErrors].map((m) => m.render());
