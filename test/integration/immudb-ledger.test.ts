@@ -1,4 +1,5 @@
 import { expect, it } from 'vitest';
+import { LIMITS } from '../../src/events/limits.ts';
 import { ImmudbSession, pb } from '../../src/ledger/immudb/grpc.ts';
 import { eventIdKey } from '../../src/ledger/keys.ts';
 import { ev, ledgerContract } from '../contract/ledger-contract.ts';
@@ -6,6 +7,18 @@ import { describeImmudb, immudbAddress, openTestImmudbLedger, uniqueDatabase } f
 
 describeImmudb('immudb 1.1.0', () => {
   ledgerContract('immudb', () => openTestImmudbLedger());
+
+  it('creates its database large enough for the largest batch, committed as one transaction', async () => {
+    const ledger = await openTestImmudbLedger();
+    try {
+      expect(ledger.maxEventsPerAppend).toBe(LIMITS.maxBatch);
+      const results = await ledger.append(Array.from({ length: LIMITS.maxBatch }, (_, i) => ev({ correlationId: `rr-max-${i % 7}` })));
+      expect(new Set(results.map((r) => r.event.txId)).size).toBe(1);
+      expect(results[LIMITS.maxBatch - 1]!.proof.tx.nEntries).toBe(2 * LIMITS.maxBatch);
+    } finally {
+      await ledger.close();
+    }
+  });
 
   // immudb 1.1 resolves a bound reference by loading and re-hashing the whole tx it points into,
   // an unbound one through its key index: reads by id of events from big txs depend on it.

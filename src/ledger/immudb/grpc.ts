@@ -27,7 +27,7 @@ export interface ImmudbConnectionOptions {
   database: string;
   /** Deadline of one call. A dead server must surface as LEDGER_UNAVAILABLE, never as a hang. */
   callTimeoutMs?: number;
-  /** Entries per transaction of a database the gateway creates itself. */
+  /** Entries per transaction of a database the gateway creates itself (immudb's default 1024). */
   createDatabaseMaxTxEntries?: number;
 }
 
@@ -112,7 +112,7 @@ export class ImmudbSession {
    */
   private createDatabase(token: string): Promise<void> {
     const name = Buffer.from(this.options.database, 'utf8');
-    const maxTxEntries = this.options.createDatabaseMaxTxEntries ?? 4096;
+    const maxTxEntries = this.options.createDatabaseMaxTxEntries ?? 1024;
     const body = Buffer.concat([
       Buffer.from([0x0a]), varint(name.length), name, // field 1: databaseName (string)
       Buffer.from([0x58]), varint(maxTxEntries), // field 11: maxTxEntries (uint32)

@@ -1,3 +1,4 @@
+import { LIMITS } from '../../events/limits.ts';
 import { GroupCommitLedger } from '../group-commit.ts';
 import { RedisEventIdClaims } from '../id-claims.ts';
 import { TrustedStateStore } from '../trusted-state.ts';
@@ -11,7 +12,7 @@ export interface ImmudbConfig {
   database: string;
   /** Where the trusted state is kept. */
   dataDir: string;
-  /** maxTxEntries of the database (immudb's default 1024; databases the gateway creates get 4096). */
+  /** maxTxEntries of the database (immudb's default 1024; databases the gateway creates get GATEWAY_DB_MAX_TX_ENTRIES). */
   maxTxEntries?: number;
   callTimeoutMs?: number;
   /**
@@ -22,9 +23,16 @@ export interface ImmudbConfig {
   onClaimError?: (message: string) => void;
 }
 
+/**
+ * maxTxEntries of a database the gateway creates: the largest all-or-nothing batch (two entries an
+ * event) and no more. immudb 1.1 allocates maxTxEntries × maxKeyLen bytes for every Scan it serves
+ * (a whole Tx per key reader: 4 MiB at 4096), which the timeline pays on every page.
+ */
+export const GATEWAY_DB_MAX_TX_ENTRIES = 2 * LIMITS.maxBatch;
+
 /** Connects (creating the database when missing) and returns the group-committing ledger. */
 export async function openImmudbLedger(config: ImmudbConfig): Promise<GroupCommitLedger> {
-  const maxTxEntries = config.maxTxEntries ?? (config.database === 'defaultdb' ? 1024 : 4096);
+  const maxTxEntries = config.maxTxEntries ?? (config.database === 'defaultdb' ? 1024 : GATEWAY_DB_MAX_TX_ENTRIES);
   const session = new ImmudbSession({ ...config, createDatabaseMaxTxEntries: maxTxEntries });
   try {
     await session.connect();
