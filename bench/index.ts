@@ -29,7 +29,8 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { Indexer } from '../src/index/indexer.ts';
 import { indexNamespace, RedisEventIndex } from '../src/index/redis-index.ts';
-import { bodyCacheBytes, withBodyCache } from '../src/ledger/body-cache.ts';
+import { withBodyCache } from '../src/ledger/body-cache.ts';
+import { loadConfig } from '../src/server/config.ts';
 import { openImmudbLedger } from '../src/ledger/immudb/index.ts';
 import { createApp } from '../src/server/app.ts';
 import { createLogger } from '../src/server/logger.ts';
@@ -136,7 +137,7 @@ export async function benchIndex(immudbAddress: string, scale = 1): Promise<void
     // --- index it ------------------------------------------------------------------------------
     const memBefore = await usedMemory(admin);
     // The follower reads through the body cache, as open-ledger.ts wires it, so it fills it.
-    const cached = withBodyCache(ledger, { maxBytes: bodyCacheBytes() });
+    const cached = withBodyCache(ledger, { maxBytes: loadConfig().bodyCacheBytes });
     const option = (env: string, name: string) => {
       const raw = process.env[env]?.trim();
       if (!raw) return {};

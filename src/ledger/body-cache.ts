@@ -192,18 +192,6 @@ export function withBodyCache<L extends Ledger>(ledger: L, options: BodyCacheOpt
   });
 }
 
-/** LEDGER_BODY_CACHE_MB from the environment (default 64; 0 turns the cache off), in bytes. */
-export function bodyCacheBytes(env: NodeJS.ProcessEnv = process.env): number {
-  const raw = env.LEDGER_BODY_CACHE_MB?.trim();
-  if (!raw) return DEFAULT_BODY_CACHE_BYTES;
-  // At most 64 GiB: a typo of a few digits should stop start-up, not exhaust the heap later.
-  if (!/^\d{1,5}$/.test(raw) || Number(raw) > 65_536) {
-    const shown = raw.length > 80 ? `${raw.slice(0, 80)}…` : raw;
-    throw new Error(`LEDGER_BODY_CACHE_MB must be a whole number of MiB from 0 (off) to 65536 (got ${JSON.stringify(shown)})`);
-  }
-  return Number(raw) * 1024 * 1024;
-}
-
 /** The cache statistics of a ledger opened with `withBodyCache` (also through proxies of it), else undefined. */
 export function bodyCacheStatsOf(ledger: object): BodyCacheStats | undefined {
   return 'bodyCache' in ledger ? (ledger as { bodyCache: BodyCacheStats }).bodyCache : undefined;

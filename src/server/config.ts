@@ -4,7 +4,6 @@
  * message names the variable (and never echoes a password).
  */
 import { z } from 'zod';
-import { bodyCacheBytes } from '../ledger/body-cache.ts';
 import type { LogLevel } from './logger.ts';
 
 export interface ImmudbSettings {
@@ -84,6 +83,14 @@ const flag = z
   .pipe(z.enum(['true', 'false', '1', '0'], { error: 'must be one of true, false, 1, 0' }))
   .transform((s) => s === 'true' || s === '1');
 
+/** MiB of heap; at most 64 GiB: a typo of a few digits should stop start-up, not exhaust the heap later. */
+const cacheMiB = z
+  .string()
+  .trim()
+  .regex(/^\d{1,5}$/, { error: 'must be a whole number of MiB from 0 (off) to 65536', abort: true })
+  .transform(Number)
+  .refine((n) => n <= 65_536, 'must be a whole number of MiB from 0 (off) to 65536');
+
 const EnvSchema = z.object({
   PORT: envVar(port, '4000'),
   HOST: envVar(host, '127.0.0.1'),
@@ -96,6 +103,7 @@ const EnvSchema = z.object({
   LOG_LEVEL: envVar(logLevel, 'info'),
   GRAPHIQL: envVar(flag, 'true'),
   INTROSPECTION: envVar(flag, 'true'),
+  LEDGER_BODY_CACHE_MB: envVar(cacheMiB, '64'),
 });
 
 /** Variables whose values must never appear in a message. */
@@ -103,21 +111,13 @@ const SECRET = new Set(['IMMUDB_PASSWORD', 'REDIS_URL']);
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const parsed = EnvSchema.safeParse(env);
-  let cacheBytes = 0;
-  let cacheProblem: string | null = null;
-  try {
-    cacheBytes = bodyCacheBytes(env);
-  } catch (e) {
-    cacheProblem = (e as Error).message;
-  }
-  if (!parsed.success || cacheProblem) {
-    const problems = (parsed.success ? [] : parsed.error.issues).map((issue) => {
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
       const name = String(issue.path[0] ?? '?');
       const raw = env[name];
       const shown = SECRET.has(name) || raw === undefined ? '' : ` (got ${JSON.stringify(raw.length > 80 ? `${raw.slice(0, 80)}…` : raw)})`;
       return `${name} ${issue.message}${shown}`;
     });
-    if (cacheProblem) problems.push(cacheProblem);
     throw new ConfigError(problems);
   }
   const e = parsed.data;
@@ -130,6 +130,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.LOG_LEVEL,
     graphiql: e.GRAPHIQL,
     introspection: e.INTROSPECTION,
-    bodyCacheBytes: cacheBytes,
+    bodyCacheBytes: e.LEDGER_BODY_CACHE_MB * 1024 * 1024,
   };
 }

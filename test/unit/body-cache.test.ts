@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BodyCache, bodyCacheBytes, estimateBytes } from '../../src/ledger/body-cache.ts';
+import { BodyCache, estimateBytes } from '../../src/ledger/body-cache.ts';
 import type { StoredEvent } from '../../src/ledger/port.ts';
 import { ev } from '../contract/ledger-contract.ts';
 import { prng } from './_random.ts';
@@ -94,12 +94,5 @@ describe('body cache', () => {
       expect(cache.stats.entries).toBe(model.length);
       for (const id of model) expect(cache.get(id)).toBeDefined();
     }
-  });
-
-  it('reads LEDGER_BODY_CACHE_MB', () => {
-    expect(bodyCacheBytes({})).toBe(64 * 1024 * 1024);
-    expect(bodyCacheBytes({ LEDGER_BODY_CACHE_MB: '0' })).toBe(0);
-    expect(bodyCacheBytes({ LEDGER_BODY_CACHE_MB: ' 16 ' })).toBe(16 * 1024 * 1024);
-    for (const bad of ['-1', '1.5', 'lots', '1e3']) expect(() => bodyCacheBytes({ LEDGER_BODY_CACHE_MB: bad })).toThrow(/LEDGER_BODY_CACHE_MB/);
   });
 });

@@ -47,6 +47,14 @@ describe('loadConfig', () => {
     expect(loadConfig({ IMMUDB_ADDRESS: '[::1]:3322' }).immudb?.address).toBe('[::1]:3322');
   });
 
+  it('reads LEDGER_BODY_CACHE_MB as whole MiB from 0 (off) to 65536', () => {
+    expect(loadConfig({ LEDGER_BODY_CACHE_MB: ' 16 ' }).bodyCacheBytes).toBe(16 * 2 ** 20);
+    expect(loadConfig({ LEDGER_BODY_CACHE_MB: '65536' }).bodyCacheBytes).toBe(2 ** 36);
+    for (const bad of ['-1', '1.5', 'lots', '1e3', '65537', '123456']) {
+      expect(fails({ LEDGER_BODY_CACHE_MB: bad })).toMatch(/LEDGER_BODY_CACHE_MB must be a whole number of MiB from 0 \(off\) to 65536 \(got /);
+    }
+  });
+
   it('reads GRAPHIQL and INTROSPECTION as true/false/1/0, any case; empty is the default (on)', () => {
     for (const [raw, value] of [['true', true], ['TRUE', true], [' 1 ', true], ['false', false], ['False', false], ['0', false]] as const) {
       expect(loadConfig({ GRAPHIQL: raw, INTROSPECTION: raw })).toMatchObject({ graphiql: value, introspection: value });
