@@ -20,6 +20,47 @@ describeImmudb('immudb 1.1.0', () => {
     }
   });
 
+  // Only immudb's own clients could write these: a gateway never writes a key twice.
+  it('refuses a read by id when the timeline entry or the id key was written again behind the gateway', async () => {
+    const database = uniqueDatabase();
+    const ledger = await openTestImmudbLedger({ database });
+    const session = new ImmudbSession({ address: immudbAddress!, user: 'immudb', password: 'immudb', database });
+    const set = async (key: Buffer, value: Buffer) => {
+      const kv = new pb.KeyValue();
+      kv.setKey(key);
+      kv.setValue(value);
+      const req = new pb.SetRequest();
+      req.setKvsList([kv]);
+      await session.call('set', req);
+    };
+    try {
+      await session.connect();
+      const [a, b, c] = await ledger.append([ev(), ev(), ev()]);
+      const ids = [a!, b!, c!].map((r) => r.event.record.eventId);
+      expect((await ledger.getMany(ids)).map((e) => e?.record.eventId)).toEqual(ids);
+
+      // The same bytes again: nothing changes but the version, which is enough to refuse.
+      await set(a!.event.key, Buffer.from(a!.proof.entry.value, 'base64'));
+      await expect(ledger.getMany([ids[0]!])).rejects.toMatchObject({ code: 'VERIFICATION_FAILED', message: expect.stringMatching(/written again/) });
+      await expect(ledger.getVerified(ids[0]!)).rejects.toMatchObject({ code: 'VERIFICATION_FAILED' });
+      await expect(ledger.getMany(ids)).rejects.toMatchObject({ code: 'VERIFICATION_FAILED' });
+
+      // The id key of another event pointed elsewhere by hand: a reference written later than its target.
+      const ref = new pb.ReferenceRequest();
+      ref.setKey(eventIdKey(ids[1]!));
+      ref.setReferencedkey(c!.event.key);
+      await session.call('setReference', ref);
+      await expect(ledger.getMany([ids[1]!])).rejects.toMatchObject({ code: 'VERIFICATION_FAILED' });
+
+      // Untouched events still read.
+      expect((await ledger.getMany([ids[2]!]))[0]?.record.eventId).toBe(ids[2]);
+      expect((await ledger.getVerified(ids[2]!))?.event.record.eventId).toBe(ids[2]);
+    } finally {
+      session.close();
+      await ledger.close();
+    }
+  });
+
   // immudb 1.1 resolves a bound reference by loading and re-hashing the whole tx it points into,
   // an unbound one through its key index: reads by id of events from big txs depend on it.
   it('writes ev/<eventId> as an unbound reference that resolves to the timeline entry', async () => {

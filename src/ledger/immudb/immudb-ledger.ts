@@ -117,18 +117,13 @@ export class ImmudbLedger implements LedgerBackend {
   async getVerified(eventId: string, trusted?: LedgerState): Promise<AppendResult | null> {
     const entry = await this.getEntry(eventIdKey(eventId));
     if (!entry) return null;
-    const key = Buffer.from(entry.getKey_asU8());
-    const value = Buffer.from(entry.getValue_asU8());
-    const txId: number = entry.getTx();
+    const { record, key, value, txId } = this.resolvedById(entry, eventId);
     const base = trusted ?? this.trusted.current();
     if (base && BigInt(base.txId) > BigInt(Number.MAX_SAFE_INTEGER)) throw verificationFailed('trusted txId out of range');
     const proven = await this.proveTx(txId, base);
     const link = this.link(proven, base);
     const proof = this.bundle(proven, link, key, value);
     assertProofBundle(proof, link.trustedState);
-    const record = this.decode(value, key);
-    // The id reference is only a pointer; what counts is the verified entry it led to.
-    if (record.eventId !== eventId) throw verificationFailed(`the ledger answered event ${record.eventId} for ${eventId}`);
     if (!trusted) await this.trusted.advance(proof.state);
     return { event: this.stored(record, proven, key), proof, created: false };
   }
@@ -146,12 +141,16 @@ export class ImmudbLedger implements LedgerBackend {
       if (!isKeyNotFound(e)) throw asLedgerError(e, 'the read');
       entries = (await Promise.all(eventIds.map((id) => this.getEntry(eventIdKey(id))))).filter(Boolean);
     }
+    // Entries come back for the ids found, in request order; each is matched to its id by the
+    // reference it was reached through, not by what its value claims.
+    const asked = new Map(eventIds.map((id) => [eventIdKey(id).toString('latin1'), id]));
     const byId = new Map<string, StoredEvent>();
     for (const e of entries) {
-      const key = Buffer.from(e.getKey_asU8());
-      const record = this.decode(Buffer.from(e.getValue_asU8()), key);
-      const txId = String(e.getTx());
-      byId.set(record.eventId, { record, txId, key, recordedAt: this.commitTimes_.get(txId) ?? null });
+      const ref = e.getReferencedby();
+      const id = ref ? asked.get(Buffer.from(ref.getKey_asU8()).toString('latin1')) : undefined;
+      if (id === undefined) throw verificationFailed('immudb answered a read by id with an entry that no id asked for leads to');
+      const { record, key, txId } = this.resolvedById(e, id);
+      byId.set(id, { record, txId: String(txId), key, recordedAt: this.commitTimes_.get(String(txId)) ?? null });
     }
     return eventIds.map((id) => byId.get(id) ?? null);
   }
@@ -313,6 +312,28 @@ export class ImmudbLedger implements LedgerBackend {
 
   private noteTx(txId: number) {
     if (txId > this.lastTx) this.lastTx = txId;
+  }
+
+  /**
+   * The entry immudb reached through `ev/<eventId>`, checked before anything of it is used. A
+   * gateway writes the id reference and the timeline entry in one transaction and never writes
+   * either again, so the reference must have been written in the transaction that holds the
+   * entry's current value (the reference is unbound: immudb resolves it to the timeline key's
+   * latest value, and a later write to that key, or to the id key, was not a gateway's), and the
+   * entry must hold that very event.
+   */
+  private resolvedById(entry: Message, eventId: string): { record: AuditEventRecord; key: Buffer; value: Buffer; txId: number } {
+    const key = Buffer.from(entry.getKey_asU8());
+    const ref = entry.getReferencedby();
+    if (!ref) throw verificationFailed(`the id key of event ${eventId} is not a reference`);
+    const txId: number = entry.getTx();
+    if (ref.getTx() !== txId) {
+      throw verificationFailed(`the timeline entry of event ${eventId} was written again (tx ${txId}) after its id reference (tx ${ref.getTx()})`);
+    }
+    const value = Buffer.from(entry.getValue_asU8());
+    const record = this.decode(value, key);
+    if (record.eventId !== eventId.toLowerCase()) throw verificationFailed(`the ledger answered event ${record.eventId} for ${eventId}`);
+    return { record, key, value, txId };
   }
 
   private async getEntry(key: Buffer): Promise<Message | null> {
