@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeRecord } from '../src/events/canonical.ts';
 import { validateEventInput } from '../src/events/validate.ts';
-import { openImmudbLedger } from '../src/ledger/immudb/index.ts';
+import { GATEWAY_DB_MAX_TX_ENTRIES, openImmudbLedger } from '../src/ledger/immudb/index.ts';
 import { ImmudbSession } from '../src/ledger/immudb/grpc.ts';
 import { sampleEventInput } from './fixtures.ts';
 import { measure, printTable, type Result } from './harness.ts';
@@ -28,7 +28,8 @@ export async function benchLedger(address: string, scale = 1): Promise<Result[]>
 
   // Raw immudb-node: its own database, created by our session (immudb-node's client cannot pass settings).
   const rawDb = `rawbench${tag}`;
-  const creator = new ImmudbSession({ address, user: 'immudb', password: 'immudb', database: rawDb });
+  // Created with the gateway's setting, so both sides write to databases alike.
+  const creator = new ImmudbSession({ address, user: 'immudb', password: 'immudb', database: rawDb, createDatabaseMaxTxEntries: GATEWAY_DB_MAX_TX_ENTRIES });
   await creator.connect();
   creator.close();
   const raw = await ImmudbClient.getInstance({ host, port: Number(port), user: 'immudb', password: 'immudb', database: rawDb, rootPath: join(mkdtempSync(join(tmpdir(), 'immudb-node-')), 'root') });

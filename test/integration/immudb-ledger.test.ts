@@ -8,14 +8,35 @@ import { describeImmudb, immudbAddress, openTestImmudbLedger, uniqueDatabase } f
 describeImmudb('immudb 1.1.0', () => {
   ledgerContract('immudb', () => openTestImmudbLedger());
 
-  it('creates its database large enough for the largest batch, committed as one transaction', async () => {
-    const ledger = await openTestImmudbLedger();
+  // Not bigger either: immudb 1.1 allocates maxTxEntries × 1 KiB for every Scan it serves.
+  it('creates its database with exactly the entries of the largest batch per transaction', async () => {
+    const database = uniqueDatabase();
+    const ledger = await openTestImmudbLedger({ database });
+    const session = new ImmudbSession({ address: immudbAddress!, user: 'immudb', password: 'immudb', database });
+    const execAll = (entries: number) => {
+      const req = new pb.ExecAllRequest();
+      req.setOperationsList(
+        Array.from({ length: entries }, (_, i) => {
+          const kv = new pb.KeyValue();
+          kv.setKey(Buffer.from(`probe/${entries}/${i}`));
+          kv.setValue(Buffer.from('x'));
+          const op = new pb.Op();
+          op.setKv(kv);
+          return op;
+        }),
+      );
+      return session.call('execAll', req);
+    };
     try {
       expect(ledger.maxEventsPerAppend).toBe(LIMITS.maxBatch);
       const results = await ledger.append(Array.from({ length: LIMITS.maxBatch }, (_, i) => ev({ correlationId: `rr-max-${i % 7}` })));
       expect(new Set(results.map((r) => r.event.txId)).size).toBe(1);
       expect(results[LIMITS.maxBatch - 1]!.proof.tx.nEntries).toBe(2 * LIMITS.maxBatch);
+      // What the database itself allows, asked of immudb with a session of its own.
+      await session.connect();
+      await expect(execAll(2 * LIMITS.maxBatch + 1)).rejects.toThrow(/max number of entries/i);
     } finally {
+      session.close();
       await ledger.close();
     }
   });

@@ -5,8 +5,9 @@
  * Each commit is one transaction holding, per event, the two entries the immudb backend writes
  * with ExecAll: the timeline entry (timeline key → canonical record) and `ev/<eventId>` as an
  * immudb reference to it (value 0x01 ‖ u64 atTx ‖ prefixed timeline key, exactly pkg/database's
- * EncodeReference). Here the reference is bound (atTx = this tx, checked on load); the immudb
- * backend writes it unbound (atTx 0), which only changes how immudb 1.1 resolves it. Entry digests, the per-tx htree (eH), the Alh chain and the
+ * EncodeReference). Here the reference is bound (atTx = this tx, checked on load). The immudb
+ * backend writes it unbound (atTx 0): immudb 1.1 then resolves it through its key index, to the
+ * key's latest value, and reads check that this value is from the reference's own tx. Entry digests, the per-tx htree (eH), the Alh chain and the
  * binary-linking AHTree are immudb's, so a transaction here hashes as the same entries would in
  * immudb, and bundles are checked by the same verifier. Linking is synchronous: blTxId = id − 1
  * and blRoot = root of the AHTree over the Alhs of txs 1..id−1 (immudb links asynchronously and
