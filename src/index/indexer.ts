@@ -22,6 +22,7 @@
 import type { Logger } from '../server/logger.ts';
 import { randomUUID } from 'node:crypto';
 import type { CommittedTx, Ledger } from '../ledger/port.ts';
+import { Wakeup } from '../ledger/wakeup.ts';
 import type { EventIndex, IndexState, IndexTx } from './port.ts';
 
 /** The server's Logger, of which only these levels are used here. */
@@ -82,8 +83,7 @@ export class Indexer {
   private txsPerRead = 100;
   private running = false;
   private loopDone: Promise<void> | null = null;
-  private wake: (() => void) | null = null;
-  private kicked = false;
+  private wakeup = new Wakeup();
   /** The epoch this instance last worked in: a missing state after it means the index was lost. */
   private knownEpoch: string | null = null;
   readonly stats: IndexerStats = { role: 'stopped', eventsApplied: 0, txsApplied: 0, batches: 0, rebuilds: 0, lastError: null };
@@ -107,6 +107,7 @@ export class Indexer {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.wakeup = new Wakeup(); // a stopped indexer may be started again
     this.loopDone = this.loop();
   }
 
@@ -114,7 +115,7 @@ export class Indexer {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
-    this.wake?.();
+    this.wakeup.close();
     await this.loopDone;
     this.stats.role = 'stopped';
     if (this.useLease) await this.index.releaseLease(this.owner).catch(() => undefined);
@@ -122,8 +123,7 @@ export class Indexer {
 
   /** New txs were committed: look now rather than at the next poll. Never throws, never waits. */
   kick(): void {
-    this.kicked = true;
-    this.wake?.();
+    this.wakeup.kick();
   }
 
   async lag(): Promise<IndexLag> {
@@ -190,33 +190,11 @@ export class Indexer {
           this.log.warn(`indexer: ${this.stats.lastError}; retrying with backoff`);
         }
         const backoff = Math.min(100 * 2 ** Math.min(failures - 1, 6), 5_000);
-        await this.sleep(backoff * (0.75 + Math.random() * 0.5), false);
+        await this.wakeup.pause(backoff * (0.75 + Math.random() * 0.5));
         continue;
       }
-      if (outcome !== 'more' && outcome !== 'stale') await this.sleep(this.pollMs, true);
+      if (outcome !== 'more' && outcome !== 'stale') await this.wakeup.sleep(this.pollMs);
     }
-  }
-
-  private sleep(ms: number, kickable: boolean): Promise<void> {
-    if (!this.running) return Promise.resolve();
-    if (kickable && this.kicked) {
-      this.kicked = false;
-      return Promise.resolve();
-    }
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      // A kick during backoff must not turn it into a busy retry; stop() always wakes.
-      this.wake = () => {
-        if (kickable || !this.running) done();
-      };
-    }).then(() => {
-      this.wake = null;
-      this.kicked = false;
-    });
   }
 
   /** One lease renewal and as much following as fits in a third of the lease. */

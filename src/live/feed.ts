@@ -38,6 +38,7 @@ import type { Logger } from '../server/logger.ts';
 import { AuditError, ErrorCode, ValidationError } from '../errors.ts';
 import { matches, type NormalizedFilter } from '../index/query.ts';
 import type { AppendResult, CommittedTx, Ledger, StoredEvent } from '../ledger/port.ts';
+import { Wakeup } from '../ledger/wakeup.ts';
 import { filterKey, SubscriberIndex, type FilterGroup } from './fanout.ts';
 import type { LiveSignal } from './port.ts';
 
@@ -124,8 +125,7 @@ export class LiveFeed {
   private running = false;
   private stopped = false;
   private loopDone: Promise<void> | null = null;
-  private wake: (() => void) | null = null;
-  private kicked = false;
+  private readonly wakeup = new Wakeup();
   /** The newest txId a wake-up named: reading up to it is enough. */
   private target = 0n;
   /** Read until an empty page (poll, gap, a kick without a txId). */
@@ -170,7 +170,7 @@ export class LiveFeed {
     this.unsubscribeSignal = null;
     if (this.running) {
       this.running = false;
-      this.wake?.();
+      this.wakeup.close();
       await this.loopDone;
     }
     this.markReady(); // replays waiting for a position see `stopped` and end
@@ -184,8 +184,7 @@ export class LiveFeed {
   kick(txId?: bigint): void {
     if (txId === undefined) this.readToEnd = true;
     else if (txId > this.target) this.target = txId;
-    this.kicked = true;
-    this.wake?.();
+    this.wakeup.kick();
   }
 
   /** The write path's hook: wake this feed, and every other instance through the signal. */
@@ -270,10 +269,11 @@ export class LiveFeed {
           lastReport = Date.now();
           this.log.warn(`live feed: ${this.stats.lastError}; retrying with backoff (subscriptions wait, nothing is lost)`);
         }
-        await this.sleep(Math.min(100 * 2 ** Math.min(failures - 1, 6), 5_000), false);
+        await this.wakeup.pause(Math.min(100 * 2 ** Math.min(failures - 1, 6), 5_000));
         continue;
       }
-      await this.sleep(this.pollMs, true);
+      // The poll ran out with nobody naming a tx: read to the end.
+      if (await this.wakeup.sleep(this.pollMs)) this.readToEnd = true;
     }
   }
 
@@ -291,7 +291,7 @@ export class LiveFeed {
       if (!toEnd && this.position >= this.target) return;
       const wait = this.lastReadAt + this.readIntervalMs - performance.now();
       if (wait > 0) {
-        await this.pause(wait);
+        await this.wakeup.pause(wait);
         if (!this.running) return;
       }
       this.lastReadAt = performance.now();
@@ -337,47 +337,6 @@ export class LiveFeed {
       this.log.error('live feed: a subscription failed to take an event', e);
       s.fail(e instanceof Error ? e : new Error(String(e)));
     }
-  }
-
-  /** Waits `ms`; only stop() cuts it short (kicks are remembered: the next sleep returns at once). */
-  private pause(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = () => {
-        if (!this.running) done();
-      };
-    }).then(() => {
-      this.wake = null;
-    });
-  }
-
-  private sleep(ms: number, kickable: boolean): Promise<void> {
-    if (!this.running) return Promise.resolve();
-    if (kickable && this.kicked) {
-      this.kicked = false;
-      return Promise.resolve();
-    }
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.readToEnd = true; // the poll: nobody named a tx
-        done();
-      }, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      // A kick during backoff must not turn it into a busy retry; stop() always wakes.
-      this.wake = () => {
-        if (kickable || !this.running) done();
-      };
-    }).then(() => {
-      this.wake = null;
-      this.kicked = false;
-    });
   }
 }
 
