@@ -1,4 +1,5 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
 import { ledgerContract, ev } from '../contract/ledger-contract.ts';
 import { buildTransaction } from '../../src/ledger/embedded/embedded-ledger.ts';
@@ -38,6 +39,32 @@ it('embedded: survives a restart with its events, timelines, proofs and trusted 
     }
     await again.close();
   }
+});
+
+// Written by the code of 1eb7fe7, whose id references were bound to their own tx (now unbound).
+it('embedded: loads a log written with bound id references and goes on appending to it', async () => {
+  const dataDir = tempDir('auditgraph-embedded-');
+  cpSync(fileURLToPath(new URL('../fixtures/embedded-bound-refs', import.meta.url)), dataDir, { recursive: true });
+  const ids = [1, 2, 3].map((i) => `0190c5a0-0000-7000-8000-00000000000${i}`);
+  for (const verify of ['chain', 'full'] as const) {
+    const old = await openEmbeddedBackend({ dataDir, verify });
+    expect(old.startup).toMatchObject({ txs: 2, events: 3, tornTail: null });
+    await old.close();
+  }
+  const ledger = await openEmbeddedLedger({ dataDir, verify: 'full' });
+  try {
+    expect((await ledger.getMany(ids)).map((e) => e?.record.eventId)).toEqual(ids);
+    expect((await ledger.scanTimeline('rr-old', { limit: 10, direction: 'asc' })).events.map((e) => e.record.eventId)).toEqual(ids);
+    const proven = await ledger.getVerified(ids[0]!);
+    expect(verifyProofBundle(proven!.proof).ok).toBe(true);
+    const [next] = await ledger.append([ev({ correlationId: 'rr-old' })]);
+    expect(verifyProofBundle(next!.proof, { txId: proven!.proof.state.txId, txHash: proven!.proof.state.txHash }).ok).toBe(true);
+  } finally {
+    await ledger.close();
+  }
+  const again = await openEmbeddedBackend({ dataDir, verify: 'full' });
+  expect(again.startup).toMatchObject({ txs: 3, events: 4, tornTail: null });
+  await again.close();
 });
 
 describeImmudb('embedded vs immudb 1.1.0', () => {

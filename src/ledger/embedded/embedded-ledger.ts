@@ -5,11 +5,10 @@
  * Each commit is one transaction holding, per event, the two entries the immudb backend writes
  * with ExecAll: the timeline entry (timeline key → canonical record) and `ev/<eventId>` as an
  * immudb reference to it (value 0x01 ‖ u64 atTx ‖ prefixed timeline key, exactly pkg/database's
- * EncodeReference). Here the reference is bound (atTx = this tx, checked on load). The immudb
- * backend writes it unbound (atTx 0): immudb 1.1 then resolves it through its key index, to the
- * key's latest value, and reads check that this value is from the reference's own tx. Entry digests, the per-tx htree (eH), the Alh chain and the
- * binary-linking AHTree are immudb's, so a transaction here hashes as the same entries would in
- * immudb, and bundles are checked by the same verifier. Linking is synchronous: blTxId = id − 1
+ * EncodeReference), unbound (atTx 0) as the immudb backend writes it (logs written before
+ * 2026-12-03 hold it bound to its own tx; both load). Entry digests, the per-tx htree (eH), the
+ * Alh chain and the binary-linking AHTree are immudb's, so a transaction here hashes as the same
+ * entries would in immudb, and bundles are checked by the same verifier. Linking is synchronous: blTxId = id − 1
  * and blRoot = root of the AHTree over the Alhs of txs 1..id−1 (immudb links asynchronously and
  * may lag; the proofs handle both).
  *
@@ -618,7 +617,8 @@ export class EmbeddedLedger implements LedgerBackend, DualProofStore {
       }
       if (ve - vs < 2 || b[vs] !== PLAIN_VALUE_PREFIX) throw new Error(`tx ${id} entry ${i}: timeline value is not a plain value`);
 
-      // Id entry: 0x00 "ev/" uuid → 0x01 ‖ u64 this tx ‖ the timeline key above (a bound reference).
+      // Id entry: 0x00 "ev/" uuid → 0x01 ‖ u64 atTx ‖ the timeline key above: unbound (0), as the
+      // immudb backend writes it, or bound to this tx, as logs written before 2026-12-03 hold it.
       const rp = ve;
       const rks = rp + 4;
       const rke = rks + (rks <= end ? u32(b, rp) : 0);
@@ -631,7 +631,8 @@ export class EmbeddedLedger implements LedgerBackend, DualProofStore {
       }
       if (!sameBytes(b, ke - 36, b, rks + 4, 36)) throw new Error(`tx ${id} entry ${j}: id key does not match the timeline entry before it`);
       if (rve - rvs !== 9 + (ke - ks) || b[rvs] !== REFERENCE_VALUE_PREFIX) throw new Error(`tx ${id} entry ${j}: id entry is not a reference`);
-      if (u32(b, rvs + 1) * 2 ** 32 + u32(b, rvs + 5) !== id) throw new Error(`tx ${id} entry ${j}: reference bound to another tx`);
+      const atTx = u32(b, rvs + 1) * 2 ** 32 + u32(b, rvs + 5);
+      if (atTx !== 0 && atTx !== id) throw new Error(`tx ${id} entry ${j}: reference bound to another tx`);
       if (!sameBytes(b, ks, b, rvs + 9, ke - ks)) throw new Error(`tx ${id} entry ${j}: reference does not point at the timeline entry`);
 
       if (digests) {
@@ -747,7 +748,8 @@ export function buildTransaction(input: { id: number; prevAlh: Buffer; ts: numbe
     values.push(value);
     const storedKey = prefixed(SET_KEY_PREFIX, key);
     entries.push({ key: storedKey, value: prefixed(PLAIN_VALUE_PREFIX, value) });
-    entries.push({ key: prefixed(SET_KEY_PREFIX, eventIdKey(r.eventId)), value: referenceValue(id, storedKey) });
+    // Unbound, as the immudb backend writes it, so the same events hash to the same entries.
+    entries.push({ key: prefixed(SET_KEY_PREFIX, eventIdKey(r.eventId)), value: referenceValue(0, storedKey) });
   }
   const tree = HTree.build(entries.map((e) => kvDigest(e.key, e.value)));
   const header: TxHeader = {
