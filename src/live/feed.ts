@@ -16,9 +16,9 @@
  * - With `afterTxId`: replay first — the subscription reads the ledger itself, page by page, and
  *   only as fast as its consumer takes events — until its read position has reached the feed's.
  *   Then, in the same synchronous step, it joins the feed, skipping every tx up to where its replay
- *   read. The feed dispatches whole txs synchronously after each read, so nothing can fall between
- *   the replay and the join: no gap and no duplicate, and no buffer of live events that grows while
- *   a long replay runs.
+ *   read. The feed dispatches each tx whole and synchronously, and its position moves tx by tx, so
+ *   nothing can fall between the replay and the join: no gap and no duplicate, and no buffer of
+ *   live events that grows while a long replay runs.
  * - With `afterTxId` and `after.eventId`: the same, but from inside that tx — the events of it
  *   after that event, then the txs after it. A tx holds up to 64 events (group commit), and a
  *   disconnect can fall between two of them: (txId, eventId) of the last event received is an
@@ -29,7 +29,9 @@
  *   every subscription of a matching group the same event objects.
  * - Live, each subscription has a bounded queue. The feed never waits for a consumer: when a tx
  *   does not fit, the subscription ends with SUBSCRIPTION_OVERFLOW (memory freed at once) and
- *   tells the client which afterTxId resumes it without a gap. Everyone else is unaffected.
+ *   tells the client which afterTxId resumes it without a gap. Everyone else is unaffected. Between
+ *   the txs of one read the feed yields a turn of the event loop, so a consumer that keeps up has
+ *   emptied its queue before the next tx arrives, however many txs the read took.
  *
  * The iterator's return() ends a subscription at once, even while it waits for an event (a native
  * async generator would queue the return behind that wait and leak the subscription).
@@ -130,6 +132,8 @@ export class LiveFeed {
   private target = 0n;
   /** Read until an empty page (poll, gap, a kick without a txId). */
   private readToEnd = true;
+  /** A tx of the current read was handed to subscriptions since the last yield to consumers. */
+  private queuedSinceYield = false;
   private unsubscribeSignal: (() => void) | null = null;
   private markReady!: () => void;
   private readonly readyPromise = new Promise<void>((resolve) => (this.markReady = resolve));
@@ -297,7 +301,16 @@ export class LiveFeed {
       this.lastReadAt = performance.now();
       const txs = await this.ledger.readTransactions(this.position.toString(), this.readTxs);
       if (txs.length === 0 || !this.running) return;
-      for (const tx of txs) this.dispatch(tx);
+      for (let i = 0; i < txs.length; i++) {
+        // One read may hold more matching events than a queue takes. Consumers that keep up
+        // drain theirs between txs (their pulls are microtasks), so only a slow one overflows.
+        if (i > 0 && this.queuedSinceYield) {
+          this.queuedSinceYield = false;
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          if (!this.running) return;
+        }
+        this.dispatch(txs[i]!);
+      }
     }
   }
 
@@ -320,6 +333,7 @@ export class LiveFeed {
         g.pending.push(e);
       });
     }
+    if (touched.length > 0 || this.resuming.size > 0) this.queuedSinceYield = true;
     for (const g of touched) {
       const events = g.pending!;
       g.pending = null;

@@ -331,6 +331,27 @@ export function liveContract(name: string, open: () => Promise<LiveFixture>) {
       }
     });
 
+    it('hands one read of many txs, more events than a queue takes, whole to a consumer that keeps up', async () => {
+      // Reads spaced by 400 ms: the txs written right after one read all come in the next one.
+      const b = await fx.instance({ queueLimit: 20, readIntervalMs: 400 });
+      try {
+        await b.feed.ready();
+        const sub = consume(b.feed.subscribe(normalizeFilter({ eventCategory: ['many-txs'] })));
+        for (let i = 0; b.feed.stats.subscribers === 0 && i < 200; i++) await sleep(5);
+        const written: string[] = [];
+        for (let i = 0; i < 11; i++) {
+          const r = await a.append(Array.from({ length: 7 }, () => liveEvent({ eventCategory: 'many-txs' })));
+          written.push(...r.map((x) => x.event.record.eventId));
+        }
+        await sub.waitFor((got) => got.length >= written.length, 'every event');
+        expect(sub.events().map((e) => e.record.eventId)).toEqual(written);
+        expect(b.feed.stats.overflows).toBe(0);
+        await sub.stop();
+      } finally {
+        await b.close();
+      }
+    });
+
     it('loses no event when the signals of the end of a burst are lost: every event once, on every instance', async () => {
       const b = await fx.instance();
       try {
