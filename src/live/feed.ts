@@ -29,9 +29,9 @@
  *   every subscription of a matching group the same event objects.
  * - Live, each subscription has a bounded queue. The feed never waits for a consumer: when a tx
  *   does not fit, the subscription ends with SUBSCRIPTION_OVERFLOW (memory freed at once) and
- *   tells the client which afterTxId resumes it without a gap. Everyone else is unaffected. Between
- *   the txs of one read the feed yields a turn of the event loop, so a consumer that keeps up has
- *   emptied its queue before the next tx arrives, however many txs the read took.
+ *   tells the client which afterTxId resumes it without a gap. Everyone else is unaffected. When a
+ *   queue is more than half full, the feed yields a turn of the event loop before the next tx of
+ *   its read, so a consumer that keeps up has emptied its queue however many txs the read took.
  *
  * The iterator's return() ends a subscription at once, even while it waits for an event (a native
  * async generator would queue the return behind that wait and leak the subscription).
@@ -132,8 +132,8 @@ export class LiveFeed {
   private target = 0n;
   /** Read until an empty page (poll, gap, a kick without a txId). */
   private readToEnd = true;
-  /** A tx of the current read was handed to subscriptions since the last yield to consumers. */
-  private queuedSinceYield = false;
+  /** A subscription's queue is more than half full since the last yield to consumers. */
+  private queuePressure = false;
   private unsubscribeSignal: (() => void) | null = null;
   private markReady!: () => void;
   private readonly readyPromise = new Promise<void>((resolve) => (this.markReady = resolve));
@@ -226,6 +226,11 @@ export class LiveFeed {
     return this.stopped;
   }
 
+  /** @internal A subscription's queue is more than half full: let consumers drain before the next tx. */
+  notePressure(): void {
+    this.queuePressure = true;
+  }
+
   /** @internal The feed's position, for a replay deciding whether it may join. */
   currentPosition(): bigint | null {
     return this.position;
@@ -302,10 +307,11 @@ export class LiveFeed {
       const txs = await this.ledger.readTransactions(this.position.toString(), this.readTxs);
       if (txs.length === 0 || !this.running) return;
       for (let i = 0; i < txs.length; i++) {
-        // One read may hold more matching events than a queue takes. Consumers that keep up
-        // drain theirs between txs (their pulls are microtasks), so only a slow one overflows.
-        if (i > 0 && this.queuedSinceYield) {
-          this.queuedSinceYield = false;
+        // One read may hold more matching events than a queue takes. When a queue fills up, the
+        // consumers get a turn to drain theirs (their pulls are microtasks) before the next tx,
+        // so only a slow one overflows. Only then: a turn per tx costs latency under load.
+        if (i > 0 && this.queuePressure) {
+          this.queuePressure = false;
           await new Promise<void>((resolve) => setImmediate(resolve));
           if (!this.running) return;
         }
@@ -333,7 +339,6 @@ export class LiveFeed {
         g.pending.push(e);
       });
     }
-    if (touched.length > 0 || this.resuming.size > 0) this.queuedSinceYield = true;
     for (const g of touched) {
       const events = g.pending!;
       g.pending = null;
@@ -442,6 +447,7 @@ export class LiveSubscription implements AsyncIterableIterator<LiveItem> {
     if (waiting > 0 && waiting + matched.length > this.feed.queueLimit) return this.overflow(id);
     this.feed.stats.eventsQueued += matched.length;
     for (const e of matched) this.queue.push(e);
+    if (waiting + matched.length > this.feed.queueLimit / 2) this.feed.notePressure();
     if (this.waiter) {
       const w = this.waiter;
       this.waiter = null;
