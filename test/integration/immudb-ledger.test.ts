@@ -5,57 +5,61 @@ import { eventIdKey } from '../../src/ledger/keys.ts';
 import { ev, ledgerContract } from '../contract/ledger-contract.ts';
 import { describeImmudb, immudbAddress, openTestImmudbLedger, uniqueDatabase } from '../support/services.ts';
 
+type TestLedger = Awaited<ReturnType<typeof openTestImmudbLedger>>;
+
+/** A ledger on a fresh database, and a session of immudb's own on the same database beside it. */
+async function withRawSession(test: (ledger: TestLedger, session: ImmudbSession) => Promise<void>): Promise<void> {
+  const database = uniqueDatabase();
+  const ledger = await openTestImmudbLedger({ database });
+  const session = new ImmudbSession({ address: immudbAddress!, user: 'immudb', password: 'immudb', database });
+  try {
+    await session.connect();
+    await test(ledger, session);
+  } finally {
+    session.close();
+    await ledger.close();
+  }
+}
+
 describeImmudb('immudb 1.1.0', () => {
   ledgerContract('immudb', () => openTestImmudbLedger());
 
   // Not bigger either: immudb 1.1 allocates maxTxEntries × 1 KiB for every Scan it serves.
-  it('creates its database with exactly the entries of the largest batch per transaction', async () => {
-    const database = uniqueDatabase();
-    const ledger = await openTestImmudbLedger({ database });
-    const session = new ImmudbSession({ address: immudbAddress!, user: 'immudb', password: 'immudb', database });
-    const execAll = (entries: number) => {
-      const req = new pb.ExecAllRequest();
-      req.setOperationsList(
-        Array.from({ length: entries }, (_, i) => {
-          const kv = new pb.KeyValue();
-          kv.setKey(Buffer.from(`probe/${entries}/${i}`));
-          kv.setValue(Buffer.from('x'));
-          const op = new pb.Op();
-          op.setKv(kv);
-          return op;
-        }),
-      );
-      return session.call('execAll', req);
-    };
-    try {
+  it('creates its database with exactly the entries of the largest batch per transaction', () =>
+    withRawSession(async (ledger, session) => {
+      const execAll = (entries: number) => {
+        const req = new pb.ExecAllRequest();
+        req.setOperationsList(
+          Array.from({ length: entries }, (_, i) => {
+            const kv = new pb.KeyValue();
+            kv.setKey(Buffer.from(`probe/${entries}/${i}`));
+            kv.setValue(Buffer.from('x'));
+            const op = new pb.Op();
+            op.setKv(kv);
+            return op;
+          }),
+        );
+        return session.call('execAll', req);
+      };
       expect(ledger.maxEventsPerAppend).toBe(LIMITS.maxBatch);
       const results = await ledger.append(Array.from({ length: LIMITS.maxBatch }, (_, i) => ev({ correlationId: `rr-max-${i % 7}` })));
       expect(new Set(results.map((r) => r.event.txId)).size).toBe(1);
       expect(results[LIMITS.maxBatch - 1]!.proof.tx.nEntries).toBe(2 * LIMITS.maxBatch);
       // What the database itself allows, asked of immudb with a session of its own.
-      await session.connect();
       await expect(execAll(2 * LIMITS.maxBatch + 1)).rejects.toThrow(/max number of entries/i);
-    } finally {
-      session.close();
-      await ledger.close();
-    }
-  });
+    }));
 
   // Only immudb's own clients could write these: a gateway never writes a key twice.
-  it('refuses a read by id when the timeline entry or the id key was written again behind the gateway', async () => {
-    const database = uniqueDatabase();
-    const ledger = await openTestImmudbLedger({ database });
-    const session = new ImmudbSession({ address: immudbAddress!, user: 'immudb', password: 'immudb', database });
-    const set = async (key: Buffer, value: Buffer) => {
-      const kv = new pb.KeyValue();
-      kv.setKey(key);
-      kv.setValue(value);
-      const req = new pb.SetRequest();
-      req.setKvsList([kv]);
-      await session.call('set', req);
-    };
-    try {
-      await session.connect();
+  it('refuses a read by id when the timeline entry or the id key was written again behind the gateway', () =>
+    withRawSession(async (ledger, session) => {
+      const set = async (key: Buffer, value: Buffer) => {
+        const kv = new pb.KeyValue();
+        kv.setKey(key);
+        kv.setValue(value);
+        const req = new pb.SetRequest();
+        req.setKvsList([kv]);
+        await session.call('set', req);
+      };
       const [a, b, c] = await ledger.append([ev(), ev(), ev()]);
       const ids = [a!, b!, c!].map((r) => r.event.record.eventId);
       expect((await ledger.getMany(ids)).map((e) => e?.record.eventId)).toEqual(ids);
@@ -76,22 +80,14 @@ describeImmudb('immudb 1.1.0', () => {
       // Untouched events still read.
       expect((await ledger.getMany([ids[2]!]))[0]?.record.eventId).toBe(ids[2]);
       expect((await ledger.getVerified(ids[2]!))?.event.record.eventId).toBe(ids[2]);
-    } finally {
-      session.close();
-      await ledger.close();
-    }
-  });
+    }));
 
   // immudb 1.1 resolves a bound reference by loading and re-hashing the whole tx it points into,
   // an unbound one through its key index: reads by id of events from big txs depend on it.
-  it('writes ev/<eventId> as an unbound reference that resolves to the timeline entry', async () => {
-    const database = uniqueDatabase();
-    const ledger = await openTestImmudbLedger({ database });
-    const session = new ImmudbSession({ address: immudbAddress!, user: 'immudb', password: 'immudb', database });
-    try {
+  it('writes ev/<eventId> as an unbound reference that resolves to the timeline entry', () =>
+    withRawSession(async (ledger, session) => {
       // One event among others in its tx: a bound reference would read all of them.
       const [written] = await ledger.append([ev({ correlationId: 'rr-ref' }), ...Array.from({ length: 20 }, (_, i) => ev({ correlationId: `rr-other-${i}` }))]);
-      await session.connect();
       const req = new pb.KeyRequest();
       req.setKey(eventIdKey(written!.event.record.eventId));
       const entry = await session.call('get', req);
@@ -100,9 +96,5 @@ describeImmudb('immudb 1.1.0', () => {
       const ref = entry.getReferencedby();
       expect(Buffer.from(ref.getKey_asU8()).equals(eventIdKey(written!.event.record.eventId))).toBe(true);
       expect(ref.getAttx()).toBe(0);
-    } finally {
-      session.close();
-      await ledger.close();
-    }
-  });
+    }));
 });

@@ -10,13 +10,16 @@ describe('Wakeup', () => {
     return Promise.race([p, Promise.resolve().then(() => Promise.resolve('pending' as const))]);
   }
 
-  it('sleep runs its time out when nothing happens, and says so', async () => {
-    const w = new Wakeup();
-    const p = w.sleep(1_000);
-    await vi.advanceTimersByTimeAsync(999);
+  /** `p` is still waiting 1 ms before `ms`, and then runs its time out. */
+  async function runsOutAfter(p: Promise<boolean>, ms: number): Promise<void> {
+    await vi.advanceTimersByTimeAsync(ms - 1);
     expect(await outcome(p)).toBe('pending');
     await vi.advanceTimersByTimeAsync(1);
     expect(await p).toBe(true);
+  }
+
+  it('sleep runs its time out when nothing happens, and says so', async () => {
+    await runsOutAfter(new Wakeup().sleep(1_000), 1_000);
   });
 
   it('a kick ends a sleep at once; a kick while busy ends the next sleep at once, only that one', async () => {
@@ -27,20 +30,14 @@ describe('Wakeup', () => {
     w.kick();
     w.kick();
     expect(await w.sleep(1_000)).toBe(false);
-    const q = w.sleep(1_000);
-    expect(await outcome(q)).toBe('pending');
-    await vi.advanceTimersByTimeAsync(1_000);
-    expect(await q).toBe(true);
+    await runsOutAfter(w.sleep(1_000), 1_000);
   });
 
   it('a pause ignores kicks but keeps them for the next sleep', async () => {
     const w = new Wakeup();
     const p = w.pause(500);
     w.kick();
-    await vi.advanceTimersByTimeAsync(499);
-    expect(await outcome(p)).toBe('pending');
-    await vi.advanceTimersByTimeAsync(1);
-    expect(await p).toBe(true);
+    await runsOutAfter(p, 500);
     expect(await w.sleep(1_000)).toBe(false); // the kick seen during the pause
   });
 

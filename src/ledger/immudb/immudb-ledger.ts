@@ -83,8 +83,7 @@ export class ImmudbLedger implements LedgerBackend {
       ref.setReferencedkey(key);
       // Unbound (atTx 0): immudb 1.1 resolves it through its key index and reads just the value.
       // A bound one makes every read by id load and re-hash the whole tx it points into (~0.3 ms
-      // for a 100-event tx). Timeline keys are written once, so both resolve to the same entry;
-      // getMany and getVerified still check that the entry they reach holds the eventId asked for.
+      // for a 100-event tx). What an unbound one resolves to is checked on read (resolvedById).
       ref.setBoundref(false);
       const refOp = new pb.Op();
       refOp.setRef(ref);
