@@ -37,7 +37,7 @@ import type { Ledger } from '../src/ledger/port.ts';
 import { AHTree } from '../src/proof/ahtree.ts';
 import { GENESIS_PREV_ALH, txAlh, ZERO_HASH } from '../src/proof/hashing.ts';
 import { sampleEventInput } from './fixtures.ts';
-import { measure, type Result } from './harness.ts';
+import { measure, printMarkdownTable, type Result } from './harness.ts';
 
 /** Bump when the generated logs' content changes (the log format has its own FILE_VERSION). */
 const FIXTURE_VERSION = 1;
@@ -55,15 +55,15 @@ interface Backend {
   open(tag: string): Promise<Ledger & { close(): Promise<void> }>;
 }
 
-function backends(address: string, work: string): Backend[] {
-  return [
-    { name: 'embedded', open: async (tag) => openEmbeddedLedger({ dataDir: join(work, `embedded-${tag}`), logger: { warn: () => {} } }) },
-    {
+function backends(address: string, work: string): { embedded: Backend; immudb: Backend } {
+  return {
+    embedded: { name: 'embedded', open: async (tag) => openEmbeddedLedger({ dataDir: join(work, `embedded-${tag}`), logger: { warn: () => {} } }) },
+    immudb: {
       name: 'immudb',
       open: async (tag) =>
         openImmudbLedger({ address, user: 'immudb', password: 'immudb', database: `embbench${tag}${Date.now().toString(36)}`, dataDir: join(work, `immudb-${tag}`) }),
     },
-  ];
+  };
 }
 
 interface AppendCase {
@@ -96,6 +96,14 @@ async function appendCase(b: Backend, c: AppendCase, tag: string): Promise<Resul
 /** Fills a fresh database with `stored` events (batches of 50 from 16 callers, measured), then reads the first timeline page. */
 async function timelineCase(b: Backend, stored: number): Promise<{ result: Result; fill: Result }> {
   const ledger = await b.open('timeline');
+  try {
+    return await fillAndRead(b, ledger, stored);
+  } finally {
+    await ledger.close();
+  }
+}
+
+async function fillAndRead(b: Backend, ledger: Ledger, stored: number): Promise<{ result: Result; fill: Result }> {
   const batch = 50; // as bench/graphql.ts: typical ingestion
   const fill = await measure(`append batches of ${batch}, 16 concurrent callers (filling ${fmt(stored)} events)`, { total: Math.ceil(stored / batch), concurrency: 16, eventsPerOp: batch }, (k) => {
     const from = k * batch;
@@ -106,12 +114,11 @@ async function timelineCase(b: Backend, stored: number): Promise<{ result: Resul
   const first = await read(); // warm
   if (first.events.length !== Math.min(50, Math.ceil(stored / 500))) throw new Error(`timeline returned ${first.events.length} events`);
   const result = await measure(`timeline first 50 of 'rr-target', ${fmt(stored)} events stored (reads/s)`, { total: 300, concurrency: 1 }, read);
-  await ledger.close();
   return { result, fill };
 }
 
 /** A cached log of `events` events in txs of `perTx`: its DATA_DIR. */
-export function fixture(events: number, perTx: number): { dataDir: string; bytes: number; txs: number; generatedSeconds: number | null } {
+function fixture(events: number, perTx: number): { dataDir: string; bytes: number; txs: number; generatedSeconds: number | null } {
   const dataDir = resolve('.cache', 'bench-embedded', `log${FILE_VERSION}-fx${FIXTURE_VERSION}-${events}x${perTx}`);
   const paths = embeddedLedgerPaths(dataDir);
   const txs = Math.ceil(events / perTx);
@@ -189,29 +196,23 @@ async function startupChild(dataDir: string, verify: 'chain' | 'full'): Promise<
 function printSideBySide(title: string, rows: { name: string; embedded: Result; immudb: Result }[]): void {
   const head = ['case', 'embedded events/s', 'p50 ms', 'p99 ms', 'immudb events/s', 'p50 ms', 'p99 ms', 'embedded/immudb'];
   const cell = (r: Result) => [r.errors ? `${fmt(r.eventsPerSec)} (${r.errors} failed)` : fmt(r.eventsPerSec), r.p50.toFixed(2), r.p99.toFixed(2)];
-  const body = rows.map((r) => [r.name, ...cell(r.embedded), ...cell(r.immudb), `${(r.embedded.eventsPerSec / r.immudb.eventsPerSec).toFixed(2)}x`]);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
-  console.log(`\n${title}`);
-  console.log(line(head));
-  console.log(`|${widths.map((w, i) => (i === 0 ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`);
-  for (const b of body) console.log(line(b));
+  printMarkdownTable(title, head, rows.map((r) => [r.name, ...cell(r.embedded), ...cell(r.immudb), `${(r.embedded.eventsPerSec / r.immudb.eventsPerSec).toFixed(2)}x`]));
 }
 
 export async function benchEmbedded(address: string, scale = 1): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'ag-bench-embedded-'));
   console.log(`\nembedded vs immudb — both under ${tmpdir()} (same disk); load average before: ${load()}`);
   try {
-    const [embedded, immudb] = backends(address, work);
+    const { embedded, immudb } = backends(address, work);
     const rows: { name: string; embedded: Result; immudb: Result }[] = [];
     for (const [k, c] of appendCaseList(scale).entries()) {
-      const e = await appendCase(embedded!, c, `append${k}`);
-      const i = await appendCase(immudb!, c, `append${k}`);
+      const e = await appendCase(embedded, c, `append${k}`);
+      const i = await appendCase(immudb, c, `append${k}`);
       rows.push({ name: c.name, embedded: e, immudb: i });
     }
     const stored = Math.max(10_000, Math.round(100_000 * scale));
-    const te = await timelineCase(embedded!, stored);
-    const ti = await timelineCase(immudb!, stored);
+    const te = await timelineCase(embedded, stored);
+    const ti = await timelineCase(immudb, stored);
     rows.push({ name: te.fill.name, embedded: te.fill, immudb: ti.fill });
     rows.push({ name: te.result.name, embedded: te.result, immudb: ti.result });
     printSideBySide(`Embedded ledger vs immudb 1.1.0 (${address}), every append fsynced and verified; load average after: ${load()}`, rows);

@@ -40,13 +40,17 @@ export async function measure(
   return { name, events, seconds, eventsPerSec: events / seconds, p50: q(0.5), p99: q(0.99), errors };
 }
 
-export function printTable(title: string, rows: Result[]): void {
-  const head = ['case', 'events ok', 'failed ops', 'events/s', 'p50 ms', 'p99 ms'];
-  const body = rows.map((r) => [r.name, String(r.events), String(r.errors), r.eventsPerSec.toFixed(0), r.p50.toFixed(2), r.p99.toFixed(2)]);
+/** A Markdown table under `title`: the first column left-aligned, the others right-aligned. */
+export function printMarkdownTable(title: string, head: string[], body: string[][]): void {
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
   console.log(`\n${title}`);
   console.log(line(head));
-  console.log(`|${widths.map((w, i) => (i === 0 ? ':' : '') + '-'.repeat(w + (i === 0 ? 1 : 1)) + (i === 0 ? '' : ':')).join('|')}|`);
+  console.log(`|${widths.map((w, i) => (i === 0 ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`);
   for (const b of body) console.log(line(b));
+}
+
+export function printTable(title: string, rows: Result[]): void {
+  const head = ['case', 'events ok', 'failed ops', 'events/s', 'p50 ms', 'p99 ms'];
+  printMarkdownTable(title, head, rows.map((r) => [r.name, String(r.events), String(r.errors), r.eventsPerSec.toFixed(0), r.p50.toFixed(2), r.p99.toFixed(2)]));
 }

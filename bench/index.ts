@@ -35,7 +35,8 @@ import { openImmudbLedger } from '../src/ledger/immudb/index.ts';
 import { createApp } from '../src/server/app.ts';
 import { createLogger } from '../src/server/logger.ts';
 import { startRedis } from '../test/support/servers.ts';
-import { measure, printTable, type Result } from './harness.ts';
+import { measure, printMarkdownTable, printTable, type Result } from './harness.ts';
+import { scriptSecondsOf, usedMemory } from './redis-stats.ts';
 import { ACTORS, DAY, EVENT_TYPES, indexBenchEvent, prng } from './index-events.ts';
 
 interface Row {
@@ -43,34 +44,12 @@ interface Row {
   value: string;
 }
 
-function printSummary(title: string, rows: Row[]): void {
-  const w0 = Math.max(6, ...rows.map((r) => r.metric.length));
-  const w1 = Math.max(5, ...rows.map((r) => r.value.length));
-  console.log(`\n${title}`);
-  console.log(`| ${'metric'.padEnd(w0)} | ${'value'.padStart(w1)} |`);
-  console.log(`|:${'-'.repeat(w0 + 1)}|${'-'.repeat(w1 + 1)}:|`);
-  for (const r of rows) console.log(`| ${r.metric.padEnd(w0)} | ${r.value.padStart(w1)} |`);
-}
-
-const usedMemory = async (redis: Redis) => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? 0);
-/** Seconds Redis has spent in EVAL/EVALSHA (commandstats; 0 before the first), or null when INFO is refused. */
-async function scriptSeconds(redis: Redis): Promise<number | null> {
-  const stats = await redis.info('commandstats').catch(() => null);
-  if (stats === null) return null;
-  let usec = 0;
-  for (const m of stats.matchAll(/^cmdstat_(?:eval|evalsha):calls=\d+,usec=(\d+)/gm)) usec += Number(m[1]);
-  return usec / 1e6;
-}
-/** Script seconds spent during `work`: a difference, so no CONFIG RESETSTAT on a server that may be shared (where other clients' scripts count too). */
-async function scriptSecondsOf(redis: Redis, work: () => Promise<void>): Promise<number | null> {
-  const before = await scriptSeconds(redis);
-  await work();
-  const after = await scriptSeconds(redis);
-  return before === null || after === null ? null : after - before;
-}
+const printSummary = (title: string, rows: Row[]) => printMarkdownTable(title, ['metric', 'value'], rows.map((r) => [r.metric, r.value]));
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
 export async function benchIndex(immudbAddress: string, scale = 1): Promise<void> {
+  // Before the long fill: a wrong variable stops the run at once.
+  const { bodyCacheBytes } = loadConfig();
   const total = Number(process.env.BENCH_INDEX_EVENTS ?? (scale >= 10 ? 1_000_000 : 100_000));
   let redisUrl = process.env.REDIS_URL;
   let stopRedis = async () => {};
@@ -137,7 +116,7 @@ export async function benchIndex(immudbAddress: string, scale = 1): Promise<void
     // --- index it ------------------------------------------------------------------------------
     const memBefore = await usedMemory(admin);
     // The follower reads through the body cache, as open-ledger.ts wires it, so it fills it.
-    const cached = withBodyCache(ledger, { maxBytes: loadConfig().bodyCacheBytes });
+    const cached = withBodyCache(ledger, { maxBytes: bodyCacheBytes });
     const option = (env: string, name: string) => {
       const raw = process.env[env]?.trim();
       if (!raw) return {};

@@ -291,13 +291,14 @@ export function validateEventBatch(inputs: unknown, path = 'input', now: Date = 
   const events: (NewEvent | null)[] = [];
   for (let i = 0; i < inputs.length; i++) events.push(collectEvent(inputs[i], fieldPath(path, i), now, violations));
 
-  const firstById = new Map<string, { index: number; bytes: Buffer }>();
+  // Canonical bytes only where an eventId repeats: the ledger encodes every record anyway, and
+  // generated ids never repeat.
+  const firstById = new Map<string, { index: number; bytes?: Buffer }>();
   events.forEach((event, i) => {
     if (event === null) return;
-    const bytes = encodeRecord(event.record);
     const first = firstById.get(event.record.eventId);
-    if (first === undefined) firstById.set(event.record.eventId, { index: i, bytes });
-    else if (!first.bytes.equals(bytes)) {
+    if (first === undefined) firstById.set(event.record.eventId, { index: i });
+    else if (!(first.bytes ??= encodeRecord(events[first.index]!.record)).equals(encodeRecord(event.record))) {
       violations.push({
         path: fieldPath(fieldPath(path, i), 'eventId'),
         message: `repeats the eventId of ${fieldPath(path, first.index)} with different content`,

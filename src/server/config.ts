@@ -4,6 +4,7 @@
  * message names the variable (and never echoes a password).
  */
 import { z } from 'zod';
+import { DEFAULT_BODY_CACHE_BYTES } from '../ledger/body-cache.ts';
 import type { LogLevel } from './logger.ts';
 
 export interface ImmudbSettings {
@@ -103,7 +104,7 @@ const EnvSchema = z.object({
   LOG_LEVEL: envVar(logLevel, 'info'),
   GRAPHIQL: envVar(flag, 'true'),
   INTROSPECTION: envVar(flag, 'true'),
-  LEDGER_BODY_CACHE_MB: envVar(cacheMiB, '64'),
+  LEDGER_BODY_CACHE_MB: envVar(cacheMiB, String(DEFAULT_BODY_CACHE_BYTES / 2 ** 20)),
 });
 
 /** Variables whose values must never appear in a message. */

@@ -104,6 +104,11 @@ export async function committedAfter(ledger: Ledger, afterTxId: string): Promise
 }
 
 const ids = (events: readonly StoredEvent[]) => events.map((e) => e.record.eventId);
+
+/** Until the feed has a subscriber (a subscription without afterTxId joins asynchronously), at most ~1 s. */
+async function untilSubscribed(feed: LiveFeed): Promise<void> {
+  for (let i = 0; feed.stats.subscribers === 0 && i < 200; i++) await sleep(5);
+}
 const expectedFor = (all: readonly StoredEvent[], filter: AuditEventFilterInput) => {
   const n = normalizeFilter(filter);
   return ids(all.filter((e) => matches(e.record, n)));
@@ -265,7 +270,7 @@ export function liveContract(name: string, open: () => Promise<LiveFixture>) {
       await a.append([liveEvent({ correlationId: 'from-now' })]);
       await sleep(50);
       const sub = consume(a.feed.subscribe(normalizeFilter({ correlationId: 'from-now' })));
-      for (let i = 0; a.feed.stats.subscribers === 0 && i < 200; i++) await sleep(5);
+      await untilSubscribed(a.feed);
       await sleep(200); // the earlier event, if the feed had not read it yet, is read by now
       const before = sub.events().length;
       const [r] = await a.append([liveEvent({ correlationId: 'from-now' })]);
@@ -321,7 +326,7 @@ export function liveContract(name: string, open: () => Promise<LiveFixture>) {
       try {
         await b.feed.ready();
         const sub = consume(b.feed.subscribe(normalizeFilter({ eventCategory: ['big-tx'] })));
-        for (let i = 0; b.feed.stats.subscribers === 0 && i < 200; i++) await sleep(5);
+        await untilSubscribed(b.feed);
         await a.append(Array.from({ length: 120 }, () => liveEvent({ eventCategory: 'big-tx' })));
         await sub.waitFor((got) => got.length >= 120, 'the whole tx');
         expect(b.feed.stats.overflows).toBe(0);
@@ -337,14 +342,14 @@ export function liveContract(name: string, open: () => Promise<LiveFixture>) {
       try {
         await b.feed.ready();
         const sub = consume(b.feed.subscribe(normalizeFilter({ eventCategory: ['many-txs'] })));
-        for (let i = 0; b.feed.stats.subscribers === 0 && i < 200; i++) await sleep(5);
+        await untilSubscribed(b.feed);
         const written: string[] = [];
         for (let i = 0; i < 11; i++) {
           const r = await a.append(Array.from({ length: 7 }, () => liveEvent({ eventCategory: 'many-txs' })));
           written.push(...r.map((x) => x.event.record.eventId));
         }
         await sub.waitFor((got) => got.length >= written.length, 'every event');
-        expect(sub.events().map((e) => e.record.eventId)).toEqual(written);
+        expect(ids(sub.events())).toEqual(written);
         expect(b.feed.stats.overflows).toBe(0);
         await sub.stop();
       } finally {
@@ -396,7 +401,7 @@ export function liveContract(name: string, open: () => Promise<LiveFixture>) {
       await b.feed.ready();
       const sub = b.feed.subscribe(normalizeFilter({ eventType: ['never.happens'] }));
       const pending = sub.next();
-      for (let i = 0; b.feed.stats.subscribers === 0 && i < 200; i++) await sleep(5);
+      await untilSubscribed(b.feed);
       expect(b.feed.stats.subscribers).toBe(1);
       await sub.return();
       await expect(pending).resolves.toEqual({ value: undefined, done: true });
@@ -404,7 +409,7 @@ export function liveContract(name: string, open: () => Promise<LiveFixture>) {
 
       const other = b.feed.subscribe(normalizeFilter({}));
       const waiting = other.next();
-      for (let i = 0; b.feed.stats.subscribers === 0 && i < 200; i++) await sleep(5);
+      await untilSubscribed(b.feed);
       await b.close();
       await expect(waiting).resolves.toMatchObject({ done: true });
     });

@@ -2,11 +2,11 @@
  * Crash safety of the embedded ledger: SIGKILL of a writing process loses nothing acknowledged,
  * a torn tail is cut off with a warning, damage before intact records refuses to start.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { appendFileSync, existsSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { openEmbeddedBackend, openEmbeddedLedger, embeddedLedgerPaths, LedgerLockedError, LogCorruptionError } from '../../src/ledger/embedded/index.ts';
 import { FILE_HEADER_SIZE, FRAME_OVERHEAD, encodeRecord } from '../../src/ledger/embedded/log.ts';
 import type { LedgerState } from '../../src/proof/types.ts';
@@ -274,9 +274,8 @@ describe('embedded ledger crash safety', () => {
 });
 
 const ACK_WRITER = fileURLToPath(new URL('../support/embedded-ack-writer.ts', import.meta.url));
-const inCI = process.env.CI === 'true' || process.env.CI === '1';
-// Probe by tracing for real: strace may be installed where ptrace is denied (some containers).
-const strace = process.platform === 'linux' && spawnSync('strace', ['-qq', '-e', 'trace=none', 'true']).status === 0;
+// Probed once by the global setup, which fails a CI run without it.
+const strace = inject('strace');
 
 /** Runs `cmd` to completion (async, so the vitest worker stays responsive); killed after `timeoutMs`. */
 function run(cmd: string, args: string[], timeoutMs: number): Promise<{ status: number | null; stdout: string; stderr: string }> {
@@ -326,7 +325,7 @@ describe('embedded ledger durability', () => {
   // SIGKILL cannot show an fsync (the page cache outlives the process), so this watches the real
   // system calls: every acknowledgement must follow an fdatasync of the log that began after the
   // acknowledged transaction's bytes were written. In CI strace is required (.ci/run installs it).
-  it.skipIf(!strace && !inCI)('acknowledges a transaction only after its record is written and fdatasynced (strace)', async () => {
+  it.skipIf(!strace)('acknowledges a transaction only after its record is written and fdatasynced (strace)', async () => {
     expect(strace, 'strace is missing or may not trace here (ptrace denied)').toBe(true);
     const dataDir = tempDir('auditgraph-durability-');
     const trace = join(dataDir, 'strace.txt');

@@ -5,7 +5,7 @@
  * verifiable, indexed and in its timeline and its trusted state continued, and a log damaged in the
  * middle stops start-up naming the byte offset, never served.
  */
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createClient } from 'graphql-ws';
@@ -15,41 +15,26 @@ import { embeddedLedgerPaths, openEmbeddedLedger } from '../../src/ledger/embedd
 import { FILE_HEADER_SIZE, FRAME_OVERHEAD } from '../../src/ledger/embedded/log.ts';
 import { ev } from '../contract/ledger-contract.ts';
 import { freePort } from '../support/servers.ts';
-import { spawnMain, waitHealthy } from '../support/main-process.ts';
+import { spawnMain, stopMain, waitHealthy, type MainProcess } from '../support/main-process.ts';
 import { tempDir } from '../support/services.ts';
 
-interface Running {
-  proc: ChildProcess;
-  url: string;
-  output: string[];
-  /** Started as `npm start` in a process group of its own: ended as a group. */
-  group?: boolean;
-}
+type Running = MainProcess & { url: string };
 
 /**
  * src/main.ts with no immudb and no Redis: as `npm start` itself (a newcomer's command), or as the
  * node process it ends up running (so that SIGKILL reaches the server, not npm).
  */
 async function startMain(dataDir: string, port: number, how: 'npm start' | 'node' = 'node'): Promise<Running> {
-  const group = how === 'npm start';
-  const main = spawnMain({ PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'info' }, { npmStart: group });
-  const started: Running = { ...main, url: `http://127.0.0.1:${port}/graphql`, group };
-  if (group) running.push(started);
+  const main = spawnMain({ PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'info' }, { npmStart: how === 'npm start' });
+  const started: Running = { ...main, url: `http://127.0.0.1:${port}/graphql` };
+  running.push(started); // killed after the test, also when it never became healthy
   await waitHealthy(main, `http://127.0.0.1:${port}`);
   return started;
 }
 
-const running: Running[] = [];
+const running: MainProcess[] = [];
 afterEach(() => {
-  for (const r of running.splice(0)) {
-    if (r.group) {
-      try {
-        process.kill(-r.proc.pid!, 'SIGKILL'); // npm, its shell, tsx and the server
-      } catch {
-        // already gone
-      }
-    } else if (r.proc.exitCode === null && r.proc.signalCode === null) r.proc.kill('SIGKILL');
-  }
+  for (const main of running.splice(0)) stopMain(main);
 });
 
 async function gql(url: string, query: string, variables: Record<string, unknown> = {}) {
@@ -104,7 +89,6 @@ describe('npm start on the embedded default', () => {
     const dataDir = tempDir();
     const port = await freePort();
     const first = await startMain(dataDir, port);
-    running.push(first);
     const acked: string[] = [];
     const refused: string[] = [];
     let stop = false;
@@ -126,14 +110,12 @@ describe('npm start on the embedded default', () => {
     first.proc.kill('SIGKILL');
     stop = true;
     await Promise.all(writers);
-    // Killed by a signal, a process has exitCode null and signalCode set: check both, or wait forever.
-    await new Promise((r) => (first.proc.exitCode !== null || first.proc.signalCode !== null ? r(null) : first.proc.once('exit', r)));
+    await first.closed;
 
     const trustedFile = JSON.parse(readFileSync(join(dataDir, 'trusted-state', 'embedded-defaultdb.json'), 'utf8'));
     const beforeCrash = `${trustedFile.txId}:${trustedFile.txHash}`;
 
     const second = await startMain(dataDir, port);
-    running.push(second);
     // The trusted state continues: the restarted gateway starts from the one saved before the kill,
     // and the next proof starts from it (the verify command checks that with --trusted).
     const state = await gql(second.url, `{ ledgerState { txId txHash } }`);
@@ -191,14 +173,13 @@ describe('npm start on the embedded default', () => {
 
     const port = await freePort();
     const main = spawnMain({ PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'info' });
-    running.push({ ...main, url: '' });
-    const exited = main.closed;
+    running.push(main);
     let answered = false;
     let code: number | null | undefined;
     // Poll the port until the process exits: it must never answer.
     while (code === undefined && !answered) {
       answered ||= await fetch(`http://127.0.0.1:${port}/healthz`).then(() => true, () => false);
-      code = await Promise.race([exited, new Promise<undefined>((r) => setTimeout(() => r(undefined), 100))]);
+      code = await Promise.race([main.closed, new Promise<undefined>((r) => setTimeout(() => r(undefined), 100))]);
     }
     const output = main.output.join('');
     expect(code).toBe(1);

@@ -11,7 +11,7 @@ import { createLogger } from '../../src/server/logger.ts';
 import { committedAfter, sleep } from '../contract/live-contract.ts';
 import { waitCaughtUp } from '../support/index-helpers.ts';
 import { makePools, randomEvent, randomFilter } from '../support/index-model.ts';
-import { input, startLiveGateway, subscribe, write, wsClient, type LiveGateway } from '../support/live.ts';
+import { input, startLiveGateway, subscribe, write, wsClient, type LiveGateway, type Received } from '../support/live.ts';
 import { startRedis, type ManagedServer } from '../support/servers.ts';
 import { describeImmudb, redisUrl, uniqueDatabase } from '../support/services.ts';
 import { prng } from '../unit/_random.ts';
@@ -24,7 +24,7 @@ const ids = (events: { eventId: string }[]) => events.map((e) => e.eventId);
  * and waits until every subscription has it. Delivery is in commit order, so whatever a
  * subscription would receive twice from before the marker has arrived by then. Returns its id.
  */
-async function marker(gw: Parameters<typeof write>[0], subs: { waitFor: (done: (got: { eventId: string }[]) => boolean, what: string) => Promise<unknown> }[], event: Record<string, unknown>): Promise<string> {
+async function marker(gw: LiveGateway, subs: Pick<Received, 'waitFor'>[], event: Record<string, unknown>): Promise<string> {
   const [id] = ids(await write(gw, [event]));
   for (const s of subs) await s.waitFor((got) => got.some((e) => e.eventId === id), 'the closing marker');
   return id!;

@@ -1,6 +1,6 @@
 /**
  * Provides the real services to the suites: IMMUDB_ADDRESS / REDIS_URL when set, else private
- * instances started here. In CI a missing service fails the run; elsewhere the suites that need
+ * instances started here; and whether strace works. In CI a missing service fails the run; elsewhere the suites that need
  * it are skipped with one loud notice.
  */
 import { spawnSync } from 'node:child_process';
@@ -38,6 +38,11 @@ export default async function setup(project: TestProject) {
     } else missing.push('redis: install redis-server (Redis 7), or set REDIS_URL');
   }
 
+  // strace for the embedded ledger's durability test. Probed by tracing for real: strace may be
+  // installed where ptrace is denied (some containers).
+  const strace = process.platform === 'linux' && spawnSync('strace', ['-qq', '-e', 'trace=none', 'true']).status === 0;
+  if (!strace) missing.push('strace: install strace (Linux, ptrace allowed) for the durability test');
+
   if (missing.length) {
     const text = `Real-service suites cannot run:\n  - ${missing.join('\n  - ')}`;
     if (inCI) throw new Error(`CI=true and a required service is missing. ${text}`);
@@ -48,6 +53,7 @@ export default async function setup(project: TestProject) {
   project.provide('immudbAddress', immudbAddress);
   project.provide('immudbBinary', bin.path);
   project.provide('redisUrl', redisUrl);
+  project.provide('strace', strace);
 
   return async () => {
     await Promise.all(started.map((s) => s.destroy()));

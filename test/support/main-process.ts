@@ -13,6 +13,8 @@ export interface MainProcess {
   stderr: string[];
   /** main's exit code once it has exited and its output is complete (null: killed by a signal). */
   closed: Promise<number | null>;
+  /** Started through `npm start`, in a process group of its own. */
+  npmStart: boolean;
 }
 
 const INHERITED_SERVICES = ['IMMUDB_ADDRESS', 'REDIS_URL', 'AUTH_TOKENS', 'AUTH_TOKENS_FILE'];
@@ -35,7 +37,18 @@ export function spawnMain(vars: Record<string, string>, options: { npmStart?: bo
   proc.stdout!.on('data', (d) => (output.push(String(d)), stdout.push(String(d))));
   proc.stderr!.on('data', (d) => (output.push(String(d)), stderr.push(String(d))));
   const closed = new Promise<number | null>((resolve) => proc.once('close', (code) => resolve(code)));
-  return { proc, output, stdout, stderr, closed };
+  return { proc, output, stdout, stderr, closed, npmStart: options.npmStart ?? false };
+}
+
+/** Kills main if it still runs: under `npm start` the whole group (npm, its shell, tsx, the server). */
+export function stopMain(main: MainProcess, signal: NodeJS.Signals = 'SIGKILL'): void {
+  if (main.npmStart) {
+    try {
+      process.kill(-main.proc.pid!, signal);
+    } catch {
+      // already gone
+    }
+  } else if (main.proc.exitCode === null && main.proc.signalCode === null) main.proc.kill(signal);
 }
 
 /** Resolves once `base`/healthz answers; throws (with main's output) if main exits or takes 30 s. */

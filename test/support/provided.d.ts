@@ -6,5 +6,7 @@ declare module 'vitest' {
     immudbAddress: string | null;
     immudbBinary: string | null;
     redisUrl: string | null;
+    /** strace can trace here (Linux, ptrace allowed). */
+    strace: boolean;
   }
 }
