@@ -23,6 +23,7 @@ import type { Logger } from '../server/logger.ts';
 import { randomUUID } from 'node:crypto';
 import type { CommittedTx, Ledger } from '../ledger/port.ts';
 import { Wakeup } from '../ledger/wakeup.ts';
+import { IndexBuild } from './bulk-build.ts';
 import type { EventIndex, IndexState, IndexTx } from './port.ts';
 
 /** The server's Logger, of which only these levels are used here. */
@@ -37,6 +38,11 @@ export interface IndexerOptions {
   lease?: boolean;
   /** Events per apply script (whole txs; one tx is never split). */
   maxEventsPerApply?: number;
+  /**
+   * A rebuild reads up to this many events into memory (~100 bytes each) and writes them into the
+   * empty index in one go, far faster than batch by batch; 0: never. Default 2,000,000.
+   */
+  bulkMaxEvents?: number;
   /** Events one ledger read aims at (the tx count per read adapts to the tx size). */
   eventsPerRead?: number;
   /** Ledger reads in flight while following (windows of consecutive txs). */
@@ -61,6 +67,8 @@ export interface IndexerStats {
   eventsApplied: number;
   txsApplied: number;
   batches: number;
+  /** Rebuilds (or their starts) written in bulk. */
+  bulkLoads: number;
   rebuilds: number;
   lastError: string | null;
 }
@@ -77,6 +85,9 @@ export class Indexer {
   private readonly useLease: boolean;
   private readonly maxEventsPerApply: number;
   private readonly eventsPerRead: number;
+  private readonly bulkMaxEvents: number;
+  /** stop() was called: a bulk load in progress gives up rather than hold shutdown up. */
+  private stopping = false;
   private readonly readAhead: number;
   private readonly log: IndexerLogger;
   private readonly onApplied: IndexerOptions['onApplied'];
@@ -86,7 +97,7 @@ export class Indexer {
   private wakeup = new Wakeup();
   /** The epoch this instance last worked in: a missing state after it means the index was lost. */
   private knownEpoch: string | null = null;
-  readonly stats: IndexerStats = { role: 'stopped', eventsApplied: 0, txsApplied: 0, batches: 0, rebuilds: 0, lastError: null };
+  readonly stats: IndexerStats = { role: 'stopped', eventsApplied: 0, txsApplied: 0, batches: 0, bulkLoads: 0, rebuilds: 0, lastError: null };
 
   constructor(
     private readonly ledger: Ledger,
@@ -99,6 +110,7 @@ export class Indexer {
     this.useLease = options.lease ?? true;
     this.maxEventsPerApply = options.maxEventsPerApply ?? 5_000;
     this.eventsPerRead = options.eventsPerRead ?? 5_000;
+    this.bulkMaxEvents = options.bulkMaxEvents ?? 2_000_000;
     this.readAhead = Math.max(1, options.readAhead ?? 2);
     this.log = options.logger ?? quiet;
     this.onApplied = options.onApplied;
@@ -107,6 +119,7 @@ export class Indexer {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.stopping = false;
     this.wakeup = new Wakeup(); // a stopped indexer may be started again
     this.loopDone = this.loop();
   }
@@ -115,6 +128,7 @@ export class Indexer {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    this.stopping = true;
     this.wakeup.close();
     await this.loopDone;
     this.stats.role = 'stopped';
@@ -207,8 +221,10 @@ export class Indexer {
     this.stats.role = 'leader';
     const state = t.state;
     // Without a lease a clearing state is another follower's rebuild in progress: let it finish.
-    if (!this.useLease && state?.status === 'clearing') return 'standby';
-    if (!state || state.status === 'clearing') {
+    if (!this.useLease && (state?.status === 'clearing' || state?.status === 'loading')) return 'standby';
+    // With it, a clearing or loading state is one that was cut short (this instance's own runs
+    // inside a step): start again.
+    if (!state || state.status === 'clearing' || state.status === 'loading') {
       if (!state && this.knownEpoch) this.log.warn('indexer: the index vanished (Redis restarted empty or was flushed); rebuilding it from the ledger');
       else if (state) this.log.warn('indexer: found a rebuild that did not finish; starting it again');
       else this.log.info('indexer: no index yet; building it from the ledger');
@@ -219,6 +235,7 @@ export class Indexer {
       if (this.knownEpoch) this.log.info(`indexer: following index epoch ${state.epoch} (rebuilt elsewhere)`);
       this.knownEpoch = state.epoch;
     }
+    if (state.status === 'building' && state.checkpoint === '0' && this.useLease && this.bulkMaxEvents > 0) return this.bulkLoad(state);
     return this.follow(state, Date.now() + this.leaseMs / 3);
   }
 
@@ -231,20 +248,23 @@ export class Indexer {
     this.log.info(`indexer: new index epoch ${epoch} (${why}); rebuilding up to tx ${target}`);
   }
 
-  private async follow(state: IndexState, deadline: number): Promise<FollowResult> {
-    let checkpoint = state.checkpoint;
+  /**
+   * Committed txs after `from`, in order, a read's worth at a time; returns 'caught-up' at the
+   * ledger's end and 'more' once `keepReading` says stop and the reads in flight are used up.
+   */
+  private async *txsAfter(from: string, keepReading: () => boolean): AsyncGenerator<CommittedTx[], 'caught-up' | 'more'> {
     // Reads in flight, each a window of txs after a txId. TxIds are dense in practice, so the
     // windows after the first are issued on that guess and dropped when a window comes back short
-    // or with a gap: the ledger is read in parallel while batches are applied, never out of order.
+    // or with a gap: the ledger is read in parallel with the work on earlier txs, never out of order.
     const windows: { after: bigint; size: number; txs: Promise<CommittedTx[]> }[] = [];
-    const issue = (from: bigint) => {
-      while (windows.length === 0 || (windows.length < this.readAhead && Date.now() < deadline)) {
+    const issue = (after: bigint) => {
+      while (windows.length === 0 || (windows.length < this.readAhead && keepReading())) {
         const prev = windows[windows.length - 1];
-        const after = prev ? prev.after + BigInt(prev.size) : from;
-        windows.push({ after, size: this.txsPerRead, txs: this.read(after, this.txsPerRead) });
+        const start = prev ? prev.after + BigInt(prev.size) : after;
+        windows.push({ after: start, size: this.txsPerRead, txs: this.read(start, this.txsPerRead) });
       }
     };
-    issue(BigInt(checkpoint));
+    issue(BigInt(from));
     for (;;) {
       const w = windows.shift();
       if (!w) return 'more';
@@ -256,8 +276,18 @@ export class Indexer {
       // Size further reads by what these txs held: few big txs or many small ones, similar work.
       const perTx = Math.max(1, txs.reduce((n, tx) => n + tx.events.length, 0) / txs.length);
       this.txsPerRead = Math.max(1, Math.min(MAX_TXS_PER_READ, Math.round(this.eventsPerRead / perTx)));
-      if (Date.now() < deadline) issue(BigInt(last.txId));
-      for (const chunk of chunks(txs, this.maxEventsPerApply)) {
+      if (keepReading()) issue(BigInt(last.txId));
+      yield txs;
+    }
+  }
+
+  private async follow(state: IndexState, deadline: number): Promise<FollowResult> {
+    let checkpoint = state.checkpoint;
+    const reads = this.txsAfter(checkpoint, () => Date.now() < deadline);
+    for (;;) {
+      const next = await reads.next();
+      if (next.done) return next.value;
+      for (const chunk of chunks(next.value, this.maxEventsPerApply)) {
         const batch: IndexTx[] = chunk.map((tx) => ({ txId: tx.txId, records: tx.events.map((e) => e.record) }));
         const r = await this.index.apply({ epoch: state.epoch, fromTxId: checkpoint, txs: batch });
         if (!r.ok) {
@@ -266,13 +296,61 @@ export class Indexer {
           return 'stale';
         }
         checkpoint = chunk[chunk.length - 1]!.txId;
-        const events = batch.reduce((n, tx) => n + tx.records.length, 0);
-        this.stats.batches++;
-        this.stats.txsApplied += batch.length;
-        this.stats.eventsApplied += events;
-        this.onApplied?.({ checkpoint, events, txs: batch.length });
+        this.noteApplied(checkpoint, batch.length, batch.reduce((n, tx) => n + tx.records.length, 0));
       }
     }
+  }
+
+  /**
+   * The start of a rebuild: up to `bulkMaxEvents` events read into an IndexBuild and written into
+   * the empty index in one go (bulk-build.ts says why), renewing the lease while reading. What is
+   * left of the ledger after that is followed as usual.
+   */
+  private async bulkLoad(state: IndexState): Promise<FollowResult> {
+    const build = new IndexBuild(this.index.layout);
+    const renewEvery = this.leaseMs / 3;
+    let renewAt = Date.now() + renewEvery;
+    const reads = this.txsAfter('0', () => build.events < this.bulkMaxEvents && !this.stopping);
+    for (let full = false; !full; ) {
+      const next = await reads.next();
+      if (next.done) break;
+      for (const tx of next.value) {
+        // Whole txs up to the bound; the rest of this read is read again by the follow after it.
+        if (build.events >= this.bulkMaxEvents) {
+          full = true;
+          break;
+        }
+        build.add({ txId: tx.txId, records: tx.events.map((e) => e.record) });
+      }
+      if (Date.now() >= renewAt) {
+        const t = await this.index.tick(this.owner, this.leaseMs);
+        if (!t.leased || t.state?.epoch !== state.epoch || t.state.checkpoint !== '0') {
+          this.log.info('indexer: the index moved on during a bulk load (lease lost or a rebuild elsewhere); re-reading its state');
+          return 'stale';
+        }
+        renewAt = Date.now() + renewEvery;
+      }
+    }
+    if (build.txCount === 0) return 'caught-up';
+    if (this.stopping) return 'more';
+    const txs = build.txCount;
+    const started = Date.now();
+    const r = await this.index.load(state.epoch, build.result(), this.owner, this.leaseMs);
+    if (!r.ok) {
+      this.log.info(`indexer: bulk load up to tx ${build.lastTxId} not written (${r.reason}); re-reading the index state`);
+      return 'stale';
+    }
+    this.log.info(`indexer: loaded ${build.events} events of txs 1–${build.lastTxId} in bulk (written in ${Date.now() - started} ms)`);
+    this.stats.bulkLoads++;
+    this.noteApplied(build.lastTxId, txs, build.events);
+    return 'more';
+  }
+
+  private noteApplied(checkpoint: string, txs: number, events: number): void {
+    this.stats.batches++;
+    this.stats.txsApplied += txs;
+    this.stats.eventsApplied += events;
+    this.onApplied?.({ checkpoint, events, txs });
   }
 
   /** After a failure read less at once: a read that timed out may have been too big for a busy ledger. */

@@ -20,6 +20,7 @@ import {
   type IndexLayoutOptions,
 } from './codes.ts';
 import { findPage, type ProbeRequest, type ProbeResult, type ScanResult, type ScanStream, type SetReader } from './executor.ts';
+import type { BuiltIndex } from './bulk-build.ts';
 import type { ApplyBatch, ApplyResult, EventIndex, IndexPage, IndexQuery, IndexState, TickResult } from './port.ts';
 import {
   encodeMember,
@@ -84,6 +85,11 @@ export class MemoryEventIndex implements EventIndex, SetReader {
   private lease: { owner: string; until: number } | null = null;
   private readonly denseMin: number;
   private readonly maxCodes: Record<CodedField, number>;
+
+  /** The layout knobs in force, for builds that must match them (bulk-build.ts). */
+  get layout(): Required<IndexLayoutOptions> {
+    return { denseMinEvents: this.denseMin, maxCodes: { ...this.maxCodes } };
+  }
 
   constructor(options: IndexLayoutOptions = {}) {
     this.denseMin = options.denseMinEvents ?? DENSE_MIN_EVENTS;
@@ -185,6 +191,25 @@ export class MemoryEventIndex implements EventIndex, SetReader {
     }
     if (m.status === 'building' && BigInt(m.checkpoint) >= BigInt(m.target)) m.status = 'ready';
     return { ok: true, added, status: m.status };
+  }
+
+  async load(epoch: string, built: BuiltIndex, owner: string, leaseMs: number): Promise<ApplyResult> {
+    const m = this.meta;
+    if (!m) return { ok: false, reason: 'missing' };
+    if (m.epoch !== epoch) return { ok: false, reason: 'epoch' };
+    if (m.status === 'clearing') return { ok: false, reason: 'clearing' };
+    if (m.status !== 'building' || m.checkpoint !== '0') return { ok: false, reason: 'moved' };
+    const now = Date.now();
+    if (this.lease?.owner !== owner || this.lease.until <= now) return { ok: false, reason: 'lease' };
+    this.lease.until = now + leaseMs;
+    this.sets = new Map(built.sets);
+    this.codebook = new Map(built.codes.map((c) => [c.key, { code: c.code, dense: c.dense, count: c.count }]));
+    this.used = { ...built.used };
+    m.checkpoint = built.lastTxId;
+    m.events = built.events;
+    m.applied = built.applied;
+    if (BigInt(m.checkpoint) >= BigInt(m.target)) m.status = 'ready';
+    return { ok: true, added: built.events, status: m.status };
   }
 
   async query(q: IndexQuery): Promise<IndexPage> {

@@ -7,11 +7,15 @@
  * (memory-index.ts, when REDIS_URL is unset). Both pass the same contract suite.
  */
 import type { AuditEventRecord } from '../events/types.ts';
+import type { BuiltIndex } from './bulk-build.ts';
+import type { IndexLayoutOptions } from './codes.ts';
 import type { AuditEventFilterInput, IndexOrder, IndexPosition, PageArgs } from './query.ts';
 
 export type IndexStatus =
   /** A rebuild has started and is deleting the old keys. */
   | 'clearing'
+  /** A bulk load is writing a built index into the empty one (Redis); found by anyone else, it was cut short. */
+  | 'loading'
   /** Following the ledger from scratch; queries are refused until `target` is reached. */
   | 'building'
   | 'ready';
@@ -47,7 +51,7 @@ export interface ApplyBatch {
 export type ApplyResult =
   | { ok: true; added: number; status: IndexStatus }
   /** Nothing was written: the index is gone, was rebuilt, is being cleared, or moved on. */
-  | { ok: false; reason: 'missing' | 'epoch' | 'clearing' | 'moved' };
+  | { ok: false; reason: 'missing' | 'epoch' | 'clearing' | 'loading' | 'moved' | 'lease' };
 
 export interface IndexQuery extends PageArgs {
   filter?: AuditEventFilterInput | null;
@@ -73,6 +77,8 @@ export interface TickResult {
 
 export interface EventIndex {
   readonly kind: 'redis' | 'memory';
+  /** Its layout knobs, resolved: a bulk build for it must use the same. */
+  readonly layout: Required<IndexLayoutOptions>;
   /**
    * Takes or renews the follower lease for `owner` and returns the index state, in one round
    * trip. `force` takes the lease from whoever holds it (the reindex command).
@@ -88,6 +94,12 @@ export interface EventIndex {
   reset(epoch: string, target: string): Promise<void>;
   /** Adds the txs' entries and moves the checkpoint, atomically; refused unless epoch and checkpoint match. */
   apply(batch: ApplyBatch): Promise<ApplyResult>;
+  /**
+   * Writes an index built in memory (bulk-build.ts) into the empty index of `epoch` (building, at
+   * checkpoint 0) and moves the checkpoint to its last tx; refused (nothing more written) as soon
+   * as the epoch moved on or `owner` lost the lease, which each step renews.
+   */
+  load(epoch: string, built: BuiltIndex, owner: string, leaseMs: number): Promise<ApplyResult>;
   /** One page of eventIds. Throws ValidationError on bad input, INDEX_UNAVAILABLE when it cannot answer. */
   query(q: IndexQuery): Promise<IndexPage>;
   /** The applied checkpoint, or null when there is no index. */

@@ -47,7 +47,8 @@ import { AuditError, ErrorCode, isAuditError } from '../errors.ts';
 import { CODED_FIELDS, codedValue, DENSE_MIN_EVENTS, DENSE_SHARE_INVERSE, resolveMaxCodes, type CodedField, type IndexLayoutOptions } from './codes.ts';
 import { findPage, type ProbeRequest, type ProbeResult, type ScanResult, type ScanStream, type SetReader } from './executor.ts';
 import type { ApplyBatch, ApplyResult, EventIndex, IndexPage, IndexQuery, IndexState, IndexStatus, TickResult } from './port.ts';
-import { encodePosition, escapeValue, fieldKey, GLOBAL_KEY, lexArg, normalizeFilter, normalizePage, positionOf, setFieldKeys, type MemberFilter, type MemberRange } from './query.ts';
+import type { BuiltIndex } from './bulk-build.ts';
+import { encodePosition, escapeValue, fieldKey, GLOBAL_KEY, lexArg, MEMBER_LENGTH, normalizeFilter, normalizePage, positionOf, setFieldKeys, type MemberFilter, type MemberRange } from './query.ts';
 import { failFastRedisOptions } from '../redis/fail-fast.ts';
 
 type Arg = string | Buffer | number;
@@ -59,6 +60,8 @@ declare module 'ioredis' {
     agIndexBegin(meta: string, epoch: string, target: string): Result<string, Context>;
     agIndexFinishClear(meta: string, epoch: string): Result<string, Context>;
     agIndexApply(meta: string, ...args: Arg[]): Result<[string, number?, string?], Context>;
+    agIndexLoad(meta: string, lease: string, ...args: Arg[]): Result<[string], Context>;
+    agIndexLoadCommit(meta: string, lease: string, ...args: Arg[]): Result<[string, number?, string?], Context>;
     agIndexProbe(meta: string, ...args: Arg[]): Result<(string | number)[], Context>;
     agIndexScanBuffer(meta: string, ...args: Arg[]): Result<[Buffer, ...[number, Buffer, ...Buffer[]][]], Context>;
   }
@@ -124,6 +127,7 @@ local m = redis.call('HMGET', KEYS[1], 'epoch', 'checkpoint', 'status', 'target'
 if not m[1] then return {'missing'} end
 if m[1] ~= ARGV[2] then return {'epoch'} end
 if m[3] == 'clearing' then return {'clearing'} end
+if m[3] == 'loading' then return {'loading'} end
 if m[2] ~= ARGV[3] then return {'moved'} end
 local CAP = tonumber(ARGV[6])
 local DENSE_MIN = tonumber(ARGV[7])
@@ -293,6 +297,77 @@ redis.call('HINCRBY', KEYS[1], 'events', added)
 redis.call('HINCRBY', KEYS[1], 'applied', ARGV[5])
 if moved then redis.call('HINCRBY', KEYS[1], 'gen', 1) end
 return {'ok', added, status}`;
+
+/** Shared by the bulk-load scripts: refuses unless this build is still the one at checkpoint 0 and `owner` holds the lease. */
+const LOAD_GUARD = `
+local m = redis.call('HMGET', KEYS[1], 'epoch', 'status', 'checkpoint', 'target')
+if not m[1] then return {'missing'} end
+if m[1] ~= ARGV[2] then return {'epoch'} end
+if m[2] == 'clearing' then return {'clearing'} end
+if (m[2] ~= 'building' and m[2] ~= 'loading') or m[3] ~= '0' then return {'moved'} end
+if redis.call('GET', KEYS[2]) ~= ARGV[3] then return {'lease'} end
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+`;
+
+/**
+ * Bulk load, part 1 (as many calls as it takes): sets written as full chunks.
+ * KEYS: meta, lease. ARGV: namespace, epoch, owner, lease ms, chunk size, then per slice of a set:
+ * its key, the number of its first chunk (0: the set's first), its members (ascending, 25 bytes
+ * each, concatenated). Marks the index 'loading': anyone who finds it so later knows a load was
+ * cut short and starts the rebuild again.
+ */
+const LOAD = `${LOAD_GUARD}
+redis.call('HSET', KEYS[1], 'status', 'loading')
+local NS, CAP, W = ARGV[1], tonumber(ARGV[5]), ${MEMBER_LENGTH}
+local a = 6
+while a <= #ARGV do
+  local S, chunk, blob = NS .. ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2]
+  a = a + 3
+  local n = #blob / W
+  local dir = {}
+  for i = 0, n - 1, CAP do
+    local args = {}
+    for j = i, math.min(n, i + CAP) - 1 do
+      args[#args + 1] = 0
+      args[#args + 1] = string.sub(blob, j * W + 1, j * W + W)
+    end
+    local key = S
+    if chunk > 0 then
+      key = S .. '#' .. args[2]
+      dir[#dir + 1] = 0
+      dir[#dir + 1] = args[2]
+    end
+    redis.call('ZADD', key, unpack(args))
+    chunk = chunk + 1
+    if #dir >= 1000 then
+      redis.call('ZADD', S .. '#', unpack(dir))
+      dir = {}
+    end
+  end
+  if #dir > 0 then redis.call('ZADD', S .. '#', unpack(dir)) end
+end
+return {'ok'}`;
+
+/**
+ * Bulk load, part 2: the codebook, the counters and the checkpoint, at once.
+ * KEYS: meta, lease. ARGV: namespace, epoch, owner, lease ms, last tx, events, applied, codes
+ * handed out (ec rt at oc), then per coded value: key, code (negative: dense), events.
+ */
+const LOAD_COMMIT = `${LOAD_GUARD}
+local NS = ARGV[1]
+local CB, CN = NS .. 'cb', NS .. 'cn'
+local fcs = { 'ec', 'rt', 'at', 'oc' }
+for f = 1, 4 do
+  if ARGV[7 + f] ~= '0' then redis.call('HSET', CB, '#' .. fcs[f], ARGV[7 + f]) end
+end
+for a = 12, #ARGV, 3 do
+  redis.call('HSET', CB, ARGV[a], ARGV[a + 1])
+  redis.call('HSET', CN, ARGV[a], ARGV[a + 2])
+end
+local status = 'building'
+if tonumber(ARGV[5]) >= tonumber(m[4]) then status = 'ready' end
+redis.call('HSET', KEYS[1], 'checkpoint', ARGV[5], 'status', status, 'events', ARGV[6], 'applied', ARGV[7])
+return {'ok', tonumber(ARGV[6]), status}`;
 
 /**
  * KEYS: meta. ARGV: namespace, min, max (ZRANGE BYLEX syntax), key count, keys, coded value count,
@@ -527,6 +602,14 @@ function parseState(flat: string[]): IndexState | null {
   };
 }
 
+type RefusalReason = Extract<ApplyResult, { ok: false }>['reason'];
+
+/** A bulk-load script writes about this many members (~10 ms of Redis), … */
+const LOAD_MEMBERS_PER_SCRIPT = 16_384;
+/** … and slices of at most this many sets (many small ones: one per correlation). */
+const LOAD_SETS_PER_SCRIPT = 2_000;
+const LOAD_SCRIPTS_IN_FLIGHT = 4;
+
 /** Field codes of the coded fields, as the scripts know them. */
 const FC: Record<CodedField, string> = { eventCategory: 'ec', resourceType: 'rt', actorType: 'at', outcome: 'oc' };
 
@@ -583,6 +666,11 @@ export class RedisEventIndex implements EventIndex, SetReader {
   private readonly denseMin: number;
   private readonly maxCodes: Record<CodedField, number>;
 
+  /** The layout knobs in force, for builds that must match them (bulk-build.ts). */
+  get layout(): Required<IndexLayoutOptions> {
+    return { denseMinEvents: this.denseMin, maxCodes: { ...this.maxCodes } };
+  }
+
   private constructor(options: RedisIndexOptions) {
     this.namespace = options.namespace;
     this.meta = `${this.namespace}meta`;
@@ -599,6 +687,8 @@ export class RedisEventIndex implements EventIndex, SetReader {
     this.writer.defineCommand('agIndexBegin', { numberOfKeys: 1, lua: BEGIN });
     this.writer.defineCommand('agIndexFinishClear', { numberOfKeys: 1, lua: FINISH_CLEAR });
     this.writer.defineCommand('agIndexApply', { numberOfKeys: 1, lua: APPLY });
+    this.writer.defineCommand('agIndexLoad', { numberOfKeys: 2, lua: LOAD });
+    this.writer.defineCommand('agIndexLoadCommit', { numberOfKeys: 2, lua: LOAD_COMMIT });
     this.reader.defineCommand('agIndexProbe', { numberOfKeys: 1, lua: PROBE });
     this.reader.defineCommand('agIndexScan', { numberOfKeys: 1, lua: SCAN });
     for (const [name, client] of [
@@ -675,7 +765,71 @@ export class RedisEventIndex implements EventIndex, SetReader {
       ...args,
     );
     if (outcome === 'ok') return { ok: true, added: Number(added), status: status as IndexStatus };
-    return { ok: false, reason: outcome as 'missing' | 'epoch' | 'clearing' | 'moved' };
+    return { ok: false, reason: outcome as RefusalReason };
+  }
+
+  /**
+   * Writes the built sets as full chunks, a bounded slice per script (so Redis keeps answering
+   * other clients in between), a few in flight; then the codebook and checkpoint in one script.
+   * Every script checks epoch, checkpoint 0 and the lease first, and renews the lease.
+   */
+  async load(epoch: string, built: BuiltIndex, owner: string, leaseMs: number): Promise<ApplyResult> {
+    const head: Arg[] = [this.namespace, epoch, owner, leaseMs];
+    const cap = this.chunkSize;
+    const slice = cap * Math.max(1, Math.floor(LOAD_MEMBERS_PER_SCRIPT / cap));
+    let refused: RefusalReason | null = null;
+    let failed: { error: unknown } | null = null;
+    const inFlight = new Set<Promise<void>>();
+    const send = async (args: Arg[]) => {
+      while (inFlight.size >= LOAD_SCRIPTS_IN_FLIGHT) await Promise.race(inFlight);
+      if (refused || failed) return;
+      const p = this.writer.agIndexLoad(this.meta, this.lease, ...head, cap, ...args).then(
+        ([outcome]) => {
+          if (outcome !== 'ok') refused ??= outcome as RefusalReason;
+        },
+        (error: unknown) => {
+          failed ??= { error };
+        },
+      );
+      const tracked = p.finally(() => inFlight.delete(tracked));
+      inFlight.add(tracked);
+    };
+    let args: Arg[] = [];
+    let members = 0;
+    for (const [key, list] of built.sets) {
+      for (let i = 0; i < list.length && !refused && !failed; i += slice) {
+        const part = list.slice(i, i + slice);
+        args.push(key, i / cap, Buffer.from(part.join(''), 'latin1'));
+        members += part.length;
+        if (members >= LOAD_MEMBERS_PER_SCRIPT || args.length >= 3 * LOAD_SETS_PER_SCRIPT) {
+          await send(args);
+          args = [];
+          members = 0;
+        }
+      }
+      if (refused || failed) break;
+    }
+    if (args.length > 0) await send(args);
+    await Promise.all(inFlight);
+    if (failed) throw (failed as { error: unknown }).error;
+    if (refused) return { ok: false, reason: refused };
+    const u = built.used;
+    const codes: Arg[] = built.codes.flatMap((c) => [c.key, c.dense ? -c.code : c.code, c.count]);
+    const [outcome, added, status] = await this.writer.agIndexLoadCommit(
+      this.meta,
+      this.lease,
+      ...head,
+      built.lastTxId,
+      built.events,
+      built.applied,
+      u.eventCategory,
+      u.resourceType,
+      u.actorType,
+      u.outcome,
+      ...codes,
+    );
+    if (outcome === 'ok') return { ok: true, added: Number(added), status: status as IndexStatus };
+    return { ok: false, reason: outcome as RefusalReason };
   }
 
   async query(q: IndexQuery): Promise<IndexPage> {

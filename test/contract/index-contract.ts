@@ -90,7 +90,12 @@ export async function randomizedCheck(index: EventIndex, records: readonly Audit
   return pages;
 }
 
-export function eventIndexContract(name: string, open: () => Promise<IndexFixture>, options: { events?: number; filters?: number; seed?: number } = {}) {
+export function eventIndexContract(
+  name: string,
+  open: () => Promise<IndexFixture>,
+  /** bulk: whether the first catch-up must have been written in bulk (unset: either). */
+  options: { events?: number; filters?: number; seed?: number; bulk?: boolean } = {},
+) {
   const total = options.events ?? 5_000;
   const seed = options.seed ?? 20250101;
 
@@ -115,6 +120,7 @@ export function eventIndexContract(name: string, open: () => Promise<IndexFixtur
     it('holds every ledger event exactly once and is ready at the ledger head', async () => {
       const state = await fx.index.state();
       expect(state).toMatchObject({ status: 'ready', checkpoint: await fx.ledger.lastTxId(), events: total, applied: total });
+      if (options.bulk !== undefined) expect(fx.indexer.stats.bulkLoads > 0, 'written in bulk').toBe(options.bulk);
       if (fx.check) expect(await fx.check(records)).toEqual([]);
       const all = await fx.index.query({ first: 500, orderBy: 'TIMESTAMP_ASC' });
       expect(all.edges).toHaveLength(500);

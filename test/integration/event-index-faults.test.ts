@@ -11,6 +11,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAuditError } from '../../src/errors.ts';
 import { openEventIndex, withAppendHook } from '../../src/index/index.ts';
+import { IndexBuild } from '../../src/index/bulk-build.ts';
 import { Indexer } from '../../src/index/indexer.ts';
 import { indexNamespace, RedisEventIndex } from '../../src/index/redis-index.ts';
 import { createApp } from '../../src/server/app.ts';
@@ -24,6 +25,7 @@ import { prng } from '../unit/_random.ts';
 
 const describeRedis = redisUrl ? describe : describe.skip;
 const WRITER = new URL('../support/index-kill-writer.ts', import.meta.url).pathname;
+const BULK_CHILD = new URL('../support/index-bulk-child.ts', import.meta.url).pathname;
 const ns = () => indexNamespace(`test-${randomBytes(6).toString('hex')}`);
 
 function captureLogger() {
@@ -260,6 +262,98 @@ describeImmudb('event index faults (immudb 1.1.0, Redis)', () => {
         indexer.kick();
         await waitCaughtUp(index, ledger);
         expect(await expectRedisEqualsLedger(admin, namespace, await ledgerRecords(ledger))).toEqual([]);
+      } finally {
+        await indexer.stop();
+        await index.close();
+        await ledger.close();
+        admin.disconnect();
+      }
+    }, 120_000);
+  });
+
+  describeRedis('bulk loads', () => {
+    /** Keys of a namespace other than its meta and lease. */
+    async function setKeys(admin: Redis, namespace: string): Promise<number> {
+      let n = 0;
+      let cursor = '0';
+      do {
+        const [next, keys] = await admin.scanBuffer(cursor, 'MATCH', `${namespace}*`, 'COUNT', 1000);
+        cursor = next.toString();
+        n += keys.filter((k) => !/(meta|lease)$/.test(k.toString('latin1'))).length;
+      } while (cursor !== '0');
+      return n;
+    }
+
+    it('writes nothing once its lease went to another instance or a new epoch began', async () => {
+      const rand = prng(21);
+      const pools = makePools(rand);
+      const ledger = await openTestImmudbLedger();
+      const namespace = ns();
+      const index = await RedisEventIndex.open({ url: redisUrl!, namespace });
+      const other = await RedisEventIndex.open({ url: redisUrl!, namespace });
+      const admin = new Redis(redisUrl!);
+      try {
+        await appendAll(ledger, Array.from({ length: 600 }, () => randomEvent(rand, pools)), rand);
+        const build = new IndexBuild(index.layout);
+        for (const tx of await ledger.readTransactions('0', 1000)) build.add({ txId: tx.txId, records: tx.events.map((e) => e.record) });
+        const built = build.result();
+
+        await index.tick('A', 60_000);
+        await index.reset('e1', await ledger.lastTxId());
+        await other.tick('B', 60_000, true);
+        expect(await index.load('e1', built, 'A', 60_000)).toEqual({ ok: false, reason: 'lease' });
+        expect(await setKeys(admin, namespace)).toBe(0);
+
+        await index.tick('A', 60_000, true);
+        await other.reset('e2', await ledger.lastTxId());
+        expect(await index.load('e1', built, 'A', 60_000)).toEqual({ ok: false, reason: 'epoch' });
+        expect(await setKeys(admin, namespace)).toBe(0);
+        expect(await index.state()).toMatchObject({ epoch: 'e2', status: 'building', checkpoint: '0' });
+
+        // The same build for the current epoch, with the lease: written, and exactly the ledger.
+        expect(await index.load('e2', built, 'A', 60_000)).toMatchObject({ ok: true, added: 600, status: 'ready' });
+        expect(await expectRedisEqualsLedger(admin, namespace, await ledgerRecords(ledger))).toEqual([]);
+        // Loaded once is loaded: a second load of the same build is refused.
+        expect(await index.load('e2', built, 'A', 60_000)).toEqual({ ok: false, reason: 'moved' });
+      } finally {
+        await index.close();
+        await other.close();
+        await ledger.close();
+        admin.disconnect();
+      }
+    }, 60_000);
+
+    it('a load cut short by SIGKILL is found by the next follower, which starts the rebuild again and ends exact', async () => {
+      const rand = prng(22);
+      const pools = makePools(rand);
+      const database = uniqueDatabase();
+      const namespace = ns();
+      const ledger = await openTestImmudbLedger({ database });
+      const admin = new Redis(redisUrl!);
+      const log = captureLogger();
+      const index = await RedisEventIndex.open({ url: redisUrl!, namespace, chunkSize: 4 });
+      const indexer = new Indexer(ledger, index, { leaseMs: 1_000, logger: log });
+      try {
+        await appendAll(ledger, Array.from({ length: 8_000 }, () => randomEvent(rand, pools)), rand);
+        const env = { ...process.env, AG_IMMUDB: immudbAddress!, AG_DB: database, AG_REDIS: redisUrl!, AG_NS: namespace };
+        const child = spawn(process.execPath, ['--import', 'tsx', BULK_CHILD, tempDir()], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+        let output = '';
+        child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+        child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+        const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
+        // Kill it the moment its load starts writing.
+        await waitUntil('the child to start writing its bulk load', async () => (await admin.hget(`${namespace}meta`, 'status')) === 'loading' || output.includes('done'), 60_000, 1);
+        child.kill('SIGKILL');
+        expect(await exited, `the child finished before it was killed: ${output}`).toBe('SIGKILL');
+        expect(await index.state()).toMatchObject({ status: 'loading', checkpoint: '0' });
+        expect(await setKeys(admin, namespace)).toBeGreaterThan(0);
+
+        await sleep(1_100); // the dead child's lease runs out
+        await indexer.catchUp();
+        expect(log.lines.some((l) => l.includes('did not finish'))).toBe(true);
+        expect(indexer.stats.bulkLoads).toBe(1);
+        expect(await index.state()).toMatchObject({ status: 'ready', checkpoint: await ledger.lastTxId(), events: 8_000, applied: 8_000 });
+        expect(await expectRedisEqualsLedger(admin, namespace, await ledgerRecords(ledger), 4)).toEqual([]);
       } finally {
         await indexer.stop();
         await index.close();

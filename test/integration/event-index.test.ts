@@ -29,16 +29,18 @@ const TIGHT: IndexLayoutOptions & { chunkSize: number } = {
 
 describeImmudb('event index on immudb 1.1.0', () => {
   describeRedis('Redis', () => {
-    for (const [name, layout] of [
-      ['redis', {}],
-      ['redis, tight layout', TIGHT],
+    // The first two rebuild in bulk (all of it; 1,700 events, then batch by batch), the third batch by batch only.
+    for (const [name, layout, bulkMaxEvents] of [
+      ['redis', {}, undefined],
+      ['redis, tight layout', TIGHT, 1_700],
+      ['redis, tight layout, batch by batch', TIGHT, 0],
     ] as const) {
       eventIndexContract(
         name,
         async () => {
           const ledger = await openTestImmudbLedger();
           const index = await RedisEventIndex.open({ url: redisUrl!, namespace: indexNamespace(`test-${randomBytes(6).toString('hex')}`), ...layout });
-          const indexer = new Indexer(ledger, index);
+          const indexer = new Indexer(ledger, index, { bulkMaxEvents });
           const admin = new Redis(redisUrl!);
           return {
             ledger,
@@ -53,21 +55,22 @@ describeImmudb('event index on immudb 1.1.0', () => {
             },
           };
         },
-        name === 'redis' ? {} : { filters: 100 },
+        { ...(name === 'redis' ? {} : { filters: bulkMaxEvents === 0 ? 50 : 100 }), bulk: bulkMaxEvents !== 0 },
       );
     }
   });
 
-  for (const [name, layout] of [
-    ['memory', {}],
-    ['memory, tight layout', TIGHT],
+  for (const [name, layout, bulkMaxEvents] of [
+    ['memory', {}, undefined],
+    ['memory, tight layout', TIGHT, 1_700],
+    ['memory, tight layout, batch by batch', TIGHT, 0],
   ] as const) {
     eventIndexContract(
       name,
       async () => {
         const ledger = await openTestImmudbLedger();
         const index = new MemoryEventIndex(layout);
-        const indexer = new Indexer(ledger, index);
+        const indexer = new Indexer(ledger, index, { bulkMaxEvents });
         return {
           ledger,
           index,
@@ -78,7 +81,7 @@ describeImmudb('event index on immudb 1.1.0', () => {
           },
         };
       },
-      name === 'memory' ? {} : { filters: 100 },
+      { ...(name === 'memory' ? {} : { filters: bulkMaxEvents === 0 ? 50 : 100 }), bulk: bulkMaxEvents !== 0 },
     );
   }
 });
@@ -100,6 +103,6 @@ describe('event index on the embedded ledger', () => {
         },
       };
     },
-    { filters: 60 },
+    { filters: 60, bulk: true },
   );
 });
