@@ -128,6 +128,66 @@ describe('encodeRecord / decodeRecord', () => {
     }
   });
 
+  it('accepts exactly the bytes a full canonical re-encoding accepts (differential, seeded)', () => {
+    // decodeRecord skips building the canonical form when the text already is it; the verdict must
+    // be the one of comparing with canonicalJson's bytes, for canonical and non-canonical texts alike.
+    const rand = prng(0xdec0de);
+    const keys = ['a', 'b', 'B', '1', '10', '9', '01', '-1', 'é', '😀', '__proto__', '\u0000', 'a b', ''];
+    const randomJson = (depth: number): Json => {
+      const r = rand();
+      if (depth > 3 || r < 0.3) return [null, true, 0, -0, 1.5, 1e21, 'x', '\u2028', '"/', '😀'][Math.floor(rand() * 10)] as Json;
+      if (r < 0.5) return Array.from({ length: Math.floor(rand() * 3) }, () => randomJson(depth + 1));
+      const o: Record<string, Json> = {};
+      for (let k = Math.floor(rand() * 4); k > 0; k--) o[keys[Math.floor(rand() * keys.length)]!] = randomJson(depth + 1);
+      return o;
+    };
+    /** A JSON text of `v` with its keys in a random order (not necessarily sorted). */
+    const shuffled = (v: Json): string => {
+      if (v === null || typeof v !== 'object') return JSON.stringify(v);
+      if (Array.isArray(v)) return `[${v.map(shuffled).join(',')}]`;
+      const entries = Object.entries(v).sort(() => rand() - 0.5);
+      return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${shuffled(x)}`).join(',')}}`;
+    };
+    let accepted = 0;
+    let refused = 0;
+    for (let i = 0; i < 2_000; i++) {
+      const data = randomJson(0);
+      const record = { ...base(), data };
+      const canonical = canonicalJson(record as unknown as Json);
+      const variants = [
+        canonical,
+        JSON.stringify(record),
+        shuffled(record as unknown as Json),
+        `{"data":${shuffled(data)},${canonical.slice(1).replace(/"data":.*?,"durationMs"/, '"durationMs"')}`,
+        `\ufeff${canonical}`,
+        `${canonical} `,
+      ];
+      for (const text of variants) {
+        const bytes = utf8(text);
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          continue;
+        }
+        const expected = utf8(canonicalJson(parsed as Json)).equals(bytes);
+        let got: boolean;
+        try {
+          decodeRecord(bytes);
+          got = true;
+        } catch (e) {
+          got = false;
+          expect(String(e)).not.toMatch(/lacks|unknown field/); // only the canonical form may differ here
+        }
+        expect(got, text).toBe(expected);
+        if (got) accepted++;
+        else refused++;
+      }
+    }
+    expect(accepted).toBeGreaterThanOrEqual(2_000);
+    expect(refused).toBeGreaterThan(2_000);
+  });
+
   it('preserves a "__proto__" key as data, not as a prototype', () => {
     const data = JSON.parse('{"__proto__":{"polluted":true}}') as Json;
     const back = decodeRecord(encodeRecord({ ...base(), data }));
