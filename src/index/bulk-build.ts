@@ -117,12 +117,21 @@ export class IndexBuild {
 
   /** The finished index. The build is spent afterwards. */
   result(): BuiltIndex {
-    // Rank every member once; each set then sorts small integers instead of strings.
+    // Rank every member once; each set then sorts small integers instead of strings. The sort
+    // compares numbers first: the member's first 8 bytes (48-bit milliseconds, 2 uuid bytes) as a
+    // double, which rounds but never reverses their order; equal ones compare as strings.
     const n = this.members.length;
+    const m = this.members;
+    const lead = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const s = m[i]!;
+      let k = 0;
+      for (let c = 0; c < 8; c++) k = k * 256 + s.charCodeAt(c);
+      lead[i] = k;
+    }
     const order = new Uint32Array(n);
     for (let i = 0; i < n; i++) order[i] = i;
-    const m = this.members;
-    order.sort((a, b) => (m[a]! < m[b]! ? -1 : m[a]! > m[b]! ? 1 : a - b));
+    order.sort((a, b) => lead[a]! - lead[b]! || (m[a]! < m[b]! ? -1 : m[a]! > m[b]! ? 1 : a - b));
     const rank = new Uint32Array(n);
     for (let r = 0; r < n; r++) rank[order[r]!] = r;
 

@@ -76,6 +76,7 @@ export interface IndexerStats {
 type FollowResult = 'caught-up' | 'more' | 'stale';
 
 const MAX_TXS_PER_READ = 1000;
+const BULK_READ_AHEAD = 4;
 const quiet: IndexerLogger = { info() {}, warn() {}, error() {} };
 
 export class Indexer {
@@ -91,7 +92,8 @@ export class Indexer {
   private readonly readAhead: number;
   private readonly log: IndexerLogger;
   private readonly onApplied: IndexerOptions['onApplied'];
-  private txsPerRead = 100;
+  /** Starts small (txs hold up to 1,000 events) and adapts to what the txs hold. */
+  private txsPerRead = 20;
   private running = false;
   private loopDone: Promise<void> | null = null;
   private wakeup = new Wakeup();
@@ -252,13 +254,13 @@ export class Indexer {
    * Committed txs after `from`, in order, a read's worth at a time; returns 'caught-up' at the
    * ledger's end and 'more' once `keepReading` says stop and the reads in flight are used up.
    */
-  private async *txsAfter(from: string, keepReading: () => boolean): AsyncGenerator<CommittedTx[], 'caught-up' | 'more'> {
+  private async *txsAfter(from: string, keepReading: () => boolean, readAhead = this.readAhead): AsyncGenerator<CommittedTx[], 'caught-up' | 'more'> {
     // Reads in flight, each a window of txs after a txId. TxIds are dense in practice, so the
     // windows after the first are issued on that guess and dropped when a window comes back short
     // or with a gap: the ledger is read in parallel with the work on earlier txs, never out of order.
     const windows: { after: bigint; size: number; txs: Promise<CommittedTx[]> }[] = [];
     const issue = (after: bigint) => {
-      while (windows.length === 0 || (windows.length < this.readAhead && keepReading())) {
+      while (windows.length === 0 || (windows.length < readAhead && keepReading())) {
         const prev = windows[windows.length - 1];
         const start = prev ? prev.after + BigInt(prev.size) : after;
         windows.push({ after: start, size: this.txsPerRead, txs: this.read(start, this.txsPerRead) });
@@ -307,10 +309,13 @@ export class Indexer {
    * left of the ledger after that is followed as usual.
    */
   private async bulkLoad(state: IndexState): Promise<FollowResult> {
+    const started = Date.now();
     const build = new IndexBuild(this.index.layout);
     const renewEvery = this.leaseMs / 3;
     let renewAt = Date.now() + renewEvery;
-    const reads = this.txsAfter('0', () => build.events < this.bulkMaxEvents && !this.stopping);
+    // More reads in flight than when following: immudb serves one at a time, so it always has the
+    // next one queued while this process decodes the last.
+    const reads = this.txsAfter('0', () => build.events < this.bulkMaxEvents && !this.stopping, Math.max(this.readAhead, BULK_READ_AHEAD));
     for (let full = false; !full; ) {
       const next = await reads.next();
       if (next.done) break;
@@ -334,13 +339,16 @@ export class Indexer {
     if (build.txCount === 0) return 'caught-up';
     if (this.stopping) return 'more';
     const txs = build.txCount;
-    const started = Date.now();
-    const r = await this.index.load(state.epoch, build.result(), this.owner, this.leaseMs);
+    const built = Date.now();
+    const result = build.result();
+    const sorted = Date.now();
+    const r = await this.index.load(state.epoch, result, this.owner, this.leaseMs);
     if (!r.ok) {
       this.log.info(`indexer: bulk load up to tx ${build.lastTxId} not written (${r.reason}); re-reading the index state`);
       return 'stale';
     }
-    this.log.info(`indexer: loaded ${build.events} events of txs 1–${build.lastTxId} in bulk (written in ${Date.now() - started} ms)`);
+    const ms = (from: number, to: number) => `${((to - from) / 1000).toFixed(1)} s`;
+    this.log.info(`indexer: loaded ${build.events} events of txs 1–${build.lastTxId} in bulk (read ${ms(started, built)}, sorted ${ms(built, sorted)}, written ${ms(sorted, Date.now())})`);
     this.stats.bulkLoads++;
     this.noteApplied(build.lastTxId, txs, build.events);
     return 'more';

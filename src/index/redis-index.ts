@@ -326,16 +326,19 @@ while a <= #ARGV do
   local n = #blob / W
   local dir = {}
   for i = 0, n - 1, CAP do
+    -- Descending: Redis inserts each member of a listpack after scanning for its place, which
+    -- for the smallest so far is the head (ascending would walk the whole chunk every time).
     local args = {}
-    for j = i, math.min(n, i + CAP) - 1 do
+    for j = math.min(n, i + CAP) - 1, i, -1 do
       args[#args + 1] = 0
       args[#args + 1] = string.sub(blob, j * W + 1, j * W + W)
     end
     local key = S
     if chunk > 0 then
-      key = S .. '#' .. args[2]
+      local start = string.sub(blob, i * W + 1, i * W + W)
+      key = S .. '#' .. start
       dir[#dir + 1] = 0
-      dir[#dir + 1] = args[2]
+      dir[#dir + 1] = start
     end
     redis.call('ZADD', key, unpack(args))
     chunk = chunk + 1
