@@ -47,21 +47,26 @@ async function main(): Promise<number> {
     const started = performance.now();
     let events = 0;
     let lastDraw = 0;
-    const draw = (checkpoint: string, final = false) => {
+    const draw = (checkpoint: string, final = false, shown = events, what = 'events') => {
       const now = performance.now();
       if (!final && now - lastDraw < (tty ? 100 : 2_000)) return;
       lastDraw = now;
       const secs = (now - started) / 1000;
-      const line = `${bar(Number(checkpoint), Number(head))}  tx ${checkpoint}/${head}  ${fmt(events)} events  ${fmt(events / Math.max(secs, 1e-3))} events/s  ${secs.toFixed(1)} s`;
+      const line = `${bar(Number(checkpoint), Number(head))}  tx ${checkpoint}/${head}  ${fmt(shown)} events ${what}  ${fmt(shown / Math.max(secs, 1e-3))} events/s  ${secs.toFixed(1)} s`;
       err.write(tty ? `\r${line}\x1b[K${final ? '\n' : ''}` : `${line}\n`);
     };
+    const say = (m: string) => err.write(`${tty ? '\n' : ''}reindex: ${m}\n`);
     const indexer = new Indexer(ledger, index, {
       owner: `reindex-${process.pid}`,
       leaseMs: 30_000,
+      bulkMaxEvents: config.indexBulkMaxEvents,
+      // A bulk load reads first (drawn as it goes) and writes at the end: the count restarts then.
+      onBulkRead: (p) => draw(p.checkpoint, false, p.events, 'read'),
       onApplied: (p) => {
         events += p.events;
         draw(p.checkpoint);
       },
+      logger: { info: say, warn: say, error: say },
     });
     await indexer.rebuild();
     const state = await index.state();

@@ -36,7 +36,7 @@ async function main(): Promise<void> {
   const ledger = await openLedger(config, logger);
   logger.info(`ledger: ${ledger.kind} (database ${ledger.database})`);
   // The index never blocks start-up: with Redis down the indexer retries until it answers.
-  const indexing = await openEventIndex({ ledger, redisUrl: config.redisUrl, logger });
+  const indexing = await openEventIndex({ ledger, redisUrl: config.redisUrl, logger, indexer: { bulkMaxEvents: config.indexBulkMaxEvents } });
   indexing.indexer.start();
   logger.info(`index: ${indexing.index.kind}`);
   const live = await openLive({ ledger, redisUrl: config.redisUrl, logger });

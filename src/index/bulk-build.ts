@@ -6,11 +6,12 @@
  * here instead, each set comes out sorted once and the store writes it in its final shape:
  * `RedisEventIndex` as full chunks, a few commands per 128 members.
  *
- * The result is what batch-by-batch applies of the same txs would hold: codes handed out in
- * order of first sight, counts per coded value, overflowed values with sets of their own, and
- * the density rule applied to the final counts (as one big batch would). Pure: no I/O.
+ * The result is what applying the same txs as one batch would hold: codes handed out in order of
+ * first sight, counts per coded value, overflowed values with sets of their own, and the density
+ * rule applied to the final counts. (Batch by batch, a value that was common early on may have
+ * turned dense where the bulk build keeps its set; queries answer the same either way.) Pure: no I/O.
  *
- * Memory: a 25-character member per event plus one number per set membership, ~100 bytes an
+ * Memory: a 25-character member per event plus one number per set membership, ~200 bytes an
  * event while building (callers bound the events of one build).
  */
 import { becomesDense, CODED_FIELDS, codedValue, overflowCode, packCodes, resolveMaxCodes, DENSE_MIN_EVENTS, type CodedField, type Codes, type IndexLayoutOptions } from './codes.ts';
@@ -57,6 +58,7 @@ export class IndexBuild {
   private readonly used: Record<CodedField, number> = { eventCategory: 0, resourceType: 0, actorType: 0, outcome: 0 };
   private lastTx = '0';
   private txs = 0;
+  private spent = false;
 
   constructor(layout: IndexLayoutOptions = {}) {
     this.denseMin = layout.denseMinEvents ?? DENSE_MIN_EVENTS;
@@ -79,6 +81,7 @@ export class IndexBuild {
 
   /** The next tx in txId order. */
   add(tx: IndexTx): void {
+    if (this.spent) throw new Error('IndexBuild: add after result()');
     if (this.txs > 0 && BigInt(tx.txId) <= BigInt(this.lastTx)) throw new RangeError(`tx ${tx.txId} added after tx ${this.lastTx}`);
     for (const r of tx.records) {
       const i = this.members.length;
@@ -115,8 +118,10 @@ export class IndexBuild {
     else this.lists.set(key, [i]);
   }
 
-  /** The finished index. The build is spent afterwards. */
+  /** The finished index, once: the build hands its lists over and is spent afterwards. */
   result(): BuiltIndex {
+    if (this.spent) throw new Error('IndexBuild: result() called twice');
+    this.spent = true;
     // Rank every member once; each set then sorts small integers instead of strings. The sort
     // compares numbers first: the member's first 8 bytes (48-bit milliseconds, 2 uuid bytes) as a
     // double, which rounds but never reverses their order; equal ones compare as strings.

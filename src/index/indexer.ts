@@ -21,6 +21,7 @@
  */
 import type { Logger } from '../server/logger.ts';
 import { randomUUID } from 'node:crypto';
+import { getHeapStatistics } from 'node:v8';
 import type { CommittedTx, Ledger } from '../ledger/port.ts';
 import { Wakeup } from '../ledger/wakeup.ts';
 import { IndexBuild } from './bulk-build.ts';
@@ -39,8 +40,8 @@ export interface IndexerOptions {
   /** Events per apply script (whole txs; one tx is never split). */
   maxEventsPerApply?: number;
   /**
-   * A rebuild reads up to this many events into memory (~100 bytes each) and writes them into the
-   * empty index in one go, far faster than batch by batch; 0: never. Default 2,000,000.
+   * A rebuild reads up to this many events into memory (~200 bytes each) and writes them into the
+   * empty index in one go, far faster than batch by batch; 0: never. Default 1,000,000.
    */
   bulkMaxEvents?: number;
   /** Events one ledger read aims at (the tx count per read adapts to the tx size). */
@@ -51,6 +52,8 @@ export interface IndexerOptions {
   logger?: IndexerLogger;
   /** Called after every applied batch (progress bars, metrics). */
   onApplied?: (p: { checkpoint: string; events: number; txs: number }) => void;
+  /** Called after every ledger read of a bulk load, before anything of it is written (progress bars). */
+  onBulkRead?: (p: { checkpoint: string; events: number }) => void;
 }
 
 export interface IndexLag {
@@ -77,6 +80,11 @@ type FollowResult = 'caught-up' | 'more' | 'stale';
 
 const MAX_TXS_PER_READ = 1000;
 const BULK_READ_AHEAD = 4;
+const BULK_READ_ATTEMPTS = 4;
+/** Heap a bulk load takes per event at its peak (measured ~200 bytes; rounded up). */
+const BULK_BYTES_PER_EVENT = 256;
+/** ~200 MiB of heap at the peak of a bulk load (INDEX_BULK_MAX_EVENTS). */
+export const DEFAULT_BULK_MAX_EVENTS = 1_000_000;
 const quiet: IndexerLogger = { info() {}, warn() {}, error() {} };
 
 export class Indexer {
@@ -86,12 +94,14 @@ export class Indexer {
   private readonly useLease: boolean;
   private readonly maxEventsPerApply: number;
   private readonly eventsPerRead: number;
-  private readonly bulkMaxEvents: number;
+  /** bulkMaxEvents, bounded by a quarter of the heap limit: a load must never run the process out of memory. */
+  private readonly bulkMax: number;
   /** stop() was called: a bulk load in progress gives up rather than hold shutdown up. */
   private stopping = false;
   private readonly readAhead: number;
   private readonly log: IndexerLogger;
   private readonly onApplied: IndexerOptions['onApplied'];
+  private readonly onBulkRead: IndexerOptions['onBulkRead'];
   /** Starts small (txs hold up to 1,000 events) and adapts to what the txs hold. */
   private txsPerRead = 20;
   private running = false;
@@ -112,10 +122,15 @@ export class Indexer {
     this.useLease = options.lease ?? true;
     this.maxEventsPerApply = options.maxEventsPerApply ?? 5_000;
     this.eventsPerRead = options.eventsPerRead ?? 5_000;
-    this.bulkMaxEvents = options.bulkMaxEvents ?? 2_000_000;
+    const wanted = options.bulkMaxEvents ?? DEFAULT_BULK_MAX_EVENTS;
+    this.bulkMax = Math.min(wanted, Math.floor(getHeapStatistics().heap_size_limit / 4 / BULK_BYTES_PER_EVENT));
     this.readAhead = Math.max(1, options.readAhead ?? 2);
     this.log = options.logger ?? quiet;
+    if (this.bulkMax < wanted) {
+      this.log.warn(`indexer: rebuilds load ${this.bulkMax} events in bulk, not ${wanted}: more would take over a quarter of the heap (raise it with --max-old-space-size)`);
+    }
     this.onApplied = options.onApplied;
+    this.onBulkRead = options.onBulkRead;
   }
 
   start(): void {
@@ -237,7 +252,7 @@ export class Indexer {
       if (this.knownEpoch) this.log.info(`indexer: following index epoch ${state.epoch} (rebuilt elsewhere)`);
       this.knownEpoch = state.epoch;
     }
-    if (state.status === 'building' && state.checkpoint === '0' && this.useLease && this.bulkMaxEvents > 0) return this.bulkLoad(state);
+    if (state.status === 'building' && state.checkpoint === '0' && this.useLease && this.bulkMax > 0) return this.bulkLoad(state);
     return this.follow(state, Date.now() + this.leaseMs / 3);
   }
 
@@ -254,7 +269,7 @@ export class Indexer {
    * Committed txs after `from`, in order, a read's worth at a time; returns 'caught-up' at the
    * ledger's end and 'more' once `keepReading` says stop and the reads in flight are used up.
    */
-  private async *txsAfter(from: string, keepReading: () => boolean, readAhead = this.readAhead): AsyncGenerator<CommittedTx[], 'caught-up' | 'more'> {
+  private async *txsAfter(from: string, keepReading: () => boolean, readAhead = this.readAhead, attempts = 1): AsyncGenerator<CommittedTx[], 'caught-up' | 'more'> {
     // Reads in flight, each a window of txs after a txId. TxIds are dense in practice, so the
     // windows after the first are issued on that guess and dropped when a window comes back short
     // or with a gap: the ledger is read in parallel with the work on earlier txs, never out of order.
@@ -263,7 +278,7 @@ export class Indexer {
       while (windows.length === 0 || (windows.length < readAhead && keepReading())) {
         const prev = windows[windows.length - 1];
         const start = prev ? prev.after + BigInt(prev.size) : after;
-        windows.push({ after: start, size: this.txsPerRead, txs: this.read(start, this.txsPerRead) });
+        windows.push({ after: start, size: this.txsPerRead, txs: this.read(start, this.txsPerRead, attempts) });
       }
     };
     issue(BigInt(from));
@@ -313,28 +328,31 @@ export class Indexer {
     const build = new IndexBuild(this.index.layout);
     const renewEvery = this.leaseMs / 3;
     let renewAt = Date.now() + renewEvery;
+    /** Renews the lease; false when this build is no longer the index's own. */
+    const stillOurs = async (): Promise<boolean> => {
+      const t = await this.index.tick(this.owner, this.leaseMs);
+      renewAt = Date.now() + renewEvery;
+      if (t.leased && t.state?.epoch === state.epoch && t.state.status === 'building' && t.state.checkpoint === '0') return true;
+      this.log.info('indexer: the index moved on during a bulk load (lease lost or a rebuild elsewhere); re-reading its state');
+      return false;
+    };
     // More reads in flight than when following: immudb serves one at a time, so it always has the
-    // next one queued while this process decodes the last.
-    const reads = this.txsAfter('0', () => build.events < this.bulkMaxEvents && !this.stopping, Math.max(this.readAhead, BULK_READ_AHEAD));
+    // next one queued while this process decodes the last. A failed read is retried here: giving
+    // up would throw away everything read so far.
+    const reads = this.txsAfter('0', () => build.events < this.bulkMax && !this.stopping, Math.max(this.readAhead, BULK_READ_AHEAD), BULK_READ_ATTEMPTS);
     for (let full = false; !full; ) {
       const next = await reads.next();
       if (next.done) break;
       for (const tx of next.value) {
         // Whole txs up to the bound; the rest of this read is read again by the follow after it.
-        if (build.events >= this.bulkMaxEvents) {
+        if (build.events >= this.bulkMax) {
           full = true;
           break;
         }
         build.add({ txId: tx.txId, records: tx.events.map((e) => e.record) });
       }
-      if (Date.now() >= renewAt) {
-        const t = await this.index.tick(this.owner, this.leaseMs);
-        if (!t.leased || t.state?.epoch !== state.epoch || t.state.checkpoint !== '0') {
-          this.log.info('indexer: the index moved on during a bulk load (lease lost or a rebuild elsewhere); re-reading its state');
-          return 'stale';
-        }
-        renewAt = Date.now() + renewEvery;
-      }
+      this.onBulkRead?.({ checkpoint: build.lastTxId, events: build.events });
+      if (Date.now() >= renewAt && !(await stillOurs())) return 'stale';
     }
     if (build.txCount === 0) return 'caught-up';
     if (this.stopping) return 'more';
@@ -342,6 +360,9 @@ export class Indexer {
     const built = Date.now();
     const result = build.result();
     const sorted = Date.now();
+    // The sort may have outlasted what was left of the lease: renew it right before writing.
+    if (this.stopping) return 'more';
+    if (!(await stillOurs())) return 'stale';
     const r = await this.index.load(state.epoch, result, this.owner, this.leaseMs);
     if (!r.ok) {
       this.log.info(`indexer: bulk load up to tx ${build.lastTxId} not written (${r.reason}); re-reading the index state`);
@@ -366,8 +387,10 @@ export class Indexer {
     this.txsPerRead = Math.max(1, Math.floor(this.txsPerRead / 2));
   }
 
-  private read(after: bigint, maxTxs: number): Promise<CommittedTx[]> {
-    const p = this.ledger.readTransactions(after.toString(), maxTxs);
+  private read(after: bigint, maxTxs: number, attempts = 1): Promise<CommittedTx[]> {
+    const once = () => this.ledger.readTransactions(after.toString(), maxTxs);
+    let p = once();
+    for (let a = 1; a < attempts; a++) p = p.catch(() => new Promise((r) => setTimeout(r, 200 * 2 ** a)).then(once));
     p.catch(() => undefined); // awaited later, or dropped with its window
     return p;
   }

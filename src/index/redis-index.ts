@@ -31,7 +31,9 @@
  * Writes: one Lua script per batch assigns codes, adds the members and moves the checkpoint, and
  * refuses unless the epoch and the checkpoint are still the ones the batch was read from
  * (compare-and-set). So a batch applies exactly once, whoever sends it and whenever; the lease
- * only saves the other instances from reading the ledger for nothing.
+ * only saves the other instances from reading the ledger for nothing. A bulk load (`load`, a
+ * rebuild written in its final shape) is fenced by epoch and checkpoint 0 too, but its scripts
+ * also require the lease: it alone keeps two loaders of one epoch apart.
  *
  * Reads: one script counts the filter's sets in the range and looks its coded values up (and
  * checks that the index is ready), then one script per round reads the driver's chunks and keeps

@@ -4,6 +4,7 @@
  * message names the variable (and never echoes a password).
  */
 import { z } from 'zod';
+import { DEFAULT_BULK_MAX_EVENTS } from '../index/indexer.ts';
 import { DEFAULT_BODY_CACHE_BYTES } from '../ledger/body-cache.ts';
 import type { LogLevel } from './logger.ts';
 
@@ -30,6 +31,8 @@ export interface Config {
   introspection: boolean;
   /** Heap bytes for event bodies read from immudb (LEDGER_BODY_CACHE_MB; 0: no cache). */
   bodyCacheBytes: number;
+  /** Events a rebuild of the index loads in bulk (INDEX_BULK_MAX_EVENTS; 0: batch by batch). */
+  indexBulkMaxEvents: number;
 }
 
 export class ConfigError extends Error {
@@ -92,6 +95,14 @@ const cacheMiB = z
   .transform(Number)
   .refine((n) => n <= 65_536, 'must be a whole number of MiB from 0 (off) to 65536');
 
+/** Events held in memory by a bulk rebuild (~200 bytes each); at most 50,000,000 (~10 GiB). */
+const bulkEvents = z
+  .string()
+  .trim()
+  .regex(/^\d{1,8}$/, { error: 'must be a whole number of events from 0 (off) to 50000000', abort: true })
+  .transform(Number)
+  .refine((n) => n <= 50_000_000, 'must be a whole number of events from 0 (off) to 50000000');
+
 const EnvSchema = z.object({
   PORT: envVar(port, '4000'),
   HOST: envVar(host, '127.0.0.1'),
@@ -105,6 +116,7 @@ const EnvSchema = z.object({
   GRAPHIQL: envVar(flag, 'true'),
   INTROSPECTION: envVar(flag, 'true'),
   LEDGER_BODY_CACHE_MB: envVar(cacheMiB, String(DEFAULT_BODY_CACHE_BYTES / 2 ** 20)),
+  INDEX_BULK_MAX_EVENTS: envVar(bulkEvents, String(DEFAULT_BULK_MAX_EVENTS)),
 });
 
 /** Variables whose values must never appear in a message. */
@@ -132,5 +144,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     graphiql: e.GRAPHIQL,
     introspection: e.INTROSPECTION,
     bodyCacheBytes: e.LEDGER_BODY_CACHE_MB * 1024 * 1024,
+    indexBulkMaxEvents: e.INDEX_BULK_MAX_EVENTS,
   };
 }

@@ -252,6 +252,7 @@ describeImmudb('event index faults (immudb 1.1.0, Redis)', () => {
         expect(stderr).toMatch(/events\/s/);
         expect(stderr).toMatch(/100\.0%/);
         expect(stderr).toMatch(/done — 1,500 events/);
+        expect(stderr).toMatch(/loaded 1500 events of txs 1–\d+ in bulk/); // INDEX_BULK_MAX_EVENTS by default
         const state = await index.state();
         expect(state).toMatchObject({ status: 'ready', events: 1_500, applied: 1_500 });
         expect(state!.epoch).not.toBe(epoch);

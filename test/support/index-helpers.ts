@@ -85,6 +85,13 @@ export async function expectRedisEqualsLedger(redis: Redis, namespace: string, r
     for (const k of [...setFieldKeys(r), ...coded]) add(k, m);
   }
   for (const [k, n] of counts) if (Number(cn[k]) !== n) problems.push(`cn ${k}: ${cn[k]}, expected ${n}`);
+  // Codes handed out per field: one per value in the codebook, numbered 1…n.
+  for (const fc of ['ec', 'rt', 'at', 'oc']) {
+    const codes = Object.entries(cb).filter(([k]) => k.startsWith(`${fc}:`)).map(([, c]) => Math.abs(Number(c)));
+    if (Number(cb[`#${fc}`] ?? 0) !== codes.length) problems.push(`cb #${fc}: ${cb[`#${fc}`]}, expected ${codes.length}`);
+    if ([...codes].sort((a, b) => a - b).some((c, i) => c !== i + 1)) problems.push(`cb ${fc}: codes ${codes.join(',')} are not 1…${codes.length}`);
+  }
+  for (const k of Object.keys(cb)) if (!/^(#(ec|rt|at|oc)|(ec|rt|at|oc):.*)$/s.test(k)) problems.push(`cb ${k}: unexpected field`);
   for (const k of Object.keys(cn)) if (!counts.has(k)) problems.push(`cn ${k}: unexpected`);
 
   const keys: Buffer[] = [];

@@ -125,11 +125,14 @@ describe('IndexBuild', () => {
     await index.reset('e1', '10');
     const build = new IndexBuild();
     build.add(randomTxs(1, 5)[0]!);
-    expect(await index.load('e0', build.result(), 'me', 60_000)).toEqual({ ok: false, reason: 'epoch' });
+    const built = build.result();
+    expect(() => build.result()).toThrow(/twice/);
+    expect(() => build.add({ txId: '99', records: [] })).toThrow(/after result/);
+    expect(await index.load('e0', built, 'me', 60_000)).toEqual({ ok: false, reason: 'epoch' });
     await index.tick('other', 60_000, true);
-    expect(await index.load('e1', build.result(), 'me', 60_000)).toEqual({ ok: false, reason: 'lease' });
+    expect(await index.load('e1', built, 'me', 60_000)).toEqual({ ok: false, reason: 'lease' });
     await index.tick('me', 60_000, true);
     await index.apply({ epoch: 'e1', fromTxId: '0', txs: randomTxs(2, 5).slice(0, 1) });
-    expect(await index.load('e1', build.result(), 'me', 60_000)).toEqual({ ok: false, reason: 'moved' });
+    expect(await index.load('e1', built, 'me', 60_000)).toEqual({ ok: false, reason: 'moved' });
   });
 });

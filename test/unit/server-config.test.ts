@@ -13,7 +13,7 @@ const fails = (env: Record<string, string>) => {
 
 describe('loadConfig', () => {
   it('has the contract defaults', () => {
-    expect(loadConfig({})).toEqual({ port: 4000, host: '127.0.0.1', immudb: null, dataDir: './data', redisUrl: null, logLevel: 'info', graphiql: true, introspection: true, bodyCacheBytes: 64 * 2 ** 20 });
+    expect(loadConfig({})).toEqual({ port: 4000, host: '127.0.0.1', immudb: null, dataDir: './data', redisUrl: null, logLevel: 'info', graphiql: true, introspection: true, bodyCacheBytes: 64 * 2 ** 20, indexBulkMaxEvents: 1_000_000 });
   });
 
   it('reads every variable; empty counts as unset', () => {
@@ -31,6 +31,7 @@ describe('loadConfig', () => {
         GRAPHIQL: 'false',
         INTROSPECTION: '0',
         LEDGER_BODY_CACHE_MB: '0',
+        INDEX_BULK_MAX_EVENTS: '0',
       }),
     ).toEqual({
       port: 0,
@@ -42,6 +43,7 @@ describe('loadConfig', () => {
       graphiql: false,
       introspection: false,
       bodyCacheBytes: 0,
+      indexBulkMaxEvents: 0,
     });
     expect(loadConfig({ PORT: '', IMMUDB_ADDRESS: ' ', REDIS_URL: '' })).toMatchObject({ port: 4000, immudb: null, redisUrl: null });
     expect(loadConfig({ IMMUDB_ADDRESS: '[::1]:3322' }).immudb?.address).toBe('[::1]:3322');
@@ -52,6 +54,15 @@ describe('loadConfig', () => {
     expect(loadConfig({ LEDGER_BODY_CACHE_MB: '65536' }).bodyCacheBytes).toBe(2 ** 36);
     for (const bad of ['-1', '1.5', 'lots', '1e3', '65537', '123456']) {
       expect(fails({ LEDGER_BODY_CACHE_MB: bad })).toMatch(/LEDGER_BODY_CACHE_MB must be a whole number of MiB from 0 \(off\) to 65536 \(got /);
+    }
+  });
+
+  it('reads INDEX_BULK_MAX_EVENTS as a whole number of events from 0 (off) to 50,000,000; default 1,000,000', () => {
+    expect(loadConfig({}).indexBulkMaxEvents).toBe(1_000_000);
+    expect(loadConfig({ INDEX_BULK_MAX_EVENTS: ' 250000 ' }).indexBulkMaxEvents).toBe(250_000);
+    expect(loadConfig({ INDEX_BULK_MAX_EVENTS: '50000000' }).indexBulkMaxEvents).toBe(50_000_000);
+    for (const bad of ['-1', '1.5', 'many', '1e6', '50000001', '123456789']) {
+      expect(fails({ INDEX_BULK_MAX_EVENTS: bad })).toMatch(/INDEX_BULK_MAX_EVENTS must be a whole number of events from 0 \(off\) to 50000000 \(got /);
     }
   });
 
