@@ -87,21 +87,22 @@ const flag = z
   .pipe(z.enum(['true', 'false', '1', '0'], { error: 'must be one of true, false, 1, 0' }))
   .transform((s) => s === 'true' || s === '1');
 
-/** MiB of heap; at most 64 GiB: a typo of a few digits should stop start-up, not exhaust the heap later. */
-const cacheMiB = z
-  .string()
-  .trim()
-  .regex(/^\d{1,5}$/, { error: 'must be a whole number of MiB from 0 (off) to 65536', abort: true })
-  .transform(Number)
-  .refine((n) => n <= 65_536, 'must be a whole number of MiB from 0 (off) to 65536');
+/** A whole number from 0 (off) to `max`: a typo of a few digits should stop start-up, not exhaust the heap later. */
+const wholeNumber = (max: number, unit: string) => {
+  const message = `must be a whole number of ${unit} from 0 (off) to ${max}`;
+  return z
+    .string()
+    .trim()
+    .regex(new RegExp(`^\\d{1,${String(max).length}}$`), { error: message, abort: true })
+    .transform(Number)
+    .refine((n) => n <= max, message);
+};
+
+/** MiB of heap; at most 64 GiB. */
+const cacheMiB = wholeNumber(65_536, 'MiB');
 
 /** Events held in memory by a bulk rebuild (~200 bytes each); at most 50,000,000 (~10 GiB). */
-const bulkEvents = z
-  .string()
-  .trim()
-  .regex(/^\d{1,8}$/, { error: 'must be a whole number of events from 0 (off) to 50000000', abort: true })
-  .transform(Number)
-  .refine((n) => n <= 50_000_000, 'must be a whole number of events from 0 (off) to 50000000');
+const bulkEvents = wholeNumber(50_000_000, 'events');
 
 const EnvSchema = z.object({
   PORT: envVar(port, '4000'),
