@@ -324,6 +324,46 @@ describeImmudb('event index faults (immudb 1.1.0, Redis)', () => {
       }
     }, 60_000);
 
+    it('writes the very sets and codebook that applying the same txs as one batch writes (Redis scripts both)', async () => {
+      const rand = prng(23);
+      const pools = makePools(rand);
+      const ledger = await openTestImmudbLedger();
+      // Chunks of 4 and two or three codes per field: many chunks, overflowed and dense values.
+      const layout = { chunkSize: 4, denseMinEvents: 100, maxCodes: { eventCategory: 3, resourceType: 2, actorType: 2, outcome: 2 } };
+      const loaded = await RedisEventIndex.open({ url: redisUrl!, namespace: ns(), ...layout });
+      const applied = await RedisEventIndex.open({ url: redisUrl!, namespace: ns(), ...layout });
+      try {
+        await appendAll(ledger, Array.from({ length: 3_000 }, () => randomEvent(rand, pools)), rand);
+        const txs = await ledger.readTransactions('0', 1000);
+        const head = txs[txs.length - 1]!.txId;
+        const build = new IndexBuild(loaded.layout);
+        for (const tx of txs) build.add({ txId: tx.txId, records: tx.events.map((e) => e.record) });
+        const built = build.result();
+        for (const index of [loaded, applied]) {
+          await index.tick('A', 60_000);
+          await index.reset('e1', head);
+        }
+        expect(await loaded.load('e1', built, 'A', 60_000)).toMatchObject({ ok: true, added: 3_000, status: 'ready' });
+        expect(await applied.apply({ epoch: 'e1', fromTxId: '0', txs: txs.map((tx) => ({ txId: tx.txId, records: tx.events.map((e) => e.record) })) })).toMatchObject({
+          ok: true,
+          added: 3_000,
+          status: 'ready',
+        });
+        const { codes, counts } = await applied.codebook();
+        expect(await loaded.codebook()).toEqual({ codes, counts });
+        expect(Object.values(codes).some((c) => c < 0)).toBe(true); // something turned dense
+        const sets = [...built.sets.keys()];
+        expect(sets.length).toBeGreaterThan(50);
+        for (const key of sets) expect((await loaded.setMembers(key)).members, key).toEqual((await applied.setMembers(key)).members);
+        const [a, b] = await Promise.all([loaded.state(), applied.state()]);
+        expect({ ...a, epoch: '' }).toEqual({ ...b, epoch: '' });
+      } finally {
+        await loaded.close();
+        await applied.close();
+        await ledger.close();
+      }
+    }, 60_000);
+
     it('a load cut short by SIGKILL is found by the next follower, which starts the rebuild again and ends exact', async () => {
       const rand = prng(22);
       const pools = makePools(rand);
