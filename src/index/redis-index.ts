@@ -609,6 +609,10 @@ function parseState(flat: string[]): IndexState | null {
 
 type RefusalReason = Extract<ApplyResult, { ok: false }>['reason'];
 
+/** A write script's reply: {'ok', added, status} or {reason}. */
+const applyResult = ([outcome, added, status]: [string, number?, string?]): ApplyResult =>
+  outcome === 'ok' ? { ok: true, added: Number(added), status: status as IndexStatus } : { ok: false, reason: outcome as RefusalReason };
+
 /** A bulk-load script writes about this many members (~10 ms of Redis), … */
 const LOAD_MEMBERS_PER_SCRIPT = 16_384;
 /** … and slices of at most this many sets (many small ones: one per correlation). */
@@ -754,7 +758,7 @@ export class RedisEventIndex implements EventIndex, SetReader {
     if (!last) return { ok: true, added: 0, status: (await this.state())?.status ?? 'building' };
     const { args, events } = applyArgs(batch);
     const m = this.maxCodes;
-    const [outcome, added, status] = await this.writer.agIndexApply(
+    const reply = await this.writer.agIndexApply(
       this.meta,
       this.namespace,
       batch.epoch,
@@ -769,8 +773,7 @@ export class RedisEventIndex implements EventIndex, SetReader {
       m.outcome,
       ...args,
     );
-    if (outcome === 'ok') return { ok: true, added: Number(added), status: status as IndexStatus };
-    return { ok: false, reason: outcome as RefusalReason };
+    return applyResult(reply);
   }
 
   /**
@@ -820,7 +823,7 @@ export class RedisEventIndex implements EventIndex, SetReader {
     if (refused) return { ok: false, reason: refused };
     const u = built.used;
     const codes: Arg[] = built.codes.flatMap((c) => [c.key, c.dense ? -c.code : c.code, c.count]);
-    const [outcome, added, status] = await this.writer.agIndexLoadCommit(
+    const reply = await this.writer.agIndexLoadCommit(
       this.meta,
       this.lease,
       ...head,
@@ -833,8 +836,7 @@ export class RedisEventIndex implements EventIndex, SetReader {
       u.outcome,
       ...codes,
     );
-    if (outcome === 'ok') return { ok: true, added: Number(added), status: status as IndexStatus };
-    return { ok: false, reason: outcome as RefusalReason };
+    return applyResult(reply);
   }
 
   async query(q: IndexQuery): Promise<IndexPage> {
