@@ -50,6 +50,33 @@ describeImmudb('event index faults (immudb 1.1.0, Redis)', () => {
       await redis?.destroy();
     });
 
+    it('a bulk load whose Redis dies while it writes fails cleanly, and the indexer rebuilds once Redis is back', async () => {
+      const rand = prng(24);
+      const pools = makePools(rand);
+      const ledger = await openTestImmudbLedger();
+      const namespace = ns();
+      const log = captureLogger();
+      const index = await RedisEventIndex.open({ url, namespace, chunkSize: 4 }); // chunks of 4: a longer write
+      const indexer = new Indexer(ledger, index, { leaseMs: 2_000, pollMs: 50, logger: log });
+      try {
+        await appendAll(ledger, Array.from({ length: 8_000 }, () => randomEvent(rand, pools)), rand);
+        indexer.start();
+        await waitUntil('the bulk load to start writing', async () => (await admin.hget(`${namespace}meta`, 'status')) === 'loading', 60_000, 1);
+        await redis.kill();
+        await sleep(300);
+        await redis.start(); // no persistence: it comes back empty
+        await waitCaughtUp(index, ledger, 120_000);
+        // The load that lost Redis counted nothing; the rebuild after it was written in bulk.
+        expect(indexer.stats.bulkLoads).toBe(1);
+        expect(log.lines.some((l) => l.includes('retrying with backoff'))).toBe(true);
+        expect(await expectRedisEqualsLedger(admin, namespace, await ledgerRecords(ledger), 4)).toEqual([]);
+      } finally {
+        await indexer.stop();
+        await index.close();
+        await ledger.close();
+      }
+    }, 180_000);
+
     it('rebuilds by itself after FLUSHALL while writes go on, and then answers the randomized check exactly', async () => {
       const rand = prng(7);
       const pools = makePools(rand);
