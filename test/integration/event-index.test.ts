@@ -4,14 +4,17 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { describe } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { IndexLayoutOptions } from '../../src/index/codes.ts';
 import { Indexer } from '../../src/index/indexer.ts';
 import { MemoryEventIndex } from '../../src/index/memory-index.ts';
 import { openEmbeddedLedger } from '../../src/ledger/embedded/index.ts';
 import { indexNamespace, RedisEventIndex } from '../../src/index/redis-index.ts';
 import { eventIndexContract } from '../contract/index-contract.ts';
-import { expectRedisEqualsLedger } from '../support/index-helpers.ts';
+import { appendAll } from '../contract/index-contract.ts';
+import { expectRedisEqualsLedger, waitCaughtUp, waitUntil } from '../support/index-helpers.ts';
+import { makePools, randomEvent } from '../support/index-model.ts';
+import { prng } from '../unit/_random.ts';
 import { describeImmudb, openTestImmudbLedger, redisUrl, tempDir } from '../support/services.ts';
 
 const describeRedis = redisUrl ? describe : describe.skip;
@@ -87,6 +90,35 @@ describeImmudb('event index on immudb 1.1.0', () => {
 });
 
 describe('event index on the embedded ledger', () => {
+  it('stop() during a bulk load abandons it before anything is written', async () => {
+    const ledger = await openEmbeddedLedger({ dataDir: tempDir() });
+    const index = new MemoryEventIndex();
+    let stopped: Promise<void> | null = null;
+    const indexer = new Indexer(ledger, index, {
+      eventsPerRead: 1_000,
+      // Stop as the first read arrives: reading goes no further and the build is dropped.
+      onBulkRead: () => void (stopped ??= indexer.stop()),
+    });
+    try {
+      const rand = prng(31);
+      const pools = makePools(rand);
+      await appendAll(ledger, Array.from({ length: 20_000 }, () => randomEvent(rand, pools)), rand);
+      indexer.start();
+      await waitUntil('the first bulk read', async () => stopped !== null);
+      await stopped;
+      expect(indexer.stats).toMatchObject({ role: 'stopped', bulkLoads: 0, eventsApplied: 0 });
+      expect(await index.state()).toMatchObject({ status: 'building', checkpoint: '0', events: 0 });
+      // Started again, it loads everything.
+      indexer.start();
+      await waitCaughtUp(index, ledger);
+      expect(indexer.stats.bulkLoads).toBe(1);
+      expect((await index.state())?.events).toBe(20_000);
+    } finally {
+      await indexer.stop();
+      await ledger.close();
+    }
+  }, 60_000);
+
   eventIndexContract(
     'memory, embedded ledger',
     async () => {
