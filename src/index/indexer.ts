@@ -96,8 +96,6 @@ export class Indexer {
   private readonly eventsPerRead: number;
   /** bulkMaxEvents, bounded by a quarter of the heap limit: a load must never run the process out of memory. */
   private readonly bulkMax: number;
-  /** stop() was called: a bulk load in progress gives up rather than hold shutdown up. */
-  private stopping = false;
   private readonly readAhead: number;
   private readonly log: IndexerLogger;
   private readonly onApplied: IndexerOptions['onApplied'];
@@ -136,7 +134,6 @@ export class Indexer {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.stopping = false;
     this.wakeup = new Wakeup(); // a stopped indexer may be started again
     this.loopDone = this.loop();
   }
@@ -145,7 +142,6 @@ export class Indexer {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
-    this.stopping = true;
     this.wakeup.close();
     await this.loopDone;
     this.stats.role = 'stopped';
@@ -305,7 +301,7 @@ export class Indexer {
       const next = await reads.next();
       if (next.done) return next.value;
       for (const chunk of chunks(next.value, this.maxEventsPerApply)) {
-        const batch: IndexTx[] = chunk.map((tx) => ({ txId: tx.txId, records: tx.events.map((e) => e.record) }));
+        const batch = chunk.map(indexTxOf);
         const r = await this.index.apply({ epoch: state.epoch, fromTxId: checkpoint, txs: batch });
         if (!r.ok) {
           // Someone else moved the index on (a rebuild, another follower, a flush): re-read its state.
@@ -339,7 +335,7 @@ export class Indexer {
     // More reads in flight than when following: immudb serves one at a time, so it always has the
     // next one queued while this process decodes the last. A failed read is retried here: giving
     // up would throw away everything read so far.
-    const reads = this.txsAfter('0', () => build.events < this.bulkMax && !this.stopping, Math.max(this.readAhead, BULK_READ_AHEAD), BULK_READ_ATTEMPTS);
+    const reads = this.txsAfter('0', () => build.events < this.bulkMax && !this.stopping(), Math.max(this.readAhead, BULK_READ_AHEAD), BULK_READ_ATTEMPTS);
     for (let full = false; !full; ) {
       const next = await reads.next();
       if (next.done) break;
@@ -349,19 +345,19 @@ export class Indexer {
           full = true;
           break;
         }
-        build.add({ txId: tx.txId, records: tx.events.map((e) => e.record) });
+        build.add(indexTxOf(tx));
       }
       this.onBulkRead?.({ checkpoint: build.lastTxId, events: build.events });
       if (Date.now() >= renewAt && !(await stillOurs())) return 'stale';
     }
     if (build.txCount === 0) return 'caught-up';
-    if (this.stopping) return 'more';
+    if (this.stopping()) return 'more';
     const txs = build.txCount;
     const built = Date.now();
     const result = build.result();
     const sorted = Date.now();
     // The sort may have outlasted what was left of the lease: renew it right before writing.
-    if (this.stopping) return 'more';
+    if (this.stopping()) return 'more';
     if (!(await stillOurs())) return 'stale';
     const r = await this.index.load(state.epoch, result, this.owner, this.leaseMs);
     if (!r.ok) {
@@ -373,6 +369,11 @@ export class Indexer {
     this.stats.bulkLoads++;
     this.noteApplied(build.lastTxId, txs, build.events);
     return 'more';
+  }
+
+  /** stop() was called: a bulk load in progress gives up rather than hold shutdown up. */
+  private stopping(): boolean {
+    return this.wakeup.closed;
   }
 
   private noteApplied(checkpoint: string, txs: number, events: number): void {
@@ -395,6 +396,9 @@ export class Indexer {
     return p;
   }
 }
+
+/** What the index takes of a committed tx. */
+export const indexTxOf = (tx: CommittedTx): IndexTx => ({ txId: tx.txId, records: tx.events.map((e) => e.record) });
 
 /** Consecutive runs of whole txs holding at most `maxEvents` events (a bigger tx alone). */
 function* chunks(txs: CommittedTx[], maxEvents: number): Generator<CommittedTx[]> {

@@ -130,11 +130,9 @@ export class MemoryEventIndex implements EventIndex, SetReader {
   }
 
   async apply(batch: ApplyBatch): Promise<ApplyResult> {
-    const m = this.meta;
-    if (!m) return { ok: false, reason: 'missing' };
-    if (m.epoch !== batch.epoch) return { ok: false, reason: 'epoch' };
-    if (m.status === 'clearing') return { ok: false, reason: 'clearing' };
-    if (m.checkpoint !== batch.fromTxId) return { ok: false, reason: 'moved' };
+    const refused = this.refusal(batch.epoch, batch.fromTxId);
+    if (refused) return refused;
+    const m = this.meta!;
     const last = batch.txs[batch.txs.length - 1];
     if (!last) return { ok: true, added: 0, status: m.status };
     const pending = new Map<string, string[]>();
@@ -193,12 +191,21 @@ export class MemoryEventIndex implements EventIndex, SetReader {
     return { ok: true, added, status: m.status };
   }
 
-  async load(epoch: string, built: BuiltIndex, owner: string, leaseMs: number): Promise<ApplyResult> {
+  /** Why a write continuing from `fromTxId` of `epoch` must be refused, if it must. */
+  private refusal(epoch: string, fromTxId: string): Extract<ApplyResult, { ok: false }> | null {
     const m = this.meta;
     if (!m) return { ok: false, reason: 'missing' };
     if (m.epoch !== epoch) return { ok: false, reason: 'epoch' };
     if (m.status === 'clearing') return { ok: false, reason: 'clearing' };
-    if (m.status !== 'building' || m.checkpoint !== '0') return { ok: false, reason: 'moved' };
+    if (m.checkpoint !== fromTxId) return { ok: false, reason: 'moved' };
+    return null;
+  }
+
+  async load(epoch: string, built: BuiltIndex, owner: string, leaseMs: number): Promise<ApplyResult> {
+    const refused = this.refusal(epoch, '0');
+    if (refused) return refused;
+    const m = this.meta!;
+    if (m.status !== 'building') return { ok: false, reason: 'moved' }; // ready at checkpoint 0: an empty ledger
     const now = Date.now();
     if (this.lease?.owner !== owner || this.lease.until <= now) return { ok: false, reason: 'lease' };
     this.lease.until = now + leaseMs;

@@ -785,27 +785,26 @@ export class RedisEventIndex implements EventIndex, SetReader {
     const head: Arg[] = [this.namespace, epoch, owner, leaseMs];
     const cap = this.chunkSize;
     const slice = cap * Math.max(1, Math.floor(LOAD_MEMBERS_PER_SCRIPT / cap));
+    // A few scripts in flight, answered in order; one refusal stops the sending (the scripts
+    // still in flight are refused too, or wrote what a rebuild will clear) and skips the commit.
+    const inFlight: Promise<[string]>[] = [];
     let refused: RefusalReason | null = null;
-    let failed: { error: unknown } | null = null;
-    const inFlight = new Set<Promise<void>>();
+    const settle = async (keep: number) => {
+      while (inFlight.length > keep && !refused) {
+        const [outcome] = await inFlight.shift()!;
+        if (outcome !== 'ok') refused = outcome as RefusalReason;
+      }
+    };
     const send = async (args: Arg[]) => {
-      while (inFlight.size >= LOAD_SCRIPTS_IN_FLIGHT) await Promise.race(inFlight);
-      if (refused || failed) return;
-      const p = this.writer.agIndexLoad(this.meta, this.lease, ...head, cap, ...args).then(
-        ([outcome]) => {
-          if (outcome !== 'ok') refused ??= outcome as RefusalReason;
-        },
-        (error: unknown) => {
-          failed ??= { error };
-        },
-      );
-      const tracked = p.finally(() => inFlight.delete(tracked));
-      inFlight.add(tracked);
+      const p = this.writer.agIndexLoad(this.meta, this.lease, ...head, cap, ...args);
+      p.catch(() => undefined); // awaited by settle, or dropped after a refusal or a failure
+      inFlight.push(p);
+      await settle(LOAD_SCRIPTS_IN_FLIGHT - 1);
     };
     let args: Arg[] = [];
     let members = 0;
     for (const [key, list] of built.sets) {
-      for (let i = 0; i < list.length && !refused && !failed; i += slice) {
+      for (let i = 0; i < list.length && !refused; i += slice) {
         const part = list.slice(i, i + slice);
         args.push(key, i / cap, Buffer.from(part.join(''), 'latin1'));
         members += part.length;
@@ -815,11 +814,10 @@ export class RedisEventIndex implements EventIndex, SetReader {
           members = 0;
         }
       }
-      if (refused || failed) break;
+      if (refused) break;
     }
-    if (args.length > 0) await send(args);
-    await Promise.all(inFlight);
-    if (failed) throw (failed as { error: unknown }).error;
+    if (args.length > 0 && !refused) await send(args);
+    await settle(0);
     if (refused) return { ok: false, reason: refused };
     const u = built.used;
     const codes: Arg[] = built.codes.flatMap((c) => [c.key, c.dense ? -c.code : c.code, c.count]);

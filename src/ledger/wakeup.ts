@@ -10,7 +10,7 @@
 export class Wakeup {
   private wake: (() => void) | null = null;
   private kicked = false;
-  private closed = false;
+  private closed_ = false;
 
   /** New work: end the current sleep now, or the next one as soon as it starts. */
   kick(): void {
@@ -18,14 +18,19 @@ export class Wakeup {
     this.wake?.();
   }
 
+  /** close() was called: the loop is stopping. */
+  get closed(): boolean {
+    return this.closed_;
+  }
+
   close(): void {
-    this.closed = true;
+    this.closed_ = true;
     this.wake?.();
   }
 
   /** Waits up to `ms`, less on a kick or close. True when the whole time ran out. */
   sleep(ms: number): Promise<boolean> {
-    if (this.closed) return Promise.resolve(false);
+    if (this.closed_) return Promise.resolve(false);
     if (this.kicked) {
       this.kicked = false;
       return Promise.resolve(false);
@@ -35,7 +40,7 @@ export class Wakeup {
 
   /** Waits `ms`, less only on close. True when the whole time ran out. */
   pause(ms: number): Promise<boolean> {
-    if (this.closed) return Promise.resolve(false);
+    if (this.closed_) return Promise.resolve(false);
     return this.wait(ms, false);
   }
 
@@ -49,7 +54,7 @@ export class Wakeup {
       };
       const timer = setTimeout(() => finish(true), ms);
       this.wake = () => {
-        if (kickable || this.closed) finish(false);
+        if (kickable || this.closed_) finish(false);
       };
     });
   }

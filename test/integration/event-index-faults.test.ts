@@ -11,8 +11,9 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAuditError } from '../../src/errors.ts';
 import { openEventIndex, withAppendHook } from '../../src/index/index.ts';
-import { IndexBuild } from '../../src/index/bulk-build.ts';
-import { Indexer } from '../../src/index/indexer.ts';
+import { IndexBuild, type BuiltIndex } from '../../src/index/bulk-build.ts';
+import type { IndexTx } from '../../src/index/port.ts';
+import { Indexer, indexTxOf } from '../../src/index/indexer.ts';
 import { indexNamespace, RedisEventIndex } from '../../src/index/redis-index.ts';
 import { createApp } from '../../src/server/app.ts';
 import { createLogger } from '../../src/server/logger.ts';
@@ -27,6 +28,13 @@ const describeRedis = redisUrl ? describe : describe.skip;
 const WRITER = new URL('../support/index-kill-writer.ts', import.meta.url).pathname;
 const BULK_CHILD = new URL('../support/index-bulk-child.ts', import.meta.url).pathname;
 const ns = () => indexNamespace(`test-${randomBytes(6).toString('hex')}`);
+
+/** An index built in memory from these txs, for `index`'s layout. */
+function buildOf(txs: readonly IndexTx[], index: RedisEventIndex): BuiltIndex {
+  const build = new IndexBuild(index.layout);
+  for (const tx of txs) build.add(tx);
+  return build.result();
+}
 
 function captureLogger() {
   const lines: string[] = [];
@@ -322,9 +330,7 @@ describeImmudb('event index faults (immudb 1.1.0, Redis)', () => {
       const admin = new Redis(redisUrl!);
       try {
         await appendAll(ledger, Array.from({ length: 600 }, () => randomEvent(rand, pools)), rand);
-        const build = new IndexBuild(index.layout);
-        for (const tx of await ledger.readTransactions('0', 1000)) build.add({ txId: tx.txId, records: tx.events.map((e) => e.record) });
-        const built = build.result();
+        const built = buildOf((await ledger.readTransactions('0', 1000)).map(indexTxOf), index);
 
         await index.tick('A', 60_000);
         await index.reset('e1', await ledger.lastTxId());
@@ -361,17 +367,15 @@ describeImmudb('event index faults (immudb 1.1.0, Redis)', () => {
       const applied = await RedisEventIndex.open({ url: redisUrl!, namespace: ns(), ...layout });
       try {
         await appendAll(ledger, Array.from({ length: 3_000 }, () => randomEvent(rand, pools)), rand);
-        const txs = await ledger.readTransactions('0', 1000);
+        const txs = (await ledger.readTransactions('0', 1000)).map(indexTxOf);
         const head = txs[txs.length - 1]!.txId;
-        const build = new IndexBuild(loaded.layout);
-        for (const tx of txs) build.add({ txId: tx.txId, records: tx.events.map((e) => e.record) });
-        const built = build.result();
+        const built = buildOf(txs, loaded);
         for (const index of [loaded, applied]) {
           await index.tick('A', 60_000);
           await index.reset('e1', head);
         }
         expect(await loaded.load('e1', built, 'A', 60_000)).toMatchObject({ ok: true, added: 3_000, status: 'ready' });
-        expect(await applied.apply({ epoch: 'e1', fromTxId: '0', txs: txs.map((tx) => ({ txId: tx.txId, records: tx.events.map((e) => e.record) })) })).toMatchObject({
+        expect(await applied.apply({ epoch: 'e1', fromTxId: '0', txs })).toMatchObject({
           ok: true,
           added: 3_000,
           status: 'ready',
