@@ -62,8 +62,13 @@ export function entryDigest(key: Uint8Array, value: Uint8Array): Buffer {
   const b = Buffer.allocUnsafe(1 + key.length + HASH_SIZE);
   b[0] = SET_KEY_PREFIX;
   b.set(key, 1);
-  b.set(sha256(withPrefix(PLAIN_VALUE_PREFIX, value)), 1 + key.length);
+  b.set(storedValueHash(value), 1 + key.length);
   return sha256(b);
+}
+
+/** The hValue immudb's TxScan lists for a value written through its database layer: sha256(0x00 ‖ value). */
+export function storedValueHash(value: Uint8Array): Buffer {
+  return sha256(withPrefix(PLAIN_VALUE_PREFIX, value));
 }
 
 function withPrefix(prefix: number, b: Uint8Array): Buffer {

@@ -9,6 +9,7 @@
 import { createRequire } from 'node:module';
 import * as grpc from '@grpc/grpc-js';
 import { AuditError, ErrorCode, ledgerUnavailable } from '../../errors.ts';
+import { MalformedReply, varintBytes } from './wire.ts';
 
 const require = createRequire(import.meta.url);
 // The generated code is CommonJS without usable typings (schema_pb.d.ts is empty).
@@ -110,40 +111,40 @@ export class ImmudbSession {
    * entries per transaction caps a batch at 512 events (two entries each); immudb keeps the setting
    * in the database's own metadata across restarts.
    */
-  private createDatabase(token: string): Promise<void> {
+  private async createDatabase(token: string): Promise<void> {
     const name = Buffer.from(this.options.database, 'utf8');
     const maxTxEntries = this.options.createDatabaseMaxTxEntries ?? 1024;
-    const body = Buffer.concat([
-      Buffer.from([0x0a]), varint(name.length), name, // field 1: databaseName (string)
-      Buffer.from([0x58]), varint(maxTxEntries), // field 11: maxTxEntries (uint32)
+    const body = Buffer.from([
+      0x0a, ...varintBytes(name.length), ...name, // field 1: databaseName (string)
+      0x58, ...varintBytes(maxTxEntries), // field 11: maxTxEntries (uint32)
     ]);
-    const metadata = new grpc.Metadata();
-    metadata.set('authorization', `Bearer ${token}`);
-    return new Promise((resolve, reject) => {
-      this.client.makeUnaryRequest(
-        '/immudb.schema.ImmuService/CreateDatabaseWith',
-        (b: Buffer) => b,
-        (b: Buffer) => b,
-        body,
-        metadata,
-        { deadline: Date.now() + this.timeoutMs },
-        (err) => (err ? reject(classify(err, this.options.address)) : resolve()),
-      );
-    });
+    await this.rawBytes('CreateDatabaseWith', body, token);
   }
 
   /** One unary call with the session token; renews the token once when immudb no longer knows it. */
-  async call(method: string, request: Message): Promise<Message> {
+  call(method: string, request: Message): Promise<Message> {
+    return this.withToken((token) => this.raw(method, request, token));
+  }
+
+  /**
+   * The same for a request encoded by hand (`wire.ts`): `method` is the service method's name as in
+   * immudb's schema.proto ('TxScan'), and the reply comes back as its encoded bytes.
+   */
+  callBytes(method: string, body: Buffer): Promise<Buffer> {
+    return this.withToken((token) => this.rawBytes(method, body, token));
+  }
+
+  private async withToken<T>(send: (token: string | null) => Promise<T>): Promise<T> {
     if (this.closed) throw ledgerUnavailable('the ledger connection is closed');
     if (!this.token) await this.login();
     try {
-      return await this.raw(method, request, this.token);
+      return await send(this.token);
     } catch (e) {
       // An authentication failure means the call was not executed: retrying is safe even for writes.
       if (!isAuthFailure(e)) throw e;
       this.token = null;
       await this.login();
-      return this.raw(method, request, this.token);
+      return send(this.token);
     }
   }
 
@@ -155,6 +156,22 @@ export class ImmudbSession {
     return new Promise((resolve, reject) => {
       fn.call(this.client, request, metadata, { deadline: Date.now() + this.timeoutMs }, (err: grpc.ServiceError | null, res: Message) =>
         err ? reject(classify(err, this.options.address)) : resolve(res),
+      );
+    });
+  }
+
+  private rawBytes(method: string, body: Buffer, token: string | null): Promise<Buffer> {
+    const metadata = new grpc.Metadata();
+    if (token) metadata.set('authorization', `Bearer ${token}`);
+    return new Promise((resolve, reject) => {
+      this.client.makeUnaryRequest(
+        `/immudb.schema.ImmuService/${method}`,
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        body,
+        metadata,
+        { deadline: Date.now() + this.timeoutMs },
+        (err: grpc.ServiceError | null, res?: Buffer) => (err ? reject(classify(err, this.options.address)) : resolve(res!)),
       );
     });
   }
@@ -176,21 +193,12 @@ function classify(err: grpc.ServiceError, address: string): Error {
   return new ImmudbError(err.code, err.details || err.message);
 }
 
-function varint(n: number): Buffer {
-  const out: number[] = [];
-  while (n > 0x7f) {
-    out.push((n & 0x7f) | 0x80);
-    n >>>= 7;
-  }
-  out.push(n);
-  return Buffer.from(out);
-}
-
 export const isKeyNotFound = (e: unknown) => e instanceof ImmudbError && /key not found/i.test(e.message);
 
 /** Turns anything thrown by the session into an error a client may see. */
 export function asLedgerError(e: unknown, what: string): AuditError {
   if (e instanceof AuditError) return e;
   if (e instanceof ImmudbError) return new AuditError(ErrorCode.LEDGER_UNAVAILABLE, `immudb refused ${what}: ${e.message}`);
+  if (e instanceof MalformedReply) return new AuditError(ErrorCode.LEDGER_UNAVAILABLE, `immudb's reply to ${what} was not understood (${e.message})`);
   return ledgerUnavailable(`immudb ${what} failed`, e);
 }
