@@ -11,12 +11,14 @@
  * rule applied to the final counts. (Batch by batch, a value that was common early on may have
  * turned dense where the bulk build keeps its set; queries answer the same either way.) Pure: no I/O.
  *
- * Memory: a 25-character member per event plus one number per set membership, ~200 bytes an
+ * Memory: a 22-character position and four code references per event plus one number per set
+ * membership, ~200 bytes an
  * event while building (callers bound the events of one build).
  */
 import { becomesDense, CODED_FIELDS, codedValue, overflowCode, packCodes, resolveMaxCodes, DENSE_MIN_EVENTS, type CodedField, type Codes, type IndexLayoutOptions } from './codes.ts';
 import type { IndexTx } from './port.ts';
-import { encodeMember, fieldKey, GLOBAL_KEY, positionOf, setFieldKeys } from './query.ts';
+import { encodePosition, fieldKey, GLOBAL_KEY, positionOf, setFieldKeys } from './query.ts';
+import type { AuditEventRecord } from '../events/types.ts';
 
 /** A coded value's entry in the built codebook (overflowed values have none). */
 export interface BuiltCode {
@@ -42,20 +44,28 @@ export interface BuiltIndex {
 }
 
 interface Pending {
-  code: number;
+  field: CodedField;
+  /** The earliest ordinal (place in commit order) of a record holding the value. */
+  first: number;
   count: number;
-  /** Still eligible for its own set (not overflowed). */
+  /** Set by result(): codes go out in order of first sight, so records may come in any order. */
+  code: number;
+  /** Still eligible for its own set (not overflowed); set by result(). */
   counted: boolean;
 }
 
 export class IndexBuild {
   private readonly denseMin: number;
   private readonly maxCodes: Record<CodedField, number>;
-  private readonly members: string[] = [];
-  /** Set key → indexes into `members`, in order of addition. */
+  /** Per record, its position (`encodePosition`); its member is this plus its codes. */
+  private readonly positions: string[] = [];
+  /** Per record, CODED_FIELDS.length entries: its coded values (undefined: absent). */
+  private readonly valuesOf: (Pending | undefined)[] = [];
+  /** Set key → indexes into `positions`, in order of addition. */
   private readonly lists = new Map<string, number[]>();
   private readonly coded = new Map<string, Pending>();
-  private readonly used: Record<CodedField, number> = { eventCategory: 0, resourceType: 0, actorType: 0, outcome: 0 };
+  private nextOrdinal = 0;
+  private added = 0;
   private lastTx = '0';
   private txs = 0;
   private spent = false;
@@ -67,7 +77,7 @@ export class IndexBuild {
 
   /** Records added so far (repeats included). */
   get events(): number {
-    return this.members.length;
+    return this.added;
   }
 
   /** Txs added so far. */
@@ -79,37 +89,50 @@ export class IndexBuild {
     return this.lastTx;
   }
 
-  /** The next tx in txId order. */
+  /** The next tx in txId order, with its records. */
   add(tx: IndexTx): void {
+    this.coverTx(tx.txId);
+    for (const r of tx.records) this.addRecord(this.nextOrdinal++, r);
+  }
+
+  /**
+   * For records that arrive out of commit order (a bulk read in key order): the next tx in txId
+   * order whose records are added with `addRecord`. Don't mix with `add`.
+   */
+  coverTx(txId: string): void {
     if (this.spent) throw new Error('IndexBuild: add after result()');
-    if (this.txs > 0 && BigInt(tx.txId) <= BigInt(this.lastTx)) throw new RangeError(`tx ${tx.txId} added after tx ${this.lastTx}`);
-    for (const r of tx.records) {
-      const i = this.members.length;
-      const codes = {} as Codes;
-      const own: string[] = [];
-      for (const field of CODED_FIELDS) {
-        const v = codedValue(r, field);
-        if (v === undefined) {
-          codes[field] = 0;
-          continue;
-        }
-        const key = fieldKey(field, v);
-        let p = this.coded.get(key);
-        if (!p) {
-          const counted = this.used[field] < this.maxCodes[field];
-          p = { code: counted ? ++this.used[field] : overflowCode(field), count: 0, counted };
-          this.coded.set(key, p);
-        }
-        p.count++;
-        codes[field] = p.code;
-        own.push(key);
-      }
-      this.members.push(encodeMember(positionOf(r), packCodes(codes)));
-      for (const key of setFieldKeys(r)) this.push(key, i);
-      for (const key of own) this.push(key, i);
-    }
-    this.lastTx = tx.txId;
+    if (this.txs > 0 && BigInt(txId) <= BigInt(this.lastTx)) throw new RangeError(`tx ${txId} added after tx ${this.lastTx}`);
+    this.lastTx = txId;
     this.txs++;
+  }
+
+  /** A record of a covered tx, in any order; `ordinal` is its place in commit order (unique). */
+  addRecord(ordinal: number, r: AuditEventRecord): void {
+    if (this.spent) throw new Error('IndexBuild: add after result()');
+    const i = this.positions.length;
+    const own: string[] = [];
+    for (const field of CODED_FIELDS) {
+      const v = codedValue(r, field);
+      if (v === undefined) {
+        this.valuesOf.push(undefined);
+        continue;
+      }
+      const key = fieldKey(field, v);
+      let p = this.coded.get(key);
+      if (!p) {
+        p = { field, first: ordinal, count: 0, code: 0, counted: false };
+        this.coded.set(key, p);
+      } else if (ordinal < p.first) {
+        p.first = ordinal;
+      }
+      p.count++;
+      this.valuesOf.push(p);
+      own.push(key);
+    }
+    this.positions.push(encodePosition(positionOf(r)));
+    this.added++;
+    for (const key of setFieldKeys(r)) this.push(key, i);
+    for (const key of own) this.push(key, i);
   }
 
   private push(key: string, i: number): void {
@@ -118,15 +141,46 @@ export class IndexBuild {
     else this.lists.set(key, [i]);
   }
 
+  /** Codes per field in order of first sight; values past a field's limit overflow. */
+  private assignCodes(): Record<CodedField, number> {
+    const byField = new Map<CodedField, Pending[]>(CODED_FIELDS.map((f) => [f, []]));
+    for (const p of this.coded.values()) byField.get(p.field)!.push(p);
+    const used = {} as Record<CodedField, number>;
+    for (const [field, values] of byField) {
+      values.sort((a, b) => a.first - b.first);
+      const max = this.maxCodes[field];
+      values.forEach((p, k) => {
+        p.counted = k < max;
+        p.code = p.counted ? k + 1 : overflowCode(field);
+      });
+      used[field] = Math.min(values.length, max);
+    }
+    return used;
+  }
+
+  private members(): string[] {
+    const f = CODED_FIELDS.length;
+    const v = this.valuesOf;
+    const code = (p: Pending | undefined) => p?.code ?? 0;
+    return this.positions.map((position, i) => {
+      const codes = {} as Codes;
+      for (let k = 0; k < f; k++) codes[CODED_FIELDS[k]!] = code(v[i * f + k]);
+      return position + packCodes(codes); // encodeMember of the position's encoding
+    });
+  }
+
   /** The finished index, once: the build hands its lists over and is spent afterwards. */
   result(): BuiltIndex {
     if (this.spent) throw new Error('IndexBuild: result() called twice');
     this.spent = true;
+    const used = this.assignCodes();
+    const m = this.members();
+    this.positions.length = 0;
+    this.valuesOf.length = 0;
     // Rank every member once; each set then sorts small integers instead of strings. The sort
     // compares numbers first: the member's first 8 bytes (48-bit milliseconds, 2 uuid bytes) as a
     // double, which rounds but never reverses their order; equal ones compare as strings.
-    const n = this.members.length;
-    const m = this.members;
+    const n = m.length;
     const lead = new Float64Array(n);
     for (let i = 0; i < n; i++) {
       const s = m[i]!;
@@ -167,6 +221,6 @@ export class IndexBuild {
       sets.set(key, key === GLOBAL_KEY ? all : sorted(list));
     }
     this.lists.clear();
-    return { sets, codes, used: { ...this.used }, events, applied: n, lastTxId: this.lastTx };
+    return { sets, codes, used, events, applied: n, lastTxId: this.lastTx };
   }
 }

@@ -78,6 +78,28 @@ describe('IndexBuild', () => {
         expect(coded.some(([f, v]) => applied.codeEntry(f, v)?.dense)).toBe(true);
       }
     });
+
+    it(`holds the same when the records come in any order, each with its place in commit order (${name})`, async () => {
+      const txs = randomTxs(name.length + 7, 3_000);
+      const applied = await indexOf(layout, (index) => index.apply({ epoch: 'e1', fromTxId: '0', txs }));
+      const loaded = await indexOf(layout, (index, owner) => {
+        const build = new IndexBuild(index.layout);
+        for (const tx of txs) build.coverTx(tx.txId);
+        const records = txs.flatMap((tx) => tx.records).map((r, ordinal) => ({ r, ordinal }));
+        const rand = prng(99);
+        for (let i = records.length - 1; i > 0; i--) {
+          const j = Math.floor(rand() * (i + 1));
+          [records[i], records[j]] = [records[j]!, records[i]!];
+        }
+        for (const { r, ordinal } of records) build.addRecord(ordinal, r);
+        expect([build.lastTxId, build.txCount, build.events]).toEqual([txs[txs.length - 1]!.txId, txs.length, records.length]);
+        return index.load('e1', build.result(), owner, 60_000).then((r) => expect(r).toMatchObject({ ok: true }));
+      });
+      expect(await loaded.state()).toEqual(await applied.state());
+      const { sets, coded } = keysOf(txs);
+      for (const key of sets) expect(loaded.membersOf(key), key).toEqual(applied.membersOf(key));
+      for (const [f, v] of coded) expect(loaded.codeEntry(f, v), `${f} ${v}`).toEqual(applied.codeEntry(f, v));
+    });
   }
 
   for (const failures of [20, 21]) {
@@ -107,6 +129,8 @@ describe('IndexBuild', () => {
     const distinct = new Set(txs.flatMap((tx) => tx.records.map((r) => r.eventId)));
     expect(built.events).toBe(distinct.size);
     expect(built.applied).toBe(txs.reduce((n, tx) => n + tx.records.length, 0));
+    // The counts stay readable after result() (the indexer logs them then).
+    expect([build.events, build.txCount]).toEqual([built.applied, txs.length]);
     for (const [key, members] of built.sets) {
       expect(members.every((m, i) => i === 0 || members[i - 1]! < m), key).toBe(true);
     }
