@@ -40,7 +40,7 @@ export interface IndexerOptions {
   /** Events per apply script (whole txs; one tx is never split). */
   maxEventsPerApply?: number;
   /**
-   * A rebuild reads up to this many events into memory (~200 bytes each) and writes them into the
+   * A rebuild reads up to this many events into memory (~600 bytes each at the peak) and writes them into the
    * empty index in one go, far faster than batch by batch; 0: never. Default 1,000,000.
    */
   bulkMaxEvents?: number;
@@ -79,11 +79,13 @@ export interface IndexerStats {
 type FollowResult = 'caught-up' | 'more' | 'stale';
 
 const MAX_TXS_PER_READ = 1000;
-const BULK_READ_AHEAD = 4;
 const BULK_READ_ATTEMPTS = 4;
-/** Heap a bulk load takes per event at its peak (measured ~200 bytes; rounded up). */
-const BULK_BYTES_PER_EVENT = 256;
-/** ~200 MiB of heap at the peak of a bulk load (INDEX_BULK_MAX_EVENTS). */
+/**
+ * Memory a bulk load takes per event at its peak: the ledger's listing (key and value hash) and
+ * the build (~200 bytes) at once; 780 MB of RSS for 1,000,000 events, measured; rounded up.
+ */
+const BULK_BYTES_PER_EVENT = 640;
+/** ~600 MiB at the peak of a bulk load (INDEX_BULK_MAX_EVENTS). */
 export const DEFAULT_BULK_MAX_EVENTS = 1_000_000;
 const quiet: IndexerLogger = { info() {}, warn() {}, error() {} };
 
@@ -265,16 +267,16 @@ export class Indexer {
    * Committed txs after `from`, in order, a read's worth at a time; returns 'caught-up' at the
    * ledger's end and 'more' once `keepReading` says stop and the reads in flight are used up.
    */
-  private async *txsAfter(from: string, keepReading: () => boolean, readAhead = this.readAhead, attempts = 1): AsyncGenerator<CommittedTx[], 'caught-up' | 'more'> {
+  private async *txsAfter(from: string, keepReading: () => boolean): AsyncGenerator<CommittedTx[], 'caught-up' | 'more'> {
     // Reads in flight, each a window of txs after a txId. TxIds are dense in practice, so the
     // windows after the first are issued on that guess and dropped when a window comes back short
     // or with a gap: the ledger is read in parallel with the work on earlier txs, never out of order.
     const windows: { after: bigint; size: number; txs: Promise<CommittedTx[]> }[] = [];
     const issue = (after: bigint) => {
-      while (windows.length === 0 || (windows.length < readAhead && keepReading())) {
+      while (windows.length === 0 || (windows.length < this.readAhead && keepReading())) {
         const prev = windows[windows.length - 1];
         const start = prev ? prev.after + BigInt(prev.size) : after;
-        windows.push({ after: start, size: this.txsPerRead, txs: this.read(start, this.txsPerRead, attempts) });
+        windows.push({ after: start, size: this.txsPerRead, txs: this.read(start, this.txsPerRead) });
       }
     };
     issue(BigInt(from));
@@ -332,24 +334,25 @@ export class Indexer {
       this.log.info('indexer: the index moved on during a bulk load (lease lost or a rebuild elsewhere); re-reading its state');
       return false;
     };
-    // More reads in flight than when following: immudb serves one at a time, so it always has the
-    // next one queued while this process decodes the last. A failed read is retried here: giving
-    // up would throw away everything read so far.
-    const reads = this.txsAfter('0', () => build.events < this.bulkMax && !this.stopping(), Math.max(this.readAhead, BULK_READ_AHEAD), BULK_READ_ATTEMPTS);
-    for (let full = false; !full; ) {
-      const next = await reads.next();
-      if (next.done) break;
-      for (const tx of next.value) {
-        // Whole txs up to the bound; the rest of this read is read again by the follow after it.
-        if (build.events >= this.bulkMax) {
-          full = true;
-          break;
+    // The ledger lists the txs, then hands their events over in the order it reads fastest; the
+    // build puts them back in commit order. A failed read is retried (by the ledger): giving up
+    // would throw away everything read so far.
+    let listed = 0;
+    for await (const step of this.ledger.readInBulk('0', { maxEvents: this.bulkMax, attempts: BULK_READ_ATTEMPTS })) {
+      if ('txs' in step) {
+        for (const tx of step.txs) {
+          build.coverTx(tx.txId);
+          listed += tx.events;
         }
-        build.add(indexTxOf(tx));
+      } else {
+        for (const e of step.events) build.addRecord(e.ordinal, e.record);
       }
       this.onBulkRead?.({ checkpoint: build.lastTxId, events: build.events });
+      // Leaving the loop ends the read (its generator returns).
+      if (this.stopping()) return 'more';
       if (Date.now() >= renewAt && !(await stillOurs())) return 'stale';
     }
+    if (build.events !== listed) throw new Error(`the bulk read listed ${listed} events and handed over ${build.events}`);
     if (build.txCount === 0) return 'caught-up';
     if (this.stopping()) return 'more';
     const txs = build.txCount;
@@ -388,10 +391,8 @@ export class Indexer {
     this.txsPerRead = Math.max(1, Math.floor(this.txsPerRead / 2));
   }
 
-  private read(after: bigint, maxTxs: number, attempts = 1): Promise<CommittedTx[]> {
-    const once = () => this.ledger.readTransactions(after.toString(), maxTxs);
-    let p = once();
-    for (let a = 1; a < attempts; a++) p = p.catch(() => new Promise((r) => setTimeout(r, 200 * 2 ** a)).then(once));
+  private read(after: bigint, maxTxs: number): Promise<CommittedTx[]> {
+    const p = this.ledger.readTransactions(after.toString(), maxTxs);
     p.catch(() => undefined); // awaited later, or dropped with its window
     return p;
   }

@@ -38,6 +38,7 @@ export interface LedgerBackend {
   getMany(eventIds: readonly string[]): Promise<(StoredEvent | null)[]>;
   scanTimeline(correlationId: string, options: { after?: TimelinePosition; limit: number; direction: ScanDirection }): Promise<TimelinePage>;
   readTransactions(afterTxId: string, maxTxs: number): Promise<CommittedTx[]>;
+  readInBulk: Ledger['readInBulk'];
   lastTxId(): Promise<string>;
   commitTimes(txIds: readonly string[]): Promise<(string | null)[]>;
   trustedState(): Promise<LedgerState>;
@@ -275,6 +276,10 @@ export class GroupCommitLedger implements Ledger {
   }
   readTransactions(afterTxId: string, maxTxs: number) {
     return this.backend.readTransactions(afterTxId, maxTxs);
+  }
+
+  readInBulk(afterTxId: string, options: { maxEvents: number; attempts?: number }) {
+    return this.backend.readInBulk(afterTxId, options);
   }
   lastTxId() {
     return this.backend.lastTxId();

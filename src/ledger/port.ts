@@ -43,6 +43,13 @@ export interface CommittedTx {
   events: StoredEvent[];
 }
 
+/** What `Ledger.readInBulk` yields: the txs it covers, then (or in between) their events. */
+export type BulkReadStep =
+  /** The next txs covered, in txId order, with how many events each holds. */
+  | { txs: { txId: string; events: number }[] }
+  /** Events of txs already listed, each once, in any order; `ordinal` is its place in commit order (0: the first tx's first event). */
+  | { events: { ordinal: number; record: AuditEventRecord }[] };
+
 /**
  * The system of record. Implemented by the immudb adapter and the embedded ledger; both pass
  * the same contract suite.
@@ -71,6 +78,13 @@ export interface Ledger {
    * follower's checkpoint can move past it.
    */
   readTransactions(afterTxId: string, maxTxs: number): Promise<CommittedTx[]>;
+  /**
+   * The events of whole txs after `afterTxId`, as many txs as hold at most `maxEvents` events (at
+   * least one tx), for building an index in bulk: every tx is listed before its events come, and the
+   * events come in whatever order the ledger reads fastest (immudb: key order). Each failed read is
+   * tried up to `attempts` times (default 1) before the generator throws.
+   */
+  readInBulk(afterTxId: string, options: { maxEvents: number; attempts?: number }): AsyncGenerator<BulkReadStep, void, undefined>;
   /** Commit times of transactions (RFC 3339), position i for txIds[i]; null for an unknown tx. */
   commitTimes(txIds: readonly string[]): Promise<(string | null)[]>;
   /** The newest committed txId (as the ledger reports it; for lag, not for trust). */

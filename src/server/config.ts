@@ -101,7 +101,7 @@ const wholeNumber = (max: number, unit: string) => {
 /** MiB of heap; at most 64 GiB. */
 const cacheMiB = wholeNumber(65_536, 'MiB');
 
-/** Events held in memory by a bulk rebuild (~200 bytes each); at most 50,000,000 (~10 GiB). */
+/** Events held in memory by a bulk rebuild (~600 bytes each at the peak); at most 50,000,000 (~30 GiB). */
 const bulkEvents = wholeNumber(50_000_000, 'events');
 
 const EnvSchema = z.object({

@@ -254,6 +254,62 @@ export function ledgerContract(name: string, open: () => Promise<Ledger>) {
       expect(await ledger.lastTxId()).toBe(b[0]!.event.txId);
     });
 
+    it('reads whole txs in bulk: each tx listed before its events, each event once, with its place in commit order', async () => {
+      const from = await ledger.lastTxId();
+      for (const n of [3, 1, 4, 1, 5]) await ledger.append(Array.from({ length: n }, (_, i) => ev({ correlationId: `bulk-${i % 2}` })));
+      const inOrder = await ledger.readTransactions(from, 100);
+      expect(inOrder.map((tx) => tx.events.length)).toEqual([3, 1, 4, 1, 5]);
+      const bulk = async (after: string, maxEvents: number) => {
+        const txs: { txId: string; events: number }[] = [];
+        const records = new Map<number, unknown>();
+        for await (const step of ledger.readInBulk(after, { maxEvents })) {
+          if ('txs' in step) txs.push(...step.txs);
+          else {
+            const listed = txs.reduce((n, tx) => n + tx.events, 0);
+            for (const { ordinal, record } of step.events) {
+              expect(ordinal, 'an event of a tx not yet listed').toBeLessThan(listed);
+              expect(records.has(ordinal), `ordinal ${ordinal} twice`).toBe(false);
+              records.set(ordinal, record);
+            }
+          }
+        }
+        return { txs, records: [...records.keys()].sort((a, b) => a - b).map((o) => records.get(o)) };
+      };
+      const all = await bulk(from, 1_000);
+      expect(all.txs).toEqual(inOrder.map((tx) => ({ txId: tx.txId, events: tx.events.length })));
+      expect(all.records).toEqual(inOrder.flatMap((tx) => tx.events.map((e) => e.record)));
+      // Whole txs up to the bound (3 + 1; the next 4 would pass 5), and at least one tx.
+      const bounded = await bulk(from, 5);
+      expect(bounded.txs).toEqual(all.txs.slice(0, 2));
+      expect(bounded.records).toEqual(all.records.slice(0, 4));
+      expect((await bulk(from, 2)).txs).toEqual(all.txs.slice(0, 1));
+      // From a later tx, and past the last one.
+      const rest = await bulk(all.txs[2]!.txId, 1_000);
+      expect(rest.records).toEqual(all.records.slice(8));
+      expect(await bulk(all.txs[4]!.txId, 1_000)).toEqual({ txs: [], records: [] });
+    });
+
+    it('reads 9,000 events in bulk (several reads of each kind) exactly as readTransactions lists them', async () => {
+      const from = await ledger.lastTxId();
+      for (let b = 0; b < 18; b++) await ledger.append(Array.from({ length: 500 }, (_, i) => ev({ correlationId: `bulk-many-${(b * 500 + i) % 97}` })));
+      const inOrder: StoredEvent[] = [];
+      for (let after = from; ; ) {
+        const txs = await ledger.readTransactions(after, 5);
+        if (txs.length === 0) break;
+        for (const tx of txs) inOrder.push(...tx.events);
+        after = txs[txs.length - 1]!.txId;
+      }
+      expect(inOrder).toHaveLength(9_000);
+      const byOrdinal: unknown[] = [];
+      let listed = 0;
+      for await (const step of ledger.readInBulk(from, { maxEvents: 1_000_000 })) {
+        if ('txs' in step) listed += step.txs.reduce((n, tx) => n + tx.events, 0);
+        else for (const { ordinal, record } of step.events) byOrdinal[ordinal] = record;
+      }
+      expect(listed).toBe(9_000);
+      expect(byOrdinal).toEqual(inOrder.map((e) => e.record));
+    });
+
     it('groups concurrent appends into shared transactions, each with its own proof', async () => {
       const results = await Promise.all(Array.from({ length: 50 }, (_, i) => ledger.append([ev({ correlationId: `group-${i % 3}` })])));
       const txs = new Set(results.map((r) => r[0]!.event.txId));

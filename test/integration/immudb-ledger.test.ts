@@ -1,4 +1,5 @@
 import { expect, it } from 'vitest';
+import { encodeRecord } from '../../src/events/canonical.ts';
 import { LIMITS } from '../../src/events/limits.ts';
 import { ImmudbSession, pb } from '../../src/ledger/immudb/grpc.ts';
 import { eventIdKey } from '../../src/ledger/keys.ts';
@@ -80,6 +81,27 @@ describeImmudb('immudb 1.1.0', () => {
       // Untouched events still read.
       expect((await ledger.getMany([ids[2]!]))[0]?.record.eventId).toBe(ids[2]);
       expect((await ledger.getVerified(ids[2]!))?.event.record.eventId).toBe(ids[2]);
+    }));
+
+  it('refuses to hand on committed events, in order or in bulk, once a timeline entry was overwritten behind the gateway', () =>
+    withRawSession(async (ledger, session) => {
+      const [a] = await ledger.append([ev(), ev()]);
+      await ledger.append([ev()]);
+      const bulk = async () => {
+        let events = 0;
+        for await (const step of ledger.readInBulk('0', { maxEvents: 1_000 })) if ('events' in step) events += step.events.length;
+        return events;
+      };
+      expect(await bulk()).toBe(3);
+      const kv = new pb.KeyValue();
+      kv.setKey(a!.event.key);
+      // A well-formed event, so what fails is the value no longer being the one its tx committed.
+      kv.setValue(encodeRecord({ ...a!.event.record, outcome: 'FAILURE' }));
+      const req = new pb.SetRequest();
+      req.setKvsList([kv]);
+      await session.call('set', req);
+      await expect(bulk()).rejects.toMatchObject({ code: 'VERIFICATION_FAILED', message: expect.stringContaining('does not match') });
+      await expect(ledger.readTransactions('0', 10)).rejects.toMatchObject({ code: 'VERIFICATION_FAILED' });
     }));
 
   // immudb 1.1 resolves a bound reference by loading and re-hashing the whole tx it points into,

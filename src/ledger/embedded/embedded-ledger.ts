@@ -53,7 +53,8 @@ import { deepFreeze, PROOF_FORMAT, type DualProofJson, type LedgerState, type Pr
 import { assertProofBundle, assertProofBundlesOfTx } from '../../proof/verify.ts';
 import type { LedgerBackend } from '../group-commit.ts';
 import { eventIdKey, timelineKey, timelinePrefix, timelineSeekKey } from '../keys.ts';
-import type { AppendResult, CommittedTx, ScanDirection, StoredEvent, TimelinePage, TimelinePosition } from '../port.ts';
+import type { AppendResult, BulkReadStep, CommittedTx, ScanDirection, StoredEvent, TimelinePage, TimelinePosition } from '../port.ts';
+import { readInBulkInOrder } from '../bulk-read.ts';
 import type { TrustedStateStore } from '../trusted-state.ts';
 import { startAlhWorker, type AlhSource } from './alh-worker.ts';
 import { createSha256 } from './sha256.mjs';
@@ -313,6 +314,10 @@ export class EmbeddedLedger implements LedgerBackend, DualProofStore {
     const out = txs.map((id): CommittedTx => ({ txId: String(id), recordedAt: this.recordedAt(id), events: [] }));
     for (const e of events) out[Number(e.txId) - from]!.events.push(e);
     return out;
+  }
+
+  readInBulk(afterTxId: string, options: { maxEvents: number; attempts?: number }): AsyncGenerator<BulkReadStep, void, undefined> {
+    return readInBulkInOrder((after, maxTxs) => this.readTransactions(after, maxTxs), afterTxId, options);
   }
 
   async lastTxId(): Promise<string> {
