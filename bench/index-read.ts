@@ -3,8 +3,8 @@
  * database BENCH_INDEX_DATABASE at IMMUDB_ADDRESS (filled by bench/index.ts) as the indexer does
  * (PER txs a read, default 20; AHEAD reads in flight, default 2), through the body cache unless
  * NOCACHE=1, and prints events/s. Run it under `node --cpu-prof --import tsx` to profile the read
- * path; compare immudb's CPU time (ps) before and after. BULK=1 reads the first TXS txs' events with
- * `readInBulk` instead (txs listed, then values in key order), as a rebuild does.
+ * path; compare immudb's CPU time (ps) before and after. BULK=1 reads TXS × 250 events (the fill's
+ * txs hold 250) with `readInBulk` instead (txs listed, then values in key order), as a rebuild does.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -47,12 +47,14 @@ async function main(): Promise<number> {
     const started = performance.now();
     let events = 0;
     let lastDraw = 0;
-    const draw = (checkpoint: string, final = false, shown = events, what = 'events') => {
+    /** `of`: a bulk read's listed events, which its bar counts out (its txs are listed first). */
+    const draw = (checkpoint: string, final = false, shown = events, what = 'events', of?: number) => {
       const now = performance.now();
       if (!final && now - lastDraw < (tty ? 100 : 2_000)) return;
       lastDraw = now;
       const secs = (now - started) / 1000;
-      const line = `${bar(Number(checkpoint), Number(head))}  tx ${checkpoint}/${head}  ${fmt(shown)} events ${what}  ${fmt(shown / Math.max(secs, 1e-3))} events/s  ${secs.toFixed(1)} s`;
+      const done = of && shown > 0 ? bar(shown, of) : bar(Number(checkpoint), Number(head));
+      const line = `${done}  tx ${checkpoint}/${head}  ${fmt(shown)}${of ? `/${fmt(of)}` : ''} events ${what}  ${fmt(shown / Math.max(secs, 1e-3))} events/s  ${secs.toFixed(1)} s`;
       err.write(tty ? `\r${line}\x1b[K${final ? '\n' : ''}` : `${line}\n`);
     };
     const say = (m: string) => err.write(`${tty ? '\n' : ''}reindex: ${m}\n`);
@@ -61,7 +63,7 @@ async function main(): Promise<number> {
       leaseMs: 30_000,
       bulkMaxEvents: config.indexBulkMaxEvents,
       // A bulk load reads first (drawn as it goes) and writes at the end: the count restarts then.
-      onBulkRead: (p) => draw(p.checkpoint, false, p.events, 'read'),
+      onBulkRead: (p) => draw(p.checkpoint, false, p.events, 'read', p.listed),
       onApplied: (p) => {
         events += p.events;
         draw(p.checkpoint);

@@ -11,13 +11,15 @@
  * rule applied to the final counts. (Batch by batch, a value that was common early on may have
  * turned dense where the bulk build keeps its set; queries answer the same either way.) Pure: no I/O.
  *
+ * Codes go out by each value's first place in commit order (its ordinal), not by the order records
+ * are added in, so a bulk read may hand records over in any order (`coverTx` + `addRecord`).
+ *
  * Memory: a 22-character position and four code references per event plus one number per set
- * membership, ~200 bytes an
- * event while building (callers bound the events of one build).
+ * membership, ~200 bytes an event while building (callers bound the events of one build).
  */
 import { becomesDense, CODED_FIELDS, codedValue, overflowCode, packCodes, resolveMaxCodes, DENSE_MIN_EVENTS, type CodedField, type Codes, type IndexLayoutOptions } from './codes.ts';
 import type { IndexTx } from './port.ts';
-import { encodePosition, fieldKey, GLOBAL_KEY, positionOf, setFieldKeys } from './query.ts';
+import { encodePosition, fieldKey, GLOBAL_KEY, memberAt, positionOf, setFieldKeys } from './query.ts';
 import type { AuditEventRecord } from '../events/types.ts';
 
 /** A coded value's entry in the built codebook (overflowed values have none). */
@@ -110,6 +112,7 @@ export class IndexBuild {
   addRecord(ordinal: number, r: AuditEventRecord): void {
     if (this.spent) throw new Error('IndexBuild: add after result()');
     const i = this.positions.length;
+    const position = encodePosition(positionOf(r)); // first: it throws for a record it cannot place
     const own: string[] = [];
     for (const field of CODED_FIELDS) {
       const v = codedValue(r, field);
@@ -129,7 +132,7 @@ export class IndexBuild {
       this.valuesOf.push(p);
       own.push(key);
     }
-    this.positions.push(encodePosition(positionOf(r)));
+    this.positions.push(position);
     this.added++;
     for (const key of setFieldKeys(r)) this.push(key, i);
     for (const key of own) this.push(key, i);
@@ -158,15 +161,18 @@ export class IndexBuild {
     return used;
   }
 
+  /** Turns `positions` into the members, in place (one array of strings at the peak, not two). */
   private members(): string[] {
     const f = CODED_FIELDS.length;
     const v = this.valuesOf;
-    const code = (p: Pending | undefined) => p?.code ?? 0;
-    return this.positions.map((position, i) => {
+    const m = this.positions;
+    for (let i = 0; i < m.length; i++) {
       const codes = {} as Codes;
-      for (let k = 0; k < f; k++) codes[CODED_FIELDS[k]!] = code(v[i * f + k]);
-      return position + packCodes(codes); // encodeMember of the position's encoding
-    });
+      for (let k = 0; k < f; k++) codes[CODED_FIELDS[k]!] = v[i * f + k]?.code ?? 0;
+      m[i] = memberAt(m[i]!, packCodes(codes));
+    }
+    v.length = 0;
+    return m;
   }
 
   /** The finished index, once: the build hands its lists over and is spent afterwards. */
@@ -175,8 +181,6 @@ export class IndexBuild {
     this.spent = true;
     const used = this.assignCodes();
     const m = this.members();
-    this.positions.length = 0;
-    this.valuesOf.length = 0;
     // Rank every member once; each set then sorts small integers instead of strings. The sort
     // compares numbers first: the member's first 8 bytes (48-bit milliseconds, 2 uuid bytes) as a
     // double, which rounds but never reverses their order; equal ones compare as strings.

@@ -52,8 +52,12 @@ export interface IndexerOptions {
   logger?: IndexerLogger;
   /** Called after every applied batch (progress bars, metrics). */
   onApplied?: (p: { checkpoint: string; events: number; txs: number }) => void;
-  /** Called after every ledger read of a bulk load, before anything of it is written (progress bars). */
-  onBulkRead?: (p: { checkpoint: string; events: number }) => void;
+  /**
+   * Called after every ledger read of a bulk load, before anything of it is written (progress
+   * bars): the last tx listed, the events read so far and the events of the txs listed so far
+   * (the ledger lists txs before it reads their events).
+   */
+  onBulkRead?: (p: { checkpoint: string; events: number; listed: number }) => void;
 }
 
 export interface IndexLag {
@@ -334,9 +338,10 @@ export class Indexer {
       this.log.info('indexer: the index moved on during a bulk load (lease lost or a rebuild elsewhere); re-reading its state');
       return false;
     };
-    // The ledger lists the txs, then hands their events over in the order it reads fastest; the
-    // build puts them back in commit order. A failed read is retried (by the ledger): giving up
-    // would throw away everything read so far.
+    // The ledger lists the txs, then hands their events over in the order it reads fastest, each
+    // with its place in commit order, by which the build hands out codes as applying them in order
+    // would. A read that fails for want of the ledger is retried (by the ledger): giving up would
+    // throw away everything read so far.
     let listed = 0;
     for await (const step of this.ledger.readInBulk('0', { maxEvents: this.bulkMax, attempts: BULK_READ_ATTEMPTS })) {
       if ('txs' in step) {
@@ -347,7 +352,7 @@ export class Indexer {
       } else {
         for (const e of step.events) build.addRecord(e.ordinal, e.record);
       }
-      this.onBulkRead?.({ checkpoint: build.lastTxId, events: build.events });
+      this.onBulkRead?.({ checkpoint: build.lastTxId, events: build.events, listed });
       // Leaving the loop ends the read (its generator returns).
       if (this.stopping()) return 'more';
       if (Date.now() >= renewAt && !(await stillOurs())) return 'stale';

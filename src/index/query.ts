@@ -125,8 +125,14 @@ export function encodePosition(p: IndexPosition): string {
 
 /** A member: the position, then the 3 code bytes (codes.ts `packCodes`). */
 export function encodeMember(p: IndexPosition, codes: string): string {
+  return memberAt(encodePosition(p), codes);
+}
+
+/** The member of an encoded position (`encodePosition`) and its packed codes. */
+export function memberAt(position: string, codes: string): string {
+  if (position.length !== POSITION_LENGTH) throw new TypeError(`a position is ${POSITION_LENGTH} bytes`);
   if (codes.length !== CODE_BYTES) throw new TypeError(`codes must be ${CODE_BYTES} bytes`);
-  return encodePosition(p) + codes;
+  return position + codes;
 }
 
 export function decodeMember(m: string): IndexPosition {

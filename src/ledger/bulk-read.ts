@@ -2,19 +2,24 @@
  * Helpers of `Ledger.readInBulk`: the bound on whole txs, retries, and an implementation for a
  * ledger whose `readTransactions` is already cheap per event (the embedded ledger).
  */
+import { ErrorCode, isAuditError } from '../errors.ts';
 import type { BulkReadStep, CommittedTx } from './port.ts';
 
 /** Whether a bulk read holding `events` events so far takes a tx of `n` more (always the first). */
 export const takesTx = (events: number, txsTaken: number, n: number, maxEvents: number): boolean => txsTaken === 0 || events + n <= maxEvents;
 
-/** `read()`, tried up to `attempts` times, waiting 400 ms, 800 ms, … in between. */
-export async function retrying<T>(read: () => Promise<T>, attempts: number): Promise<T> {
+/**
+ * `read()`, tried up to `attempts` times while it fails with LEDGER_UNAVAILABLE (a refused or
+ * unverifiable read fails the same way again) and `keepTrying()`; waits 400 ms, 800 ms, … up to
+ * 5 s in between.
+ */
+export async function retrying<T>(read: () => Promise<T>, attempts: number, keepTrying: () => boolean = () => true): Promise<T> {
   for (let a = 1; ; a++) {
     try {
       return await read();
     } catch (e) {
-      if (a >= attempts) throw e;
-      await new Promise((r) => setTimeout(r, 200 * 2 ** a));
+      if (a >= attempts || !isAuditError(e) || e.code !== ErrorCode.LEDGER_UNAVAILABLE || !keepTrying()) throw e;
+      await new Promise((r) => setTimeout(r, Math.min(5_000, 200 * 2 ** a)));
     }
   }
 }

@@ -289,9 +289,12 @@ export function ledgerContract(name: string, open: () => Promise<Ledger>) {
       expect(await bulk(all.txs[4]!.txId, 1_000)).toEqual({ txs: [], records: [] });
     });
 
-    it('reads 9,000 events in bulk (several reads of each kind) exactly as readTransactions lists them', async () => {
+    it('reads 9,000 events of 165 txs in bulk (several reads of each kind) exactly as readTransactions lists them', async () => {
       const from = await ledger.lastTxId();
-      for (let b = 0; b < 18; b++) await ledger.append(Array.from({ length: 500 }, (_, i) => ev({ correlationId: `bulk-many-${(b * 500 + i) % 97}` })));
+      // Small txs first, so that the listing goes on past its first reads with fewer, bigger txs.
+      const sizes = [...Array<number>(150).fill(10), ...Array<number>(15).fill(500)];
+      let n = 0;
+      for (const size of sizes) await ledger.append(Array.from({ length: size }, () => ev({ correlationId: `bulk-many-${n++ % 97}` })));
       const inOrder: StoredEvent[] = [];
       for (let after = from; ; ) {
         const txs = await ledger.readTransactions(after, 5);
@@ -308,6 +311,24 @@ export function ledgerContract(name: string, open: () => Promise<Ledger>) {
       }
       expect(listed).toBe(9_000);
       expect(byOrdinal).toEqual(inOrder.map((e) => e.record));
+      // Bounded in a later read: the 150 small txs and 7 big ones make exactly 5,000.
+      const txs: { txId: string; events: number }[] = [];
+      const records: unknown[] = [];
+      for await (const step of ledger.readInBulk(from, { maxEvents: 5_000 })) {
+        if ('txs' in step) txs.push(...step.txs);
+        else for (const { ordinal, record } of step.events) records[ordinal] = record;
+      }
+      expect(txs.map((tx) => tx.events)).toEqual(sizes.slice(0, 157));
+      expect(records).toEqual(inOrder.slice(0, 5_000).map((e) => e.record));
+    });
+
+    it('stops reading in bulk when the caller leaves early, and reads again afterwards', async () => {
+      const from = await ledger.lastTxId();
+      for (let b = 0; b < 3; b++) await ledger.append(Array.from({ length: 300 }, () => ev({ correlationId: 'bulk-early' })));
+      for await (const step of ledger.readInBulk(from, { maxEvents: 1_000 })) if ('events' in step) break;
+      let events = 0;
+      for await (const step of ledger.readInBulk(from, { maxEvents: 1_000 })) if ('events' in step) events += step.events.length;
+      expect(events).toBe(900);
     });
 
     it('groups concurrent appends into shared transactions, each with its own proof', async () => {

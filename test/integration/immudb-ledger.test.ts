@@ -104,6 +104,19 @@ describeImmudb('immudb 1.1.0', () => {
       await expect(ledger.readTransactions('0', 10)).rejects.toMatchObject({ code: 'VERIFICATION_FAILED' });
     }));
 
+  // 4,096 such values would be a 256 MiB reply, past what the client accepts (64 MiB): reads in
+  // bulk are bounded in bytes as well as in keys.
+  it('reads 1,100 events of ~64 KiB each (~70 MB) in bulk', () =>
+    withRawSession(async (ledger) => {
+      const blob = 'x'.repeat(LIMITS.dataMaxBytes - 100);
+      for (let b = 0; b < 11; b++) await ledger.append(Array.from({ length: 100 }, (_, i) => ev({ correlationId: `big-${i % 5}`, data: { blob, n: b * 100 + i } })));
+      const seen = new Set<number>();
+      for await (const step of ledger.readInBulk('0', { maxEvents: 10_000 })) {
+        if ('events' in step) for (const e of step.events) seen.add((e.record.data as { n: number }).n);
+      }
+      expect(seen.size).toBe(1_100);
+    }), 120_000);
+
   // immudb 1.1 resolves a bound reference by loading and re-hashing the whole tx it points into,
   // an unbound one through its key index: reads by id of events from big txs depend on it.
   it('writes ev/<eventId> as an unbound reference that resolves to the timeline entry', () =>

@@ -66,11 +66,11 @@ function randomEntries(rand: () => number) {
 }
 
 describe('wire: decoding what google-protobuf encodes', () => {
-  it('TxList: every tx id, time and entry key/hValue, in order (500 random lists)', () => {
+  it('TxList: every tx id, time and entry key/hValue/vLen, in order (500 random lists)', () => {
     const rand = prng(11);
     for (let i = 0; i < 500; i++) {
       const { txs, encoded } = randomTxList(rand);
-      expect(decodeTxList(encoded)).toEqual(txs.map((t) => ({ id: t.id, ts: t.ts, entries: t.entries.map((e) => ({ key: e.key, hValue: e.hValue })) })));
+      expect(decodeTxList(encoded)).toEqual(txs.map((t) => ({ id: t.id, ts: t.ts, entries: t.entries.map((e) => ({ key: e.key, hValue: e.hValue, vLen: e.vLen })) })));
     }
   });
 
@@ -99,6 +99,16 @@ describe('wire: decoding what google-protobuf encodes', () => {
     const unknown = Buffer.from([0x78, 0x96, 0x01, 0x81, 0x01, 1, 2, 3, 4, 5, 6, 7, 8, 0x8a, 0x01, 2, 0xaa, 0xbb, 0x95, 0x01, 1, 2, 3, 4]);
     expect(decodeTxList(Buffer.concat([unknown, encoded]))).toEqual(decodeTxList(encoded));
     expect(decodeTxList(encoded)).toHaveLength(txs.length);
+  });
+
+  it('skips unknown fields inside nested messages too (TxMetadata, TxEntry, Entry)', () => {
+    const unknown = [0x78, 0x05, 0x8a, 0x01, 0x01, 0xff]; // field 15 varint 5, field 17 bytes [0xff]
+    const msg = (field: number, body: number[]) => [(field << 3) | 2, body.length, ...body];
+    const metadata = msg(1, [...unknown, 0x08, 0x07, ...unknown, 0x18, 0x2a]); // id 7, ts 42
+    const entry = msg(2, [...unknown, ...msg(1, [0x6b]), ...unknown, ...msg(2, [1, 2]), 0x20, 0x03]); // key "k", hValue, vLen 3
+    expect(decodeTxList(Buffer.from(msg(1, [...metadata, ...unknown, ...entry])))).toEqual([{ id: 7, ts: 42, entries: [{ key: Buffer.from('k'), hValue: Buffer.from([1, 2]), vLen: 3 }] }]);
+    const e = msg(1, [...unknown, 0x08, 0x09, ...msg(2, [0x6b]), ...unknown, ...msg(3, [0x76]), ...unknown]);
+    expect(decodeEntries(Buffer.from([...unknown, ...e]))).toEqual([{ tx: 9, key: Buffer.from('k'), value: Buffer.from('v') }]);
   });
 });
 
@@ -137,6 +147,9 @@ describe('wire: malformed replies', () => {
   it('names what is wrong: a length past the end, a tx without metadata, an id beyond 2^53', () => {
     expect(() => decodeEntries(Buffer.from([0x0a, 0x05, 0x08]))).toThrow(/runs past/);
     expect(() => decodeTxList(Buffer.from([0x0a, 0x00]))).toThrow(/without metadata/);
+    // Field number 0, and a tag beyond 32 bits that would wrap to field 1 (0x0a) when shifted.
+    expect(() => decodeEntries(Buffer.from([0x02, 0x00]))).toThrow(/invalid field tag/);
+    expect(() => decodeEntries(Buffer.from([0x8a, 0x80, 0x80, 0x80, 0x20, 0x00]))).toThrow(/invalid field tag/);
     const md = new pb.TxMetadata();
     md.setId('18014398509481984'); // 2^54
     const tx = new pb.Tx();

@@ -31,9 +31,12 @@ const MAX_SCAN = 1000;
 const SET_KEY_PREFIX = 0x00;
 /** How a timeline key starts in a tx's entries (immudb's set-key prefix, then ours). */
 const TIMELINE_ENTRY_TAG = Buffer.from([SET_KEY_PREFIX, ...Buffer.from(TIMELINE_PREFIX)]);
-/** A bulk read's TxScan aims at this many events, its GetAll calls ask for this many keys each. */
-const BULK_EVENTS_PER_SCAN = 10_000;
+/** A bulk read's TxScan aims at this many entries; its GetAll calls ask for at most this many keys and value bytes. */
+const BULK_ENTRIES_PER_SCAN = 20_000;
 const BULK_VALUES_PER_READ = 4_096;
+const BULK_BYTES_PER_READ = 16 * 2 ** 20;
+/** Calls (of the session's deadline each) a bulk read waits for immudb to index what it listed. */
+const BULK_INDEXING_WAIT_ATTEMPTS = 12;
 const isTimelineEntryKey = (key: Buffer) => key.length > TIMELINE_ENTRY_TAG.length && TIMELINE_ENTRY_TAG.equals(key.subarray(0, TIMELINE_ENTRY_TAG.length));
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -231,23 +234,15 @@ export class ImmudbLedger implements LedgerBackend {
       return committed;
     });
     if (wanted.length === 0) return out;
-    let entries: WireEntry[];
-    try {
-      entries = decodeEntries(await this.session.callBytes('GetAll', encodeKeyListRequest(wanted.map((w) => w.key), txs[txs.length - 1]!.id)));
-    } catch (e) {
-      throw asLedgerError(e, 'the read of committed events');
-    }
-    // GetAll answers key by key in the order asked (a missing key fails the whole call).
-    if (entries.length !== wanted.length) throw verificationFailed(`immudb returned ${entries.length} values for ${wanted.length} keys`);
+    const values = await this.committedValues(
+      wanted.map((w) => w.key),
+      (i) => wanted[i]!.hValue,
+      txs[txs.length - 1]!.id,
+    );
     wanted.forEach((w, i) => {
-      const { key, value } = entries[i]!;
-      // The key's current value must be the one this tx wrote (timeline keys are written once).
-      if (!key.equals(w.key) || !storedValueHash(value).equals(w.hValue)) {
-        throw verificationFailed(`the value of ${w.key.toString('latin1')} does not match tx ${w.tx.txId}`);
-      }
       // Copied: a view would keep the whole reply alive as long as the event.
       const ownKey = Buffer.from(w.key);
-      w.tx.events.push({ record: this.decode(value, ownKey), txId: w.tx.txId, key: ownKey, recordedAt: w.tx.recordedAt });
+      w.tx.events.push({ record: this.decode(values[i]!, ownKey), txId: w.tx.txId, key: ownKey, recordedAt: w.tx.recordedAt });
     });
     return out;
   }
@@ -262,68 +257,98 @@ export class ImmudbLedger implements LedgerBackend {
   async *readInBulk(afterTxId: string, { maxEvents, attempts = 1 }: { maxEvents: number; attempts?: number }): AsyncGenerator<BulkReadStep, void, undefined> {
     const keys: string[] = []; // ordinal → timeline key (latin1: JS string order is byte order)
     const hashes = new HashBlocks(); // ordinal → the value hash its tx committed
-    let after = Number(afterTxId);
-    let txsPerScan = 20;
-    let txsTaken = 0;
-    for (let more = true; more; ) {
-      const txs = await retrying(() => this.scanTxs(after, txsPerScan), attempts);
-      const listed: { txId: string; events: number }[] = [];
-      for (const tx of txs) {
-        const mine = tx.entries.filter((e) => isTimelineEntryKey(e.key));
-        if (!takesTx(keys.length, txsTaken, mine.length, maxEvents)) {
-          more = false;
-          break;
-        }
-        for (const e of mine) {
-          keys.push(e.key.toString('latin1', 1));
-          hashes.push(e.hValue);
-        }
-        listed.push({ txId: String(tx.id), events: mine.length });
-        txsTaken++;
-        after = tx.id;
-      }
-      if (listed.length > 0) yield { txs: listed };
-      if (txs.length < txsPerScan) more = false;
-      // A scan's reply holds every entry's key and hash: aim at ~10,000 events a scan.
-      const perTx = Math.max(1, keys.length / Math.max(1, txsTaken));
-      txsPerScan = Math.max(1, Math.min(MAX_SCAN, Math.round(BULK_EVENTS_PER_SCAN / perTx)));
-    }
-    if (keys.length === 0) return;
-    const order = new Uint32Array(keys.length);
-    for (let i = 0; i < order.length; i++) order[i] = i;
-    order.sort((a, b) => (keys[a]! < keys[b]! ? -1 : 1));
-    const sinceTx = after;
-    const read = (from: number) => {
-      const ordinals = order.subarray(from, from + BULK_VALUES_PER_READ);
-      const request = encodeKeyListRequest(Array.from(ordinals, (o) => Buffer.from(keys[o]!, 'latin1')), sinceTx);
-      const p = retrying(async () => decodeEntries(await this.session.callBytes('GetAll', request)), attempts).catch((e) => {
-        throw asLedgerError(e, 'the read of committed events');
-      });
-      p.catch(() => undefined); // awaited below, or dropped when the caller stops early
-      return { ordinals, reply: p };
-    };
-    // One read in flight while the last one is checked and decoded: immudb answers one GetAll at a time anyway.
-    const reads = [read(0)];
-    for (let next = BULK_VALUES_PER_READ; reads.length > 0; ) {
-      if (next < order.length) {
-        reads.push(read(next));
-        next += BULK_VALUES_PER_READ;
-      }
-      const { ordinals, reply } = reads.shift()!;
-      const entries = await reply;
-      if (entries.length !== ordinals.length) throw verificationFailed(`immudb returned ${entries.length} values for ${ordinals.length} keys`);
-      yield {
-        events: Array.from(ordinals, (ordinal, i) => {
-          const { key, value } = entries[i]!;
-          const wanted = keys[ordinal]!;
-          // Each key's current value must be the one its tx committed (timeline keys are written once).
-          if (key.toString('latin1') !== wanted || !storedValueHash(value).equals(hashes.at(ordinal))) {
-            throw verificationFailed(`the value of ${wanted} does not match the tx that wrote it`);
+    const sizes: number[] = []; // ordinal → value length
+    let stopped = false; // the caller left early: reads still in flight are not retried
+    const retry = <T>(read: () => Promise<T>) => retrying(read, attempts, () => !stopped);
+    try {
+      let after = Number(afterTxId);
+      let txsPerScan = 20;
+      let txsTaken = 0;
+      let entriesListed = 0;
+      for (let more = true; more; ) {
+        const txs = await retry(() => this.scanTxs(after, txsPerScan));
+        const listed: { txId: string; events: number }[] = [];
+        for (const tx of txs) {
+          if (tx.id !== after + 1) throw verificationFailed(`immudb listed tx ${tx.id} after tx ${after}`);
+          const mine = tx.entries.filter((e) => isTimelineEntryKey(e.key));
+          if (!takesTx(keys.length, txsTaken, mine.length, maxEvents)) {
+            more = false;
+            break;
           }
-          return { ordinal, record: this.decode(value, key) };
-        }),
+          for (const e of mine) {
+            keys.push(e.key.toString('latin1', 1));
+            hashes.push(e.hValue);
+            sizes.push(e.vLen);
+          }
+          listed.push({ txId: String(tx.id), events: mine.length });
+          txsTaken++;
+          entriesListed += tx.entries.length;
+          after = tx.id;
+        }
+        if (listed.length > 0) yield { txs: listed };
+        if (txs.length < txsPerScan) more = false;
+        // A scan's reply holds every entry's key and hash: aim at ~20,000 entries a scan.
+        txsPerScan = Math.max(1, Math.min(MAX_SCAN, Math.round(BULK_ENTRIES_PER_SCAN / Math.max(1, entriesListed / txsTaken))));
+      }
+      if (keys.length === 0) return;
+      const order = new Uint32Array(keys.length);
+      for (let i = 0; i < order.length; i++) order[i] = i;
+      order.sort((a, b) => (keys[a]! < keys[b]! ? -1 : keys[a]! > keys[b]! ? 1 : a - b));
+      // Every read asks for the values as of the last listed tx: wait for immudb to have indexed it
+      // once, with time to spare, rather than have each read's deadline run out behind a busy indexer.
+      await retrying(() => this.committedValues([Buffer.from(keys[order[0]!]!, 'latin1')], () => hashes.at(order[0]!), after), BULK_INDEXING_WAIT_ATTEMPTS, () => !stopped);
+      const read = (from: number, to: number) => {
+        const ordinals = order.subarray(from, to);
+        const p = retry(() => this.committedValues(Array.from(ordinals, (o) => Buffer.from(keys[o]!, 'latin1')), (i) => hashes.at(ordinals[i]!), after));
+        p.catch(() => undefined); // awaited below, or dropped when the caller stops early
+        return { ordinals, values: p };
       };
+      // Reads of at most BULK_VALUES_PER_READ keys and BULK_BYTES_PER_READ bytes of values (one
+      // value alone may be bigger); one in flight while the last one is decoded.
+      const reads: ReturnType<typeof read>[] = [];
+      let next = 0;
+      const issue = () => {
+        if (next >= order.length) return;
+        let end = next;
+        for (let bytes = 0; end < order.length && end - next < BULK_VALUES_PER_READ; end++) {
+          bytes += sizes[order[end]!]!;
+          if (bytes > BULK_BYTES_PER_READ && end > next) break;
+        }
+        reads.push(read(next, end));
+        next = end;
+      };
+      issue();
+      while (reads.length > 0) {
+        issue();
+        const { ordinals, values } = reads.shift()!;
+        const got = await values;
+        yield { events: Array.from(ordinals, (ordinal, i) => ({ ordinal, record: this.decode(got[i]!, Buffer.from(keys[ordinal]!, 'latin1')) })) };
+      }
+    } finally {
+      stopped = true;
     }
+  }
+
+  /**
+   * One GetAll of timeline keys as of `sinceTx`, each value checked against the hash its tx
+   * committed, `hashOf(i)` for `keys[i]` (timeline keys are written once: a value written again
+   * behind the gateway fails here).
+   */
+  private async committedValues(keys: readonly Buffer[], hashOf: (i: number) => Buffer, sinceTx: number): Promise<Buffer[]> {
+    let entries: WireEntry[];
+    try {
+      entries = decodeEntries(await this.session.callBytes('GetAll', encodeKeyListRequest(keys, sinceTx)));
+    } catch (e) {
+      throw asLedgerError(e, 'the read of committed events');
+    }
+    // GetAll answers key by key in the order asked, leaving out keys it does not find.
+    if (entries.length !== keys.length) throw verificationFailed(`immudb returned ${entries.length} values for ${keys.length} keys`);
+    return entries.map(({ key, value }, i) => {
+      if (!key.equals(keys[i]!) || !storedValueHash(value).equals(hashOf(i))) {
+        throw verificationFailed(`the value of ${keys[i]!.toString('latin1')} does not match the tx that wrote it`);
+      }
+      return value;
+    });
   }
 
   /** TxScan of up to `maxTxs` txs after `after`; [] past the last one. */

@@ -19,10 +19,11 @@ export class MalformedReply extends Error {
   }
 }
 
-/** TxEntry: a key a tx wrote and the hash of its value (values are not in a TxScan reply). */
+/** TxEntry: a key a tx wrote, the hash and length of its value (values are not in a TxScan reply). */
 export interface WireTxEntry {
   key: Buffer;
   hValue: Buffer;
+  vLen: number;
 }
 
 /** Tx: its metadata's id and time (seconds) and its entries. */
@@ -71,6 +72,13 @@ class Cursor {
     }
     if (value > Number.MAX_SAFE_INTEGER) throw new MalformedReply('integer beyond 2^53');
     return value;
+  }
+
+  /** A field's tag: field number << 3 | wire type. */
+  tag(): number {
+    const t = this.varint();
+    if (t > 0xffffffff || t >>> 3 === 0) throw new MalformedReply(`invalid field tag ${t}`);
+    return t;
   }
 
   /** A length-delimited field's body, as a cursor of its own. */
@@ -123,7 +131,7 @@ export function decodeTxList(buf: Buffer): WireTx[] {
   const txs: WireTx[] = [];
   const c = new Cursor(buf, 0, buf.length);
   while (c.more) {
-    const tag = c.varint();
+    const tag = c.tag();
     if (tag === ((1 << 3) | BYTES)) txs.push(decodeTx(c.sub()));
     else c.skip(tag & 7);
   }
@@ -137,7 +145,7 @@ function decodeTx(c: Cursor): WireTx {
   let ts = 0;
   const entries: WireTxEntry[] = [];
   while (c.more) {
-    const tag = c.varint();
+    const tag = c.tag();
     const n = tag >>> 3;
     const w = tag & 7;
     if (n === 1 && w === BYTES) {
@@ -145,7 +153,7 @@ function decodeTx(c: Cursor): WireTx {
       const m = c.sub();
       metadata = true;
       while (m.more) {
-        const t = m.varint();
+        const t = m.tag();
         if (t === ((1 << 3) | VARINT)) id = m.varint();
         else if (t === ((3 << 3) | VARINT)) ts = m.varint();
         else m.skip(t & 7);
@@ -156,13 +164,15 @@ function decodeTx(c: Cursor): WireTx {
       // proto3 leaves empty bytes out: absent means empty.
       let key: Buffer = EMPTY;
       let hValue: Buffer = EMPTY;
+      let vLen = 0;
       while (e.more) {
-        const t = e.varint();
+        const t = e.tag();
         if (t === ((1 << 3) | BYTES)) key = e.bytes();
         else if (t === ((2 << 3) | BYTES)) hValue = e.bytes();
+        else if (t === ((4 << 3) | VARINT)) vLen = e.varint();
         else e.skip(t & 7);
       }
-      entries.push({ key, hValue });
+      entries.push({ key, hValue, vLen });
     } else {
       c.skip(w);
     }
@@ -176,7 +186,7 @@ export function decodeEntries(buf: Buffer): WireEntry[] {
   const out: WireEntry[] = [];
   const c = new Cursor(buf, 0, buf.length);
   while (c.more) {
-    const tag = c.varint();
+    const tag = c.tag();
     if (tag !== ((1 << 3) | BYTES)) {
       c.skip(tag & 7);
       continue;
@@ -186,7 +196,7 @@ export function decodeEntries(buf: Buffer): WireEntry[] {
     let key: Buffer = EMPTY;
     let value: Buffer = EMPTY;
     while (e.more) {
-      const t = e.varint();
+      const t = e.tag();
       if (t === ((1 << 3) | VARINT)) tx = e.varint();
       else if (t === ((2 << 3) | BYTES)) key = e.bytes();
       else if (t === ((3 << 3) | BYTES)) value = e.bytes();
