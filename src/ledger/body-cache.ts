@@ -143,7 +143,8 @@ export class BodyCache {
 /**
  * `ledger` with `getMany` answered from the cache where it can, misses read in one `getMany` of
  * the rest; `readTransactions` and `getVerified` fill it on the way through. Every other member
- * (including ones beyond the port, such as `maxEventsPerAppend`) is the ledger's own.
+ * (including ones beyond the port, such as `maxEventsPerAppend`) is the ledger's own: `readInBulk`
+ * does not fill it, because a rebuild reads every event in key order, not the newest last.
  */
 export function withBodyCache<L extends Ledger>(ledger: L, options: BodyCacheOptions = {}): BodyCachedLedger<L> {
   const cache = new BodyCache(options.maxBytes ?? DEFAULT_BODY_CACHE_BYTES);

@@ -63,6 +63,8 @@ describeImmudb('GraphQL auditEvents', () => {
       });
       url = (await app.listen()).url;
       redis = new Redis(redisUrl!);
+      // Indexed by following (which fills the body cache), not by a first bulk load (which does not).
+      await waitCaughtUp(setup.index, ledger);
       const r = await gql(url, CREATE_MANY, { input: inputs });
       expect(r.body.errors).toBeUndefined();
       await waitCaughtUp(setup.index, ledger);

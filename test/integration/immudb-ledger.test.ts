@@ -106,7 +106,7 @@ describeImmudb('immudb 1.1.0', () => {
 
   // 4,096 such values would be a 256 MiB reply, past what the client accepts (64 MiB): reads in
   // bulk are bounded in bytes as well as in keys.
-  it('reads 1,100 events of ~64 KiB each (~70 MB) in bulk', () =>
+  it('reads 1,100 events of ~64 KiB each (~70 MB) in bulk, and as followers read them', () =>
     withRawSession(async (ledger) => {
       const blob = 'x'.repeat(LIMITS.dataMaxBytes - 100);
       for (let b = 0; b < 11; b++) await ledger.append(Array.from({ length: 100 }, (_, i) => ev({ correlationId: `big-${i % 5}`, data: { blob, n: b * 100 + i } })));
@@ -115,6 +115,9 @@ describeImmudb('immudb 1.1.0', () => {
         if ('events' in step) for (const e of step.events) seen.add((e.record.data as { n: number }).n);
       }
       expect(seen.size).toBe(1_100);
+      // All 11 txs in one read, as the indexer's windows of up to 5,000 events ask.
+      const txs = await ledger.readTransactions('0', 100);
+      expect(txs.flatMap((tx) => tx.events.map((e) => (e.record.data as { n: number }).n))).toEqual(Array.from({ length: 1_100 }, (_, i) => i));
     }), 120_000);
 
   // immudb 1.1 resolves a bound reference by loading and re-hashing the whole tx it points into,

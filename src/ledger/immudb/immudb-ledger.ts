@@ -31,10 +31,11 @@ const MAX_SCAN = 1000;
 const SET_KEY_PREFIX = 0x00;
 /** How a timeline key starts in a tx's entries (immudb's set-key prefix, then ours). */
 const TIMELINE_ENTRY_TAG = Buffer.from([SET_KEY_PREFIX, ...Buffer.from(TIMELINE_PREFIX)]);
-/** A bulk read's TxScan aims at this many entries; its GetAll calls ask for at most this many keys and value bytes. */
+/** A bulk read's TxScan aims at this many entries; its GetAll calls ask for at most this many keys. */
 const BULK_ENTRIES_PER_SCAN = 20_000;
 const BULK_VALUES_PER_READ = 4_096;
-const BULK_BYTES_PER_READ = 16 * 2 ** 20;
+/** Value bytes one GetAll asks for at most (the client takes replies of up to 64 MiB). */
+const VALUE_BYTES_PER_READ = 16 * 2 ** 20;
 /** Calls (of the session's deadline each) a bulk read waits for immudb to index what it listed. */
 const BULK_INDEXING_WAIT_ATTEMPTS = 12;
 const isTimelineEntryKey = (key: Buffer) => key.length > TIMELINE_ENTRY_TAG.length && TIMELINE_ENTRY_TAG.equals(key.subarray(0, TIMELINE_ENTRY_TAG.length));
@@ -224,21 +225,23 @@ export class ImmudbLedger implements LedgerBackend {
     // Both calls are encoded and decoded by hand (wire.ts): followers read every event this way.
     const txs = await this.scanTxs(Number(afterTxId), maxTxs);
     // TxScan lists entry keys and value hashes only: values come from one GetAll of the timeline keys.
-    const wanted: { tx: CommittedTx; key: Buffer; hValue: Buffer }[] = [];
+    const wanted: { tx: CommittedTx; key: Buffer; hValue: Buffer; vLen: number }[] = [];
     const out = txs.map((tx): CommittedTx => {
       const committed: CommittedTx = { txId: String(tx.id), recordedAt: new Date(tx.ts * 1000).toISOString(), events: [] };
       this.commitTimes_.set(committed.txId, committed.recordedAt);
       for (const e of tx.entries) {
-        if (isTimelineEntryKey(e.key)) wanted.push({ tx: committed, key: e.key.subarray(1), hValue: e.hValue });
+        if (isTimelineEntryKey(e.key)) wanted.push({ tx: committed, key: e.key.subarray(1), hValue: e.hValue, vLen: e.vLen });
       }
       return committed;
     });
-    if (wanted.length === 0) return out;
-    const values = await this.committedValues(
-      wanted.map((w) => w.key),
-      (i) => wanted[i]!.hValue,
-      txs[txs.length - 1]!.id,
-    );
+    const values: Buffer[] = [];
+    // Usually one GetAll; more when the values would not fit one reply.
+    for (let from = 0; from < wanted.length; ) {
+      const to = readEnd((i) => wanted[i]!.vLen, from, wanted.length, Infinity);
+      const run = wanted.slice(from, to);
+      values.push(...(await this.committedValues(run.map((w) => w.key), (i) => run[i]!.hValue, txs[txs.length - 1]!.id)));
+      from = to;
+    }
     wanted.forEach((w, i) => {
       // Copied: a view would keep the whole reply alive as long as the event.
       const ownKey = Buffer.from(w.key);
@@ -303,17 +306,13 @@ export class ImmudbLedger implements LedgerBackend {
         p.catch(() => undefined); // awaited below, or dropped when the caller stops early
         return { ordinals, values: p };
       };
-      // Reads of at most BULK_VALUES_PER_READ keys and BULK_BYTES_PER_READ bytes of values (one
-      // value alone may be bigger); one in flight while the last one is decoded.
+      // Reads of at most BULK_VALUES_PER_READ keys (and VALUE_BYTES_PER_READ); one in flight while
+      // the last one is decoded.
       const reads: ReturnType<typeof read>[] = [];
       let next = 0;
       const issue = () => {
         if (next >= order.length) return;
-        let end = next;
-        for (let bytes = 0; end < order.length && end - next < BULK_VALUES_PER_READ; end++) {
-          bytes += sizes[order[end]!]!;
-          if (bytes > BULK_BYTES_PER_READ && end > next) break;
-        }
+        const end = readEnd((i) => sizes[order[i]!]!, next, order.length, BULK_VALUES_PER_READ);
         reads.push(read(next, end));
         next = end;
       };
@@ -616,4 +615,17 @@ class HashBlocks {
     const at = (i & 4095) * 32;
     return this.blocks[i >>> 12]!.subarray(at, at + 32);
   }
+}
+
+/**
+ * Where a GetAll of the keys from `from` (of `count`) ends: at most `maxKeys` keys and
+ * VALUE_BYTES_PER_READ bytes of values by `sizeAt` (one value alone may be bigger).
+ */
+function readEnd(sizeAt: (i: number) => number, from: number, count: number, maxKeys: number): number {
+  let end = from;
+  for (let bytes = 0; end < count && end - from < maxKeys; end++) {
+    bytes += sizeAt(end);
+    if (bytes > VALUE_BYTES_PER_READ && end > from) break;
+  }
+  return end;
 }
