@@ -66,8 +66,6 @@ export class IndexBuild {
   /** Set key → indexes into `positions`, in order of addition. */
   private readonly lists = new Map<string, number[]>();
   private readonly coded = new Map<string, Pending>();
-  private nextOrdinal = 0;
-  private added = 0;
   private lastTx = '0';
   private txs = 0;
   private spent = false;
@@ -79,7 +77,7 @@ export class IndexBuild {
 
   /** Records added so far (repeats included). */
   get events(): number {
-    return this.added;
+    return this.positions.length; // members in place after result()
   }
 
   /** Txs added so far. */
@@ -94,7 +92,7 @@ export class IndexBuild {
   /** The next tx in txId order, with its records. */
   add(tx: IndexTx): void {
     this.coverTx(tx.txId);
-    for (const r of tx.records) this.addRecord(this.nextOrdinal++, r);
+    for (const r of tx.records) this.addRecord(this.positions.length, r);
   }
 
   /**
@@ -133,7 +131,6 @@ export class IndexBuild {
       own.push(key);
     }
     this.positions.push(position);
-    this.added++;
     for (const key of setFieldKeys(r)) this.push(key, i);
     for (const key of own) this.push(key, i);
   }

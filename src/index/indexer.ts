@@ -360,7 +360,6 @@ export class Indexer {
     if (build.events !== listed) throw new Error(`the bulk read listed ${listed} events and handed over ${build.events}`);
     if (build.txCount === 0) return 'caught-up';
     if (this.stopping()) return 'more';
-    const txs = build.txCount;
     const built = Date.now();
     const result = build.result();
     const sorted = Date.now();
@@ -375,7 +374,7 @@ export class Indexer {
     const ms = (from: number, to: number) => `${((to - from) / 1000).toFixed(1)} s`;
     this.log.info(`indexer: loaded ${build.events} events of txs 1–${build.lastTxId} in bulk (read ${ms(started, built)}, sorted ${ms(built, sorted)}, written ${ms(sorted, Date.now())})`);
     this.stats.bulkLoads++;
-    this.noteApplied(build.lastTxId, txs, build.events);
+    this.noteApplied(build.lastTxId, build.txCount, build.events);
     return 'more';
   }
 

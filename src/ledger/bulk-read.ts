@@ -36,6 +36,7 @@ export async function* readInBulkInOrder(
   for (;;) {
     const txs = await retrying(() => readTransactions(after, 100), attempts);
     const taken: CommittedTx[] = [];
+    const first = events; // the ordinal of this window's first event
     for (const tx of txs) {
       if (!takesTx(events, txsTaken, tx.events.length, maxEvents)) break;
       taken.push(tx);
@@ -43,7 +44,6 @@ export async function* readInBulkInOrder(
       events += tx.events.length;
     }
     if (taken.length === 0) return;
-    const first = events - taken.reduce((n, tx) => n + tx.events.length, 0);
     yield { txs: taken.map((tx) => ({ txId: tx.txId, events: tx.events.length })) };
     yield { events: taken.flatMap((tx) => tx.events).map((e, i) => ({ ordinal: first + i, record: e.record })) };
     if (taken.length < txs.length) return;

@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import { decodeRecord, encodeRecord } from '../../events/canonical.ts';
 import type { AuditEventRecord } from '../../events/types.ts';
 import { AuditError, verificationFailed } from '../../errors.ts';
-import { HTree, sha256, storedValueHash } from '../../proof/hashing.ts';
+import { HTree, SET_KEY_PREFIX, sha256, storedValueHash } from '../../proof/hashing.ts';
 import { assertProofBundle, assertProofBundlesOfTx } from '../../proof/verify.ts';
 import { deepFreeze, PROOF_FORMAT, type DualProofJson, type LedgerState, type ProofBundle, type TxHeaderJson } from '../../proof/types.ts';
 import type { LedgerBackend } from '../group-commit.ts';
@@ -28,7 +28,6 @@ const { getAlh }: any = require('immudb-node/dist/src/util.js');
 
 /** immudb 1.1's MaxKeyScanLimit: one Scan returns at most this many entries. */
 const MAX_SCAN = 1000;
-const SET_KEY_PREFIX = 0x00;
 /** How a timeline key starts in a tx's entries (immudb's set-key prefix, then ours). */
 const TIMELINE_ENTRY_TAG = Buffer.from([SET_KEY_PREFIX, ...Buffer.from(TIMELINE_PREFIX)]);
 /** A bulk read's TxScan aims at this many entries; its GetAll calls ask for at most this many keys. */
@@ -302,9 +301,10 @@ export class ImmudbLedger implements LedgerBackend {
       await retrying(() => this.committedValues([Buffer.from(keys[order[0]!]!, 'latin1')], () => hashes.at(order[0]!), after), BULK_INDEXING_WAIT_ATTEMPTS, () => !stopped);
       const read = (from: number, to: number) => {
         const ordinals = order.subarray(from, to);
-        const p = retry(() => this.committedValues(Array.from(ordinals, (o) => Buffer.from(keys[o]!, 'latin1')), (i) => hashes.at(ordinals[i]!), after));
+        const asked = Array.from(ordinals, (o) => Buffer.from(keys[o]!, 'latin1'));
+        const p = retry(() => this.committedValues(asked, (i) => hashes.at(ordinals[i]!), after));
         p.catch(() => undefined); // awaited below, or dropped when the caller stops early
-        return { ordinals, values: p };
+        return { ordinals, asked, values: p };
       };
       // Reads of at most BULK_VALUES_PER_READ keys (and VALUE_BYTES_PER_READ); one in flight while
       // the last one is decoded.
@@ -319,9 +319,9 @@ export class ImmudbLedger implements LedgerBackend {
       issue();
       while (reads.length > 0) {
         issue();
-        const { ordinals, values } = reads.shift()!;
+        const { ordinals, asked, values } = reads.shift()!;
         const got = await values;
-        yield { events: Array.from(ordinals, (ordinal, i) => ({ ordinal, record: this.decode(got[i]!, Buffer.from(keys[ordinal]!, 'latin1')) })) };
+        yield { events: Array.from(ordinals, (ordinal, i) => ({ ordinal, record: this.decode(got[i]!, asked[i]!) })) };
       }
     } finally {
       stopped = true;
