@@ -25,7 +25,20 @@
  */
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { createComplexityRule } from '@pothos/plugin-complexity';
-import { GraphQLError, Kind, Lexer, Source, TokenKind, validate, type DocumentNode, type GraphQLSchema, type SelectionSetNode, type ValidationContext, type ValidationRule } from 'graphql';
+import {
+  GraphQLError,
+  Kind,
+  Lexer,
+  Source,
+  TokenKind,
+  TypeInfo,
+  ValidationContext,
+  type DocumentNode,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
+  type ValidationRule,
+} from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { GraphQLCode, limitError, type LimitName } from './errors.ts';
 
@@ -95,8 +108,17 @@ export const SingleMutationFieldRule: ValidationRule = (ctx) => ({
   },
 });
 
-/** The operation's cost with the request's own variables (the complexity rule alone). */
-function costOf(args: { schema: GraphQLSchema; document: DocumentNode; contextValue?: unknown; variableValues?: unknown; operationName?: string | null }): number {
+type OperationVisitor = { enter?: (node: OperationDefinitionNode) => void; leave?: (node: OperationDefinitionNode) => void };
+
+/**
+ * The operation's cost with the request's own variables: Pothos' complexity rule, run on the
+ * document's operations only. The rule does its work when an operation is entered and left, so
+ * `validate(schema, document, [rule])` would give the same result after walking every node with a
+ * TypeInfo: ~7 % of a createAuditEvent's CPU for nothing. Variable errors the rule may report are
+ * left to execution, which answers them with BAD_USER_INPUT (the document has already passed full
+ * validation).
+ */
+export function costOf(args: { schema: GraphQLSchema; document: DocumentNode; contextValue?: unknown; variableValues?: unknown; operationName?: string | null }): number {
   let cost = 0;
   const rule = createComplexityRule({
     context: (args.contextValue ?? {}) as object,
@@ -106,9 +128,15 @@ function costOf(args: { schema: GraphQLSchema; document: DocumentNode; contextVa
       cost = Math.max(cost, result.complexity);
     },
   });
-  // Only our rule: the document has already passed full validation. Variable errors it may
-  // report are left to execution, which answers them with BAD_USER_INPUT.
-  validate(args.schema, args.document, [rule]);
+  const context = new ValidationContext(args.schema, args.document, new TypeInfo(args.schema), () => undefined);
+  const visitor = rule(context) as { OperationDefinition?: OperationVisitor | ((node: OperationDefinitionNode) => void) };
+  const op = visitor.OperationDefinition;
+  const { enter, leave } = typeof op === 'function' ? { enter: op, leave: undefined } : (op ?? {});
+  for (const def of args.document.definitions) {
+    if (def.kind !== Kind.OPERATION_DEFINITION) continue;
+    enter?.(def);
+    leave?.(def);
+  }
   return cost;
 }
 

@@ -1,0 +1,50 @@
+/**
+ * costOf runs Pothos' complexity rule on the operations alone; graphql-js' validate() walks the
+ * whole document to run the same rule. Both must price every document alike.
+ */
+import { createComplexityRule } from '@pothos/plugin-complexity';
+import { parse, validate } from 'graphql';
+import { describe, expect, it } from 'vitest';
+import { costOf } from '../../src/graphql/limits.ts';
+import { schema } from '../../src/graphql/schema.ts';
+
+function costByValidate(source: string, variableValues: Record<string, unknown>, operationName: string | null): number {
+  let cost = 0;
+  const rule = createComplexityRule({ context: {}, variableValues, operationName, onResult: (r) => (cost = Math.max(cost, r.complexity)) });
+  validate(schema, parse(source), [rule]);
+  return cost;
+}
+
+const input = { eventType: 'a.b', eventCategory: 'c', outcome: 'SUCCESS', correlationId: 'rr-1', actorType: 'user', actorId: 'u' };
+
+const cases: { name: string; source: string; variables?: Record<string, unknown>; operationName?: string }[] = [
+  { name: 'a timeline page', source: '{ timeline(correlationId: "x", first: 20) { edges { cursor node { eventId actor { id } } } } }' },
+  { name: 'page size from a variable', source: 'query($n: Int) { timeline(correlationId: "x", last: $n) { edges { node { verification { verified } } } } }', variables: { n: 300 } },
+  { name: 'default page size', source: '{ auditEvents { edges { node { eventId } } pageInfo { hasNextPage } } }' },
+  {
+    name: 'fragments and aliases',
+    source:
+      'fragment E on AuditEvent { eventId verification { verified } } query { a: timeline(correlationId: "x", first: 5) { edges { node { ...E } } } b: auditEvents(first: 7) { edges { node { ... on AuditEvent { ...E } } } } }',
+  },
+  { name: 'a batch write', source: 'mutation($i: [AuditEventInput!]!) { createAuditEvents(input: $i) { events { eventId } proofs { json } } }', variables: { i: [input, input, input] } },
+  {
+    name: 'the operation picked by name among several',
+    source: 'query A { ledgerState { txId } } query B($n: Int) { timeline(correlationId: "x", first: $n) { edges { node { eventId } } } }',
+    variables: { n: 40 },
+    operationName: 'B',
+  },
+  { name: 'invalid variables', source: 'query($n: Int) { timeline(correlationId: "x", first: $n) { edges { node { eventId } } } }', variables: { n: 'many' } },
+];
+
+describe('costOf', () => {
+  it.each(cases)('prices $name as a full validation pass does', ({ source, variables = {}, operationName = null }) => {
+    const expected = costByValidate(source, variables, operationName);
+    expect(costOf({ schema, document: parse(source), variableValues: variables, operationName })).toBe(expected);
+  });
+
+  it('grows with the page size asked for', () => {
+    const page = (n: number) => costOf({ schema, document: parse(`{ timeline(correlationId: "x", first: ${n}) { edges { node { eventId } } } }`) });
+    expect(page(10)).toBeGreaterThan(0);
+    expect(page(400)).toBeGreaterThan(page(10) * 20);
+  });
+});
