@@ -114,9 +114,9 @@ type OperationVisitor = { enter?: (node: OperationDefinitionNode) => void; leave
  * The operation's cost with the request's own variables: Pothos' complexity rule, run on the
  * document's operations only. The rule does its work when an operation is entered and left, so
  * `validate(schema, document, [rule])` would give the same result after walking every node with a
- * TypeInfo: ~7 % of a createAuditEvent's CPU for nothing. Variable errors the rule may report are
- * left to execution, which answers them with BAD_USER_INPUT (the document has already passed full
- * validation).
+ * TypeInfo: ~33 µs, ~5 % of a createAuditEvent's CPU, for nothing. Variable errors the rule may
+ * report are left to execution, which answers them with BAD_USER_INPUT (the document has already
+ * passed full validation).
  */
 export function costOf(args: { schema: GraphQLSchema; document: DocumentNode; contextValue?: unknown; variableValues?: unknown; operationName?: string | null }): number {
   let cost = 0;

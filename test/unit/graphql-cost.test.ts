@@ -33,6 +33,37 @@ const cases: { name: string; source: string; variables?: Record<string, unknown>
     variables: { n: 40 },
     operationName: 'B',
   },
+  {
+    name: 'the cheaper operation picked by name',
+    source: 'query A { ledgerState { txId } } query B($n: Int) { timeline(correlationId: "x", first: $n) { edges { node { eventId } } } }',
+    variables: { n: 40 },
+    operationName: 'A',
+  },
+  {
+    name: 'several operations, none named (the dearest)',
+    source:
+      'query A { timeline(correlationId: "x", first: 30) { edges { node { eventId } } } } query B { ledgerState { txId } } query C { auditEvents(first: 5) { edges { node { eventId } } } }',
+  },
+  { name: 'an unknown operation name', source: 'query A { ledgerState { txId } }', operationName: 'Z' },
+  { name: 'a subscription', source: 'subscription { auditEventCreated { eventId verification { verified } } }' },
+  {
+    name: 'invalid variables in the operation not picked',
+    source: 'query A($n: Int) { timeline(correlationId: "x", first: $n) { edges { node { eventId } } } } query B { auditEvents(first: 9) { edges { node { eventId } } } }',
+    variables: { n: 'many' },
+    operationName: 'B',
+  },
+  {
+    name: 'invalid variables, no operation named',
+    source: 'query A($n: Int) { timeline(correlationId: "x", first: $n) { edges { node { eventId } } } } query B { auditEvents(first: 9) { edges { node { eventId } } } }',
+    variables: { n: 'many' },
+  },
+  {
+    name: 'one fragment spread from two operations',
+    source:
+      'fragment E on AuditEvent { eventId verification { verified } } query A { timeline(correlationId: "x", first: 3) { edges { node { ...E } } } } query B { auditEvents(first: 4) { edges { node { ...E } } } }',
+    operationName: 'B',
+  },
+  { name: 'one createAuditEvent', source: 'mutation($i: AuditEventInput!) { createAuditEvent(input: $i) { created proof { json } } }', variables: { i: input } },
   { name: 'invalid variables', source: 'query($n: Int) { timeline(correlationId: "x", first: $n) { edges { node { eventId } } } }', variables: { n: 'many' } },
 ];
 
@@ -40,6 +71,15 @@ describe('costOf', () => {
   it.each(cases)('prices $name as a full validation pass does', ({ source, variables = {}, operationName = null }) => {
     const expected = costByValidate(source, variables, operationName);
     expect(costOf({ schema, document: parse(source), variableValues: variables, operationName })).toBe(expected);
+  });
+
+  it('prices only the operation asked for, and the dearest when none is named', () => {
+    const source = 'query A { ledgerState { txId } } query B { timeline(correlationId: "x", first: 40) { edges { node { eventId } } } }';
+    const cost = (operationName: string | null) => costOf({ schema, document: parse(source), operationName });
+    expect(cost('A')).toBeGreaterThan(0);
+    expect(cost('B')).toBeGreaterThan(cost('A'));
+    expect(cost(null)).toBe(cost('B'));
+    expect(cost('Z')).toBe(0);
   });
 
   it('grows with the page size asked for', () => {
