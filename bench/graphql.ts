@@ -5,25 +5,21 @@
  * among 100,000 stored events (1,000,000 with BENCH_SCALE=10) against immudb's raw Scan of the
  * same entries.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
-import { createRequire } from 'node:module';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSchema, createYoga } from 'graphql-yoga';
 import { validateEventInput } from '../src/events/validate.ts';
-import { ImmudbSession } from '../src/ledger/immudb/grpc.ts';
+import { ImmudbSession, pb } from '../src/ledger/immudb/grpc.ts';
 import { timelinePrefix } from '../src/ledger/keys.ts';
 import { openImmudbLedger } from '../src/ledger/immudb/index.ts';
 import { createApp } from '../src/server/app.ts';
 import { createLogger } from '../src/server/logger.ts';
 import { sampleEventInput } from './fixtures.ts';
 import { measure, printTable, type Result } from './harness.ts';
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const pb: any = createRequire(import.meta.url)('immudb-node/dist/src/proto/schema_pb.js');
 
 const input = (i: number, correlationId = `rr-bench-${i % 1000}`) =>
   sampleEventInput(i, { correlationId, timestamp: new Date(Date.UTC(2025, 0, 1) + i * 10).toISOString() });
@@ -61,6 +57,46 @@ async function bareYoga(): Promise<{ url: string; close: () => Promise<void> }> 
   return { url: `http://127.0.0.1:${port}/graphql`, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
+const hasWrk = () => spawnSync('wrk', ['--version'], { stdio: 'ignore' }).error === undefined;
+
+/**
+ * The same createAuditEvent load from `wrk` (Debian's package: a C client using a fifth of a core
+ * where the Node client above takes most of one), so that the server side gets the machine:
+ * `seconds` of POSTs at `concurrency`, every answer checked for `"created":true`. The server runs
+ * in this process; its CPU per request goes into the row's name.
+ */
+async function wrkLoad(url: string, body: string, concurrency: number, seconds: number, name: string): Promise<Result> {
+  const dir = mkdtempSync(join(tmpdir(), 'ag-wrk-'));
+  const script = join(dir, 'create.lua');
+  writeFileSync(
+    script,
+    `wrk.method = "POST"
+wrk.headers["content-type"] = "application/json"
+wrk.body = [==[${body}]==]
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args) failed = 0 end
+function response(status, headers, body)
+  if status ~= 200 or not string.find(body, '"created":true', 1, true) then failed = failed + 1 end
+end
+function done(summary, latency, requests)
+  local f = 0
+  for _, t in ipairs(threads) do f = f + t:get("failed") end
+  io.write(string.format("AG %d %d %.3f %.3f %d\\n", summary.requests, summary.duration, latency:percentile(50) / 1000, latency:percentile(99) / 1000, f))
+end
+`,
+  );
+  const cpu = process.cpuUsage();
+  const { stdout } = await promisify(execFile)('wrk', ['-t1', `-c${concurrency}`, `-d${seconds}s`, '-s', script, url]);
+  const used = process.cpuUsage(cpu);
+  const m = /^AG (\d+) (\d+) ([\d.]+) ([\d.]+) (\d+)$/m.exec(stdout);
+  if (!m) throw new Error(`unexpected wrk output: ${stdout}`);
+  const [requests, micros, p50, p99, failed] = m.slice(1).map(Number) as [number, number, number, number, number];
+  const ok = requests - failed;
+  const cpuMs = (used.user + used.system) / 1000 / Math.max(1, requests);
+  return { name: `${name} (server CPU ${cpuMs.toFixed(2)} ms/request)`, events: ok, seconds: micros / 1e6, eventsPerSec: ok / (micros / 1e6), p50, p99, errors: failed };
+}
+
 /** Runs the HTTP load from a second process (bench/http-load.ts). */
 async function load(options: { url: string; query: string; total: number; concurrency: number; kind: 'create' | 'timeline'; name: string }): Promise<Result> {
   const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'bench/http-load.ts', JSON.stringify(options)], { maxBuffer: 1 << 20 });
@@ -88,9 +124,20 @@ export async function benchGraphql(address: string, scale = 1): Promise<Result[]
       rows.push(await load({ url, query: CREATE, total, concurrency: c, kind: 'create', name: `createAuditEvent over HTTP, concurrency ${c}` }));
     }
     const bare = await bareYoga();
+    const bareQuery = CREATE.replace('AuditEventInput!', 'JSON!');
     try {
-      const query = CREATE.replace('AuditEventInput!', 'JSON!');
-      rows.push(await load({ url: bare.url, query, total: 3000 * scale, concurrency: 64, kind: 'create', name: 'graphql-yoga alone (constant answer, no ledger), concurrency 64' }));
+      rows.push(await load({ url: bare.url, query: bareQuery, total: 3000 * scale, concurrency: 64, kind: 'create', name: 'graphql-yoga alone (constant answer, no ledger), concurrency 64' }));
+      if (hasWrk()) {
+        // One body for every request: it has no eventId, so the gateway gives each event its own.
+        const event = sampleEventInput(1, { correlationId: 'rr-wrk' });
+        const body = (query: string) => JSON.stringify({ query, variables: { input: event } });
+        const seconds = Math.max(10, 10 * Math.min(scale, 3));
+        await wrkLoad(bare.url, body(bareQuery), 64, 2, 'warm-up');
+        rows.push(await wrkLoad(url, body(CREATE), 64, seconds, 'createAuditEvent over HTTP, wrk client, concurrency 64'));
+        rows.push(await wrkLoad(bare.url, body(bareQuery), 64, seconds, 'graphql-yoga alone, wrk client, concurrency 64'));
+      } else {
+        process.stderr.write('wrk is not installed: its rows are left out (apt-get install wrk)\n');
+      }
     } finally {
       await bare.close();
     }
