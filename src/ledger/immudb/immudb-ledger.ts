@@ -238,7 +238,8 @@ export class ImmudbLedger implements LedgerBackend {
     for (let from = 0; from < wanted.length; ) {
       const to = readEnd((i) => wanted[i]!.vLen, from, wanted.length, Infinity);
       const run = wanted.slice(from, to);
-      values.push(...(await this.committedValues(run.map((w) => w.key), (i) => run[i]!.hValue, txs[txs.length - 1]!.id)));
+      // A loop, not push(...): a run may hold tens of thousands of small values.
+      for (const v of await this.committedValues(run.map((w) => w.key), (i) => run[i]!.hValue, txs[txs.length - 1]!.id)) values.push(v);
       from = to;
     }
     wanted.forEach((w, i) => {

@@ -214,17 +214,18 @@ export function encodeTxScanRequest(initialTx: number, limit: number): Buffer {
 
 /** KeyListRequest { repeated bytes keys = 1; uint64 sinceTx = 2 } */
 export function encodeKeyListRequest(keys: readonly Buffer[], sinceTx: number): Buffer {
-  let size = 1 + varintBytes(sinceTx).length;
-  for (const k of keys) size += 1 + varintBytes(k.length).length + k.length;
+  const since = varintBytes(sinceTx);
+  let size = 1 + since.length;
+  for (const k of keys) size += 1 + varintSize(k.length) + k.length;
   const out = Buffer.allocUnsafe(size);
   let pos = 0;
   for (const k of keys) {
     out[pos++] = 0x0a;
-    for (const b of varintBytes(k.length)) out[pos++] = b;
+    pos = writeVarint(out, pos, k.length);
     pos += k.copy(out, pos);
   }
   out[pos++] = 0x10;
-  for (const b of varintBytes(sinceTx)) out[pos++] = b;
+  out.set(since, pos);
   return out;
 }
 
@@ -237,4 +238,18 @@ export function varintBytes(n: number): number[] {
   }
   out.push(n);
   return out;
+}
+
+/** Bytes of `n` (a length: a safe non-negative integer) as a varint. */
+function varintSize(n: number): number {
+  let size = 1;
+  for (; n > 0x7f; size++) n = Math.floor(n / 128);
+  return size;
+}
+
+/** Writes `n` (a length) as a varint at `pos`; returns the position after it. */
+function writeVarint(out: Buffer, pos: number, n: number): number {
+  for (; n > 0x7f; n = Math.floor(n / 128)) out[pos++] = (n % 128) | 0x80;
+  out[pos++] = n;
+  return pos;
 }
