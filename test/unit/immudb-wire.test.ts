@@ -1,11 +1,22 @@
 /**
- * The hand-written protobuf codec of TxScan and GetAll against immudb-node's generated
+ * The hand-written protobuf codec of TxScan, GetAll, ExecAll and VerifiableTxById against immudb-node's generated
  * google-protobuf classes: whatever the generated code encodes, wire.ts decodes to the same
  * values, and what wire.ts encodes, the generated code decodes to the request meant.
  */
 import { describe, expect, it } from 'vitest';
 import { pb } from '../../src/ledger/immudb/grpc.ts';
-import { decodeEntries, decodeTxList, encodeKeyListRequest, encodeTxScanRequest, MalformedReply } from '../../src/ledger/immudb/wire.ts';
+import {
+  decodeEntries,
+  decodeTxList,
+  decodeTxMetadata,
+  decodeVerifiableTx,
+  encodeExecAllRequest,
+  encodeKeyListRequest,
+  encodeTxScanRequest,
+  encodeVerifiableTxRequest,
+  MalformedReply,
+  type WireTxHeader,
+} from '../../src/ledger/immudb/wire.ts';
 import { prng } from './_random.ts';
 
 const bytes = (rand: () => number, max: number) => Buffer.from(Array.from({ length: Math.floor(rand() * (max + 1)) }, () => Math.floor(rand() * 256)));
@@ -65,7 +76,95 @@ function randomEntries(rand: () => number) {
   return { entries, encoded: Buffer.from(list.serializeBinary()) };
 }
 
+function randomHeader(rand: () => number) {
+  const h: WireTxHeader = {
+    id: bigNumber(rand),
+    prevAlh: bytes(rand, 32),
+    ts: bigNumber(rand),
+    nEntries: Math.floor(rand() * 2 ** 31),
+    eH: bytes(rand, 32),
+    blTxId: bigNumber(rand),
+    blRoot: bytes(rand, 32),
+  };
+  const md = new pb.TxMetadata();
+  md.setId(h.id);
+  md.setPrevalh(h.prevAlh);
+  md.setTs(h.ts);
+  md.setNentries(h.nEntries);
+  md.setEh(h.eH);
+  md.setBltxid(h.blTxId);
+  md.setBlroot(h.blRoot);
+  return { h, md };
+}
+
+const hashes = (rand: () => number) => Array.from({ length: Math.floor(rand() * 6) }, () => bytes(rand, 32));
+
+function randomVerifiableTx(rand: () => number) {
+  const header = randomHeader(rand);
+  const entries = Array.from({ length: Math.floor(rand() * 6) }, () => ({ key: bytes(rand, 300), hValue: bytes(rand, 32), vLen: Math.floor(rand() * 70000) }));
+  const source = randomHeader(rand);
+  const target = randomHeader(rand);
+  const dualProof = {
+    sourceTx: source.h,
+    targetTx: target.h,
+    inclusionProof: hashes(rand),
+    consistencyProof: hashes(rand),
+    targetBlTxAlh: bytes(rand, 32),
+    lastInclusionProof: hashes(rand),
+    linearProof: { sourceTxId: bigNumber(rand), targetTxId: bigNumber(rand), terms: hashes(rand) },
+  };
+  const signature = rand() < 0.5 ? null : { publicKey: bytes(rand, 65), signature: bytes(rand, 72) };
+  const tx = new pb.Tx();
+  tx.setMetadata(header.md);
+  for (const e of entries) {
+    const te = new pb.TxEntry();
+    te.setKey(e.key);
+    te.setHvalue(e.hValue);
+    te.setVoff(bigNumber(rand));
+    te.setVlen(e.vLen);
+    tx.addEntries(te);
+  }
+  const dp = new pb.DualProof();
+  dp.setSourcetxmetadata(source.md);
+  dp.setTargettxmetadata(target.md);
+  dp.setInclusionproofList(dualProof.inclusionProof);
+  dp.setConsistencyproofList(dualProof.consistencyProof);
+  dp.setTargetbltxalh(dualProof.targetBlTxAlh);
+  dp.setLastinclusionproofList(dualProof.lastInclusionProof);
+  const lp = new pb.LinearProof();
+  lp.setSourcetxid(dualProof.linearProof.sourceTxId);
+  lp.setTargettxid(dualProof.linearProof.targetTxId);
+  lp.setTermsList(dualProof.linearProof.terms);
+  dp.setLinearproof(lp);
+  const vtx = new pb.VerifiableTx();
+  vtx.setTx(tx);
+  vtx.setDualproof(dp);
+  if (signature) {
+    const sig = new pb.Signature();
+    sig.setPublickey(signature.publicKey);
+    sig.setSignature(signature.signature);
+    vtx.setSignature(sig);
+  }
+  return { expected: { header: header.h, entries, dualProof, signature }, vtx, encoded: Buffer.from(vtx.serializeBinary()) };
+}
+
 describe('wire: decoding what google-protobuf encodes', () => {
+  it('VerifiableTx: every header field, entry, proof term and the signature (400 random replies)', () => {
+    const rand = prng(17);
+    for (let i = 0; i < 400; i++) {
+      const { expected, encoded } = randomVerifiableTx(rand);
+      expect(decodeVerifiableTx(encoded)).toEqual(expected);
+    }
+  });
+
+  it('TxMetadata (what ExecAll answers): every field (200 random headers)', () => {
+    const rand = prng(18);
+    for (let i = 0; i < 200; i++) {
+      const { h, md } = randomHeader(rand);
+      expect(decodeTxMetadata(Buffer.from(md.serializeBinary()))).toEqual(h);
+    }
+  });
+
   it('TxList: every tx id, time and entry key/hValue/vLen, in order (500 random lists)', () => {
     const rand = prng(11);
     for (let i = 0; i < 500; i++) {
@@ -134,12 +233,42 @@ describe('wire: malformed replies', () => {
     const rand = prng(15);
     for (let i = 0; i < 2000; i++) {
       const junk = bytes(rand, 64);
-      for (const decode of [decodeTxList, decodeEntries]) {
+      for (const decode of [decodeTxList, decodeEntries, decodeVerifiableTx, decodeTxMetadata]) {
         try {
           decode(junk);
         } catch (e) {
           expect(e).toBeInstanceOf(MalformedReply);
         }
+      }
+    }
+  });
+
+  it('a VerifiableTx that lacks a part of its proof is refused, whatever else it holds', () => {
+    const without = (strip: (vtx: ReturnType<typeof randomVerifiableTx>['vtx']) => void) => {
+      const { vtx } = randomVerifiableTx(prng(19));
+      strip(vtx);
+      return Buffer.from(vtx.serializeBinary());
+    };
+    expect(() => decodeVerifiableTx(without((v) => v.clearTx()))).toThrow(/without its tx/);
+    expect(() => decodeVerifiableTx(without((v) => v.getTx().clearMetadata()))).toThrow(/without metadata/);
+    expect(() => decodeVerifiableTx(without((v) => v.clearDualproof()))).toThrow(/without a dual proof/);
+    expect(() => decodeVerifiableTx(without((v) => v.getDualproof().clearSourcetxmetadata()))).toThrow(/source or target header/);
+    expect(() => decodeVerifiableTx(without((v) => v.getDualproof().clearTargettxmetadata()))).toThrow(/source or target header/);
+    expect(() => decodeVerifiableTx(without((v) => v.getDualproof().clearLinearproof()))).toThrow(/without a linear proof/);
+    expect(() => decodeVerifiableTx(Buffer.alloc(0))).toThrow(MalformedReply);
+    // A negative int64 ts is a 10-byte varint: beyond 2^53.
+    const md = new pb.TxMetadata();
+    md.setTs(-1);
+    expect(() => decodeTxMetadata(Buffer.from(md.serializeBinary()))).toThrow(/varint|2\^53/);
+  });
+
+  it('every truncation of a VerifiableTx throws MalformedReply or decodes to something else than the whole', () => {
+    const { expected, encoded } = randomVerifiableTx(prng(20));
+    for (let n = 0; n < encoded.length; n++) {
+      try {
+        expect(decodeVerifiableTx(encoded.subarray(0, n))).not.toEqual(expected);
+      } catch (e) {
+        expect(e).toBeInstanceOf(MalformedReply);
       }
     }
   });
@@ -165,6 +294,38 @@ describe('wire: requests google-protobuf reads back', () => {
     for (const [initialTx, limit] of [[1, 1], [127, 128], [2 ** 40 + 3, 1000]] as const) {
       const req = pb.TxScanRequest.deserializeBinary(encodeTxScanRequest(initialTx, limit));
       expect([req.getInitialtx(), req.getLimit(), req.getDesc()]).toEqual([initialTx, limit, false]);
+    }
+  });
+
+  it('VerifiableTxRequest', () => {
+    for (const [tx, since] of [[1, 1], [300, 7], [2 ** 40 + 3, 2 ** 33]] as const) {
+      const req = pb.VerifiableTxRequest.deserializeBinary(encodeVerifiableTxRequest(tx, since));
+      expect([req.getTx(), req.getProvesincetx()]).toEqual([tx, since]);
+    }
+  });
+
+  it('ExecAllRequest: per event its timeline entry, then an unbound reference to it from its id key (200 random batches)', () => {
+    const rand = prng(21);
+    for (let i = 0; i < 200; i++) {
+      // Values up to 70 KB: lengths across the varint widths.
+      const events = Array.from({ length: 1 + Math.floor(rand() * 8) }, () => ({ key: bytes(rand, 300), value: bytes(rand, rand() < 0.2 ? 70_000 : 600), idKey: bytes(rand, 60) }));
+      const req = pb.ExecAllRequest.deserializeBinary(encodeExecAllRequest(events));
+      expect(req.getNowait()).toBe(false);
+      const ops = req.getOperationsList();
+      expect(ops).toHaveLength(2 * events.length);
+      events.forEach((e, j) => {
+        const kvOp = ops[2 * j];
+        const refOp = ops[2 * j + 1];
+        expect([kvOp.hasKv(), kvOp.hasRef(), kvOp.hasZadd()]).toEqual([true, false, false]);
+        // equals(), not toEqual(): vitest compares 70 KB buffers byte by byte as objects, slowly.
+        expect(e.key.equals(kvOp.getKv().getKey_asU8())).toBe(true);
+        expect(e.value.equals(kvOp.getKv().getValue_asU8())).toBe(true);
+        expect([refOp.hasKv(), refOp.hasRef(), refOp.hasZadd()]).toEqual([false, true, false]);
+        const ref = refOp.getRef();
+        expect(e.idKey.equals(ref.getKey_asU8())).toBe(true);
+        expect(e.key.equals(ref.getReferencedkey_asU8())).toBe(true);
+        expect([ref.getAttx(), ref.getBoundref(), ref.getNowait()]).toEqual([0, false, false]);
+      });
     }
   });
 

@@ -7,11 +7,10 @@
  * dual proof; each event's bundle is built from them and checked by the offline verifier before
  * anyone sees it, and only then does the trusted state advance.
  */
-import { createRequire } from 'node:module';
 import { decodeRecord, encodeRecord } from '../../events/canonical.ts';
 import type { AuditEventRecord } from '../../events/types.ts';
-import { AuditError, verificationFailed } from '../../errors.ts';
-import { HTree, SET_KEY_PREFIX, sha256, storedValueHash } from '../../proof/hashing.ts';
+import { AuditError, ErrorCode, verificationFailed } from '../../errors.ts';
+import { HASH_SIZE, HTree, SET_KEY_PREFIX, sha256, storedValueHash, toHex, txAlh, type TxHeader } from '../../proof/hashing.ts';
 import { assertProofBundle, assertProofBundlesOfTx } from '../../proof/verify.ts';
 import { deepFreeze, PROOF_FORMAT, type DualProofJson, type LedgerState, type ProofBundle, type TxHeaderJson } from '../../proof/types.ts';
 import type { LedgerBackend } from '../group-commit.ts';
@@ -20,11 +19,21 @@ import type { AppendResult, BulkReadStep, CommittedTx, ScanDirection, StoredEven
 import type { TrustedStateStore } from '../trusted-state.ts';
 import { asLedgerError, ImmudbError, ImmudbSession, isKeyNotFound, pb, type Message } from './grpc.ts';
 import { retrying, takesTx } from '../bulk-read.ts';
-import { decodeEntries, decodeTxList, encodeKeyListRequest, encodeTxScanRequest, type WireEntry, type WireTx } from './wire.ts';
-
-const require = createRequire(import.meta.url);
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const { getAlh }: any = require('immudb-node/dist/src/util.js');
+import {
+  decodeEntries,
+  decodeTxList,
+  decodeTxMetadata,
+  decodeVerifiableTx,
+  encodeExecAllRequest,
+  encodeKeyListRequest,
+  encodeTxScanRequest,
+  encodeVerifiableTxRequest,
+  type WireEntry,
+  type WireEventWrite,
+  type WireTx,
+  type WireTxHeader,
+  type WireVerifiableTx,
+} from './wire.ts';
 
 /** immudb 1.1's MaxKeyScanLimit: one Scan returns at most this many entries. */
 const MAX_SCAN = 1000;
@@ -76,46 +85,30 @@ export class ImmudbLedger implements LedgerBackend {
   }
 
   async commit(records: AuditEventRecord[]): Promise<AppendResult[]> {
-    const ops: Message[] = [];
-    const keys: Buffer[] = [];
-    const values: Buffer[] = [];
-    for (const r of records) {
+    // Per event its timeline entry and an unbound reference ev/<eventId> → timeline key. Unbound
+    // (atTx 0): immudb 1.1 resolves it through its key index and reads just the value. A bound one
+    // makes every read by id load and re-hash the whole tx it points into (~0.3 ms for a 100-event
+    // tx). What an unbound one resolves to is checked on read (resolvedById).
+    const writes = records.map((r): WireEventWrite => {
       const key = timelineKey(r.correlationId, r.timestamp, r.eventId);
-      const value = encodeRecord(r);
-      keys.push(key);
-      values.push(value);
-      const kv = new pb.KeyValue();
-      kv.setKey(key);
-      kv.setValue(value);
-      const op = new pb.Op();
-      op.setKv(kv);
-      const ref = new pb.ReferenceRequest();
-      ref.setKey(eventIdKey(r.eventId));
-      ref.setReferencedkey(key);
-      // Unbound (atTx 0): immudb 1.1 resolves it through its key index and reads just the value.
-      // A bound one makes every read by id load and re-hash the whole tx it points into (~0.3 ms
-      // for a 100-event tx). What an unbound one resolves to is checked on read (resolvedById).
-      ref.setBoundref(false);
-      const refOp = new pb.Op();
-      refOp.setRef(ref);
-      ops.push(op, refOp);
-    }
-    const req = new pb.ExecAllRequest();
-    req.setOperationsList(ops);
+      return { key, value: encodeRecord(r), idKey: eventIdKey(r.eventId) };
+    });
     let txId: number;
     try {
-      txId = (await this.session.call('execAll', req)).getId();
+      // Encoded and decoded by hand (wire.ts): google-protobuf builds four objects an event.
+      txId = decodeTxMetadata(await this.session.callBytes('ExecAll', encodeExecAllRequest(writes))).id;
     } catch (e) {
       throw asLedgerError(e, 'the write');
     }
+    if (!(txId > 0)) throw new AuditError(ErrorCode.LEDGER_UNAVAILABLE, 'immudb acknowledged the write without a transaction id');
     this.noteTx(txId);
 
     const base = this.trusted.current();
     const proven = await this.proveTx(txId, base);
     const link = this.link(proven, base);
     const results = records.map((record, i): AppendResult => ({
-      event: this.stored(record, proven, keys[i]!),
-      proof: this.bundle(proven, link, keys[i]!, values[i]!),
+      event: this.stored(record, proven, writes[i]!.key),
+      proof: this.bundle(proven, link, writes[i]!.key, writes[i]!.value),
       created: true,
     }));
     // The shared link is verified once, each entry's inclusion on its own.
@@ -389,7 +382,7 @@ export class ImmudbLedger implements LedgerBackend {
     const txId: number = state.getTxid();
     if (txId === 0) return { txId: '0', txHash: '0'.repeat(64) };
     const proven = await this.proveTx(txId, null);
-    const txHash = hex(getAlh(proven.vtx.getTx().getMetadata()));
+    const txHash = toHex(txAlh(txHeader(proven.vtx.header)));
     if (txHash !== hex(state.getTxhash_asU8())) throw verificationFailed('immudb state hash does not match its transaction');
     await this.trusted.advance({ txId: String(txId), txHash });
     return this.trusted.current()!;
@@ -449,30 +442,27 @@ export class ImmudbLedger implements LedgerBackend {
 
   /** VerifiableTxById from `base` (or the tx itself on first use) plus the tx's own hash tree. */
   private async proveTx(txId: number, base: LedgerState | null): Promise<ProvenTx> {
-    const req = new pb.VerifiableTxRequest();
-    req.setTx(txId);
-    req.setProvesincetx(base ? Number(base.txId) : txId);
-    let vtx: Message;
+    let vtx: WireVerifiableTx;
     try {
-      vtx = await this.session.call('verifiableTxById', req);
+      vtx = decodeVerifiableTx(await this.session.callBytes('VerifiableTxById', encodeVerifiableTxRequest(txId, base ? Number(base.txId) : txId)));
     } catch (e) {
       // immudb refuses a proof from a tx it does not have: our trusted state is from another history.
+      // A reply that is not a whole proof proves nothing either.
       if (e instanceof Error && !(e instanceof AuditError)) throw verificationFailed(`immudb cannot prove tx ${txId} from trusted tx ${base?.txId}: ${e.message}`);
       throw e;
     }
     this.noteTx(Math.max(txId, base ? Number(base.txId) : 0));
     // The tx's own hash tree, from its entries' (key, hash of value): gives each entry's inclusion
     // proof. (immudb-node's HTree builds wrong inclusion proofs for widths that are not powers of 2.)
-    const entries: Message[] = vtx.getTx()?.getEntriesList() ?? [];
+    const { entries } = vtx;
     if (entries.length === 0) throw verificationFailed('immudb answered a transaction without entries');
     const keyIndex = new Map<string, number>();
-    const digests = entries.map((e, i) => {
-      const key: Uint8Array = e.getKey_asU8();
+    const digests = entries.map(({ key, hValue }, i) => {
       // latin1 maps bytes to code units one to one, so equal strings are equal keys; the first
       // entry with a key wins, as a search from the start would find it.
-      const k = Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
+      const k = key.toString('latin1');
       if (!keyIndex.has(k)) keyIndex.set(k, i);
-      return sha256(key, e.getHvalue_asU8());
+      return sha256(key, hValue);
     });
     const tree = HTree.build(digests);
     return { vtx, tree, keyIndex };
@@ -483,30 +473,27 @@ export class ImmudbLedger implements LedgerBackend {
    * states. Frozen, so no holder of one bundle can change it for the others.
    */
   private link(proven: ProvenTx, base: LedgerState | null): SharedLink {
-    const { vtx } = proven;
-    const md = vtx.getTx().getMetadata();
-    const dp = vtx.getDualproof();
-    const tx = header(md);
-    const txHash = hex(getAlh(md));
+    const { header: md, dualProof: dp, signature: sig } = proven.vtx;
+    const tx = headerJson(md);
+    const txHash = toHex(txAlh(txHeader(md)));
     const trustedState = base ?? { txId: tx.id, txHash };
     const target = BigInt(trustedState.txId) > BigInt(tx.id) ? trustedState : { txId: tx.id, txHash };
-    const lp = dp.getLinearproof();
-    const sig = vtx.getSignature();
+    const lp = dp.linearProof;
     return deepFreeze({
       tx,
       trustedState: { ...trustedState },
       dualProof: {
-        sourceTx: header(dp.getSourcetxmetadata()),
-        targetTx: header(dp.getTargettxmetadata()),
-        inclusionProof: hexList(dp.getInclusionproofList_asU8()),
-        consistencyProof: hexList(dp.getConsistencyproofList_asU8()),
-        targetBlTxAlh: hex(dp.getTargetbltxalh_asU8()),
-        lastInclusionProof: hexList(dp.getLastinclusionproofList_asU8()),
-        linearProof: { sourceTxId: String(lp.getSourcetxid()), targetTxId: String(lp.getTargettxid()), terms: hexList(lp.getTermsList_asU8()) },
+        sourceTx: headerJson(dp.sourceTx),
+        targetTx: headerJson(dp.targetTx),
+        inclusionProof: hexList(dp.inclusionProof),
+        consistencyProof: hexList(dp.consistencyProof),
+        targetBlTxAlh: hex(dp.targetBlTxAlh),
+        lastInclusionProof: hexList(dp.lastInclusionProof),
+        linearProof: { sourceTxId: String(lp.sourceTxId), targetTxId: String(lp.targetTxId), terms: hexList(lp.terms) },
       },
       state: {
         ...target,
-        signature: sig ? { publicKey: Buffer.from(sig.getPublickey_asU8()).toString('base64'), signature: Buffer.from(sig.getSignature_asU8()).toString('base64') } : null,
+        signature: sig ? { publicKey: sig.publicKey.toString('base64'), signature: sig.signature.toString('base64') } : null,
       },
     });
   }
@@ -531,8 +518,8 @@ export class ImmudbLedger implements LedgerBackend {
   private stored(record: AuditEventRecord, proven: ProvenTx, key: Buffer): StoredEvent {
     // Once per proven tx: every event of a commit shares its id and time.
     if (proven.committed === undefined) {
-      const md = proven.vtx.getTx().getMetadata();
-      proven.committed = { txId: String(md.getId()), recordedAt: new Date(md.getTs() * 1000).toISOString() };
+      const md = proven.vtx.header;
+      proven.committed = { txId: String(md.id), recordedAt: new Date(md.ts * 1000).toISOString() };
       this.commitTimes_.set(proven.committed.txId, proven.committed.recordedAt);
     }
     return { record, txId: proven.committed.txId, key, recordedAt: proven.committed.recordedAt };
@@ -578,7 +565,7 @@ interface SharedLink {
 }
 
 interface ProvenTx {
-  vtx: Message;
+  vtx: WireVerifiableTx;
   tree: HTree;
   /** Index of the first entry of the tx by its key as immudb stores it (with its one-byte prefix), as a latin1 string. */
   keyIndex: Map<string, number>;
@@ -586,17 +573,16 @@ interface ProvenTx {
   committed?: { txId: string; recordedAt: string };
 }
 
-function header(md: Message): TxHeaderJson {
-  if (!md) throw verificationFailed('immudb answered a proof without a tx header');
-  return {
-    id: String(md.getId()),
-    prevAlh: hex(md.getPrevalh_asU8()),
-    ts: String(md.getTs()),
-    nEntries: md.getNentries(),
-    eH: hex(md.getEh_asU8()),
-    blTxId: String(md.getBltxid()),
-    blRoot: hex(md.getBlroot_asU8()),
-  };
+function headerJson(md: WireTxHeader): TxHeaderJson {
+  return { id: String(md.id), prevAlh: hex(md.prevAlh), ts: String(md.ts), nEntries: md.nEntries, eH: hex(md.eH), blTxId: String(md.blTxId), blRoot: hex(md.blRoot) };
+}
+
+/** The header as the hash arithmetic takes it; its hashes must be 32 bytes for its Alh to mean anything. */
+function txHeader(md: WireTxHeader): TxHeader {
+  if (md.prevAlh.length !== HASH_SIZE || md.eH.length !== HASH_SIZE || md.blRoot.length !== HASH_SIZE) {
+    throw verificationFailed(`immudb answered tx ${md.id} with a header whose hashes are not 32 bytes`);
+  }
+  return { id: BigInt(md.id), prevAlh: md.prevAlh, ts: BigInt(md.ts), nEntries: md.nEntries, eH: md.eH, blTxId: BigInt(md.blTxId), blRoot: md.blRoot };
 }
 
 /** 32-byte hashes by ordinal, in blocks (one Buffer per 4,096 rather than one per hash). */

@@ -1,6 +1,7 @@
 /**
  * Protobuf encoding and decoding, by hand, of the immudb 1.1 calls that move many entries: TxScan
- * (a TxList of entry keys and value hashes) and GetAll (an Entries of keys and values).
+ * (a TxList of entry keys and value hashes), GetAll (an Entries of keys and values), and the write
+ * path's ExecAll (two operations an event) and VerifiableTxById (a tx's entries and its proof).
  *
  * Why by hand: google-protobuf builds a message object per entry and copies every bytes field at
  * least twice on the way to a Buffer. Rebuilding the index reads two entries per event this way,
@@ -31,6 +32,43 @@ export interface WireTx {
   id: number;
   ts: number;
   entries: WireTxEntry[];
+}
+
+/** TxMetadata, every field: the header a tx's proofs cover. Hashes are views, unchecked in length. */
+export interface WireTxHeader {
+  id: number;
+  prevAlh: Buffer;
+  ts: number;
+  nEntries: number;
+  eH: Buffer;
+  blTxId: number;
+  blRoot: Buffer;
+}
+
+/** DualProof of a tx from a trusted one (immudb 1.1's schema.DualProof). */
+export interface WireDualProof {
+  sourceTx: WireTxHeader;
+  targetTx: WireTxHeader;
+  inclusionProof: Buffer[];
+  consistencyProof: Buffer[];
+  targetBlTxAlh: Buffer;
+  lastInclusionProof: Buffer[];
+  linearProof: { sourceTxId: number; targetTxId: number; terms: Buffer[] };
+}
+
+/** VerifiableTx: a tx (header and entries), its dual proof, and the state's signature if immudb signs. */
+export interface WireVerifiableTx {
+  header: WireTxHeader;
+  entries: WireTxEntry[];
+  dualProof: WireDualProof;
+  signature: { publicKey: Buffer; signature: Buffer } | null;
+}
+
+/** One event's two operations in an ExecAll: its timeline entry and the id key that refers to it. */
+export interface WireEventWrite {
+  key: Buffer;
+  value: Buffer;
+  idKey: Buffer;
 }
 
 /** Entry: a key's value and the tx that wrote it. */
@@ -140,45 +178,129 @@ export function decodeTxList(buf: Buffer): WireTx[] {
 
 /** Tx { TxMetadata metadata = 1; repeated TxEntry entries = 2 } */
 function decodeTx(c: Cursor): WireTx {
-  let metadata = false;
-  let id = 0;
-  let ts = 0;
+  const { header, entries } = readTx(c);
+  return { id: header.id, ts: header.ts, entries };
+}
+
+function readTx(c: Cursor): { header: WireTxHeader; entries: WireTxEntry[] } {
+  let header: WireTxHeader | null = null;
   const entries: WireTxEntry[] = [];
   while (c.more) {
     const tag = c.tag();
-    const n = tag >>> 3;
-    const w = tag & 7;
-    if (n === 1 && w === BYTES) {
-      // TxMetadata { uint64 id = 1; bytes prevAlh = 2; int64 ts = 3; int32 nentries = 4; … }
-      const m = c.sub();
-      metadata = true;
-      while (m.more) {
-        const t = m.tag();
-        if (t === ((1 << 3) | VARINT)) id = m.varint();
-        else if (t === ((3 << 3) | VARINT)) ts = m.varint();
-        else m.skip(t & 7);
-      }
-    } else if (n === 2 && w === BYTES) {
-      // TxEntry { bytes key = 1; bytes hValue = 2; int64 vOff = 3; int32 vLen = 4 }
-      const e = c.sub();
-      // proto3 leaves empty bytes out: absent means empty.
-      let key: Buffer = EMPTY;
-      let hValue: Buffer = EMPTY;
-      let vLen = 0;
-      while (e.more) {
-        const t = e.tag();
-        if (t === ((1 << 3) | BYTES)) key = e.bytes();
-        else if (t === ((2 << 3) | BYTES)) hValue = e.bytes();
-        else if (t === ((4 << 3) | VARINT)) vLen = e.varint();
-        else e.skip(t & 7);
-      }
-      entries.push({ key, hValue, vLen });
-    } else {
-      c.skip(w);
-    }
+    if (tag === ((1 << 3) | BYTES)) header = readTxHeader(c.sub());
+    else if (tag === ((2 << 3) | BYTES)) entries.push(readTxEntry(c.sub()));
+    else c.skip(tag & 7);
   }
-  if (!metadata) throw new MalformedReply('a Tx without metadata');
-  return { id, ts, entries };
+  if (!header) throw new MalformedReply('a Tx without metadata');
+  return { header, entries };
+}
+
+/** TxMetadata { uint64 id = 1; bytes prevAlh = 2; int64 ts = 3; int32 nentries = 4; bytes eH = 5; uint64 blTxId = 6; bytes blRoot = 7 } */
+function readTxHeader(m: Cursor): WireTxHeader {
+  // proto3 leaves zeros and empty bytes out: absent means zero or empty. A negative ts or
+  // nentries (a 10-byte varint) is beyond 2^53 and refused by varint().
+  const h: WireTxHeader = { id: 0, prevAlh: EMPTY, ts: 0, nEntries: 0, eH: EMPTY, blTxId: 0, blRoot: EMPTY };
+  while (m.more) {
+    const t = m.tag();
+    if (t === ((1 << 3) | VARINT)) h.id = m.varint();
+    else if (t === ((2 << 3) | BYTES)) h.prevAlh = m.bytes();
+    else if (t === ((3 << 3) | VARINT)) h.ts = m.varint();
+    else if (t === ((4 << 3) | VARINT)) h.nEntries = m.varint();
+    else if (t === ((5 << 3) | BYTES)) h.eH = m.bytes();
+    else if (t === ((6 << 3) | VARINT)) h.blTxId = m.varint();
+    else if (t === ((7 << 3) | BYTES)) h.blRoot = m.bytes();
+    else m.skip(t & 7);
+  }
+  return h;
+}
+
+/** TxEntry { bytes key = 1; bytes hValue = 2; int64 vOff = 3; int32 vLen = 4 } */
+function readTxEntry(e: Cursor): WireTxEntry {
+  let key: Buffer = EMPTY;
+  let hValue: Buffer = EMPTY;
+  let vLen = 0;
+  while (e.more) {
+    const t = e.tag();
+    if (t === ((1 << 3) | BYTES)) key = e.bytes();
+    else if (t === ((2 << 3) | BYTES)) hValue = e.bytes();
+    else if (t === ((4 << 3) | VARINT)) vLen = e.varint();
+    else e.skip(t & 7);
+  }
+  return { key, hValue, vLen };
+}
+
+/** TxMetadata: what ExecAll answers. */
+export function decodeTxMetadata(buf: Buffer): WireTxHeader {
+  return readTxHeader(new Cursor(buf, 0, buf.length));
+}
+
+/**
+ * VerifiableTx { Tx tx = 1; DualProof dualProof = 2; Signature signature = 3 }. A reply without its
+ * tx, dual proof, their headers or the linear proof throws MalformedReply: it proves nothing.
+ */
+export function decodeVerifiableTx(buf: Buffer): WireVerifiableTx {
+  let tx: { header: WireTxHeader; entries: WireTxEntry[] } | null = null;
+  let dualProof: WireDualProof | null = null;
+  let signature: WireVerifiableTx['signature'] = null;
+  const c = new Cursor(buf, 0, buf.length);
+  while (c.more) {
+    const tag = c.tag();
+    if (tag === ((1 << 3) | BYTES)) tx = readTx(c.sub());
+    else if (tag === ((2 << 3) | BYTES)) dualProof = readDualProof(c.sub());
+    else if (tag === ((3 << 3) | BYTES)) {
+      // Signature { bytes publicKey = 1; bytes signature = 2 }
+      const s = c.sub();
+      signature = { publicKey: EMPTY, signature: EMPTY };
+      while (s.more) {
+        const t = s.tag();
+        if (t === ((1 << 3) | BYTES)) signature.publicKey = s.bytes();
+        else if (t === ((2 << 3) | BYTES)) signature.signature = s.bytes();
+        else s.skip(t & 7);
+      }
+    } else c.skip(tag & 7);
+  }
+  if (!tx) throw new MalformedReply('a VerifiableTx without its tx');
+  if (!dualProof) throw new MalformedReply('a VerifiableTx without a dual proof');
+  return { header: tx.header, entries: tx.entries, dualProof, signature };
+}
+
+/**
+ * DualProof { TxMetadata sourceTxMetadata = 1; TxMetadata targetTxMetadata = 2; repeated bytes
+ * inclusionProof = 3; repeated bytes consistencyProof = 4; bytes targetBlTxAlh = 5; repeated bytes
+ * lastInclusionProof = 6; LinearProof linearProof = 7 }
+ */
+function readDualProof(c: Cursor): WireDualProof {
+  let sourceTx: WireTxHeader | null = null;
+  let targetTx: WireTxHeader | null = null;
+  let linearProof: WireDualProof['linearProof'] | null = null;
+  const inclusionProof: Buffer[] = [];
+  const consistencyProof: Buffer[] = [];
+  const lastInclusionProof: Buffer[] = [];
+  let targetBlTxAlh: Buffer = EMPTY;
+  while (c.more) {
+    const t = c.tag();
+    if (t === ((1 << 3) | BYTES)) sourceTx = readTxHeader(c.sub());
+    else if (t === ((2 << 3) | BYTES)) targetTx = readTxHeader(c.sub());
+    else if (t === ((3 << 3) | BYTES)) inclusionProof.push(c.bytes());
+    else if (t === ((4 << 3) | BYTES)) consistencyProof.push(c.bytes());
+    else if (t === ((5 << 3) | BYTES)) targetBlTxAlh = c.bytes();
+    else if (t === ((6 << 3) | BYTES)) lastInclusionProof.push(c.bytes());
+    else if (t === ((7 << 3) | BYTES)) {
+      // LinearProof { uint64 sourceTxId = 1; uint64 TargetTxId = 2; repeated bytes terms = 3 }
+      const l = c.sub();
+      linearProof = { sourceTxId: 0, targetTxId: 0, terms: [] };
+      while (l.more) {
+        const u = l.tag();
+        if (u === ((1 << 3) | VARINT)) linearProof.sourceTxId = l.varint();
+        else if (u === ((2 << 3) | VARINT)) linearProof.targetTxId = l.varint();
+        else if (u === ((3 << 3) | BYTES)) linearProof.terms.push(l.bytes());
+        else l.skip(u & 7);
+      }
+    } else c.skip(t & 7);
+  }
+  if (!sourceTx || !targetTx) throw new MalformedReply('a DualProof without its source or target header');
+  if (!linearProof) throw new MalformedReply('a DualProof without a linear proof');
+  return { sourceTx, targetTx, inclusionProof, consistencyProof, targetBlTxAlh, lastInclusionProof, linearProof };
 }
 
 /** Entries { repeated Entry entries = 1 }; Entry { uint64 tx = 1; bytes key = 2; bytes value = 3; Reference referencedBy = 4 } */
@@ -226,6 +348,51 @@ export function encodeKeyListRequest(keys: readonly Buffer[], sinceTx: number): 
   }
   out[pos++] = 0x10;
   out.set(since, pos);
+  return out;
+}
+
+/** VerifiableTxRequest { uint64 tx = 1; uint64 proveSinceTx = 2 } */
+export function encodeVerifiableTxRequest(tx: number, proveSinceTx: number): Buffer {
+  return Buffer.from([0x08, ...varintBytes(tx), 0x10, ...varintBytes(proveSinceTx)]);
+}
+
+/**
+ * ExecAllRequest { repeated Op Operations = 1; bool noWait = 2 (false: left out) }, two operations
+ * an event, in order: Op { KeyValue kv = 1 } with { bytes key = 1; bytes value = 2 }, then
+ * Op { ReferenceRequest ref = 3 } with { bytes key = 1 (the id key); bytes referencedKey = 2 }:
+ * an unbound reference (atTx 0, boundRef false, both left out).
+ */
+export function encodeExecAllRequest(events: readonly WireEventWrite[]): Buffer {
+  const bytesField = (length: number) => 1 + varintSize(length) + length;
+  let size = 0;
+  for (const { key, value, idKey } of events) {
+    const kv = bytesField(key.length) + bytesField(value.length);
+    const ref = bytesField(idKey.length) + bytesField(key.length);
+    size += bytesField(bytesField(kv)) + bytesField(bytesField(ref));
+  }
+  const out = Buffer.allocUnsafe(size);
+  let pos = 0;
+  const put = (tag: number, length: number) => {
+    out[pos++] = tag;
+    pos = writeVarint(out, pos, length);
+  };
+  const putBytes = (tag: number, b: Buffer) => {
+    put(tag, b.length);
+    pos += b.copy(out, pos);
+  };
+  for (const { key, value, idKey } of events) {
+    const kv = bytesField(key.length) + bytesField(value.length);
+    put(0x0a, bytesField(kv)); // Operations
+    put(0x0a, kv); // Op.kv
+    putBytes(0x0a, key);
+    putBytes(0x12, value);
+    const ref = bytesField(idKey.length) + bytesField(key.length);
+    put(0x0a, bytesField(ref)); // Operations
+    put(0x1a, ref); // Op.ref
+    putBytes(0x0a, idKey);
+    putBytes(0x12, key);
+  }
+  if (pos !== size) throw new Error(`ExecAllRequest: wrote ${pos} bytes of ${size}`);
   return out;
 }
 
