@@ -10,7 +10,8 @@
  *   `GENESIS_PREV_ALH` (tx 1's prevAlh),
  *   `encodeTxHeader` / `decodeTxHeader` (immudb's 124-byte TxMetadata serialization),
  *   `txHeaderToJson` / `txHeaderFromJson` (strict; throws `TypeError` naming the field).
- * - `HTree` (per-tx Merkle tree: `HTree.build(digests)`, `.root`, `.width`, `.inclusionProof(i)`),
+ * - `HTree` (per-tx Merkle tree: `HTree.build(digests, hashInto?)`, `.root`, `.width`, `.inclusionProof(i)`),
+ *   `HashInto` / `nodeHashInto` (a ledger building its own trees may pass a faster hash; the verifier uses node:crypto),
  *   `verifyHTreeInclusion`, `htreeProofLength`.
  * - `stateSignaturePayload(database, txId, txHash)`: the bytes immudb's server signs (ImmutableState.ToBytes).
  * - strict codecs: `toHex`, `parseHash`, `toBase64`, `parseBase64`, `parseUint64`, `parseInt64`.
@@ -197,44 +198,68 @@ export function stateSignaturePayload(database: string, txId: bigint, txHash: Ui
 
 const bitLen32 = (x: number): number => 32 - Math.clz32(x);
 
-export class HTree {
-  /** levels[0] = leaf hashes, levels[last] = [root]. */
-  private constructor(private readonly levels: Buffer[][]) {}
+/** Writes sha256(src[start..end)) to out[at..at+32). */
+export type HashInto = (src: Uint8Array, start: number, end: number, out: Uint8Array, at: number) => void;
 
-  static build(digests: readonly Uint8Array[]): HTree {
-    if (digests.length === 0) throw new RangeError('htree: at least one digest required');
-    if (digests.length > UINT32_MAX) throw new RangeError('htree: too many digests');
-    const leafBuf = Buffer.allocUnsafe(1 + HASH_SIZE);
-    leafBuf[0] = LEAF_PREFIX;
-    const levels: Buffer[][] = [
-      digests.map((d) => {
+/** node:crypto as a HashInto (the default; a ledger may pass a faster one, its trees are verified). */
+export const nodeHashInto: HashInto = (src, start, end, out, at) => {
+  out.set(sha256(src.subarray(start, end)), at);
+};
+
+export class HTree {
+  /** levels[0] = leaf hashes, levels[last] = [root]; each level one buffer of 32-byte hashes. */
+  private constructor(private readonly levels: Buffer[]) {}
+
+  /**
+   * The tree over `digests`: 32-byte digests, as a list or packed one after another in one buffer.
+   * `hashInto` computes every hash of the tree (node:crypto unless given).
+   */
+  static build(digests: readonly Uint8Array[] | Buffer, hashInto: HashInto = nodeHashInto): HTree {
+    const packed = Buffer.isBuffer(digests);
+    if (packed && digests.length % HASH_SIZE !== 0) throw new RangeError('htree: digests must be 32 bytes');
+    const width = packed ? digests.length / HASH_SIZE : digests.length;
+    if (width === 0) throw new RangeError('htree: at least one digest required');
+    if (width > UINT32_MAX) throw new RangeError('htree: too many digests');
+    const scratch = Buffer.allocUnsafe(1 + 2 * HASH_SIZE);
+    let level = Buffer.allocUnsafe(width * HASH_SIZE);
+    scratch[0] = LEAF_PREFIX;
+    for (let i = 0; i < width; i++) {
+      if (packed) digests.copy(scratch, 1, i * HASH_SIZE, (i + 1) * HASH_SIZE);
+      else {
+        const d = (digests as readonly Uint8Array[])[i]!;
         if (d.length !== HASH_SIZE) throw new RangeError('htree: digests must be 32 bytes');
-        leafBuf.set(d, 1);
-        return sha256(leafBuf);
-      }),
-    ];
-    const nodeBuf = Buffer.allocUnsafe(1 + 2 * HASH_SIZE);
-    nodeBuf[0] = NODE_PREFIX;
-    for (let cur = levels[0]!; cur.length > 1; ) {
-      const next: Buffer[] = [];
-      for (let i = 0; i + 1 < cur.length; i += 2) {
-        cur[i]!.copy(nodeBuf, 1);
-        cur[i + 1]!.copy(nodeBuf, 1 + HASH_SIZE);
-        next.push(sha256(nodeBuf));
+        scratch.set(d, 1);
       }
-      if (cur.length % 2 === 1) next.push(cur[cur.length - 1]!);
+      hashInto(scratch, 0, 1 + HASH_SIZE, level, i * HASH_SIZE);
+    }
+    const levels = [level];
+    scratch[0] = NODE_PREFIX;
+    for (let n = width; n > 1; ) {
+      const up = Math.ceil(n / 2);
+      const next = Buffer.allocUnsafe(up * HASH_SIZE);
+      for (let i = 0; i + 1 < n; i += 2) {
+        level.copy(scratch, 1, i * HASH_SIZE, (i + 2) * HASH_SIZE);
+        hashInto(scratch, 0, 1 + 2 * HASH_SIZE, next, (i / 2) * HASH_SIZE);
+      }
+      if (n % 2 === 1) level.copy(next, (up - 1) * HASH_SIZE, (n - 1) * HASH_SIZE, n * HASH_SIZE);
       levels.push(next);
-      cur = next;
+      level = next;
+      n = up;
     }
     return new HTree(levels);
   }
 
   get width(): number {
-    return this.levels[0]!.length;
+    return this.levels[0]!.length / HASH_SIZE;
   }
 
   get root(): Buffer {
-    return Buffer.from(this.levels[this.levels.length - 1]![0]!);
+    return Buffer.from(this.node(this.levels.length - 1, 0));
+  }
+
+  /** A view of the hash at (layer, at). */
+  private node(layer: number, at: number): Buffer {
+    return this.levels[layer]!.subarray(at * HASH_SIZE, (at + 1) * HASH_SIZE);
   }
 
   /**
@@ -273,7 +298,7 @@ export class HTree {
 
   /** Terms bottom-up, as immudb's HTree.InclusionProof. */
   inclusionProof(leaf: number): Buffer[] {
-    return this.inclusionNodes(leaf).map(({ layer, at }) => Buffer.from(this.levels[layer]![at]!));
+    return this.inclusionNodes(leaf).map(({ layer, at }) => Buffer.from(this.node(layer, at)));
   }
 
   private hexLevels: (string | undefined)[][] | undefined;
@@ -283,8 +308,8 @@ export class HTree {
    * once per tree, so the proofs of all leaves share their upper terms' strings.
    */
   inclusionProofHex(leaf: number): string[] {
-    const hexLevels = (this.hexLevels ??= this.levels.map((l) => new Array<string | undefined>(l.length)));
-    return this.inclusionNodes(leaf).map(({ layer, at }) => (hexLevels[layer]![at] ??= this.levels[layer]![at]!.toString('hex')));
+    const hexLevels = (this.hexLevels ??= this.levels.map((l) => new Array<string | undefined>(l.length / HASH_SIZE)));
+    return this.inclusionNodes(leaf).map(({ layer, at }) => (hexLevels[layer]![at] ??= this.node(layer, at).toString('hex')));
   }
 }
 

@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { Column } from '../../src/ledger/embedded/column.ts';
 import { Latin1Interner } from '../../src/ledger/embedded/event-index.ts';
-import { createSha256 } from '../../src/ledger/embedded/sha256.mjs';
+import { createSha256 } from '../../src/ledger/sha256.mjs';
 import { AHTree, ahtLeaf } from '../../src/proof/ahtree.ts';
 
 const nodeSha = (b: Uint8Array) => createHash('sha256').update(b).digest();

@@ -20,6 +20,7 @@ import {
   txInnerHash,
   verifyHTreeInclusion,
 } from '../../src/proof/hashing.ts';
+import { createSha256 } from '../../src/ledger/sha256.mjs';
 import { immuInclusionProof, immuNode, immuTxMetadata, vectors } from '../support/immudb-vectors.ts';
 
 const hex = (h: string) => Buffer.from(h, 'hex');
@@ -164,8 +165,27 @@ describe('htree (per-tx Merkle tree)', () => {
     }
   });
 
+  it('packed digests and an injected hash (sha256.mjs, as the immudb ledger builds) give the very same tree, widths 1..150', () => {
+    const { hashInto } = createSha256();
+    for (let width = 1; width <= 150; width++) {
+      const digests = Array.from({ length: width }, (_, i) => sha256(Buffer.from([i, width, 7])));
+      const plain = HTree.build(digests);
+      const packed = HTree.build(Buffer.concat(digests), hashInto);
+      expect([packed.width, toHex(packed.root)]).toEqual([width, toHex(plain.root)]);
+      for (let i = 0; i < width; i++) {
+        expect(packed.inclusionProof(i)).toEqual(plain.inclusionProof(i));
+        expect(packed.inclusionProofHex(i)).toEqual(plain.inclusionProofHex(i));
+      }
+    }
+    // The injected hash is the one used: a wrong one gives another root (never node:crypto's).
+    const wrong = (src: Uint8Array, start: number, end: number, out: Uint8Array, at: number) => hashInto(src, start, end - 1, out, at);
+    expect(HTree.build([sha256(Buffer.from('a'))], wrong).root.equals(HTree.build([sha256(Buffer.from('a'))]).root)).toBe(false);
+  });
+
   it('rejects bad arguments', () => {
     expect(() => HTree.build([])).toThrow();
+    expect(() => HTree.build(Buffer.alloc(0))).toThrow();
+    expect(() => HTree.build(Buffer.alloc(33))).toThrow();
     expect(() => HTree.build([Buffer.alloc(31)])).toThrow();
     expect(() => HTree.build([Buffer.alloc(32)]).inclusionProof(1)).toThrow();
     expect(htreeProofLength(3, 3)).toBe(-1);

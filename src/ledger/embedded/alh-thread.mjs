@@ -9,7 +9,7 @@
 import { workerData } from 'node:worker_threads';
 import fs from 'node:fs';
 import zlib from 'node:zlib';
-import { createSha256 } from './sha256.mjs';
+import { createSha256 } from '../sha256.mjs';
 
 const { path, size, start, ring, slot, shared, control, mainPos, magic, headerOffset, headerSize, minBody, maxBody, window } = workerData;
 const ctrl = new Int32Array(control);

@@ -57,7 +57,7 @@ import type { AppendResult, BulkReadStep, CommittedTx, ScanDirection, StoredEven
 import { readInBulkInOrder } from '../bulk-read.ts';
 import type { TrustedStateStore } from '../trusted-state.ts';
 import { startAlhWorker, type AlhSource } from './alh-worker.ts';
-import { createSha256 } from './sha256.mjs';
+import { createSha256 } from '../sha256.mjs';
 import { Column } from './column.ts';
 import { EventIndex, Latin1Interner } from './event-index.ts';
 import {
@@ -493,7 +493,7 @@ export class EmbeddedLedger implements LedgerBackend, DualProofStore {
     forEachEntry(record, header.nEntries, (_, s) => {
       digests.push(kvDigest(record.subarray(s.keyStart, s.keyEnd), record.subarray(s.valueStart, s.valueEnd)));
     });
-    const tree = HTree.build(digests);
+    const tree = HTree.build(digests, hashInto);
     if (!tree.root.equals(header.eH)) throw verificationFailed(`tx ${txId}'s entries do not hash to its eH`);
     const t = { header, tree };
     this.cacheTree(txId, t);
@@ -649,7 +649,7 @@ export class EmbeddedLedger implements LedgerBackend, DualProofStore {
       p = rve;
     }
     if (p !== end) throw new Error(`tx ${id}: ${end - p} stray bytes after the last entry`);
-    if (digests && !sameBytes(HTree.build(digests).root, 0, b, H + 52, HASH_SIZE)) throw new Error(`tx ${id}: entries do not hash to eH`);
+    if (digests && !sameBytes(HTree.build(digests, hashInto).root, 0, b, H + 52, HASH_SIZE)) throw new Error(`tx ${id}: entries do not hash to eH`);
 
     this.aht.appendLeafHash(pair, HASH_SIZE);
     this.lastId = id;

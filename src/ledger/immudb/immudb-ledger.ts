@@ -10,7 +10,7 @@
 import { decodeRecord, encodeRecord } from '../../events/canonical.ts';
 import type { AuditEventRecord } from '../../events/types.ts';
 import { AuditError, ErrorCode, verificationFailed } from '../../errors.ts';
-import { HASH_SIZE, HTree, SET_KEY_PREFIX, sha256, storedValueHash, toHex, txAlh, type TxHeader } from '../../proof/hashing.ts';
+import { HASH_SIZE, HTree, SET_KEY_PREFIX, storedValueHash, toHex, txAlh, type TxHeader } from '../../proof/hashing.ts';
 import { assertProofBundle, assertProofBundlesOfTx } from '../../proof/verify.ts';
 import { deepFreeze, PROOF_FORMAT, type DualProofJson, type LedgerState, type ProofBundle, type TxHeaderJson } from '../../proof/types.ts';
 import type { LedgerBackend } from '../group-commit.ts';
@@ -19,6 +19,7 @@ import type { AppendResult, BulkReadStep, CommittedTx, ScanDirection, StoredEven
 import type { TrustedStateStore } from '../trusted-state.ts';
 import { asLedgerError, ImmudbError, ImmudbSession, isKeyNotFound, pb, type Message } from './grpc.ts';
 import { retrying, takesTx } from '../bulk-read.ts';
+import { createSha256 } from '../sha256.mjs';
 import {
   decodeEntries,
   decodeTxList,
@@ -47,6 +48,9 @@ const VALUE_BYTES_PER_READ = 16 * 2 ** 20;
 /** Calls (of the session's deadline each) a bulk read waits for immudb to index what it listed. */
 const BULK_INDEXING_WAIT_ATTEMPTS = 12;
 const isTimelineEntryKey = (key: Buffer) => key.length > TIMELINE_ENTRY_TAG.length && TIMELINE_ENTRY_TAG.equals(key.subarray(0, TIMELINE_ENTRY_TAG.length));
+
+/** sha256.mjs for the trees of committed txs (one hasher: not reentrant, never awaited inside). */
+const { hashInto } = createSha256();
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const hexList = (l: Uint8Array[]) => l.map(hex);
@@ -457,14 +461,20 @@ export class ImmudbLedger implements LedgerBackend {
     const { entries } = vtx;
     if (entries.length === 0) throw verificationFailed('immudb answered a transaction without entries');
     const keyIndex = new Map<string, number>();
-    const digests = entries.map(({ key, hValue }, i) => {
+    // Digests sha256(key ‖ hValue), packed, hashed (as the tree) with sha256.mjs: a wrong hash
+    // here cannot pass, since every bundle is verified against the tx's eH with node:crypto.
+    const digests = Buffer.allocUnsafe(entries.length * HASH_SIZE);
+    const scratch = Buffer.allocUnsafe(entries.reduce((m, e) => Math.max(m, e.key.length + e.hValue.length), 0));
+    entries.forEach(({ key, hValue }, i) => {
       // latin1 maps bytes to code units one to one, so equal strings are equal keys; the first
       // entry with a key wins, as a search from the start would find it.
       const k = key.toString('latin1');
       if (!keyIndex.has(k)) keyIndex.set(k, i);
-      return sha256(key, hValue);
+      key.copy(scratch, 0);
+      hValue.copy(scratch, key.length);
+      hashInto(scratch, 0, key.length + hValue.length, digests, i * HASH_SIZE);
     });
-    const tree = HTree.build(digests);
+    const tree = HTree.build(digests, hashInto);
     return { vtx, tree, keyIndex };
   }
 
