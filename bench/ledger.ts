@@ -15,8 +15,8 @@ import { encodeRecord } from '../src/events/canonical.ts';
 import { validateEventInput } from '../src/events/validate.ts';
 import { GATEWAY_DB_MAX_TX_ENTRIES, openImmudbLedger } from '../src/ledger/immudb/index.ts';
 import { ImmudbSession } from '../src/ledger/immudb/grpc.ts';
+import { eventWrite } from '../src/ledger/immudb/immudb-ledger.ts';
 import { decodeTxMetadata, encodeExecAllRequest, encodeVerifiableTxRequest } from '../src/ledger/immudb/wire.ts';
-import { eventIdKey, timelineKey } from '../src/ledger/keys.ts';
 import { sampleEventInput } from './fixtures.ts';
 import { measure, printTable, type Result } from './harness.ts';
 
@@ -80,14 +80,7 @@ export async function benchLedger(address: string, scale = 1): Promise<Result[]>
   const floor = new ImmudbSession({ address, user: 'immudb', password: 'immudb', database: `floorbench${tag}`, createDatabaseMaxTxEntries: GATEWAY_DB_MAX_TX_ENTRIES });
   await floor.connect();
   const floorBatches = 100 * scale;
-  const execAll = (b: number) =>
-    encodeExecAllRequest(
-      Array.from({ length: 100 }, (_, j) => {
-        const r = event(b * 100 + j).record;
-        const key = timelineKey(r.correlationId, r.timestamp, r.eventId);
-        return { key, value: encodeRecord(r), idKey: eventIdKey(r.eventId) };
-      }),
-    );
+  const execAll = (b: number) => encodeExecAllRequest(Array.from({ length: 100 }, (_, j) => eventWrite(event(b * 100 + j).record)));
   let proven = 0;
   for (const c of [4, 8]) {
     const requests = Array.from({ length: floorBatches }, (_, b) => execAll(b));

@@ -21,8 +21,9 @@
  *
  * Plain JavaScript (not TypeScript) so that the start-up worker thread imports it without a
  * TypeScript loader. Only used where a wrong digest fails loudly: a chain or tree rebuilt with it is
- * checked against hashes stored in the log (prevAlh, blRoot) or the tx header immudb proved (eH),
- * and every proof bundle is checked by the verifier, which uses node:crypto. Pinned to node:crypto (every length 0..300, long inputs,
+ * checked against hashes stored in the log (prevAlh, blRoot, eH), and a tree the immudb ledger
+ * builds for a committed tx yields proof bundles that the verifier, which uses node:crypto, checks
+ * against the tx's eH before any is handed out. Pinned to node:crypto (every length 0..300, long inputs,
  * FIPS vectors) by test/unit/embedded-startup-parts.test.ts.
  */
 

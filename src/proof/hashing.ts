@@ -11,6 +11,7 @@
  *   `encodeTxHeader` / `decodeTxHeader` (immudb's 124-byte TxMetadata serialization),
  *   `txHeaderToJson` / `txHeaderFromJson` (strict; throws `TypeError` naming the field).
  * - `HTree` (per-tx Merkle tree: `HTree.build(digests, hashInto?)`, `.root`, `.width`, `.inclusionProof(i)`),
+ *   `txEntryTree(entries, hashInto?)` (a tx's tree from its entries' keys and value hashes),
  *   `HashInto` / `nodeHashInto` (a ledger building its own trees may pass a faster hash; the verifier uses node:crypto),
  *   `verifyHTreeInclusion`, `htreeProofLength`.
  * - `stateSignaturePayload(database, txId, txHash)`: the bytes immudb's server signs (ImmutableState.ToBytes).
@@ -259,7 +260,9 @@ export class HTree {
 
   /** A view of the hash at (layer, at). */
   private node(layer: number, at: number): Buffer {
-    return this.levels[layer]!.subarray(at * HASH_SIZE, (at + 1) * HASH_SIZE);
+    const level = this.levels[layer];
+    if (!level || at < 0 || (at + 1) * HASH_SIZE > level.length) throw new RangeError(`htree: no node ${at} at layer ${layer}`);
+    return level.subarray(at * HASH_SIZE, (at + 1) * HASH_SIZE);
   }
 
   /**
@@ -311,6 +314,22 @@ export class HTree {
     const hexLevels = (this.hexLevels ??= this.levels.map((l) => new Array<string | undefined>(l.length / HASH_SIZE)));
     return this.inclusionNodes(leaf).map(({ layer, at }) => (hexLevels[layer]![at] ??= this.node(layer, at).toString('hex')));
   }
+}
+
+/**
+ * The hash tree of a tx from its entries as immudb lists them (key with its one-byte prefix, hash
+ * of the stored value): digests sha256(key ‖ hValue), as store.TxEntry.Digest, then the tree.
+ * Its root is the tx's eH. Every hash through `hashInto`.
+ */
+export function txEntryTree(entries: readonly { key: Uint8Array; hValue: Uint8Array }[], hashInto: HashInto = nodeHashInto): HTree {
+  const digests = Buffer.allocUnsafe(entries.length * HASH_SIZE);
+  const scratch = Buffer.allocUnsafe(entries.reduce((m, e) => Math.max(m, e.key.length + e.hValue.length), 0));
+  entries.forEach(({ key, hValue }, i) => {
+    scratch.set(key, 0);
+    scratch.set(hValue, key.length);
+    hashInto(scratch, 0, key.length + hValue.length, digests, i * HASH_SIZE);
+  });
+  return HTree.build(digests, hashInto);
 }
 
 /** Number of terms immudb's HTree.InclusionProof yields for (leaf, width); -1 when out of range. */

@@ -15,8 +15,10 @@ import {
   encodeTxScanRequest,
   encodeVerifiableTxRequest,
   MalformedReply,
+  varintBytes,
   type WireTxHeader,
 } from '../../src/ledger/immudb/wire.ts';
+import { checkProvenHeader } from '../../src/ledger/immudb/immudb-ledger.ts';
 import { prng } from './_random.ts';
 
 const bytes = (rand: () => number, max: number) => Buffer.from(Array.from({ length: Math.floor(rand() * (max + 1)) }, () => Math.floor(rand() * 256)));
@@ -211,6 +213,36 @@ describe('wire: decoding what google-protobuf encodes', () => {
   });
 });
 
+describe('wire: unknown fields in a VerifiableTx', () => {
+  it('are skipped in every message of it: VerifiableTx, Tx, TxMetadata, TxEntry, DualProof, LinearProof, Signature', () => {
+    const unknown = [0x78, 0x05, 0x81, 0x01, 1, 2, 3, 4, 5, 6, 7, 8, 0x8a, 0x01, 0x01, 0xff, 0x95, 0x01, 1, 2, 3, 4]; // fields 15–18, every wire type
+    const msg = (field: number, body: number[]) => [(field << 3) | 2, ...varintBytes(body.length), ...body];
+    const h = (b: number) => Array.from({ length: 32 }, () => b);
+    const headerField = (field: number, id: number) =>
+      msg(field, [...unknown, 0x08, id, ...msg(2, h(1)), 0x18, 0x2a, 0x20, 0x02, ...unknown, ...msg(5, h(2)), 0x30, id - 1, ...msg(7, h(3)), ...unknown]);
+    const entry = msg(2, [...unknown, ...msg(1, [0x6b]), ...msg(2, h(4)), ...unknown, 0x20, 0x09]);
+    const tx = msg(1, [...unknown, ...headerField(1, 7), ...unknown, ...entry, ...unknown]);
+    const linear = msg(7, [...unknown, 0x08, 0x06, 0x10, 0x07, ...unknown, ...msg(3, h(5)), ...unknown]);
+    const dual = msg(2, [...unknown, ...headerField(1, 6), ...headerField(2, 7), ...unknown, ...msg(3, h(6)), ...msg(4, h(7)), ...msg(5, h(8)), ...unknown, ...msg(6, h(9)), ...linear, ...unknown]);
+    const sig = msg(3, [...unknown, ...msg(1, [0x04]), ...unknown, ...msg(2, [0x30]), ...unknown]);
+    const hdr = (id: number) => ({ id, prevAlh: Buffer.from(h(1)), ts: 42, nEntries: 2, eH: Buffer.from(h(2)), blTxId: id - 1, blRoot: Buffer.from(h(3)) });
+    expect(decodeVerifiableTx(Buffer.from([...unknown, ...tx, ...unknown, ...dual, ...unknown, ...sig, ...unknown]))).toEqual({
+      header: hdr(7),
+      entries: [{ key: Buffer.from('k'), hValue: Buffer.from(h(4)), vLen: 9 }],
+      dualProof: {
+        sourceTx: hdr(6),
+        targetTx: hdr(7),
+        inclusionProof: [Buffer.from(h(6))],
+        consistencyProof: [Buffer.from(h(7))],
+        targetBlTxAlh: Buffer.from(h(8)),
+        lastInclusionProof: [Buffer.from(h(9))],
+        linearProof: { sourceTxId: 6, targetTxId: 7, terms: [Buffer.from(h(5))] },
+      },
+      signature: { publicKey: Buffer.from([0x04]), signature: Buffer.from([0x30]) },
+    });
+  });
+});
+
 describe('wire: malformed replies', () => {
   it('every truncation of a reply either decodes to a prefix of it or throws MalformedReply', () => {
     const { encoded } = randomEntries(prng(14));
@@ -262,15 +294,21 @@ describe('wire: malformed replies', () => {
     expect(() => decodeTxMetadata(Buffer.from(md.serializeBinary()))).toThrow(/varint|2\^53/);
   });
 
-  it('every truncation of a VerifiableTx throws MalformedReply or decodes to something else than the whole', () => {
-    const { expected, encoded } = randomVerifiableTx(prng(20));
-    for (let n = 0; n < encoded.length; n++) {
-      try {
-        expect(decodeVerifiableTx(encoded.subarray(0, n))).not.toEqual(expected);
-      } catch (e) {
-        expect(e).toBeInstanceOf(MalformedReply);
+  it('every truncation of a VerifiableTx throws MalformedReply or decodes to something else than the whole (20 replies, signed or not)', () => {
+    const rand = prng(20);
+    const signed = new Set<boolean>();
+    for (let k = 0; k < 20; k++) {
+      const { expected, encoded } = randomVerifiableTx(rand);
+      signed.add(expected.signature !== null);
+      for (let n = 0; n < encoded.length; n++) {
+        try {
+          expect(decodeVerifiableTx(encoded.subarray(0, n))).not.toEqual(expected);
+        } catch (e) {
+          expect(e).toBeInstanceOf(MalformedReply);
+        }
       }
     }
+    expect(signed).toEqual(new Set([true, false]));
   });
 
   it('names what is wrong: a length past the end, a tx without metadata, an id beyond 2^53', () => {
@@ -337,6 +375,36 @@ describe('wire: requests google-protobuf reads back', () => {
       const req = pb.KeyListRequest.deserializeBinary(encodeKeyListRequest(keys, sinceTx));
       expect(req.getKeysList_asU8().map((k: Uint8Array) => Buffer.from(k))).toEqual(keys);
       expect(req.getSincetx()).toBe(sinceTx);
+    }
+  });
+});
+
+describe('a proven tx header the immudb ledger accepts', () => {
+  const ok = { id: 9, prevAlh: Buffer.alloc(32, 1), ts: 1_764_000_000, nEntries: 200, eH: Buffer.alloc(32, 2), blTxId: 8, blRoot: Buffer.alloc(32, 3) };
+  const code = (f: () => void) => {
+    try {
+      f();
+      return 'accepted';
+    } catch (e) {
+      return (e as { code?: string }).code ?? String(e);
+    }
+  };
+
+  it('is one immudb 1.1 commits: 32-byte hashes, an int32 entry count, a time a Date can hold', () => {
+    expect(code(() => checkProvenHeader(ok))).toBe('accepted');
+    expect(code(() => checkProvenHeader({ ...ok, nEntries: 0x7fffffff, ts: 8.64e12 }))).toBe('accepted');
+  });
+
+  it('anything else is VERIFICATION_FAILED, never a crash further on', () => {
+    for (const bad of [
+      { prevAlh: Buffer.alloc(31) },
+      { eH: Buffer.alloc(0) },
+      { blRoot: Buffer.alloc(33) },
+      { nEntries: 2 ** 31 },
+      { nEntries: 2 ** 32 },
+      { ts: 8.64e12 + 1 },
+    ]) {
+      expect(code(() => checkProvenHeader({ ...ok, ...bad }))).toBe('VERIFICATION_FAILED');
     }
   });
 });

@@ -18,6 +18,8 @@ import {
   txHeaderFromJson,
   txHeaderToJson,
   txInnerHash,
+  storedValueHash,
+  txEntryTree,
   verifyHTreeInclusion,
 } from '../../src/proof/hashing.ts';
 import { createSha256 } from '../../src/ledger/sha256.mjs';
@@ -177,9 +179,24 @@ describe('htree (per-tx Merkle tree)', () => {
         expect(packed.inclusionProofHex(i)).toEqual(plain.inclusionProofHex(i));
       }
     }
-    // The injected hash is the one used: a wrong one gives another root (never node:crypto's).
-    const wrong = (src: Uint8Array, start: number, end: number, out: Uint8Array, at: number) => hashInto(src, start, end - 1, out, at);
-    expect(HTree.build([sha256(Buffer.from('a'))], wrong).root.equals(HTree.build([sha256(Buffer.from('a'))]).root)).toBe(false);
+    // The injected hash is the one used, for leaves and inner nodes alike: one that is wrong only
+    // for inner nodes (65-byte inputs) gives another root.
+    const wrongInner = (src: Uint8Array, start: number, end: number, out: Uint8Array, at: number) =>
+      hashInto(src, start, end - start === 65 ? end - 1 : end, out, at);
+    const two = [sha256(Buffer.from('a')), sha256(Buffer.from('b'))];
+    expect(HTree.build(two, wrongInner).root.equals(HTree.build(two).root)).toBe(false);
+    expect(HTree.build(two.slice(0, 1), wrongInner).root.equals(HTree.build(two.slice(0, 1)).root)).toBe(true);
+  });
+
+  it('txEntryTree: the tree of a tx from its entries as immudb lists them (prefixed key, value hash) has the tx eH as root', () => {
+    const { hashInto } = createSha256();
+    for (const t of vectors.store.txs) {
+      const entries = t.entries.map((e) => ({ key: Buffer.concat([Buffer.from([0]), b64(e.key)]), hValue: storedValueHash(b64(e.value)) }));
+      for (const tree of [txEntryTree(entries), txEntryTree(entries, hashInto)]) {
+        expect(toHex(tree.root)).toBe(t.header.eH);
+        t.entries.forEach((_, i) => expect(tree.inclusionProofHex(i)).toEqual(t.proofs[i]));
+      }
+    }
   });
 
   it('rejects bad arguments', () => {

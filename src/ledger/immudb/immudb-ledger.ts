@@ -10,7 +10,7 @@
 import { decodeRecord, encodeRecord } from '../../events/canonical.ts';
 import type { AuditEventRecord } from '../../events/types.ts';
 import { AuditError, ErrorCode, verificationFailed } from '../../errors.ts';
-import { HASH_SIZE, HTree, SET_KEY_PREFIX, storedValueHash, toHex, txAlh, type TxHeader } from '../../proof/hashing.ts';
+import { HASH_SIZE, SET_KEY_PREFIX, storedValueHash, toHex, txAlh, txEntryTree, type HTree, type TxHeader } from '../../proof/hashing.ts';
 import { assertProofBundle, assertProofBundlesOfTx } from '../../proof/verify.ts';
 import { deepFreeze, PROOF_FORMAT, type DualProofJson, type LedgerState, type ProofBundle, type TxHeaderJson } from '../../proof/types.ts';
 import type { LedgerBackend } from '../group-commit.ts';
@@ -52,8 +52,16 @@ const isTimelineEntryKey = (key: Buffer) => key.length > TIMELINE_ENTRY_TAG.leng
 /** sha256.mjs for the trees of committed txs (one hasher: not reentrant, never awaited inside). */
 const { hashInto } = createSha256();
 
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
-const hexList = (l: Uint8Array[]) => l.map(hex);
+const hex = toHex;
+const hexList = (l: Uint8Array[]) => l.map(toHex);
+
+/**
+ * What the gateway writes for an event: its timeline entry and the key of the reference to it by
+ * id. Exported for the benchmark's floor, so it sends exactly what commit() sends.
+ */
+export function eventWrite(r: AuditEventRecord): WireEventWrite {
+  return { key: timelineKey(r.correlationId, r.timestamp, r.eventId), value: encodeRecord(r), idKey: eventIdKey(r.eventId) };
+}
 
 export interface ImmudbLedgerOptions {
   session: ImmudbSession;
@@ -93,10 +101,7 @@ export class ImmudbLedger implements LedgerBackend {
     // (atTx 0): immudb 1.1 resolves it through its key index and reads just the value. A bound one
     // makes every read by id load and re-hash the whole tx it points into (~0.3 ms for a 100-event
     // tx). What an unbound one resolves to is checked on read (resolvedById).
-    const writes = records.map((r): WireEventWrite => {
-      const key = timelineKey(r.correlationId, r.timestamp, r.eventId);
-      return { key, value: encodeRecord(r), idKey: eventIdKey(r.eventId) };
-    });
+    const writes = records.map(eventWrite);
     let txId: number;
     try {
       // Encoded and decoded by hand (wire.ts): google-protobuf builds four objects an event.
@@ -455,26 +460,22 @@ export class ImmudbLedger implements LedgerBackend {
       if (e instanceof Error && !(e instanceof AuditError)) throw verificationFailed(`immudb cannot prove tx ${txId} from trusted tx ${base?.txId}: ${e.message}`);
       throw e;
     }
+    checkProvenHeader(vtx.header);
     this.noteTx(Math.max(txId, base ? Number(base.txId) : 0));
     // The tx's own hash tree, from its entries' (key, hash of value): gives each entry's inclusion
     // proof. (immudb-node's HTree builds wrong inclusion proofs for widths that are not powers of 2.)
     const { entries } = vtx;
     if (entries.length === 0) throw verificationFailed('immudb answered a transaction without entries');
     const keyIndex = new Map<string, number>();
-    // Digests sha256(key ‖ hValue), packed, hashed (as the tree) with sha256.mjs: a wrong hash
-    // here cannot pass, since every bundle is verified against the tx's eH with node:crypto.
-    const digests = Buffer.allocUnsafe(entries.length * HASH_SIZE);
-    const scratch = Buffer.allocUnsafe(entries.reduce((m, e) => Math.max(m, e.key.length + e.hValue.length), 0));
-    entries.forEach(({ key, hValue }, i) => {
+    entries.forEach(({ key }, i) => {
       // latin1 maps bytes to code units one to one, so equal strings are equal keys; the first
       // entry with a key wins, as a search from the start would find it.
       const k = key.toString('latin1');
       if (!keyIndex.has(k)) keyIndex.set(k, i);
-      key.copy(scratch, 0);
-      hValue.copy(scratch, key.length);
-      hashInto(scratch, 0, key.length + hValue.length, digests, i * HASH_SIZE);
     });
-    const tree = HTree.build(digests, hashInto);
+    // Hashed with sha256.mjs: a wrong hash here cannot pass, since every bundle is verified
+    // against the tx's eH with node:crypto before it is handed out.
+    const tree = txEntryTree(entries, hashInto);
     return { vtx, tree, keyIndex };
   }
 
@@ -587,11 +588,23 @@ function headerJson(md: WireTxHeader): TxHeaderJson {
   return { id: String(md.id), prevAlh: hex(md.prevAlh), ts: String(md.ts), nEntries: md.nEntries, eH: hex(md.eH), blTxId: String(md.blTxId), blRoot: hex(md.blRoot) };
 }
 
-/** The header as the hash arithmetic takes it; its hashes must be 32 bytes for its Alh to mean anything. */
-function txHeader(md: WireTxHeader): TxHeader {
+/**
+ * The proven tx's header as immudb 1.1 commits one: 32-byte hashes, an int32 entry count, a time a
+ * Date can hold. Anything else is a reply that proves nothing (and would break the arithmetic).
+ */
+export function checkProvenHeader(md: WireTxHeader): void {
   if (md.prevAlh.length !== HASH_SIZE || md.eH.length !== HASH_SIZE || md.blRoot.length !== HASH_SIZE) {
     throw verificationFailed(`immudb answered tx ${md.id} with a header whose hashes are not 32 bytes`);
   }
+  if (md.nEntries > 0x7fffffff) throw verificationFailed(`immudb answered tx ${md.id} with ${md.nEntries} entries`);
+  if (md.ts > MAX_DATE_SECONDS) throw verificationFailed(`immudb answered tx ${md.id} with time ${md.ts}`);
+}
+
+/** ECMAScript Dates end 8.64e15 ms after the epoch. */
+const MAX_DATE_SECONDS = 8.64e12;
+
+/** The header as the hash arithmetic takes it (checked by checkProvenHeader when it was proven). */
+function txHeader(md: WireTxHeader): TxHeader {
   return { id: BigInt(md.id), prevAlh: md.prevAlh, ts: BigInt(md.ts), nEntries: md.nEntries, eH: md.eH, blTxId: BigInt(md.blTxId), blRoot: md.blRoot };
 }
 

@@ -214,7 +214,7 @@ function readTxHeader(m: Cursor): WireTxHeader {
   return h;
 }
 
-/** TxEntry { bytes key = 1; bytes hValue = 2; int64 vOff = 3; int32 vLen = 4 } */
+/** TxEntry { bytes key = 1; bytes hValue = 2; int32 vLen = 4 } (immudb-node's older stubs also carry an int64 vOff = 3: skipped) */
 function readTxEntry(e: Cursor): WireTxEntry {
   let key: Buffer = EMPTY;
   let hValue: Buffer = EMPTY;
@@ -331,7 +331,12 @@ export function decodeEntries(buf: Buffer): WireEntry[] {
 
 /** TxScanRequest { uint64 initialTx = 1; uint32 limit = 2; bool desc = 3 } (ascending). */
 export function encodeTxScanRequest(initialTx: number, limit: number): Buffer {
-  return Buffer.from([0x08, ...varintBytes(initialTx), 0x10, ...varintBytes(limit)]);
+  return twoVarints(initialTx, limit);
+}
+
+/** A message of two varint fields, 1 and 2 (both written, even when zero). */
+function twoVarints(first: number, second: number): Buffer {
+  return Buffer.from([0x08, ...varintBytes(first), 0x10, ...varintBytes(second)]);
 }
 
 /** KeyListRequest { repeated bytes keys = 1; uint64 sinceTx = 2 } */
@@ -353,7 +358,7 @@ export function encodeKeyListRequest(keys: readonly Buffer[], sinceTx: number): 
 
 /** VerifiableTxRequest { uint64 tx = 1; uint64 proveSinceTx = 2 } */
 export function encodeVerifiableTxRequest(tx: number, proveSinceTx: number): Buffer {
-  return Buffer.from([0x08, ...varintBytes(tx), 0x10, ...varintBytes(proveSinceTx)]);
+  return twoVarints(tx, proveSinceTx);
 }
 
 /**
@@ -364,12 +369,14 @@ export function encodeVerifiableTxRequest(tx: number, proveSinceTx: number): Buf
  */
 export function encodeExecAllRequest(events: readonly WireEventWrite[]): Buffer {
   const bytesField = (length: number) => 1 + varintSize(length) + length;
+  // Body sizes of each event's KeyValue and ReferenceRequest, computed once for both passes.
+  const sizes = new Array<number>(2 * events.length);
   let size = 0;
-  for (const { key, value, idKey } of events) {
-    const kv = bytesField(key.length) + bytesField(value.length);
-    const ref = bytesField(idKey.length) + bytesField(key.length);
+  events.forEach(({ key, value, idKey }, i) => {
+    const kv = (sizes[2 * i] = bytesField(key.length) + bytesField(value.length));
+    const ref = (sizes[2 * i + 1] = bytesField(idKey.length) + bytesField(key.length));
     size += bytesField(bytesField(kv)) + bytesField(bytesField(ref));
-  }
+  });
   const out = Buffer.allocUnsafe(size);
   let pos = 0;
   const put = (tag: number, length: number) => {
@@ -380,18 +387,18 @@ export function encodeExecAllRequest(events: readonly WireEventWrite[]): Buffer 
     put(tag, b.length);
     pos += b.copy(out, pos);
   };
-  for (const { key, value, idKey } of events) {
-    const kv = bytesField(key.length) + bytesField(value.length);
+  events.forEach(({ key, value, idKey }, i) => {
+    const kv = sizes[2 * i]!;
     put(0x0a, bytesField(kv)); // Operations
     put(0x0a, kv); // Op.kv
     putBytes(0x0a, key);
     putBytes(0x12, value);
-    const ref = bytesField(idKey.length) + bytesField(key.length);
+    const ref = sizes[2 * i + 1]!;
     put(0x0a, bytesField(ref)); // Operations
     put(0x1a, ref); // Op.ref
     putBytes(0x0a, idKey);
     putBytes(0x12, key);
-  }
+  });
   if (pos !== size) throw new Error(`ExecAllRequest: wrote ${pos} bytes of ${size}`);
   return out;
 }
