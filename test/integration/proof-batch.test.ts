@@ -4,16 +4,8 @@ import { openEmbeddedLedger } from '../../src/ledger/embedded/index.ts';
 import type { ProofBundle } from '../../src/proof/types.ts';
 import { assertProofBundlesOfTx } from '../../src/proof/verify.ts';
 import { ev } from '../contract/ledger-contract.ts';
+import { codeOf } from '../support/error-code.ts';
 import { tempDir } from '../support/services.ts';
-
-const codeOf = (f: () => void) => {
-  try {
-    f();
-    return 'ok';
-  } catch (e) {
-    return (e as { code?: string }).code ?? String(e);
-  }
-};
 
 describe('assertProofBundlesOfTx', () => {
   it('accepts a committed batch, refuses a tampered entry or a tampered unshared link', async () => {
