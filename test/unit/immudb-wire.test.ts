@@ -26,6 +26,34 @@ const bytes = (rand: () => number, max: number) => Buffer.from(Array.from({ leng
 // Ids and times across the varint widths, up to 2^53 − 1.
 const bigNumber = (rand: () => number) => Math.floor(rand() * 2 ** Math.floor(rand() * 54));
 
+/** google-protobuf's TxMetadata of a header. */
+function pbHeader(h: WireTxHeader) {
+  const md = new pb.TxMetadata();
+  md.setId(h.id);
+  md.setPrevalh(h.prevAlh);
+  md.setTs(h.ts);
+  md.setNentries(h.nEntries);
+  md.setEh(h.eH);
+  md.setBltxid(h.blTxId);
+  md.setBlroot(h.blRoot);
+  return md;
+}
+
+/** google-protobuf's Tx of a header and entries (vOff: immudb-node's stubs carry it, immudb 1.1 does not). */
+function pbTx(md: unknown, entries: readonly { key: Buffer; hValue: Buffer; vOff: number; vLen: number }[]) {
+  const tx = new pb.Tx();
+  tx.setMetadata(md);
+  for (const e of entries) {
+    const te = new pb.TxEntry();
+    te.setKey(e.key);
+    te.setHvalue(e.hValue);
+    te.setVoff(e.vOff);
+    te.setVlen(e.vLen);
+    tx.addEntries(te);
+  }
+  return tx;
+}
+
 function randomTxList(rand: () => number) {
   const txs = Array.from({ length: Math.floor(rand() * 5) }, () => ({
     id: bigNumber(rand),
@@ -36,25 +64,8 @@ function randomTxList(rand: () => number) {
   }));
   const list = new pb.TxList();
   for (const t of txs) {
-    const md = new pb.TxMetadata();
-    md.setId(t.id);
-    md.setPrevalh(t.prevAlh);
-    md.setTs(t.ts);
-    md.setNentries(t.entries.length);
-    md.setEh(t.eh);
-    md.setBltxid(t.id > 0 ? t.id - 1 : 0);
-    md.setBlroot(t.eh);
-    const tx = new pb.Tx();
-    tx.setMetadata(md);
-    for (const e of t.entries) {
-      const te = new pb.TxEntry();
-      te.setKey(e.key);
-      te.setHvalue(e.hValue);
-      te.setVoff(e.vOff);
-      te.setVlen(e.vLen);
-      tx.addEntries(te);
-    }
-    list.addTxs(tx);
+    const md = pbHeader({ id: t.id, prevAlh: t.prevAlh, ts: t.ts, nEntries: t.entries.length, eH: t.eh, blTxId: t.id > 0 ? t.id - 1 : 0, blRoot: t.eh });
+    list.addTxs(pbTx(md, t.entries));
   }
   return { txs, encoded: Buffer.from(list.serializeBinary()) };
 }
@@ -89,15 +100,7 @@ function randomHeader(rand: () => number) {
     blTxId: bigNumber(rand),
     blRoot: bytes(rand, 32),
   };
-  const md = new pb.TxMetadata();
-  md.setId(h.id);
-  md.setPrevalh(h.prevAlh);
-  md.setTs(h.ts);
-  md.setNentries(h.nEntries);
-  md.setEh(h.eH);
-  md.setBltxid(h.blTxId);
-  md.setBlroot(h.blRoot);
-  return { h, md };
+  return { h, md: pbHeader(h) };
 }
 
 const hashes = (rand: () => number) => Array.from({ length: Math.floor(rand() * 6) }, () => bytes(rand, 32));
@@ -117,16 +120,10 @@ function randomVerifiableTx(rand: () => number) {
     linearProof: { sourceTxId: bigNumber(rand), targetTxId: bigNumber(rand), terms: hashes(rand) },
   };
   const signature = rand() < 0.5 ? null : { publicKey: bytes(rand, 65), signature: bytes(rand, 72) };
-  const tx = new pb.Tx();
-  tx.setMetadata(header.md);
-  for (const e of entries) {
-    const te = new pb.TxEntry();
-    te.setKey(e.key);
-    te.setHvalue(e.hValue);
-    te.setVoff(bigNumber(rand));
-    te.setVlen(e.vLen);
-    tx.addEntries(te);
-  }
+  const tx = pbTx(
+    header.md,
+    entries.map((e) => ({ ...e, vOff: bigNumber(rand) })),
+  );
   const dp = new pb.DualProof();
   dp.setSourcetxmetadata(source.md);
   dp.setTargettxmetadata(target.md);

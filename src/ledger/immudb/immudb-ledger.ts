@@ -52,7 +52,6 @@ const isTimelineEntryKey = (key: Buffer) => key.length > TIMELINE_ENTRY_TAG.leng
 /** sha256.mjs for the trees of committed txs (one hasher: not reentrant, never awaited inside). */
 const { hashInto } = createSha256();
 
-const hex = toHex;
 const hexList = (l: Uint8Array[]) => l.map(toHex);
 
 /**
@@ -115,13 +114,11 @@ export class ImmudbLedger implements LedgerBackend {
     const base = this.trusted.current();
     const proven = await this.proveTx(txId, base);
     const link = this.link(proven, base);
-    const results = records.map((record, i): AppendResult => ({
-      event: this.stored(record, proven, writes[i]!.key),
-      proof: this.bundle(proven, link, writes[i]!.key, writes[i]!.value),
-      created: true,
-    }));
-    // The shared link is verified once, each entry's inclusion on its own.
-    assertProofBundlesOfTx(results.map((r) => r.proof), link.trustedState);
+    const proofs = writes.map((w) => this.bundle(proven, link, w.key, w.value));
+    // The shared link is verified once, each entry's inclusion on its own; only then is anything
+    // of the tx (its commit time included) taken as committed.
+    assertProofBundlesOfTx(proofs, link.trustedState);
+    const results = records.map((record, i): AppendResult => ({ event: this.stored(record, proven, writes[i]!.key), proof: proofs[i]!, created: true }));
     await this.trusted.advance(link.state);
     return results;
   }
@@ -392,7 +389,7 @@ export class ImmudbLedger implements LedgerBackend {
     if (txId === 0) return { txId: '0', txHash: '0'.repeat(64) };
     const proven = await this.proveTx(txId, null);
     const txHash = toHex(txAlh(txHeader(proven.vtx.header)));
-    if (txHash !== hex(state.getTxhash_asU8())) throw verificationFailed('immudb state hash does not match its transaction');
+    if (txHash !== toHex(state.getTxhash_asU8())) throw verificationFailed('immudb state hash does not match its transaction');
     await this.trusted.advance({ txId: String(txId), txHash });
     return this.trusted.current()!;
   }
@@ -498,7 +495,7 @@ export class ImmudbLedger implements LedgerBackend {
         targetTx: headerJson(dp.targetTx),
         inclusionProof: hexList(dp.inclusionProof),
         consistencyProof: hexList(dp.consistencyProof),
-        targetBlTxAlh: hex(dp.targetBlTxAlh),
+        targetBlTxAlh: toHex(dp.targetBlTxAlh),
         lastInclusionProof: hexList(dp.lastInclusionProof),
         linearProof: { sourceTxId: String(lp.sourceTxId), targetTxId: String(lp.targetTxId), terms: hexList(lp.terms) },
       },
@@ -585,7 +582,7 @@ interface ProvenTx {
 }
 
 function headerJson(md: WireTxHeader): TxHeaderJson {
-  return { id: String(md.id), prevAlh: hex(md.prevAlh), ts: String(md.ts), nEntries: md.nEntries, eH: hex(md.eH), blTxId: String(md.blTxId), blRoot: hex(md.blRoot) };
+  return { id: String(md.id), prevAlh: toHex(md.prevAlh), ts: String(md.ts), nEntries: md.nEntries, eH: toHex(md.eH), blTxId: String(md.blTxId), blRoot: toHex(md.blRoot) };
 }
 
 /**
