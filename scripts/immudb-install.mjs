@@ -1,22 +1,42 @@
 #!/usr/bin/env node
-// Builds the immudb 1.1.0 server from its Go module once and reuses it afterwards.
-// Prints the binary's path on stdout (and nothing else there), so scripts can capture it.
+// Builds immudb servers from their Go modules once and reuses them afterwards.
+//   node scripts/immudb-install.mjs [version…]   (default: DEFAULT_IMMUDB_VERSION)
+// Prints each binary's path on stdout, one line per version in the order asked (progress goes to
+// stderr), so scripts can capture them.
 //
-// Why 1.1.0 and built from source: immudb-node 1.1.1 verifies proofs only against servers ≤ 1.1,
-// and no prebuilt binary can be downloaded here; the Go module proxy is reachable.
+// Built from source because no prebuilt binary can be downloaded here; the Go module proxy is
+// reachable. One wrapper module per version in scripts/immudb-build/<version>/.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const IMMUDB_VERSION = '1.1.0';
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-export const immudbBinary = join(root, '.cache', 'immudb', IMMUDB_VERSION, 'immudb');
+/** Every version this script can build. */
+export const IMMUDB_VERSIONS = ['1.1.0', '1.10.0', '1.11.1'];
+/** The version the platform runs, so the gateway's default. */
+export const DEFAULT_IMMUDB_VERSION = '1.11.1';
+/** The versions the test suites run against, primary first. 1.1.0 is built only for the test that
+ *  checks the gateway refuses an unsupported server. */
+export const TESTED_IMMUDB_VERSIONS = ['1.11.1', '1.10.0'];
 
-function works(bin) {
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+function checkVersion(version) {
+  if (!IMMUDB_VERSIONS.includes(version)) {
+    throw new Error(`unknown immudb version ${JSON.stringify(version)}: this script builds ${IMMUDB_VERSIONS.join(', ')}`);
+  }
+}
+
+export function immudbBinaryPath(version = DEFAULT_IMMUDB_VERSION) {
+  checkVersion(version);
+  return join(root, '.cache', 'immudb', version, 'immudb');
+}
+
+function works(bin, version) {
   if (!existsSync(bin)) return false;
   const r = spawnSync(bin, ['version'], { encoding: 'utf8', timeout: 10_000 });
-  return r.status === 0 && r.stdout.includes(IMMUDB_VERSION);
+  // Exact token: "1.1.0" must not accept a binary of another version.
+  return r.status === 0 && r.stdout.split(/\s+/).includes(version);
 }
 
 function findGo() {
@@ -27,38 +47,40 @@ function findGo() {
   return null;
 }
 
-export function installImmudb({ log = (m) => process.stderr.write(`${m}\n`) } = {}) {
-  if (works(immudbBinary)) return immudbBinary;
+export function installImmudb({ version = DEFAULT_IMMUDB_VERSION, log = (m) => process.stderr.write(`${m}\n`) } = {}) {
+  const bin = immudbBinaryPath(version);
+  if (works(bin, version)) return bin;
   const go = findGo();
   if (!go) {
-    throw new Error(
-      'immudb 1.1.0 is not built and no Go toolchain was found: install Go (https://go.dev/dl) ' +
-        'or point IMMUDB_ADDRESS at a running immudb 1.1.0',
-    );
+    throw new Error(`immudb ${version} is not built and no Go toolchain was found: install Go (https://go.dev/dl)`);
   }
-  const moduleDir = join(root, 'scripts', 'immudb-build');
-  const tmp = `${immudbBinary}.tmp-${process.pid}`;
-  mkdirSync(dirname(immudbBinary), { recursive: true });
-  log(`building immudb ${IMMUDB_VERSION} with ${go} (first time only, about 2 minutes)…`);
+  const moduleDir = join(root, 'scripts', 'immudb-build', version);
+  const tmp = `${bin}.tmp-${process.pid}`;
+  mkdirSync(dirname(bin), { recursive: true });
+  log(`building immudb ${version} with ${go} (first time only, about 2 minutes)…`);
   try {
-    const ldflags = `-s -X github.com/codenotary/immudb/cmd/version.App=immudb -X github.com/codenotary/immudb/cmd/version.Version=${IMMUDB_VERSION}`;
+    // Without these -X flags `immudb version` prints nothing useful and works() would reject it.
+    const ldflags = `-s -X github.com/codenotary/immudb/cmd/version.App=immudb -X github.com/codenotary/immudb/cmd/version.Version=${version}`;
     execFileSync(go, ['build', '-trimpath', '-ldflags', ldflags, '-o', tmp, 'github.com/codenotary/immudb/cmd/immudb'], {
       cwd: moduleDir,
       stdio: ['ignore', 'inherit', 'inherit'],
       env: { ...process.env, GOFLAGS: '-mod=mod', CGO_ENABLED: '0' },
     });
     // rename is atomic: a concurrent or interrupted build never leaves a half-written binary in place
-    renameSync(tmp, immudbBinary);
+    renameSync(tmp, bin);
   } finally {
     rmSync(tmp, { force: true });
   }
-  if (!works(immudbBinary)) throw new Error(`built ${immudbBinary} but it does not report version ${IMMUDB_VERSION}`);
-  return immudbBinary;
+  if (!works(bin, version)) throw new Error(`built ${bin} but it does not report version ${version}`);
+  return bin;
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   try {
-    process.stdout.write(`${installImmudb()}\n`);
+    const versions = process.argv.slice(2);
+    if (versions.length === 0) versions.push(DEFAULT_IMMUDB_VERSION);
+    versions.forEach(checkVersion); // refuse a typo before spending minutes on the others
+    for (const version of versions) process.stdout.write(`${installImmudb({ version })}\n`);
   } catch (e) {
     process.stderr.write(`immudb:install failed: ${e instanceof Error ? e.message : e}\n`);
     process.exit(1);

@@ -1,9 +1,10 @@
 /**
  * Private immudb and Redis processes for tests: free port, temporary data dir, killable for
- * fault tests. immudb's pgsql server and web console are off; a clash on its metrics port only
- * logs an error inside immudb, so several instances can run at once.
+ * fault tests. immudb's pgsql server, web console and metrics server are off: they listen on fixed
+ * ports, which would clash between instances (immudb 1.1.0 cannot turn metrics off, but there a
+ * clash only logs an error).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -77,18 +78,37 @@ function managed(name: string, port: number, dir: string, launch: () => ChildPro
   return server;
 }
 
-export async function startImmudb(binary: string, port?: number): Promise<ManagedServer> {
+/** Starts it, or kills what was spawned and rethrows: a failed start leaves no process behind. */
+async function started(server: ManagedServer): Promise<ManagedServer> {
+  try {
+    await server.start();
+  } catch (e) {
+    await server.destroy();
+    throw e;
+  }
+  return server;
+}
+
+// immudb 1.1.0 has no --metrics-server flag and refuses unknown flags, so ask the binary.
+const metricsFlag = new Map<string, Promise<boolean>>();
+function hasMetricsFlag(binary: string): Promise<boolean> {
+  let known = metricsFlag.get(binary);
+  if (!known) {
+    known = new Promise((resolve) => execFile(binary, ['--help'], (_e, stdout) => resolve(String(stdout).includes('--metrics-server'))));
+    metricsFlag.set(binary, known);
+  }
+  return known;
+}
+
+export async function startImmudb(binary: string, port?: number, extraArgs: string[] = []): Promise<ManagedServer> {
   const p = port ?? (await freePort());
+  const args = ['--address', '127.0.0.1', '--port', String(p), '--pgsql-server=false', '--web-server=false'];
+  if (await hasMetricsFlag(binary)) args.push('--metrics-server=false');
   const dir = mkdtempSync(join(tmpdir(), 'auditgraph-immudb-'));
   const server = managed('immudb', p, dir, () =>
-    spawn(
-      binary,
-      ['--dir', join(dir, 'data'), '--address', '127.0.0.1', '--port', String(p), '--pgsql-server=false', '--web-server=false'],
-      { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
-    ),
+    spawn(binary, ['--dir', join(dir, 'data'), ...args, ...extraArgs], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] }),
   );
-  await server.start();
-  return server;
+  return started(server);
 }
 
 export async function startRedis(port?: number): Promise<ManagedServer> {
@@ -99,6 +119,5 @@ export async function startRedis(port?: number): Promise<ManagedServer> {
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
   );
-  await server.start();
-  return server;
+  return started(server);
 }

@@ -1,4 +1,4 @@
-module auditgraph/immudb-build
+module auditgraph/immudb-build-1.1.0
 
 go 1.21
 
