@@ -1,5 +1,5 @@
 /**
- * Dual proof construction, as immudb 1.1.0's ImmuStore.DualProof (embedded/store/immustore.go),
+ * Dual proof construction, as immudb's ImmuStore.DualProof (embedded/store/immustore.go),
  * for ledgers that keep their own chain of tx headers and an AHTree of their Alhs (the embedded
  * ledger, and tests). The output is exactly what `verifyProofBundle` checks.
  *
@@ -8,7 +8,7 @@
  *   the Alh of tx n, and `header(id)` must return any committed tx (1..last).
  * - `buildDualProof(sourceTx, targetTx, store): DualProofJson` (sourceTx.id <= targetTx.id).
  * - `buildLinearProof(sourceTxId, targetTxId, store)`: Alh@source, then each later tx's innerHash.
- * - `buildProofBundle(input): ProofBundle`: a whole `auditgraph.proof.v1` bundle for one entry of a
+ * - `buildProofBundle(input): ProofBundle`: a whole `auditgraph.proof.v2` bundle for one entry of a
  *   committed tx, linked to a trusted tx (either side of it), optionally signed.
  */
 import type { AHTree } from './ahtree.ts';
@@ -82,9 +82,10 @@ export function buildDualProof(sourceTx: TxHeader, targetTx: TxHeader, store: Du
 export interface ProofBundleInput {
   ledger: ProofBundle['ledger'];
   database: string;
-  /** Gateway-level key and value (without immudb's one-byte prefixes). */
+  /** Gateway-level key and value (without immudb's one-byte prefixes), and the entry's KV metadata bytes (none: empty). */
   key: Uint8Array;
   value: Uint8Array;
+  metadata?: Uint8Array;
   tx: TxHeader;
   /** The entry's position in tx and its htree proof (`HTree.inclusionProof(leaf)`); width is tx.nEntries. */
   leaf: number;
@@ -105,7 +106,7 @@ export function buildProofBundle(input: ProofBundleInput): ProofBundle {
     format: PROOF_FORMAT,
     ledger: input.ledger,
     database: input.database,
-    entry: { key: toBase64(input.key), value: toBase64(input.value) },
+    entry: { key: toBase64(input.key), value: toBase64(input.value), metadata: toHex(input.metadata ?? new Uint8Array(0)) },
     tx: txHeaderToJson(tx),
     inclusion: { leaf: input.leaf, width: tx.nEntries, terms: input.inclusionTerms.map(toHex) },
     trustedState: { txId: trustedTx.id.toString(), txHash: toHex(txAlh(trustedTx)) },

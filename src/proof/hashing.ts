@@ -1,24 +1,28 @@
 /**
- * Hash primitives of immudb 1.1.0, bit for bit (embedded/store/tx.go, embedded/htree/htree.go,
- * pkg/database/meta.go). Pure: nothing but node:crypto.
+ * Hash primitives of immudb, bit for bit, for both transaction header versions: v0 (immudb 1.1,
+ * and 1.2+ in compatibility mode) and v1 (immudb 1.2+: header metadata and KV metadata hashed).
+ * References: embedded/store/tx.go, tx_metadata.go, kv_metadata.go, embedded/htree/htree.go,
+ * pkg/database/meta.go (immudb 1.1.0 and 1.11.1). Pure: nothing but node:crypto.
  *
  * Public surface:
  * - `sha256(...parts)`, `HASH_SIZE`, `ZERO_HASH`
- * - `entryDigest(key, value)`: digest of a gateway entry as immudb's database layer stores it
- *   (key = 0x00 ‖ key, value = 0x00 ‖ value); `kvDigest(storedKey, storedValue)`: the raw store digest.
- * - `TxHeader` (binary tx header, ids as bigint), `txInnerHash`, `txAlh`, `alhOf(id, prevAlh, innerHash)`,
- *   `GENESIS_PREV_ALH` (tx 1's prevAlh),
- *   `encodeTxHeader` / `decodeTxHeader` (immudb's 124-byte TxMetadata serialization),
+ * - `entryDigest(key, value, version?, metadata?)`: digest of a gateway entry as immudb's database
+ *   layer stores it (key = 0x00 ‖ key, value = 0x00 ‖ value) in a tx of that header version;
+ *   `kvDigest(storedKey, storedValue)`: the raw v0 store digest.
+ * - `TxHeader` (binary tx header, ids as bigint, `version` 0 or 1, `metadata` bytes), `txInnerHash`,
+ *   `txAlh`, `alhOf(id, prevAlh, innerHash)`, `GENESIS_PREV_ALH` (tx 1's prevAlh),
+ *   `encodeTxHeader` / `decodeTxHeader` (immudb 1.1's 124-byte serialization of a v0 header),
  *   `txHeaderToJson` / `txHeaderFromJson` (strict; throws `TypeError` naming the field).
+ * - `checkTxMetadata` / `checkKvMetadata`: is this the canonical encoding immudb hashes (else why not).
  * - `HTree` (per-tx Merkle tree: `HTree.build(digests, hashInto?)`, `.root`, `.width`, `.inclusionProof(i)`),
- *   `txEntryTree(entries, hashInto?)` (a tx's tree from its entries' keys and value hashes),
+ *   `txEntryTree(entries, version, hashInto?)` (a tx's tree from its entries' keys, value hashes and metadata),
  *   `HashInto` / `nodeHashInto` (a ledger building its own trees may pass a faster hash; the verifier uses node:crypto),
  *   `verifyHTreeInclusion`, `htreeProofLength`.
  * - `stateSignaturePayload(database, txId, txHash)`: the bytes immudb's server signs (ImmutableState.ToBytes).
  * - strict codecs: `toHex`, `parseHash`, `toBase64`, `parseBase64`, `parseUint64`, `parseInt64`.
  */
 import crypto from 'node:crypto';
-import type { TxHeaderJson } from './types.ts';
+import type { TxHeaderJson, TxHeaderJsonV1 } from './types.ts';
 
 export const HASH_SIZE = 32;
 export const ZERO_HASH: Buffer = Buffer.alloc(HASH_SIZE);
@@ -58,13 +62,31 @@ export function kvDigest(storedKey: Uint8Array, storedValue: Uint8Array): Buffer
   return sha256(storedKey, sha256(storedValue));
 }
 
-/** Digest of an entry written through immudb's database layer (Set / VerifiableSet). */
-export function entryDigest(key: Uint8Array, value: Uint8Array): Buffer {
-  // Same bytes as kvDigest(0x00 ‖ key, 0x00 ‖ value), written into one buffer: 0x00 ‖ key ‖ sha256(0x00 ‖ value).
-  const b = Buffer.allocUnsafe(1 + key.length + HASH_SIZE);
-  b[0] = SET_KEY_PREFIX;
-  b.set(key, 1);
-  b.set(storedValueHash(value), 1 + key.length);
+/**
+ * Digest of an entry written through immudb's database layer (Set / VerifiableSet / ExecAll) in a
+ * tx of header `version`: v0 sha256(0x00 ‖ key ‖ sha256(0x00 ‖ value)) (TxEntryDigest_v1_1, which
+ * takes no metadata), v1 sha256(u16 mdLen ‖ md ‖ u16 kLen ‖ 0x00 ‖ key ‖ sha256(0x00 ‖ value))
+ * (TxEntryDigest_v1_2, kLen counting the prefix).
+ */
+export function entryDigest(key: Uint8Array, value: Uint8Array, version = 0, metadata: Uint8Array = EMPTY): Buffer {
+  const hValue = storedValueHash(value);
+  if (version === 0) {
+    if (metadata.length !== 0) throw new RangeError('entry digest: a v0 tx entry has no metadata');
+    // Same bytes as kvDigest(0x00 ‖ key, 0x00 ‖ value), written into one buffer.
+    const b = Buffer.allocUnsafe(1 + key.length + HASH_SIZE);
+    b[0] = SET_KEY_PREFIX;
+    b.set(key, 1);
+    b.set(hValue, 1 + key.length);
+    return sha256(b);
+  }
+  if (version !== 1) throw new RangeError(`entry digest: unknown tx header version ${version}`);
+  const b = Buffer.allocUnsafe(2 + metadata.length + 2 + 1 + key.length + HASH_SIZE);
+  b.writeUInt16BE(metadata.length, 0);
+  b.set(metadata, 2);
+  let at = b.writeUInt16BE(1 + key.length, 2 + metadata.length);
+  b[at++] = SET_KEY_PREFIX;
+  b.set(key, at);
+  b.set(hValue, at + key.length);
   return sha256(b);
 }
 
@@ -88,20 +110,48 @@ export interface TxHeader {
   prevAlh: Buffer;
   /** Unix seconds; int64 in immudb, hashed as its two's-complement uint64. */
   ts: bigint;
+  /** 0: immudb 1.1 (and 1.2+ in compatibility mode); 1: immudb 1.2+. */
+  version: number;
+  /** TxMetadata.Bytes() (canonical, see checkTxMetadata); always empty in v0. */
+  metadata: Buffer;
   nEntries: number;
   eH: Buffer;
   blTxId: bigint;
   blRoot: Buffer;
 }
 
-/** innerHash = sha256(ts(8) ‖ nEntries(4) ‖ eH ‖ blTxId(8) ‖ blRoot), all big-endian. */
+export const EMPTY: Buffer = Buffer.alloc(0);
+
+/**
+ * v0: sha256(ts(8) ‖ u32 nEntries ‖ eH ‖ blTxId(8) ‖ blRoot), as immudb 1.1 computes it. immudb
+ * 1.2+ writes u16 version (0) ‖ u16 nEntries in those four bytes: the same bytes for nEntries <
+ * 65,536, the only v0 headers such a server can hash the way it wrote them.
+ * v1: sha256(ts(8) ‖ u16 1 ‖ u16 mdLen ‖ md ‖ u32 nEntries ‖ eH ‖ blTxId(8) ‖ blRoot).
+ * Big-endian throughout.
+ */
 export function txInnerHash(h: TxHeader): Buffer {
-  const b = Buffer.allocUnsafe(8 + 4 + HASH_SIZE + 8 + HASH_SIZE);
+  if (h.version === 0) {
+    if (h.metadata.length !== 0) throw new RangeError('tx header: a v0 header has no metadata');
+    const b = Buffer.allocUnsafe(8 + 4 + HASH_SIZE + 8 + HASH_SIZE);
+    b.writeBigUInt64BE(BigInt.asUintN(64, h.ts), 0);
+    b.writeUInt32BE(h.nEntries, 8);
+    h.eH.copy(b, 12);
+    b.writeBigUInt64BE(h.blTxId, 44);
+    h.blRoot.copy(b, 52);
+    return sha256(b);
+  }
+  if (h.version !== 1) throw new RangeError(`tx header: unknown version ${h.version}`);
+  const md = h.metadata;
+  const b = Buffer.allocUnsafe(8 + 2 + 2 + md.length + 4 + HASH_SIZE + 8 + HASH_SIZE);
   b.writeBigUInt64BE(BigInt.asUintN(64, h.ts), 0);
-  b.writeUInt32BE(h.nEntries, 8);
-  h.eH.copy(b, 12);
-  b.writeBigUInt64BE(h.blTxId, 44);
-  h.blRoot.copy(b, 52);
+  b.writeUInt16BE(1, 8);
+  b.writeUInt16BE(md.length, 10);
+  md.copy(b, 12);
+  let at = 12 + md.length;
+  at = b.writeUInt32BE(h.nEntries, at);
+  at += h.eH.copy(b, at);
+  at = b.writeBigUInt64BE(h.blTxId, at);
+  h.blRoot.copy(b, at);
   return sha256(b);
 }
 
@@ -120,8 +170,9 @@ export function txAlh(h: TxHeader): Buffer {
 
 export const TX_HEADER_SIZE = 8 + HASH_SIZE + 8 + 4 + HASH_SIZE + 8 + HASH_SIZE;
 
-/** immudb's TxMetadata.serialize layout: id, prevAlh, ts, nEntries, eH, blTxId, blRoot. */
+/** immudb 1.1's TxMetadata.serialize layout of a v0 header: id, prevAlh, ts, nEntries, eH, blTxId, blRoot. */
 export function encodeTxHeader(h: TxHeader): Buffer {
+  if (h.version !== 0 || h.metadata.length !== 0) throw new RangeError('encodeTxHeader: only v0 headers have this layout');
   const b = Buffer.allocUnsafe(TX_HEADER_SIZE);
   b.writeBigUInt64BE(h.id, 0);
   h.prevAlh.copy(b, 8);
@@ -140,6 +191,8 @@ export function decodeTxHeader(b: Uint8Array): TxHeader {
     id: buf.readBigUInt64BE(0),
     prevAlh: Buffer.from(buf.subarray(8, 40)),
     ts: BigInt.asIntN(64, buf.readBigUInt64BE(40)),
+    version: 0,
+    metadata: EMPTY,
     nEntries: buf.readUInt32BE(48),
     eH: Buffer.from(buf.subarray(52, 84)),
     blTxId: buf.readBigUInt64BE(84),
@@ -147,11 +200,14 @@ export function decodeTxHeader(b: Uint8Array): TxHeader {
   };
 }
 
+/** The `auditgraph.proof.v2` form of a header. */
 export function txHeaderToJson(h: TxHeader): TxHeaderJson {
   return {
     id: h.id.toString(),
     prevAlh: toHex(h.prevAlh),
     ts: h.ts.toString(),
+    version: h.version,
+    metadata: toHex(h.metadata),
     nEntries: h.nEntries,
     eH: toHex(h.eH),
     blTxId: h.blTxId.toString(),
@@ -159,8 +215,12 @@ export function txHeaderToJson(h: TxHeader): TxHeaderJson {
   };
 }
 
-/** Strict: canonical decimal ids, 64 lowercase hex hashes, 1 <= nEntries <= 2^32-1. Throws TypeError. */
-export function txHeaderFromJson(j: TxHeaderJson): TxHeader {
+/**
+ * Strict: canonical decimal ids, 64 lowercase hex hashes, 1 <= nEntries <= 2^32-1, and for a v2
+ * header (one with `version`) what checkTxHeaderVersion requires. A header without `version` and
+ * `metadata` (auditgraph.proof.v1) is v0. Throws TypeError naming the field.
+ */
+export function txHeaderFromJson(j: TxHeaderJson | TxHeaderJsonV1): TxHeader {
   const fail = (field: string, why: string): never => {
     throw new TypeError(`${field}: ${why}`);
   };
@@ -169,15 +229,79 @@ export function txHeaderFromJson(j: TxHeaderJson): TxHeader {
   const blTxId = parseUint64(j.blTxId) ?? fail('blTxId', 'expected a decimal uint64 string');
   const nEntries = j.nEntries;
   if (!isUint32(nEntries) || nEntries < 1) fail('nEntries', 'expected an integer in [1, 2^32-1]');
+  let version = 0;
+  let metadata = EMPTY;
+  if ('version' in j) {
+    version = j.version;
+    metadata = parseHex(j.metadata) ?? fail('metadata', 'expected lowercase hex');
+    const why = checkTxHeaderVersion(version, metadata, nEntries);
+    if (why) fail(why.field, why.message);
+  }
   return {
     id,
     prevAlh: parseHash(j.prevAlh) ?? fail('prevAlh', HASH_MSG),
     ts,
+    version,
+    metadata,
     nEntries,
     eH: parseHash(j.eH) ?? fail('eH', HASH_MSG),
     blTxId,
     blRoot: parseHash(j.blRoot) ?? fail('blRoot', HASH_MSG),
   };
+}
+
+/**
+ * What a v2 header must satisfy to be one immudb 1.2+ hashes as shown: version 0 or 1; v0 without
+ * metadata and with fewer than 65,536 entries (1.2+ hashes its count in 16 bits); v1 metadata in
+ * TxMetadata's canonical encoding. Returns the failing field and why, or null.
+ */
+export function checkTxHeaderVersion(version: unknown, metadata: Buffer, nEntries: number): { field: string; message: string } | null {
+  if (version !== 0 && version !== 1) return { field: 'version', message: 'expected 0 or 1' };
+  if (version === 0) {
+    if (metadata.length !== 0) return { field: 'metadata', message: 'a v0 header has no metadata' };
+    if (nEntries > 0xffff) return { field: 'nEntries', message: 'a v0 header holds at most 65,535 entries' };
+    return null;
+  }
+  const why = checkTxMetadata(metadata);
+  return why ? { field: 'metadata', message: why } : null;
+}
+
+/** immudb's limit on a tx's extra metadata (tx_metadata.go maxExtraLen). */
+export const MAX_TX_EXTRA = 256;
+
+/**
+ * TxMetadata.Bytes() is the attributes in code order: 0x00 ‖ u64 truncatedUpToTxId, then
+ * 0x01 ‖ u16 len ‖ extra (1..256 bytes). Returns why `b` is not such an encoding, or null.
+ */
+export function checkTxMetadata(b: Uint8Array): string | null {
+  let at = 0;
+  if (at < b.length && b[at] === 0x00) {
+    if (b.length - at < 9) return 'truncated tx id attribute cut short';
+    at += 9;
+  }
+  if (at < b.length && b[at] === 0x01) {
+    if (b.length - at < 3) return 'extra attribute cut short';
+    const len = (b[at + 1]! << 8) | b[at + 2]!;
+    if (len < 1 || len > MAX_TX_EXTRA) return `extra attribute of ${len} bytes (1..${MAX_TX_EXTRA})`;
+    if (b.length - at - 3 < len) return 'extra attribute cut short';
+    at += 3 + len;
+  }
+  return at === b.length ? null : 'not a canonical TxMetadata encoding';
+}
+
+/**
+ * KVMetadata.Bytes() is the attributes in code order: 0x00 (deleted), 0x01 ‖ u64 expiresAt,
+ * 0x02 (non-indexable). Returns why `b` is not such an encoding, or null.
+ */
+export function checkKvMetadata(b: Uint8Array): string | null {
+  let at = 0;
+  if (at < b.length && b[at] === 0x00) at += 1;
+  if (at < b.length && b[at] === 0x01) {
+    if (b.length - at < 9) return 'expiration attribute cut short';
+    at += 9;
+  }
+  if (at < b.length && b[at] === 0x02) at += 1;
+  return at === b.length ? null : 'not a canonical KVMetadata encoding';
 }
 
 export const HASH_MSG = 'expected 64 lowercase hex chars';
@@ -317,17 +441,30 @@ export class HTree {
 }
 
 /**
- * The hash tree of a tx from its entries as immudb lists them (key with its one-byte prefix, hash
- * of the stored value): digests sha256(key ‖ hValue), as store.TxEntry.Digest, then the tree.
+ * The hash tree of a tx of header `version` from its entries as immudb lists them (key with its
+ * one-byte prefix, hash of the stored value, KV metadata bytes): digests as store.TxEntry's
+ * (v0 sha256(key ‖ hValue), v1 sha256(u16 mdLen ‖ md ‖ u16 kLen ‖ key ‖ hValue)), then the tree.
  * Its root is the tx's eH. Every hash through `hashInto`.
  */
-export function txEntryTree(entries: readonly { key: Uint8Array; hValue: Uint8Array }[], hashInto: HashInto = nodeHashInto): HTree {
+export function txEntryTree(
+  entries: readonly { key: Uint8Array; hValue: Uint8Array; metadata?: Uint8Array }[],
+  version: number,
+  hashInto: HashInto = nodeHashInto,
+): HTree {
+  if (version !== 0 && version !== 1) throw new RangeError(`tx header: unknown version ${version}`);
   const digests = Buffer.allocUnsafe(entries.length * HASH_SIZE);
-  const scratch = Buffer.allocUnsafe(entries.reduce((m, e) => Math.max(m, e.key.length + e.hValue.length), 0));
-  entries.forEach(({ key, hValue }, i) => {
-    scratch.set(key, 0);
-    scratch.set(hValue, key.length);
-    hashInto(scratch, 0, key.length + hValue.length, digests, i * HASH_SIZE);
+  const over = version === 1 ? 4 : 0;
+  const scratch = Buffer.allocUnsafe(entries.reduce((m, e) => Math.max(m, over + (e.metadata?.length ?? 0) + e.key.length + e.hValue.length), 0));
+  entries.forEach(({ key, hValue, metadata = EMPTY }, i) => {
+    let at = 0;
+    if (version === 1) {
+      at = scratch.writeUInt16BE(metadata.length, 0);
+      scratch.set(metadata, at);
+      at = scratch.writeUInt16BE(key.length, at + metadata.length);
+    } else if (metadata.length !== 0) throw new RangeError('tx entry: a v0 tx entry has no metadata');
+    scratch.set(key, at);
+    scratch.set(hValue, at + key.length);
+    hashInto(scratch, 0, at + key.length + hValue.length, digests, i * HASH_SIZE);
   });
   return HTree.build(digests, hashInto);
 }
@@ -437,6 +574,12 @@ export function toHex(b: Uint8Array): string {
 }
 
 const HASH_RE = /^[0-9a-f]{64}$/;
+const HEX_RE = /^(?:[0-9a-f]{2})*$/;
+
+/** Lowercase hex of any length (an even number of digits, possibly none). */
+export function parseHex(s: unknown): Buffer | undefined {
+  return typeof s === 'string' && HEX_RE.test(s) ? Buffer.from(s, 'hex') : undefined;
+}
 
 export function parseHash(s: unknown): Buffer | undefined {
   return typeof s === 'string' && HASH_RE.test(s) ? Buffer.from(s, 'hex') : undefined;

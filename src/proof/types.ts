@@ -1,5 +1,5 @@
 /** Hex strings are lowercase, 64-bit integers decimal strings, raw bytes base64 (api-contract.md). */
-export interface TxHeaderJson {
+export interface TxHeaderJsonV1 {
   id: string;
   prevAlh: string;
   ts: string;
@@ -7,6 +7,12 @@ export interface TxHeaderJson {
   eH: string;
   blTxId: string;
   blRoot: string;
+}
+
+/** A tx header of `auditgraph.proof.v2`: v1's fields, the header version (0 or 1) and its metadata (hex). */
+export interface TxHeaderJson extends TxHeaderJsonV1 {
+  version: number;
+  metadata: string;
 }
 
 export interface LedgerState {
@@ -29,12 +35,13 @@ export interface DualProofJson {
   linearProof: { sourceTxId: string; targetTxId: string; terms: string[] };
 }
 
+/** What the ledgers issue: `auditgraph.proof.v2`. Verifiers also take v1 bundles (headers without version or metadata, entry without metadata). */
 export interface ProofBundle {
-  format: 'auditgraph.proof.v1';
+  format: typeof PROOF_FORMAT;
   ledger: 'immudb' | 'embedded';
   database: string;
-  /** Key and value as the gateway wrote them (immudb's internal one-byte prefixes not included). */
-  entry: { key: string; value: string };
+  /** Key and value as the gateway wrote them (immudb's internal one-byte prefixes not included); KV metadata in hex. */
+  entry: { key: string; value: string; metadata: string };
   tx: TxHeaderJson;
   inclusion: { leaf: number; width: number; terms: string[] };
   trustedState: LedgerState;
@@ -42,7 +49,9 @@ export interface ProofBundle {
   state: LedgerState & { signature: StateSignatureJson | null };
 }
 
-export const PROOF_FORMAT = 'auditgraph.proof.v1' as const;
+export const PROOF_FORMAT = 'auditgraph.proof.v2' as const;
+/** The format issued before immudb 1.2+ support; its bundles keep verifying. */
+export const PROOF_FORMAT_V1 = 'auditgraph.proof.v1' as const;
 
 /** Freezes a bundle part that several bundles share, so no holder can change it for the others. */
 export function deepFreeze<T>(value: T): T {

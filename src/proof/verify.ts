@@ -1,7 +1,10 @@
 /**
- * Offline verifier for `auditgraph.proof.v1` bundles (api-contract.md, "Proof bundle"): the
- * arithmetic of immudb 1.1.0's VerifiableGet / VerifiableSet client checks, made strict.
- * Pure: depends on node:crypto only.
+ * Offline verifier for `auditgraph.proof.v2` and `auditgraph.proof.v1` bundles (api-contract.md,
+ * "Proof bundle"): the arithmetic of immudb's VerifiableGet / VerifiableTxById client checks for
+ * v0 headers (immudb 1.1, and 1.2+ in compatibility mode) and v1 headers (immudb 1.2+), made
+ * strict, with the linear-proof hole of immudb's clients before 1.4.1 (GHSA-672p-m5jq-mrh8)
+ * closed by requiring every tx of a dual proof to link its predecessor. A v1 bundle is read as
+ * v0 headers without metadata. Pure: depends on node:crypto only.
  *
  * Public surface:
  * - `verifyProofBundle(bundle: unknown, trusted?: LedgerState): VerifyResult` never throws.
@@ -11,16 +14,23 @@
  * Checks, in the order they run (the first failure is reported):
  * - `format`          shape and encodings: every field present with its type, no unknown field,
  *                     hashes 64 lowercase hex, ids canonical decimal uint64 (ts int64), base64
- *                     canonical, tx ids >= 1, nEntries/leaf/width integers in uint32 range.
+ *                     canonical, tx ids >= 1, nEntries/leaf/width integers in uint32 range; in v2
+ *                     header version 0 or 1, metadata canonical TxMetadata bytes (none in v0, and
+ *                     a v0 header holds < 65,536 entries).
  * - `trustedState`    the `trusted` argument (when given) is well-formed and equals bundle.trustedState.
- * - `entry`           the entry is one immudb can hold (non-empty key).
- * - `inclusion`       entry digest (with immudb's 0x00 key/value prefixes) reaches tx.eH through
+ * - `entry`           the entry is one immudb can hold (non-empty key); its metadata (v2) canonical
+ *                     KVMetadata bytes, none in a v0 tx.
+ * - `inclusion`       entry digest (with immudb's 0x00 key/value prefixes, for tx.version) reaches tx.eH through
  *                     the htree proof; width == tx.nEntries, leaf < width, exact term count.
  * - `dualProof.sourceTx` / `dualProof.targetTx`
  *                     the lower of (trustedState, tx) is the source. The trusted side's header
  *                     must hash (Alh) to trustedState.txHash with id trustedState.txId; the tx side's
- *                     header must equal bundle.tx field by field. Both: blTxId < id, and
- *                     blRoot all-zero when blTxId is 0 (as immudb commits them).
+ *                     header must equal bundle.tx field by field.
+ * - `dualProof.linking` both headers link their predecessor: blTxId == id − 1 (blRoot all-zero for
+ *                     tx 1). immudb 1.1 servers (MaxLinearProofLen 0) and 1.3.2+ always do. Without
+ *                     it the linear proof from target.blTxId could run through txs no tree commits
+ *                     to, and a server could fake them (GHSA-672p-m5jq-mrh8); with it the linear
+ *                     proof is at most two terms, both bound by the trees and the target header.
  * - `dualProof.inclusion`     source Alh is leaf source.id of target.blRoot (when source.id < target.blTxId; else empty).
  * - `dualProof.consistency`   source.blRoot is a prefix of target.blRoot (when source.blTxId > 0; else empty).
  * - `dualProof.lastInclusion` targetBlTxAlh is the last leaf of target.blRoot (when target.blTxId > 0;
@@ -46,9 +56,13 @@ import {
 } from './ahtree.ts';
 import {
   alhOf,
+  checkKvMetadata,
+  checkTxHeaderVersion,
+  EMPTY,
   entryDigest,
   HASH_MSG,
   isUint32,
+  parseHex,
   parseBase64,
   parseHash,
   parseInt64,
@@ -61,7 +75,7 @@ import {
   type HTreeFolds,
   type TxHeader,
 } from './hashing.ts';
-import { PROOF_FORMAT, type LedgerState, type ProofBundle } from './types.ts';
+import { PROOF_FORMAT, PROOF_FORMAT_V1, type LedgerState, type ProofBundle } from './types.ts';
 
 export type VerifyResult =
   | { ok: true; summary: string; txId: string; state: LedgerState }
@@ -74,6 +88,7 @@ export const CHECKS = [
   'inclusion',
   'dualProof.sourceTx',
   'dualProof.targetTx',
+  'dualProof.linking',
   'dualProof.inclusion',
   'dualProof.consistency',
   'dualProof.lastInclusion',
@@ -144,8 +159,9 @@ export function assertProofBundlesOfTx(bundles: readonly ProofBundle[], trusted?
       continue;
     }
     try {
-      tx ??= header(first.tx, 'bundle.tx');
-      checkEntryInclusion(b, tx, memo);
+      const v2 = first.format === PROOF_FORMAT;
+      tx ??= header(first.tx, 'bundle.tx', v2);
+      checkEntryInclusion(b, tx, v2, memo);
     } catch (e) {
       if (e instanceof CheckFailed) throw verificationFailed(e.check, new Error(`${e.check}: ${e.message}`));
       throw verificationFailed('format', e);
@@ -165,17 +181,15 @@ interface TxMemo {
   folds: HTreeFolds;
 }
 
-function checkEntryInclusion(bundle: ProofBundle, tx: TxHeader, memo: TxMemo): void {
-  const entry = obj(bundle.entry, 'bundle.entry', ['key', 'value']);
-  const key = b64(entry.key, 'bundle.entry.key');
-  const value = b64(entry.value, 'bundle.entry.value');
-  if (key.length === 0) fail('entry', 'empty key');
+function checkEntryInclusion(bundle: ProofBundle, tx: TxHeader, v2: boolean, memo: TxMemo): void {
+  const { key, value, metadata } = parseEntry(bundle.entry, 'bundle.entry', v2);
+  checkEntry(key, metadata, tx);
   const inc = obj(bundle.inclusion, 'bundle.inclusion', ['leaf', 'width', 'terms']);
   const leaf = u32(inc.leaf, 'bundle.inclusion.leaf');
   const width = u32(inc.width, 'bundle.inclusion.width');
   if (width !== tx.nEntries) fail('inclusion', `width ${width} != tx.nEntries ${tx.nEntries}`);
   if (leaf >= width) fail('inclusion', `leaf ${leaf} >= width ${width}`);
-  if (!verifyHTreeInclusion(hashList(inc.terms, 'bundle.inclusion.terms', memo.terms), leaf, width, entryDigest(key, value), tx.eH, memo.folds)) {
+  if (!verifyHTreeInclusion(hashList(inc.terms, 'bundle.inclusion.terms', memo.terms), leaf, width, entryDigest(key, value, tx.version, metadata), tx.eH, memo.folds)) {
     fail('inclusion', 'entry digest does not reach tx.eH');
   }
 }
@@ -188,6 +202,8 @@ interface Parsed {
   database: string;
   key: Buffer;
   value: Buffer;
+  /** KVMetadata bytes of the entry (always empty in a v1 bundle). */
+  metadata: Buffer;
   tx: TxHeader;
   inclusion: { leaf: number; width: number; terms: Buffer[] };
   trusted: { txId: bigint; txHash: Buffer };
@@ -254,21 +270,52 @@ function wellFormedString(v: unknown, path: string): string {
   return v;
 }
 
-const HEADER_KEYS = ['id', 'prevAlh', 'ts', 'nEntries', 'eH', 'blTxId', 'blRoot'] as const;
+const HEADER_KEYS_V1 = ['id', 'prevAlh', 'ts', 'nEntries', 'eH', 'blTxId', 'blRoot'] as const;
+const HEADER_KEYS_V2 = ['id', 'prevAlh', 'ts', 'version', 'metadata', 'nEntries', 'eH', 'blTxId', 'blRoot'] as const;
 
-function header(v: unknown, path: string): TxHeader {
-  const o = obj(v, path, HEADER_KEYS);
+/** A header of a v2 bundle (`v2`) or of a v1 bundle (v0, no metadata). */
+function header(v: unknown, path: string, v2: boolean): TxHeader {
+  const o = obj(v, path, v2 ? HEADER_KEYS_V2 : HEADER_KEYS_V1);
   const nEntries = u32(o.nEntries, `${path}.nEntries`);
   if (nEntries < 1) formatFail(`${path}.nEntries`, 'a tx holds at least one entry');
+  let version = 0;
+  let metadata = EMPTY;
+  if (v2) {
+    metadata = parseHex(o.metadata) ?? formatFail(`${path}.metadata`, 'expected lowercase hex');
+    const why = checkTxHeaderVersion(o.version, metadata, nEntries);
+    if (why) formatFail(`${path}.${why.field}`, why.message);
+    version = o.version as number;
+  }
   return {
     id: txId(o.id, `${path}.id`),
     prevAlh: hash(o.prevAlh, `${path}.prevAlh`),
     ts: parseInt64(o.ts) ?? formatFail(`${path}.ts`, 'expected a canonical decimal int64 string'),
+    version,
+    metadata,
     nEntries,
     eH: hash(o.eH, `${path}.eH`),
     blTxId: u64(o.blTxId, `${path}.blTxId`),
     blRoot: hash(o.blRoot, `${path}.blRoot`),
   };
+}
+
+/** An entry: key and value (base64), and in v2 its KV metadata (hex; empty in a v1 bundle). */
+function parseEntry(v: unknown, path: string, v2: boolean): { key: Buffer; value: Buffer; metadata: Buffer } {
+  const e = obj(v, path, v2 ? ['key', 'value', 'metadata'] : ['key', 'value']);
+  return {
+    key: b64(e.key, `${path}.key`),
+    value: b64(e.value, `${path}.value`),
+    metadata: v2 ? (parseHex(e.metadata) ?? formatFail(`${path}.metadata`, 'expected lowercase hex')) : EMPTY,
+  };
+}
+
+/** The entry is one immudb can hold in `tx`: a key (of a length v1 digests can count), metadata only in v1, canonical. */
+function checkEntry(key: Buffer, metadata: Buffer, tx: TxHeader): void {
+  if (key.length === 0) fail('entry', 'empty key');
+  if (tx.version === 0 && metadata.length !== 0) fail('entry', 'an entry of a v0 tx has no metadata');
+  if (tx.version === 1 && key.length + 1 > 0xffff) fail('entry', 'key too long for a v1 entry digest');
+  const why = checkKvMetadata(metadata);
+  if (why) fail('entry', `metadata: ${why}`);
 }
 
 function parse(bundle: unknown): Parsed {
@@ -283,12 +330,13 @@ function parse(bundle: unknown): Parsed {
     'dualProof',
     'state',
   ]);
-  if (b.format !== PROOF_FORMAT) formatFail('format', `expected "${PROOF_FORMAT}"`);
+  if (b.format !== PROOF_FORMAT && b.format !== PROOF_FORMAT_V1) formatFail('format', `expected "${PROOF_FORMAT}" or "${PROOF_FORMAT_V1}"`);
+  const v2 = b.format === PROOF_FORMAT;
   if (b.ledger !== 'immudb' && b.ledger !== 'embedded') formatFail('ledger', 'expected "immudb" or "embedded"');
   const database = wellFormedString(b.database, 'database');
   if (database.length === 0) formatFail('database', 'empty');
 
-  const entry = obj(b.entry, 'entry', ['key', 'value']);
+  const entry = parseEntry(b.entry, 'entry', v2);
   const incl = obj(b.inclusion, 'inclusion', ['leaf', 'width', 'terms']);
   const ts = obj(b.trustedState, 'trustedState', ['txId', 'txHash']);
   const dp = obj(b.dualProof, 'dualProof', [
@@ -314,9 +362,8 @@ function parse(bundle: unknown): Parsed {
   return {
     ledger: b.ledger as string,
     database,
-    key: b64(entry.key, 'entry.key'),
-    value: b64(entry.value, 'entry.value'),
-    tx: header(b.tx, 'tx'),
+    ...entry,
+    tx: header(b.tx, 'tx', v2),
     inclusion: {
       leaf: u32(incl.leaf, 'inclusion.leaf'),
       width: u32(incl.width, 'inclusion.width'),
@@ -324,8 +371,8 @@ function parse(bundle: unknown): Parsed {
     },
     trusted: { txId: txId(ts.txId, 'trustedState.txId'), txHash: hash(ts.txHash, 'trustedState.txHash') },
     dp: {
-      source: header(dp.sourceTx, 'dualProof.sourceTx'),
-      target: header(dp.targetTx, 'dualProof.targetTx'),
+      source: header(dp.sourceTx, 'dualProof.sourceTx', v2),
+      target: header(dp.targetTx, 'dualProof.targetTx', v2),
       inclusion: hashList(dp.inclusionProof, 'dualProof.inclusionProof'),
       consistency: hashList(dp.consistencyProof, 'dualProof.consistencyProof'),
       targetBlTxAlh: hash(dp.targetBlTxAlh, 'dualProof.targetBlTxAlh'),
@@ -354,13 +401,13 @@ function verify(bundle: unknown, trustedArg: LedgerState | undefined): VerifyRes
     }
   }
 
-  if (p.key.length === 0) fail('entry', 'empty key');
+  checkEntry(p.key, p.metadata, p.tx);
 
   // Entry → tx.eH.
   const { leaf, width, terms } = p.inclusion;
   if (width !== p.tx.nEntries) fail('inclusion', `width ${width} != tx.nEntries ${p.tx.nEntries}`);
   if (leaf >= width) fail('inclusion', `leaf ${leaf} >= width ${width}`);
-  if (!verifyHTreeInclusion(terms, leaf, width, entryDigest(p.key, p.value), p.tx.eH)) {
+  if (!verifyHTreeInclusion(terms, leaf, width, entryDigest(p.key, p.value, p.tx.version, p.metadata), p.tx.eH)) {
     fail('inclusion', 'entry digest does not reach tx.eH');
   }
 
@@ -374,8 +421,8 @@ function verify(bundle: unknown, trustedArg: LedgerState | undefined): VerifyRes
     checkTxSide(dp.source, tx, 'dualProof.sourceTx');
     checkTrustedSide(dp.target, trusted, 'dualProof.targetTx');
   }
-  checkHeaderInvariants(dp.source, 'dualProof.sourceTx');
-  checkHeaderInvariants(dp.target, 'dualProof.targetTx');
+  checkLinking(dp.source, 'source');
+  checkLinking(dp.target, 'target');
   const sourceAlh = trustedIsSource ? trusted.txHash : txAlh(tx);
   const targetAlh = trustedIsSource ? txAlh(tx) : trusted.txHash;
   verifyDual(p, sourceAlh, targetAlh);
@@ -405,18 +452,20 @@ function checkTrustedSide(h: TxHeader, trusted: Parsed['trusted'], check: CheckN
 }
 
 function checkTxSide(h: TxHeader, tx: TxHeader, check: CheckName): void {
-  for (const f of ['id', 'ts', 'nEntries', 'blTxId'] as const) {
+  for (const f of ['id', 'ts', 'version', 'nEntries', 'blTxId'] as const) {
     if (h[f] !== tx[f]) fail(check, `${f} ${h[f]} != tx.${f} ${tx[f]}`);
   }
-  for (const f of ['prevAlh', 'eH', 'blRoot'] as const) {
+  for (const f of ['prevAlh', 'metadata', 'eH', 'blRoot'] as const) {
     if (!h[f].equals(tx[f])) fail(check, `${f} differs from tx.${f}`);
   }
 }
 
-function checkHeaderInvariants(h: TxHeader, check: CheckName): void {
-  // immudb refuses to commit a tx that links itself or a later tx, and leaves blRoot zero when unlinked.
-  if (h.blTxId >= h.id) fail(check, `blTxId ${h.blTxId} >= id ${h.id}`);
-  if (h.blTxId === 0n && !h.blRoot.equals(ZERO_HASH)) fail(check, 'blRoot must be zero when blTxId is 0');
+/** Every tx links its predecessor (see `dualProof.linking` above); tx 1 links nothing, so its blRoot is zero. */
+function checkLinking(h: TxHeader, side: 'source' | 'target'): void {
+  if (h.blTxId !== h.id - 1n) {
+    fail('dualProof.linking', `${side} tx ${h.id} links tx ${h.blTxId}, not its predecessor: a linear proof over unlinked txs can be faked (GHSA-672p-m5jq-mrh8)`);
+  }
+  if (h.blTxId === 0n && !h.blRoot.equals(ZERO_HASH)) fail('dualProof.linking', `${side} tx 1: blRoot must be zero`);
 }
 
 /** store.VerifyDualProof with sourceTxID/targetTxID taken from the headers already bound above. */

@@ -4,20 +4,24 @@
  */
 import { writeFileSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAuditError } from '../../src/errors.ts';
 import type { Ledger } from '../../src/ledger/port.ts';
 import { verifyProofBundle } from '../../src/proof/verify.ts';
 import { ev } from '../contract/ledger-contract.ts';
 import { freePort, startImmudb, type ManagedServer } from '../support/servers.ts';
-import { describeImmudbBinary, immudbBinary, openTestImmudbLedger, tempDir, uniqueDatabase } from '../support/services.ts';
+import { immudbBinaries, immudbServers, openTestImmudbLedger, tempDir, uniqueDatabase } from '../support/services.ts';
 
 const codeOf = (e: unknown) => (isAuditError(e) ? e.code : String(e));
 
-describeImmudbBinary('immudb faults', () => {
+// A private server of each tested version (their binaries): these tests kill and restart it.
+const tested = immudbServers.map((s) => s.version).filter((v) => immudbBinaries[v]);
+
+describe.skipIf(tested.length === 0).each(tested.length ? tested : ['none'])('immudb faults (immudb %s)', (version) => {
+  const binary = immudbBinaries[version]!;
   let server: ManagedServer;
   beforeAll(async () => {
-    server = await startImmudb(immudbBinary!);
+    server = await startImmudb(binary);
   });
   afterAll(async () => {
     await server?.destroy();
@@ -121,7 +125,7 @@ describeImmudbBinary('immudb faults', () => {
   });
 
   it('refuses a server whose history differs from the one it trusted (proofs that do not match)', async () => {
-    const other = await startImmudb(immudbBinary!);
+    const other = await startImmudb(binary);
     try {
       const dataDir = tempDir();
       const database = uniqueDatabase();

@@ -1,6 +1,9 @@
 /**
- * The embedded ledger backend: immudb 1.1's transaction model in one append-only file
- * (log.ts), for running without an immudb server.
+ * The embedded ledger backend: immudb's transaction model with v0 headers (immudb 1.1's, and
+ * 1.2+'s compatibility mode) in one append-only file (log.ts), for running without an immudb
+ * server. Why v0: its header has no metadata the embedded ledger would use, the on-disk record
+ * stays the 124-byte layout every existing data directory holds (no migration), and both versions
+ * rest on the same SHA-256 chain and trees; its bundles are `auditgraph.proof.v2` with version 0.
  *
  * Each commit is one transaction holding, per event, the two entries the immudb backend writes
  * with ExecAll: the timeline entry (timeline key → canonical record) and `ev/<eventId>` as an
@@ -8,9 +11,8 @@
  * EncodeReference), unbound (atTx 0) as the immudb backend writes it (logs written before
  * 2026-12-03 hold it bound to its own tx; both load). Entry digests, the per-tx htree (eH), the
  * Alh chain and the binary-linking AHTree are immudb's, so a transaction here hashes as the same
- * entries would in immudb, and bundles are checked by the same verifier. Linking is synchronous: blTxId = id − 1
- * and blRoot = root of the AHTree over the Alhs of txs 1..id−1 (immudb links asynchronously and
- * may lag; the proofs handle both).
+ * entries would in immudb, and bundles are checked by the same verifier. Linking is synchronous, as in immudb: blTxId =
+ * id − 1 and blRoot = root of the AHTree over the Alhs of txs 1..id−1 (the verifier requires it).
  *
  * A transaction is acknowledged only after its record is written and fdatasync'ed; only then do
  * the in-memory index and AHTree see it. Proof bundles are built with dual-proof.ts, checked by
@@ -35,6 +37,7 @@ import { AHTree } from '../../proof/ahtree.ts';
 import { buildDualProof, type DualProofStore } from '../../proof/dual-proof.ts';
 import {
   decodeTxHeader,
+  EMPTY,
   encodeTxHeader,
   GENESIS_PREV_ALH,
   HASH_SIZE,
@@ -469,7 +472,7 @@ export class EmbeddedLedger implements LedgerBackend, DualProofStore {
       format: PROOF_FORMAT,
       ledger: 'embedded',
       database: this.database,
-      entry: { key: key.toString('base64'), value: value.toString('base64') },
+      entry: { key: key.toString('base64'), value: value.toString('base64'), metadata: '' },
       tx: proven.tx,
       inclusion: { leaf, width: proven.tx.nEntries, terms: tree.inclusionProofHex(leaf) },
       trustedState: proven.trustedState,
@@ -761,6 +764,8 @@ export function buildTransaction(input: { id: number; prevAlh: Buffer; ts: numbe
     id: BigInt(id),
     prevAlh: input.prevAlh,
     ts: BigInt(input.ts),
+    version: 0,
+    metadata: EMPTY,
     nEntries: entries.length,
     eH: tree.root,
     blTxId: BigInt(id - 1),

@@ -10,7 +10,7 @@
 import { decodeRecord, encodeRecord } from '../../events/canonical.ts';
 import type { AuditEventRecord } from '../../events/types.ts';
 import { AuditError, ErrorCode, verificationFailed } from '../../errors.ts';
-import { HASH_SIZE, SET_KEY_PREFIX, storedValueHash, toHex, txAlh, txEntryTree, type HTree, type TxHeader } from '../../proof/hashing.ts';
+import { checkTxHeaderVersion, HASH_SIZE, SET_KEY_PREFIX, storedValueHash, toHex, txAlh, txEntryTree, type HTree, type TxHeader } from '../../proof/hashing.ts';
 import { assertProofBundle, assertProofBundlesOfTx } from '../../proof/verify.ts';
 import { deepFreeze, PROOF_FORMAT, type DualProofJson, type LedgerState, type ProofBundle, type TxHeaderJson } from '../../proof/types.ts';
 import type { LedgerBackend } from '../group-commit.ts';
@@ -472,7 +472,7 @@ export class ImmudbLedger implements LedgerBackend {
     });
     // Hashed with sha256.mjs: a wrong hash here cannot pass, since every bundle is verified
     // against the tx's eH with node:crypto before it is handed out.
-    const tree = txEntryTree(entries, hashInto);
+    const tree = txEntryTree(entries, vtx.header.version, hashInto);
     return { vtx, tree, keyIndex };
   }
 
@@ -514,7 +514,7 @@ export class ImmudbLedger implements LedgerBackend {
       format: PROOF_FORMAT,
       ledger: 'immudb',
       database: this.database,
-      entry: { key: key.toString('base64'), value: value.toString('base64') },
+      entry: { key: key.toString('base64'), value: value.toString('base64'), metadata: toHex(proven.vtx.entries[index]!.metadata) },
       tx: link.tx,
       inclusion: { leaf: index, width: proven.tree.width, terms: proven.tree.inclusionProofHex(index) },
       trustedState: link.trustedState,
@@ -582,12 +582,23 @@ interface ProvenTx {
 }
 
 function headerJson(md: WireTxHeader): TxHeaderJson {
-  return { id: String(md.id), prevAlh: toHex(md.prevAlh), ts: String(md.ts), nEntries: md.nEntries, eH: toHex(md.eH), blTxId: String(md.blTxId), blRoot: toHex(md.blRoot) };
+  return {
+    id: String(md.id),
+    prevAlh: toHex(md.prevAlh),
+    ts: String(md.ts),
+    version: md.version,
+    metadata: toHex(md.metadata),
+    nEntries: md.nEntries,
+    eH: toHex(md.eH),
+    blTxId: String(md.blTxId),
+    blRoot: toHex(md.blRoot),
+  };
 }
 
 /**
- * The proven tx's header as immudb 1.1 commits one: 32-byte hashes, an int32 entry count, a time a
- * Date can hold. Anything else is a reply that proves nothing (and would break the arithmetic).
+ * The proven tx's header as immudb commits one: 32-byte hashes, an int32 entry count, a time a
+ * Date can hold, a header version the verifier knows with metadata it can hash. Anything else is a
+ * reply that proves nothing (and would break the arithmetic).
  */
 export function checkProvenHeader(md: WireTxHeader): void {
   if (md.prevAlh.length !== HASH_SIZE || md.eH.length !== HASH_SIZE || md.blRoot.length !== HASH_SIZE) {
@@ -595,6 +606,8 @@ export function checkProvenHeader(md: WireTxHeader): void {
   }
   if (md.nEntries > 0x7fffffff) throw verificationFailed(`immudb answered tx ${md.id} with ${md.nEntries} entries`);
   if (md.ts > MAX_DATE_SECONDS) throw verificationFailed(`immudb answered tx ${md.id} with time ${md.ts}`);
+  const why = checkTxHeaderVersion(md.version, md.metadata, md.nEntries);
+  if (why) throw verificationFailed(`immudb answered tx ${md.id} with a header this gateway cannot verify (${why.field}: ${why.message})`);
 }
 
 /** ECMAScript Dates end 8.64e15 ms after the epoch. */
@@ -602,7 +615,17 @@ const MAX_DATE_SECONDS = 8.64e12;
 
 /** The header as the hash arithmetic takes it (checked by checkProvenHeader when it was proven). */
 function txHeader(md: WireTxHeader): TxHeader {
-  return { id: BigInt(md.id), prevAlh: md.prevAlh, ts: BigInt(md.ts), nEntries: md.nEntries, eH: md.eH, blTxId: BigInt(md.blTxId), blRoot: md.blRoot };
+  return {
+    id: BigInt(md.id),
+    prevAlh: md.prevAlh,
+    ts: BigInt(md.ts),
+    version: md.version,
+    metadata: md.metadata,
+    nEntries: md.nEntries,
+    eH: md.eH,
+    blTxId: BigInt(md.blTxId),
+    blRoot: md.blRoot,
+  };
 }
 
 /** 32-byte hashes by ordinal, in blocks (one Buffer per 4,096 rather than one per hash). */

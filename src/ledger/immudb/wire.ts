@@ -1,5 +1,5 @@
 /**
- * Protobuf encoding and decoding, by hand, of the immudb 1.1 calls that move many entries: TxScan
+ * Protobuf encoding and decoding, by hand, of the immudb calls that move many entries: TxScan
  * (a TxList of entry keys and value hashes), GetAll (an Entries of keys and values), and the write
  * path's ExecAll (two operations an event) and VerifiableTxById (a tx's entries and its proof).
  *
@@ -8,9 +8,12 @@
  * and decoding them cost the gateway more CPU than everything else it does per event. Here a reply
  * becomes plain objects whose bytes are views of the reply's buffer. Pure: no I/O.
  *
- * Field numbers are immudb 1.1's schema.proto (as in immudb-node's generated schema_pb.js); unknown
- * fields are skipped, as protobuf requires. A reply that is not well-formed protobuf throws
- * `MalformedReply`.
+ * Field numbers are immudb 1.10/1.11's pkg/api/schema/schema.proto (TxHeader adds version 8 and
+ * metadata 9 to 1.1's TxMetadata; TxEntry has vLen 3, metadata 4, value 5; DualProof's
+ * LinearAdvanceProof 8 is not needed, see proof/verify.ts); unknown fields are skipped, as protobuf
+ * requires. Header and KV metadata come back as the bytes immudb hashes (its protoconv's
+ * TxMetadataFromProto / KVMetadataFromProto, then Bytes()). A reply that is not well-formed
+ * protobuf throws `MalformedReply`.
  */
 
 export class MalformedReply extends Error {
@@ -20,11 +23,12 @@ export class MalformedReply extends Error {
   }
 }
 
-/** TxEntry: a key a tx wrote, the hash and length of its value (values are not in a TxScan reply). */
+/** TxEntry: a key a tx wrote, the hash and length of its value (values are not in a TxScan reply), its KV metadata bytes. */
 export interface WireTxEntry {
   key: Buffer;
   hValue: Buffer;
   vLen: number;
+  metadata: Buffer;
 }
 
 /** Tx: its metadata's id and time (seconds) and its entries. */
@@ -34,18 +38,21 @@ export interface WireTx {
   entries: WireTxEntry[];
 }
 
-/** TxMetadata, every field: the header a tx's proofs cover. Hashes are views, unchecked in length. */
+/** TxHeader, every field: the header a tx's proofs cover. Hashes are views, unchecked in length. */
 export interface WireTxHeader {
   id: number;
   prevAlh: Buffer;
   ts: number;
+  version: number;
+  /** TxMetadata as the bytes immudb hashes (empty when none). */
+  metadata: Buffer;
   nEntries: number;
   eH: Buffer;
   blTxId: number;
   blRoot: Buffer;
 }
 
-/** DualProof of a tx from a trusted one (immudb 1.1's schema.DualProof). */
+/** DualProof of a tx from a trusted one (schema.DualProof, without its LinearAdvanceProof). */
 export interface WireDualProof {
   sourceTx: WireTxHeader;
   targetTx: WireTxHeader;
@@ -176,7 +183,7 @@ export function decodeTxList(buf: Buffer): WireTx[] {
   return txs;
 }
 
-/** Tx { TxMetadata metadata = 1; repeated TxEntry entries = 2 } */
+/** Tx { TxHeader header = 1; repeated TxEntry entries = 2 } */
 function decodeTx(c: Cursor): WireTx {
   const { header, entries } = readTx(c);
   return { id: header.id, ts: header.ts, entries };
@@ -195,11 +202,14 @@ function readTx(c: Cursor): { header: WireTxHeader; entries: WireTxEntry[] } {
   return { header, entries };
 }
 
-/** TxMetadata { uint64 id = 1; bytes prevAlh = 2; int64 ts = 3; int32 nentries = 4; bytes eH = 5; uint64 blTxId = 6; bytes blRoot = 7 } */
+/**
+ * TxHeader { uint64 id = 1; bytes prevAlh = 2; int64 ts = 3; int32 nentries = 4; bytes eH = 5;
+ * uint64 blTxId = 6; bytes blRoot = 7; int32 version = 8; TxMetadata metadata = 9 }
+ */
 function readTxHeader(m: Cursor): WireTxHeader {
-  // proto3 leaves zeros and empty bytes out: absent means zero or empty. A negative ts or
-  // nentries (a 10-byte varint) is beyond 2^53 and refused by varint().
-  const h: WireTxHeader = { id: 0, prevAlh: EMPTY, ts: 0, nEntries: 0, eH: EMPTY, blTxId: 0, blRoot: EMPTY };
+  // proto3 leaves zeros and empty bytes out: absent means zero or empty. A negative ts, nentries
+  // or version (a 10-byte varint) is beyond 2^53 and refused by varint().
+  const h: WireTxHeader = { id: 0, prevAlh: EMPTY, ts: 0, version: 0, metadata: EMPTY, nEntries: 0, eH: EMPTY, blTxId: 0, blRoot: EMPTY };
   while (m.more) {
     const t = m.tag();
     if (t === ((1 << 3) | VARINT)) h.id = m.varint();
@@ -209,27 +219,95 @@ function readTxHeader(m: Cursor): WireTxHeader {
     else if (t === ((5 << 3) | BYTES)) h.eH = m.bytes();
     else if (t === ((6 << 3) | VARINT)) h.blTxId = m.varint();
     else if (t === ((7 << 3) | BYTES)) h.blRoot = m.bytes();
+    else if (t === ((8 << 3) | VARINT)) h.version = m.varint();
+    else if (t === ((9 << 3) | BYTES)) h.metadata = readTxMetadata(m.sub());
     else m.skip(t & 7);
   }
   return h;
 }
 
-/** TxEntry { bytes key = 1; bytes hValue = 2; int32 vLen = 4 } (immudb-node's older stubs also carry an int64 vOff = 3: skipped) */
+/**
+ * TxMetadata { uint64 truncatedTxID = 1; bytes extra = 2 } as store.TxMetadata.Bytes(): 0x00 ‖
+ * u64 truncatedTxID when it is not 0, then 0x01 ‖ u16 len ‖ extra when extra is not empty.
+ */
+function readTxMetadata(m: Cursor): Buffer {
+  let truncated = 0;
+  let extra: Buffer = EMPTY;
+  while (m.more) {
+    const t = m.tag();
+    if (t === ((1 << 3) | VARINT)) truncated = m.varint();
+    else if (t === ((2 << 3) | BYTES)) extra = m.bytes();
+    else m.skip(t & 7);
+  }
+  if (extra.length > 0xffff) throw new MalformedReply('tx metadata extra longer than 65,535 bytes');
+  const out = Buffer.allocUnsafe((truncated > 0 ? 9 : 0) + (extra.length > 0 ? 3 + extra.length : 0));
+  let at = 0;
+  if (truncated > 0) {
+    out[at] = 0x00;
+    out.writeBigUInt64BE(BigInt(truncated), at + 1);
+    at += 9;
+  }
+  if (extra.length > 0) {
+    out[at] = 0x01;
+    out.writeUInt16BE(extra.length, at + 1);
+    extra.copy(out, at + 3);
+  }
+  return out;
+}
+
+/**
+ * KVMetadata { bool deleted = 1; Expiration expiration = 2 { int64 expiresAt = 1 }; bool
+ * nonIndexable = 3 } as store.KVMetadata.Bytes(): 0x00 when deleted, 0x01 ‖ u64 expiresAt when
+ * expiring, 0x02 when non-indexable.
+ */
+function readKvMetadata(m: Cursor): Buffer {
+  let deleted = false;
+  let expiresAt: number | null = null;
+  let nonIndexable = false;
+  while (m.more) {
+    const t = m.tag();
+    if (t === ((1 << 3) | VARINT)) deleted = m.varint() !== 0;
+    else if (t === ((3 << 3) | VARINT)) nonIndexable = m.varint() !== 0;
+    else if (t === ((2 << 3) | BYTES)) {
+      const x = m.sub();
+      expiresAt = 0;
+      while (x.more) {
+        const u = x.tag();
+        if (u === ((1 << 3) | VARINT)) expiresAt = x.varint();
+        else x.skip(u & 7);
+      }
+    } else m.skip(t & 7);
+  }
+  const out = Buffer.allocUnsafe((deleted ? 1 : 0) + (expiresAt !== null ? 9 : 0) + (nonIndexable ? 1 : 0));
+  let at = 0;
+  if (deleted) out[at++] = 0x00;
+  if (expiresAt !== null) {
+    out[at] = 0x01;
+    out.writeBigUInt64BE(BigInt(expiresAt), at + 1);
+    at += 9;
+  }
+  if (nonIndexable) out[at] = 0x02;
+  return out;
+}
+
+/** TxEntry { bytes key = 1; bytes hValue = 2; int32 vLen = 3; KVMetadata metadata = 4; bytes value = 5 (not asked for: skipped) } */
 function readTxEntry(e: Cursor): WireTxEntry {
   let key: Buffer = EMPTY;
   let hValue: Buffer = EMPTY;
   let vLen = 0;
+  let metadata: Buffer = EMPTY;
   while (e.more) {
     const t = e.tag();
     if (t === ((1 << 3) | BYTES)) key = e.bytes();
     else if (t === ((2 << 3) | BYTES)) hValue = e.bytes();
-    else if (t === ((4 << 3) | VARINT)) vLen = e.varint();
+    else if (t === ((3 << 3) | VARINT)) vLen = e.varint();
+    else if (t === ((4 << 3) | BYTES)) metadata = readKvMetadata(e.sub());
     else e.skip(t & 7);
   }
-  return { key, hValue, vLen };
+  return { key, hValue, vLen, metadata };
 }
 
-/** TxMetadata: what ExecAll answers. */
+/** TxHeader: what ExecAll answers. */
 export function decodeTxMetadata(buf: Buffer): WireTxHeader {
   return readTxHeader(new Cursor(buf, 0, buf.length));
 }
@@ -265,9 +343,10 @@ export function decodeVerifiableTx(buf: Buffer): WireVerifiableTx {
 }
 
 /**
- * DualProof { TxMetadata sourceTxMetadata = 1; TxMetadata targetTxMetadata = 2; repeated bytes
+ * DualProof { TxHeader sourceTxHeader = 1; TxHeader targetTxHeader = 2; repeated bytes
  * inclusionProof = 3; repeated bytes consistencyProof = 4; bytes targetBlTxAlh = 5; repeated bytes
- * lastInclusionProof = 6; LinearProof linearProof = 7 }
+ * lastInclusionProof = 6; LinearProof linearProof = 7; LinearAdvanceProof = 8 (skipped: every tx
+ * proven must link its predecessor, and then there is nothing to advance over) }
  */
 function readDualProof(c: Cursor): WireDualProof {
   let sourceTx: WireTxHeader | null = null;
@@ -303,7 +382,11 @@ function readDualProof(c: Cursor): WireDualProof {
   return { sourceTx, targetTx, inclusionProof, consistencyProof, targetBlTxAlh, lastInclusionProof, linearProof };
 }
 
-/** Entries { repeated Entry entries = 1 }; Entry { uint64 tx = 1; bytes key = 2; bytes value = 3; Reference referencedBy = 4 } */
+/**
+ * Entries { repeated Entry entries = 1 }; Entry { uint64 tx = 1; bytes key = 2; bytes value = 3;
+ * Reference referencedBy = 4; KVMetadata metadata = 5; bool expired = 6; uint64 revision = 7 }
+ * (only the first three are read).
+ */
 export function decodeEntries(buf: Buffer): WireEntry[] {
   const out: WireEntry[] = [];
   const c = new Cursor(buf, 0, buf.length);
