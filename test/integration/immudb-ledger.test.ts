@@ -128,8 +128,8 @@ describeEachImmudb('immudb ledger', ({ address }) => {
       expect(txs.flatMap((tx) => tx.events.map((e) => (e.record.data as { n: number }).n))).toEqual(Array.from({ length: 1_100 }, (_, i) => i));
     }), 120_000);
 
-  // immudb 1.1 resolves a bound reference by loading and re-hashing the whole tx it points into,
-  // an unbound one through its key index: reads by id of events from big txs depend on it.
+  // immudb resolves a bound reference by loading the whole tx it points into (1.1 also re-hashed
+  // it), an unbound one through its key index: reads by id of events from big txs depend on it.
   it('writes ev/<eventId> as an unbound reference that resolves to the timeline entry', () =>
     withRawSession(address, async (ledger, session) => {
       // One event among others in its tx: a bound reference would read all of them.
@@ -143,4 +143,24 @@ describeEachImmudb('immudb ledger', ({ address }) => {
       expect(Buffer.from(ref.getKey_asU8()).equals(eventIdKey(written!.event.record.eventId))).toBe(true);
       expect(ref.getAttx()).toBe(0);
     }));
+
+  it('reads commit times of txs it did not write from their headers alone, null for a tx that does not exist', async () => {
+    const database = uniqueDatabase();
+    const writer = await openTestImmudbLedger({ address, database });
+    const [a] = await writer.append([ev()]);
+    const [b] = await writer.append([ev(), ev()]);
+    await writer.close();
+    // A fresh ledger has no commit time cached: each comes from a header-only TxById.
+    const reader = await openTestImmudbLedger({ address, database });
+    try {
+      expect(await reader.commitTimes([b!.event.txId, a!.event.txId, '999999', b!.event.txId])).toEqual([
+        b!.event.recordedAt,
+        a!.event.recordedAt,
+        null,
+        b!.event.recordedAt,
+      ]);
+    } finally {
+      await reader.close();
+    }
+  });
 });

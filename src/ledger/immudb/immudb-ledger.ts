@@ -22,11 +22,13 @@ import { retrying, takesTx } from '../bulk-read.ts';
 import { createSha256 } from '../sha256.mjs';
 import {
   decodeEntries,
+  decodeTx,
   decodeTxList,
   decodeTxMetadata,
   decodeVerifiableTx,
   encodeExecAllRequest,
   encodeKeyListRequest,
+  encodeTxHeaderRequest,
   encodeTxScanRequest,
   encodeVerifiableTxRequest,
   type WireEntry,
@@ -144,11 +146,10 @@ export class ImmudbLedger implements LedgerBackend {
       const req = new pb.KeyListRequest();
       req.setKeysList(eventIds.map(eventIdKey));
       req.setSincetx(this.lastTx);
+      // GetAll leaves out the keys it does not find (immudb 1.2+).
       entries = (await this.session.call('getAll', req)).getEntriesList();
     } catch (e) {
-      // immudb 1.1's GetAll fails as a whole when one key is missing: fall back to one Get each.
-      if (!isKeyNotFound(e)) throw asLedgerError(e, 'the read');
-      entries = (await Promise.all(eventIds.map((id) => this.getEntry(eventIdKey(id))))).filter(Boolean);
+      throw asLedgerError(e, 'the read');
     }
     // Entries come back for the ids found, in request order; each is matched to its id by the
     // reference it was reached through, not by what its value claims.
@@ -541,17 +542,15 @@ export class ImmudbLedger implements LedgerBackend {
     }
   }
 
-  /** One TxById per distinct tx not yet cached (immudb 1.1 has no header-only read). */
+  /** One header-only TxById per distinct tx not yet cached. */
   async commitTimes(txIds: readonly string[]): Promise<(string | null)[]> {
     const times = this.commitTimes_;
     const txs = [...new Set(txIds.filter((id) => !times.has(id)))];
     await Promise.all(
       txs.map(async (id) => {
-        const req = new pb.TxRequest();
-        req.setTx(Number(id));
         try {
-          const tx = await this.session.call('txById', req);
-          times.set(id, new Date(tx.getMetadata().getTs() * 1000).toISOString());
+          const tx = decodeTx(await this.session.callBytes('TxById', encodeTxHeaderRequest(Number(id))));
+          times.set(id, new Date(tx.ts * 1000).toISOString());
         } catch (e) {
           if (e instanceof ImmudbError && /not found|illegal/i.test(e.message)) return;
           throw asLedgerError(e, 'the tx read');

@@ -177,14 +177,19 @@ export function decodeTxList(buf: Buffer): WireTx[] {
   const c = new Cursor(buf, 0, buf.length);
   while (c.more) {
     const tag = c.tag();
-    if (tag === ((1 << 3) | BYTES)) txs.push(decodeTx(c.sub()));
+    if (tag === ((1 << 3) | BYTES)) txs.push(readTxOf(c.sub()));
     else c.skip(tag & 7);
   }
   return txs;
 }
 
+/** A Tx on its own: what TxById answers. */
+export function decodeTx(buf: Buffer): WireTx {
+  return readTxOf(new Cursor(buf, 0, buf.length));
+}
+
 /** Tx { TxHeader header = 1; repeated TxEntry entries = 2 } */
-function decodeTx(c: Cursor): WireTx {
+function readTxOf(c: Cursor): WireTx {
   const { header, entries } = readTx(c);
   return { id: header.id, ts: header.ts, entries };
 }
@@ -420,6 +425,14 @@ export function encodeTxScanRequest(initialTx: number, limit: number): Buffer {
 /** A message of two varint fields, 1 and 2 (both written, even when zero). */
 function twoVarints(first: number, second: number): Buffer {
   return Buffer.from([0x08, ...varintBytes(first), 0x10, ...varintBytes(second)]);
+}
+
+/**
+ * TxRequest { uint64 tx = 1; EntriesSpec entriesSpec = 2 } with an empty EntriesSpec: every kind of
+ * entry excluded, so immudb answers the header alone (a nil spec would list every entry's digest).
+ */
+export function encodeTxHeaderRequest(tx: number): Buffer {
+  return Buffer.from([0x08, ...varintBytes(tx), 0x12, 0x00]);
 }
 
 /** KeyListRequest { repeated bytes keys = 1; uint64 sinceTx = 2 } */
