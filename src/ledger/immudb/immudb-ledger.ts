@@ -174,26 +174,8 @@ export class ImmudbLedger implements LedgerBackend {
       const entries = await this.scan(correlationId, after, want + 1, false);
       return { events: await this.toStored(entries.slice(0, want)), hasMore: entries.length > want };
     }
-    // immudb 1.1.0's descending scan can skip the entry right below a seek key that is not itself
-    // a key (its B-tree reader misses near node boundaries); ascending scans are exact. So the
-    // descending scan only finds a lower bound, and the page is read ascending from there up to
-    // `after`: every entry in between comes back, skipped or not.
-    const hint = await this.scan(correlationId, after, want + 1, true);
-    const hasOlder = hint.length > want;
-    const lowerBound = hasOlder ? hint[want] : undefined; // exclusive
-    const between: Message[] = [];
-    let from = lowerBound ? Buffer.from(lowerBound.getKey_asU8()) : undefined;
-    const upper = after ? timelineSeekKey(correlationId, after) : undefined;
-    // Usually exactly `want` entries lie in between; more only where the descending scan skipped.
-    for (let chunkSize = want + 2; ; chunkSize = Math.min(chunkSize * 2, MAX_SCAN - 1)) {
-      const chunk = await this.scan(correlationId, from, chunkSize, false);
-      const inRange = upper ? chunk.filter((e) => Buffer.compare(Buffer.from(e.getKey_asU8()), upper) < 0) : chunk;
-      between.push(...inRange);
-      if (chunk.length < chunkSize || inRange.length < chunk.length) break;
-      from = Buffer.from(chunk[chunk.length - 1].getKey_asU8());
-    }
-    const page = between.slice(Math.max(0, between.length - want)).reverse();
-    return { events: await this.toStored(page), hasMore: hasOlder || between.length > want };
+    const entries = await this.scan(correlationId, after, want + 1, true);
+    return { events: await this.toStored(entries.slice(0, want)), hasMore: entries.length > want };
   }
 
   /** One immudb Scan of a correlation's timeline, strictly after `from` (a position or a raw key). */
