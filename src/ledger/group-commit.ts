@@ -11,6 +11,9 @@
  * one's write, proof and verification. Idempotency still holds in this process: a group waits
  * for every earlier group that holds one of its caller-given eventIds before it checks them
  * (check-then-write per eventId stays serial), so two concurrent retries cannot both write.
+ * Across processes, a backend that can write conditionally (immudb: KeyMustNotExist on each id
+ * key) refuses a transaction whose eventId another writer stored after the check, with
+ * `EventIdTaken`; the group is then checked again and decided as if it had come later.
  */
 import { AuditError, ErrorCode } from '../errors.ts';
 import type { AuditEventRecord, NewEvent } from '../events/types.ts';
@@ -18,6 +21,20 @@ import { sameContent } from '../events/validate.ts';
 import type { LedgerState } from '../proof/types.ts';
 import type { EventIdClaims } from './id-claims.ts';
 import type { AppendResult, CommittedTx, Ledger, ScanDirection, StoredEvent, TimelinePage, TimelinePosition } from './port.ts';
+
+/**
+ * Thrown by a backend's commit() when the transaction was refused, and nothing of it written,
+ * because an eventId in it was stored meanwhile by another writer.
+ */
+export class EventIdTaken extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EventIdTaken';
+  }
+}
+
+/** A group checked again after EventIdTaken this many times at most (each time another writer won a race). */
+const MAX_ID_RACES = 3;
 
 /** What a storage engine provides; group commit turns it into a Ledger. */
 export interface LedgerBackend {
@@ -179,7 +196,7 @@ export class GroupCommitLedger implements Ledger {
       });
   }
 
-  private async commitGroup(group: Pending[]): Promise<void> {
+  private async commitGroup(group: Pending[], races = 0): Promise<void> {
     let existing: Map<string, StoredEvent>;
     try {
       existing = await this.lookup(group);
@@ -231,7 +248,17 @@ export class GroupCommitLedger implements Ledger {
         written = new Map(results.map((r) => [r.event.record.eventId, r]));
       }
     } catch (e) {
-      for (const { p } of plans) p.reject(e);
+      if (e instanceof EventIdTaken && races < MAX_ID_RACES) {
+        // Nothing was written: check every eventId again, seeing what the other writer stored.
+        try {
+          await this.backend.catchUp?.();
+        } catch (err) {
+          for (const { p } of plans) p.reject(err);
+          return;
+        }
+        return this.commitGroup(plans.map(({ p }) => p), races + 1);
+      }
+      for (const { p } of plans) p.reject(e instanceof EventIdTaken ? new AuditError(ErrorCode.LEDGER_UNAVAILABLE, `${e.message}, ${MAX_ID_RACES + 1} times in a row`) : e);
       return;
     }
 

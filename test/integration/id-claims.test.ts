@@ -1,7 +1,7 @@
 /**
- * Idempotency across gateway instances: two ledgers on one immudb database share eventId claims
- * through Redis, so racing writers of one new eventId write it once (immudb 1.1 has no
- * conditional writes to do this for us).
+ * Idempotency across gateway instances: racing writers of one new eventId on one immudb database
+ * write it once. immudb refuses a tx whose id key exists (KeyMustNotExist), so this holds without
+ * Redis; with Redis the instances also share eventId claims, which spares the refused txs.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { isAuditError } from '../../src/errors.ts';
@@ -9,24 +9,12 @@ import type { GroupCommitLedger } from '../../src/ledger/group-commit.ts';
 import { RedisEventIdClaims } from '../../src/ledger/id-claims.ts';
 import { startRedis } from '../support/servers.ts';
 import { ev } from '../contract/ledger-contract.ts';
-import { describeImmudb, openTestImmudbLedger, redisUrl, uniqueDatabase } from '../support/services.ts';
+import { describeEachImmudb, describeImmudb, openTestImmudbLedger, redisUrl, uniqueDatabase } from '../support/services.ts';
 
 const describeBoth = redisUrl ? describeImmudb : describe.skip;
 
-describeBoth('eventId claims between two gateway instances (immudb 1.1.0 + Redis)', () => {
-  const open: GroupCommitLedger[] = [];
-  afterAll(async () => {
-    await Promise.all(open.map((l) => l.close()));
-  });
-
-  async function twoInstances() {
-    const database = uniqueDatabase();
-    const a = await openTestImmudbLedger({ database, redisUrl: redisUrl! });
-    const b = await openTestImmudbLedger({ database, redisUrl: redisUrl! });
-    open.push(a, b);
-    return [a, b] as const;
-  }
-
+/** The two racing tests, on two instances `twoInstances()` opens on a fresh database. */
+function racingWriters(twoInstances: () => Promise<readonly [GroupCommitLedger, GroupCommitLedger]>) {
   it('racing writers of one new eventId with different content: one is created, every other one conflicts', async () => {
     const [a, b] = await twoInstances();
     for (let round = 0; round < 5; round++) {
@@ -48,6 +36,35 @@ describeBoth('eventId claims between two gateway instances (immudb 1.1.0 + Redis
     expect(out.filter((o) => o[0]!.created)).toHaveLength(1);
     expect(new Set(out.map((o) => o[0]!.event.txId)).size).toBe(1);
   });
+}
+
+describeEachImmudb('eventId races between two gateway instances without Redis', ({ address }) => {
+  const open: GroupCommitLedger[] = [];
+  afterAll(async () => {
+    await Promise.all(open.map((l) => l.close()));
+  });
+  racingWriters(async () => {
+    const database = uniqueDatabase();
+    const pair = [await openTestImmudbLedger({ address, database }), await openTestImmudbLedger({ address, database })] as const;
+    open.push(...pair);
+    return pair;
+  });
+});
+
+describeBoth('eventId claims between two gateway instances (immudb + Redis)', () => {
+  const open: GroupCommitLedger[] = [];
+  afterAll(async () => {
+    await Promise.all(open.map((l) => l.close()));
+  });
+
+  async function twoInstances() {
+    const database = uniqueDatabase();
+    const a = await openTestImmudbLedger({ database, redisUrl: redisUrl! });
+    const b = await openTestImmudbLedger({ database, redisUrl: redisUrl! });
+    open.push(a, b);
+    return [a, b] as const;
+  }
+  racingWriters(twoInstances);
 
   it('writes go on unclaimed while Redis is down, and claims resume when it is back', async () => {
     const redis = await startRedis();

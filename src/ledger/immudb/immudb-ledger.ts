@@ -1,11 +1,13 @@
 /**
- * The immudb 1.1 ledger backend.
+ * The immudb ledger backend (immudb 1.10 and 1.11; src/ledger/immudb/version.ts names the range).
  *
  * Write: one ExecAll per group holds, per event, the timeline entry (key from keys.ts, value the
- * canonical record) and a reference `ev/<eventId>` → timeline key, so the event is found by
- * id in one read. Then VerifiableTxById(tx, since trusted) gives the tx's entry digests and the
- * dual proof; each event's bundle is built from them and checked by the offline verifier before
- * anyone sees it, and only then does the trusted state advance.
+ * canonical record) and a reference `ev/<eventId>` → timeline key, so the event is found by id in
+ * one read, with KeyMustNotExist on each id key, so an eventId another gateway stored meanwhile
+ * refuses the whole tx (EventIdTaken: group-commit.ts checks the group again). Then
+ * VerifiableTxById(tx, since trusted) gives the tx's entry digests and the dual proof; each
+ * event's bundle is built from them and checked by the offline verifier before anyone sees it,
+ * and only then does the trusted state advance.
  */
 import { decodeRecord, encodeRecord } from '../../events/canonical.ts';
 import type { AuditEventRecord } from '../../events/types.ts';
@@ -13,7 +15,7 @@ import { AuditError, ErrorCode, verificationFailed } from '../../errors.ts';
 import { checkTxHeaderVersion, HASH_SIZE, SET_KEY_PREFIX, storedValueHash, toHex, txAlh, txEntryTree, type HTree, type TxHeader } from '../../proof/hashing.ts';
 import { assertProofBundle, assertProofBundlesOfTx } from '../../proof/verify.ts';
 import { deepFreeze, PROOF_FORMAT, type DualProofJson, type LedgerState, type ProofBundle, type TxHeaderJson } from '../../proof/types.ts';
-import type { LedgerBackend } from '../group-commit.ts';
+import { EventIdTaken, type LedgerBackend } from '../group-commit.ts';
 import { eventIdKey, TIMELINE_PREFIX, timelineKey, timelinePrefix, timelineSeekKey } from '../keys.ts';
 import type { AppendResult, BulkReadStep, CommittedTx, ScanDirection, StoredEvent, TimelinePage, TimelinePosition } from '../port.ts';
 import type { TrustedStateStore } from '../trusted-state.ts';
@@ -38,7 +40,9 @@ import {
   type WireVerifiableTx,
 } from './wire.ts';
 
-/** immudb 1.1's MaxKeyScanLimit: one Scan returns at most this many entries. */
+/** gRPC's FAILED_PRECONDITION: what immudb answers a write whose precondition does not hold. */
+const FAILED_PRECONDITION = 9;
+/** immudb's default maxResultSize: one Scan returns at most this many entries. */
 const MAX_SCAN = 1000;
 /** How a timeline key starts in a tx's entries (immudb's set-key prefix, then ours). */
 const TIMELINE_ENTRY_TAG = Buffer.from([SET_KEY_PREFIX, ...Buffer.from(TIMELINE_PREFIX)]);
@@ -99,15 +103,17 @@ export class ImmudbLedger implements LedgerBackend {
 
   async commit(records: AuditEventRecord[]): Promise<AppendResult[]> {
     // Per event its timeline entry and an unbound reference ev/<eventId> → timeline key. Unbound
-    // (atTx 0): immudb 1.1 resolves it through its key index and reads just the value. A bound one
-    // makes every read by id load and re-hash the whole tx it points into (~0.3 ms for a 100-event
-    // tx). What an unbound one resolves to is checked on read (resolvedById).
+    // (atTx 0): immudb resolves it through its key index and reads just the value; a bound one
+    // reads the value at its tx. What an unbound one resolves to is checked on read (resolvedById).
     const writes = records.map(eventWrite);
     let txId: number;
     try {
       // Encoded and decoded by hand (wire.ts): google-protobuf builds four objects an event.
       txId = decodeTxMetadata(await this.session.callBytes('ExecAll', encodeExecAllRequest(writes))).id;
     } catch (e) {
+      if (e instanceof ImmudbError && e.grpcCode === FAILED_PRECONDITION && /KeyMustNotExist/.test(e.message)) {
+        throw new EventIdTaken(`immudb refused the write: an eventId in it was stored meanwhile (${e.message})`);
+      }
       throw asLedgerError(e, 'the write');
     }
     if (!(txId > 0)) throw new AuditError(ErrorCode.LEDGER_UNAVAILABLE, 'immudb acknowledged the write without a transaction id');

@@ -458,10 +458,12 @@ export function encodeVerifiableTxRequest(tx: number, proveSinceTx: number): Buf
 }
 
 /**
- * ExecAllRequest { repeated Op Operations = 1; bool noWait = 2 (false: left out) }, two operations
- * an event, in order: Op { KeyValue kv = 1 } with { bytes key = 1; bytes value = 2 }, then
- * Op { ReferenceRequest ref = 3 } with { bytes key = 1 (the id key); bytes referencedKey = 2 }:
- * an unbound reference (atTx 0, boundRef false, both left out).
+ * ExecAllRequest { repeated Op Operations = 1; bool noWait = 2 (false: left out); repeated
+ * Precondition preconditions = 3 }, two operations an event, in order: Op { KeyValue kv = 1 } with
+ * { bytes key = 1; bytes value = 2 }, then Op { ReferenceRequest ref = 3 } with { bytes key = 1
+ * (the id key); bytes referencedKey = 2 }: an unbound reference (atTx 0, boundRef false, both left
+ * out). Then per event Precondition { KeyMustNotExist keyMustNotExist = 2 { bytes key = 1 } } on
+ * its id key: immudb refuses the whole tx when any id is already stored (FAILED_PRECONDITION).
  */
 export function encodeExecAllRequest(events: readonly WireEventWrite[]): Buffer {
   const bytesField = (length: number) => 1 + varintSize(length) + length;
@@ -471,7 +473,7 @@ export function encodeExecAllRequest(events: readonly WireEventWrite[]): Buffer 
   events.forEach(({ key, value, idKey }, i) => {
     const kv = (sizes[2 * i] = bytesField(key.length) + bytesField(value.length));
     const ref = (sizes[2 * i + 1] = bytesField(idKey.length) + bytesField(key.length));
-    size += bytesField(bytesField(kv)) + bytesField(bytesField(ref));
+    size += bytesField(bytesField(kv)) + bytesField(bytesField(ref)) + bytesField(bytesField(bytesField(idKey.length)));
   });
   const out = Buffer.allocUnsafe(size);
   let pos = 0;
@@ -495,6 +497,11 @@ export function encodeExecAllRequest(events: readonly WireEventWrite[]): Buffer 
     putBytes(0x0a, idKey);
     putBytes(0x12, key);
   });
+  for (const { idKey } of events) {
+    put(0x1a, bytesField(bytesField(idKey.length))); // preconditions
+    put(0x12, bytesField(idKey.length)); // Precondition.keyMustNotExist
+    putBytes(0x0a, idKey);
+  }
   if (pos !== size) throw new Error(`ExecAllRequest: wrote ${pos} bytes of ${size}`);
   return out;
 }
