@@ -3,6 +3,7 @@ import { encodeRecord } from '../../src/events/canonical.ts';
 import { LIMITS } from '../../src/events/limits.ts';
 import { ImmudbSession, pb } from '../../src/ledger/immudb/grpc.ts';
 import { eventIdKey } from '../../src/ledger/keys.ts';
+import { verifyProofBundle } from '../../src/proof/verify.ts';
 import { ev, ledgerContract } from '../contract/ledger-contract.ts';
 import { describeEachImmudb, openTestImmudbLedger, uniqueDatabase } from '../support/services.ts';
 
@@ -161,6 +162,25 @@ describeEachImmudb('immudb ledger', ({ address }) => {
       ]);
     } finally {
       await reader.close();
+    }
+  });
+
+  it('works on defaultdb: v1 headers, batches of up to 512 events (1,024 entries a tx), proofs that verify offline', async () => {
+    const ledger = await openTestImmudbLedger({ address, database: 'defaultdb' });
+    try {
+      const corr = `defaultdb-${uniqueDatabase()}`;
+      const batch = await ledger.append(Array.from({ length: 512 }, () => ev({ correlationId: corr })));
+      expect(new Set(batch.map((r) => r.event.txId)).size).toBe(1);
+      const bundle = batch[511]!.proof;
+      expect(bundle.format).toBe('auditgraph.proof.v2');
+      expect(bundle.tx.version).toBe(1);
+      expect(verifyProofBundle(JSON.parse(JSON.stringify(bundle))).ok).toBe(true);
+      await expect(ledger.append(Array.from({ length: 513 }, () => ev({ correlationId: corr })))).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
+      const again = await ledger.getVerified(batch[0]!.event.record.eventId);
+      expect(verifyProofBundle(again!.proof, again!.proof.trustedState).ok).toBe(true);
+      expect((await ledger.scanTimeline(corr, { limit: 600, direction: 'asc' })).events).toHaveLength(512);
+    } finally {
+      await ledger.close();
     }
   });
 });
