@@ -27,20 +27,22 @@ describe.skipIf(tested.length === 0).each(tested.length ? tested : ['none'])('im
     await server?.destroy();
   });
 
-  it('resumes a write loop by itself after immudb is killed and restarted; nothing acknowledged is lost or doubled', async () => {
+  it('resumes a burst of writers by itself after immudb is killed (SIGKILL) and restarted; nothing acknowledged is lost or doubled', async () => {
     const dataDir = tempDir();
     const database = uniqueDatabase();
     const ledger = await openTestImmudbLedger({ address: server.address, database, dataDir, callTimeoutMs: 1_000 });
     const acked = new Map<string, string>(); // eventId → txId
     const failures: string[] = [];
-    const total = 150;
-    const loop = (async () => {
-      for (let i = 0; i < total; i++) {
-        const e = ev({ correlationId: 'crash-loop' }); // client-chosen eventId: retries are idempotent
+    const writers = 4;
+    const batches = 30; // per writer, of 5 events: 600 events
+    // Client-chosen eventIds: a batch retried after an error whose write did land comes back created:false.
+    const writer = async (w: number) => {
+      for (let b = 0; b < batches; b++) {
+        const batch = Array.from({ length: 5 }, () => ev({ correlationId: 'crash-burst', actorId: `writer-${w}` }));
         for (;;) {
           try {
-            const [r] = await ledger.append([e]);
-            acked.set(e.record.eventId, r!.event.txId);
+            const results = await ledger.append(batch);
+            for (const r of results) acked.set(r.event.record.eventId, r.event.txId);
             break;
           } catch (err) {
             failures.push(codeOf(err));
@@ -48,25 +50,28 @@ describe.skipIf(tested.length === 0).each(tested.length ? tested : ['none'])('im
           }
         }
       }
-    })();
-    while (acked.size < 40) await new Promise((r) => setTimeout(r, 10));
+    };
+    const burst = Promise.all(Array.from({ length: writers }, (_, w) => writer(w)));
+    while (acked.size < 150) await new Promise((r) => setTimeout(r, 5));
     await server.kill();
     await new Promise((r) => setTimeout(r, 1_500));
     await server.start();
-    await loop;
+    await burst;
 
+    const total = writers * batches * 5;
     expect(failures.length).toBeGreaterThan(0);
     expect(new Set(failures)).toEqual(new Set(['LEDGER_UNAVAILABLE']));
     expect(acked.size).toBe(total);
-    for (const id of acked.keys()) {
+    for (const [id, txId] of acked) {
       const got = await ledger.getVerified(id);
       expect(got, id).not.toBeNull();
+      expect(got!.event.txId).toBe(txId);
       expect(verifyProofBundle(got!.proof).ok).toBe(true);
     }
     const seen: string[] = [];
     let after;
     for (;;) {
-      const page = await ledger.scanTimeline('crash-loop', { after, limit: 500, direction: 'asc' });
+      const page = await ledger.scanTimeline('crash-burst', { after, limit: 500, direction: 'asc' });
       seen.push(...page.events.map((e) => e.record.eventId));
       if (!page.hasMore) break;
       const last = page.events[page.events.length - 1]!;
@@ -75,7 +80,7 @@ describe.skipIf(tested.length === 0).each(tested.length ? tested : ['none'])('im
     expect(seen.length).toBe(total); // no duplicate from retries
     expect(new Set(seen)).toEqual(new Set(acked.keys()));
     await ledger.close();
-  });
+  }, 120_000);
 
   it('fails fast with LEDGER_UNAVAILABLE when immudb is unreachable, never hangs', async () => {
     const port = await freePort();
