@@ -2,7 +2,7 @@
  * A bounded in-process cache of event bodies read from the ledger, around any Ledger.
  *
  * `auditEvents` finds eventIds in the secondary index and then reads their bodies from the ledger
- * (`getMany`, through the request's DataLoader): on immudb 1.1 that read dominates the query
+ * (`getMany`, through the request's DataLoader): on immudb that read dominates the query
  * (one B-tree lookup for the reference, one for the entry and a value-log read, per eventId). Ledger
  * entries never change once committed, so a body the gateway has itself read from the ledger
  * may be answered again from memory without weakening anything:

@@ -1,13 +1,14 @@
 /**
- * Cross-instance claims on caller-given eventIds, so that idempotency holds between gateway
- * instances too. immudb 1.1 has no conditional write: two instances that both find a new eventId
- * missing would both write it. While one instance checks and writes an id it holds a claim in
- * Redis (SET NX with a TTL); another instance with the same id waits for the claim, then reads
- * the ledger up to its newest transaction (so it sees the first writer's event) before deciding.
+ * Cross-instance claims on caller-given eventIds. immudb itself keeps idempotency between gateway
+ * instances (each write carries KeyMustNotExist on its id keys: a racing second writer's tx is
+ * refused and its group checked again, group-commit.ts); a claim spares that refused tx. While one
+ * instance checks and writes an id it holds a claim in Redis (SET NX with a TTL); another instance
+ * with the same id waits for the claim, then reads the ledger up to its newest transaction (so it
+ * sees the first writer's event) before deciding.
  *
- * A claim is an optimisation of correctness, never a condition for writing: when Redis does not
- * answer, the write goes ahead unclaimed (the pre-claims behaviour, reported through `onError`),
- * because the ledger must keep taking writes while the index's Redis is away.
+ * A claim is an optimisation, never a condition for writing: when Redis does not answer, the
+ * write goes ahead unclaimed (reported through `onError`), because the ledger must keep taking
+ * writes while the index's Redis is away.
  */
 import { randomUUID } from 'node:crypto';
 import { Redis, type Result } from 'ioredis';

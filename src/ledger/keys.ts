@@ -22,7 +22,7 @@ export const EVENT_ID_PREFIX = 'ev/';
 export const KEY_SPACES = [TIMELINE_PREFIX, EVENT_ID_PREFIX] as const;
 
 export const TIMESTAMP_DIGITS = 15;
-/** immudb 1.1 refuses keys longer than 1024 bytes. */
+/** immudb refuses keys longer than 1024 bytes (its default maxKeyLen). */
 export const MAX_KEY_BYTES = 1024;
 /** 9999-12-31T23:59:59.999Z: the last instant with a 4-digit year; fits 15 digits. */
 const MAX_TIMESTAMP_MS = 253402300799999;

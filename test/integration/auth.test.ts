@@ -1,5 +1,5 @@
 /**
- * Authentication and scopes (api-contract.md, "Authentication") on a real immudb 1.1.0: every
+ * Authentication and scopes (api-contract.md, "Authentication") on a real immudb: every
  * operation × no token / bad token / wrong scope / right scope (and admin), over HTTP and over
  * WebSocket; refused writes leave the ledger as it was; the writer is recorded in the event.
  */

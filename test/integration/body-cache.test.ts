@@ -12,7 +12,7 @@ import { describeImmudb, openTestImmudbLedger } from '../support/services.ts';
 
 const plain = (e: StoredEvent | null) => e && { record: e.record, txId: e.txId, key: e.key.toString('hex') };
 
-describeImmudb('ledger body cache (immudb 1.1.0)', () => {
+describeImmudb('ledger body cache (immudb)', () => {
   ledgerContract('immudb with a body cache', async () => withBodyCache(await openTestImmudbLedger()));
 
   describe('what it answers', () => {

@@ -42,7 +42,7 @@ function captureLogger() {
   return { lines, info: push, warn: push, error: push };
 }
 
-describeImmudb('event index faults (immudb 1.1.0, Redis)', () => {
+describeImmudb('event index faults (immudb, Redis)', () => {
   describeRedis('with a private Redis', () => {
     let redis: ManagedServer;
     let url: string;

@@ -1,6 +1,6 @@
 /**
  * The event index on real services: the contract suite on Redis and in process, following a real
- * immudb 1.1.0 ledger, and in process following the embedded ledger (the set-up without services).
+ * immudb ledger, and in process following the embedded ledger (the set-up without services).
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
@@ -30,7 +30,7 @@ const TIGHT: IndexLayoutOptions & { chunkSize: number } = {
   maxCodes: { eventCategory: 3, resourceType: 2, actorType: 2, outcome: 2 },
 };
 
-describeImmudb('event index on immudb 1.1.0', () => {
+describeImmudb('event index on immudb', () => {
   describeRedis('Redis', () => {
     // The first two rebuild in bulk (all of it; 1,700 events, then batch by batch), the third batch by batch only.
     for (const [name, layout, bulkMaxEvents] of [

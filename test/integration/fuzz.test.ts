@@ -1,6 +1,6 @@
 /**
  * Seeded fuzzing of the running gateway over real HTTP: at least 10,000 random and hostile requests
- * against a server on a real immudb 1.1.0 (with the Redis index and the live feed, as `main.ts`
+ * against a server on a real immudb (with the Redis index and the live feed, as `main.ts`
  * wires them), and a smaller run against `src/main.ts` itself on the embedded ledger (a real
  * process, with GRAPHIQL and INTROSPECTION off).
  *
@@ -795,7 +795,7 @@ async function validCreateAndRead(base: string): Promise<void> {
 // The suites
 // ---------------------------------------------------------------------------------------------
 
-describeImmudb('fuzz: the gateway on immudb 1.1.0 over real HTTP', () => {
+describeImmudb('fuzz: the gateway on immudb over real HTTP', () => {
   let ledger: AppLedger;
   let indexing: IndexSetup;
   let live: LiveSetup;

@@ -1,5 +1,5 @@
 /**
- * The GraphQL API over real HTTP against a real immudb 1.1.0 ledger: write, read, timeline,
+ * The GraphQL API over real HTTP against a real immudb ledger: write, read, timeline,
  * verify; idempotency; all-or-nothing batches; DataLoader batching; masked internal errors;
  * health and readiness; graceful shutdown.
  */
@@ -13,7 +13,7 @@ import { CREATE, CREATE_MANY, EVENT_FIELDS, codes, eventInput, expectNoStackTrac
 import { startImmudb } from '../support/servers.ts';
 import { describeImmudb, describeImmudbBinary, immudbBinary, openTestImmudbLedger } from '../support/services.ts';
 
-describeImmudb('GraphQL API on immudb 1.1.0', () => {
+describeImmudb('GraphQL API on immudb', () => {
   let s: TestServer;
   beforeAll(async () => {
     s = await startTestServer();

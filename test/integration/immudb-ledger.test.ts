@@ -32,7 +32,7 @@ async function withRawSession(address: string, test: (ledger: TestLedger, sessio
 describeEachImmudb('immudb ledger', ({ address }) => {
   ledgerContract('immudb', () => openTestImmudbLedger({ address }));
 
-  // Not bigger either: immudb 1.1 allocates maxTxEntries × 1 KiB for every Scan it serves.
+  // Not bigger either: immudb sizes per-transaction buffers by maxTxEntries.
   it('creates its database with exactly the entries of the largest batch per transaction', () =>
     withRawSession(address, async (ledger, session) => {
       const execAll = (entries: number) => {

@@ -1,5 +1,5 @@
 /**
- * The live contract on real services: the Redis signal with feeds following a real immudb 1.1.0
+ * The live contract on real services: the Redis signal with feeds following a real immudb
  * (a private Redis per suite, restarted to lose signals), and the in-process signal with feeds
  * following the embedded ledger (the set-up without services).
  */
@@ -31,7 +31,7 @@ function instanceOf(ledger: Ledger, feed: LiveFeed, closeMore: () => Promise<voi
   };
 }
 
-describeImmudb('live feed on immudb 1.1.0', () => {
+describeImmudb('live feed on immudb', () => {
   describeRedis('Redis signal', () => {
     liveContract('redis', async () => {
       const redis = await startRedis();

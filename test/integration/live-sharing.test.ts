@@ -1,6 +1,6 @@
 /**
  * Shared execution of live subscriptions (src/graphql/subscriptions/shared-execution.ts) over real
- * WebSockets, on a real immudb 1.1.0 and a real Redis: an event is executed once per distinct
+ * WebSockets, on a real immudb and a real Redis: an event is executed once per distinct
  * (document, variables, principal), and what one subscription gets — its data, its selection, its
  * errors — never reaches another that differs in any of these.
  */
@@ -76,7 +76,7 @@ async function startGateway(feed: { queueLimit?: number } = {}): Promise<Gateway
 
 const ids = (events: { eventId: string }[]) => events.map((e) => e.eventId);
 
-describeImmudb('shared execution of live subscriptions (immudb 1.1.0, Redis)', () => {
+describeImmudb('shared execution of live subscriptions (immudb, Redis)', () => {
   describeRedis('one gateway with tokens', () => {
     let gw: Gateway;
     beforeAll(async () => {

@@ -1,6 +1,6 @@
 /**
  * `auditEventCreated` over real WebSockets (graphql-ws clients, and a raw `ws` client that stops
- * reading) against gateways on a real immudb 1.1.0 and a real Redis.
+ * reading) against gateways on a real immudb and a real Redis.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -53,7 +53,7 @@ async function rawSubscriber(wsUrl: string, variables: Record<string, unknown>, 
   };
 }
 
-describeImmudb('live subscriptions over graphql-ws (immudb 1.1.0, Redis)', () => {
+describeImmudb('live subscriptions over graphql-ws (immudb, Redis)', () => {
   describeRedis('two gateways on one immudb database and one Redis', () => {
     let a: LiveGateway;
     let b: LiveGateway;

@@ -1,4 +1,4 @@
-/** GET /metrics on a real immudb 1.1.0: the exposition parses, and counters move by exactly what happened. */
+/** GET /metrics on a real immudb: the exposition parses, and counters move by exactly what happened. */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { AppLedger } from '../../src/graphql/context.ts';

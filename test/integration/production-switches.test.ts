@@ -1,5 +1,5 @@
 /**
- * Production switches and cross-site writes, against real servers on a real immudb 1.1.0:
+ * Production switches and cross-site writes, against real servers on a real immudb:
  *
  * - INTROSPECTION=false refuses `__schema` / `__type` with FORBIDDEN over HTTP (POST and GET) and
  *   over WebSocket, while `__typename` and ordinary queries go on; the default server answers the

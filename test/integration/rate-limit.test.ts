@@ -1,5 +1,5 @@
 /**
- * Per-principal rate limits on a real immudb 1.1.0 (and a real Redis for the shared budget):
+ * Per-principal rate limits on a real immudb (and a real Redis for the shared budget):
  * RATE_LIMITED with retryAfterMs and Retry-After, nothing written when refused, other principals
  * unaffected, two instances on one Redis drawing on one budget.
  */

@@ -240,7 +240,7 @@ export class ImmudbLedger implements LedgerBackend {
 
   /**
    * Lists the txs with TxScan (keys and value hashes only: cheap), then reads the values with
-   * GetAll in key order. immudb 1.1 finds each value through its B-tree, whose node cache (100,000
+   * GetAll in key order. immudb finds each value through its B-tree, whose node cache (100,000
    * nodes, fixed) does not hold the tree of a database of a million events: keys asked in commit
    * order are spread over the whole tree and miss the cache at nearly every node (~40 µs of immudb
    * CPU a key measured on 1,000,000 events), keys in order visit each node about once (~15 µs).
@@ -344,7 +344,7 @@ export class ImmudbLedger implements LedgerBackend {
     try {
       return decodeTxList(await this.session.callBytes('TxScan', encodeTxScanRequest(after + 1, Math.max(1, Math.min(maxTxs, MAX_SCAN)))));
     } catch (e) {
-      // immudb 1.1 answers a scan that starts past its last tx with an error, not an empty list.
+      // A scan that starts past the last tx may be answered with an error rather than an empty list.
       if (e instanceof ImmudbError && /tx not found|key not found|illegal/i.test(e.message)) return [];
       throw asLedgerError(e, 'the transaction scan');
     }
