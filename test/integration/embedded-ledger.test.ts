@@ -10,7 +10,8 @@ import { AHTree, ahtLeaf } from '../../src/proof/ahtree.ts';
 import { decodeTxHeader, GENESIS_PREV_ALH, TX_HEADER_SIZE, txAlh, ZERO_HASH } from '../../src/proof/hashing.ts';
 import type { AppendResult } from '../../src/ledger/port.ts';
 import { verifyProofBundle } from '../../src/proof/verify.ts';
-import { describeImmudb, openTestImmudbLedger, tempDir } from '../support/services.ts';
+import { createDatabase } from '../support/immudb-admin.ts';
+import { describeEachImmudb, openTestImmudbLedger, tempDir, uniqueDatabase } from '../support/services.ts';
 
 ledgerContract('embedded', () => openEmbeddedLedger({ dataDir: tempDir('auditgraph-embedded-') }));
 
@@ -67,9 +68,13 @@ it('embedded: loads a log written with bound id references and goes on appending
   await again.close();
 });
 
-describeImmudb('embedded vs immudb 1.1.0', () => {
+// The embedded ledger writes v0 tx headers, as immudb 1.1 did and 1.2+ still does in compatibility
+// mode (writeTxHeaderVersion 0): against such a database its hashing must be immudb's, byte for byte.
+describeEachImmudb('embedded vs immudb in compatibility mode (v0 headers)', ({ address }) => {
   it('hashes the same events into the same entries and eH as immudb', async () => {
-    const immudb = await openTestImmudbLedger();
+    const database = uniqueDatabase();
+    expect((await createDatabase(address, database, { writeTxHeaderVersion: 0 })).writeTxHeaderVersion).toBe(0);
+    const immudb = await openTestImmudbLedger({ address, database });
     const embedded = await openEmbeddedLedger({ dataDir: tempDir('auditgraph-embedded-') });
     try {
       const events = [ev({ correlationId: 'same-bytes', data: { a: [1, 'ü'] } }), ev({ correlationId: 'same-bytes', severity: 'ERROR' }), ev({ correlationId: 'other ✓' })];
@@ -84,6 +89,9 @@ describeImmudb('embedded vs immudb 1.1.0', () => {
         expect(r.proof.ledger).toBe('embedded');
         expect(r.proof.entry).toEqual(theirs.entry);
         expect(r.proof.inclusion).toEqual(theirs.inclusion);
+        expect(theirs.tx).toMatchObject({ version: 0, metadata: '' });
+        expect(r.proof.tx.version).toBe(theirs.tx.version);
+        expect(r.proof.tx.metadata).toBe(theirs.tx.metadata);
         expect(r.proof.tx.eH).toBe(theirs.tx.eH);
         expect(r.proof.tx.nEntries).toBe(theirs.tx.nEntries);
         expect(r.event.key.equals(fromImmudb[i]!.event.key)).toBe(true);
