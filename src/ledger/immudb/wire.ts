@@ -119,6 +119,22 @@ class Cursor {
     return value;
   }
 
+  /**
+   * A varint as the 64 bits it carries (int64 and uint64 fields hashed as raw u64: a negative
+   * expiration or a tx id above 2^53 is still a valid value).
+   */
+  varint64(): bigint {
+    let value = 0n;
+    for (let shift = 0n; ; shift += 7n) {
+      if (this.pos >= this.end) throw new MalformedReply('truncated varint');
+      if (shift > 63n) throw new MalformedReply('varint longer than 10 bytes');
+      const b = this.buf[this.pos++]!;
+      value |= BigInt(b & 0x7f) << shift;
+      if (b < 0x80) break;
+    }
+    return BigInt.asUintN(64, value);
+  }
+
   /** A field's tag: field number << 3 | wire type. */
   tag(): number {
     const t = this.varint();
@@ -236,20 +252,20 @@ function readTxHeader(m: Cursor): WireTxHeader {
  * u64 truncatedTxID when it is not 0, then 0x01 ‖ u16 len ‖ extra when extra is not empty.
  */
 function readTxMetadata(m: Cursor): Buffer {
-  let truncated = 0;
+  let truncated = 0n;
   let extra: Buffer = EMPTY;
   while (m.more) {
     const t = m.tag();
-    if (t === ((1 << 3) | VARINT)) truncated = m.varint();
+    if (t === ((1 << 3) | VARINT)) truncated = m.varint64();
     else if (t === ((2 << 3) | BYTES)) extra = m.bytes();
     else m.skip(t & 7);
   }
   if (extra.length > 0xffff) throw new MalformedReply('tx metadata extra longer than 65,535 bytes');
-  const out = Buffer.allocUnsafe((truncated > 0 ? 9 : 0) + (extra.length > 0 ? 3 + extra.length : 0));
+  const out = Buffer.allocUnsafe((truncated > 0n ? 9 : 0) + (extra.length > 0 ? 3 + extra.length : 0));
   let at = 0;
-  if (truncated > 0) {
+  if (truncated > 0n) {
     out[at] = 0x00;
-    out.writeBigUInt64BE(BigInt(truncated), at + 1);
+    out.writeBigUInt64BE(truncated, at + 1);
     at += 9;
   }
   if (extra.length > 0) {
@@ -267,7 +283,7 @@ function readTxMetadata(m: Cursor): Buffer {
  */
 function readKvMetadata(m: Cursor): Buffer {
   let deleted = false;
-  let expiresAt: number | null = null;
+  let expiresAt: bigint | null = null;
   let nonIndexable = false;
   while (m.more) {
     const t = m.tag();
@@ -275,10 +291,10 @@ function readKvMetadata(m: Cursor): Buffer {
     else if (t === ((3 << 3) | VARINT)) nonIndexable = m.varint() !== 0;
     else if (t === ((2 << 3) | BYTES)) {
       const x = m.sub();
-      expiresAt = 0;
+      expiresAt = 0n;
       while (x.more) {
         const u = x.tag();
-        if (u === ((1 << 3) | VARINT)) expiresAt = x.varint();
+        if (u === ((1 << 3) | VARINT)) expiresAt = x.varint64();
         else x.skip(u & 7);
       }
     } else m.skip(t & 7);
@@ -288,7 +304,7 @@ function readKvMetadata(m: Cursor): Buffer {
   if (deleted) out[at++] = 0x00;
   if (expiresAt !== null) {
     out[at] = 0x01;
-    out.writeBigUInt64BE(BigInt(expiresAt), at + 1);
+    out.writeBigUInt64BE(expiresAt, at + 1);
     at += 9;
   }
   if (nonIndexable) out[at] = 0x02;
