@@ -33,7 +33,13 @@ async function main(): Promise<void> {
   }
   const logger = createLogger({ level: config.logLevel });
 
-  const ledger = await openLedger(config, logger);
+  // immudb refusing the configuration (an unsupported version, the login, the database) is a
+  // configuration error too: the same message format and exit code, no stack trace.
+  const ledger = await openLedger(config, logger).catch((e: unknown) => {
+    if (!(e instanceof ConfigError)) throw e;
+    process.stderr.write(`auditgraph: ${e.message}\n`);
+    process.exit(2);
+  });
   logger.info(`ledger: ${ledger.kind} (database ${ledger.database})`);
   // The index never blocks start-up: with Redis down the indexer retries until it answers.
   const indexing = await openEventIndex({ ledger, redisUrl: config.redisUrl, logger, indexer: { bulkMaxEvents: config.indexBulkMaxEvents } });

@@ -2,20 +2,40 @@
 import type { AppLedger } from '../graphql/context.ts';
 import { withBodyCache } from '../ledger/body-cache.ts';
 import { openEmbeddedLedger } from '../ledger/embedded/index.ts';
+import { ImmudbSetupRefused, type ImmudbSetting } from '../ledger/immudb/grpc.ts';
 import { openImmudbLedger } from '../ledger/immudb/index.ts';
-import type { Config } from './config.ts';
+import { ConfigError, type Config } from './config.ts';
 import type { Logger } from './logger.ts';
 
+/** The variables behind what immudb refused, as the configuration error names them. */
+const REFUSED: Record<ImmudbSetting, string> = {
+  server: 'IMMUDB_ADDRESS points at an unsupported server',
+  login: 'IMMUDB_USER / IMMUDB_PASSWORD were refused',
+  database: 'IMMUDB_DATABASE was refused',
+};
+
+/**
+ * Throws ConfigError when immudb refuses the configuration (its version, the login, the database):
+ * that stops start-up like a wrong variable (exit code 2). An unreachable immudb stays
+ * LEDGER_UNAVAILABLE.
+ */
 export async function openLedger(config: Config, logger?: Logger): Promise<AppLedger> {
   if (config.immudb) {
+    let ledger;
+    try {
+      ledger = await openImmudbLedger({
+        ...config.immudb,
+        dataDir: config.dataDir,
+        // Instances sharing Redis also share eventId claims, so idempotency holds across them.
+        redisUrl: config.redisUrl,
+        ...(logger ? { onClaimError: (m: string) => logger.warn(m) } : {}),
+      });
+    } catch (e) {
+      if (e instanceof ImmudbSetupRefused) throw new ConfigError([`${REFUSED[e.setting]}: ${e.message}`]);
+      throw e;
+    }
     // Bodies read from immudb are kept in a bounded cache (body-cache.ts; LEDGER_BODY_CACHE_MB).
-    return withBodyCache(await openImmudbLedger({
-      ...config.immudb,
-      dataDir: config.dataDir,
-      // Instances sharing Redis also share eventId claims, so idempotency holds across them.
-      redisUrl: config.redisUrl,
-      ...(logger ? { onClaimError: (m: string) => logger.warn(m) } : {}),
-    }), { maxBytes: config.bodyCacheBytes });
+    return withBodyCache(ledger, { maxBytes: config.bodyCacheBytes });
   }
   return openEmbeddedLedger({ dataDir: config.dataDir, ...(logger ? { logger: { warn: (m: string) => logger.warn(m) } } : {}) });
 }
