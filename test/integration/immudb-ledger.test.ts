@@ -4,6 +4,7 @@ import { LIMITS } from '../../src/events/limits.ts';
 import { ImmudbSession, pb } from '../../src/ledger/immudb/grpc.ts';
 import { eventIdKey } from '../../src/ledger/keys.ts';
 import { verifyProofBundle } from '../../src/proof/verify.ts';
+import { createDatabase } from '../support/immudb-admin.ts';
 import { ev, ledgerContract } from '../contract/ledger-contract.ts';
 import { describeEachImmudb, openTestImmudbLedger, uniqueDatabase } from '../support/services.ts';
 
@@ -179,6 +180,24 @@ describeEachImmudb('immudb ledger', ({ address }) => {
       const again = await ledger.getVerified(batch[0]!.event.record.eventId);
       expect(verifyProofBundle(again!.proof, again!.proof.trustedState).ok).toBe(true);
       expect((await ledger.scanTimeline(corr, { limit: 600, direction: 'asc' })).events).toHaveLength(512);
+    } finally {
+      await ledger.close();
+    }
+  });
+
+  it('sizes its batches by the maxTxEntries the server reports for a database created elsewhere', async () => {
+    const database = uniqueDatabase();
+    // An operator's database of 100 entries a tx: 50 events, not the 1,000 of the gateway's own.
+    await createDatabase(address, database, { maxTxEntries: 100 });
+    const ledger = await openTestImmudbLedger({ address, database });
+    try {
+      const corr = `small-${database}`;
+      const fits = await ledger.append(Array.from({ length: 50 }, () => ev({ correlationId: corr })));
+      expect(new Set(fits.map((r) => r.event.txId)).size).toBe(1);
+      await expect(ledger.append(Array.from({ length: 51 }, () => ev({ correlationId: corr })))).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
+      // and the writes after it still go through (nothing stalled)
+      await ledger.append([ev({ correlationId: corr })]);
+      expect((await ledger.scanTimeline(corr, { limit: 100, direction: 'asc' })).events).toHaveLength(51);
     } finally {
       await ledger.close();
     }

@@ -2,7 +2,9 @@ import { LIMITS } from '../../events/limits.ts';
 import { GroupCommitLedger } from '../group-commit.ts';
 import { RedisEventIdClaims } from '../id-claims.ts';
 import { TrustedStateStore } from '../trusted-state.ts';
+import { AuditError, ErrorCode } from '../../errors.ts';
 import { asLedgerError, ImmudbSession } from './grpc.ts';
+import { decodeMaxTxEntries } from './wire.ts';
 import { ImmudbLedger } from './immudb-ledger.ts';
 
 export interface ImmudbConfig {
@@ -12,7 +14,10 @@ export interface ImmudbConfig {
   database: string;
   /** Where the trusted state is kept. */
   dataDir: string;
-  /** maxTxEntries of the database (immudb's default 1024; databases the gateway creates get GATEWAY_DB_MAX_TX_ENTRIES). */
+  /**
+   * maxTxEntries of a database the gateway creates (default GATEWAY_DB_MAX_TX_ENTRIES). Batches are
+   * sized by what the server reports for the database in use, whoever created it.
+   */
   maxTxEntries?: number;
   /** syncFrequency (ms) of a database the gateway creates; unset: immudb's default. */
   syncFrequencyMs?: number;
@@ -29,8 +34,7 @@ export interface ImmudbConfig {
 
 /**
  * maxTxEntries of a database the gateway creates: the largest all-or-nothing batch (two entries an
- * event) and no more. immudb 1.1 allocates maxTxEntries × maxKeyLen bytes for every Scan it serves
- * (a whole Tx per key reader: 4 MiB at 4096), which the timeline pays on every page.
+ * event) and no more, since immudb sizes per-transaction buffers by it.
  */
 export const GATEWAY_DB_MAX_TX_ENTRIES = 2 * LIMITS.maxBatch;
 
@@ -40,10 +44,9 @@ export const GATEWAY_DB_MAX_TX_ENTRIES = 2 * LIMITS.maxBatch;
  * when immudb refuses the configuration, LEDGER_UNAVAILABLE when it cannot be reached.
  */
 export async function openImmudbLedger(config: ImmudbConfig): Promise<GroupCommitLedger> {
-  const maxTxEntries = config.maxTxEntries ?? (config.database === 'defaultdb' ? 1024 : GATEWAY_DB_MAX_TX_ENTRIES);
   const session = new ImmudbSession({
     ...config,
-    createDatabaseMaxTxEntries: maxTxEntries,
+    createDatabaseMaxTxEntries: config.maxTxEntries ?? GATEWAY_DB_MAX_TX_ENTRIES,
     createDatabaseSyncFrequencyMs: config.syncFrequencyMs,
     createDatabaseWriteTxHeaderVersion: config.writeTxHeaderVersion,
   });
@@ -51,6 +54,7 @@ export async function openImmudbLedger(config: ImmudbConfig): Promise<GroupCommi
     await session.connect().catch((e: unknown) => {
       throw asLedgerError(e, 'the login');
     });
+    const maxTxEntries = await databaseMaxTxEntries(session);
     const trusted = await TrustedStateStore.open(config.dataDir, 'immudb', config.database);
     const claims = config.redisUrl
       ? new RedisEventIdClaims({ url: config.redisUrl, scope: config.database, ...(config.onClaimError ? { onError: config.onClaimError } : {}) })
@@ -60,4 +64,23 @@ export async function openImmudbLedger(config: ImmudbConfig): Promise<GroupCommi
     session.close();
     throw e;
   }
+}
+
+/**
+ * The database's maxTxEntries as the server reports it. Not assumed: a database created elsewhere
+ * (defaultdb, an operator's, or one immudb 1.1 created, which 1.10/1.11 report as 1024 whatever it
+ * was created with) must not get a transaction bigger than the server's indexer takes — one such
+ * tx stalls the database's indexing for good.
+ */
+async function databaseMaxTxEntries(session: ImmudbSession): Promise<number> {
+  let reported: number | null;
+  try {
+    reported = decodeMaxTxEntries(await session.callBytes('GetDatabaseSettingsV2', Buffer.alloc(0)));
+  } catch (e) {
+    throw asLedgerError(e, 'the read of the database settings');
+  }
+  if (reported === null || reported < 2) {
+    throw new AuditError(ErrorCode.LEDGER_UNAVAILABLE, `immudb reported maxTxEntries ${reported} for the database: an event takes 2 entries`);
+  }
+  return reported;
 }

@@ -451,6 +451,38 @@ export function encodeTxHeaderRequest(tx: number): Buffer {
   return Buffer.from([0x08, ...varintBytes(tx), 0x12, 0x00]);
 }
 
+/**
+ * DatabaseSettingsResponse { string database = 1; DatabaseNullableSettings settings = 2 }, of which
+ * settings.maxTxEntries (NullableUint32 maxTxEntries = 11 { uint32 value = 1 }); null when absent.
+ */
+export function decodeMaxTxEntries(buf: Buffer): number | null {
+  let found: number | null = null;
+  const c = new Cursor(buf, 0, buf.length);
+  while (c.more) {
+    const tag = c.tag();
+    if (tag !== ((2 << 3) | BYTES)) {
+      c.skip(tag & 7);
+      continue;
+    }
+    const settings = c.sub();
+    while (settings.more) {
+      const t = settings.tag();
+      if (t !== ((11 << 3) | BYTES)) {
+        settings.skip(t & 7);
+        continue;
+      }
+      const nullable = settings.sub();
+      found = 0;
+      while (nullable.more) {
+        const u = nullable.tag();
+        if (u === ((1 << 3) | VARINT)) found = nullable.varint();
+        else nullable.skip(u & 7);
+      }
+    }
+  }
+  return found;
+}
+
 /** KeyListRequest { repeated bytes keys = 1; uint64 sinceTx = 2 } */
 export function encodeKeyListRequest(keys: readonly Buffer[], sinceTx: number): Buffer {
   const since = varintBytes(sinceTx);
