@@ -9,7 +9,7 @@ import {
   verifyAhtLastInclusion,
 } from '../../src/proof/ahtree.ts';
 import { sha256, toHex } from '../../src/proof/hashing.ts';
-import { ahtLeafData, vectors } from '../support/immudb-vectors.ts';
+import { ahtLeafData, vectors, vectors111 } from '../support/immudb-vectors.ts';
 
 const hex = (h: string) => Buffer.from(h, 'hex');
 const V = vectors.ahtree;
@@ -33,6 +33,23 @@ describe('AHTree against immudb embedded/ahtree', () => {
     for (const p of V.consistency) {
       expect(tree.consistencyProof(p.i, p.j).map(toHex), `${p.i},${p.j}`).toEqual(p.terms);
       expect(ahtConsistencyProofLength(BigInt(p.i), BigInt(p.j))).toBe(p.terms.length);
+    }
+  });
+
+  it('over the Alhs of immudb 1.11.1 stores (v0 and v1 headers, linked and lagging) gives every header its blRoot', () => {
+    for (const st of [vectors111.store, vectors111.laggedStore]) {
+      const t = AHTree.fromLeaves(st.txs.map((x) => hex(x.alh)));
+      for (const x of st.txs) {
+        const bl = Number(x.header.blTxId);
+        expect(bl === 0 ? '0'.repeat(64) : toHex(t.root(bl)), `tx ${x.header.id}`).toBe(x.header.blRoot);
+      }
+      // And the proofs of immudb's dual proofs between them.
+      for (const d of st.dualProofs) {
+        const [s, g] = [d.proof.sourceTx, d.proof.targetTx];
+        if (BigInt(s.id) < BigInt(g.blTxId)) expect(t.inclusionProof(Number(s.id), Number(g.blTxId)).map(toHex)).toEqual(d.proof.inclusionProof);
+        if (s.blTxId !== '0') expect(t.consistencyProof(Number(s.blTxId), Number(g.blTxId)).map(toHex)).toEqual(d.proof.consistencyProof);
+        if (g.blTxId !== '0') expect(t.lastInclusionProof(Number(g.blTxId)).map(toHex)).toEqual(d.proof.lastInclusionProof);
+      }
     }
   });
 

@@ -5,12 +5,27 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { runVerify, USAGE, type CliIO } from '../../src/cli/verify.ts';
-import { clone, TestChain } from '../support/proof-chain.ts';
+import { vectorBundle, vectors111 } from '../support/immudb-vectors.ts';
+import { clone, ForgedChain, TestChain, toV1Bundle } from '../support/proof-chain.ts';
 
 const chain = new TestChain();
-chain.grow(30, 2, [0, 2, 1]);
+chain.grow(30, 2);
 const bundle = chain.bundle({ txId: 25, trustedTxId: 11, leaf: 1 });
 const good = JSON.stringify(bundle);
+const goodV1 = JSON.stringify(toV1Bundle(bundle));
+// immudb 1.11.1's answers: v0 trusted tx 13, v1 tx 22 with tx metadata and an entry with an expiry.
+const immudbV2 = JSON.stringify(
+  vectorBundle(vectors111.store, vectors111.store.dualProofs.find((d) => d.source === 13 && d.target === 22)!, 'target', 0, true),
+);
+// GHSA-672p-m5jq-mrh8: tx 10 re-issued linking tx 6, its linear proof through a fake tx 8 (proof-chain.ts ForgedChain).
+const linearFake = JSON.stringify(
+  new ForgedChain(chain, { linkedTo: 6, fake: 8, target: 10, fakeEntries: [{ key: Buffer.from('evt/8/0'), value: Buffer.from('forged') }] }).bundle({
+    txId: 10,
+    trustedTxId: 5,
+  }),
+);
+const LINEAR_FAKE_VERDICT =
+  'invalid: dualProof.linking: target tx 10 links tx 6, not its predecessor: a linear proof over unlinked txs can be faked (GHSA-672p-m5jq-mrh8)';
 const tampered = (() => {
   const b = clone(bundle);
   b.entry.value = Buffer.from('tampered').toString('base64');
@@ -32,7 +47,15 @@ function io(files: Record<string, string>, stdin = ''): CliIO {
 }
 
 describe('runVerify', () => {
-  const files = { 'good.json': good, 'bad.json': tampered, 'junk.json': '{"format":', 'empty.json': '' };
+  const files = {
+    'good.json': good,
+    'good-v1.json': goodV1,
+    'immudb.json': immudbV2,
+    'fake.json': linearFake,
+    'bad.json': tampered,
+    'junk.json': '{"format":',
+    'empty.json': '',
+  };
 
   it('valid bundle: exit 0 and the one-line summary', async () => {
     const r = await runVerify(['good.json'], io(files));
@@ -41,6 +64,23 @@ describe('runVerify', () => {
       stdout: ['valid: entry "evt/25/1" in tx 25 (embedded defaultdb), linked to trusted tx 11, state tx 25, unsigned'],
       stderr: [],
     });
+  });
+
+  it('an auditgraph.proof.v1 bundle still verifies, with the same summary', async () => {
+    expect(JSON.parse(goodV1).format).toBe('auditgraph.proof.v1');
+    expect(await runVerify(['good-v1.json'], io(files))).toEqual(await runVerify(['good.json'], io(files)));
+  });
+
+  it('a v2 bundle of immudb 1.11.1 answers (v0 → v1 header, metadata, signed by immudb): exit 0', async () => {
+    const r = await runVerify(['immudb.json', '--trusted', `13:${vectors111.store.txs[12]!.alh}`], io(files));
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout[0]).toMatch(/^valid: entry "evt\/022\/exp" in tx 22 \(immudb defaultdb\), linked to trusted tx 13, state tx 22, signed by key [0-9a-f]{16}$/);
+  });
+
+  it('a linear-fake bundle (GHSA-672p-m5jq-mrh8): exit 1 naming dualProof.linking', async () => {
+    expect(await runVerify(['fake.json'], io(files))).toEqual({ exitCode: 1, stdout: [LINEAR_FAKE_VERDICT], stderr: [] });
+    // Also against the trusted state it starts from, which is the reader's own.
+    expect((await runVerify(['fake.json', '--trusted', `5:${chain.alh(5n).toString('hex')}`], io(files))).stdout).toEqual([LINEAR_FAKE_VERDICT]);
   });
 
   it('tampered bundle: exit 1 with invalid: <check>: <message>', async () => {
@@ -102,8 +142,10 @@ describe('bin/auditgraph.mjs (real process)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'auditgraph-verify-'));
   const goodPath = join(dir, 'good.json');
   const badPath = join(dir, 'bad.json');
+  const fakePath = join(dir, 'fake.json');
   writeFileSync(goodPath, good);
   writeFileSync(badPath, tampered);
+  writeFileSync(fakePath, linearFake);
   const run = (args: string[], input?: string) =>
     spawnSync(process.execPath, [join(root, 'bin/auditgraph.mjs'), ...args], { cwd: root, encoding: 'utf8', input, timeout: 60_000 });
 
@@ -119,7 +161,15 @@ describe('bin/auditgraph.mjs (real process)', () => {
 
     expect(run(['verify', join(dir, 'missing.json')]).status).toBe(2);
     expect(run(['verify', '-'], good).status).toBe(0);
+    expect(run(['verify', '-'], goodV1).status).toBe(0);
+    expect(run(['verify', '-'], immudbV2).status).toBe(0);
     expect(run(['verify', '-'], '{').status).toBe(2);
+  });
+
+  it('verify <linear-fake.json>: 1, naming dualProof.linking', () => {
+    const r = run(['verify', fakePath]);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toBe(`${LINEAR_FAKE_VERDICT}\n`);
   });
 
   it('unknown or missing command: 2', () => {

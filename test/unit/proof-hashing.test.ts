@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   decodeTxHeader,
+  EMPTY,
   encodeTxHeader,
   entryDigest,
   GENESIS_PREV_ALH,
@@ -23,7 +24,7 @@ import {
   verifyHTreeInclusion,
 } from '../../src/proof/hashing.ts';
 import { createSha256 } from '../../src/ledger/sha256.mjs';
-import { immuInclusionProof, immuNode, immuTxMetadata, vectors } from '../support/immudb-vectors.ts';
+import { asV2Header, immuInclusionProof, immuNode, immuTxMetadata, vectors } from '../support/immudb-vectors.ts';
 
 const hex = (h: string) => Buffer.from(h, 'hex');
 const b64 = (s: string) => Buffer.from(s, 'base64');
@@ -48,11 +49,25 @@ describe('entry digest (immudb database layer: 0x00 key and value prefixes)', ()
 });
 
 describe('tx header Alh', () => {
+  // immudb 1.1 headers are v0: read from their 1.1 JSON form, written back in the v2 form.
   it.each(vectors.alh.map((v, i) => ({ ...v, i })))('matches immudb TxMetadata.Alh (vector $i)', (v) => {
     const h = txHeaderFromJson(v.header);
+    expect([h.version, h.metadata.length]).toEqual([0, 0]);
     expect(toHex(txAlh(h))).toBe(v.alh);
-    expect(txHeaderToJson(h)).toEqual(v.header);
+    expect(txHeaderToJson(h)).toEqual(asV2Header(v.header));
+    // In v2 a v0 header counts at most 65,535 entries (immudb 1.2+ hashes a v0 count in 16 bits);
+    // immudb 1.1 hashed 32, so only the v1 form can carry the larger counts.
+    if (h.nEntries <= 0xffff) expect(txHeaderFromJson(txHeaderToJson(h))).toEqual(h);
+    else expect(() => txHeaderFromJson(txHeaderToJson(h))).toThrow(/^nEntries: /);
     expect(decodeTxHeader(encodeTxHeader(h))).toEqual(h);
+  });
+
+  it('encodeTxHeader (the 1.1 layout) refuses what it cannot hold: a v1 header, v0 metadata', () => {
+    const h = txHeaderFromJson(vectors.alh[1]!.header);
+    expect(() => encodeTxHeader({ ...h, version: 1 })).toThrow(RangeError);
+    expect(() => encodeTxHeader({ ...h, metadata: Buffer.of(1, 0, 1, 1) })).toThrow(RangeError);
+    expect(() => txInnerHash({ ...h, metadata: Buffer.of(1, 0, 1, 1) })).toThrow(RangeError);
+    expect(() => txInnerHash({ ...h, version: 2 })).toThrow(RangeError);
   });
 
   it('matches immudb-node getAlh where its JS numbers can hold the values (no negative ts, ids < 2^53)', () => {
@@ -79,18 +94,22 @@ describe('tx header Alh', () => {
 
   it('changes with every header field', () => {
     const base = txHeaderFromJson(vectors.store.txs[10]!.header);
-    const alh = txAlh(base);
-    const flip = (b: Buffer) => Buffer.from(b.map((x, i) => (i === 31 ? x ^ 1 : x)));
-    for (const h of [
-      { ...base, id: base.id + 1n },
-      { ...base, prevAlh: flip(base.prevAlh) },
-      { ...base, ts: base.ts + 1n },
-      { ...base, nEntries: base.nEntries + 1 },
-      { ...base, eH: flip(base.eH) },
-      { ...base, blTxId: base.blTxId + 1n },
-      { ...base, blRoot: flip(base.blRoot) },
-    ]) {
-      expect(txAlh(h).equals(alh)).toBe(false);
+    const flip = (b: Buffer) => Buffer.from(b.map((x, i) => (i === b.length - 1 ? x ^ 1 : x)));
+    const extra = Buffer.from('01000a61756469746772617068', 'hex');
+    for (const b of [base, { ...base, version: 1 }, { ...base, version: 1, metadata: extra }]) {
+      const alh = txAlh(b);
+      const variants = [
+        { ...b, id: b.id + 1n },
+        { ...b, prevAlh: flip(b.prevAlh) },
+        { ...b, ts: b.ts + 1n },
+        { ...b, version: 1 - b.version, metadata: EMPTY },
+        { ...b, nEntries: b.nEntries + 1 },
+        { ...b, eH: flip(b.eH) },
+        { ...b, blTxId: b.blTxId + 1n },
+        { ...b, blRoot: flip(b.blRoot) },
+      ];
+      if (b.version === 1) variants.push({ ...b, metadata: b.metadata.length ? flip(b.metadata) : extra });
+      for (const h of variants) expect(txAlh(h).equals(alh)).toBe(false);
     }
   });
 
@@ -192,11 +211,15 @@ describe('htree (per-tx Merkle tree)', () => {
     const { hashInto } = createSha256();
     for (const t of vectors.store.txs) {
       const entries = t.entries.map((e) => ({ key: Buffer.concat([Buffer.from([0]), b64(e.key)]), hValue: storedValueHash(b64(e.value)) }));
-      for (const tree of [txEntryTree(entries), txEntryTree(entries, hashInto)]) {
+      // immudb 1.1 txs are v0; the same entries hashed as a v1 tx give another root.
+      for (const tree of [txEntryTree(entries, 0), txEntryTree(entries, 0, hashInto)]) {
         expect(toHex(tree.root)).toBe(t.header.eH);
         t.entries.forEach((_, i) => expect(tree.inclusionProofHex(i)).toEqual(t.proofs[i]));
       }
+      expect(toHex(txEntryTree(entries, 1).root)).not.toBe(t.header.eH);
     }
+    expect(() => txEntryTree([{ key: Buffer.of(0, 1), hValue: sha256(), metadata: Buffer.of(2) }], 0)).toThrow(RangeError);
+    expect(() => txEntryTree([{ key: Buffer.of(0, 1), hValue: sha256() }], 2)).toThrow(RangeError);
   });
 
   it('rejects bad arguments', () => {

@@ -2,74 +2,100 @@ import crypto from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { AuditError, ErrorCode } from '../../src/errors.ts';
 import { buildProofBundle } from '../../src/proof/dual-proof.ts';
-import { AHTree } from '../../src/proof/ahtree.ts';
-import { entryDigest, HTree, sha256, toHex, txAlh, txHeaderToJson, txInnerHash, type TxHeader } from '../../src/proof/hashing.ts';
+import { AHTree, ahtLeaf } from '../../src/proof/ahtree.ts';
+import { EMPTY, entryDigest, HTree, sha256, toHex, txAlh, txHeaderToJson, txInnerHash, type TxHeader } from '../../src/proof/hashing.ts';
 import type { ProofBundle } from '../../src/proof/types.ts';
 import { assertProofBundle, CHECKS, verifyProofBundle } from '../../src/proof/verify.ts';
-import { clone, newSigningKey, signState, TestChain } from '../support/proof-chain.ts';
-import { vectors } from '../support/immudb-vectors.ts';
+import {
+  clone,
+  newSigningKey,
+  setAt,
+  signState,
+  tamperCases,
+  TestChain,
+  toV1Bundle,
+  verdictWithoutLinking,
+  type Relation,
+  type Scenario,
+} from '../support/proof-chain.ts';
+import { vectorBundle, vectors, vectors111 } from '../support/immudb-vectors.ts';
 
-// A chain whose binary linking lags irregularly, with multi-entry txs.
+// A linked chain (every tx links its predecessor, as immudb 1.1 and 1.3.2+ commit) with multi-entry
+// txs of v0 headers (what the embedded ledger writes), and one of v1 headers with tx and KV metadata.
 const chain = new TestChain();
 for (let i = 0; i < 60; i++) {
   const id = chain.size + 1;
   const n = 1 + ((id * 3) % 6);
-  chain.commit(
-    Array.from({ length: n }, (_, e) => ({ key: Buffer.from(`audit/${id}/${e}`), value: Buffer.from(JSON.stringify({ id, e })) })),
-    [0, 3, 1, 0, 5, 2][i % 6],
+  chain.commit(Array.from({ length: n }, (_, e) => ({ key: Buffer.from(`audit/${id}/${e}`), value: Buffer.from(JSON.stringify({ id, e })) })));
+}
+const chainV1 = new TestChain(1);
+for (let i = 0; i < 24; i++) {
+  const id = chainV1.size + 1;
+  const n = 1 + ((id * 7) % 5);
+  chainV1.commit(
+    Array.from({ length: n }, (_, e) => ({
+      key: Buffer.from(`audit/${id}/${e}`),
+      value: Buffer.from(JSON.stringify({ id, e })),
+      // expiry (01 ‖ u64), non-indexable (02), both, or none
+      ...((id + e) % 3 === 0 ? { metadata: Buffer.from(`01${(1_900_000_000 + id).toString(16).padStart(16, '0')}${e % 2 ? '02' : ''}`, 'hex') } : {}),
+      ...((id + e) % 3 === 1 ? { metadata: Buffer.of(2) } : {}),
+    })),
+    0,
+    id % 4 === 0 ? { metadata: Buffer.from(`00${BigInt(id - 2).toString(16).padStart(16, '0')}010003${Buffer.from('tag').toString('hex')}`, 'hex') } : {},
   );
 }
 const key = newSigningKey();
 
-type Relation = 'below' | 'same' | 'above';
-interface Scenario {
-  name: string;
-  relation: Relation;
-  signed: boolean;
-  bundle: ProofBundle;
-}
-
-function scenario(name: string, txId: number, trustedTxId: number, signed: boolean, leaf = 1): Scenario {
+function scenario(name: string, txId: number, trustedTxId: number, signed: boolean, leaf = 1, c = chain): Scenario {
   const relation: Relation = trustedTxId < txId ? 'below' : trustedTxId === txId ? 'same' : 'above';
-  leaf %= chain.header(BigInt(txId)).nEntries;
-  return { name, relation, signed, bundle: chain.bundle({ txId, trustedTxId, leaf, ...(signed ? { signer: key } : {}) }) };
+  leaf %= c.header(BigInt(txId)).nEntries;
+  return { name, relation, signed, bundle: c.bundle({ txId, trustedTxId, leaf, ...(signed ? { signer: key } : {}) }) };
 }
 
 const h = (id: number) => chain.header(BigInt(id));
 // Pick ids so every proof list is non-empty somewhere and the id gaps survive a +1 tamper.
 const below = scenario('trusted 17 → tx 45', 45, 17, false);
 const belowSigned = scenario('trusted 9 → tx 52 (signed)', 52, 9, true, 2);
-const lagged = Array.from({ length: 30 }, (_, i) => 30 + i).find((t) => h(t).blTxId <= BigInt(t - 3))!;
-const nearBelow = scenario(`trusted ${lagged - 1} → tx ${lagged}, past its binary link`, lagged, lagged - 1, false, 0);
-const atLink = scenario('trusted == tx.blTxId', 43, Number(h(43).blTxId), false, 0);
+const nearBelow = scenario('trusted 43 → tx 44 (trusted == tx.blTxId)', 44, 43, false, 0);
+const twoBelow = scenario('trusted 41 → tx 43 (trusted is the last leaf but one)', 43, 41, false, 0);
 const same = scenario('trusted == tx', 30, 30, true, 0);
 const above = scenario('tx 12 → trusted 50 (signed)', 12, 50, true, 0);
 const aboveUnsigned = scenario('tx 20 → trusted 26', 20, 26, false, 0);
+const aboveNear = scenario('tx 33 → trusted 34 (tx == trusted.blTxId)', 33, 34, false, 0);
 const first = scenario('first tx, trusted == tx (no binary link)', 1, 1, false);
-const unlinked = scenario('trusted 1 → tx 2 (tx 2 unlinked)', 2, 1, true);
-const all = [first, unlinked, below, belowSigned, nearBelow, atLink, same, above, aboveUnsigned];
+const second = scenario('trusted 1 → tx 2 (tx 2 links tx 1)', 2, 1, true);
+const v1Below = scenario('v1 headers: trusted 3 → tx 12 (tx and entry metadata)', 12, 3, true, 3, chainV1);
+const v1Above = scenario('v1 headers: tx 9 → trusted 16 (entry metadata)', 9, 16, false, 1, chainV1);
+const v1Format: Scenario = { ...below, name: 'auditgraph.proof.v1 form of trusted 17 → tx 45', bundle: toV1Bundle(below.bundle) };
+const all = [first, second, below, belowSigned, nearBelow, twoBelow, same, above, aboveUnsigned, aboveNear, v1Below, v1Above, v1Format];
 
 describe('baseline: untampered bundles verify', () => {
-  it('the scenarios cover every proof list', () => {
-    expect(h(2).blTxId).toBe(0n);
-    expect(h(45).blTxId).toBeGreaterThan(17n);
+  it('the scenarios cover every proof list, both header versions and both formats', () => {
+    for (let id = 1; id <= 60; id++) expect(h(id).blTxId).toBe(BigInt(id - 1));
     expect(below.bundle.dualProof.inclusionProof.length).toBeGreaterThan(0);
     expect(below.bundle.dualProof.consistencyProof.length).toBeGreaterThan(0);
     expect(below.bundle.dualProof.lastInclusionProof.length).toBeGreaterThan(0);
-    expect(BigInt(nearBelow.bundle.dualProof.targetTx.blTxId)).toBeLessThan(BigInt(lagged - 1));
     expect(nearBelow.bundle.dualProof.inclusionProof).toEqual([]);
+    expect(twoBelow.bundle.dualProof.inclusionProof.length).toBeGreaterThan(0);
     expect(above.bundle.dualProof.inclusionProof.length).toBeGreaterThan(0);
+    expect(first.bundle.dualProof.lastInclusionProof).toEqual([]);
+    expect(second.bundle.dualProof.consistencyProof).toEqual([]);
+    expect(v1Below.bundle.tx).toMatchObject({ version: 1, metadata: expect.stringMatching(/^00.{16}010003/) });
+    expect(v1Below.bundle.entry.metadata).toMatch(/^01[0-9a-f]{16}02$/);
+    expect(v1Above.bundle.entry.metadata).toBe('02');
+    expect(v1Format.bundle.format).toBe('auditgraph.proof.v1');
   });
 
   it.each(all)('$name', ({ bundle, relation, signed }) => {
     const r = verifyProofBundle(bundle);
     expect(r.ok, JSON.stringify(r)).toBe(true);
     if (!r.ok) return;
+    const c = bundle.tx.version === 1 ? chainV1 : chain;
     const tx = BigInt(bundle.tx.id);
     const trusted = BigInt(bundle.trustedState.txId);
     const stateId = relation === 'above' ? trusted : tx;
     expect(r.txId).toBe(bundle.tx.id);
-    expect(r.state).toEqual({ txId: String(stateId), txHash: toHex(txAlh(h(Number(stateId)))) });
+    expect(r.state).toEqual({ txId: String(stateId), txHash: toHex(c.alh(stateId)) });
     expect(r.summary).toBe(
       `valid: entry "${Buffer.from(bundle.entry.key, 'base64').toString()}" in tx ${tx} (embedded defaultdb), ` +
         `linked to trusted tx ${trusted}, state tx ${stateId}, ${signed ? r.summary.split(', ').pop() : 'unsigned'}`,
@@ -78,111 +104,74 @@ describe('baseline: untampered bundles verify', () => {
     expect(r.summary).not.toMatch(/\n/);
   });
 
-  it('verifies against every earlier trusted state, across every blTxId boundary', () => {
+  it('verifies against every earlier and later trusted state', () => {
     for (let trusted = 1; trusted <= 60; trusted++) {
-      const r = verifyProofBundle(chain.bundle({ txId: 60, trustedTxId: trusted }));
+      const r = verifyProofBundle(chain.bundle({ txId: 37, trustedTxId: trusted }));
       expect(r.ok, `${trusted}: ${JSON.stringify(r)}`).toBe(true);
+    }
+    for (let trusted = 1; trusted <= 24; trusted++) {
+      const r = verifyProofBundle(chainV1.bundle({ txId: 13, trustedTxId: trusted, leaf: 1 }));
+      expect(r.ok, `v1 ${trusted}: ${JSON.stringify(r)}`).toBe(true);
     }
   });
 });
 
-// ---------------------------------------------------------------------------------------------
-// Tamper matrix: every leaf of the bundle changed, every list shortened and lengthened.
+describe('dualProof.linking: a chain whose binary linking lags (immudb before 1.3.2)', () => {
+  const lagged = new TestChain();
+  lagged.grow(40, 2, [0, 3, 1, 0, 5, 2]);
+  const linked = (id: number) => lagged.header(BigInt(id)).blTxId === BigInt(id - 1);
 
-type Path = (string | number)[];
-
-function leaves(v: unknown, path: Path = []): { path: Path; value: unknown }[] {
-  if (Array.isArray(v)) {
-    return [{ path, value: v }, ...v.flatMap((x, i) => leaves(x, [...path, i]))];
-  }
-  if (v !== null && typeof v === 'object') return Object.entries(v).flatMap(([k, x]) => leaves(x, [...path, k]));
-  return [{ path, value: v }];
-}
-
-function setAt(root: unknown, path: Path, value: unknown): void {
-  let o = root as Record<string | number, unknown>;
-  for (const p of path.slice(0, -1)) o = o[p] as Record<string | number, unknown>;
-  o[path[path.length - 1]!] = value;
-}
-
-const HASH_RE = /^[0-9a-f]{64}$/;
-const flipHex = (s: string) => s.slice(0, -1) + (s.endsWith('0') ? '1' : '0');
-const flipB64 = (s: string) => {
-  const b = Buffer.from(s, 'base64');
-  if (b.length === 0) return 'AA==';
-  const i = Math.floor(b.length / 2);
-  b[i] = b[i]! ^ 0x01;
-  return b.toString('base64');
-};
-
-/** Mutations of one leaf (or list): [label, new value]. */
-function mutations(path: Path, value: unknown): [string, unknown][] {
-  const last = String(path[path.length - 1]);
-  if (Array.isArray(value)) {
-    const extra = value[0] ?? 'ab'.repeat(32);
-    const out: [string, unknown][] = [['extra term', [...value, extra]]];
-    if (value.length > 0) {
-      out.push(['last term removed', value.slice(0, -1)], ['first term removed', value.slice(1)]);
-      out.push(['term prepended', [extra, ...value]]);
+  it('a bundle verifies exactly when both headers of its dual proof link their predecessor; immudb would take them all', () => {
+    let ok = 0;
+    let refused = 0;
+    for (let t = 1; t <= 40; t += 3) {
+      for (let s = 1; s <= 40; s += 2) {
+        const b = lagged.bundle({ txId: t, trustedTxId: s, leaf: 1 });
+        // Without the linking rule every one of them passes (immudb's own arithmetic).
+        expect(verdictWithoutLinking(b), `${s}/${t}`).toBeNull();
+        const r = verifyProofBundle(b);
+        if (linked(s) && linked(t)) {
+          expect(r.ok, `${s}/${t}: ${JSON.stringify(r)}`).toBe(true);
+          ok++;
+        } else {
+          const side = !linked(Math.min(s, t)) ? 'source' : 'target';
+          const id = side === 'source' ? Math.min(s, t) : Math.max(s, t);
+          expect(r, `${s}/${t}`).toMatchObject({
+            ok: false,
+            check: 'dualProof.linking',
+            message: expect.stringContaining(`${side} tx ${id} links tx ${lagged.header(BigInt(id)).blTxId}, not its predecessor`),
+          });
+          refused++;
+        }
+      }
     }
-    if (value.length > 1) out.push(['terms swapped', [value[1], value[0], ...value.slice(2)]]);
-    return out;
-  }
-  if (typeof value === 'number') return [['+1', value + 1]];
-  if (typeof value !== 'string') return [];
-  if (last === 'format') return [['v2', 'auditgraph.proof.v2']];
-  if (last === 'ledger') return [['bogus', 'bogus']];
-  if (last === 'database') return [['other db', 'otherdb']];
-  if (HASH_RE.test(value)) return [['hex flipped', flipHex(value)]];
-  if (/^-?\d+$/.test(value)) return [['+1', String(BigInt(value) + 1n)]];
-  return [['base64 bit flipped', flipB64(value)]];
-}
-
-function expectedCheck(path: Path, s: Scenario): string | 'ok' {
-  const p = path.filter((x) => typeof x === 'string').join('.');
-  const trustedIsSource = s.relation !== 'above';
-  if (p === 'format' || p === 'ledger') return 'format';
-  if (p === 'database') return s.signed ? 'signature' : 'ok';
-  if (p.startsWith('entry.') || p.startsWith('inclusion.') || p === 'tx.eH' || p === 'tx.nEntries') return 'inclusion';
-  if (p.startsWith('tx.')) return trustedIsSource ? 'dualProof.targetTx' : 'dualProof.sourceTx';
-  if (p === 'trustedState.txId') return s.relation === 'below' ? 'dualProof.sourceTx' : 'dualProof.targetTx';
-  if (p === 'trustedState.txHash') return trustedIsSource ? 'dualProof.sourceTx' : 'dualProof.targetTx';
-  if (p.startsWith('dualProof.sourceTx.')) return 'dualProof.sourceTx';
-  if (p.startsWith('dualProof.targetTx.')) return 'dualProof.targetTx';
-  if (p === 'dualProof.inclusionProof') return 'dualProof.inclusion';
-  if (p === 'dualProof.consistencyProof') return 'dualProof.consistency';
-  if (p === 'dualProof.lastInclusionProof' || p === 'dualProof.targetBlTxAlh') return 'dualProof.lastInclusion';
-  if (p.startsWith('dualProof.linearProof')) return 'dualProof.linear';
-  if (p.startsWith('state.signature')) return 'signature';
-  if (p.startsWith('state.')) return 'state';
-  throw new Error(`no expectation for ${p}`);
-}
+    expect(ok).toBeGreaterThan(10);
+    expect(refused).toBeGreaterThan(100);
+  });
+});
 
 describe('tampering with any field fails with the right check', () => {
-  for (const s of [...all, goScenario()]) {
-    const cases = leaves(s.bundle).flatMap(({ path, value }) =>
-      mutations(path, value).map(([label, v]) => ({ path, label, v, where: `${path.join('.')} (${label})` })),
-    );
+  for (const s of [...all, goScenario(), go111Scenario('below'), go111Scenario('above')]) {
+    const cases = tamperCases(s);
     it(`${s.name}: ${cases.length} tampered variants`, () => {
       expect(cases.length).toBeGreaterThan(40);
       for (const c of cases) {
         const b = clone(s.bundle);
         setAt(b, c.path, c.v);
-        const want = expectedCheck(c.path, s);
         const r = verifyProofBundle(b);
-        if (want === 'ok') expect(r.ok, c.where).toBe(true);
-        else expect(r.ok ? 'ok' : `${r.check}`, `${c.where}: ${JSON.stringify(r)}`).toBe(want);
+        if (c.want === 'ok') expect(r.ok, c.where).toBe(true);
+        else expect(r.ok ? 'ok' : `${r.check}`, `${c.where}: ${JSON.stringify(r)}`).toBe(c.want);
       }
     });
   }
 });
 
-/** A bundle made only of immudb's own answers (store.DualProof, tx.Proof, pkg/signer). */
+/** A bundle made only of immudb 1.1's answers (store.DualProof, tx.Proof, pkg/signer), between two linked txs. */
 function goScenario(): Scenario {
-  const d = vectors.store.dualProofs.find((x) => x.source === 32 && x.target === 64)!;
-  const tx = vectors.store.txs[63]!;
+  const d = vectors.store.dualProofs.find((x) => x.source === 25 && x.target === 50)!;
+  const tx = vectors.store.txs[49]!;
   return {
-    name: 'immudb-made bundle, trusted 32 → tx 64 (signed by immudb)',
+    name: 'immudb 1.1-made bundle, trusted 25 → tx 50 (signed by immudb)',
     relation: 'below',
     signed: true,
     bundle: {
@@ -192,20 +181,32 @@ function goScenario(): Scenario {
       entry: tx.entries[2]!,
       tx: tx.header,
       inclusion: { leaf: 2, width: tx.entries.length, terms: tx.proofs[2]! },
-      trustedState: { txId: '32', txHash: vectors.store.txs[31]!.alh },
+      trustedState: { txId: '25', txHash: vectors.store.txs[24]!.alh },
       dualProof: d.proof,
-      state: { txId: '64', txHash: tx.alh, signature: { publicKey: d.signature.publicKey, signature: d.signature.signature } },
-    },
+      state: { txId: '50', txHash: tx.alh, signature: { publicKey: d.signature.publicKey, signature: d.signature.signature } },
+    } as unknown as ProofBundle,
   };
+}
+
+/** A v2 bundle made only of immudb 1.11.1's answers: a v0 tx and a v1 tx with tx metadata and an entry with KV metadata. */
+function go111Scenario(relation: 'below' | 'above'): Scenario {
+  const st = vectors111.store;
+  const d = st.dualProofs.find((x) => x.source === 11 && x.target === 22)!;
+  const bundle = relation === 'below' ? vectorBundle(st, d, 'target', 0, true) : vectorBundle(st, d, 'source', 1, true);
+  return { name: `immudb 1.11.1-made bundle, ${relation === 'below' ? 'trusted 11 → tx 22' : 'tx 11 → trusted 22'} (signed by immudb)`, relation, signed: true, bundle };
 }
 
 describe('targeted tampering', () => {
   it('a linear proof with one term too many or too few fails even when it would fold', () => {
-    const b = clone(nearBelow.bundle);
-    // Re-anchoring the linear proof one tx earlier changes every id: the count check catches it first.
-    b.dualProof.linearProof.terms = [toHex(txAlh(h(lagged - 2))), ...b.dualProof.linearProof.terms.slice(0, 1), toHex(sha256(Buffer.alloc(1)))];
-    expect(verifyProofBundle(b)).toMatchObject({ ok: false, check: 'dualProof.linear' });
-    const c = clone(nearBelow.bundle);
+    // Linked, the linear proof of trusted 17 → tx 45 is Alh(44) ‖ inner(45). Anchored one tx
+    // earlier (Alh(43) ‖ inner(44) ‖ inner(45)) it still folds to Alh(45), but the ids do not match.
+    const anchored = [toHex(txAlh(h(43))), toHex(txInnerHash(h(44))), toHex(txInnerHash(h(45)))];
+    const b = clone(below.bundle);
+    b.dualProof.linearProof.terms = anchored;
+    expect(verifyProofBundle(b)).toMatchObject({ ok: false, check: 'dualProof.linear', message: '3 terms, expected 2' });
+    b.dualProof.linearProof.sourceTxId = '43';
+    expect(verifyProofBundle(b)).toMatchObject({ ok: false, check: 'dualProof.linear', message: 'sourceTxId 43 != 44' });
+    const c = clone(below.bundle);
     c.dualProof.linearProof.terms = c.dualProof.linearProof.terms.slice(0, 1);
     expect(verifyProofBundle(c)).toMatchObject({ ok: false, check: 'dualProof.linear', message: expect.stringMatching(/terms, expected/) });
   });
@@ -247,7 +248,7 @@ describe('targeted tampering', () => {
     const t = h(45);
     const fake: TxHeader = { ...t, eH: HTree.build([entryDigest(Buffer.from('forged'), Buffer.from('x'))]).root, nEntries: 1 };
     const b = clone(below.bundle);
-    b.entry = { key: Buffer.from('forged').toString('base64'), value: Buffer.from('x').toString('base64') };
+    b.entry = { key: Buffer.from('forged').toString('base64'), value: Buffer.from('x').toString('base64'), metadata: '' };
     b.tx = { ...b.tx, eH: toHex(fake.eH), nEntries: 1 };
     b.inclusion = { leaf: 0, width: 1, terms: [] };
     b.dualProof.targetTx = { ...b.tx };
@@ -262,12 +263,12 @@ describe('targeted tampering', () => {
     real.grow(8);
     const alt: TxHeader = { ...real.header(8n), ts: real.header(8n).ts + 1n };
     const tree = HTree.build([entryDigest(Buffer.from('k'), Buffer.from('v'))]);
-    const forged: TxHeader = { id: 9n, prevAlh: txAlh(alt), ts: 1n, nEntries: 1, eH: tree.root, blTxId: 8n, blRoot: real.aht.root(8) };
+    const forged: TxHeader = { id: 9n, prevAlh: txAlh(alt), ts: 1n, version: 0, metadata: EMPTY, nEntries: 1, eH: tree.root, blTxId: 8n, blRoot: real.aht.root(8) };
     const b: ProofBundle = {
-      format: 'auditgraph.proof.v1',
+      format: 'auditgraph.proof.v2',
       ledger: 'embedded',
       database: 'defaultdb',
-      entry: { key: Buffer.from('k').toString('base64'), value: Buffer.from('v').toString('base64') },
+      entry: { key: Buffer.from('k').toString('base64'), value: Buffer.from('v').toString('base64'), metadata: '' },
       tx: txHeaderToJson(forged),
       inclusion: { leaf: 0, width: 1, terms: [] },
       trustedState: { txId: '8', txHash: toHex(txAlh(alt)) },
@@ -285,24 +286,29 @@ describe('targeted tampering', () => {
     expect(verifyProofBundle(b)).toMatchObject({ ok: false, check: 'dualProof.lastInclusion', message: expect.stringMatching(/source Alh/) });
   });
 
-  it('headers that link themselves, or are unlinked with a non-zero blRoot, fail (immudb never commits them)', () => {
-    // Self-consistent single-tx bundles: the Alh covers the odd fields, so only the invariants object.
-    const single = (blTxId: bigint, blRoot: Buffer, withLink: boolean) => {
+  it('headers that link themselves, skip their predecessor, or are unlinked with a non-zero blRoot, fail (dualProof.linking)', () => {
+    // Self-consistent single-tx bundles: the Alh covers the odd fields, so only the linking rule objects.
+    const single = (id: bigint, blTxId: bigint, blRoot: Buffer, lastLeaf?: Buffer) => {
       const tree = HTree.build([entryDigest(Buffer.from('k'), Buffer.from('v'))]);
-      const aht = AHTree.fromLeaves([Buffer.from('x'), Buffer.from('y'), Buffer.from('z')]);
-      const tx: TxHeader = { id: 3n, prevAlh: sha256(Buffer.from('p')), ts: 0n, nEntries: 1, eH: tree.root, blTxId, blRoot };
-      const store = { aht, header: () => tx };
+      const aht = AHTree.fromLeaves([Buffer.from('x'), Buffer.from('y'), lastLeaf ?? Buffer.from('z')]);
+      const tx: TxHeader = { id, prevAlh: sha256(Buffer.from('p')), ts: 0n, version: 0, metadata: EMPTY, nEntries: 1, eH: tree.root, blTxId, blRoot };
+      const store = { aht, header: (n: bigint) => (n === id ? tx : ({ ...tx, id: n }) as TxHeader) };
       const b = buildProofBundle({ ledger: 'embedded', database: 'd', key: Buffer.from('k'), value: Buffer.from('v'), tx, leaf: 0, inclusionTerms: [], trustedTx: tx, store });
-      if (withLink) {
-        // Make the last-leaf proof pass too, so the invariant is the only objection left.
-        b.dualProof.targetBlTxAlh = toHex(Buffer.from('z'.padEnd(32, 'z')));
-      }
+      // Make the last-leaf proof pass too, so the linking rule is the only objection left.
+      if (lastLeaf) b.dualProof.targetBlTxAlh = toHex(lastLeaf);
       return b;
     };
-    expect(verifyProofBundle(single(0n, sha256(Buffer.from('r')), false))).toMatchObject({ ok: false, check: 'dualProof.sourceTx', message: expect.stringMatching(/blRoot must be zero/) });
-    expect(verifyProofBundle(single(0n, Buffer.alloc(32), false)).ok).toBe(true);
-    const selfLinked = single(3n, AHTree.fromLeaves([Buffer.from('x'), Buffer.from('y'), Buffer.from('z'.padEnd(32, 'z'))]).root(3), true);
-    expect(verifyProofBundle(selfLinked)).toMatchObject({ ok: false, check: 'dualProof.sourceTx', message: expect.stringMatching(/blTxId 3 >= id 3/) });
+    expect(verifyProofBundle(single(1n, 0n, sha256(Buffer.from('r'))))).toMatchObject({ ok: false, check: 'dualProof.linking', message: 'source tx 1: blRoot must be zero' });
+    expect(verifyProofBundle(single(1n, 0n, Buffer.alloc(32))).ok).toBe(true);
+    const z = Buffer.from('z'.padEnd(32, 'z'));
+    const root3 = AHTree.fromLeaves([Buffer.from('x'), Buffer.from('y'), z]).root(3);
+    const selfLinked = single(3n, 3n, root3, z);
+    expect(verdictWithoutLinking(selfLinked)).toBeNull();
+    expect(verifyProofBundle(selfLinked)).toMatchObject({ ok: false, check: 'dualProof.linking', message: expect.stringMatching(/^source tx 3 links tx 3, not its predecessor/) });
+    expect(verifyProofBundle(single(3n, 0n, Buffer.alloc(32)))).toMatchObject({ ok: false, check: 'dualProof.linking', message: expect.stringMatching(/^source tx 3 links tx 0/) });
+    const root1 = AHTree.fromLeaves([Buffer.from('x')]).root(1);
+    const skipping = single(3n, 1n, root1, Buffer.from('x'.padEnd(32, 'x')));
+    expect(verifyProofBundle(skipping)).toMatchObject({ ok: false, check: 'dualProof.linking', message: expect.stringMatching(/^source tx 3 links tx 1/) });
   });
 });
 
@@ -310,7 +316,7 @@ describe('signature', () => {
   it('an immudb (Go pkg/signer) signature verifies; a signature over another state does not', () => {
     const g = goScenario().bundle;
     expect(verifyProofBundle(g).ok).toBe(true);
-    const other = vectors.store.dualProofs.find((x) => x.source === 32 && x.target !== 64)!;
+    const other = vectors.store.dualProofs.find((x) => x.target !== 50)!;
     const b = clone(g);
     b.state.signature = { publicKey: other.signature.publicKey, signature: other.signature.signature };
     expect(verifyProofBundle(b)).toMatchObject({ ok: false, check: 'signature' });
@@ -377,7 +383,7 @@ describe('trusted state argument', () => {
   it('a bundle re-anchored on a state the reader never saw is refused', () => {
     // A self-consistent bundle from another chain passes on its own, but not against our state.
     const other = new TestChain();
-    other.grow(50, 2, [0, 1]);
+    other.grow(50, 2);
     const foreign = other.bundle({ txId: 45, trustedTxId: 17 });
     expect(verifyProofBundle(foreign).ok).toBe(true);
     expect(verifyProofBundle(foreign, below.bundle.trustedState)).toMatchObject({ ok: false, check: 'trustedState' });
@@ -478,6 +484,7 @@ describe('format strictness', () => {
       'inclusion',
       'dualProof.sourceTx',
       'dualProof.targetTx',
+      'dualProof.linking',
       'dualProof.inclusion',
       'dualProof.consistency',
       'dualProof.lastInclusion',
@@ -489,41 +496,76 @@ describe('format strictness', () => {
 });
 
 describe('64-bit ids', () => {
-  // A two-tx chain high up the id space (blTxId 0: no binary link), where JS numbers would alias.
+  // Two linked txs high up the id space, where JS numbers would alias: tx 2^53+1 links a tree of
+  // 2^53 leaves, tx 2^53+2 links that tree plus tx 2^53+1. With all of the first 2^53 leaves the
+  // same data, that tree is perfect and its subtrees of one height all alike, so its root and the
+  // proofs are a few hashes; the shapes are checked against AHTree at 2^4 below.
   const base = 1n << 53n;
-  const mk = (id: bigint, prevAlh: Buffer, k: string): { header: TxHeader; tree: HTree } => {
-    const tree = HTree.build([entryDigest(Buffer.from(k), Buffer.from('v'))]);
-    return { tree, header: { id, prevAlh, ts: -1n, nEntries: 1, eH: tree.root, blTxId: 0n, blRoot: Buffer.alloc(32) } };
+  const filler = sha256(Buffer.from('filler'));
+  const perfectRoot = (height: number) => {
+    let node = ahtLeaf(filler);
+    for (let i = 0; i < height; i++) node = sha256(Buffer.of(1), node, node);
+    return node;
   };
-  const a = mk(base, sha256(Buffer.from('genesis')), 'a');
-  const b2 = mk(base + 1n, txAlh(a.header), 'b');
-  const store = {
-    aht: chain.aht,
-    header: (id: bigint) => (id === base ? a.header : b2.header),
-  };
-  const bundle = buildProofBundle({
+  const mk = (id: bigint, prevAlh: Buffer, blRoot: Buffer, k: string): TxHeader => ({
+    id,
+    prevAlh,
+    ts: -1n,
+    version: 0,
+    metadata: EMPTY,
+    nEntries: 1,
+    eH: HTree.build([entryDigest(Buffer.from(k), Buffer.from('v'))]).root,
+    blTxId: id - 1n,
+    blRoot,
+  });
+  const a = mk(base + 1n, sha256(Buffer.from('genesis')), perfectRoot(53), 'a');
+  const rootAfterA = sha256(Buffer.of(1), perfectRoot(53), ahtLeaf(txAlh(a)));
+  const b2 = mk(base + 2n, txAlh(a), rootAfterA, 'b');
+  const bundle: ProofBundle = {
+    format: 'auditgraph.proof.v2',
     ledger: 'embedded',
     database: 'defaultdb',
-    key: Buffer.from('b'),
-    value: Buffer.from('v'),
-    tx: b2.header,
-    leaf: 0,
-    inclusionTerms: [],
-    trustedTx: a.header,
-    store,
+    entry: { key: Buffer.from('b').toString('base64'), value: Buffer.from('v').toString('base64'), metadata: '' },
+    tx: txHeaderToJson(b2),
+    inclusion: { leaf: 0, width: 1, terms: [] },
+    trustedState: { txId: a.id.toString(), txHash: toHex(txAlh(a)) },
+    dualProof: {
+      sourceTx: txHeaderToJson(a),
+      targetTx: txHeaderToJson(b2),
+      inclusionProof: [],
+      consistencyProof: [perfectRoot(53), ahtLeaf(txAlh(a))].map(toHex),
+      targetBlTxAlh: toHex(txAlh(a)),
+      lastInclusionProof: [toHex(perfectRoot(53))],
+      linearProof: { sourceTxId: a.id.toString(), targetTxId: b2.id.toString(), terms: [txAlh(a), txInnerHash(b2)].map(toHex) },
+    },
+    state: { txId: b2.id.toString(), txHash: toHex(txAlh(b2)), signature: null },
+  };
+
+  it('the proof shapes used are those AHTree gives for 2^4 like leaves and one more', () => {
+    const x = sha256(Buffer.from('x'));
+    const t = AHTree.fromLeaves([...Array.from({ length: 16 }, () => filler), x]);
+    expect(t.root(16)).toEqual(perfectRoot(4));
+    expect(t.root(17)).toEqual(sha256(Buffer.of(1), perfectRoot(4), ahtLeaf(x)));
+    expect(t.consistencyProof(16, 17)).toEqual([perfectRoot(4), ahtLeaf(x)]);
+    expect(t.lastInclusionProof(17)).toEqual([perfectRoot(4)]);
   });
 
-  it('verifies ids 2^53 and 2^53+1 exactly', () => {
-    expect(bundle.trustedState.txId).toBe('9007199254740992');
-    expect(bundle.tx.id).toBe('9007199254740993');
-    expect(verifyProofBundle(bundle)).toMatchObject({ ok: true, state: { txId: '9007199254740993' } });
+  it('verifies ids 2^53+1 and 2^53+2 exactly', () => {
+    expect(bundle.trustedState.txId).toBe('9007199254740993');
+    expect(bundle.tx.id).toBe('9007199254740994');
+    expect(bundle.dualProof.sourceTx.blTxId).toBe('9007199254740992');
+    expect(verifyProofBundle(bundle)).toMatchObject({ ok: true, state: { txId: '9007199254740994' } });
   });
 
   it('a tx id that a double would round to the same value still fails', () => {
+    expect(Number(base + 1n)).toBe(Number(base));
     const x = clone(bundle);
-    x.tx.id = '9007199254740994';
-    x.dualProof.targetTx.id = '9007199254740994';
+    x.trustedState.txId = base.toString();
+    x.dualProof.sourceTx.id = base.toString();
     expect(verifyProofBundle(x).ok).toBe(false);
+    const y = clone(bundle);
+    y.dualProof.sourceTx.blTxId = (base - 1n).toString();
+    expect(verifyProofBundle(y).ok).toBe(false);
   });
 
   it('ids at the top of uint64 parse; one more is a format error', () => {

@@ -43,7 +43,7 @@ export async function verifyKnownEvent(ctx: GraphQLContext, eventId: string): Pr
 export const ProofBundleRef = builder.objectRef<ProofShape>('ProofBundle').implement({
   description:
     'A proof that an entry is in the ledger, checkable offline against a ledger state you trust. ' +
-    '`json` is the `auditgraph.proof.v1` document (see `npx auditgraph verify`).',
+    '`json` is the `auditgraph.proof.v2` document (see `npx auditgraph verify`, which also verifies `auditgraph.proof.v1` documents).',
   fields: (t) => ({
     verified: t.exposeBoolean('verified', { description: 'The gateway checked the proof before returning it (always true: a failing proof is a VERIFICATION_FAILED error).' }),
     txId: t.exposeString('txId', { description: 'Ledger transaction holding the entry (decimal, 64-bit).' }),
