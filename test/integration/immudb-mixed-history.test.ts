@@ -125,7 +125,7 @@ for (const version of versions) {
         expect(r.proof.tx.metadata).toBe('');
       }
 
-      expect(await updateDatabase(server.address, database, { writeTxHeaderVersion: 1 })).toEqual({ maxTxEntries: GATEWAY_DB_MAX_TX_ENTRIES, writeTxHeaderVersion: 1 });
+      expect(await updateDatabase(server.address, database, { writeTxHeaderVersion: 1 })).toMatchObject({ maxTxEntries: GATEWAY_DB_MAX_TX_ENTRIES, writeTxHeaderVersion: 1 });
       // Saved, not yet in force: the open store still writes v0 headers.
       const [stillV0] = await ledger.append(batch(1, 'saved-only'));
       expect(stillV0!.proof.tx.version).toBe(0);
@@ -139,7 +139,7 @@ for (const version of versions) {
         await server.start();
         await reachable(ledger);
       }
-      expect(await databaseSettings(server.address, database)).toEqual({ maxTxEntries: GATEWAY_DB_MAX_TX_ENTRIES, writeTxHeaderVersion: 1 });
+      expect(await databaseSettings(server.address, database)).toMatchObject({ maxTxEntries: GATEWAY_DB_MAX_TX_ENTRIES, writeTxHeaderVersion: 1 });
 
       const v1: AppendResult[] = [];
       for (let i = 0; i < 3; i++) v1.push(...(await ledger.append(batch(4, `v1-${i}`))));
@@ -209,7 +209,7 @@ for (const version of versions) {
     async function compatDatabase() {
       const database = uniqueDatabase();
       // The gateway's maxTxEntries, so its largest batches still fit one tx.
-      expect(await createDatabase(server.address, database, { writeTxHeaderVersion: 0 })).toEqual({ maxTxEntries: GATEWAY_DB_MAX_TX_ENTRIES, writeTxHeaderVersion: 0 });
+      expect(await createDatabase(server.address, database, { writeTxHeaderVersion: 0 })).toMatchObject({ maxTxEntries: GATEWAY_DB_MAX_TX_ENTRIES, writeTxHeaderVersion: 0 });
       return { database, ledger: await openTestImmudbLedger({ address: server.address, database }) };
     }
 
@@ -288,7 +288,7 @@ const to1111 = immudbBinaries['1.11.1'];
         // indexer sizes its tx buffer by this 1,024 (embedded/store/indexer.go): a tx of more entries
         // stalls indexing for good ("maximum number of TX entries exceeded"), and with it every later
         // write. So batches here stay small, and a gateway must not assume 2,000 for such a database.
-        expect(await databaseSettings(upgraded.address, database)).toEqual({ maxTxEntries: 1024, writeTxHeaderVersion: 1 });
+        expect(await databaseSettings(upgraded.address, database)).toMatchObject({ maxTxEntries: 1024, writeTxHeaderVersion: 1 });
 
         // New txs get v1 headers; the first is proven, as it is written, from the v0 state.
         const fresh = await ledger.append(batch(3, '1.11.1'));

@@ -19,6 +19,7 @@ import { verifyProofBundle } from '../../src/proof/verify.ts';
 import { ev } from '../contract/ledger-contract.ts';
 import { startImmudb, type ManagedServer } from '../support/servers.ts';
 import { immudbBinaries, immudbServers, openTestImmudbLedger, tempDir, uniqueDatabase } from '../support/services.ts';
+import { databaseSettings } from '../support/immudb-admin.ts';
 
 const require = createRequire(import.meta.url);
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -100,43 +101,6 @@ async function startRelay(targetPort: number, onCall?: (n: number) => void): Pro
       await new Promise((r) => server.close(r));
     },
   };
-}
-
-/** The top-level fields of a protobuf message: field number → varint or bytes (the last occurrence). */
-function protoFields(buf: Buffer): Map<number, number | Buffer> {
-  const out = new Map<number, number | Buffer>();
-  let pos = 0;
-  const varint = () => {
-    let value = 0;
-    for (let scale = 1; ; scale *= 128) {
-      const b = buf[pos++]!;
-      value += (b & 0x7f) * scale;
-      if (b < 0x80) return value;
-    }
-  };
-  while (pos < buf.length) {
-    const tag = varint();
-    if ((tag & 7) === 0) out.set(tag >>> 3, varint());
-    else if ((tag & 7) === 2) {
-      const n = varint();
-      out.set(tag >>> 3, buf.subarray(pos, (pos += n)));
-    } else throw new Error(`wire type ${tag & 7} not expected here`);
-  }
-  return out;
-}
-
-/** The settings immudb keeps for `database` (GetDatabaseSettingsV2), the three the gateway sets. */
-async function databaseSettings(address: string, database: string) {
-  const session = new ImmudbSession({ address, user: 'immudb', password: 'immudb', database });
-  try {
-    await session.connect();
-    const settings = protoFields(protoFields(await session.callBytes('GetDatabaseSettingsV2', Buffer.alloc(0))).get(2) as Buffer);
-    // Each a NullableUint32 / NullableMilliseconds { value = 1 }; an empty one is 0.
-    const value = (field: number) => (protoFields(settings.get(field) as Buffer).get(1) as number | undefined) ?? 0;
-    return { maxTxEntries: value(11), writeTxHeaderVersion: value(20), syncFrequencyMs: value(23) };
-  } finally {
-    session.close();
-  }
 }
 
 /** immudb's own answer to a unary call on a raw channel: the reply, or the gRPC status and text. */

@@ -5,8 +5,9 @@
  *   UpdateDatabaseV2(UpdateDatabaseRequest { string database = 1; DatabaseNullableSettings settings = 2 })
  *   UnloadDatabase / LoadDatabase({ string database = 1 })
  *   GetDatabaseSettingsV2({}) → { string database = 1; DatabaseNullableSettings settings = 2 }
- *   DatabaseNullableSettings { NullableUint32 maxTxEntries = 11; NullableUint32 writeTxHeaderVersion = 20 }
- *   NullableUint32 { uint32 value = 1 }
+ *   DatabaseNullableSettings { NullableUint32 maxTxEntries = 11; NullableUint32 writeTxHeaderVersion = 20;
+ *     NullableMilliseconds syncFrequency = 23 }
+ *   NullableUint32 { uint32 value = 1 }, NullableMilliseconds { int64 value = 1 }
  * Independent of how openImmudbLedger creates databases: tests set up a database first, then open
  * the ledger on it. RawImmudbClient talks to servers the gateway's session refuses (1.1.0).
  */
@@ -20,6 +21,8 @@ export interface DbSettings {
   maxTxEntries?: number;
   /** 0: compatibility mode (immudb 1.1's headers), 1: immudb 1.2+'s. */
   writeTxHeaderVersion?: number;
+  /** ms between the group commit's fsyncs (read back only). */
+  syncFrequencyMs?: number;
 }
 
 // Tags are varints too: field 20's is two bytes.
@@ -71,7 +74,7 @@ function settingsOf(reply: Buffer): Required<DbSettings> {
     if (m === undefined) throw new Error(`immudb's reply has no setting ${n}`);
     return (fields(m).get(1) as number | undefined) ?? 0;
   };
-  return { maxTxEntries: value(11), writeTxHeaderVersion: value(20) };
+  return { maxTxEntries: value(11), writeTxHeaderVersion: value(20), syncFrequencyMs: value(23) };
 }
 
 /** A session as the sysadmin (immudb/immudb) on `database` (defaultdb: always there). */
