@@ -1,5 +1,5 @@
 /**
- * Issue 6's benchmark: the embedded ledger against immudb 1.1.0 on the same disk, in one run —
+ * Issue 6's benchmark: the embedded ledger against immudb (1.11.1 by default) on the same disk, in one run —
  * append events/s (single sequential, single at concurrency 64, batches of 100, and batches of 50
  * from 16 callers while filling the timeline's database) with p50/p99, the first timeline page of
  * 50 among 100,000 stored events, and the embedded ledger's start-up
@@ -199,7 +199,7 @@ function printSideBySide(title: string, rows: { name: string; embedded: Result; 
   printMarkdownTable(title, head, rows.map((r) => [r.name, ...cell(r.embedded), ...cell(r.immudb), `${(r.embedded.eventsPerSec / r.immudb.eventsPerSec).toFixed(2)}x`]));
 }
 
-export async function benchEmbedded(address: string, scale = 1): Promise<void> {
+export async function benchEmbedded(address: string, scale = 1, version = '1.11.1'): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'ag-bench-embedded-'));
   console.log(`\nembedded vs immudb — both under ${tmpdir()} (same disk); load average before: ${load()}`);
   try {
@@ -215,7 +215,7 @@ export async function benchEmbedded(address: string, scale = 1): Promise<void> {
     const ti = await timelineCase(immudb, stored);
     rows.push({ name: te.fill.name, embedded: te.fill, immudb: ti.fill });
     rows.push({ name: te.result.name, embedded: te.result, immudb: ti.result });
-    printSideBySide(`Embedded ledger vs immudb 1.1.0 (${address}), every append fsynced and verified; load average after: ${load()}`, rows);
+    printSideBySide(`Embedded ledger vs immudb ${version} (${address}), every append fsynced and verified; load average after: ${load()}`, rows);
 
     const events = Math.max(10_000, Math.round(1_000_000 * scale));
     const runs = Number(process.env.BENCH_STARTUP_RUNS ?? 3);

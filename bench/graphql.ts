@@ -1,9 +1,11 @@
 /**
- * Issue 3's benchmark, on one immudb: createAuditEvent over HTTP at concurrency 1, 16 and 64
- * against the ledger's append directly and against graphql-yoga alone (a trivial resolver, the
- * same client: the HTTP stack's own ceiling); and the first timeline page of 50 for one correlation
- * among 100,000 stored events (1,000,000 with BENCH_SCALE=10) against immudb's raw Scan of the
- * same entries.
+ * Issue 3's benchmark, on immudb 1.11.1 (issue 18), every row naming its server: createAuditEvent
+ * over HTTP at concurrency 1, 16 and 64, the last beside graphql-yoga alone (a trivial resolver,
+ * the same client: the HTTP stack's own ceiling), taking turns slice by slice, and the ledger's
+ * append directly; and the first timeline page of 50 for one correlation among 100,000 stored
+ * events (and 1,000,000 with BENCH_SCALE>=10 or BENCH_TIMELINE_SIZES=100000,1000000) taking turns
+ * with immudb's raw Scan of the same 51 entries on the same database, and on a database filled
+ * the same way on each floor server (immudb 1.10.0).
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
@@ -13,13 +15,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSchema, createYoga } from 'graphql-yoga';
 import { validateEventInput } from '../src/events/validate.ts';
-import { ImmudbSession, pb } from '../src/ledger/immudb/grpc.ts';
+import { ImmudbSession } from '../src/ledger/immudb/grpc.ts';
 import { timelinePrefix } from '../src/ledger/keys.ts';
 import { openImmudbLedger } from '../src/ledger/immudb/index.ts';
 import { createApp } from '../src/server/app.ts';
 import { createLogger } from '../src/server/logger.ts';
 import { sampleEventInput } from './fixtures.ts';
-import { measure, printTable, type Result } from './harness.ts';
+import { measure, measureInTurns, printTable, summarize, type Result } from './harness.ts';
+import { countEntries, encodeScanRequest, openGatewayLedger, serverLabel, type BenchServer, type BenchTarget } from './immudb.ts';
 
 const input = (i: number, correlationId = `rr-bench-${i % 1000}`) =>
   sampleEventInput(i, { correlationId, timestamp: new Date(Date.UTC(2025, 0, 1) + i * 10).toISOString() });
@@ -98,96 +101,158 @@ end
 }
 
 /** Runs the HTTP load from a second process (bench/http-load.ts). */
-async function load(options: { url: string; query: string; total: number; concurrency: number; kind: 'create' | 'timeline'; name: string }): Promise<Result> {
-  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'bench/http-load.ts', JSON.stringify(options)], { maxBuffer: 1 << 20 });
-  return JSON.parse(stdout.trim().split('\n').pop()!) as Result;
+async function load(options: { url: string; query: string; total: number; concurrency: number; kind: 'create' | 'timeline'; name: string; first?: number; latencies?: boolean }): Promise<Result & { latencies?: number[] }> {
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'bench/http-load.ts', JSON.stringify(options)], { maxBuffer: 1 << 24 });
+  return JSON.parse(stdout.trim().split('\n').pop()!) as Result & { latencies?: number[] };
 }
 
-export async function benchGraphql(address: string, scale = 1): Promise<Result[]> {
+/** Node-client loads of several cases in turns, `rounds` slices each; each case's slices merged into one row. */
+async function loadsInTurns(rounds: number, cases: { name: string; server: string; url: string; query: string; total: number; concurrency: number }[]): Promise<Result[]> {
+  const got = cases.map(() => ({ latencies: [] as number[], seconds: 0, errors: 0 }));
+  for (let round = 0; round < rounds; round++) {
+    for (let k = 0; k < cases.length; k++) {
+      const j = (round + k) % cases.length;
+      const c = cases[j]!;
+      const total = Math.ceil(c.total / rounds);
+      const r = await load({ url: c.url, query: c.query, total, concurrency: c.concurrency, kind: 'create', name: c.name, first: round * total, latencies: true });
+      got[j]!.latencies.push(...r.latencies!);
+      got[j]!.seconds += r.seconds;
+      got[j]!.errors += r.errors;
+    }
+  }
+  return cases.map((c, j) => ({ ...summarize(c.name, got[j]!.latencies, got[j]!.seconds, got[j]!.errors), server: c.server }));
+}
+
+/** Fills a gateway ledger's database to `size` events: one in 500 in `rr-target`, appends of 50, 16 at a time (the method of the earlier runs). */
+async function fill(ledger: Awaited<ReturnType<typeof openImmudbLedger>>, from: number, size: number, label: string): Promise<number> {
+  const t0 = performance.now();
+  let stored = from;
+  const batch = 50; // typical ingestion
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (stored < size) {
+        const first = stored;
+        stored += batch;
+        await ledger.append(Array.from({ length: batch }, (_, j) => validateEventInput(input(first + j, (first + j) % 500 === 0 ? 'rr-target' : `rr-${(first + j) % 9973}`))));
+      }
+    }),
+  );
+  process.stderr.write(`${label}: filled ${from} → ${stored} events in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+  return stored;
+}
+
+export async function benchGraphql(target: BenchTarget, scale = 1): Promise<Result[]> {
+  const { address } = target;
+  const server = serverLabel(target);
   const tag = Date.now().toString(36);
   const database = `gqlbench${tag}`;
-  const ledger = await openImmudbLedger({ address, user: 'immudb', password: 'immudb', database, dataDir: mkdtempSync(join(tmpdir(), 'ag-bench-')) });
+  const ledger = await openGatewayLedger(target, database);
   const app = createApp({ ledger, config: { port: 0, host: '127.0.0.1' }, logger: createLogger({ level: 'error' }) });
   const { url } = await app.listen();
   const post = async (query: string, variables: Record<string, unknown>) => {
     const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
-    const body = (await res.json()) as { errors?: unknown[] };
+    const body = (await res.json()) as { errors?: unknown[]; data?: { timeline?: { edges: unknown[] } } };
     if (body.errors) throw new Error(JSON.stringify(body.errors));
     return body;
   };
   const rows: Result[] = [];
-  const session = new ImmudbSession({ address, user: 'immudb', password: 'immudb', database });
+  // The floor servers' databases for the raw Scan, each filled through a gateway ledger of its own.
+  const floorLedgers: { server: BenchServer; ledger: Awaited<ReturnType<typeof openImmudbLedger>>; session: ImmudbSession; stored: number }[] = [];
+  const sessions: ImmudbSession[] = [];
   let n = 0;
   try {
-    for (const c of [1, 16, 64]) {
+    for (const c of [1, 16]) {
       const total = (c === 1 ? 300 : 3000) * scale;
-      rows.push(await load({ url, query: CREATE, total, concurrency: c, kind: 'create', name: `createAuditEvent over HTTP, concurrency ${c}` }));
+      rows.push({ ...(await load({ url, query: CREATE, total, concurrency: c, kind: 'create', name: `createAuditEvent over HTTP, concurrency ${c}` })), server });
     }
     const bare = await bareYoga();
     const bareQuery = CREATE.replace('AuditEventInput!', 'JSON!');
     try {
-      rows.push(await load({ url: bare.url, query: bareQuery, total: 3000 * scale, concurrency: 64, kind: 'create', name: 'graphql-yoga alone (constant answer, no ledger), concurrency 64' }));
+      // Concurrency 64 beside graphql-yoga alone, in turns: three slices each.
+      rows.push(
+        ...(await loadsInTurns(3, [
+          { name: 'createAuditEvent over HTTP, concurrency 64', server, url, query: CREATE, total: 3000 * scale, concurrency: 64 },
+          { name: 'graphql-yoga alone (constant answer, no ledger), concurrency 64', server: '-', url: bare.url, query: bareQuery, total: 3000 * scale, concurrency: 64 },
+        ])),
+      );
       if (hasWrk()) {
         // One body for every request: it has no eventId, so the gateway gives each event its own.
         const event = sampleEventInput(1, { correlationId: 'rr-wrk' });
         const body = (query: string) => JSON.stringify({ query, variables: { input: event } });
-        const seconds = Math.max(10, 10 * Math.min(scale, 3));
+        const seconds = Math.max(5, 5 * Math.min(scale, 3));
         await wrkLoad(bare.url, body(bareQuery), 64, 2, 'warm-up');
-        rows.push(await wrkLoad(url, body(CREATE), 64, seconds, 'createAuditEvent over HTTP, wrk client, concurrency 64'));
-        rows.push(await wrkLoad(bare.url, body(bareQuery), 64, seconds, 'graphql-yoga alone, wrk client, concurrency 64'));
+        // Two rounds in turns, each round's row on its own (wrk reports percentiles, not latencies).
+        for (let round = 1; round <= 2; round++) {
+          const pair = [
+            async () => rows.push({ ...(await wrkLoad(url, body(CREATE), 64, seconds, `createAuditEvent over HTTP, wrk client, concurrency 64, round ${round}`)), server }),
+            async () => rows.push({ ...(await wrkLoad(bare.url, body(bareQuery), 64, seconds, `graphql-yoga alone, wrk client, concurrency 64, round ${round}`)), server: '-' }),
+          ];
+          for (const run of round === 1 ? pair : pair.reverse()) await run();
+        }
       } else {
         process.stderr.write('wrk is not installed: its rows are left out (apt-get install wrk)\n');
       }
     } finally {
       await bare.close();
     }
-    rows.push(
-      await measure(`ledger append directly, concurrency 64`, { total: 3000 * scale, concurrency: 64 }, () =>
-        ledger.append([validateEventInput(input(n++))]),
-      ),
-    );
-    printTable(`createAuditEvent on immudb 1.1.0 (each response carries its verified proof)`, rows);
+    rows.push({
+      ...(await measure(`ledger append directly, concurrency 64`, { total: 3000 * scale, concurrency: 64 }, () => ledger.append([validateEventInput(input(n++))]))),
+      server,
+    });
+    printTable(`createAuditEvent on immudb ${target.version} (each response carries its verified proof)`, rows);
 
     // Timeline: one correlation of 200 events among N stored events.
     const timelineRows: Result[] = [];
-    // immudb's raw Scan of the page's 51 entries (50 and one to tell whether more follow), through
-    // immudb-node's generated stub and nothing of ours: the floor under the page.
+    const session = new ImmudbSession({ address, user: 'immudb', password: 'immudb', database });
+    sessions.push(session);
     await session.connect();
-    let sinceTx = 0; // as the gateway asks: what was written is indexed
-    const rawScan = async () => {
-      const req = new pb.ScanRequest();
-      req.setPrefix(timelinePrefix('rr-target'));
-      req.setLimit(51);
-      req.setSincetx(sinceTx);
-      if ((await session.call('scan', req)).getEntriesList().length !== 51) throw new Error('short scan');
+    for (const f of target.floors) {
+      const floorDb = `gqlfloor${tag}`;
+      const l = await openGatewayLedger(f, floorDb);
+      const s = new ImmudbSession({ address: f.address, user: 'immudb', password: 'immudb', database: floorDb });
+      floorLedgers.push({ server: f, ledger: l, session: s, stored: 0 });
+      sessions.push(s);
+      await s.connect();
+    }
+    // immudb's raw Scan of the page's 51 entries (50 and one to tell whether more follow),
+    // hand-encoded, its reply's entries counted and nothing decoded: the floor under the page.
+    const rawScan = async (s: ImmudbSession, sinceTx: number) => {
+      const got = countEntries(await s.callBytes('Scan', encodeScanRequest(timelinePrefix('rr-target'), 51, sinceTx)));
+      if (got !== 51) throw new Error(`short scan: ${got}`);
     };
     // BENCH_TIMELINE_SIZES (e.g. `100000,1000000`) runs the 1M case without scaling everything else.
     const sizes = process.env.BENCH_TIMELINE_SIZES?.split(',').map(Number) ?? (scale >= 10 ? [100_000, 1_000_000] : [100_000]);
     let stored = n;
     for (const size of sizes) {
-      const t0 = performance.now();
-      const batch = 50; // typical ingestion: big batches are slower to read from immudb 1.1 (see README)
-      const workers = Array.from({ length: 16 }, async () => {
-        while (stored < size) {
-          const from = stored;
-          stored += batch;
-          await ledger.append(
-            Array.from({ length: batch }, (_, j) => validateEventInput(input(from + j, (from + j) % 500 === 0 ? 'rr-target' : `rr-${(from + j) % 9973}`))),
-          );
-        }
-      });
-      await Promise.all(workers);
-      process.stderr.write(`filled ${stored} events in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
-      await post(TIMELINE, { c: 'rr-target' }); // warm
-      timelineRows.push(await load({ url, query: TIMELINE, total: 300, concurrency: 1, kind: 'timeline', name: `timeline first 50, 1 correlation among ${stored} events` }));
-      sinceTx = Number(await ledger.lastTxId());
-      await rawScan(); // warm
-      timelineRows.push(await measure(`immudb Scan of the same 51 entries (raw stub), among ${stored} events`, { total: 300, concurrency: 1 }, rawScan));
+      stored = await fill(ledger, stored, size, server);
+      for (const f of floorLedgers) f.stored = await fill(f.ledger, f.stored, size, serverLabel(f.server));
+      const sinceTx = Number(await ledger.lastTxId()); // as the gateway asks: what was written is indexed
+      const floorSince = await Promise.all(floorLedgers.map(async (f) => Number(await f.ledger.lastTxId())));
+      const page = async () => {
+        const body = await post(TIMELINE, { c: 'rr-target' });
+        if (body.data?.timeline?.edges.length !== 50) throw new Error('short page');
+      };
+      // warm each, then 300 rounds in turns
+      await page();
+      await rawScan(session, sinceTx);
+      for (const [i, f] of floorLedgers.entries()) await rawScan(f.session, floorSince[i]!);
+      timelineRows.push(
+        ...(await measureInTurns(300, [
+          { name: `timeline first 50, 1 correlation among ${stored} events (HTTP, client in this process)`, server, op: page },
+          { name: `immudb Scan of the same 51 entries (raw, nothing decoded), among ${stored} events`, server, op: () => rawScan(session, sinceTx) },
+          ...floorLedgers.map((f, i) => ({
+            name: `immudb Scan of the same 51 entries (raw, nothing decoded), among ${f.stored} events`,
+            server: serverLabel(f.server),
+            op: () => rawScan(f.session, floorSince[i]!),
+          })),
+        ])),
+      );
     }
-    printTable('timeline over HTTP (immudb prefix scan)', timelineRows);
+    printTable('timeline over HTTP (immudb prefix scan), in turns with the raw Scans', timelineRows);
     return [...rows, ...timelineRows];
   } finally {
-    session.close();
+    for (const s of sessions) s.close();
+    for (const f of floorLedgers) await f.ledger.close();
     await app.close();
     await ledger.close();
   }

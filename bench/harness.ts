@@ -8,6 +8,12 @@ export interface Result {
   p99: number;
   /** Operations that failed (counted, not retried); rate and latency cover the successful ones. */
   errors: number;
+  /** The immudb it ran on ("immudb 1.11.1"), "-" for none; printed in a `server` column. */
+  server?: string;
+  /** This process's CPU per operation (ms), where measured. */
+  cpuMsPerOp?: number;
+  /** The server's CPU per operation (ms), where measured (`measureInSlices`' serverCpuMs). */
+  serverCpuMsPerOp?: number;
 }
 
 export async function measure(
@@ -36,7 +42,7 @@ export async function measure(
   return summarize(name, latencies, (performance.now() - started) / 1000, errors, opts.eventsPerOp);
 }
 
-function summarize(name: string, latencies: number[], seconds: number, errors: number, eventsPerOp = 1): Result {
+export function summarize(name: string, latencies: number[], seconds: number, errors: number, eventsPerOp = 1): Result {
   latencies.sort((a, b) => a - b);
   const q = (p: number) => (latencies.length === 0 ? Number.NaN : latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!);
   const events = latencies.length * eventsPerOp;
@@ -48,7 +54,7 @@ function summarize(name: string, latencies: number[], seconds: number, errors: n
  * that a slow stretch of the machine or a cache warmed by one case falls on all of them alike.
  * A case's seconds are the sum of its own operations' latencies.
  */
-export async function measureInTurns(rounds: number, cases: { name: string; op: (round: number) => Promise<unknown> }[]): Promise<Result[]> {
+export async function measureInTurns(rounds: number, cases: { name: string; server?: string; op: (round: number) => Promise<unknown> }[]): Promise<Result[]> {
   const latencies = cases.map((): number[] => []);
   const errors = cases.map(() => 0);
   for (let round = 0; round < rounds; round++) {
@@ -63,7 +69,76 @@ export async function measureInTurns(rounds: number, cases: { name: string; op: 
       }
     }
   }
-  return cases.map((c, j) => summarize(c.name, latencies[j]!, latencies[j]!.reduce((a, b) => a + b, 0) / 1000, errors[j]!));
+  return cases.map((c, j) => ({
+    ...summarize(c.name, latencies[j]!, latencies[j]!.reduce((a, b) => a + b, 0) / 1000, errors[j]!),
+    ...(c.server === undefined ? {} : { server: c.server }),
+  }));
+}
+
+export interface SliceCase {
+  name: string;
+  server?: string;
+  concurrency: number;
+  eventsPerOp?: number;
+  /** `i` counts this case's operations across its slices, from 0. */
+  op: (i: number) => Promise<unknown>;
+}
+
+/**
+ * Several cases at their own concurrency, taking turns slice by slice: in each of `rounds` rounds
+ * every case runs `opsPerRound` operations (each round starts with the next case), so a slow
+ * stretch of the machine falls on all of them alike. A case's seconds are the sum of its slices'
+ * wall times; `cpuMsPerOp` is this process's CPU over its slices, per operation.
+ */
+export async function measureInSlices(
+  rounds: number,
+  opsPerRound: number,
+  cases: SliceCase[],
+  options: { serverCpuMs?: () => number } = {},
+): Promise<Result[]> {
+  const latencies = cases.map((): number[] => []);
+  const errors = cases.map(() => 0);
+  const seconds = cases.map(() => 0);
+  const cpu = cases.map(() => 0);
+  const serverCpu = cases.map(() => 0);
+  const done = cases.map(() => 0);
+  for (let round = 0; round < rounds; round++) {
+    for (let k = 0; k < cases.length; k++) {
+      const j = (round + k) % cases.length;
+      const c = cases[j]!;
+      const first = done[j]!;
+      let next = 0;
+      const cpuBefore = process.cpuUsage();
+      const serverBefore = options.serverCpuMs?.() ?? 0;
+      const started = performance.now();
+      await Promise.all(
+        Array.from({ length: c.concurrency }, async () => {
+          while (next < opsPerRound) {
+            const i = first + next++;
+            const t = performance.now();
+            try {
+              await c.op(i);
+              latencies[j]!.push(performance.now() - t);
+            } catch (e) {
+              // the first failure of a case is told, so a failed-ops count can be explained
+              if (errors[j]!++ === 0) process.stderr.write(`${c.name}: op ${i} failed: ${e instanceof Error ? e.message : String(e)}\n`);
+            }
+          }
+        }),
+      );
+      seconds[j]! += (performance.now() - started) / 1000;
+      const used = process.cpuUsage(cpuBefore);
+      cpu[j]! += (used.user + used.system) / 1000;
+      serverCpu[j]! += (options.serverCpuMs?.() ?? 0) - serverBefore;
+      done[j] = first + opsPerRound;
+    }
+  }
+  return cases.map((c, j) => ({
+    ...summarize(c.name, latencies[j]!, seconds[j]!, errors[j]!, c.eventsPerOp),
+    ...(c.server === undefined ? {} : { server: c.server }),
+    cpuMsPerOp: cpu[j]! / Math.max(1, done[j]!),
+    ...(options.serverCpuMs ? { serverCpuMsPerOp: serverCpu[j]! / Math.max(1, done[j]!) } : {}),
+  }));
 }
 
 /** A Markdown table under `title`: the first column left-aligned, the others right-aligned. */
@@ -76,8 +151,14 @@ export function printMarkdownTable(title: string, head: string[], body: string[]
   for (const b of body) console.log(line(b));
 }
 
+/** The rows as a Markdown table; a `server` column when any row names its server. */
 export function printTable(title: string, rows: Result[]): void {
-  const head = ['case', 'events ok', 'failed ops', 'events/s', 'p50 ms', 'p99 ms'];
+  const withServer = rows.some((r) => r.server !== undefined);
+  const head = ['case', ...(withServer ? ['server'] : []), 'events ok', 'failed ops', 'events/s', 'p50 ms', 'p99 ms'];
   const fixed = (n: number, digits: number) => (Number.isFinite(n) ? n.toFixed(digits) : '-');
-  printMarkdownTable(title, head, rows.map((r) => [r.name, String(r.events), String(r.errors), fixed(r.eventsPerSec, 0), fixed(r.p50, 2), fixed(r.p99, 2)]));
+  printMarkdownTable(
+    title,
+    head,
+    rows.map((r) => [r.name, ...(withServer ? [r.server ?? '-'] : []), String(r.events), String(r.errors), fixed(r.eventsPerSec, 0), fixed(r.p50, 2), fixed(r.p99, 2)]),
+  );
 }

@@ -49,7 +49,7 @@ interface Row {
 const printSummary = (title: string, rows: Row[]) => printMarkdownTable(title, ['metric', 'value'], rows.map((r) => [r.metric, r.value]));
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
-export async function benchIndex(immudbAddress: string, scale = 1): Promise<void> {
+export async function benchIndex(immudbAddress: string, scale = 1, version = '1.11.1'): Promise<void> {
   // Before the long fill: a wrong variable stops the run at once.
   const { bodyCacheBytes } = loadConfig();
   const total = Number(process.env.BENCH_INDEX_EVENTS ?? (scale >= 10 ? 1_000_000 : 100_000));
@@ -253,8 +253,8 @@ export async function benchIndex(immudbAddress: string, scale = 1): Promise<void
     await app.close();
     await cachedApp.close();
     summary.push({ metric: 'events returned per index query (mean)', value: (returned / (ops * cases.length)).toFixed(1) });
-    printSummary(`Event index on Redis (${redisUrl.replace(/\/\/.*@/, '//')}) following immudb 1.1.0 at ${immudbAddress}`, summary);
-    printTable(`auditEvents latency with ${fmt(total)} events indexed (concurrency 1; "events" = queries)`, rows);
+    printSummary(`Event index on Redis (${redisUrl.replace(/\/\/.*@/, '//')}) following immudb ${version} at ${immudbAddress}`, summary);
+    printTable(`auditEvents latency with ${fmt(total)} events indexed (concurrency 1; "events" = queries)`, rows.map((r) => ({ ...r, server: `immudb ${version}` })));
   } finally {
     await index.close();
     await ledger.close();

@@ -1,11 +1,14 @@
 /**
- * Issue 2's benchmark: on one immudb, raw immudb-node verifiedSet against the gateway's ledger
- * append (group commit, one verified proof per event) — single events at concurrency 1 and 32,
- * and batches of 100, beside raw unverified setAll calls of the same 200 entries (the server's
- * own ceiling for such batches on this machine) and the floor of a verified batch: the very two
- * calls the gateway makes per batch, encoded beforehand, with nothing checked. Batch rows carry
- * this process's CPU per batch (the gateway's, or the bare client's), which immudb shares the
- * cores with.
+ * Issue 2's benchmark, on immudb 1.11.1 (issue 18), every row naming its server: the gateway's
+ * ledger append (group commit, one verified proof per event) — single events at concurrency 1 and
+ * 32 beside immudb's own VerifiableSet of one entry with nothing checked (immudb-node's
+ * verifiedSet, the raw row of 1.1, cannot check 1.10/1.11 proofs), and batches of 100 at
+ * concurrency 1, 4 and 8 beside the floor of a verified batch — the very two calls the gateway
+ * makes per batch (ExecAll, VerifiableTxById), encoded beforehand, nothing checked — on the same
+ * server and on each floor server (immudb 1.10.0), and beside raw unverified setAll calls of the
+ * same 200 entries. Cases of one table take turns slice by slice (harness `measureInSlices`).
+ * Batch rows carry this process's CPU per batch (the gateway's, or the bare client's), which
+ * immudb shares the cores with.
  */
 import { createRequire } from 'node:module';
 import { mkdtempSync } from 'node:fs';
@@ -13,12 +16,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeRecord } from '../src/events/canonical.ts';
 import { validateEventInput } from '../src/events/validate.ts';
-import { GATEWAY_DB_MAX_TX_ENTRIES, openImmudbLedger } from '../src/ledger/immudb/index.ts';
 import { ImmudbSession } from '../src/ledger/immudb/grpc.ts';
 import { eventWrite } from '../src/ledger/immudb/immudb-ledger.ts';
-import { decodeTxMetadata, encodeExecAllRequest, encodeVerifiableTxRequest } from '../src/ledger/immudb/wire.ts';
+import { decodeTxMetadata, decodeVerifiableTx, encodeExecAllRequest, encodeVerifiableTxRequest } from '../src/ledger/immudb/wire.ts';
 import { sampleEventInput } from './fixtures.ts';
-import { measure, printTable, type Result } from './harness.ts';
+import { measureInSlices, printTable, type Result, type SliceCase } from './harness.ts';
+import { encodeSetRequest, encodeVerifiableSetRequest, gatewayDatabase, openGatewayLedger, serverLabel, type BenchServer, type BenchTarget } from './immudb.ts';
 
 const require = createRequire(import.meta.url);
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -26,92 +29,114 @@ const ImmudbClient: any = require('immudb-node').default;
 
 const event = (i: number) => validateEventInput(sampleEventInput(i, { correlationId: `rr-bench-${i % 50}` }));
 
-/** The row, named with this process's CPU per batch while it ran. */
-async function withCpu(batches: number, run: () => Promise<Result>): Promise<Result> {
-  const before = process.cpuUsage();
-  const row = await run();
-  const used = process.cpuUsage(before);
-  return { ...row, name: `${row.name} [this process: ${((used.user + used.system) / 1000 / batches).toFixed(1)} ms CPU a batch]` };
+/** Rounds of a table's slices: every case runs this many slices, in turns. */
+const ROUNDS = 4;
+
+/** The floor of a verified batch on `server`: ExecAll of 100 events' writes (encoded beforehand) then VerifiableTxById from the last tx proven. */
+async function batchFloor(server: BenchServer, name: string, batches: number) {
+  const session = await gatewayDatabase(server, name);
+  const execAll = (b: number) => encodeExecAllRequest(Array.from({ length: 100 }, (_, j) => eventWrite(event(b * 100 + j).record)));
+  const requests = Array.from({ length: batches }, (_, b) => execAll(b));
+  let proven = 0;
+  let next = 0;
+  return {
+    session,
+    op: async () => {
+      const txId = decodeTxMetadata(await session.callBytes('ExecAll', requests[next++]!)).id;
+      await session.callBytes('VerifiableTxById', encodeVerifiableTxRequest(txId, proven || txId));
+      proven = Math.max(proven, txId);
+    },
+  };
 }
 
-export async function benchLedger(address: string, scale = 1): Promise<Result[]> {
+const cpuNamed = (r: Result): Result => ({ ...r, name: `${r.name} [this process: ${(r.cpuMsPerOp ?? 0).toFixed(1)} ms CPU a batch]` });
+
+export async function benchLedger(target: BenchTarget, scale = 1): Promise<Result[]> {
+  const { address } = target;
   const [host, port] = address.split(':');
-  const rows: Result[] = [];
+  const server = serverLabel(target);
   const tag = Date.now().toString(36);
+  const payloads = Array.from({ length: 4000 }, (_, i) => Buffer.from(encodeRecord(event(i).record)));
+  const ledger = await openGatewayLedger(target, `ledgerbench${tag}`);
+  const sessions: ImmudbSession[] = [];
+  const rows: Result[] = [];
+  try {
+    // Single events: immudb's VerifiableSet of one entry (the event's payload under its own key),
+    // hand-encoded, proven from the last tx it answered, nothing checked — beside the gateway.
+    const single = await gatewayDatabase(target, `singlebench${tag}`);
+    sessions.push(single);
+    let proven = 0; // as a client does: each proof from the last tx it was answered
+    for (const c of [1, 32]) {
+      const total = (c === 1 ? 300 : 2000) * scale;
+      rows.push(
+        ...(await measureInSlices(ROUNDS, Math.ceil(total / ROUNDS), [
+          {
+            name: `immudb VerifiableSet, 1 entry, nothing checked, concurrency ${c}`,
+            server,
+            concurrency: c,
+            op: async (i) => {
+              proven = Math.max(proven, await rawVerifiableSet(single, `raw/${c}/${i}`, payloads[i % payloads.length]!, proven));
+            },
+          },
+          { name: `ledger append (1 event), concurrency ${c}`, server, concurrency: c, op: (i) => ledger.append([event(c * 1_000_000 + i)]) },
+        ])),
+      );
+    }
 
-  // Raw immudb-node: its own database, created by our session (immudb-node's client cannot pass settings).
-  const rawDb = `rawbench${tag}`;
-  // Created with the gateway's setting, so both sides write to databases alike.
-  const creator = new ImmudbSession({ address, user: 'immudb', password: 'immudb', database: rawDb, createDatabaseMaxTxEntries: GATEWAY_DB_MAX_TX_ENTRIES });
-  await creator.connect();
-  creator.close();
-  const raw = await ImmudbClient.getInstance({ host, port: Number(port), user: 'immudb', password: 'immudb', database: rawDb, rootPath: join(mkdtempSync(join(tmpdir(), 'immudb-node-')), 'root') });
-  const payloads = Array.from({ length: 4000 * scale }, (_, i) => encodeRecord(event(i).record).toString('utf8'));
-  for (const c of [1, 32]) {
-    const total = (c === 1 ? 300 : 2000) * scale;
-    rows.push(
-      await measure(`immudb-node verifiedSet, concurrency ${c}`, { total, concurrency: c }, async (i) => {
-        const r = await raw.verifiedSet({ key: `raw/${c}/${i}`, value: payloads[i % payloads.length] });
-        if (!r) throw new Error('verifiedSet failed'); // immudb-node resolves undefined on errors
-      }),
-    );
+    // Batches of 100: the gateway; the floor of a verified batch on this server and on each floor
+    // server; immudb-node's unverified setAll of the same 200 entries (each event's timeline entry
+    // and its id entry; the server's ceiling for such batches, no proof at all).
+    const raw = await (async () => {
+      const rawDb = `rawbench${tag}`;
+      sessions.push(await gatewayDatabase(target, rawDb)); // created with the gateway's settings
+      return ImmudbClient.getInstance({ host, port: Number(port), user: 'immudb', password: 'immudb', database: rawDb, rootPath: join(mkdtempSync(join(tmpdir(), 'immudb-node-')), 'root') });
+    })();
+    let k = 0;
+    const setAll = async () => {
+      const kvsList = Array.from({ length: 200 }, (_, j) => {
+        const i = k++;
+        return j % 2 === 0 ? { key: `raw/all/${i}`, value: payloads[i % payloads.length]!.toString('utf8') } : { key: `raw/id/${i}`, value: `raw/all/${i - 1}` };
+      });
+      if (!(await raw.setAll({ kvsList }))) throw new Error('setAll failed');
+    };
+    const perSlice = Math.ceil((100 * scale) / ROUNDS);
+    const batches = perSlice * ROUNDS;
+    let b = 0;
+    for (const c of [1, 4, 8]) {
+      const floors = [];
+      for (const s of [target, ...target.floors]) {
+        const f = await batchFloor(s, `floorbench${c}x${tag}`, batches);
+        sessions.push(f.session);
+        floors.push({ name: `floor: ExecAll of 100 events + VerifiableTxById, nothing checked, concurrency ${c}`, server: serverLabel(s), concurrency: c, eventsPerOp: 100, op: f.op });
+      }
+      const cases: SliceCase[] = [
+        {
+          name: `ledger append (batch of 100), concurrency ${c}`,
+          server,
+          concurrency: c,
+          eventsPerOp: 100,
+          op: () => {
+            const from = b++ * 100;
+            return ledger.append(Array.from({ length: 100 }, (_, j) => event(10_000_000 + from + j)));
+          },
+        },
+        ...floors,
+        { name: `immudb-node setAll, 200 entries (100 events' worth, no proof), concurrency ${c}`, server, concurrency: c, eventsPerOp: 100, op: setAll },
+      ];
+      rows.push(...(await measureInSlices(ROUNDS, perSlice, cases)).map(cpuNamed));
+    }
+    // not raw.shutdown(): immudb-node's shutdown() calls process.exit(0)
+    raw.client.close();
+  } finally {
+    for (const s of sessions) s.close();
+    await ledger.close();
   }
-  // The server's own ceiling for batches, with no proof at all: one unverified setAll of the 200
-  // entries that 100 events take (timeline entry + id reference each), the same value sizes.
-  let k = 0;
-  for (const c of [1, 4]) {
-    rows.push(
-      await withCpu(100 * scale, () => measure(`immudb-node setAll, 200 entries (100 events' worth, no proof), concurrency ${c}`, { total: 100 * scale, concurrency: c, eventsPerOp: 100 }, async () => {
-        const kvsList = Array.from({ length: 200 }, (_, j) => {
-          const i = k++;
-          return j % 2 === 0 ? { key: `raw/all/${i}`, value: payloads[i % payloads.length]! } : { key: `raw/id/${i}`, value: `raw/all/${i - 1}` };
-        });
-        if (!(await raw.setAll({ kvsList }))) throw new Error('setAll failed');
-      })),
-    );
-  }
-  // not raw.shutdown(): immudb-node's shutdown() calls process.exit(0)
-  raw.client.close();
-
-  // The floor of a verified batch: what the gateway sends per batch of 100 (ExecAll of each
-  // event's timeline entry and id reference, then VerifiableTxById from the last tx proven),
-  // encoded before the clock starts; no validation, no proof built or checked. A verified gateway
-  // does all of this plus its own work on the same cores, so it stays below these rows.
-  const floor = new ImmudbSession({ address, user: 'immudb', password: 'immudb', database: `floorbench${tag}`, createDatabaseMaxTxEntries: GATEWAY_DB_MAX_TX_ENTRIES });
-  await floor.connect();
-  const floorBatches = 100 * scale;
-  const execAll = (b: number) => encodeExecAllRequest(Array.from({ length: 100 }, (_, j) => eventWrite(event(b * 100 + j).record)));
-  let proven = 0;
-  for (const c of [4, 8]) {
-    const requests = Array.from({ length: floorBatches }, (_, b) => execAll(b));
-    rows.push(
-      await withCpu(floorBatches, () =>
-        measure(`floor: ExecAll of 100 events + VerifiableTxById, nothing checked, concurrency ${c}`, { total: floorBatches, concurrency: c, eventsPerOp: 100 }, async (i) => {
-          const txId = decodeTxMetadata(await floor.callBytes('ExecAll', requests[i]!)).id;
-          await floor.callBytes('VerifiableTxById', encodeVerifiableTxRequest(txId, proven || txId));
-          proven = Math.max(proven, txId);
-        }),
-      ),
-    );
-  }
-  floor.close();
-
-  const ledger = await openImmudbLedger({ address, user: 'immudb', password: 'immudb', database: `ledgerbench${tag}`, dataDir: mkdtempSync(join(tmpdir(), 'ag-bench-')) });
-  for (const c of [1, 32]) {
-    const total = (c === 1 ? 300 : 2000) * scale;
-    rows.push(await measure(`ledger append (1 event), concurrency ${c}`, { total, concurrency: c }, (i) => ledger.append([event(i)])));
-  }
-  for (const c of [1, 4, 8]) {
-    const batches = 100 * scale;
-    rows.push(
-      await withCpu(batches, () =>
-        measure(`ledger append (batch of 100), concurrency ${c}`, { total: batches, concurrency: c, eventsPerOp: 100 }, (i) =>
-          ledger.append(Array.from({ length: 100 }, (_, j) => event(i * 100 + j))),
-        ),
-      ),
-    );
-  }
-  await ledger.close();
-  printTable(`Ledger writes on immudb 1.1.0 at ${address} (every event verified)`, rows);
+  printTable(`Ledger writes on immudb ${target.version} at ${address} (every event verified; floors nothing checked)`, rows);
   return rows;
+}
+
+/** VerifiableSet of one entry proven from `since` (0: from itself); only the tx id is read from the reply, nothing checked. */
+async function rawVerifiableSet(session: ImmudbSession, key: string, value: Buffer, since: number): Promise<number> {
+  const reply = await session.callBytes('VerifiableSet', encodeVerifiableSetRequest(encodeSetRequest([{ key: Buffer.from(key), value }]), since));
+  return decodeVerifiableTx(reply).header.id;
 }

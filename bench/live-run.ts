@@ -1,5 +1,5 @@
 /**
- * Issue 5's benchmark alone (bench/live.ts `benchLive`), with a private immudb 1.1.0 as in
+ * Issue 5's benchmark alone (bench/live.ts `benchLive`), with a private immudb 1.11.1 as in
  * bench/run.ts (or IMMUDB_ADDRESS). Run it under the machine's bench lock:
  *   flock /tmp/auditgraph-bench.lock npx tsx bench/live-run.ts
  * For a CPU profile of the gateway (this process): node --cpu-prof --import tsx bench/live-run.ts
@@ -7,6 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { startImmudb } from '../test/support/servers.ts';
+import { serverVersion } from './immudb.ts';
 import { benchLive } from './live.ts';
 
 const scale = Number(process.env.BENCH_SCALE ?? 1);
@@ -22,7 +23,7 @@ if (!address) {
   stop = () => server.destroy();
 }
 try {
-  await benchLive(address, scale);
+  await benchLive(address, scale, await serverVersion(address));
 } finally {
   await stop();
   console.log(`load average after: ${load()}`);

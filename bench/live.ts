@@ -1,5 +1,5 @@
 /**
- * Issue 5's benchmark: live subscriptions on one gateway (immudb 1.1.0 + a private Redis for the
+ * Issue 5's benchmark: live subscriptions on one gateway (immudb 1.11.1 by default + a private Redis for the
  * pub/sub signal). Separate processes, so that the gateway's CPU and memory are its own:
  *   - this one: the gateway under test (createApp + its live feed), serving subscriptions only;
  *   - bench/live-writer.ts: another instance's write path, 200 events/s, one append per event;
@@ -83,7 +83,7 @@ const CLK_TCK = (() => {
     return 100;
   }
 })();
-function processCpuMs(pid: number | null): number {
+export function processCpuMs(pid: number | null): number {
   if (pid === null) return Number.NaN;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -95,7 +95,7 @@ function processCpuMs(pid: number | null): number {
 }
 
 /** The process listening on 127.0.0.1:`port` (Linux /proc), or null. */
-function pidListening(port: number): number | null {
+export function pidListening(port: number): number | null {
   try {
     const hex = port.toString(16).toUpperCase().padStart(4, '0');
     const inodes = new Set<string>();
@@ -286,7 +286,7 @@ function printLiveTable(title: string, rows: LiveRow[]): void {
   for (const b of body) console.log(line(b));
 }
 
-export async function benchLive(address: string, scale = 1): Promise<LiveRow[]> {
+export async function benchLive(address: string, scale = 1, version = '1.11.1'): Promise<LiveRow[]> {
   const rate = Number(process.env.BENCH_LIVE_RATE ?? 200);
   const mainSeconds = Math.max(5, 30 * scale);
   const stepSeconds = Math.max(5, 10 * scale);
@@ -440,7 +440,7 @@ export async function benchLive(address: string, scale = 1): Promise<LiveRow[]> 
     rows.push(await window(0, Math.min(10, mainSeconds)));
     rows.push(await window(1_000, mainSeconds));
     printLiveTable(
-      `live subscriptions: ${rate} events/s written for ${mainSeconds} s by another instance (immudb 1.1.0, Redis pub/sub; subscribers in ${clientProcs} processes of their own)`,
+      `live subscriptions: ${rate} events/s written for ${mainSeconds} s by another instance (immudb ${version}, Redis pub/sub; subscribers in ${clientProcs} processes of their own)`,
       rows,
     );
 
