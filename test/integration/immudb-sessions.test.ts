@@ -13,7 +13,7 @@ import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAuditError } from '../../src/errors.ts';
 import { ImmudbError, ImmudbSession, ImmudbSetupRefused, isAuthFailure, pb } from '../../src/ledger/immudb/grpc.ts';
-import { GATEWAY_DB_MAX_TX_ENTRIES, openImmudbLedger } from '../../src/ledger/immudb/index.ts';
+import { GATEWAY_DB_MAX_TX_ENTRIES, GATEWAY_DB_SYNC_FREQUENCY_MS, openImmudbLedger } from '../../src/ledger/immudb/index.ts';
 import { encodeTxScanRequest } from '../../src/ledger/immudb/wire.ts';
 import { verifyProofBundle } from '../../src/proof/verify.ts';
 import { ev } from '../contract/ledger-contract.ts';
@@ -362,11 +362,11 @@ describe.skipIf(tested.length === 0).each(tested.length ? tested : ['none'])('im
       await Promise.all(ledgers.map((l) => l.close()));
     }
 
-    // Without the options: immudb's defaults (v1 headers, 20 ms) and the gateway's maxTxEntries.
+    // Without the options: immudb's v1 headers, the gateway's maxTxEntries and syncFrequency.
     const plain = uniqueDatabase();
     const ledger = await openTestImmudbLedger({ address: server.address, database: plain });
     try {
-      expect(await databaseSettings(server.address, plain)).toEqual({ maxTxEntries: GATEWAY_DB_MAX_TX_ENTRIES, writeTxHeaderVersion: 1, syncFrequencyMs: 20 });
+      expect(await databaseSettings(server.address, plain)).toEqual({ maxTxEntries: GATEWAY_DB_MAX_TX_ENTRIES, writeTxHeaderVersion: 1, syncFrequencyMs: GATEWAY_DB_SYNC_FREQUENCY_MS });
       const [r] = await ledger.append([ev()]);
       expect(r!.proof.tx.version).toBe(1);
     } finally {

@@ -19,7 +19,7 @@ export interface ImmudbConfig {
    * sized by what the server reports for the database in use, whoever created it.
    */
   maxTxEntries?: number;
-  /** syncFrequency (ms) of a database the gateway creates; unset: immudb's default. */
+  /** syncFrequency (ms) of a database the gateway creates (default GATEWAY_DB_SYNC_FREQUENCY_MS). */
   syncFrequencyMs?: number;
   /** Tx header version of a database the gateway creates: 0 for immudb 1.1-compatible headers (tests); unset: immudb's default, 1. */
   writeTxHeaderVersion?: 0 | 1;
@@ -39,6 +39,14 @@ export interface ImmudbConfig {
 export const GATEWAY_DB_MAX_TX_ENTRIES = 2 * LIMITS.maxBatch;
 
 /**
+ * syncFrequency (ms) of a database the gateway creates. immudb acknowledges a write only after the
+ * fsync that follows it, whatever this is; it sets how long the syncer gathers txs first, and
+ * ExecAll waits for that under the database's lock. immudb's default, 20 ms, held verified batches
+ * ~20 % below 2 ms in bench/write-shape.ts (BENCHMARKS.md, 2026-12-07).
+ */
+export const GATEWAY_DB_SYNC_FREQUENCY_MS = 2;
+
+/**
  * Connects (refusing an immudb outside SUPPORTED_IMMUDB_VERSIONS, creating the database when
  * missing) and returns the group-committing ledger. Fails with an AuditError: `ImmudbSetupRefused`
  * when immudb refuses the configuration, LEDGER_UNAVAILABLE when it cannot be reached.
@@ -47,7 +55,7 @@ export async function openImmudbLedger(config: ImmudbConfig): Promise<GroupCommi
   const session = new ImmudbSession({
     ...config,
     createDatabaseMaxTxEntries: config.maxTxEntries ?? GATEWAY_DB_MAX_TX_ENTRIES,
-    createDatabaseSyncFrequencyMs: config.syncFrequencyMs,
+    createDatabaseSyncFrequencyMs: config.syncFrequencyMs ?? GATEWAY_DB_SYNC_FREQUENCY_MS,
     createDatabaseWriteTxHeaderVersion: config.writeTxHeaderVersion,
   });
   try {
