@@ -60,6 +60,31 @@ async function bareYoga(): Promise<{ url: string; close: () => Promise<void> }> 
   return { url: `http://127.0.0.1:${port}/graphql`, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
+/**
+ * graphql-yoga with nothing behind it answering the timeline query with a constant page: the same
+ * types, fields and 50 nodes as the gateway's answer (`page`, captured from it). What HTTP, Yoga and
+ * graphql-js alone cost for that page on this machine with the same client: the floor under the
+ * timeline's overhead above immudb's Scan.
+ */
+async function bareTimelineYoga(page: unknown): Promise<{ url: string; close: () => Promise<void> }> {
+  const yoga = createYoga({
+    schema: createSchema({
+      typeDefs: `type Query { timeline(correlationId: String!, first: Int): Connection }
+        type Connection { edges: [Edge!]! pageInfo: PageInfo! }
+        type Edge { cursor: String! node: Node! }
+        type Node { eventId: ID! eventType: String! outcome: String! timestamp: String! actor: Actor! }
+        type Actor { id: String! }
+        type PageInfo { hasNextPage: Boolean! endCursor: String }`,
+      resolvers: { Query: { timeline: () => page } },
+    }),
+    logging: false,
+  });
+  const server = createServer(yoga);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return { url: `http://127.0.0.1:${port}/graphql`, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
 const hasWrk = () => spawnSync('wrk', ['--version'], { stdio: 'ignore' }).error === undefined;
 
 /**
@@ -149,8 +174,8 @@ export async function benchGraphql(target: BenchTarget, scale = 1): Promise<Resu
   const ledger = await openGatewayLedger(target, database);
   const app = createApp({ ledger, config: { port: 0, host: '127.0.0.1' }, logger: createLogger({ level: 'error' }) });
   const { url } = await app.listen();
-  const post = async (query: string, variables: Record<string, unknown>) => {
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
+  const post = async (query: string, variables: Record<string, unknown>, to = url) => {
+    const res = await fetch(to, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
     const body = (await res.json()) as { errors?: unknown[]; data?: { timeline?: { edges: unknown[] } } };
     if (body.errors) throw new Error(JSON.stringify(body.errors));
     return body;
@@ -234,11 +259,18 @@ export async function benchGraphql(target: BenchTarget, scale = 1): Promise<Resu
       };
       // warm each, then 300 rounds in turns
       await page();
+      const bare = await bareTimelineYoga((await post(TIMELINE, { c: 'rr-target' })).data!.timeline);
+      const barePage = async () => {
+        const body = await post(TIMELINE, { c: 'rr-target' }, bare.url);
+        if (body.data?.timeline?.edges.length !== 50) throw new Error('short page');
+      };
+      await barePage();
       await rawScan(session, sinceTx);
       for (const [i, f] of floorLedgers.entries()) await rawScan(f.session, floorSince[i]!);
       timelineRows.push(
         ...(await measureInTurns(300, [
           { name: `timeline first 50, 1 correlation among ${stored} events (HTTP, client in this process)`, server, op: page },
+          { name: `graphql-yoga alone answering the same page as a constant (HTTP, same client)`, server: '-', op: barePage },
           { name: `immudb Scan of the same 51 entries (raw, nothing decoded), among ${stored} events`, server, op: () => rawScan(session, sinceTx) },
           ...floorLedgers.map((f, i) => ({
             name: `immudb Scan of the same 51 entries (raw, nothing decoded), among ${f.stored} events`,
@@ -247,6 +279,7 @@ export async function benchGraphql(target: BenchTarget, scale = 1): Promise<Resu
           })),
         ])),
       );
+      await bare.close();
     }
     printTable('timeline over HTTP (immudb prefix scan), in turns with the raw Scans', timelineRows);
     return [...rows, ...timelineRows];
