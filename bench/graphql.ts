@@ -34,6 +34,14 @@ const TIMELINE = `query ($c: String!) {
   timeline(correlationId: $c, first: 50) { edges { cursor node { eventId eventType outcome timestamp actor { id } } } pageInfo { hasNextPage endCursor } }
 }`;
 
+/** A Yoga app on a free loopback port. */
+async function serve(yoga: ReturnType<typeof createYoga>): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = createServer(yoga);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return { url: `http://127.0.0.1:${port}/graphql`, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
 /**
  * graphql-yoga with nothing behind it: a mutation of the same shape whose resolver returns a
  * constant answer with a 5 KB string (a proof bundle's size). What the HTTP/GraphQL stack alone
@@ -54,10 +62,7 @@ async function bareYoga(): Promise<{ url: string; close: () => Promise<void> }> 
     }),
     logging: false,
   });
-  const server = createServer(yoga);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  return { url: `http://127.0.0.1:${port}/graphql`, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  return serve(yoga);
 }
 
 /**
@@ -79,10 +84,7 @@ async function bareTimelineYoga(page: unknown): Promise<{ url: string; close: ()
     }),
     logging: false,
   });
-  const server = createServer(yoga);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  return { url: `http://127.0.0.1:${port}/graphql`, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  return serve(yoga);
 }
 
 const hasWrk = () => spawnSync('wrk', ['--version'], { stdio: 'ignore' }).error === undefined;
