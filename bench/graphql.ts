@@ -22,7 +22,8 @@ import { createApp } from '../src/server/app.ts';
 import { createLogger } from '../src/server/logger.ts';
 import { sampleEventInput } from './fixtures.ts';
 import { measure, measureInTurns, printTable, summarize, type Result } from './harness.ts';
-import { countEntries, encodeScanRequest, openGatewayLedger, serverLabel, type BenchServer, type BenchTarget } from './immudb.ts';
+import { encodeScanRequest } from '../src/ledger/immudb/wire.ts';
+import { countEntries, openGatewayLedger, serverLabel, type BenchServer, type BenchTarget } from './immudb.ts';
 
 const input = (i: number, correlationId = `rr-bench-${i % 1000}`) =>
   sampleEventInput(i, { correlationId, timestamp: new Date(Date.UTC(2025, 0, 1) + i * 10).toISOString() });
@@ -244,7 +245,7 @@ export async function benchGraphql(target: BenchTarget, scale = 1): Promise<Resu
     // immudb's raw Scan of the page's 51 entries (50 and one to tell whether more follow),
     // hand-encoded, its reply's entries counted and nothing decoded: the floor under the page.
     const rawScan = async (s: ImmudbSession, sinceTx: number) => {
-      const got = countEntries(await s.callBytes('Scan', encodeScanRequest(timelinePrefix('rr-target'), 51, sinceTx)));
+      const got = countEntries(await s.callBytes('Scan', encodeScanRequest(timelinePrefix('rr-target'), { limit: 51, sinceTx })));
       if (got !== 51) throw new Error(`short scan: ${got}`);
     };
     // BENCH_TIMELINE_SIZES (e.g. `100000,1000000`) runs the 1M case without scaling everything else.

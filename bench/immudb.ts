@@ -159,14 +159,6 @@ export function encodeVerifiableSetRequest(setRequest: Buffer, proveSinceTx: num
   return Buffer.concat([field(0x0a, setRequest), Buffer.from([0x10, ...varintBytes(proveSinceTx)])]);
 }
 
-/**
- * ScanRequest { bytes seekKey = 1; bytes prefix = 2; bool desc = 3; uint64 limit = 4; uint64
- * sinceTx = 5 }: ascending from the start of `prefix`.
- */
-export function encodeScanRequest(prefix: Buffer, limit: number, sinceTx: number): Buffer {
-  return Buffer.concat([field(0x12, prefix), Buffer.from([0x20, ...varintBytes(limit), 0x28, ...varintBytes(sinceTx)])]);
-}
-
 /** Entries of a reply { repeated Entry entries = 1 }, counted without decoding them. */
 export function countEntries(reply: Buffer): number {
   let n = 0;

@@ -13,6 +13,7 @@ import {
   decodeVerifiableTx,
   encodeExecAllRequest,
   encodeKeyListRequest,
+  encodeScanRequest,
   encodeTxScanRequest,
   encodeVerifiableTxRequest,
   MalformedReply,
@@ -562,6 +563,20 @@ describe('wire: requests protobufjs reads back', () => {
       const buf = encodeKeyListRequest(keys, sinceTx);
       expect(decode(immudb, 'KeyListRequest', buf)).toEqual({ keys, sinceTx });
       expect(reencode(immudb, 'KeyListRequest', buf)).toEqual(buf);
+    }
+  });
+
+  it('ScanRequest: prefix, exclusive seek key (or none), direction, limit and sinceTx', () => {
+    const rand = prng(17);
+    for (let i = 0; i < 200; i++) {
+      const prefix = bytes(rand, 300);
+      const seekKey = rand() < 0.3 ? undefined : bytes(rand, 400);
+      const desc = rand() < 0.5;
+      const limit = Math.floor(rand() * 1000);
+      const sinceTx = bigNumber(rand);
+      const buf = encodeScanRequest(prefix, { ...(seekKey ? { seekKey } : {}), desc, limit, sinceTx });
+      expect(decode(immudb, 'ScanRequest', buf)).toEqual({ seekKey: seekKey ?? Buffer.alloc(0), prefix, desc, limit, sinceTx });
+      expect(reencode(immudb, 'ScanRequest', buf)).toEqual(buf);
     }
   });
 });

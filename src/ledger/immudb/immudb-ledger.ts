@@ -30,6 +30,7 @@ import {
   decodeVerifiableTx,
   encodeExecAllRequest,
   encodeKeyListRequest,
+  encodeScanRequest,
   encodeTxHeaderRequest,
   encodeTxScanRequest,
   encodeVerifiableTxRequest,
@@ -184,27 +185,31 @@ export class ImmudbLedger implements LedgerBackend {
     return { events: await this.toStored(entries.slice(0, want)), hasMore: entries.length > want };
   }
 
-  /** One immudb Scan of a correlation's timeline, strictly after `from` (a position or a raw key). */
-  private async scan(correlationId: string, from: TimelinePosition | Buffer | undefined, limit: number, desc: boolean): Promise<Message[]> {
-    const req = new pb.ScanRequest();
-    req.setPrefix(timelinePrefix(correlationId));
-    if (from) req.setSeekkey(Buffer.isBuffer(from) ? from : timelineSeekKey(correlationId, from)); // exclusive
-    req.setDesc(desc);
-    req.setLimit(limit);
-    req.setSincetx(this.lastTx); // read-your-writes: wait until immudb indexed what we committed
+  /**
+   * One immudb Scan of a correlation's timeline, strictly after `from` (a position or a raw key).
+   * Encoded and decoded by hand (wire.ts): every timeline page reads this way.
+   */
+  private async scan(correlationId: string, from: TimelinePosition | Buffer | undefined, limit: number, desc: boolean): Promise<WireEntry[]> {
+    const request = encodeScanRequest(timelinePrefix(correlationId), {
+      ...(from ? { seekKey: Buffer.isBuffer(from) ? from : timelineSeekKey(correlationId, from) } : {}), // exclusive
+      desc,
+      limit,
+      sinceTx: this.lastTx, // read-your-writes: wait until immudb indexed what we committed
+    });
     try {
-      return (await this.session.call('scan', req)).getEntriesList();
+      return decodeEntries(await this.session.callBytes('Scan', request));
     } catch (e) {
       if (isKeyNotFound(e)) return [];
       throw asLedgerError(e, 'the timeline scan');
     }
   }
 
-  private async toStored(entries: Message[]): Promise<StoredEvent[]> {
+  private async toStored(entries: WireEntry[]): Promise<StoredEvent[]> {
     return entries.map((e): StoredEvent => {
-      const key = Buffer.from(e.getKey_asU8());
-      const txId = String(e.getTx());
-      return { record: this.decode(Buffer.from(e.getValue_asU8()), key), txId, key, recordedAt: this.commitTimes_.get(txId) ?? null };
+      // Copied: a view would keep the whole reply alive as long as the event.
+      const key = Buffer.from(e.key);
+      const txId = String(e.tx);
+      return { record: this.decode(e.value, key), txId, key, recordedAt: this.commitTimes_.get(txId) ?? null };
     });
   }
 

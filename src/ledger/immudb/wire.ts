@@ -1,6 +1,6 @@
 /**
  * Protobuf encoding and decoding, by hand, of the immudb calls that move many entries: TxScan
- * (a TxList of entry keys and value hashes), GetAll (an Entries of keys and values), and the write
+ * (a TxList of entry keys and value hashes), GetAll and Scan (an Entries of keys and values), and the write
  * path's ExecAll (two operations an event) and VerifiableTxById (a tx's entries and its proof).
  *
  * Why by hand: google-protobuf builds a message object per entry and copies every bytes field at
@@ -481,6 +481,19 @@ export function decodeMaxTxEntries(buf: Buffer): number | null {
     }
   }
   return found;
+}
+
+/**
+ * ScanRequest { bytes seekKey = 1 (exclusive); bytes prefix = 2; bool desc = 3; uint64 limit = 4;
+ * uint64 sinceTx = 5 }; what it answers is an Entries (decodeEntries).
+ */
+export function encodeScanRequest(prefix: Buffer, { seekKey, desc = false, limit, sinceTx }: { seekKey?: Buffer; desc?: boolean; limit: number; sinceTx: number }): Buffer {
+  const parts: Buffer[] = [];
+  const bytes = (tag: number, b: Buffer) => parts.push(Buffer.from([tag, ...varintBytes(b.length)]), b);
+  if (seekKey) bytes(0x0a, seekKey);
+  bytes(0x12, prefix);
+  parts.push(Buffer.from([...(desc ? [0x18, 1] : []), 0x20, ...varintBytes(limit), 0x28, ...varintBytes(sinceTx)]));
+  return Buffer.concat(parts);
 }
 
 /** KeyListRequest { repeated bytes keys = 1; uint64 sinceTx = 2 } */
