@@ -26,7 +26,8 @@ export async function openLedger(config: Config, logger?: Logger): Promise<AppLe
       ledger = await openImmudbLedger({
         ...config.immudb,
         dataDir: config.dataDir,
-        // Instances sharing Redis also share eventId claims, so idempotency holds across them.
+        // Instances sharing Redis also share eventId claims (idempotency across them rests on immudb's
+        // KeyMustNotExist; a claim spares the tx immudb would refuse).
         redisUrl: config.redisUrl,
         ...(logger ? { onClaimError: (m: string) => logger.warn(m) } : {}),
       });

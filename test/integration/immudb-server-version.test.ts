@@ -12,20 +12,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImmudbSession, ImmudbSetupRefused } from '../../src/ledger/immudb/grpc.ts';
 import { openImmudbLedger } from '../../src/ledger/immudb/index.ts';
 import { isSupportedImmudbVersion, parseImmudbVersion } from '../../src/ledger/immudb/version.ts';
-import { spawnMain } from '../support/main-process.ts';
+import { runMainToExit } from '../support/main-process.ts';
 import { freePort, startImmudb, type ManagedServer } from '../support/servers.ts';
 import { describeEachImmudb, immudbBinaries, immudbServers, tempDir, uniqueDatabase } from '../support/services.ts';
 
 const RANGE = 'auditgraph supports immudb 1.10.x and 1.11.x (>= 1.10.0 and < 1.12.0)';
 
-/** main.ts as `npm start` runs it, until it exits by itself (killed after 30 s: a failure too). */
+/** main.ts as `npm start` runs it, until it exits by itself; and whether it created its DATA_DIR. */
 async function runMain(vars: Record<string, string>) {
   const dataDir = join(tempDir('ag-version-'), 'data');
-  const main = spawnMain({ PORT: '0', DATA_DIR: dataDir, ...vars });
-  const guard = setTimeout(() => main.proc.kill('SIGKILL'), 30_000);
-  const status = await main.closed;
-  clearTimeout(guard);
-  return { status, stdout: main.stdout.join(''), stderr: main.stderr.join(''), wroteDataDir: existsSync(dataDir) };
+  return { ...(await runMainToExit(vars, dataDir)), wroteDataDir: existsSync(dataDir) };
 }
 
 // In CI the global setup fails the run when the 1.1.0 binary is missing; this skip is for local runs.

@@ -5,19 +5,13 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { spawnMain } from '../support/main-process.ts';
+import { runMainToExit } from '../support/main-process.ts';
 import { tempDir } from '../support/services.ts';
 
 async function start(vars: Record<string, string>) {
   const dataDir = join(tempDir('ag-config-'), 'data');
-  const main = spawnMain({ PORT: '0', DATA_DIR: dataDir, ...vars });
-  // A start that does not stop on its own is a failure too; kill it so the test ends.
-  const guard = setTimeout(() => main.proc.kill('SIGKILL'), 30_000);
-  const status = await main.closed;
-  clearTimeout(guard);
   // stdout and stderr apart: nothing may reach stdout (where JSON logs would go).
-  const stdout = main.stdout.join('');
-  const stderr = main.stderr.join('');
+  const { status, stdout, stderr } = await runMainToExit(vars, dataDir);
   let created: string[] = [];
   try {
     created = readdirSync(dataDir);

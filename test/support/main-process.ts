@@ -40,6 +40,18 @@ export function spawnMain(vars: Record<string, string>, options: { npmStart?: bo
   return { proc, output, stdout, stderr, closed, npmStart: options.npmStart ?? false };
 }
 
+/**
+ * Runs main with `vars` (PORT 0, DATA_DIR `dataDir`) until it exits by itself, as a start that is
+ * refused does; one that does not stop within 30 s is killed, a failure too. stdout and stderr apart.
+ */
+export async function runMainToExit(vars: Record<string, string>, dataDir: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const main = spawnMain({ PORT: '0', DATA_DIR: dataDir, ...vars });
+  const guard = setTimeout(() => main.proc.kill('SIGKILL'), 30_000);
+  const status = await main.closed;
+  clearTimeout(guard);
+  return { status, stdout: main.stdout.join(''), stderr: main.stderr.join('') };
+}
+
 /** Kills main if it still runs: under `npm start` the whole group (npm, its shell, tsx, the server). */
 export function stopMain(main: MainProcess, signal: NodeJS.Signals = 'SIGKILL'): void {
   if (main.npmStart) {
