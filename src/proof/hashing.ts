@@ -64,30 +64,34 @@ export function kvDigest(storedKey: Uint8Array, storedValue: Uint8Array): Buffer
 
 /**
  * Digest of an entry written through immudb's database layer (Set / VerifiableSet / ExecAll) in a
- * tx of header `version`: v0 sha256(0x00 ‖ key ‖ sha256(0x00 ‖ value)) (TxEntryDigest_v1_1, which
- * takes no metadata), v1 sha256(u16 mdLen ‖ md ‖ u16 kLen ‖ 0x00 ‖ key ‖ sha256(0x00 ‖ value))
- * (TxEntryDigest_v1_2, kLen counting the prefix).
+ * tx of header `version`: the stored key is 0x00 ‖ key, the hValue sha256(0x00 ‖ value); see
+ * writeTxEntryDigestInput.
  */
 export function entryDigest(key: Uint8Array, value: Uint8Array, version = 0, metadata: Uint8Array = EMPTY): Buffer {
-  const hValue = storedValueHash(value);
-  if (version === 0) {
-    if (metadata.length !== 0) throw new RangeError('entry digest: a v0 tx entry has no metadata');
-    // Same bytes as kvDigest(0x00 ‖ key, 0x00 ‖ value), written into one buffer.
-    const b = Buffer.allocUnsafe(1 + key.length + HASH_SIZE);
-    b[0] = SET_KEY_PREFIX;
-    b.set(key, 1);
-    b.set(hValue, 1 + key.length);
-    return sha256(b);
-  }
-  if (version !== 1) throw new RangeError(`entry digest: unknown tx header version ${version}`);
-  const b = Buffer.allocUnsafe(2 + metadata.length + 2 + 1 + key.length + HASH_SIZE);
-  b.writeUInt16BE(metadata.length, 0);
-  b.set(metadata, 2);
-  let at = b.writeUInt16BE(1 + key.length, 2 + metadata.length);
-  b[at++] = SET_KEY_PREFIX;
-  b.set(key, at);
-  b.set(hValue, at + key.length);
-  return sha256(b);
+  const storedKey = withPrefix(SET_KEY_PREFIX, key);
+  const b = Buffer.allocUnsafe(txEntryDigestInputSize(version, storedKey.length, metadata.length));
+  return sha256(b.subarray(0, writeTxEntryDigestInput(b, version, storedKey, storedValueHash(value), metadata)));
+}
+
+/** Bytes writeTxEntryDigestInput writes for a key, metadata and value hash of these lengths. */
+const txEntryDigestInputSize = (version: number, keyLength: number, mdLength: number, hLength = HASH_SIZE) => (version === 1 ? 4 + mdLength : 0) + keyLength + hLength;
+
+/**
+ * What a tx entry's digest hashes (store.TxEntry's, over the key as stored and the value's hash),
+ * written at the start of `out`; returns its length. v0 (TxEntryDigest_v1_1, no metadata):
+ * key ‖ hValue. v1 (TxEntryDigest_v1_2): u16 mdLen ‖ md ‖ u16 kLen ‖ key ‖ hValue.
+ */
+function writeTxEntryDigestInput(out: Buffer, version: number, key: Uint8Array, hValue: Uint8Array, metadata: Uint8Array): number {
+  let at = 0;
+  if (version === 1) {
+    at = out.writeUInt16BE(metadata.length, 0);
+    out.set(metadata, at);
+    at = out.writeUInt16BE(key.length, at + metadata.length);
+  } else if (version !== 0) throw new RangeError(`tx header: unknown version ${version}`);
+  else if (metadata.length !== 0) throw new RangeError('tx entry: a v0 tx entry has no metadata');
+  out.set(key, at);
+  out.set(hValue, at + key.length);
+  return at + key.length + hValue.length;
 }
 
 /** The hValue immudb's TxScan lists for a value written through its database layer: sha256(0x00 ‖ value). */
@@ -451,20 +455,10 @@ export function txEntryTree(
   version: number,
   hashInto: HashInto = nodeHashInto,
 ): HTree {
-  if (version !== 0 && version !== 1) throw new RangeError(`tx header: unknown version ${version}`);
   const digests = Buffer.allocUnsafe(entries.length * HASH_SIZE);
-  const over = version === 1 ? 4 : 0;
-  const scratch = Buffer.allocUnsafe(entries.reduce((m, e) => Math.max(m, over + (e.metadata?.length ?? 0) + e.key.length + e.hValue.length), 0));
+  const scratch = Buffer.allocUnsafe(entries.reduce((m, e) => Math.max(m, txEntryDigestInputSize(version, e.key.length, e.metadata?.length ?? 0, e.hValue.length)), 0));
   entries.forEach(({ key, hValue, metadata = EMPTY }, i) => {
-    let at = 0;
-    if (version === 1) {
-      at = scratch.writeUInt16BE(metadata.length, 0);
-      scratch.set(metadata, at);
-      at = scratch.writeUInt16BE(key.length, at + metadata.length);
-    } else if (metadata.length !== 0) throw new RangeError('tx entry: a v0 tx entry has no metadata');
-    scratch.set(key, at);
-    scratch.set(hValue, at + key.length);
-    hashInto(scratch, 0, at + key.length + hValue.length, digests, i * HASH_SIZE);
+    hashInto(scratch, 0, writeTxEntryDigestInput(scratch, version, key, hValue, metadata), digests, i * HASH_SIZE);
   });
   return HTree.build(digests, hashInto);
 }

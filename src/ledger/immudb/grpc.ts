@@ -12,7 +12,7 @@ import { createRequire } from 'node:module';
 import * as grpc from '@grpc/grpc-js';
 import { AuditError, ErrorCode, ledgerUnavailable } from '../../errors.ts';
 import { unsupportedImmudbVersion } from './version.ts';
-import { MalformedReply, varintBytes } from './wire.ts';
+import { encodeCreateDatabaseRequest, MalformedReply } from './wire.ts';
 
 const require = createRequire(import.meta.url);
 // The generated code is CommonJS without usable typings (schema_pb.d.ts is empty).
@@ -100,11 +100,6 @@ function checkOptions(o: ImmudbConnectionOptions): void {
   check('createDatabaseWriteTxHeaderVersion', o.createDatabaseWriteTxHeaderVersion, 1);
   if (o.createDatabaseMaxTxEntries === 0) throw new RangeError('createDatabaseMaxTxEntries must be at least 1');
 }
-
-/** A length-delimited protobuf field. */
-const lengthDelimited = (field: number, body: readonly number[] | Buffer) => [...varintBytes((field << 3) | 2), ...varintBytes(body.length), ...body];
-/** NullableUint32 / NullableMilliseconds { value = 1 }: present even when 0, which is what "set" means. */
-const nullable = (value: number) => [0x08, ...varintBytes(value)];
 
 export class ImmudbSession {
   private readonly client: grpc.Client & Record<string, unknown>;
@@ -216,12 +211,11 @@ export class ImmudbSession {
     if (database !== database.toLowerCase()) {
       throw new ImmudbSetupRefused('database', `${this.server} cannot create database ${JSON.stringify(database)}: immudb database names are lower case (use ${JSON.stringify(database.toLowerCase())})`);
     }
-    const settings = [
-      ...lengthDelimited(11, nullable(createDatabaseMaxTxEntries ?? 1024)),
-      ...(createDatabaseWriteTxHeaderVersion === undefined ? [] : lengthDelimited(20, nullable(createDatabaseWriteTxHeaderVersion))),
-      ...(createDatabaseSyncFrequencyMs === undefined ? [] : lengthDelimited(23, nullable(createDatabaseSyncFrequencyMs))),
-    ];
-    const body = Buffer.from([...lengthDelimited(1, Buffer.from(database, 'utf8')), ...lengthDelimited(2, settings), 0x18, 0x01]);
+    const body = encodeCreateDatabaseRequest(database, {
+      maxTxEntries: createDatabaseMaxTxEntries ?? 1024,
+      ...(createDatabaseWriteTxHeaderVersion === undefined ? {} : { writeTxHeaderVersion: createDatabaseWriteTxHeaderVersion }),
+      ...(createDatabaseSyncFrequencyMs === undefined ? {} : { syncFrequencyMs: createDatabaseSyncFrequencyMs }),
+    });
     await this.rawBytes('CreateDatabaseV2', body, token).catch((e: unknown) => {
       throw refusal(e, 'database', `${this.server} refused to create database ${JSON.stringify(database)}`);
     });

@@ -12,7 +12,7 @@
 import { decodeRecord, encodeRecord } from '../../events/canonical.ts';
 import type { AuditEventRecord } from '../../events/types.ts';
 import { AuditError, ErrorCode, verificationFailed } from '../../errors.ts';
-import { checkTxHeaderVersion, HASH_SIZE, SET_KEY_PREFIX, storedValueHash, toHex, txAlh, txEntryTree, type HTree, type TxHeader } from '../../proof/hashing.ts';
+import { checkTxHeaderVersion, HASH_SIZE, SET_KEY_PREFIX, storedValueHash, toHex, txAlh, txEntryTree, txHeaderToJson, type HTree, type TxHeader } from '../../proof/hashing.ts';
 import { assertProofBundle, assertProofBundlesOfTx } from '../../proof/verify.ts';
 import { deepFreeze, PROOF_FORMAT, type DualProofJson, type LedgerState, type ProofBundle, type TxHeaderJson } from '../../proof/types.ts';
 import { EventIdTaken, type LedgerBackend } from '../group-commit.ts';
@@ -177,11 +177,8 @@ export class ImmudbLedger implements LedgerBackend {
     { after, limit, direction }: { after?: TimelinePosition; limit: number; direction: ScanDirection },
   ): Promise<TimelinePage> {
     const want = Math.max(0, Math.min(limit, MAX_SCAN - 2));
-    if (direction === 'asc') {
-      const entries = await this.scan(correlationId, after, want + 1, false);
-      return { events: await this.toStored(entries.slice(0, want)), hasMore: entries.length > want };
-    }
-    const entries = await this.scan(correlationId, after, want + 1, true);
+    // One Scan either way: immudb 1.10/1.11's descending reader is exact from a seek key that is not itself a key.
+    const entries = await this.scan(correlationId, after, want + 1, direction === 'desc');
     return { events: await this.toStored(entries.slice(0, want)), hasMore: entries.length > want };
   }
 
@@ -574,17 +571,7 @@ interface ProvenTx {
 }
 
 function headerJson(md: WireTxHeader): TxHeaderJson {
-  return {
-    id: String(md.id),
-    prevAlh: toHex(md.prevAlh),
-    ts: String(md.ts),
-    version: md.version,
-    metadata: toHex(md.metadata),
-    nEntries: md.nEntries,
-    eH: toHex(md.eH),
-    blTxId: String(md.blTxId),
-    blRoot: toHex(md.blRoot),
-  };
+  return txHeaderToJson(txHeader(md));
 }
 
 /**

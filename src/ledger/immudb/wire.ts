@@ -452,6 +452,23 @@ export function encodeTxHeaderRequest(tx: number): Buffer {
 }
 
 /**
+ * CreateDatabaseRequest { string name = 1; DatabaseNullableSettings settings = 2 { NullableUint32
+ * maxTxEntries = 11; NullableUint32 writeTxHeaderVersion = 20; NullableMilliseconds syncFrequency =
+ * 23 }; bool ifNotExists = 3 (true) }. A Nullable* { value = 1 } is written even for 0: present is
+ * what "set" means; a setting left out keeps immudb's default.
+ */
+export function encodeCreateDatabaseRequest(name: string, settings: { maxTxEntries: number; writeTxHeaderVersion?: number; syncFrequencyMs?: number }): Buffer {
+  const field = (tag: number[], body: readonly number[]) => [...tag, ...varintBytes(body.length), ...body];
+  const nullable = (tag: number[], value: number) => field(tag, [0x08, ...varintBytes(value)]);
+  const body = [
+    ...nullable([0x5a], settings.maxTxEntries),
+    ...(settings.writeTxHeaderVersion === undefined ? [] : nullable([0xa2, 0x01], settings.writeTxHeaderVersion)),
+    ...(settings.syncFrequencyMs === undefined ? [] : nullable([0xba, 0x01], settings.syncFrequencyMs)),
+  ];
+  return Buffer.from([...field([0x0a], [...Buffer.from(name, 'utf8')]), ...field([0x12], body), 0x18, 0x01]);
+}
+
+/**
  * DatabaseSettingsResponse { string database = 1; DatabaseNullableSettings settings = 2 }, of which
  * settings.maxTxEntries (NullableUint32 maxTxEntries = 11 { uint32 value = 1 }); null when absent.
  */
