@@ -2,11 +2,14 @@ import { closeSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { GroupCommitLedger } from '../group-commit.ts';
 import { TrustedStateStore } from '../trusted-state.ts';
-import { EmbeddedLedger, type Logger, type StartupVerification } from './embedded-ledger.ts';
+import { EmbeddedLedger } from './embedded-ledger.ts';
 import { acquireLock } from './lock.ts';
 import { openOrCreateLog } from './log.ts';
+import type { Logger, StartupVerification } from './startup.ts';
 
-export { EmbeddedLedger, MAX_EVENTS_PER_TX, type Logger, type StartupReport, type StartupVerification } from './embedded-ledger.ts';
+export { EmbeddedLedger } from './embedded-ledger.ts';
+export type { Logger, StartupReport, StartupVerification } from './startup.ts';
+export { MAX_EVENTS_PER_TX } from './transaction.ts';
 export { LogCorruptionError } from './log.ts';
 export { LedgerLockedError } from './lock.ts';
 
@@ -32,15 +35,15 @@ export function embeddedLedgerPaths(dataDir: string, database = 'defaultdb') {
 }
 
 /**
- * Opens the backend: takes the single-writer lock, recovers the log (a torn tail is truncated
- * with a warning, damage before intact records refuses with LogCorruptionError naming the byte
- * offset) and checks it against the trusted state.
+ * Opens the backend: takes the single-writer lock (LedgerLockedError while another process holds
+ * it), recovers the log (a torn tail is truncated with a warning, damage before intact records
+ * refuses with LogCorruptionError naming the byte offset) and checks it against the trusted state.
  */
 export async function openEmbeddedBackend(config: EmbeddedConfig): Promise<EmbeddedLedger> {
   const database = config.database ?? 'defaultdb';
   const paths = embeddedLedgerPaths(config.dataDir, database);
   mkdirSync(paths.dir, { recursive: true });
-  const lock = acquireLock(paths.lock);
+  const lock = await acquireLock(paths.lock, { guarded: paths.log });
   let fd: number | null = null;
   try {
     const log = openOrCreateLog(paths.log);
