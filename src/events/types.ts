@@ -62,6 +62,6 @@ export interface NewEvent {
   record: AuditEventRecord;
   /** The client sent no timestamp: the server's clock chose it, so idempotent retries ignore it. */
   timestampDefaulted: boolean;
-  /** The server generated the eventId (UUIDv7): it cannot be stored yet, so no idempotency lookup. */
+  /** The server generated the eventId (UUIDv7): not stored yet unless these very events are resubmitted, so looked up only after a refused write. */
   eventIdGenerated?: boolean;
 }
