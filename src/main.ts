@@ -7,9 +7,10 @@ import { openEventIndex, withAppendHook } from './index/index.ts';
 import { loadRateLimits, MemoryRateLimiter, rateLimitsEnabled, RedisRateLimiter } from './auth/rate-limit.ts';
 import { loadTokenStore } from './auth/tokens.ts';
 import { openLive } from './live/index.ts';
-import { ConfigError, loadConfig } from './server/config.ts';
+import { ConfigError } from './errors.ts';
+import { createLogger } from './logger.ts';
+import { loadConfig } from './server/config.ts';
 import { createApp } from './server/app.ts';
-import { createLogger } from './server/logger.ts';
 import { openLedger } from './server/open-ledger.ts';
 
 async function main(): Promise<void> {
@@ -72,12 +73,17 @@ async function main(): Promise<void> {
   }
 
   let stopping = false;
+  let stoppingSince = 0;
   const stop = async (signal: NodeJS.Signals) => {
+    // Ctrl-C under `npm start` delivers SIGINT twice within milliseconds (the terminal's and the
+    // copy npm forwards): only a repeat after a pause means "exit now".
+    if (stopping && Date.now() - stoppingSince < 1_000) return;
     if (stopping) {
       logger.warn(`${signal} again: exiting without waiting`);
       process.exit(1);
     }
     stopping = true;
+    stoppingSince = Date.now();
     logger.info(`${signal}: shutting down (finishing in-flight requests)`);
     try {
       await app.close();

@@ -21,8 +21,8 @@ const INHERITED_SERVICES = ['IMMUDB_ADDRESS', 'REDIS_URL', 'AUTH_TOKENS', 'AUTH_
 
 /**
  * Starts main with `vars` over the current environment minus the services. `npmStart`: through
- * `npm start` itself, in a process group of its own (end it with `process.kill(-pid)`), since
- * signals to npm do not reach the server.
+ * `npm start` itself, in a process group of its own (end it with `process.kill(-pid)`, so that
+ * nothing of it outlives a test that fails half-way).
  */
 export function spawnMain(vars: Record<string, string>, options: { npmStart?: boolean } = {}): MainProcess {
   const env: NodeJS.ProcessEnv = { ...process.env, HOST: '127.0.0.1' };
