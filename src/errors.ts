@@ -51,3 +51,14 @@ export const verificationFailed = (check: string, cause?: unknown) =>
   new AuditError(ErrorCode.VERIFICATION_FAILED, `Ledger verification failed: ${check}`, { check }, { cause });
 
 export const isAuditError = (e: unknown): e is AuditError => e instanceof AuditError;
+
+/**
+ * Wrong start-up configuration (environment, token file, immudb refusing the login): not an
+ * AuditError, since it never reaches a client. main.ts prints every problem at once and exits 2.
+ */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}

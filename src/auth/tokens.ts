@@ -6,7 +6,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { ConfigError } from '../server/config.ts';
+import { ConfigError } from '../errors.ts';
 
 export const SCOPES = ['audit:read', 'audit:write', 'audit:admin'] as const;
 export type Scope = (typeof SCOPES)[number];

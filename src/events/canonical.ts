@@ -1,9 +1,9 @@
 import { canonicalJson, inspectJson, isWellFormed } from './json.ts';
 import { LIMITS, MAX_RECORD_BYTES } from './limits.ts';
+import { parseCanonicalTimestamp } from './time.ts';
 import { OUTCOMES, SEVERITIES, type AuditEventRecord, type Json } from './types.ts';
 
 const LOWER_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const CANONICAL_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 const RECORD_KEYS = [
   'actor', 'clusterName', 'correlationId', 'data', 'durationMs', 'error', 'eventAction', 'eventCategory',
@@ -36,12 +36,6 @@ function text(v: unknown, what: string, nullable: boolean): void {
   if (!isWellFormed(v)) throw malformed(`${what} is not well-formed Unicode`);
 }
 
-function isCanonicalTimestamp(v: unknown): v is string {
-  if (typeof v !== 'string' || !CANONICAL_TIMESTAMP.test(v)) return false;
-  const ms = Date.parse(v);
-  return Number.isFinite(ms) && ms >= 0 && new Date(ms).toISOString() === v;
-}
-
 /**
  * Asserts that `v` has exactly the shape of an AuditEventRecord as the validator produces it
  * (types, enums, normalized UUIDs and timestamps, JSON `data` within limits). It does not re-apply
@@ -55,7 +49,7 @@ export function assertRecordShape(v: unknown): asserts v is AuditEventRecord {
   text(r.eventCategory, 'eventCategory', false);
   text(r.eventAction, 'eventAction', true);
   if (typeof r.outcome !== 'string' || !(OUTCOMES as readonly string[]).includes(r.outcome)) throw malformed('outcome is not an EventOutcome');
-  if (!isCanonicalTimestamp(r.timestamp)) throw malformed('timestamp is not RFC 3339 UTC with milliseconds');
+  if (parseCanonicalTimestamp(r.timestamp) === null) throw malformed('timestamp is not RFC 3339 UTC with milliseconds');
   text(r.correlationId, 'correlationId', false);
   if (r.parentEventId !== null && (typeof r.parentEventId !== 'string' || !LOWER_UUID.test(r.parentEventId))) {
     throw malformed('parentEventId is not a lowercase UUID or null');

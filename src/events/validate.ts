@@ -2,6 +2,7 @@ import { ValidationError, type FieldViolation } from '../errors.ts';
 import { encodeRecord } from './canonical.ts';
 import { canonicalJson, inspectJson, isWellFormed } from './json.ts';
 import { LIMITS } from './limits.ts';
+import { MAX_TIMESTAMP_MS, parseRfc3339 } from './time.ts';
 import { OUTCOMES, SEVERITIES, type AuditEventRecord, type Json, type NewEvent, type Outcome, type Severity } from './types.ts';
 import { isUuid, uuidv7 } from './uuid.ts';
 
@@ -15,12 +16,6 @@ const KNOWN_FIELDS: ReadonlySet<string> = new Set([
 
 /** Dotted lowercase name: `gateway.signal.received`; a single segment is allowed. */
 const EVENT_TYPE_RE = /^[a-z0-9_-]+(?:\.[a-z0-9_-]+)*$/;
-
-const RFC3339_RE = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
-/** Longest sensible RFC 3339 text (nanoseconds + offset is 35); bounds regex work on junk. */
-const TIMESTAMP_MAX_LENGTH = 64;
-/** 9999-12-31T23:59:59.999Z: the last instant with a 4-digit year (and a 15-digit key). */
-const MAX_TIMESTAMP_MS = 253402300799999;
 
 /** Dotted path of a field; hostile field names are truncated so error messages stay small. */
 function fieldPath(base: string, key: string | number): string {
@@ -40,42 +35,6 @@ function exceedsChars(s: string, max: number): boolean {
   let n = 0;
   for (const _ of s) if (++n > max) return true;
   return false;
-}
-
-function daysInMonth(year: number, month: number): number {
-  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
-  return [4, 6, 9, 11].includes(month) ? 30 : 31;
-}
-
-/** Parses RFC 3339 date-time to epoch ms, or says why not. */
-function parseRfc3339(s: string): { ms: number } | { error: string } {
-  const bad = { error: 'must be an RFC 3339 date-time, e.g. 2025-01-02T03:04:05.678Z' };
-  if (s.length > TIMESTAMP_MAX_LENGTH) return bad;
-  const m = RFC3339_RE.exec(s);
-  if (!m) return bad;
-  const [, ys, mos, ds, hs, mis, ss, frac, sign, ohs, oms] = m;
-  const [y, mo, d, h, mi, sec] = [ys, mos, ds, hs, mis, ss].map(Number) as [number, number, number, number, number, number];
-  if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || h > 23 || mi > 59) return bad;
-  if (sec === 60) return { error: 'leap seconds are not supported' };
-  if (sec > 59) return bad;
-  let millis = 0;
-  if (frac !== undefined) {
-    // Extra digits are fine only if they are zeros: otherwise we would silently drop precision.
-    if (/[1-9]/.test(frac.slice(3))) return { error: 'must not be more precise than milliseconds' };
-    millis = Number(frac.slice(0, 3).padEnd(3, '0'));
-  }
-  let offsetMin = 0;
-  if (sign !== undefined) {
-    const oh = Number(ohs);
-    const om = Number(oms);
-    if (oh > 23 || om > 59) return bad;
-    offsetMin = (sign === '-' ? -1 : 1) * (oh * 60 + om);
-  }
-  // setUTCFullYear, because Date.UTC maps years 0–99 to 1900–1999.
-  const date = new Date(0);
-  date.setUTCFullYear(y, mo - 1, d);
-  date.setUTCHours(h, mi, sec, millis);
-  return { ms: date.getTime() - offsetMin * 60_000 };
 }
 
 /**

@@ -1,6 +1,8 @@
 /**
- * The Pothos schema builder: plugins and scalars only. Types live in nodes/, mutations/, inputs/
- * and are collected by schema.ts.
+ * The Pothos schema builder: plugins and scalars only. Each object type lives in nodes/ with the
+ * query fields that return it (nodes/AuditEvent.ts: `auditEvent`, `timeline`, `auditEvents`);
+ * input types in inputs/, mutations in mutations/, subscriptions in subscriptions/. schema.ts
+ * imports them all.
  */
 import SchemaBuilder from '@pothos/core';
 import ComplexityPlugin from '@pothos/plugin-complexity';
@@ -10,29 +12,31 @@ import { GraphQLError, GraphQLScalarType, Kind } from 'graphql';
 import { JSONResolver } from 'graphql-scalars';
 import { hasScope, type Scope } from '../auth/tokens.ts';
 import { AuditError, ErrorCode, ValidationError } from '../errors.ts';
+import { TIMESTAMP_MAX_LENGTH } from '../events/time.ts';
 import type { GraphQLContext } from './context.ts';
 import { COST } from './limits.ts';
 
 /** Types that implement Node; a global id naming anything else is refused as input. */
 const NODE_TYPES: ReadonlySet<string> = new Set(['AuditEvent']);
-const DATETIME_MAX_LENGTH = 64;
 
 const parseDateTime = (value: unknown): string => {
   if (typeof value !== 'string') throw new GraphQLError('DateTime must be an RFC 3339 date-time string, e.g. "2025-01-02T03:04:05.678Z"');
-  if (value.length > DATETIME_MAX_LENGTH) throw new GraphQLError(`DateTime must be at most ${DATETIME_MAX_LENGTH} characters`);
+  if (value.length > TIMESTAMP_MAX_LENGTH) throw new GraphQLError(`DateTime must be at most ${TIMESTAMP_MAX_LENGTH} characters`);
   return value;
 };
 
 /**
  * RFC 3339 date-time. Output is always UTC with milliseconds. Input is kept as the text the client
  * sent (no Date round trip, which would silently drop sub-millisecond digits or accept loose
- * formats): the field that takes it validates it and reports problems at its own path.
+ * formats): the field that takes it validates it with parseRfc3339 (events/time.ts) and reports
+ * problems at its own path.
  */
 export const DateTimeScalar = new GraphQLScalarType<string, string>({
   name: 'DateTime',
   description:
     'An RFC 3339 date-time. Returned as UTC with milliseconds, e.g. `2025-01-02T03:04:05.678Z`. ' +
-    'Accepted with any offset and at most millisecond precision (further digits must be zeros).',
+    'Accepted with any offset and at most millisecond precision (further digits must be zeros); ' +
+    'leap seconds (`:60`) are refused.',
   specifiedByURL: 'https://scalars.graphql.org/andimarek/date-time',
   serialize(value) {
     if (typeof value === 'string') return value;

@@ -22,7 +22,7 @@
 import { PothosValidationError } from '@pothos/core';
 import { GraphQLError } from 'graphql';
 import { AuditError, ErrorCode, isAuditError, type FieldViolation } from '../errors.ts';
-import { currentRequestId } from '../server/logger.ts';
+import { currentRequestId } from '../logger.ts';
 
 export const GraphQLCode = {
   GRAPHQL_PARSE_FAILED: 'GRAPHQL_PARSE_FAILED',

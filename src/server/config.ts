@@ -4,9 +4,10 @@
  * message names the variable (and never echoes a password).
  */
 import { z } from 'zod';
+import { ConfigError } from '../errors.ts';
 import { DEFAULT_BULK_MAX_EVENTS } from '../index/indexer.ts';
 import { DEFAULT_BODY_CACHE_BYTES } from '../ledger/body-cache.ts';
-import type { LogLevel } from './logger.ts';
+import type { LogLevel } from '../logger.ts';
 
 export interface ImmudbSettings {
   /** `host:port` */
@@ -33,13 +34,6 @@ export interface Config {
   bodyCacheBytes: number;
   /** Events a rebuild of the index loads in bulk (INDEX_BULK_MAX_EVENTS; 0: batch by batch). */
   indexBulkMaxEvents: number;
-}
-
-export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
-    this.name = 'ConfigError';
-  }
 }
 
 const unsetIfEmpty = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);

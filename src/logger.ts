@@ -2,9 +2,10 @@
  * Structured logging: one JSON object per line on stderr, tagged with the id of the request being
  * served (carried by AsyncLocalStorage, so nothing has to thread it through). Yoga logs through
  * this too, which is how masked internal errors end up in the log with their request id.
+ * The one Logger type of the project: components that log take it (or a Pick of the levels they use).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { isAuditError } from '../errors.ts';
+import { isAuditError } from './errors.ts';
 
 export interface RequestScope {
   requestId: string;
@@ -104,5 +105,5 @@ export function createLogger(options: { level?: LogLevel; write?: (line: string)
   };
 }
 
-/** For tests: drops everything. */
+/** Drops everything: the default of components whose logger is optional. */
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
