@@ -6,11 +6,11 @@
 import DataLoader from 'dataloader';
 import type { EventIndex } from '../index/port.ts';
 import type { AppendResult, Ledger, StoredEvent } from '../ledger/port.ts';
-import type { LiveFeed } from '../live/feed.ts';
+import type { LiveFeed } from '../live/index.ts';
 import type { Principal } from '../auth/tokens.ts';
 
-/** Any Ledger; group-committing ones also say how many events one append may hold. */
-export type AppLedger = Ledger & { readonly maxEventsPerAppend?: number };
+/** The ledger as the GraphQL layer uses it: the port itself. */
+export type AppLedger = Ledger;
 
 export interface GraphQLContext {
   ledger: AppLedger;

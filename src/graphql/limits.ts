@@ -40,6 +40,7 @@ import {
   type ValidationRule,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { PAGE_SIZE } from '../events/paging.ts';
 import { GraphQLCode, limitError, type LimitName } from './errors.ts';
 
 export const QUERY_LIMITS = {
@@ -58,13 +59,10 @@ export const COST = {
   verification: 250,
 } as const;
 
-/** Page sizes of connections (api-contract.md: default 50, at most 500). */
-export const PAGE = { default: 50, max: 500 } as const;
-
 /** The page size a connection's cost is multiplied by. */
 export function costPageSize(args: { first?: number | null; last?: number | null }): number {
-  const n = args.first ?? args.last ?? PAGE.default;
-  return Math.min(Math.max(n, 0), PAGE.max);
+  const n = args.first ?? args.last ?? PAGE_SIZE.default;
+  return Math.min(Math.max(n, 0), PAGE_SIZE.max);
 }
 
 const reject =

@@ -6,7 +6,6 @@ import './nodes/LedgerState.ts';
 import './inputs/AuditEventInput.ts';
 import './mutations/createAuditEvent.ts';
 import './mutations/createAuditEvents.ts';
-import './queries/auditEvents.ts';
 import './subscriptions/auditEventCreated.ts';
 
 export const schema = builder.toSchema({ sortSchema: true });

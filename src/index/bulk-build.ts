@@ -19,8 +19,9 @@
  */
 import { becomesDense, CODED_FIELDS, codedValue, overflowCode, packCodes, resolveMaxCodes, DENSE_MIN_EVENTS, type CodedField, type Codes, type IndexLayoutOptions } from './codes.ts';
 import type { IndexTx } from './port.ts';
-import { encodePosition, fieldKey, GLOBAL_KEY, memberAt, positionOf, setFieldKeys } from './query.ts';
+import { encodePosition, fieldKey, GLOBAL_KEY, memberAt, setFieldKeys } from './members.ts';
 import type { AuditEventRecord } from '../events/types.ts';
+import { positionOf } from '../events/paging.ts';
 
 /** A coded value's entry in the built codebook (overflowed values have none). */
 export interface BuiltCode {

@@ -2,7 +2,7 @@
  * Low-cardinality attributes carried inside every index member, so that a query filters on them
  * while it walks another set instead of keeping one sorted set per value.
  *
- * Members are 25 bytes: `BE48(ms) ‖ uuid(16) ‖ codes(3)` (query.ts). The 3 code bytes hold, in
+ * Members are 25 bytes: `BE48(ms) ‖ uuid(16) ‖ codes(3)` (members.ts). The 3 code bytes hold, in
  * this order: eventCategory (8 bits), resourceType (8 bits), actorType (5 bits) and outcome
  * (3 bits). A field's codes are assigned by the index itself, in order of first sight (a per-epoch
  * codebook): 0 means "no value" (an event without a resource), 1…max are values, and the
@@ -43,7 +43,7 @@ export const MAX_CODES: Readonly<Record<CodedField, number>> = {
 export const DENSE_MIN_EVENTS = 2048;
 export const DENSE_SHARE_INVERSE = 16;
 
-/** The density rule, the same in Lua (redis-index.ts) and in process (memory-index.ts). */
+/** The density rule, the same in Lua (redis-scripts/apply.lua) and in process (memory-index.ts). */
 export function becomesDense(count: number, events: number, denseMin = DENSE_MIN_EVENTS): boolean {
   return count > denseMin && count * DENSE_SHARE_INVERSE > events;
 }

@@ -8,25 +8,13 @@
  * terms' sets): one round trip per round, and only matches travel.
  */
 import { AuditError, ErrorCode } from '../errors.ts';
-import type { CodeEntry } from './codes.ts';
+import type { NormalizedFilter } from '../events/filter.ts';
+import { encodeIndexCursor, pageOf } from '../events/paging.ts';
+import { isCodedField, type CodeEntry } from './codes.ts';
 import type { IndexPage } from './port.ts';
-import {
-  atOrAfter,
-  atOrBefore,
-  cursorRange,
-  decodeMember,
-  encodeCursor,
-  GLOBAL_KEY,
-  isEmptyRange,
-  plan,
-  termKeys,
-  windowRange,
-  type MemberFilter,
-  type MemberRange,
-  type NormalizedFilter,
-  type PageRequest,
-} from './query.ts';
-import { isCodedField } from './codes.ts';
+import { decodeMember, GLOBAL_KEY } from './members.ts';
+import { plan, termKeys, type MemberFilter } from './plan.ts';
+import { atOrAfter, atOrBefore, cursorRange, isEmptyRange, windowRange, type IndexPageRequest, type MemberRange } from './range.ts';
 
 export interface ProbeRequest {
   range: MemberRange;
@@ -169,7 +157,7 @@ const MAX_ATTEMPTS = 5;
  * Backward: the mirror image, walked against the order and reversed. Both flags are exact.
  * Started over when a set lost members meanwhile (a value turned dense: rare, early in an index).
  */
-export async function findPage(reader: SetReader, filter: NormalizedFilter, req: PageRequest): Promise<IndexPage> {
+export async function findPage(reader: SetReader, filter: NormalizedFilter, req: IndexPageRequest): Promise<IndexPage> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await tryPage(reader, filter, req);
@@ -180,7 +168,7 @@ export async function findPage(reader: SetReader, filter: NormalizedFilter, req:
   }
 }
 
-async function tryPage(reader: SetReader, filter: NormalizedFilter, req: PageRequest): Promise<IndexPage> {
+async function tryPage(reader: SetReader, filter: NormalizedFilter, req: IndexPageRequest): Promise<IndexPage> {
   const base = windowRange(filter);
   const range = cursorRange(base, req.order, req.after, req.before);
   const descOrder = req.order === 'TIMESTAMP_DESC';
@@ -197,15 +185,7 @@ async function tryPage(reader: SetReader, filter: NormalizedFilter, req: PageReq
   if (req.backward) members.reverse();
   const edges = members.map((m) => {
     const position = decodeMember(m);
-    return { eventId: position.eventId, position, cursor: encodeCursor(position) };
+    return { eventId: position.eventId, position, cursor: encodeIndexCursor(position) };
   });
-  return {
-    edges,
-    pageInfo: {
-      hasNextPage: req.backward ? behind.length > 0 : more,
-      hasPreviousPage: req.backward ? more : behind.length > 0,
-      startCursor: edges[0]?.cursor ?? null,
-      endCursor: edges[edges.length - 1]?.cursor ?? null,
-    },
-  };
+  return pageOf(edges, { backward: req.backward, more, behind: behind.length > 0 });
 }

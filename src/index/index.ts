@@ -2,8 +2,8 @@
  * The index of a gateway: Redis when REDIS_URL is set (shared by all instances), in process
  * otherwise; and the indexer that follows the ledger into it.
  */
-import type { AppendResult, Ledger } from '../ledger/port.ts';
-import { Indexer, type IndexerLogger, type IndexerOptions } from './indexer.ts';
+import type { AppendListener, Ledger } from '../ledger/port.ts';
+import { Indexer, type IndexerOptions } from './indexer.ts';
 import { MemoryEventIndex } from './memory-index.ts';
 import type { EventIndex } from './port.ts';
 import { indexNamespace, RedisEventIndex } from './redis-index.ts';
@@ -17,7 +17,7 @@ export interface OpenIndexOptions {
   redisUrl: string | null;
   /** Key namespace; default from the ledger's kind and database (`ag:idx:v1:{immudb%3Adefaultdb}:`). */
   namespace?: string;
-  logger?: IndexerLogger;
+  logger?: IndexerOptions['logger'];
   indexer?: Omit<IndexerOptions, 'logger'>;
 }
 
@@ -50,22 +50,10 @@ export async function openEventIndex(options: OpenIndexOptions): Promise<IndexSe
 }
 
 /**
- * The ledger as the write path sees it: after every append, `onAppend` with its results (the
- * indexer's kick, the live feed's `appended`).
- * Everything else, including extra members such as `maxEventsPerAppend`, passes through.
+ * `ledger`, with `onAppend` told the results of every append on it (the indexer's kick, the live
+ * feed's `appended`): a listener on the ledger's group commit (Ledger.onAppended).
  */
-export function withAppendHook<L extends Ledger>(ledger: L, onAppend: (results: AppendResult[]) => void): L {
-  return new Proxy(ledger, {
-    get(target, prop) {
-      if (prop === 'append') {
-        return async (...args: Parameters<Ledger['append']>) => {
-          const results = await target.append(...args);
-          onAppend(results);
-          return results;
-        };
-      }
-      const value: unknown = Reflect.get(target, prop, target);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
+export function withAppendHook<L extends Ledger>(ledger: L, onAppend: AppendListener): L {
+  ledger.onAppended(onAppend);
+  return ledger;
 }

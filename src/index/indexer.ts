@@ -19,16 +19,13 @@
  * Redis or the ledger away: the step fails, the loop backs off (100 ms doubling to 5 s) and
  * resumes from the stored checkpoint when both answer again.
  */
-import type { Logger } from '../server/logger.ts';
 import { randomUUID } from 'node:crypto';
 import { getHeapStatistics } from 'node:v8';
 import type { CommittedTx, Ledger } from '../ledger/port.ts';
 import { Wakeup } from '../ledger/wakeup.ts';
+import { silentLogger, type Logger } from '../logger.ts';
 import { IndexBuild } from './bulk-build.ts';
 import type { EventIndex, IndexState, IndexTx } from './port.ts';
-
-/** The server's Logger, of which only these levels are used here. */
-export type IndexerLogger = Pick<Logger, 'info' | 'warn' | 'error'>;
 
 export interface IndexerOptions {
   /** Poll interval when idle. */
@@ -49,7 +46,8 @@ export interface IndexerOptions {
   /** Ledger reads in flight while following (windows of consecutive txs). */
   readAhead?: number;
   owner?: string;
-  logger?: IndexerLogger;
+  /** Only these levels are used here. */
+  logger?: Pick<Logger, 'info' | 'warn' | 'error'>;
   /** Called after every applied batch (progress bars, metrics). */
   onApplied?: (p: { checkpoint: string; events: number; txs: number }) => void;
   /**
@@ -91,7 +89,6 @@ const BULK_READ_ATTEMPTS = 4;
 const BULK_BYTES_PER_EVENT = 640;
 /** ~600 MiB at the peak of a bulk load (INDEX_BULK_MAX_EVENTS). */
 export const DEFAULT_BULK_MAX_EVENTS = 1_000_000;
-const quiet: IndexerLogger = { info() {}, warn() {}, error() {} };
 
 export class Indexer {
   readonly owner: string;
@@ -103,7 +100,7 @@ export class Indexer {
   /** bulkMaxEvents, bounded by a quarter of the heap limit: a load must never run the process out of memory. */
   private readonly bulkMax: number;
   private readonly readAhead: number;
-  private readonly log: IndexerLogger;
+  private readonly log: Pick<Logger, 'info' | 'warn' | 'error'>;
   private readonly onApplied: IndexerOptions['onApplied'];
   private readonly onBulkRead: IndexerOptions['onBulkRead'];
   /** Starts small (txs hold up to 1,000 events) and adapts to what the txs hold. */
@@ -129,7 +126,7 @@ export class Indexer {
     const wanted = options.bulkMaxEvents ?? DEFAULT_BULK_MAX_EVENTS;
     this.bulkMax = Math.min(wanted, Math.floor(getHeapStatistics().heap_size_limit / 4 / BULK_BYTES_PER_EVENT));
     this.readAhead = Math.max(1, options.readAhead ?? 2);
-    this.log = options.logger ?? quiet;
+    this.log = options.logger ?? silentLogger;
     if (this.bulkMax < wanted) {
       this.log.warn(`indexer: rebuilds load ${this.bulkMax} events in bulk, not ${wanted}: more would take over a quarter of the heap (raise it with --max-old-space-size)`);
     }

@@ -4,6 +4,8 @@
  * process, so every start rebuilds it from the ledger.
  */
 import { AuditError, ErrorCode } from '../errors.ts';
+import { normalizeFilter } from '../events/filter.ts';
+import { positionOf } from '../events/paging.ts';
 import {
   ABSENT_CODE,
   becomesDense,
@@ -22,19 +24,9 @@ import {
 import { findPage, type ProbeRequest, type ProbeResult, type ScanResult, type ScanStream, type SetReader } from './executor.ts';
 import type { BuiltIndex } from './bulk-build.ts';
 import type { ApplyBatch, ApplyResult, EventIndex, IndexPage, IndexQuery, IndexState, TickResult } from './port.ts';
-import {
-  encodeMember,
-  fieldKey,
-  GLOBAL_KEY,
-  inRange,
-  MEMBER_LENGTH,
-  normalizeFilter,
-  normalizePage,
-  positionOf,
-  setFieldKeys,
-  type MemberFilter,
-  type MemberRange,
-} from './query.ts';
+import { encodeMember, fieldKey, GLOBAL_KEY, MEMBER_LENGTH, setFieldKeys } from './members.ts';
+import type { MemberFilter } from './plan.ts';
+import { inRange, normalizePage, type MemberRange } from './range.ts';
 
 /** First index whose member is ≥ m (or > m when `strict`). */
 function lowerBound(a: readonly string[], m: string, strict = false): number {

@@ -6,10 +6,12 @@
  * Implemented in Redis (redis-index.ts, shared by every gateway instance) and in process
  * (memory-index.ts, when REDIS_URL is unset). Both pass the same contract suite.
  */
+import type { AuditEventFilterInput } from '../events/filter.ts';
+import type { EventPosition, Page, PageArgs } from '../events/paging.ts';
 import type { AuditEventRecord } from '../events/types.ts';
 import type { BuiltIndex } from './bulk-build.ts';
 import type { IndexLayoutOptions } from './codes.ts';
-import type { AuditEventFilterInput, IndexOrder, IndexPosition, PageArgs } from './query.ts';
+import type { IndexOrder } from './range.ts';
 
 export type IndexStatus =
   /** A rebuild has started and is deleting the old keys. */
@@ -60,14 +62,11 @@ export interface IndexQuery extends PageArgs {
 
 export interface IndexEdge {
   eventId: string;
-  position: IndexPosition;
+  position: EventPosition;
   cursor: string;
 }
 
-export interface IndexPage {
-  edges: IndexEdge[];
-  pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
-}
+export type IndexPage = Page<IndexEdge>;
 
 export interface TickResult {
   /** This owner holds (or now took) the lease: it alone follows the ledger. */

@@ -11,7 +11,7 @@
  * - Whatever is met is then checked with `matches` (the other terms, the time window): the index
  *   only narrows, it never decides.
  */
-import { fieldValue, matches, type IndexField, type NormalizedFilter } from '../index/query.ts';
+import { fieldValue, matches, type IndexField, type NormalizedFilter } from '../events/filter.ts';
 import type { AuditEventRecord } from '../events/types.ts';
 
 /** Anchor preference: the fields that single out the fewest events first. */

@@ -3,12 +3,13 @@
  * Redis pub/sub when REDIS_URL is set, in process otherwise.
  */
 import type { Ledger } from '../ledger/port.ts';
-import { LiveFeed, type LiveFeedOptions, type LiveLogger } from './feed.ts';
+import { LiveFeed, type LiveFeedOptions } from './feed.ts';
 import { MemoryLiveSignal, type MemorySignalHub } from './memory-signal.ts';
 import type { LiveSignal } from './port.ts';
 import { liveChannel, RedisLiveSignal } from './redis-signal.ts';
 
-export { LiveFeed, LiveSubscription, type LiveItem } from './feed.ts';
+export { LiveFeed, type LiveFeedOptions, type LiveStats } from './feed.ts';
+export { LiveSubscription, parseTxId, type LiveItem } from './subscription.ts';
 export type { LiveSignal } from './port.ts';
 
 export interface OpenLiveOptions {
@@ -19,7 +20,7 @@ export interface OpenLiveOptions {
   channel?: string;
   /** In-process instances that should hear each other share a hub (tests). */
   hub?: MemorySignalHub;
-  logger?: LiveLogger;
+  logger?: LiveFeedOptions['logger'];
   feed?: Omit<LiveFeedOptions, 'logger'>;
 }
 

@@ -9,7 +9,7 @@
  * lost, and the feed repairs that by reading the ledger from its last txId.
  */
 import { Redis } from 'ioredis';
-import { escapeValue } from '../index/query.ts';
+import { escapeValue } from '../events/filter.ts';
 import type { LiveSignal, SignalListener } from './port.ts';
 import { failFastRedisOptions } from '../redis/fail-fast.ts';
 

@@ -1,11 +1,12 @@
 /**
  * `AuditEventFilter` and `AuditEventOrder` (api-contract.md): lists are OR within a field, fields
- * are AND, since/until are [since, until). Shapes only here; values are checked by the index's
- * normalizeFilter, which reports every problem at its path (`filter.actorId.2`).
+ * are AND, since/until are [since, until). Shapes only here; values are checked by normalizeFilter
+ * (events/filter.ts), which reports every problem at its path (`filter.actorId.2`).
  */
-import { INDEX_ORDERS, MAX_VALUES_PER_FIELD } from '../../index/query.ts';
+import { MAX_VALUES_PER_FIELD } from '../../events/filter.ts';
+import { INDEX_ORDERS } from '../../index/range.ts';
 import { builder } from '../builder.ts';
-import { EventOutcomeEnum } from '../nodes/AuditEvent.ts';
+import { EventOutcomeEnum } from '../enums.ts';
 
 export const AuditEventOrderEnum = builder.enumType('AuditEventOrder', {
   description: 'Order by (timestamp, eventId).',

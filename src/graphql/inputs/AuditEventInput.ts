@@ -4,7 +4,7 @@
  * reports all violations at once with their paths.
  */
 import { builder } from '../builder.ts';
-import { EventOutcomeEnum, SeverityEnum } from '../nodes/AuditEvent.ts';
+import { EventOutcomeEnum, SeverityEnum } from '../enums.ts';
 
 export const AuditEventInputRef = builder.inputType('AuditEventInput', {
   description: 'A new audit event. Limits: identifiers ≤ 128 characters, errorMessage ≤ 1024, data ≤ 64 KiB serialized and ≤ 32 levels deep.',

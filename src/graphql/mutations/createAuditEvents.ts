@@ -10,8 +10,7 @@ import { primeWritten } from './createAuditEvent.ts';
 
 /** Most events one call may carry: 1,000, or fewer when the ledger commits fewer in one transaction. */
 export function maxBatchSize(ctx: Pick<GraphQLContext, 'ledger'>): number {
-  const perAppend = ctx.ledger.maxEventsPerAppend;
-  return typeof perAppend === 'number' && perAppend > 0 ? Math.min(LIMITS.maxBatch, perAppend) : LIMITS.maxBatch;
+  return Math.min(LIMITS.maxBatch, ctx.ledger.maxEventsPerAppend);
 }
 
 const CreateAuditEventsPayload = builder.objectRef<AppendResult[]>('CreateAuditEventsPayload').implement({

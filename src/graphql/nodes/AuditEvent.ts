@@ -1,21 +1,34 @@
 /**
  * `AuditEvent` (a Relay node; global id from eventId) with its value types, and the queries that
- * return it: `node` (from the Relay plugin), `auditEvent` and `timeline`.
+ * return it: `node` (from the Relay plugin), `auditEvent`, `timeline` (one correlation, from the
+ * ledger) and `auditEvents` (across correlations, from the index). Both connections page with
+ * events/paging.ts.
  */
-import { ValidationError, type FieldViolation } from '../../errors.ts';
+import { AuditError, ErrorCode, ValidationError, type FieldViolation } from '../../errors.ts';
+import { matches, normalizeFilter, type AuditEventFilterInput } from '../../events/filter.ts';
 import { isWellFormed } from '../../events/json.ts';
 import { LIMITS } from '../../events/limits.ts';
-import { OUTCOMES, SEVERITIES, type AuditEventRecord } from '../../events/types.ts';
-import { decodeTimelineCursor, encodeTimelineCursor } from '../../ledger/keys.ts';
-import type { StoredEvent, TimelinePosition } from '../../ledger/port.ts';
+import {
+  comparePositions,
+  decodeTimelineCursor,
+  encodeTimelineCursor,
+  pageOf,
+  PAGE_SIZE,
+  parsePageArgs,
+  positionOf,
+  type Page,
+  type PageArgs,
+} from '../../events/paging.ts';
+import type { AuditEventRecord } from '../../events/types.ts';
+import type { IndexOrder } from '../../index/range.ts';
+import type { StoredEvent } from '../../ledger/port.ts';
 import { builder } from '../builder.ts';
 import type { GraphQLContext } from '../context.ts';
-import { COST, PAGE, costPageSize } from '../limits.ts';
+import { EventOutcomeEnum, SeverityEnum } from '../enums.ts';
+import { AuditEventFilterRef, AuditEventOrderEnum } from '../inputs/AuditEventFilter.ts';
+import { COST, costPageSize } from '../limits.ts';
 import { parseEventId, printableKey } from './ids.ts';
 import { VerificationRef, verifyKnownEvent } from './Verification.ts';
-
-export const EventOutcomeEnum = builder.enumType('EventOutcome', { values: OUTCOMES });
-export const SeverityEnum = builder.enumType('Severity', { values: SEVERITIES });
 
 const ActorRef = builder.objectRef<AuditEventRecord['actor']>('Actor').implement({
   description: 'Who or what caused the event.',
@@ -99,7 +112,7 @@ builder.node(AuditEventRef, {
   }),
 });
 
-export const AuditEventConnection = builder.connectionObject(
+const AuditEventConnection = builder.connectionObject(
   {
     type: AuditEventRef,
     name: 'AuditEventConnection',
@@ -120,19 +133,13 @@ builder.queryField('auditEvent', (t) =>
   }),
 );
 
-// --- timeline --------------------------------------------------------------------------------
+// --- connections -----------------------------------------------------------------------------
 
-export interface ConnectionArgs {
-  first?: number | null;
-  after?: string | null;
-  last?: number | null;
-  before?: string | null;
-}
+/** What both connection resolvers return (AuditEventConnection's shape). */
+type Connection = Page<{ cursor: string; node: StoredEvent }>;
 
-const position = (e: StoredEvent): TimelinePosition => ({ timestamp: e.record.timestamp, eventId: e.record.eventId });
-/** Keyset order: canonical timestamps are fixed-width, UUIDs lowercase, so text order is the order. */
-const compare = (a: TimelinePosition, b: TimelinePosition): number =>
-  a.timestamp === b.timestamp ? (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0) : a.timestamp < b.timestamp ? -1 : 1;
+const pageSizes = `page size ${PAGE_SIZE.default} by default, at most ${PAGE_SIZE.max}`;
+const connectionComplexity = (args: PageArgs) => ({ field: COST.connection, multiplier: costPageSize(args) });
 
 function checkCorrelationId(value: string, out: FieldViolation[]): void {
   const fail = (message: string): void => {
@@ -144,26 +151,6 @@ function checkCorrelationId(value: string, out: FieldViolation[]): void {
   if (Buffer.byteLength(value, 'utf8') > LIMITS.correlationIdMaxBytes) fail(`must be at most ${LIMITS.correlationIdMaxBytes} bytes in UTF-8`);
 }
 
-function checkSize(name: 'first' | 'last', value: number | null | undefined, out: FieldViolation[]): void {
-  if (value != null && (value < 0 || value > PAGE.max)) out.push({ path: name, message: `must be from 0 to ${PAGE.max}` });
-}
-
-function cursor(name: 'after' | 'before', value: string | null | undefined, out: FieldViolation[]): TimelinePosition | undefined {
-  if (value == null) return undefined;
-  try {
-    return decodeTimelineCursor(value, name);
-  } catch (e) {
-    if (e instanceof ValidationError) out.push(...e.violations);
-    else throw e;
-    return undefined;
-  }
-}
-
-interface Page {
-  edges: { cursor: string; node: StoredEvent }[];
-  pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
-}
-
 /**
  * One page of a correlation's events in (timestamp, eventId) order, by keyset.
  *
@@ -173,45 +160,28 @@ interface Page {
  * Backward (`last`, `before`; also `before` alone): the mirror image, scanned descending and
  * reversed. `first` and `last` together are refused.
  */
-export async function resolveTimeline(ctx: GraphQLContext, correlationId: string, args: ConnectionArgs): Promise<Page> {
+export async function resolveTimeline(ctx: GraphQLContext, correlationId: string, args: PageArgs): Promise<Connection> {
   const violations: FieldViolation[] = [];
   checkCorrelationId(correlationId, violations);
-  if (args.first != null && args.last != null) {
-    violations.push({ path: 'first', message: 'cannot be combined with last: page forwards with first/after or backwards with last/before' });
-  }
-  checkSize('first', args.first, violations);
-  checkSize('last', args.last, violations);
-  const after = cursor('after', args.after, violations);
-  const before = cursor('before', args.before, violations);
+  const { backward, size, after, before } = parsePageArgs(args, decodeTimelineCursor, violations);
   if (violations.length > 0) throw new ValidationError(violations);
 
-  const backward = args.last != null || (args.first == null && before !== undefined && after === undefined);
-  const size = (backward ? args.last : args.first) ?? PAGE.default;
-  let events: StoredEvent[];
-  let more: boolean;
-  if (backward) {
-    const page = await ctx.ledger.scanTimeline(correlationId, { ...(before ? { after: before } : {}), limit: size + 1, direction: 'desc' });
-    const found = after ? page.events.filter((e) => compare(position(e), after) > 0) : page.events;
-    more = found.length > size;
-    events = found.slice(0, size).reverse();
-  } else {
-    const page = await ctx.ledger.scanTimeline(correlationId, { ...(after ? { after } : {}), limit: size + 1, direction: 'asc' });
-    const found = before ? page.events.filter((e) => compare(position(e), before) < 0) : page.events;
-    more = found.length > size;
-    events = found.slice(0, size);
-  }
+  // Scan from the cursor the page starts at; the other one, when given, only bounds the result.
+  const from = backward ? before : after;
+  const page = await ctx.ledger.scanTimeline(correlationId, { ...(from ? { after: from } : {}), limit: size + 1, direction: backward ? 'desc' : 'asc' });
+  const bound = backward ? after : before;
+  const end = bound ? positionOf(bound) : undefined;
+  const found = end
+    ? page.events.filter((e) => {
+        const c = comparePositions(positionOf(e.record), end);
+        return backward ? c > 0 : c < 0;
+      })
+    : page.events;
+  const events = found.slice(0, size);
+  if (backward) events.reverse();
   for (const e of events) ctx.loaders.event.prime(e.record.eventId, e);
-
-  const edges = events.map((node) => ({ cursor: encodeTimelineCursor(position(node)), node }));
-  return {
-    edges,
-    pageInfo: {
-      hasNextPage: backward ? before !== undefined : more,
-      hasPreviousPage: backward ? more : after !== undefined,
-      startCursor: edges[0]?.cursor ?? null,
-      endCursor: edges[edges.length - 1]?.cursor ?? null,
-    },
-  };
+  const edges = events.map((node) => ({ cursor: encodeTimelineCursor(node.record), node }));
+  return pageOf(edges, { backward, more: found.length > size, behind: from !== undefined });
 }
 
 builder.queryField('timeline', (t) =>
@@ -221,10 +191,55 @@ builder.queryField('timeline', (t) =>
       type: AuditEventRef,
       description:
         `One correlation's events in (timestamp, eventId) order. Page forwards with first/after or backwards with last/before; ` +
-        `page size ${PAGE.default} by default, at most ${PAGE.max}. Cursors are stable: paging while events arrive neither repeats nor skips.`,
+        `${pageSizes}. Cursors are stable: paging while events arrive neither repeats nor skips.`,
       args: { correlationId: t.arg.string({ required: true }) },
-      complexity: (args) => ({ field: COST.connection, multiplier: costPageSize(args) }),
+      complexity: connectionComplexity,
       resolve: (_root, args, ctx) => resolveTimeline(ctx, args.correlationId, args),
+    },
+    AuditEventConnection,
+  ),
+);
+
+/**
+ * `auditEvents`: the secondary index chooses and orders the events; their content always comes
+ * from the ledger (one batched read through the request's DataLoader). An index entry the ledger
+ * does not back exactly — no such event, another timestamp, or a record outside the filter — is
+ * dropped, so a tampered index can hide events but never forge one.
+ */
+export async function resolveAuditEvents(ctx: GraphQLContext, args: PageArgs & { filter?: AuditEventFilterInput | null; orderBy?: IndexOrder | null }): Promise<Connection> {
+  if (!ctx.index) {
+    normalizeFilter(args.filter); // bad input is still reported as such
+    throw new AuditError(ErrorCode.INDEX_UNAVAILABLE, 'No event index is configured on this gateway');
+  }
+  const page = await ctx.index.query({ filter: args.filter, orderBy: args.orderBy, first: args.first, after: args.after, last: args.last, before: args.before });
+  const filter = normalizeFilter(args.filter);
+  const stored = await ctx.loaders.event.loadMany(page.edges.map((e) => e.eventId));
+  const edges: Connection['edges'] = [];
+  page.edges.forEach((e, i) => {
+    const node = stored[i];
+    if (node instanceof Error) throw node;
+    if (!node || comparePositions(positionOf(node.record), e.position) !== 0 || !matches(node.record, filter)) return;
+    edges.push({ cursor: e.cursor, node });
+  });
+  // The index's cursors, even when an unbacked entry was dropped at an end: paging goes on from there.
+  return { edges, pageInfo: page.pageInfo };
+}
+
+builder.queryField('auditEvents', (t) =>
+  t.connection(
+    {
+      authScopes: { scope: 'audit:read' },
+      type: AuditEventRef,
+      description:
+        'Events across correlations from the secondary index: lists are OR within a field, fields are AND, since/until are [since, until). ' +
+        `Ordered by (timestamp, eventId), newest first by default; ${pageSizes}. ` +
+        'Cursors are stable while events arrive. The index follows the ledger within moments of a write; when it cannot answer, INDEX_UNAVAILABLE.',
+      args: {
+        filter: t.arg({ type: AuditEventFilterRef }),
+        orderBy: t.arg({ type: AuditEventOrderEnum, defaultValue: 'TIMESTAMP_DESC' }),
+      },
+      complexity: connectionComplexity,
+      resolve: (_root, args, ctx) => resolveAuditEvents(ctx, args),
     },
     AuditEventConnection,
   ),

@@ -7,8 +7,8 @@
  * `afterEventId`) of the last event received.
  */
 import { ValidationError } from '../../errors.ts';
-import { normalizeFilter } from '../../index/query.ts';
-import { parseTxId, type LiveItem } from '../../live/feed.ts';
+import { normalizeFilter } from '../../events/filter.ts';
+import { parseTxId, type LiveItem } from '../../live/index.ts';
 import { builder } from '../builder.ts';
 import { createLoaders } from '../context.ts';
 import { AuditEventFilterRef } from '../inputs/AuditEventFilter.ts';

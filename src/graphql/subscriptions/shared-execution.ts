@@ -30,7 +30,7 @@
 import { execute, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { StoredEvent } from '../../ledger/port.ts';
-import type { LiveItem, LiveSubscription } from '../../live/feed.ts';
+import type { LiveItem, LiveSubscription } from '../../live/index.ts';
 import { createLoaders, type GraphQLContext } from '../context.ts';
 
 type Result = ExecutionResult | Promise<ExecutionResult>;

@@ -1,0 +1,147 @@
+/**
+ * The Redis index's scripts, seen from TypeScript: the arguments they take and the replies they
+ * give (redis-scripts/*.lua documents each side's layout; the two must change together).
+ */
+import { positionOf } from '../events/paging.ts';
+import type { BuiltIndex } from './bulk-build.ts';
+import { CODED_FIELDS, codedValue, type CodedField } from './codes.ts';
+import type { ProbeRequest, ProbeResult, ScanResult, ScanStream } from './executor.ts';
+import type { ApplyBatch, ApplyResult, IndexState, IndexStatus } from './port.ts';
+import { encodePosition, fieldKey, GLOBAL_KEY, setFieldKeys } from './members.ts';
+import type { MemberFilter } from './plan.ts';
+import { lexArg } from './range.ts';
+import type { Arg } from './redis-commands.ts';
+
+/** The meta hash (HGETALL, flat) as an IndexState; null when there is none or it has no epoch. */
+export function parseState(flat: string[]): IndexState | null {
+  if (flat.length === 0) return null;
+  const h: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) h[flat[i]!] = flat[i + 1]!;
+  if (h.epoch === undefined) return null;
+  return {
+    epoch: h.epoch,
+    checkpoint: h.checkpoint ?? '0',
+    status: (h.status ?? 'clearing') as IndexStatus,
+    target: h.target ?? '0',
+    events: Number(h.events ?? 0),
+    applied: Number(h.applied ?? 0),
+  };
+}
+
+export type RefusalReason = Extract<ApplyResult, { ok: false }>['reason'];
+
+/** A write script's reply: {'ok', added, status} or {reason}. */
+export const applyResult = ([outcome, added, status]: [string, number?, string?]): ApplyResult =>
+  outcome === 'ok' ? { ok: true, added: Number(added), status: status as IndexStatus } : { ok: false, reason: outcome as RefusalReason };
+
+/** Field codes of the coded fields, as the scripts know them. */
+const FC: Record<CodedField, string> = { eventCategory: 'ec', resourceType: 'rt', actorType: 'at', outcome: 'oc' };
+
+/** The arguments of one apply script (after the namespace … max codes): coded values, events, sets. */
+export function applyArgs(batch: ApplyBatch): { args: Arg[]; events: number } {
+  const distinct = new Map<string, number>();
+  const rows: { pos: string; coded: number[]; keys: string[] }[] = [];
+  for (const tx of batch.txs) {
+    for (const r of tx.records) {
+      const coded = CODED_FIELDS.map((f) => {
+        const v = codedValue(r, f);
+        if (v === undefined) return 0;
+        const key = fieldKey(f, v);
+        let d = distinct.get(key);
+        if (d === undefined) distinct.set(key, (d = distinct.size + 1));
+        return d;
+      });
+      rows.push({ pos: encodePosition(positionOf(r)), coded, keys: setFieldKeys(r) });
+    }
+  }
+  // Position order: every list built from it is ascending, which the chunked insert wants.
+  rows.sort((a, b) => (a.pos < b.pos ? -1 : a.pos > b.pos ? 1 : 0));
+  const blob = Buffer.alloc(rows.length * 38);
+  const sets = new Map<string, number[]>([[GLOBAL_KEY, []]]);
+  rows.forEach((row, i) => {
+    const o = i * 38;
+    blob.write(row.pos, o, 'latin1');
+    row.coded.forEach((d, f) => blob.writeUInt32BE(d, o + 22 + f * 4));
+    for (const key of row.keys) {
+      let list = sets.get(key);
+      if (!list) sets.set(key, (list = []));
+      list.push(i + 1);
+    }
+  });
+  const args: Arg[] = [distinct.size, ...distinct.keys(), blob, sets.size];
+  for (const [key, list] of sets) {
+    const idx = Buffer.alloc(list.length * 4);
+    list.forEach((n, j) => idx.writeUInt32BE(n, j * 4));
+    args.push(key, idx);
+  }
+  return { args, events: rows.length };
+}
+
+/** A bulk-load script writes about this many members (~10 ms of Redis), … */
+const LOAD_MEMBERS_PER_SCRIPT = 16_384;
+/** … and slices of at most this many sets (many small ones: one per correlation). */
+const LOAD_SETS_PER_SCRIPT = 2_000;
+
+/** The set slices of a bulk load (load.lua, after the chunk size), one script's worth at a time. */
+export function* loadArgs(built: BuiltIndex, chunkSize: number): Generator<Arg[]> {
+  const slice = chunkSize * Math.max(1, Math.floor(LOAD_MEMBERS_PER_SCRIPT / chunkSize));
+  let args: Arg[] = [];
+  let members = 0;
+  for (const [key, list] of built.sets) {
+    for (let i = 0; i < list.length; i += slice) {
+      const part = list.slice(i, i + slice);
+      args.push(key, i / chunkSize, Buffer.from(part.join(''), 'latin1'));
+      members += part.length;
+      if (members >= LOAD_MEMBERS_PER_SCRIPT || args.length >= 3 * LOAD_SETS_PER_SCRIPT) {
+        yield args;
+        args = [];
+        members = 0;
+      }
+    }
+  }
+  if (args.length > 0) yield args;
+}
+
+/** The arguments of load-commit.lua after the lease ms. */
+export function loadCommitArgs(built: BuiltIndex): Arg[] {
+  const u = built.used;
+  const codes: Arg[] = built.codes.flatMap((c) => [c.key, c.dense ? -c.code : c.code, c.count]);
+  return [built.lastTxId, built.events, built.applied, u.eventCategory, u.resourceType, u.actorType, u.outcome, ...codes];
+}
+
+export function probeArgs(namespace: string, req: ProbeRequest): Arg[] {
+  return [namespace, lexArg(req.range.min, 'min'), lexArg(req.range.max, 'max'), req.keys.length, ...req.keys, req.coded.length, ...req.coded];
+}
+
+/** probe.lua's reply: the index's status, and when it is ready what the query asked for. */
+export function probeReply(r: (string | number)[], req: ProbeRequest): { status: string; checkpoint: string; target: string; result: ProbeResult } {
+  const [status, checkpoint, target, gen, events] = r as [string, string, string, string, number];
+  const counts = r.slice(5, 5 + req.keys.length) as number[];
+  const coded = req.coded.map((_, i) => {
+    const code = Number(r[5 + req.keys.length + 2 * i]);
+    const count = Number(r[6 + req.keys.length + 2 * i]);
+    return code === 0 ? null : { code: Math.abs(code), dense: code < 0, count };
+  });
+  return { status, checkpoint, target, result: { gen, events: Number(events), counts, coded } };
+}
+
+export function scanArgs(namespace: string, streams: readonly ScanStream[], filter: MemberFilter): Arg[] {
+  const args: Arg[] = [namespace, filter.codes.length];
+  for (const c of filter.codes) args.push(FC[c.field], Buffer.from(c.codes), c.overflowKeys.length, ...c.overflowKeys);
+  args.push(filter.sets.length);
+  for (const keys of filter.sets) args.push(keys.length, ...keys);
+  args.push(streams.length);
+  for (const s of streams) args.push(s.key, lexArg(s.range.min, 'min'), lexArg(s.range.max, 'max'), s.desc ? 1 : 0, s.limit, s.budget);
+  return args;
+}
+
+export function scanReply([gen, ...per]: [Buffer, ...[number, Buffer, ...Buffer[]][]]): { gen: string; results: ScanResult[] } {
+  return {
+    gen: gen.toString(),
+    results: per.map(([done, last, ...members]) => ({
+      done: Number(done) === 1,
+      last: last.length > 0 ? last.toString('latin1') : null,
+      members: members.map((m) => m.toString('latin1')),
+    })),
+  };
+}
