@@ -8,7 +8,7 @@
  * Public surface: `runVerify(argv, io?) -> Promise<CliResult>` (argv: the words after `verify`).
  */
 import { readFile } from 'node:fs/promises';
-import { parseHash, parseUint64 } from '../proof/hashing.ts';
+import { parseHash, parseUint64 } from '../proof/codecs.ts';
 import type { LedgerState } from '../proof/types.ts';
 import { verifyProofBundle } from '../proof/verify.ts';
 

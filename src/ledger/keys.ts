@@ -9,8 +9,8 @@
  * it never contains `/`: the `/` after it ends the component and `tl/rr-1/` cannot be a prefix of
  * any key of `rr-10`, `rr-1:x`, `rr-1%` or `rr-1/x` (whose `/` is escaped to `%2F`).
  */
-import { ValidationError } from '../errors.ts';
 import { isWellFormed } from '../events/json.ts';
+import { MAX_TIMESTAMP_MS, parseCanonicalTimestamp } from '../events/time.ts';
 import { isUuid } from '../events/uuid.ts';
 import type { TimelinePosition } from './port.ts';
 
@@ -24,14 +24,11 @@ export const KEY_SPACES = [TIMELINE_PREFIX, EVENT_ID_PREFIX] as const;
 export const TIMESTAMP_DIGITS = 15;
 /** immudb refuses keys longer than 1024 bytes (its default maxKeyLen). */
 export const MAX_KEY_BYTES = 1024;
-/** 9999-12-31T23:59:59.999Z: the last instant with a 4-digit year; fits 15 digits. */
-const MAX_TIMESTAMP_MS = 253402300799999;
 
 const UNRESERVED = /^[A-Za-z0-9._~-]$/;
 const ALL_UNRESERVED = /^[A-Za-z0-9._~-]+$/;
 const ESCAPED_COMPONENT = /^(?:[A-Za-z0-9._~-]|%[0-9A-F]{2})+$/;
 const LOWER_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const CANONICAL_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 const UNRESERVED_BYTE: boolean[] = Array.from({ length: 256 }, (_, b) => UNRESERVED.test(String.fromCharCode(b)));
 const HEX = '0123456789ABCDEF';
@@ -77,8 +74,8 @@ export function unescapeKeyComponent(escaped: string): string {
 }
 
 function timestampDigits(timestamp: string): string {
-  const ms = CANONICAL_TIMESTAMP.test(timestamp) ? Date.parse(timestamp) : Number.NaN;
-  if (!Number.isFinite(ms) || new Date(ms).toISOString() !== timestamp || ms < 0 || ms > MAX_TIMESTAMP_MS) {
+  const ms = parseCanonicalTimestamp(timestamp);
+  if (ms === null) {
     throw new TypeError('timestamp must be RFC 3339 UTC with milliseconds, from 1970 to 9999');
   }
   return String(ms).padStart(TIMESTAMP_DIGITS, '0');
@@ -154,36 +151,4 @@ export function parseTimelineKey(key: Uint8Array): ParsedTimelineKey {
     throw new Error(`malformed timeline key: ${(e as Error).message}`);
   }
   return { correlationId, timestamp, eventId };
-}
-
-/*
- * Timeline cursors: base64url("t1:<15-digit ms>:<eventId>"). "t1" versions the format and keeps
- * these apart from other connections' cursors. The position alone is meaningful in any timeline,
- * so the correlationId is not part of it.
- */
-const CURSOR_VERSION = 't1';
-const CURSOR_PAYLOAD = /^t1:(\d{15}):([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
-const CURSOR_MAX_LENGTH = 128;
-
-export function encodeTimelineCursor(position: TimelinePosition): string {
-  const payload = `${CURSOR_VERSION}:${timestampDigits(position.timestamp)}:${eventIdPart(position.eventId)}`;
-  return Buffer.from(payload, 'latin1').toString('base64url');
-}
-
-/** Strict: anything but an `encodeTimelineCursor` output is a `ValidationError` at `path`. */
-export function decodeTimelineCursor(cursor: unknown, path = 'cursor'): TimelinePosition {
-  const invalid = () => new ValidationError([{ path, message: 'is not a valid timeline cursor' }]);
-  if (typeof cursor !== 'string' || cursor.length === 0 || cursor.length > CURSOR_MAX_LENGTH || !/^[A-Za-z0-9_-]+$/.test(cursor)) {
-    throw invalid();
-  }
-  const bytes = Buffer.from(cursor, 'base64url');
-  // Node's decoder is lenient (ignores stray bits): demand the one canonical spelling.
-  if (bytes.toString('base64url') !== cursor) throw invalid();
-  const m = CURSOR_PAYLOAD.exec(bytes.toString('latin1'));
-  if (!m) throw invalid();
-  try {
-    return { timestamp: digitsTimestamp(m[1]!), eventId: m[2]! };
-  } catch {
-    throw invalid();
-  }
 }

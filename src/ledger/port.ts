@@ -22,6 +22,9 @@ export interface AppendResult {
   created: boolean;
 }
 
+/** Told the results of one successful append (Ledger.onAppended). */
+export type AppendListener = (results: AppendResult[]) => void;
+
 /** Keyset position inside one correlation's timeline. */
 export interface TimelinePosition {
   timestamp: string;
@@ -57,12 +60,19 @@ export type BulkReadStep =
 export interface Ledger {
   readonly kind: 'immudb' | 'embedded';
   readonly database: string;
+  /** Most events one append may hold (one transaction: a caller's batch is never split). */
+  readonly maxEventsPerAppend: number;
   /**
    * Appends the events in one transaction, all or nothing. Each result carries a proof bundle
    * that was verified against the gateway's trusted state before it is returned.
    * Throws AuditError EVENT_ID_CONFLICT (nothing written) when an eventId is stored with other content.
    */
   append(events: NewEvent[]): Promise<AppendResult[]>;
+  /**
+   * Calls `listener` with the results of every append on this ledger that succeeds, before the
+   * appending caller continues (the indexer's kick, the live feed's `appended`). Returns its removal.
+   */
+  onAppended(listener: AppendListener): () => void;
   /** Verified read with a fresh proof from `trusted` (default: the gateway's trusted state). null when absent. */
   getVerified(eventId: string, trusted?: LedgerState): Promise<AppendResult | null>;
   /** Batched plain read by eventId (for DataLoader); position i answers eventIds[i]. */

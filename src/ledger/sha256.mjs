@@ -1,23 +1,17 @@
 /**
  * SHA-256 (FIPS 180-4) of short inputs into a caller's buffer, in plain JavaScript, for the ledgers'
- * hot hashing: the embedded ledger's start-up hashes ~4 inputs of 33–84 bytes per transaction (3 in
- * the worker thread, alh-thread.mjs; the AHTree's inner node on the main thread), millions of them
- * for a million single-event transactions; the immudb ledger builds each committed tx's hash tree
- * (~600 hashes of 33–150 bytes for a batch of 100 events: 0.87 → 0.38 ms a tree, measured
- * 2026-12-03 on the same machine).
+ * hot hashing: the embedded ledger's start-up hashes a few inputs of 33–84 bytes per transaction (in
+ * the worker thread, alh-thread.mjs, and the AHTree's inner node on the main thread), millions of
+ * them for a million single-event transactions; the immudb ledger builds each committed tx's hash
+ * tree (hundreds of hashes of 33–150 bytes for a batch of 100 events), markedly faster than
+ * node:crypto.
  *
- * Written by hand because no library was close (issue 6, measured 2026-12-03, node 20.20, 2 shared
- * cores, load average 2.6–4.1; BENCHMARKS.md "Embedded ledger"): start-up of 1,000,000 events at
- * 1 per tx, 'chain' verification, 3 fresh processes each, this file swapped for each candidate in
- * both threads —
- *   this file                                  5.7 / 6.5 / 6.6 s wall, 11.0–12.6 s CPU
- *   node:crypto crypto.hash('sha256', …)       8.4 / 8.7 / 9.2 s wall (+33 %), 16.3–17.5 s CPU
- *   node:crypto createHash().update().digest() 10.1 / 10.5 / 11.5 s wall (+61 %), 19.6–22.1 s CPU
- *   @noble/hashes 2.4.0 sha256.create().update().digestInto()
- *                                              11.8 / 12.5 / 13.9 s wall (+92 %), 22.8–27.3 s CPU
- * Per call on these inputs ~0.8 µs here against 1.9–2.1 µs for the others: node:crypto pays the
- * crossing into C++ and a result Buffer per call, noble a hasher object and a DataView per call;
- * both leave garbage to collect. Re-measure before replacing it (a library within ~10 % wins).
+ * Written by hand because no library was close (issue 6; BENCHMARKS.md "Embedded ledger"): with
+ * node:crypto (crypto.hash or createHash) or @noble/hashes in its place, in both threads, start-up
+ * of a million single-event transactions took markedly longer, in wall time and CPU. node:crypto
+ * pays the crossing into C++ and a result Buffer per call, noble a hasher object and a DataView per
+ * call; both leave garbage to collect. Re-measure before replacing it (a library that comes close
+ * wins).
  *
  * Plain JavaScript (not TypeScript) so that the start-up worker thread imports it without a
  * TypeScript loader. Only used where a wrong digest fails loudly: a chain or tree rebuilt with it is

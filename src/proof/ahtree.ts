@@ -17,6 +17,7 @@
  *   length differs from what immudb would have produced for (i, j).
  */
 import { HASH_SIZE, LEAF_PREFIX, NODE_PREFIX, sha256 } from './hashing.ts';
+import type { HashInto } from './htree.ts';
 
 /** Node n-th append, l-th digest written during that append (immudb's `node(n, l)`). */
 interface NodeRef {
@@ -183,9 +184,6 @@ const digestsFor = (n: number): number => 2 * n - popcount(n);
 
 const INITIAL_CAPACITY = 1024; // digests
 
-/** Writes sha256(src[start..end)) to out[at..at+32). */
-export type Sha256Into = (src: Uint8Array, start: number, end: number, out: Uint8Array, at: number) => void;
-
 export class AHTree {
   private buf: Buffer;
   private digests = 0;
@@ -196,7 +194,7 @@ export class AHTree {
    * `hashInto`: how appends hash inner nodes, when not node:crypto (the embedded ledger passes an
    * allocation-free one for start-up). Roots and proofs are hashed with node:crypto either way.
    */
-  constructor(private readonly hashInto: Sha256Into | null = null) {
+  constructor(private readonly hashInto: HashInto | null = null) {
     this.buf = Buffer.allocUnsafe(INITIAL_CAPACITY * HASH_SIZE);
   }
 

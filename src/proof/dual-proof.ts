@@ -8,21 +8,13 @@
  *   the Alh of tx n, and `header(id)` must return any committed tx (1..last).
  * - `buildDualProof(sourceTx, targetTx, store): DualProofJson` (sourceTx.id <= targetTx.id).
  * - `buildLinearProof(sourceTxId, targetTxId, store)`: Alh@source, then each later tx's innerHash.
- * - `buildProofBundle(input): ProofBundle`: a whole `auditgraph.proof.v2` bundle for one entry of a
- *   committed tx, linked to a trusted tx (either side of it), optionally signed.
+ * Whole bundles over such a dual proof: bundle.ts.
  */
 import type { AHTree } from './ahtree.ts';
-import {
-  stateSignaturePayload,
-  toBase64,
-  toHex,
-  txAlh,
-  txHeaderToJson,
-  txInnerHash,
-  ZERO_HASH,
-  type TxHeader,
-} from './hashing.ts';
-import { PROOF_FORMAT, type DualProofJson, type ProofBundle, type StateSignatureJson } from './types.ts';
+import { toHex } from './codecs.ts';
+import { ZERO_HASH } from './hashing.ts';
+import { txAlh, txHeaderToJson, txInnerHash, type TxHeader } from './tx-header.ts';
+import type { DualProofJson } from './types.ts';
 
 export interface DualProofStore {
   aht: AHTree;
@@ -75,46 +67,6 @@ export function buildDualProof(sourceTx: TxHeader, targetTx: TxHeader, store: Du
       sourceTxId: linear.sourceTxId.toString(),
       targetTxId: linear.targetTxId.toString(),
       terms: hex(linear.terms),
-    },
-  };
-}
-
-export interface ProofBundleInput {
-  ledger: ProofBundle['ledger'];
-  database: string;
-  /** Gateway-level key and value (without immudb's one-byte prefixes), and the entry's KV metadata bytes (none: empty). */
-  key: Uint8Array;
-  value: Uint8Array;
-  metadata?: Uint8Array;
-  tx: TxHeader;
-  /** The entry's position in tx and its htree proof (`HTree.inclusionProof(leaf)`); width is tx.nEntries. */
-  leaf: number;
-  inclusionTerms: readonly Uint8Array[];
-  /** Header of the tx the reader trusts; its Alh becomes trustedState.txHash. */
-  trustedTx: TxHeader;
-  store: DualProofStore;
-  /** Signs `stateSignaturePayload(database, state.txId, state.txHash)`; omitted: signature null. */
-  sign?: (payload: Buffer) => StateSignatureJson;
-}
-
-export function buildProofBundle(input: ProofBundleInput): ProofBundle {
-  const { tx, trustedTx } = input;
-  // The lower id is the source; the state handed out is the higher one.
-  const [source, target] = trustedTx.id <= tx.id ? [trustedTx, tx] : [tx, trustedTx];
-  const targetAlh = txAlh(target);
-  return {
-    format: PROOF_FORMAT,
-    ledger: input.ledger,
-    database: input.database,
-    entry: { key: toBase64(input.key), value: toBase64(input.value), metadata: toHex(input.metadata ?? new Uint8Array(0)) },
-    tx: txHeaderToJson(tx),
-    inclusion: { leaf: input.leaf, width: tx.nEntries, terms: input.inclusionTerms.map(toHex) },
-    trustedState: { txId: trustedTx.id.toString(), txHash: toHex(txAlh(trustedTx)) },
-    dualProof: buildDualProof(source, target, input.store),
-    state: {
-      txId: target.id.toString(),
-      txHash: toHex(targetAlh),
-      signature: input.sign ? input.sign(stateSignaturePayload(input.database, target.id, targetAlh)) : null,
     },
   };
 }

@@ -10,6 +10,7 @@
  * - `verifyProofBundle(bundle: unknown, trusted?: LedgerState): VerifyResult` never throws.
  * - `assertProofBundle(bundle, trusted?)` returns the ok result or throws `verificationFailed(check)`.
  * - `VerifyResult`, `CHECKS` / `CheckName` (the stable check names).
+ * Bundles are parsed by bundle-parse.ts, signatures checked by signature.ts.
  *
  * Checks, in the order they run (the first failure is reported):
  * - `format`          shape and encodings: every field present with its type, no unknown field,
@@ -48,68 +49,21 @@
  */
 import crypto from 'node:crypto';
 import { verificationFailed } from '../errors.ts';
-import {
-  ahtLeaf,
-  verifyAhtConsistency,
-  verifyAhtInclusion,
-  verifyAhtLastInclusion,
-} from './ahtree.ts';
-import {
-  alhOf,
-  checkKvMetadata,
-  checkTxHeaderVersion,
-  EMPTY,
-  entryDigest,
-  HASH_MSG,
-  isUint32,
-  parseHex,
-  parseBase64,
-  parseHash,
-  parseInt64,
-  parseUint64,
-  stateSignaturePayload,
-  toHex,
-  txAlh,
-  verifyHTreeInclusion,
-  ZERO_HASH,
-  type HTreeFolds,
-  type TxHeader,
-} from './hashing.ts';
-import { PROOF_FORMAT, PROOF_FORMAT_V1, type LedgerState, type ProofBundle } from './types.ts';
+import { ahtLeaf, verifyAhtConsistency, verifyAhtInclusion, verifyAhtLastInclusion } from './ahtree.ts';
+import { hashList, header, obj, parse, parseEntry, u32, type Parsed } from './bundle-parse.ts';
+import { CheckFailed, fail, type CheckName } from './checks.ts';
+import { parseHash, parseUint64, toHex } from './codecs.ts';
+import { checkKvMetadata, entryDigest, ZERO_HASH } from './hashing.ts';
+import { verifyHTreeInclusion, type HTreeFolds } from './htree.ts';
+import { checkSignature, stateSignaturePayload } from './signature.ts';
+import { alhOf, txAlh, type TxHeader } from './tx-header.ts';
+import { PROOF_FORMAT, type LedgerState, type ProofBundle } from './types.ts';
+
+export { CHECKS, type CheckName } from './checks.ts';
 
 export type VerifyResult =
   | { ok: true; summary: string; txId: string; state: LedgerState }
   | { ok: false; check: string; message: string };
-
-export const CHECKS = [
-  'format',
-  'trustedState',
-  'entry',
-  'inclusion',
-  'dualProof.sourceTx',
-  'dualProof.targetTx',
-  'dualProof.linking',
-  'dualProof.inclusion',
-  'dualProof.consistency',
-  'dualProof.lastInclusion',
-  'dualProof.linear',
-  'state',
-  'signature',
-] as const;
-export type CheckName = (typeof CHECKS)[number];
-
-class CheckFailed extends Error {
-  constructor(
-    readonly check: CheckName,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-const fail = (check: CheckName, message: string): never => {
-  throw new CheckFailed(check, message);
-};
 
 export function verifyProofBundle(bundle: unknown, trusted?: LedgerState): VerifyResult {
   try {
@@ -185,128 +139,12 @@ function checkEntryInclusion(bundle: ProofBundle, tx: TxHeader, v2: boolean, mem
   const { key, value, metadata } = parseEntry(bundle.entry, 'bundle.entry', v2);
   checkEntry(key, metadata, tx);
   const inc = obj(bundle.inclusion, 'bundle.inclusion', ['leaf', 'width', 'terms']);
-  const leaf = u32(inc.leaf, 'bundle.inclusion.leaf');
-  const width = u32(inc.width, 'bundle.inclusion.width');
-  if (width !== tx.nEntries) fail('inclusion', `width ${width} != tx.nEntries ${tx.nEntries}`);
-  if (leaf >= width) fail('inclusion', `leaf ${leaf} >= width ${width}`);
-  if (!verifyHTreeInclusion(hashList(inc.terms, 'bundle.inclusion.terms', memo.terms), leaf, width, entryDigest(key, value, tx.version, metadata), tx.eH, memo.folds)) {
-    fail('inclusion', 'entry digest does not reach tx.eH');
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Parsing: everything is decoded once, strictly, before any hash is computed.
-
-interface Parsed {
-  ledger: string;
-  database: string;
-  key: Buffer;
-  value: Buffer;
-  /** KVMetadata bytes of the entry (always empty in a v1 bundle). */
-  metadata: Buffer;
-  tx: TxHeader;
-  inclusion: { leaf: number; width: number; terms: Buffer[] };
-  trusted: { txId: bigint; txHash: Buffer };
-  dp: {
-    source: TxHeader;
-    target: TxHeader;
-    inclusion: Buffer[];
-    consistency: Buffer[];
-    targetBlTxAlh: Buffer;
-    lastInclusion: Buffer[];
-    linear: { sourceTxId: bigint; targetTxId: bigint; terms: Buffer[] };
+  const inclusion = {
+    leaf: u32(inc.leaf, 'bundle.inclusion.leaf'),
+    width: u32(inc.width, 'bundle.inclusion.width'),
+    terms: hashList(inc.terms, 'bundle.inclusion.terms', memo.terms),
   };
-  state: { txId: bigint; txHash: Buffer; signature: { publicKey: Buffer; signature: Buffer } | null };
-}
-
-const formatFail = (path: string, why: string): never => fail('format', `${path}: ${why}`);
-
-/** A plain JSON-like object with exactly these keys (own, enumerable; no prototype tricks). */
-function obj(v: unknown, path: string, keys: readonly string[]): Record<string, unknown> {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return formatFail(path, 'expected an object');
-  const proto = Object.getPrototypeOf(v);
-  if (proto !== Object.prototype && proto !== null) formatFail(path, 'expected a plain object');
-  const own = Object.keys(v);
-  for (const k of own) if (!keys.includes(k)) formatFail(path, `unknown field "${k}"`);
-  for (const k of keys) if (!Object.prototype.hasOwnProperty.call(v, k)) formatFail(path, `missing field "${k}"`);
-  if (Object.getOwnPropertySymbols(v).length > 0) formatFail(path, 'unexpected symbol keys');
-  return v as Record<string, unknown>;
-}
-
-const hash = (v: unknown, path: string): Buffer => parseHash(v) ?? formatFail(path, HASH_MSG);
-const u64 = (v: unknown, path: string): bigint => parseUint64(v) ?? formatFail(path, 'expected a canonical decimal uint64 string');
-const txId = (v: unknown, path: string): bigint => {
-  const id = u64(v, path);
-  return id >= 1n ? id : formatFail(path, 'tx ids start at 1');
-};
-const u32 = (v: unknown, path: string): number => (isUint32(v) ? v : formatFail(path, 'expected an integer in [0, 2^32-1]'));
-const b64 = (v: unknown, path: string): Buffer => parseBase64(v) ?? formatFail(path, 'expected canonical padded base64');
-
-/**
- * With `parsed`, terms already parsed (by their text) are looked up rather than parsed again: the
- * bundles of one tx share most of their terms, and parsing is a pure function of the string.
- */
-function hashList(v: unknown, path: string, parsed?: Map<string, Buffer>): Buffer[] {
-  if (!Array.isArray(v)) return formatFail(path, 'expected an array of hashes');
-  // Index-based so holes in a sparse array count as bad entries, not as skipped ones.
-  const out: Buffer[] = [];
-  for (let i = 0; i < v.length; i++) {
-    const t: unknown = v[i];
-    // Only strings are looked up (anything else, holes included, goes through `hash` and fails there).
-    let h = parsed && typeof t === 'string' ? parsed.get(t) : undefined;
-    if (h === undefined) {
-      h = hash(t, `${path}[${i}]`);
-      parsed?.set(t as string, h);
-    }
-    out.push(h);
-  }
-  return out;
-}
-
-function wellFormedString(v: unknown, path: string): string {
-  if (typeof v !== 'string') return formatFail(path, 'expected a string');
-  // Lone surrogates would be signed as U+FFFD: reject so the signed bytes are the shown text.
-  if (Buffer.from(v, 'utf8').toString('utf8') !== v) formatFail(path, 'not well-formed Unicode');
-  return v;
-}
-
-const HEADER_KEYS_V1 = ['id', 'prevAlh', 'ts', 'nEntries', 'eH', 'blTxId', 'blRoot'] as const;
-const HEADER_KEYS_V2 = ['id', 'prevAlh', 'ts', 'version', 'metadata', 'nEntries', 'eH', 'blTxId', 'blRoot'] as const;
-
-/** A header of a v2 bundle (`v2`) or of a v1 bundle (v0, no metadata). */
-function header(v: unknown, path: string, v2: boolean): TxHeader {
-  const o = obj(v, path, v2 ? HEADER_KEYS_V2 : HEADER_KEYS_V1);
-  const nEntries = u32(o.nEntries, `${path}.nEntries`);
-  if (nEntries < 1) formatFail(`${path}.nEntries`, 'a tx holds at least one entry');
-  let version = 0;
-  let metadata = EMPTY;
-  if (v2) {
-    metadata = parseHex(o.metadata) ?? formatFail(`${path}.metadata`, 'expected lowercase hex');
-    const why = checkTxHeaderVersion(o.version, metadata, nEntries);
-    if (why) formatFail(`${path}.${why.field}`, why.message);
-    version = o.version as number;
-  }
-  return {
-    id: txId(o.id, `${path}.id`),
-    prevAlh: hash(o.prevAlh, `${path}.prevAlh`),
-    ts: parseInt64(o.ts) ?? formatFail(`${path}.ts`, 'expected a canonical decimal int64 string'),
-    version,
-    metadata,
-    nEntries,
-    eH: hash(o.eH, `${path}.eH`),
-    blTxId: u64(o.blTxId, `${path}.blTxId`),
-    blRoot: hash(o.blRoot, `${path}.blRoot`),
-  };
-}
-
-/** An entry: key and value (base64), and in v2 its KV metadata (hex; empty in a v1 bundle). */
-function parseEntry(v: unknown, path: string, v2: boolean): { key: Buffer; value: Buffer; metadata: Buffer } {
-  const e = obj(v, path, v2 ? ['key', 'value', 'metadata'] : ['key', 'value']);
-  return {
-    key: b64(e.key, `${path}.key`),
-    value: b64(e.value, `${path}.value`),
-    metadata: v2 ? (parseHex(e.metadata) ?? formatFail(`${path}.metadata`, 'expected lowercase hex')) : EMPTY,
-  };
+  checkInclusion(key, value, metadata, tx, inclusion, memo.folds);
 }
 
 /** The entry is one immudb can hold in `tx`: a key (of a length v1 digests can count), metadata only in v1, canonical. */
@@ -318,73 +156,13 @@ function checkEntry(key: Buffer, metadata: Buffer, tx: TxHeader): void {
   if (why) fail('entry', `metadata: ${why}`);
 }
 
-function parse(bundle: unknown): Parsed {
-  const b = obj(bundle, 'bundle', [
-    'format',
-    'ledger',
-    'database',
-    'entry',
-    'tx',
-    'inclusion',
-    'trustedState',
-    'dualProof',
-    'state',
-  ]);
-  if (b.format !== PROOF_FORMAT && b.format !== PROOF_FORMAT_V1) formatFail('format', `expected "${PROOF_FORMAT}" or "${PROOF_FORMAT_V1}"`);
-  const v2 = b.format === PROOF_FORMAT;
-  if (b.ledger !== 'immudb' && b.ledger !== 'embedded') formatFail('ledger', 'expected "immudb" or "embedded"');
-  const database = wellFormedString(b.database, 'database');
-  if (database.length === 0) formatFail('database', 'empty');
-
-  const entry = parseEntry(b.entry, 'entry', v2);
-  const incl = obj(b.inclusion, 'inclusion', ['leaf', 'width', 'terms']);
-  const ts = obj(b.trustedState, 'trustedState', ['txId', 'txHash']);
-  const dp = obj(b.dualProof, 'dualProof', [
-    'sourceTx',
-    'targetTx',
-    'inclusionProof',
-    'consistencyProof',
-    'targetBlTxAlh',
-    'lastInclusionProof',
-    'linearProof',
-  ]);
-  const lp = obj(dp.linearProof, 'dualProof.linearProof', ['sourceTxId', 'targetTxId', 'terms']);
-  const st = obj(b.state, 'state', ['txId', 'txHash', 'signature']);
-  let signature: Parsed['state']['signature'] = null;
-  if (st.signature !== null) {
-    const sig = obj(st.signature, 'state.signature', ['publicKey', 'signature']);
-    signature = {
-      publicKey: b64(sig.publicKey, 'state.signature.publicKey'),
-      signature: b64(sig.signature, 'state.signature.signature'),
-    };
+/** The entry's digest reaches tx.eH through its htree proof (`folds`: see verifyHTreeInclusion). */
+function checkInclusion(key: Buffer, value: Buffer, metadata: Buffer, tx: TxHeader, { leaf, width, terms }: Parsed['inclusion'], folds?: HTreeFolds): void {
+  if (width !== tx.nEntries) fail('inclusion', `width ${width} != tx.nEntries ${tx.nEntries}`);
+  if (leaf >= width) fail('inclusion', `leaf ${leaf} >= width ${width}`);
+  if (!verifyHTreeInclusion(terms, leaf, width, entryDigest(key, value, tx.version, metadata), tx.eH, folds)) {
+    fail('inclusion', 'entry digest does not reach tx.eH');
   }
-
-  return {
-    ledger: b.ledger as string,
-    database,
-    ...entry,
-    tx: header(b.tx, 'tx', v2),
-    inclusion: {
-      leaf: u32(incl.leaf, 'inclusion.leaf'),
-      width: u32(incl.width, 'inclusion.width'),
-      terms: hashList(incl.terms, 'inclusion.terms'),
-    },
-    trusted: { txId: txId(ts.txId, 'trustedState.txId'), txHash: hash(ts.txHash, 'trustedState.txHash') },
-    dp: {
-      source: header(dp.sourceTx, 'dualProof.sourceTx', v2),
-      target: header(dp.targetTx, 'dualProof.targetTx', v2),
-      inclusion: hashList(dp.inclusionProof, 'dualProof.inclusionProof'),
-      consistency: hashList(dp.consistencyProof, 'dualProof.consistencyProof'),
-      targetBlTxAlh: hash(dp.targetBlTxAlh, 'dualProof.targetBlTxAlh'),
-      lastInclusion: hashList(dp.lastInclusionProof, 'dualProof.lastInclusionProof'),
-      linear: {
-        sourceTxId: txId(lp.sourceTxId, 'dualProof.linearProof.sourceTxId'),
-        targetTxId: txId(lp.targetTxId, 'dualProof.linearProof.targetTxId'),
-        terms: hashList(lp.terms, 'dualProof.linearProof.terms'),
-      },
-    },
-    state: { txId: txId(st.txId, 'state.txId'), txHash: hash(st.txHash, 'state.txHash'), signature },
-  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -403,13 +181,7 @@ function verify(bundle: unknown, trustedArg: LedgerState | undefined): VerifyRes
 
   checkEntry(p.key, p.metadata, p.tx);
 
-  // Entry → tx.eH.
-  const { leaf, width, terms } = p.inclusion;
-  if (width !== p.tx.nEntries) fail('inclusion', `width ${width} != tx.nEntries ${p.tx.nEntries}`);
-  if (leaf >= width) fail('inclusion', `leaf ${leaf} >= width ${width}`);
-  if (!verifyHTreeInclusion(terms, leaf, width, entryDigest(p.key, p.value, p.tx.version, p.metadata), p.tx.eH)) {
-    fail('inclusion', 'entry digest does not reach tx.eH');
-  }
+  checkInclusion(p.key, p.value, p.metadata, p.tx, p.inclusion);
 
   // Which side is which: the lower id is the source.
   const { dp, trusted, tx } = p;
@@ -515,60 +287,6 @@ function verifyDual(p: Parsed, sourceAlh: Buffer, targetAlh: Buffer): void {
   let alh: Buffer = lp.terms[0]!;
   for (let i = 1; i < lp.terms.length; i++) alh = alhOf(start + BigInt(i), alh, lp.terms[i]!);
   if (!alh.equals(targetAlh)) fail('dualProof.linear', `does not reach the Alh of tx ${target.id}`);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Signature (pkg/signer): DER SEQUENCE { r INTEGER, s INTEGER } over sha256(payload), P-256.
-
-const P256_N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
-// SubjectPublicKeyInfo header for an uncompressed P-256 point (id-ecPublicKey, prime256v1).
-const P256_SPKI_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex');
-
-function checkSignature(payload: Buffer, publicKey: Buffer, signature: Buffer): void {
-  // elliptic.Unmarshal accepts only the uncompressed form.
-  if (publicKey.length !== 65 || publicKey[0] !== 0x04) fail('signature', 'public key is not an uncompressed P-256 point');
-  let key: crypto.KeyObject;
-  try {
-    key = crypto.createPublicKey({ key: Buffer.concat([P256_SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' });
-  } catch {
-    return fail('signature', 'public key is not a point on P-256');
-  }
-  const rs = parseDerSignature(signature) ?? fail('signature', 'signature is not a DER ECDSA signature');
-  if (!crypto.verify('sha256', payload, { key, dsaEncoding: 'ieee-p1363' }, rs)) {
-    fail('signature', 'signature does not match the state');
-  }
-}
-
-/** Strict DER: minimal lengths and integers, 0 < r, s < n, nothing after. Returns r ‖ s (64 bytes). */
-function parseDerSignature(der: Buffer): Buffer | undefined {
-  let pos = 0;
-  const byte = () => (pos < der.length ? der[pos++]! : -1);
-  const len = (): number => {
-    const l = byte();
-    // Every valid P-256 signature fits short-form lengths (< 128).
-    return l >= 0 && l < 0x80 ? l : -1;
-  };
-  const int = (): bigint | undefined => {
-    if (byte() !== 0x02) return undefined;
-    const l = len();
-    if (l < 1 || pos + l > der.length) return undefined;
-    const bytes = der.subarray(pos, pos + l);
-    pos += l;
-    if (bytes[0]! & 0x80) return undefined; // negative
-    if (l > 1 && bytes[0] === 0 && !(bytes[1]! & 0x80)) return undefined; // non-minimal
-    const v = BigInt(`0x${bytes.toString('hex')}`);
-    return v > 0n && v < P256_N ? v : undefined;
-  };
-  if (byte() !== 0x30) return undefined;
-  const seqLen = len();
-  if (seqLen < 0 || pos + seqLen !== der.length) return undefined;
-  const r = int();
-  const s = int();
-  if (r === undefined || s === undefined || pos !== der.length) return undefined;
-  const out = Buffer.alloc(64);
-  out.write(r.toString(16).padStart(64, '0'), 0, 'hex');
-  out.write(s.toString(16).padStart(64, '0'), 32, 'hex');
-  return out;
 }
 
 /** Key bytes as a quoted one-line string (the summary must stay one line whatever the key holds). */

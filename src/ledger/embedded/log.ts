@@ -21,10 +21,11 @@
  * LogCorruptionError naming the offset. Records whose checksum holds but whose content is wrong
  * (chain, layout) cannot come from a crash and are refused wherever they are.
  */
-import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fdatasync, fstatSync, fsyncSync, openSync, read, readSync, renameSync, write, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import zlib from 'node:zlib';
-import { TX_HEADER_SIZE } from '../../proof/hashing.ts';
+import { verificationFailed } from '../../errors.ts';
+import { TX_HEADER_SIZE } from '../../proof/tx-header.ts';
 
 export const FILE_MAGIC = Buffer.from('AGLEDGER', 'latin1');
 export const FILE_VERSION = 1;
@@ -278,6 +279,28 @@ export function readFully(fd: number, buf: Buffer, len: number, position: number
   while (done < len) {
     const n = readSync(fd, buf, done, len - done, position + done);
     if (n === 0) throw new Error(`unexpected end of file at ${position + done}`);
+    done += n;
+  }
+}
+
+/** fs.write at `position`, as a promise. */
+export function fdWrite(fd: number, buf: Buffer, off: number, len: number, position: number): Promise<number> {
+  return new Promise((resolve, reject) => write(fd, buf, off, len, position, (e, n) => (e ? reject(e) : resolve(n))));
+}
+
+/** fs.fdatasync, as a promise. */
+export function fdDatasync(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fdatasync(fd, (e) => (e ? reject(e) : resolve())));
+}
+
+/** Fills `buf` from the log at `position`; a log that ends first fails verification. */
+export async function readAt(fd: number, buf: Buffer, position: number): Promise<void> {
+  let done = 0;
+  while (done < buf.length) {
+    const n = await new Promise<number>((resolve, reject) =>
+      read(fd, buf, done, buf.length - done, position + done, (e, r) => (e ? reject(e) : resolve(r))),
+    );
+    if (n === 0) throw verificationFailed(`the log ends before offset ${position + buf.length}`);
     done += n;
   }
 }

@@ -12,7 +12,8 @@ import { createRequire } from 'node:module';
 import * as grpc from '@grpc/grpc-js';
 import { AuditError, ErrorCode, ledgerUnavailable } from '../../errors.ts';
 import { unsupportedImmudbVersion } from './version.ts';
-import { encodeCreateDatabaseRequest, MalformedReply } from './wire.ts';
+import { MalformedReply } from './protobuf.ts';
+import { encodeCreateDatabaseRequest } from './wire-encode.ts';
 
 const require = createRequire(import.meta.url);
 // The generated code is CommonJS without usable typings (schema_pb.d.ts is empty).
@@ -227,7 +228,7 @@ export class ImmudbSession {
   }
 
   /**
-   * The same for a request encoded by hand (`wire.ts`): `method` is the service method's name as in
+   * The same for a request encoded by hand (`wire-encode.ts`): `method` is the service method's name as in
    * immudb's schema.proto ('TxScan'), and the reply comes back as its encoded bytes.
    */
   callBytes(method: string, body: Buffer): Promise<Buffer> {

@@ -4,7 +4,7 @@ import { RedisEventIdClaims } from '../id-claims.ts';
 import { TrustedStateStore } from '../trusted-state.ts';
 import { AuditError, ErrorCode } from '../../errors.ts';
 import { asLedgerError, ImmudbSession } from './grpc.ts';
-import { decodeMaxTxEntries } from './wire.ts';
+import { decodeMaxTxEntries } from './wire-decode.ts';
 import { ImmudbLedger } from './immudb-ledger.ts';
 
 export interface ImmudbConfig {
@@ -42,7 +42,7 @@ export const GATEWAY_DB_MAX_TX_ENTRIES = 2 * LIMITS.maxBatch;
  * syncFrequency (ms) of a database the gateway creates. immudb acknowledges a write only after the
  * fsync that follows it, whatever this is; it sets how long the syncer gathers txs first, and
  * ExecAll waits for that under the database's lock. immudb's default, 20 ms, held verified batches
- * ~20 % below 2 ms in bench/write-shape.ts (BENCHMARKS.md, 2026-12-07).
+ * well below what this value gives in bench/write-shape.ts (BENCHMARKS.md).
  */
 export const GATEWAY_DB_SYNC_FREQUENCY_MS = 2;
 

@@ -1,7 +1,8 @@
 /**
- * Protobuf encoding and decoding, by hand, of the immudb calls that move many entries: TxScan
- * (a TxList of entry keys and value hashes), GetAll and Scan (an Entries of keys and values), and the write
- * path's ExecAll (two operations an event) and VerifiableTxById (a tx's entries and its proof).
+ * Protobuf decoding, by hand, of the immudb replies that move many entries: TxScan (a TxList of
+ * entry keys and value hashes), GetAll and Scan (an Entries of keys and values), and the write
+ * path's ExecAll (a TxHeader) and VerifiableTxById (a tx's entries and its proof). Requests:
+ * wire-encode.ts.
  *
  * Why by hand: google-protobuf builds a message object per entry and copies every bytes field at
  * least twice on the way to a Buffer. Rebuilding the index reads two entries per event this way,
@@ -15,13 +16,7 @@
  * TxMetadataFromProto / KVMetadataFromProto, then Bytes()). A reply that is not well-formed
  * protobuf throws `MalformedReply`.
  */
-
-export class MalformedReply extends Error {
-  constructor(what: string) {
-    super(`malformed immudb reply: ${what}`);
-    this.name = 'MalformedReply';
-  }
-}
+import { BYTES, Cursor, MalformedReply, VARINT } from './protobuf.ts';
 
 /** TxEntry: a key a tx wrote, the hash and length of its value (values are not in a TxScan reply), its KV metadata bytes. */
 export interface WireTxEntry {
@@ -71,12 +66,6 @@ export interface WireVerifiableTx {
   signature: { publicKey: Buffer; signature: Buffer } | null;
 }
 
-/** One event's two operations in an ExecAll: its timeline entry and the id key that refers to it. */
-export interface WireEventWrite {
-  key: Buffer;
-  value: Buffer;
-  idKey: Buffer;
-}
 
 /** Entry: a key's value and the tx that wrote it. */
 export interface WireEntry {
@@ -85,117 +74,13 @@ export interface WireEntry {
   value: Buffer;
 }
 
-const VARINT = 0;
-const FIXED64 = 1;
-const BYTES = 2;
-const FIXED32 = 5;
 const EMPTY = Buffer.alloc(0);
-
-/** A cursor over one message: the bytes from `pos` to `end` of `buf`. */
-class Cursor {
-  constructor(
-    readonly buf: Buffer,
-    public pos: number,
-    readonly end: number,
-  ) {}
-
-  get more(): boolean {
-    return this.pos < this.end;
-  }
-
-  /** An unsigned varint that must fit a safe integer (ids, times, lengths). */
-  varint(): number {
-    let value = 0;
-    let scale = 1;
-    for (;;) {
-      if (this.pos >= this.end) throw new MalformedReply('truncated varint');
-      const b = this.buf[this.pos++]!;
-      value += (b & 0x7f) * scale;
-      if (b < 0x80) break;
-      scale *= 128;
-      if (scale > 2 ** 63) throw new MalformedReply('varint longer than 10 bytes');
-    }
-    if (value > Number.MAX_SAFE_INTEGER) throw new MalformedReply('integer beyond 2^53');
-    return value;
-  }
-
-  /**
-   * A varint as the 64 bits it carries (int64 and uint64 fields hashed as raw u64: a negative
-   * expiration or a tx id above 2^53 is still a valid value).
-   */
-  varint64(): bigint {
-    let value = 0n;
-    for (let shift = 0n; ; shift += 7n) {
-      if (this.pos >= this.end) throw new MalformedReply('truncated varint');
-      if (shift > 63n) throw new MalformedReply('varint longer than 10 bytes');
-      const b = this.buf[this.pos++]!;
-      value |= BigInt(b & 0x7f) << shift;
-      if (b < 0x80) break;
-    }
-    return BigInt.asUintN(64, value);
-  }
-
-  /** A field's tag: field number << 3 | wire type. */
-  tag(): number {
-    const t = this.varint();
-    if (t > 0xffffffff || t >>> 3 === 0) throw new MalformedReply(`invalid field tag ${t}`);
-    return t;
-  }
-
-  /** A length-delimited field's body, as a cursor of its own. */
-  sub(): Cursor {
-    const length = this.varint();
-    const start = this.pos;
-    if (length > this.end - start) throw new MalformedReply('field runs past its message');
-    this.pos = start + length;
-    return new Cursor(this.buf, start, this.pos);
-  }
-
-  /** A bytes field: a view of the reply, not a copy. */
-  bytes(): Buffer {
-    const length = this.varint();
-    const start = this.pos;
-    if (length > this.end - start) throw new MalformedReply('bytes run past their message');
-    this.pos = start + length;
-    return this.buf.subarray(start, this.pos);
-  }
-
-  skip(wireType: number): void {
-    switch (wireType) {
-      case VARINT:
-        for (;;) {
-          if (this.pos >= this.end) throw new MalformedReply('truncated varint');
-          if (this.buf[this.pos++]! < 0x80) return;
-        }
-      case FIXED64:
-        this.advance(8);
-        return;
-      case BYTES:
-        this.advance(this.varint());
-        return;
-      case FIXED32:
-        this.advance(4);
-        return;
-      default:
-        throw new MalformedReply(`unsupported wire type ${wireType}`);
-    }
-  }
-
-  private advance(n: number): void {
-    if (n > this.end - this.pos) throw new MalformedReply('field runs past its message');
-    this.pos += n;
-  }
-}
 
 /** TxList { repeated Tx txs = 1 } */
 export function decodeTxList(buf: Buffer): WireTx[] {
   const txs: WireTx[] = [];
   const c = new Cursor(buf, 0, buf.length);
-  while (c.more) {
-    const tag = c.tag();
-    if (tag === ((1 << 3) | BYTES)) txs.push(readTxOf(c.sub()));
-    else c.skip(tag & 7);
-  }
+  for (let tx; (tx = c.nextMessage(1)); ) txs.push(readTxOf(tx));
   return txs;
 }
 
@@ -411,13 +296,7 @@ function readDualProof(c: Cursor): WireDualProof {
 export function decodeEntries(buf: Buffer): WireEntry[] {
   const out: WireEntry[] = [];
   const c = new Cursor(buf, 0, buf.length);
-  while (c.more) {
-    const tag = c.tag();
-    if (tag !== ((1 << 3) | BYTES)) {
-      c.skip(tag & 7);
-      continue;
-    }
-    const e = c.sub();
+  for (let e; (e = c.nextMessage(1)); ) {
     let tx = 0;
     let key: Buffer = EMPTY;
     let value: Buffer = EMPTY;
@@ -433,41 +312,6 @@ export function decodeEntries(buf: Buffer): WireEntry[] {
   return out;
 }
 
-/** TxScanRequest { uint64 initialTx = 1; uint32 limit = 2; bool desc = 3 } (ascending). */
-export function encodeTxScanRequest(initialTx: number, limit: number): Buffer {
-  return twoVarints(initialTx, limit);
-}
-
-/** A message of two varint fields, 1 and 2 (both written, even when zero). */
-function twoVarints(first: number, second: number): Buffer {
-  return Buffer.from([0x08, ...varintBytes(first), 0x10, ...varintBytes(second)]);
-}
-
-/**
- * TxRequest { uint64 tx = 1; EntriesSpec entriesSpec = 2 } with an empty EntriesSpec: every kind of
- * entry excluded, so immudb answers the header alone (a nil spec would list every entry's digest).
- */
-export function encodeTxHeaderRequest(tx: number): Buffer {
-  return Buffer.from([0x08, ...varintBytes(tx), 0x12, 0x00]);
-}
-
-/**
- * CreateDatabaseRequest { string name = 1; DatabaseNullableSettings settings = 2 { NullableUint32
- * maxTxEntries = 11; NullableUint32 writeTxHeaderVersion = 20; NullableMilliseconds syncFrequency =
- * 23 }; bool ifNotExists = 3 (true) }. A Nullable* { value = 1 } is written even for 0: present is
- * what "set" means; a setting left out keeps immudb's default.
- */
-export function encodeCreateDatabaseRequest(name: string, settings: { maxTxEntries: number; writeTxHeaderVersion?: number; syncFrequencyMs?: number }): Buffer {
-  const field = (tag: number[], body: readonly number[]) => [...tag, ...varintBytes(body.length), ...body];
-  const nullable = (tag: number[], value: number) => field(tag, [0x08, ...varintBytes(value)]);
-  const body = [
-    ...nullable([0x5a], settings.maxTxEntries),
-    ...(settings.writeTxHeaderVersion === undefined ? [] : nullable([0xa2, 0x01], settings.writeTxHeaderVersion)),
-    ...(settings.syncFrequencyMs === undefined ? [] : nullable([0xba, 0x01], settings.syncFrequencyMs)),
-  ];
-  return Buffer.from([...field([0x0a], [...Buffer.from(name, 'utf8')]), ...field([0x12], body), 0x18, 0x01]);
-}
-
 /**
  * DatabaseSettingsResponse { string database = 1; DatabaseNullableSettings settings = 2 }, of which
  * settings.maxTxEntries (NullableUint32 maxTxEntries = 11 { uint32 value = 1 }); null when absent.
@@ -475,20 +319,8 @@ export function encodeCreateDatabaseRequest(name: string, settings: { maxTxEntri
 export function decodeMaxTxEntries(buf: Buffer): number | null {
   let found: number | null = null;
   const c = new Cursor(buf, 0, buf.length);
-  while (c.more) {
-    const tag = c.tag();
-    if (tag !== ((2 << 3) | BYTES)) {
-      c.skip(tag & 7);
-      continue;
-    }
-    const settings = c.sub();
-    while (settings.more) {
-      const t = settings.tag();
-      if (t !== ((11 << 3) | BYTES)) {
-        settings.skip(t & 7);
-        continue;
-      }
-      const nullable = settings.sub();
+  for (let settings; (settings = c.nextMessage(2)); ) {
+    for (let nullable; (nullable = settings.nextMessage(11)); ) {
       found = 0;
       while (nullable.more) {
         const u = nullable.tag();
@@ -498,113 +330,4 @@ export function decodeMaxTxEntries(buf: Buffer): number | null {
     }
   }
   return found;
-}
-
-/**
- * ScanRequest { bytes seekKey = 1 (exclusive); bytes prefix = 2; bool desc = 3; uint64 limit = 4;
- * uint64 sinceTx = 5 }; what it answers is an Entries (decodeEntries).
- */
-export function encodeScanRequest(prefix: Buffer, { seekKey, desc = false, limit, sinceTx }: { seekKey?: Buffer; desc?: boolean; limit: number; sinceTx: number }): Buffer {
-  const parts: Buffer[] = [];
-  const bytes = (tag: number, b: Buffer) => parts.push(Buffer.from([tag, ...varintBytes(b.length)]), b);
-  if (seekKey) bytes(0x0a, seekKey);
-  bytes(0x12, prefix);
-  parts.push(Buffer.from([...(desc ? [0x18, 1] : []), 0x20, ...varintBytes(limit), 0x28, ...varintBytes(sinceTx)]));
-  return Buffer.concat(parts);
-}
-
-/** KeyListRequest { repeated bytes keys = 1; uint64 sinceTx = 2 } */
-export function encodeKeyListRequest(keys: readonly Buffer[], sinceTx: number): Buffer {
-  const since = varintBytes(sinceTx);
-  let size = 1 + since.length;
-  for (const k of keys) size += 1 + varintSize(k.length) + k.length;
-  const out = Buffer.allocUnsafe(size);
-  let pos = 0;
-  for (const k of keys) {
-    out[pos++] = 0x0a;
-    pos = writeVarint(out, pos, k.length);
-    pos += k.copy(out, pos);
-  }
-  out[pos++] = 0x10;
-  out.set(since, pos);
-  return out;
-}
-
-/** VerifiableTxRequest { uint64 tx = 1; uint64 proveSinceTx = 2 } */
-export function encodeVerifiableTxRequest(tx: number, proveSinceTx: number): Buffer {
-  return twoVarints(tx, proveSinceTx);
-}
-
-/**
- * ExecAllRequest { repeated Op Operations = 1; bool noWait = 2 (false: left out); repeated
- * Precondition preconditions = 3 }, two operations an event, in order: Op { KeyValue kv = 1 } with
- * { bytes key = 1; bytes value = 2 }, then Op { ReferenceRequest ref = 3 } with { bytes key = 1
- * (the id key); bytes referencedKey = 2 }: an unbound reference (atTx 0, boundRef false, both left
- * out). Then per event Precondition { KeyMustNotExist keyMustNotExist = 2 { bytes key = 1 } } on
- * its id key: immudb refuses the whole tx when any id is already stored (FAILED_PRECONDITION).
- */
-export function encodeExecAllRequest(events: readonly WireEventWrite[]): Buffer {
-  const bytesField = (length: number) => 1 + varintSize(length) + length;
-  // Body sizes of each event's KeyValue and ReferenceRequest, computed once for both passes.
-  const sizes = new Array<number>(2 * events.length);
-  let size = 0;
-  events.forEach(({ key, value, idKey }, i) => {
-    const kv = (sizes[2 * i] = bytesField(key.length) + bytesField(value.length));
-    const ref = (sizes[2 * i + 1] = bytesField(idKey.length) + bytesField(key.length));
-    size += bytesField(bytesField(kv)) + bytesField(bytesField(ref)) + bytesField(bytesField(bytesField(idKey.length)));
-  });
-  const out = Buffer.allocUnsafe(size);
-  let pos = 0;
-  const put = (tag: number, length: number) => {
-    out[pos++] = tag;
-    pos = writeVarint(out, pos, length);
-  };
-  const putBytes = (tag: number, b: Buffer) => {
-    put(tag, b.length);
-    pos += b.copy(out, pos);
-  };
-  events.forEach(({ key, value, idKey }, i) => {
-    const kv = sizes[2 * i]!;
-    put(0x0a, bytesField(kv)); // Operations
-    put(0x0a, kv); // Op.kv
-    putBytes(0x0a, key);
-    putBytes(0x12, value);
-    const ref = sizes[2 * i + 1]!;
-    put(0x0a, bytesField(ref)); // Operations
-    put(0x1a, ref); // Op.ref
-    putBytes(0x0a, idKey);
-    putBytes(0x12, key);
-  });
-  for (const { idKey } of events) {
-    put(0x1a, bytesField(bytesField(idKey.length))); // preconditions
-    put(0x12, bytesField(idKey.length)); // Precondition.keyMustNotExist
-    putBytes(0x0a, idKey);
-  }
-  if (pos !== size) throw new Error(`ExecAllRequest: wrote ${pos} bytes of ${size}`);
-  return out;
-}
-
-export function varintBytes(n: number): number[] {
-  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`not a varint: ${n}`);
-  const out: number[] = [];
-  while (n > 0x7f) {
-    out.push((n % 128) | 0x80);
-    n = Math.floor(n / 128);
-  }
-  out.push(n);
-  return out;
-}
-
-/** Bytes of `n` (a length: a safe non-negative integer) as a varint. */
-function varintSize(n: number): number {
-  let size = 1;
-  for (; n > 0x7f; size++) n = Math.floor(n / 128);
-  return size;
-}
-
-/** Writes `n` (a length) as a varint at `pos`; returns the position after it. */
-function writeVarint(out: Buffer, pos: number, n: number): number {
-  for (; n > 0x7f; n = Math.floor(n / 128)) out[pos++] = (n % 128) | 0x80;
-  out[pos++] = n;
-  return pos;
 }

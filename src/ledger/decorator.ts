@@ -1,0 +1,58 @@
+import type { NewEvent } from '../events/types.ts';
+import type { LedgerState } from '../proof/types.ts';
+import type { AppendListener, Ledger, ScanDirection, TimelinePosition } from './port.ts';
+
+/**
+ * A Ledger around another that delegates every member of the port. Decorators (the body cache,
+ * the metrics' instrumentation) extend it and override what they change: the compiler checks
+ * each override against the port, and a member added to the port is delegated here once.
+ */
+export class LedgerDecorator<L extends Ledger = Ledger> implements Ledger {
+  constructor(protected readonly inner: L) {}
+
+  get kind(): Ledger['kind'] {
+    return this.inner.kind;
+  }
+  get database(): string {
+    return this.inner.database;
+  }
+  get maxEventsPerAppend(): number {
+    return this.inner.maxEventsPerAppend;
+  }
+  append(events: NewEvent[]) {
+    return this.inner.append(events);
+  }
+  onAppended(listener: AppendListener) {
+    return this.inner.onAppended(listener);
+  }
+  getVerified(eventId: string, trusted?: LedgerState) {
+    return this.inner.getVerified(eventId, trusted);
+  }
+  getMany(eventIds: readonly string[]) {
+    return this.inner.getMany(eventIds);
+  }
+  scanTimeline(correlationId: string, options: { after?: TimelinePosition; limit: number; direction: ScanDirection }) {
+    return this.inner.scanTimeline(correlationId, options);
+  }
+  readTransactions(afterTxId: string, maxTxs: number) {
+    return this.inner.readTransactions(afterTxId, maxTxs);
+  }
+  readInBulk(afterTxId: string, options: { maxEvents: number; attempts?: number }) {
+    return this.inner.readInBulk(afterTxId, options);
+  }
+  commitTimes(txIds: readonly string[]) {
+    return this.inner.commitTimes(txIds);
+  }
+  lastTxId() {
+    return this.inner.lastTxId();
+  }
+  trustedState() {
+    return this.inner.trustedState();
+  }
+  ping() {
+    return this.inner.ping();
+  }
+  close() {
+    return this.inner.close();
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * A tx as immudb proves it (VerifiableTxById from the trusted state), and the proof bundles of its
+ * entries, built with proof/bundle.ts. The immudb ledger verifies every bundle before anyone sees
+ * it (immudb-ledger.ts).
+ */
+import { AuditError, verificationFailed } from '../../errors.ts';
+import { entryBundle, proofLink, type ProofLink } from '../../proof/bundle.ts';
+import { toHex } from '../../proof/codecs.ts';
+import { HASH_SIZE, SET_KEY_PREFIX } from '../../proof/hashing.ts';
+import { txEntryTree, type HTree } from '../../proof/htree.ts';
+import { checkTxHeaderVersion, txHeaderToJson, type TxHeader } from '../../proof/tx-header.ts';
+import { deepFreeze, type DualProofJson, type LedgerState, type ProofBundle } from '../../proof/types.ts';
+import { createSha256 } from '../sha256.mjs';
+import type { ImmudbSession } from './grpc.ts';
+import { decodeVerifiableTx, type WireDualProof, type WireTxHeader, type WireVerifiableTx } from './wire-decode.ts';
+import { encodeVerifiableTxRequest } from './wire-encode.ts';
+
+/** sha256.mjs for the trees of committed txs (one hasher: not reentrant, never awaited inside). */
+const { hashInto } = createSha256();
+
+export interface ProvenTx {
+  vtx: WireVerifiableTx;
+  tree: HTree;
+  /** Index of the first entry of the tx by its key as immudb stores it (with its one-byte prefix), as a latin1 string. */
+  keyIndex: Map<string, number>;
+  /** The tx's id and commit time as StoredEvent gives them, once the first event asked. */
+  committed?: { txId: string; recordedAt: string };
+}
+
+/** VerifiableTxById of `txId` from `base` (or the tx itself on first use), its header checked. */
+export async function fetchVerifiableTx(session: ImmudbSession, txId: number, base: LedgerState | null): Promise<WireVerifiableTx> {
+  let vtx: WireVerifiableTx;
+  try {
+    vtx = decodeVerifiableTx(await session.callBytes('VerifiableTxById', encodeVerifiableTxRequest(txId, base ? Number(base.txId) : txId)));
+  } catch (e) {
+    // immudb refuses a proof from a tx it does not have: our trusted state is from another history.
+    // A reply that is not a whole proof proves nothing either.
+    if (e instanceof Error && !(e instanceof AuditError)) throw verificationFailed(`immudb cannot prove tx ${txId} from trusted tx ${base?.txId}: ${e.message}`);
+    throw e;
+  }
+  checkProvenHeader(vtx.header);
+  return vtx;
+}
+
+/**
+ * The tx's own hash tree, from its entries' (key, hash of value): gives each entry's inclusion
+ * proof. (immudb-node's HTree builds wrong inclusion proofs for widths that are not powers of 2.)
+ */
+export function provenTx(vtx: WireVerifiableTx): ProvenTx {
+  const { entries } = vtx;
+  if (entries.length === 0) throw verificationFailed('immudb answered a transaction without entries');
+  const keyIndex = new Map<string, number>();
+  entries.forEach(({ key }, i) => {
+    // latin1 maps bytes to code units one to one, so equal strings are equal keys; the first
+    // entry with a key wins, as a search from the start would find it.
+    const k = key.toString('latin1');
+    if (!keyIndex.has(k)) keyIndex.set(k, i);
+  });
+  // Hashed with sha256.mjs: a wrong hash here cannot pass, since every bundle is verified
+  // against the tx's eH with node:crypto before it is handed out.
+  const tree = txEntryTree(entries, vtx.header.version, hashInto);
+  return { vtx, tree, keyIndex };
+}
+
+/**
+ * What every bundle of one proven tx shares: its header, the dual proof from `base`, and the
+ * states. Frozen, so no holder of one bundle can change it for the others.
+ */
+export function txLink(proven: ProvenTx, base: LedgerState | null, database: string): ProofLink {
+  const { header, dualProof, signature } = proven.vtx;
+  return deepFreeze(
+    proofLink({
+      ledger: 'immudb',
+      database,
+      tx: txHeader(header),
+      trusted: base,
+      dualProof: dualProofJson(dualProof),
+      sign: () => (signature ? { publicKey: signature.publicKey.toString('base64'), signature: signature.signature.toString('base64') } : null),
+    }),
+  );
+}
+
+/** One entry's bundle over a shared link; callers verify before handing it out. */
+export function entryProof(proven: ProvenTx, link: ProofLink, key: Buffer, value: Buffer): ProofBundle {
+  const index = proven.keyIndex.get(String.fromCharCode(SET_KEY_PREFIX) + key.toString('latin1')) ?? -1;
+  if (index < 0) throw verificationFailed('the entry is not in the transaction immudb proved');
+  return entryBundle(link, {
+    key,
+    value,
+    metadata: proven.vtx.entries[index]!.metadata,
+    inclusion: { leaf: index, width: proven.tree.width, terms: proven.tree.inclusionProofHex(index) },
+  });
+}
+
+function dualProofJson(dp: WireDualProof): DualProofJson {
+  const hexList = (l: Uint8Array[]) => l.map(toHex);
+  const lp = dp.linearProof;
+  return {
+    sourceTx: txHeaderToJson(txHeader(dp.sourceTx)),
+    targetTx: txHeaderToJson(txHeader(dp.targetTx)),
+    inclusionProof: hexList(dp.inclusionProof),
+    consistencyProof: hexList(dp.consistencyProof),
+    targetBlTxAlh: toHex(dp.targetBlTxAlh),
+    lastInclusionProof: hexList(dp.lastInclusionProof),
+    linearProof: { sourceTxId: String(lp.sourceTxId), targetTxId: String(lp.targetTxId), terms: hexList(lp.terms) },
+  };
+}
+
+/**
+ * The proven tx's header as immudb commits one: 32-byte hashes, an int32 entry count, a time a
+ * Date can hold, a header version the verifier knows with metadata it can hash. Anything else is a
+ * reply that proves nothing (and would break the arithmetic).
+ */
+export function checkProvenHeader(md: WireTxHeader): void {
+  if (md.prevAlh.length !== HASH_SIZE || md.eH.length !== HASH_SIZE || md.blRoot.length !== HASH_SIZE) {
+    throw verificationFailed(`immudb answered tx ${md.id} with a header whose hashes are not 32 bytes`);
+  }
+  if (md.nEntries > 0x7fffffff) throw verificationFailed(`immudb answered tx ${md.id} with ${md.nEntries} entries`);
+  if (md.ts > MAX_DATE_SECONDS) throw verificationFailed(`immudb answered tx ${md.id} with time ${md.ts}`);
+  const why = checkTxHeaderVersion(md.version, md.metadata, md.nEntries);
+  if (why) throw verificationFailed(`immudb answered tx ${md.id} with a header this gateway cannot verify (${why.field}: ${why.message})`);
+}
+
+/** ECMAScript Dates end 8.64e15 ms after the epoch. */
+const MAX_DATE_SECONDS = 8.64e12;
+
+/** The header as the hash arithmetic takes it (checked by checkProvenHeader when it was proven). */
+export function txHeader(md: WireTxHeader): TxHeader {
+  return {
+    id: BigInt(md.id),
+    prevAlh: md.prevAlh,
+    ts: BigInt(md.ts),
+    version: md.version,
+    metadata: md.metadata,
+    nEntries: md.nEntries,
+    eH: md.eH,
+    blTxId: BigInt(md.blTxId),
+    blRoot: md.blRoot,
+  };
+}
