@@ -29,13 +29,14 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NewEvent } from '../src/events/types.ts';
 import { validateEventInput } from '../src/events/validate.ts';
-import { buildTransaction } from '../src/ledger/embedded/embedded-ledger.ts';
+import { buildTransaction } from '../src/ledger/embedded/transaction.ts';
 import { embeddedLedgerPaths, openEmbeddedBackend, openEmbeddedLedger } from '../src/ledger/embedded/index.ts';
 import { FILE_VERSION, fileHeader } from '../src/ledger/embedded/log.ts';
 import { openImmudbLedger } from '../src/ledger/immudb/index.ts';
 import type { Ledger } from '../src/ledger/port.ts';
 import { AHTree } from '../src/proof/ahtree.ts';
-import { GENESIS_PREV_ALH, txAlh, ZERO_HASH } from '../src/proof/hashing.ts';
+import { ZERO_HASH } from '../src/proof/hashing.ts';
+import { GENESIS_PREV_ALH, txAlh } from '../src/proof/tx-header.ts';
 import { sampleEventInput } from './fixtures.ts';
 import { measure, printMarkdownTable, type Result } from './harness.ts';
 

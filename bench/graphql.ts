@@ -19,10 +19,10 @@ import { ImmudbSession } from '../src/ledger/immudb/grpc.ts';
 import { timelinePrefix } from '../src/ledger/keys.ts';
 import { openImmudbLedger } from '../src/ledger/immudb/index.ts';
 import { createApp } from '../src/server/app.ts';
-import { createLogger } from '../src/server/logger.ts';
+import { createLogger } from '../src/logger.ts';
 import { sampleEventInput } from './fixtures.ts';
 import { measure, measureInTurns, printTable, summarize, type Result } from './harness.ts';
-import { encodeScanRequest } from '../src/ledger/immudb/wire.ts';
+import { encodeScanRequest } from '../src/ledger/immudb/wire-encode.ts';
 import { countEntries, openGatewayLedger, serverLabel, type BenchServer, type BenchTarget } from './immudb.ts';
 
 const input = (i: number, correlationId = `rr-bench-${i % 1000}`) =>

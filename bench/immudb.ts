@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { startImmudb, type ManagedServer } from '../test/support/servers.ts';
 import { ImmudbSession } from '../src/ledger/immudb/grpc.ts';
 import { openImmudbLedger } from '../src/ledger/immudb/index.ts';
-import { varintBytes } from '../src/ledger/immudb/wire.ts';
+import { varintBytes } from '../src/ledger/immudb/protobuf.ts';
 
 export interface BenchServer {
   address: string;

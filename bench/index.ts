@@ -35,7 +35,7 @@ import { ImmudbSession, pb } from '../src/ledger/immudb/grpc.ts';
 import { openImmudbLedger } from '../src/ledger/immudb/index.ts';
 import { eventIdKey } from '../src/ledger/keys.ts';
 import { createApp } from '../src/server/app.ts';
-import { createLogger } from '../src/server/logger.ts';
+import { createLogger } from '../src/logger.ts';
 import { startRedis } from '../test/support/servers.ts';
 import { measure, measureInTurns, printMarkdownTable, printTable, type Result } from './harness.ts';
 import { scriptSecondsOf, usedMemory } from './redis-stats.ts';

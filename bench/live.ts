@@ -23,11 +23,11 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { normalizeFilter } from '../src/index/query.ts';
+import { normalizeFilter } from '../src/events/filter.ts';
 import { openImmudbLedger } from '../src/ledger/immudb/index.ts';
 import { openLive } from '../src/live/index.ts';
 import { createApp } from '../src/server/app.ts';
-import { createLogger } from '../src/server/logger.ts';
+import { createLogger } from '../src/logger.ts';
 import { startRedis } from '../test/support/servers.ts';
 
 export interface LiveRow {

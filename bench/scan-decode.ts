@@ -1,7 +1,7 @@
 // A timeline page's Scan reply (51 entries of ~650-byte values) decoded by google-protobuf (immudb-node's stubs)
 // and by wire.ts's decodeEntries, in turns. Run alone: `npx tsx bench/scan-decode.ts`.
 import { pb } from '../src/ledger/immudb/grpc.ts';
-import { decodeEntries } from '../src/ledger/immudb/wire.ts';
+import { decodeEntries } from '../src/ledger/immudb/wire-decode.ts';
 const entries = new pb.Entries();
 entries.setEntriesList(Array.from({ length: 51 }, (_, i) => { const e = new pb.Entry(); e.setTx(1000 + i); e.setKey(Buffer.from(`tl/rr-target/000001735689600000/0190a5d2-4444-7000-8000-0000000000${String(i).padStart(2, '0')}`)); e.setValue(Buffer.alloc(650, 97)); return e; }));
 const buf = Buffer.from(entries.serializeBinary());

@@ -7,9 +7,10 @@
  * back; the gateways go on following from there. Queries answer INDEX_UNAVAILABLE meanwhile.
  * Progress on stderr; exit 0 done, 1 failed, 2 configuration error.
  */
+import { ConfigError } from '../src/errors.ts';
 import { Indexer } from '../src/index/indexer.ts';
 import { indexNamespace, RedisEventIndex } from '../src/index/redis-index.ts';
-import { ConfigError, loadConfig } from '../src/server/config.ts';
+import { loadConfig } from '../src/server/config.ts';
 import { openLedger } from '../src/server/open-ledger.ts';
 
 const err = process.stderr;

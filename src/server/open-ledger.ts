@@ -4,8 +4,9 @@ import { withBodyCache } from '../ledger/body-cache.ts';
 import { openEmbeddedLedger } from '../ledger/embedded/index.ts';
 import { ImmudbSetupRefused, type ImmudbSetting } from '../ledger/immudb/grpc.ts';
 import { openImmudbLedger } from '../ledger/immudb/index.ts';
-import { ConfigError, type Config } from './config.ts';
-import type { Logger } from './logger.ts';
+import { ConfigError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import type { Config } from './config.ts';
 
 /** The variables behind what immudb refused, as the configuration error names them. */
 const REFUSED: Record<ImmudbSetting, string> = {

@@ -29,9 +29,8 @@ import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { AuthResult, TokenStore } from '../auth/tokens.ts';
 import { maskError } from '../graphql/errors.ts';
+import { runWithRequest, type Logger } from '../logger.ts';
 import { MAX_JSON_NESTING, nestsDeeperThan } from './json-depth.ts';
-import type { Logger } from './logger.ts';
-import { runWithRequest } from './logger.ts';
 
 export interface GraphQLWebSocketOptions {
   server: Server;

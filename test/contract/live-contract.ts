@@ -6,9 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NewEvent } from '../../src/events/types.ts';
 import { validateEventInput } from '../../src/events/validate.ts';
-import { matches, normalizeFilter, type AuditEventFilterInput } from '../../src/index/query.ts';
+import { matches, normalizeFilter, type AuditEventFilterInput } from '../../src/events/filter.ts';
 import type { AppendResult, Ledger, StoredEvent } from '../../src/ledger/port.ts';
-import type { LiveFeed, LiveFeedOptions, LiveItem, LiveSubscription } from '../../src/live/feed.ts';
+import type { LiveFeed, LiveFeedOptions, LiveItem, LiveSubscription } from '../../src/live/index.ts';
 import { prng } from '../unit/_random.ts';
 import { makePools, randomEvent, randomFilter } from '../support/index-model.ts';
 

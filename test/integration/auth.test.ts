@@ -9,7 +9,7 @@ import { createTokenStore, sha256Hex, type Scope } from '../../src/auth/tokens.t
 import { openEventIndex, withAppendHook, type IndexSetup } from '../../src/index/index.ts';
 import { openLive, type LiveSetup } from '../../src/live/index.ts';
 import { createApp, type App } from '../../src/server/app.ts';
-import { createLogger } from '../../src/server/logger.ts';
+import { createLogger } from '../../src/logger.ts';
 import type { AppLedger } from '../../src/graphql/context.ts';
 import { sleep } from '../contract/live-contract.ts';
 import { eventInput } from '../support/graphql.ts';

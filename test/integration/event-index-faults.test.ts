@@ -16,7 +16,7 @@ import type { IndexTx } from '../../src/index/port.ts';
 import { Indexer, indexTxOf } from '../../src/index/indexer.ts';
 import { indexNamespace, RedisEventIndex } from '../../src/index/redis-index.ts';
 import { createApp } from '../../src/server/app.ts';
-import { createLogger } from '../../src/server/logger.ts';
+import { createLogger } from '../../src/logger.ts';
 import { appendAll, randomizedCheck } from '../contract/index-contract.ts';
 import { expectRedisEqualsLedger, gql, ledgerRecords, sleep, waitCaughtUp, waitUntil } from '../support/index-helpers.ts';
 import { makePools, randomEvent } from '../support/index-model.ts';

@@ -26,7 +26,7 @@ import type { AppLedger } from '../../src/graphql/context.ts';
 import { openEventIndex, withAppendHook, type IndexSetup } from '../../src/index/index.ts';
 import { openLive, type LiveSetup } from '../../src/live/index.ts';
 import { createApp, MAX_REQUEST_BODY_BYTES, type App } from '../../src/server/app.ts';
-import { createLogger } from '../../src/server/logger.ts';
+import { createLogger } from '../../src/logger.ts';
 import { CREATE, CREATE_MANY, EVENT_FIELDS, eventInput } from '../support/graphql.ts';
 import { freePort } from '../support/servers.ts';
 import { describeImmudb, openTestImmudbLedger, redisUrl, tempDir } from '../support/services.ts';

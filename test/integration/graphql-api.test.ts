@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { AppLedger } from '../../src/graphql/context.ts';
 import { verifyProofBundle } from '../../src/proof/verify.ts';
 import { createApp } from '../../src/server/app.ts';
-import { createLogger } from '../../src/server/logger.ts';
+import { createLogger } from '../../src/logger.ts';
 import { CREATE, CREATE_MANY, EVENT_FIELDS, codes, eventInput, expectNoStackTrace, startTestServer, type TestServer } from '../support/graphql.ts';
 import { startImmudb } from '../support/servers.ts';
 import { describeImmudb, describeImmudbBinary, immudbBinary, openTestImmudbLedger } from '../support/services.ts';

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAuditError } from '../../src/errors.ts';
 import { ImmudbError, ImmudbSession, ImmudbSetupRefused, isAuthFailure, pb } from '../../src/ledger/immudb/grpc.ts';
 import { GATEWAY_DB_MAX_TX_ENTRIES, GATEWAY_DB_SYNC_FREQUENCY_MS, openImmudbLedger } from '../../src/ledger/immudb/index.ts';
-import { encodeTxScanRequest } from '../../src/ledger/immudb/wire.ts';
+import { encodeTxScanRequest } from '../../src/ledger/immudb/wire-encode.ts';
 import { verifyProofBundle } from '../../src/proof/verify.ts';
 import { ev } from '../contract/ledger-contract.ts';
 import { startImmudb, type ManagedServer } from '../support/servers.ts';

@@ -8,7 +8,7 @@ import { describe } from 'vitest';
 import { withAppendHook } from '../../src/index/index.ts';
 import type { Ledger } from '../../src/ledger/port.ts';
 import { openEmbeddedLedger } from '../../src/ledger/embedded/index.ts';
-import { LiveFeed } from '../../src/live/feed.ts';
+import { LiveFeed } from '../../src/live/index.ts';
 import { MemoryLiveSignal, MemorySignalHub } from '../../src/live/memory-signal.ts';
 import type { LiveSignal, SignalListener } from '../../src/live/port.ts';
 import { liveChannel, RedisLiveSignal } from '../../src/live/redis-signal.ts';

@@ -12,7 +12,7 @@ import type { AppLedger } from '../../src/graphql/context.ts';
 import { withAppendHook } from '../../src/index/index.ts';
 import { openLive, type LiveSetup } from '../../src/live/index.ts';
 import { createApp, type App } from '../../src/server/app.ts';
-import { createLogger } from '../../src/server/logger.ts';
+import { createLogger } from '../../src/logger.ts';
 import { liveEvent, sleep } from '../contract/live-contract.ts';
 import { subscribe, wsClient } from '../support/live.ts';
 import { describeImmudb, openTestImmudbLedger, redisUrl, uniqueDatabase } from '../support/services.ts';

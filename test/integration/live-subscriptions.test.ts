@@ -7,7 +7,7 @@ import WebSocket from 'ws';
 import { openEventIndex } from '../../src/index/index.ts';
 import { indexNamespace } from '../../src/index/redis-index.ts';
 import { createApp } from '../../src/server/app.ts';
-import { createLogger } from '../../src/server/logger.ts';
+import { createLogger } from '../../src/logger.ts';
 import { committedAfter, sleep } from '../contract/live-contract.ts';
 import { waitCaughtUp } from '../support/index-helpers.ts';
 import { makePools, randomEvent, randomFilter } from '../support/index-model.ts';

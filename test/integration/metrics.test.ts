@@ -6,7 +6,7 @@ import { openEventIndex, withAppendHook, type IndexSetup } from '../../src/index
 import { openLive, type LiveSetup } from '../../src/live/index.ts';
 import { withBodyCache } from '../../src/ledger/body-cache.ts';
 import { createApp, type App } from '../../src/server/app.ts';
-import { createLogger } from '../../src/server/logger.ts';
+import { createLogger } from '../../src/logger.ts';
 import { CREATE, CREATE_MANY, eventInput } from '../support/graphql.ts';
 import { subscribe, wsClient } from '../support/live.ts';
 import { describeImmudb, openTestImmudbLedger } from '../support/services.ts';

@@ -9,7 +9,7 @@ import { MemoryRateLimiter, RedisRateLimiter, type RateLimiter, type RateLimits 
 import { createTokenStore, sha256Hex } from '../../src/auth/tokens.ts';
 import type { AppLedger } from '../../src/graphql/context.ts';
 import { createApp, type App } from '../../src/server/app.ts';
-import { createLogger } from '../../src/server/logger.ts';
+import { createLogger } from '../../src/logger.ts';
 import { CREATE, CREATE_MANY, eventInput } from '../support/graphql.ts';
 import { wsClient } from '../support/live.ts';
 import { describeImmudb, openTestImmudbLedger, redisUrl } from '../support/services.ts';

@@ -2,7 +2,7 @@
 import { expect } from 'vitest';
 import type { AppLedger } from '../../src/graphql/context.ts';
 import { createApp, type App, type AppOptions } from '../../src/server/app.ts';
-import { createLogger, type Logger } from '../../src/server/logger.ts';
+import { createLogger, type Logger } from '../../src/logger.ts';
 import { openTestImmudbLedger } from './services.ts';
 
 export interface GraphQLResponse<T = any> {

@@ -14,7 +14,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { ImmudbSession, pb } from '../../src/ledger/immudb/grpc.ts';
 import { GATEWAY_DB_MAX_TX_ENTRIES } from '../../src/ledger/immudb/index.ts';
-import { varintBytes } from '../../src/ledger/immudb/wire.ts';
+import { varintBytes } from '../../src/ledger/immudb/protobuf.ts';
 
 /** The settings these helpers set and read back; a missing one is left as immudb has it. */
 export interface DbSettings {

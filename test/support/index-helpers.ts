@@ -3,7 +3,8 @@ import { Redis } from 'ioredis';
 import type { AuditEventRecord } from '../../src/events/types.ts';
 import type { EventIndex } from '../../src/index/port.ts';
 import { CODED_FIELDS, codedValue, overflowCode, packCodes, type Codes } from '../../src/index/codes.ts';
-import { decodeMember, encodeMember, fieldKey, GLOBAL_KEY, positionOf, setFieldKeys } from '../../src/index/query.ts';
+import { positionOf } from '../../src/events/paging.ts';
+import { decodeMember, encodeMember, fieldKey, GLOBAL_KEY, setFieldKeys } from '../../src/index/members.ts';
 import type { Ledger } from '../../src/ledger/port.ts';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

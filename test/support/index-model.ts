@@ -6,7 +6,9 @@
 import { isWellFormed } from '../../src/events/json.ts';
 import type { NewEvent, AuditEventRecord } from '../../src/events/types.ts';
 import { validateEventInput } from '../../src/events/validate.ts';
-import { comparePositions, encodeCursor, matches, normalizeFilter, positionOf, type AuditEventFilterInput, type IndexOrder, type IndexPosition } from '../../src/index/query.ts';
+import { matches, normalizeFilter, type AuditEventFilterInput } from '../../src/events/filter.ts';
+import { comparePositions, encodeIndexCursor as encodeCursor, positionOf, type EventPosition as IndexPosition } from '../../src/events/paging.ts';
+import type { IndexOrder } from '../../src/index/range.ts';
 import { NASTY_ALPHABET, randomString, randomUuid } from '../unit/_random.ts';
 
 export const BASE_MS = Date.UTC(2025, 0, 1);

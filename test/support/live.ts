@@ -3,10 +3,9 @@ import { createClient, type Client, type FormattedExecutionResult } from 'graphq
 import WebSocket from 'ws';
 import type { AppLedger } from '../../src/graphql/context.ts';
 import { withAppendHook } from '../../src/index/index.ts';
-import type { LiveFeedOptions } from '../../src/live/feed.ts';
-import { openLive, type LiveSetup } from '../../src/live/index.ts';
+import { openLive, type LiveFeedOptions, type LiveSetup } from '../../src/live/index.ts';
 import { createApp, type App } from '../../src/server/app.ts';
-import { createLogger } from '../../src/server/logger.ts';
+import { createLogger } from '../../src/logger.ts';
 import { openTestImmudbLedger } from './services.ts';
 
 export interface LiveGateway {

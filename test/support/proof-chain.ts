@@ -8,19 +8,11 @@
  */
 import crypto from 'node:crypto';
 import { AHTree, ahtLeaf, verifyAhtConsistency, verifyAhtInclusion, verifyAhtLastInclusion } from '../../src/proof/ahtree.ts';
-import { buildProofBundle, type DualProofStore } from '../../src/proof/dual-proof.ts';
-import {
-  alhOf,
-  EMPTY,
-  entryDigest,
-  GENESIS_PREV_ALH,
-  HTree,
-  txAlh,
-  txHeaderFromJson,
-  verifyHTreeInclusion,
-  ZERO_HASH,
-  type TxHeader,
-} from '../../src/proof/hashing.ts';
+import { buildProofBundle } from '../../src/proof/bundle.ts';
+import type { DualProofStore } from '../../src/proof/dual-proof.ts';
+import { EMPTY, entryDigest, ZERO_HASH } from '../../src/proof/hashing.ts';
+import { HTree, verifyHTreeInclusion } from '../../src/proof/htree.ts';
+import { alhOf, GENESIS_PREV_ALH, txAlh, type TxHeader, txHeaderFromJson } from '../../src/proof/tx-header.ts';
 import { PROOF_FORMAT_V1, type ProofBundle, type StateSignatureJson, type TxHeaderJson, type TxHeaderJsonV1 } from '../../src/proof/types.ts';
 
 export interface Entry {

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createTokenStore, hasScope, loadTokenStore, sha256Hex } from '../../src/auth/tokens.ts';
-import { ConfigError } from '../../src/server/config.ts';
+import { ConfigError } from '../../src/errors.ts';
 import { tempDir } from '../support/services.ts';
 
 const entry = (name: string, token: string, scopes: string[]) => ({ name, sha256: sha256Hex(token), scopes });

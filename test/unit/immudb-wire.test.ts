@@ -6,23 +6,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import {
-  decodeEntries,
-  decodeTxList,
-  decodeTxMetadata,
-  decodeVerifiableTx,
-  encodeExecAllRequest,
-  encodeKeyListRequest,
-  encodeScanRequest,
-  encodeTxScanRequest,
-  encodeVerifiableTxRequest,
-  MalformedReply,
-  varintBytes,
-  type WireEntry,
-  type WireTxEntry,
-  type WireTxHeader,
-} from '../../src/ledger/immudb/wire.ts';
-import { checkProvenHeader } from '../../src/ledger/immudb/immudb-ledger.ts';
+import { MalformedReply, varintBytes } from '../../src/ledger/immudb/protobuf.ts';
+import { decodeEntries, decodeTxList, decodeTxMetadata, decodeVerifiableTx, type WireEntry, type WireTxEntry, type WireTxHeader } from '../../src/ledger/immudb/wire-decode.ts';
+import { encodeExecAllRequest, encodeKeyListRequest, encodeScanRequest, encodeTxScanRequest, encodeVerifiableTxRequest } from '../../src/ledger/immudb/wire-encode.ts';
+import { checkProvenHeader } from '../../src/ledger/immudb/proven-tx.ts';
 import { codeOf } from '../support/error-code.ts';
 import { decode, encode, FUTURE_FIELDS, immudbSchema, reencode } from '../support/immudb-schema.ts';
 import { prng } from './_random.ts';

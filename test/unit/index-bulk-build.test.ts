@@ -8,7 +8,7 @@ import { IndexBuild } from '../../src/index/bulk-build.ts';
 import { CODED_FIELDS, codedValue, type IndexLayoutOptions } from '../../src/index/codes.ts';
 import { MemoryEventIndex } from '../../src/index/memory-index.ts';
 import type { IndexTx } from '../../src/index/port.ts';
-import { fieldKey, GLOBAL_KEY, setFieldKeys } from '../../src/index/query.ts';
+import { fieldKey, GLOBAL_KEY, setFieldKeys } from '../../src/index/members.ts';
 import { makePools, randomEvent } from '../support/index-model.ts';
 import { prng } from './_random.ts';
 

@@ -1,12 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, ValidationError } from '../../src/errors.ts';
+import { decodeTimelineCursor, encodeTimelineCursor } from '../../src/events/paging.ts';
 import {
   EVENT_ID_PREFIX,
   KEY_SPACES,
   MAX_KEY_BYTES,
   TIMELINE_PREFIX,
-  decodeTimelineCursor,
-  encodeTimelineCursor,
   escapeKeyComponent,
   eventIdKey,
   parseTimelineKey,

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { AuditEventRecord } from '../../src/events/types.ts';
-import { matches, normalizeFilter, type AuditEventFilterInput, type NormalizedFilter } from '../../src/index/query.ts';
+import { matches, normalizeFilter, type AuditEventFilterInput, type NormalizedFilter } from '../../src/events/filter.ts';
 import { filterKey, SubscriberIndex, type FilterGroup } from '../../src/live/fanout.ts';
 import { makePools, randomEvent, randomFilter, type Pools } from '../support/index-model.ts';
 import { prng } from './_random.ts';

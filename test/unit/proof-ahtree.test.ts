@@ -8,7 +8,8 @@ import {
   verifyAhtInclusion,
   verifyAhtLastInclusion,
 } from '../../src/proof/ahtree.ts';
-import { sha256, toHex } from '../../src/proof/hashing.ts';
+import { toHex } from '../../src/proof/codecs.ts';
+import { sha256 } from '../../src/proof/hashing.ts';
 import { ahtLeafData, vectors, vectors111 } from '../support/immudb-vectors.ts';
 
 const hex = (h: string) => Buffer.from(h, 'hex');

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { AHTree } from '../../src/proof/ahtree.ts';
 import { buildDualProof, buildLinearProof, type DualProofStore } from '../../src/proof/dual-proof.ts';
-import { HTree, entryDigest, toHex, txAlh, txHeaderFromJson, type TxHeader } from '../../src/proof/hashing.ts';
+import { toHex } from '../../src/proof/codecs.ts';
+import { entryDigest } from '../../src/proof/hashing.ts';
+import { HTree } from '../../src/proof/htree.ts';
+import { txAlh, type TxHeader, txHeaderFromJson } from '../../src/proof/tx-header.ts';
 import type { ProofBundle } from '../../src/proof/types.ts';
 import { verifyProofBundle } from '../../src/proof/verify.ts';
 import { TestChain, toV1Bundle, verdictWithoutLinking } from '../support/proof-chain.ts';

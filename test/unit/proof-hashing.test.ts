@@ -1,28 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import {
-  decodeTxHeader,
-  EMPTY,
-  encodeTxHeader,
-  entryDigest,
-  GENESIS_PREV_ALH,
-  HTree,
-  htreeProofLength,
-  kvDigest,
-  parseBase64,
-  parseHash,
-  parseInt64,
-  parseUint64,
-  sha256,
-  stateSignaturePayload,
-  toHex,
-  txAlh,
-  txHeaderFromJson,
-  txHeaderToJson,
-  txInnerHash,
-  storedValueHash,
-  txEntryTree,
-  verifyHTreeInclusion,
-} from '../../src/proof/hashing.ts';
+import { parseBase64, parseHash, parseInt64, parseUint64, toHex } from '../../src/proof/codecs.ts';
+import { EMPTY, entryDigest, kvDigest, sha256, storedValueHash } from '../../src/proof/hashing.ts';
+import { HTree, htreeProofLength, txEntryTree, verifyHTreeInclusion } from '../../src/proof/htree.ts';
+import { stateSignaturePayload } from '../../src/proof/signature.ts';
+import { decodeTxHeader, encodeTxHeader, GENESIS_PREV_ALH, txAlh, txHeaderFromJson, txHeaderToJson, txInnerHash } from '../../src/proof/tx-header.ts';
 import { createSha256 } from '../../src/ledger/sha256.mjs';
 import { asV2Header, immuInclusionProof, immuNode, immuTxMetadata, vectors } from '../support/immudb-vectors.ts';
 

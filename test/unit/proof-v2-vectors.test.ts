@@ -4,24 +4,12 @@
  * linking lags (dualProof.linking), the GHSA-672p-m5jq-mrh8 linear fake, and the v1/v2 format rules.
  */
 import { describe, expect, it } from 'vitest';
-import { buildProofBundle, type DualProofStore } from '../../src/proof/dual-proof.ts';
-import {
-  checkKvMetadata,
-  checkTxMetadata,
-  EMPTY,
-  entryDigest,
-  GENESIS_PREV_ALH,
-  sha256,
-  storedValueHash,
-  toHex,
-  txAlh,
-  txEntryTree,
-  txHeaderFromJson,
-  txHeaderToJson,
-  txInnerHash,
-  verifyHTreeInclusion,
-  type TxHeader,
-} from '../../src/proof/hashing.ts';
+import { buildProofBundle } from '../../src/proof/bundle.ts';
+import type { DualProofStore } from '../../src/proof/dual-proof.ts';
+import { toHex } from '../../src/proof/codecs.ts';
+import { checkKvMetadata, EMPTY, entryDigest, sha256, storedValueHash } from '../../src/proof/hashing.ts';
+import { txEntryTree, verifyHTreeInclusion } from '../../src/proof/htree.ts';
+import { checkTxMetadata, GENESIS_PREV_ALH, txAlh, type TxHeader, txHeaderFromJson, txHeaderToJson, txInnerHash } from '../../src/proof/tx-header.ts';
 import type { ProofBundle } from '../../src/proof/types.ts';
 import { verifyProofBundle } from '../../src/proof/verify.ts';
 import { createSha256 } from '../../src/ledger/sha256.mjs';

@@ -1,9 +1,12 @@
 import crypto from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { AuditError, ErrorCode } from '../../src/errors.ts';
-import { buildProofBundle } from '../../src/proof/dual-proof.ts';
+import { buildProofBundle } from '../../src/proof/bundle.ts';
 import { AHTree, ahtLeaf } from '../../src/proof/ahtree.ts';
-import { EMPTY, entryDigest, HTree, sha256, toHex, txAlh, txHeaderToJson, txInnerHash, type TxHeader } from '../../src/proof/hashing.ts';
+import { toHex } from '../../src/proof/codecs.ts';
+import { EMPTY, entryDigest, sha256 } from '../../src/proof/hashing.ts';
+import { HTree } from '../../src/proof/htree.ts';
+import { txAlh, type TxHeader, txHeaderToJson, txInnerHash } from '../../src/proof/tx-header.ts';
 import type { ProofBundle } from '../../src/proof/types.ts';
 import { assertProofBundle, CHECKS, verifyProofBundle } from '../../src/proof/verify.ts';
 import {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadRateLimits, MemoryRateLimiter, rateLimitsEnabled } from '../../src/auth/rate-limit.ts';
-import { ConfigError } from '../../src/server/config.ts';
+import { ConfigError } from '../../src/errors.ts';
 
 describe('MemoryRateLimiter (token bucket)', () => {
   it('spends the burst, refills at the rate, says how long to wait, keeps principals and budgets apart', async () => {

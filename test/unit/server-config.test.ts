@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/server/config.ts';
+import { ConfigError } from '../../src/errors.ts';
+import { loadConfig } from '../../src/server/config.ts';
 
 const fails = (env: Record<string, string>) => {
   try {
