@@ -43,7 +43,10 @@ import { measure, printMarkdownTable, type Result } from './harness.ts';
 /** Bump when the generated logs' content changes (the log format has its own FILE_VERSION). */
 const FIXTURE_VERSION = 1;
 const T0 = Date.UTC(2025, 0, 1);
-const load = () => loadavg().map((l) => l.toFixed(2)).join(', ');
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(', ');
 const fmt = (x: number, digits = 0) => x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 const event = (i: number, correlationId: string): NewEvent =>
@@ -62,7 +65,13 @@ function backends(address: string, work: string): { embedded: Backend; immudb: B
     immudb: {
       name: 'immudb',
       open: async (tag) =>
-        openImmudbLedger({ address, user: 'immudb', password: 'immudb', database: `embbench${tag}${Date.now().toString(36)}`, dataDir: join(work, `immudb-${tag}`) }),
+        openImmudbLedger({
+          address,
+          user: 'immudb',
+          password: 'immudb',
+          database: `embbench${tag}${Date.now().toString(36)}`,
+          dataDir: join(work, `immudb-${tag}`),
+        }),
     },
   };
 }
@@ -106,10 +115,14 @@ async function timelineCase(b: Backend, stored: number): Promise<{ result: Resul
 
 async function fillAndRead(b: Backend, ledger: Ledger, stored: number): Promise<{ result: Result; fill: Result }> {
   const batch = 50; // as bench/graphql.ts: typical ingestion
-  const fill = await measure(`append batches of ${batch}, 16 concurrent callers (filling ${fmt(stored)} events)`, { total: Math.ceil(stored / batch), concurrency: 16, eventsPerOp: batch }, (k) => {
-    const from = k * batch;
-    return ledger.append(Array.from({ length: Math.min(batch, stored - from) }, (_, j) => event(from + j, spread(from + j))));
-  });
+  const fill = await measure(
+    `append batches of ${batch}, 16 concurrent callers (filling ${fmt(stored)} events)`,
+    { total: Math.ceil(stored / batch), concurrency: 16, eventsPerOp: batch },
+    (k) => {
+      const from = k * batch;
+      return ledger.append(Array.from({ length: Math.min(batch, stored - from) }, (_, j) => event(from + j, spread(from + j))));
+    },
+  );
   if (fill.errors > 0) throw new Error(`${b.name}: ${fill.errors} appends failed while filling`);
   const read = () => ledger.scanTimeline('rr-target', { limit: 50, direction: 'asc' });
   const first = await read(); // warm
@@ -197,7 +210,11 @@ async function startupChild(dataDir: string, verify: 'chain' | 'full'): Promise<
 function printSideBySide(title: string, rows: { name: string; embedded: Result; immudb: Result }[]): void {
   const head = ['case', 'embedded events/s', 'p50 ms', 'p99 ms', 'immudb events/s', 'p50 ms', 'p99 ms', 'embedded/immudb'];
   const cell = (r: Result) => [r.errors ? `${fmt(r.eventsPerSec)} (${r.errors} failed)` : fmt(r.eventsPerSec), r.p50.toFixed(2), r.p99.toFixed(2)];
-  printMarkdownTable(title, head, rows.map((r) => [r.name, ...cell(r.embedded), ...cell(r.immudb), `${(r.embedded.eventsPerSec / r.immudb.eventsPerSec).toFixed(2)}x`]));
+  printMarkdownTable(
+    title,
+    head,
+    rows.map((r) => [r.name, ...cell(r.embedded), ...cell(r.immudb), `${(r.embedded.eventsPerSec / r.immudb.eventsPerSec).toFixed(2)}x`]),
+  );
 }
 
 export async function benchEmbedded(address: string, scale = 1, version = '1.11.1'): Promise<void> {
@@ -222,7 +239,9 @@ export async function benchEmbedded(address: string, scale = 1, version = '1.11.
     const runs = Number(process.env.BENCH_STARTUP_RUNS ?? 3);
     const verify = process.env.BENCH_STARTUP_VERIFY === 'full' ? 'full' : 'chain';
     console.log(`\nEmbedded start-up ('${verify}' verification), ${runs} fresh processes per log after one unmeasured; load average before: ${load()}`);
-    console.log('| stored | log | open: wall ms (each run) | open: process CPU ms (each run) | process start to ready, ms | records hashed by the worker | RSS when open |');
+    console.log(
+      '| stored | log | open: wall ms (each run) | open: process CPU ms (each run) | process start to ready, ms | records hashed by the worker | RSS when open |',
+    );
     console.log('|:--|--:|--:|--:|--:|--:|--:|');
     for (const perTx of [1, 100]) {
       const f = fixture(events, perTx);

@@ -17,7 +17,7 @@ import { createSchema, createYoga } from 'graphql-yoga';
 import { validateEventInput } from '../src/events/validate.ts';
 import { ImmudbSession } from '../src/ledger/immudb/grpc.ts';
 import { timelinePrefix } from '../src/ledger/keys.ts';
-import { openImmudbLedger } from '../src/ledger/immudb/index.ts';
+import type { openImmudbLedger } from '../src/ledger/immudb/index.ts';
 import { createApp } from '../src/server/app.ts';
 import { createLogger } from '../src/logger.ts';
 import { sampleEventInput } from './fixtures.ts';
@@ -125,24 +125,53 @@ end
   const [requests, micros, p50, p99, failed] = m.slice(1).map(Number) as [number, number, number, number, number];
   const ok = requests - failed;
   const cpuMs = (used.user + used.system) / 1000 / Math.max(1, requests);
-  return { name: `${name} (server CPU ${cpuMs.toFixed(2)} ms/request)`, events: ok, seconds: micros / 1e6, eventsPerSec: ok / (micros / 1e6), p50, p99, errors: failed };
+  return {
+    name: `${name} (server CPU ${cpuMs.toFixed(2)} ms/request)`,
+    events: ok,
+    seconds: micros / 1e6,
+    eventsPerSec: ok / (micros / 1e6),
+    p50,
+    p99,
+    errors: failed,
+  };
 }
 
 /** Runs the HTTP load from a second process (bench/http-load.ts). */
-async function load(options: { url: string; query: string; total: number; concurrency: number; kind: 'create' | 'timeline'; name: string; first?: number; latencies?: boolean }): Promise<Result & { latencies?: number[] }> {
+async function load(options: {
+  url: string;
+  query: string;
+  total: number;
+  concurrency: number;
+  kind: 'create' | 'timeline';
+  name: string;
+  first?: number;
+  latencies?: boolean;
+}): Promise<Result & { latencies?: number[] }> {
   const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'bench/http-load.ts', JSON.stringify(options)], { maxBuffer: 1 << 24 });
   return JSON.parse(stdout.trim().split('\n').pop()!) as Result & { latencies?: number[] };
 }
 
 /** Node-client loads of several cases in turns, `rounds` slices each; each case's slices merged into one row. */
-async function loadsInTurns(rounds: number, cases: { name: string; server: string; url: string; query: string; total: number; concurrency: number }[]): Promise<Result[]> {
+async function loadsInTurns(
+  rounds: number,
+  cases: { name: string; server: string; url: string; query: string; total: number; concurrency: number }[],
+): Promise<Result[]> {
   const got = cases.map(() => ({ latencies: [] as number[], seconds: 0, errors: 0 }));
   for (let round = 0; round < rounds; round++) {
     for (let k = 0; k < cases.length; k++) {
       const j = (round + k) % cases.length;
       const c = cases[j]!;
       const total = Math.ceil(c.total / rounds);
-      const r = await load({ url: c.url, query: c.query, total, concurrency: c.concurrency, kind: 'create', name: c.name, first: round * total, latencies: true });
+      const r = await load({
+        url: c.url,
+        query: c.query,
+        total,
+        concurrency: c.concurrency,
+        kind: 'create',
+        name: c.name,
+        first: round * total,
+        latencies: true,
+      });
       got[j]!.latencies.push(...r.latencies!);
       got[j]!.seconds += r.seconds;
       got[j]!.errors += r.errors;
@@ -161,7 +190,9 @@ async function fill(ledger: Awaited<ReturnType<typeof openImmudbLedger>>, from: 
       while (stored < size) {
         const first = stored;
         stored += batch;
-        await ledger.append(Array.from({ length: batch }, (_, j) => validateEventInput(input(first + j, (first + j) % 500 === 0 ? 'rr-target' : `rr-${(first + j) % 9973}`))));
+        await ledger.append(
+          Array.from({ length: batch }, (_, j) => validateEventInput(input(first + j, (first + j) % 500 === 0 ? 'rr-target' : `rr-${(first + j) % 9973}`))),
+        );
       }
     }),
   );
@@ -191,7 +222,10 @@ export async function benchGraphql(target: BenchTarget, scale = 1): Promise<Resu
   try {
     for (const c of [1, 16]) {
       const total = (c === 1 ? 300 : 3000) * scale;
-      rows.push({ ...(await load({ url, query: CREATE, total, concurrency: c, kind: 'create', name: `createAuditEvent over HTTP, concurrency ${c}` })), server });
+      rows.push({
+        ...(await load({ url, query: CREATE, total, concurrency: c, kind: 'create', name: `createAuditEvent over HTTP, concurrency ${c}` })),
+        server,
+      });
     }
     const bare = await bareYoga();
     const bareQuery = CREATE.replace('AuditEventInput!', 'JSON!');
@@ -200,7 +234,14 @@ export async function benchGraphql(target: BenchTarget, scale = 1): Promise<Resu
       rows.push(
         ...(await loadsInTurns(3, [
           { name: 'createAuditEvent over HTTP, concurrency 64', server, url, query: CREATE, total: 3000 * scale, concurrency: 64 },
-          { name: 'graphql-yoga alone (constant answer, no ledger), concurrency 64', server: '-', url: bare.url, query: bareQuery, total: 3000 * scale, concurrency: 64 },
+          {
+            name: 'graphql-yoga alone (constant answer, no ledger), concurrency 64',
+            server: '-',
+            url: bare.url,
+            query: bareQuery,
+            total: 3000 * scale,
+            concurrency: 64,
+          },
         ])),
       );
       if (hasWrk()) {
@@ -212,8 +253,16 @@ export async function benchGraphql(target: BenchTarget, scale = 1): Promise<Resu
         // Two rounds in turns, each round's row on its own (wrk reports percentiles, not latencies).
         for (let round = 1; round <= 2; round++) {
           const pair = [
-            async () => rows.push({ ...(await wrkLoad(url, body(CREATE), 64, seconds, `createAuditEvent over HTTP, wrk client, concurrency 64, round ${round}`)), server }),
-            async () => rows.push({ ...(await wrkLoad(bare.url, body(bareQuery), 64, seconds, `graphql-yoga alone, wrk client, concurrency 64, round ${round}`)), server: '-' }),
+            async () =>
+              rows.push({
+                ...(await wrkLoad(url, body(CREATE), 64, seconds, `createAuditEvent over HTTP, wrk client, concurrency 64, round ${round}`)),
+                server,
+              }),
+            async () =>
+              rows.push({
+                ...(await wrkLoad(bare.url, body(bareQuery), 64, seconds, `graphql-yoga alone, wrk client, concurrency 64, round ${round}`)),
+                server: '-',
+              }),
           ];
           for (const run of round === 1 ? pair : pair.reverse()) await run();
         }
@@ -224,7 +273,9 @@ export async function benchGraphql(target: BenchTarget, scale = 1): Promise<Resu
       await bare.close();
     }
     rows.push({
-      ...(await measure(`ledger append directly, concurrency 64`, { total: 3000 * scale, concurrency: 64 }, () => ledger.append([validateEventInput(input(n++))]))),
+      ...(await measure(`ledger append directly, concurrency 64`, { total: 3000 * scale, concurrency: 64 }, () =>
+        ledger.append([validateEventInput(input(n++))]),
+      )),
       server,
     });
     printTable(`createAuditEvent on immudb ${target.version} (each response carries its verified proof)`, rows);

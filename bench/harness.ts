@@ -159,6 +159,14 @@ export function printTable(title: string, rows: Result[]): void {
   printMarkdownTable(
     title,
     head,
-    rows.map((r) => [r.name, ...(withServer ? [r.server ?? '-'] : []), String(r.events), String(r.errors), fixed(r.eventsPerSec, 0), fixed(r.p50, 2), fixed(r.p99, 2)]),
+    rows.map((r) => [
+      r.name,
+      ...(withServer ? [r.server ?? '-'] : []),
+      String(r.events),
+      String(r.errors),
+      fixed(r.eventsPerSec, 0),
+      fixed(r.p50, 2),
+      fixed(r.p99, 2),
+    ]),
   );
 }

@@ -6,7 +6,16 @@
 import { sampleEventInput } from './fixtures.ts';
 import { measure } from './harness.ts';
 
-const { url, query, total, concurrency, kind, name, first = 0, latencies = false } = JSON.parse(process.argv[2]!) as {
+const {
+  url,
+  query,
+  total,
+  concurrency,
+  kind,
+  name,
+  first = 0,
+  latencies = false,
+} = JSON.parse(process.argv[2]!) as {
   url: string;
   query: string;
   total: number;
@@ -20,10 +29,7 @@ const { url, query, total, concurrency, kind, name, first = 0, latencies = false
 };
 
 let n = first;
-const variables = () =>
-  kind === 'timeline'
-    ? { c: 'rr-target' }
-    : { input: sampleEventInput(n++, { correlationId: `rr-load-${n % 1000}` }) };
+const variables = () => (kind === 'timeline' ? { c: 'rr-target' } : { input: sampleEventInput(n++, { correlationId: `rr-load-${n % 1000}` }) });
 
 const each: number[] = [];
 const result = await measure(name, { total, concurrency }, async () => {

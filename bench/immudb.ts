@@ -37,7 +37,9 @@ export async function startServers(versions: string[]): Promise<{ servers: (Benc
   };
   try {
     if (versions.length === 0) return { servers: started, stop };
-    const binaries = execFileSync(process.execPath, ['scripts/immudb-install.mjs', ...versions], { encoding: 'utf8' }).trim().split('\n');
+    const binaries = execFileSync(process.execPath, ['scripts/immudb-install.mjs', ...versions], { encoding: 'utf8' })
+      .trim()
+      .split('\n');
     for (const binary of binaries) {
       const managed = await startImmudb(binary);
       started.push({ address: managed.address, version: await serverVersion(managed.address), managed });
@@ -60,7 +62,14 @@ export function gatewayDbOptions(): { syncFrequencyMs?: number } {
 
 /** The gateway's ledger on `server`, database `database` (created as the gateway creates it). */
 export function openGatewayLedger(server: BenchServer, database: string) {
-  return openImmudbLedger({ address: server.address, user: 'immudb', password: 'immudb', database, dataDir: mkdtempSync(join(tmpdir(), 'ag-bench-')), ...gatewayDbOptions() });
+  return openImmudbLedger({
+    address: server.address,
+    user: 'immudb',
+    password: 'immudb',
+    database,
+    dataDir: mkdtempSync(join(tmpdir(), 'ag-bench-')),
+    ...gatewayDbOptions(),
+  });
 }
 
 /**

@@ -23,7 +23,12 @@ for (let i = 0; i < N; i++) {
 const server = await startRedis();
 const url = `redis://${server.address}`;
 const admin = new Redis(url);
-const index = await RedisEventIndex.open({ url, namespace: indexNamespace('micro'), writeTimeoutMs: 60_000, ...(process.env.CHUNK ? { chunkSize: Number(process.env.CHUNK) } : {}) });
+const index = await RedisEventIndex.open({
+  url,
+  namespace: indexNamespace('micro'),
+  writeTimeoutMs: 60_000,
+  ...(process.env.CHUNK ? { chunkSize: Number(process.env.CHUNK) } : {}),
+});
 try {
   await index.reset('e1', String(N / 250));
   const mem0 = await usedMemory(admin);
@@ -41,10 +46,18 @@ try {
   });
   const secs = (performance.now() - t0) / 1000;
   const mem1 = await usedMemory(admin);
-  console.log(`N=${N} wall ${secs.toFixed(1)} s, scripts ${scripts!.toFixed(1)} s (${((scripts! * 1e6) / N).toFixed(1)} µs/event), ${((mem1 - mem0) / N).toFixed(0)} B/event`);
+  console.log(
+    `N=${N} wall ${secs.toFixed(1)} s, scripts ${scripts!.toFixed(1)} s (${((scripts! * 1e6) / N).toFixed(1)} µs/event), ${((mem1 - mem0) / N).toFixed(0)} B/event`,
+  );
   if (process.env.STATS) {
     const stats = await admin.info('commandstats');
-    console.log(stats.split('\n').filter((l) => /calls=/.test(l)).map((l) => l.replace(/,rejected.*/, '')).join('\n'));
+    console.log(
+      stats
+        .split('\n')
+        .filter((l) => /calls=/.test(l))
+        .map((l) => l.replace(/,rejected.*/, ''))
+        .join('\n'),
+    );
   }
   const st = await index.state();
   console.log('events', st?.events);

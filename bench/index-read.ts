@@ -12,14 +12,20 @@ import { join } from 'node:path';
 import { withBodyCache } from '../src/ledger/body-cache.ts';
 import { openImmudbLedger } from '../src/ledger/immudb/index.ts';
 
-const ledger = await openImmudbLedger({ address: process.env.IMMUDB_ADDRESS!, user: 'immudb', password: 'immudb', database: process.env.BENCH_INDEX_DATABASE!, dataDir: mkdtempSync(join(tmpdir(), 'ag-bench-')) });
+const ledger = await openImmudbLedger({
+  address: process.env.IMMUDB_ADDRESS!,
+  user: 'immudb',
+  password: 'immudb',
+  database: process.env.BENCH_INDEX_DATABASE!,
+  dataDir: mkdtempSync(join(tmpdir(), 'ag-bench-')),
+});
 const l = process.env.NOCACHE ? ledger : withBodyCache(ledger);
 const TXS = Number(process.env.TXS ?? 1000);
 const per = Number(process.env.PER ?? 20);
 const t0 = performance.now();
 let events = 0;
 let next = 0;
-let pending: Promise<{ events: unknown[] }[]>[] = [];
+const pending: Promise<{ events: unknown[] }[]>[] = [];
 if (process.env.BULK) {
   let listedAt = t0;
   for await (const step of ledger.readInBulk('0', { maxEvents: Number(process.env.TXS ?? 1000) * 250 })) {
@@ -27,11 +33,17 @@ if (process.env.BULK) {
     else events += step.events.length;
   }
   const s = (performance.now() - t0) / 1000;
-  console.log(`bulk: listed in ${((listedAt - t0) / 1000).toFixed(1)} s; ${events} events in ${s.toFixed(1)} s: ${(events / s).toFixed(0)} events/s, ${((1e6 * s) / events).toFixed(1)} µs/event; heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB`);
+  console.log(
+    `bulk: listed in ${((listedAt - t0) / 1000).toFixed(1)} s; ${events} events in ${s.toFixed(1)} s: ${(events / s).toFixed(0)} events/s, ${((1e6 * s) / events).toFixed(1)} µs/event; heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB`,
+  );
   await ledger.close();
   process.exit(0);
 }
-const issue = () => { const p = l.readTransactions(String(next), per); next += per; pending.push(p); };
+const issue = () => {
+  const p = l.readTransactions(String(next), per);
+  next += per;
+  pending.push(p);
+};
 for (let i = 0; i < Number(process.env.AHEAD ?? 2); i++) issue();
 while (pending.length > 0) {
   const txs = await pending.shift()!;

@@ -46,7 +46,12 @@ interface Row {
   value: string;
 }
 
-const printSummary = (title: string, rows: Row[]) => printMarkdownTable(title, ['metric', 'value'], rows.map((r) => [r.metric, r.value]));
+const printSummary = (title: string, rows: Row[]) =>
+  printMarkdownTable(
+    title,
+    ['metric', 'value'],
+    rows.map((r) => [r.metric, r.value]),
+  );
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
 export async function benchIndex(immudbAddress: string, scale = 1, version = '1.11.1'): Promise<void> {
@@ -62,7 +67,13 @@ export async function benchIndex(immudbAddress: string, scale = 1, version = '1.
   }
   const tag = Date.now().toString(36);
   const database = process.env.BENCH_INDEX_DATABASE ?? `indexbench${tag}`;
-  const ledger = await openImmudbLedger({ address: immudbAddress, user: 'immudb', password: 'immudb', database, dataDir: mkdtempSync(join(tmpdir(), 'ag-bench-')) });
+  const ledger = await openImmudbLedger({
+    address: immudbAddress,
+    user: 'immudb',
+    password: 'immudb',
+    database,
+    dataDir: mkdtempSync(join(tmpdir(), 'ag-bench-')),
+  });
   const index = await RedisEventIndex.open({ url: redisUrl, namespace: indexNamespace(`bench:${tag}`), writeTimeoutMs: 60_000 });
   const admin = new Redis(redisUrl);
   const summary: Row[] = [{ metric: 'events', value: fmt(total) }];
@@ -83,7 +94,9 @@ export async function benchIndex(immudbAddress: string, scale = 1, version = '1.
       // interrupted one): check the tx count now rather than after following it all.
       const txs = BigInt(await ledger.lastTxId()) - BigInt(firstTx.txId) + 1n;
       if (txs !== BigInt(Math.ceil(total / perTx))) {
-        throw new Error(`BENCH_INDEX_DATABASE=${database} holds ${txs} txs of events, a fill of ${total} events has ${Math.ceil(total / perTx)}: use another database name`);
+        throw new Error(
+          `BENCH_INDEX_DATABASE=${database} holds ${txs} txs of events, a fill of ${total} events has ${Math.ceil(total / perTx)}: use another database name`,
+        );
       }
     }
     let written = reuse ? total : 0;
@@ -139,13 +152,20 @@ export async function benchIndex(immudbAddress: string, scale = 1, version = '1.
     if (state?.events !== total) throw new Error(`index holds ${state?.events} events, expected ${total}`);
     const memAfter = await usedMemory(admin);
     summary.push({ metric: 'indexer: follow from tx 0 (empty index)', value: `${followSecs.toFixed(1)} s (${fmt(total / followSecs)} events/s)` });
-    if (scriptSecs !== null) summary.push({ metric: '  of which Redis ran index scripts (INFO commandstats)', value: `${scriptSecs.toFixed(1)} s (${((1e6 * scriptSecs) / total).toFixed(1)} µs/event)` });
+    if (scriptSecs !== null)
+      summary.push({
+        metric: '  of which Redis ran index scripts (INFO commandstats)',
+        value: `${scriptSecs.toFixed(1)} s (${((1e6 * scriptSecs) / total).toFixed(1)} µs/event)`,
+      });
     summary.push({ metric: 'Redis memory per event (used_memory delta / events)', value: `${fmt((memAfter - memBefore) / total)} bytes` });
 
     const r0 = performance.now();
     const rebuildScriptSecs = await scriptSecondsOf(admin, () => indexer.rebuild());
     const rebuildSecs = (performance.now() - r0) / 1000;
-    summary.push({ metric: 'full rebuild in bulk (clear namespace + bulk load from tx 0)', value: `${rebuildSecs.toFixed(1)} s (${fmt(total / rebuildSecs)} events/s)` });
+    summary.push({
+      metric: 'full rebuild in bulk (clear namespace + bulk load from tx 0)',
+      value: `${rebuildSecs.toFixed(1)} s (${fmt(total / rebuildSecs)} events/s)`,
+    });
     if (rebuildScriptSecs !== null) summary.push({ metric: '  of which Redis ran index scripts', value: `${rebuildScriptSecs.toFixed(1)} s` });
     await index.releaseLease(indexer.owner);
 
@@ -202,7 +222,11 @@ export async function benchIndex(immudbAddress: string, scale = 1, version = '1.
       for (const [name, filter] of cases) {
         const { hits, misses } = cached.bodyCache;
         const r = await measure(`auditEvents over HTTP, ${label} ${name}`, { total: Math.ceil(ops / 2), concurrency: 1 }, async () => {
-          const res = await fetch(target, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: GQL, variables: { f: filter() } }) });
+          const res = await fetch(target, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ query: GQL, variables: { f: filter() } }),
+          });
           const body = (await res.json()) as { errors?: unknown };
           if (body.errors) throw new Error(JSON.stringify(body.errors));
         });
@@ -229,7 +253,7 @@ export async function benchIndex(immudbAddress: string, scale = 1, version = '1.
     for (let i = 0; fresh.length < ops && i < 4 * ops; i++) {
       const ids = (await index.query({ filter: cases[2]![1](), first: 50 })).edges.map((e) => e.eventId);
       if (ids.length === 50 && ids.every((id) => !seen.has(id))) {
-        ids.forEach((id) => seen.add(id));
+        for (const id of ids) seen.add(id);
         fresh.push(ids);
       }
     }
@@ -254,7 +278,10 @@ export async function benchIndex(immudbAddress: string, scale = 1, version = '1.
     await cachedApp.close();
     summary.push({ metric: 'events returned per index query (mean)', value: (returned / (ops * cases.length)).toFixed(1) });
     printSummary(`Event index on Redis (${redisUrl.replace(/\/\/.*@/, '//')}) following immudb ${version} at ${immudbAddress}`, summary);
-    printTable(`auditEvents latency with ${fmt(total)} events indexed (concurrency 1; "events" = queries)`, rows.map((r) => ({ ...r, server: `immudb ${version}` })));
+    printTable(
+      `auditEvents latency with ${fmt(total)} events indexed (concurrency 1; "events" = queries)`,
+      rows.map((r) => ({ ...r, server: `immudb ${version}` })),
+    );
   } finally {
     await index.close();
     await ledger.close();
@@ -262,4 +289,3 @@ export async function benchIndex(immudbAddress: string, scale = 1, version = '1.
     await stopRedis();
   }
 }
-

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeRecord } from '../src/events/canonical.ts';
 import { validateEventInput } from '../src/events/validate.ts';
-import { ImmudbSession } from '../src/ledger/immudb/grpc.ts';
+import type { ImmudbSession } from '../src/ledger/immudb/grpc.ts';
 import { eventWrite } from '../src/ledger/immudb/immudb-ledger.ts';
 import { decodeTxMetadata, decodeVerifiableTx } from '../src/ledger/immudb/wire-decode.ts';
 import { encodeExecAllRequest, encodeVerifiableTxRequest } from '../src/ledger/immudb/wire-encode.ts';
@@ -25,8 +25,7 @@ import { measureInSlices, printTable, type Result, type SliceCase } from './harn
 import { encodeSetRequest, encodeVerifiableSetRequest, gatewayDatabase, openGatewayLedger, serverLabel, type BenchServer, type BenchTarget } from './immudb.ts';
 
 const require = createRequire(import.meta.url);
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const ImmudbClient: any = require('immudb-node').default;
+const ImmudbClient = (require('immudb-node') as typeof import('immudb-node')).default;
 
 const event = (i: number) => validateEventInput(sampleEventInput(i, { correlationId: `rr-bench-${i % 50}` }));
 
@@ -90,13 +89,22 @@ export async function benchLedger(target: BenchTarget, scale = 1): Promise<Resul
     const raw = await (async () => {
       const rawDb = `rawbench${tag}`;
       sessions.push(await gatewayDatabase(target, rawDb)); // created with the gateway's settings
-      return ImmudbClient.getInstance({ host, port: Number(port), user: 'immudb', password: 'immudb', database: rawDb, rootPath: join(mkdtempSync(join(tmpdir(), 'immudb-node-')), 'root') });
+      return ImmudbClient.getInstance({
+        host: host!,
+        port: Number(port),
+        user: 'immudb',
+        password: 'immudb',
+        database: rawDb,
+        rootPath: join(mkdtempSync(join(tmpdir(), 'immudb-node-')), 'root'),
+      });
     })();
     let k = 0;
     const setAll = async () => {
       const kvsList = Array.from({ length: 200 }, (_, j) => {
         const i = k++;
-        return j % 2 === 0 ? { key: `raw/all/${i}`, value: payloads[i % payloads.length]!.toString('utf8') } : { key: `raw/id/${i}`, value: `raw/all/${i - 1}` };
+        return j % 2 === 0
+          ? { key: `raw/all/${i}`, value: payloads[i % payloads.length]!.toString('utf8') }
+          : { key: `raw/id/${i}`, value: `raw/all/${i - 1}` };
       });
       if (!(await raw.setAll({ kvsList }))) throw new Error('setAll failed');
     };
@@ -108,7 +116,13 @@ export async function benchLedger(target: BenchTarget, scale = 1): Promise<Resul
       for (const s of [target, ...target.floors]) {
         const f = await batchFloor(s, `floorbench${c}x${tag}`, batches);
         sessions.push(f.session);
-        floors.push({ name: `floor: ExecAll of 100 events + VerifiableTxById, nothing checked, concurrency ${c}`, server: serverLabel(s), concurrency: c, eventsPerOp: 100, op: f.op });
+        floors.push({
+          name: `floor: ExecAll of 100 events + VerifiableTxById, nothing checked, concurrency ${c}`,
+          server: serverLabel(s),
+          concurrency: c,
+          eventsPerOp: 100,
+          op: f.op,
+        });
       }
       const cases: SliceCase[] = [
         {

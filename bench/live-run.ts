@@ -11,7 +11,10 @@ import { serverVersion } from './immudb.ts';
 import { benchLive } from './live.ts';
 
 const scale = Number(process.env.BENCH_SCALE ?? 1);
-const load = () => loadavg().map((l) => l.toFixed(2)).join(', ');
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(', ');
 console.log(`auditgraph live bench — node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown cpu'}); load average before: ${load()}`);
 
 let address = process.env.IMMUDB_ADDRESS;

@@ -88,9 +88,15 @@ let opened = 0;
 function onEvent(eventId: string): void {
   const t = now();
   const c = commits.get(eventId);
-  if (c !== undefined) return record(t - c);
+  if (c !== undefined) {
+    record(t - c);
+    return;
+  }
   let list = early.get(eventId);
-  if (!list) early.set(eventId, (list = []));
+  if (!list) {
+    list = [];
+    early.set(eventId, list);
+  }
   list.push(t);
 }
 

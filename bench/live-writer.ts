@@ -59,6 +59,10 @@ async function writeFor(seconds: number, rate: number): Promise<{ perSec: number
 
 process.on('message', (m: { type: string; seconds?: number; rate?: number }) => {
   if (m.type === 'write') void writeFor(m.seconds!, m.rate!).then((r) => process.send!({ type: 'written', ...r }));
-  if (m.type === 'exit') void live.close().then(() => ledger.close()).finally(() => process.exit(0));
+  if (m.type === 'exit')
+    void live
+      .close()
+      .then(() => ledger.close())
+      .finally(() => process.exit(0));
 });
 process.send!({ type: 'ready' });

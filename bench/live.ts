@@ -133,7 +133,8 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 interface Child {
   proc: ChildProcess;
-  on(type: string, fn: (m: any) => void): void;
+  /** `fn` gets the child's messages of `type`, as the child sends them (M is the caller's word for their shape). */
+  on<M>(type: string, fn: (m: M) => void): void;
   request<T>(message: Record<string, unknown>, reply: string): Promise<T>;
 }
 
@@ -141,7 +142,7 @@ function startChild(script: string, args: string[] = []): Promise<Child> {
   const proc = spawn(process.execPath, ['--import', 'tsx', script, ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const waiting = new Map<string, (m: unknown) => void>();
   const failing = new Set<(e: Error) => void>();
-  const listeners = new Map<string, (m: any) => void>();
+  const listeners = new Map<string, (m: unknown) => void>();
   // A child that dies fails whatever waits for it, instead of hanging the bench.
   proc.once('exit', (code) => {
     for (const fail of failing) fail(new Error(`${script} exited with ${code}`));
@@ -154,7 +155,7 @@ function startChild(script: string, args: string[] = []): Promise<Child> {
   });
   const child: Child = {
     proc,
-    on: (type, fn) => void listeners.set(type, fn),
+    on: (type, fn) => void listeners.set(type, fn as (m: unknown) => void),
     request: <T>(message: Record<string, unknown>, reply: string) =>
       new Promise<T>((resolve, reject) => {
         failing.add(reject);
@@ -235,7 +236,10 @@ async function startClients(parts: number): Promise<Clients> {
         const at = (p: number) => {
           if (total === 0) return null;
           let seen = 0;
-          for (const [b, n] of buckets) if ((seen += n) >= Math.ceil(total * p)) return (b + 1) * 0.1; // 0.1 ms buckets
+          for (const [b, n] of buckets) {
+            seen += n;
+            if (seen >= Math.ceil(total * p)) return (b + 1) * 0.1; // 0.1 ms buckets
+          }
           return null;
         };
         out.p50 = at(0.5);
@@ -251,8 +255,27 @@ async function startClients(parts: number): Promise<Clients> {
 
 function printLiveTable(title: string, rows: LiveRow[]): void {
   const head = [
-    'subscribers', 's', 'writes/s', 'deliveries/s', 'delivered/expected', 'p50 ms', 'p99 ms', 'max ms', 'feed p99 ms', 'ledger read p99 ms', 'reads/s',
-    'gateway CPU %', 'of which sys %', 'gateway µs/delivery', 'gateway RSS MB', 'subscribers CPU %', 'writer CPU %', 'immudb CPU %', 'Redis CPU %', 'other CPU %', `machine CPU % (of ${cpus().length * 100})`,
+    'subscribers',
+    's',
+    'writes/s',
+    'deliveries/s',
+    'delivered/expected',
+    'p50 ms',
+    'p99 ms',
+    'max ms',
+    'feed p99 ms',
+    'ledger read p99 ms',
+    'reads/s',
+    'gateway CPU %',
+    'of which sys %',
+    'gateway µs/delivery',
+    'gateway RSS MB',
+    'subscribers CPU %',
+    'writer CPU %',
+    'immudb CPU %',
+    'Redis CPU %',
+    'other CPU %',
+    `machine CPU % (of ${cpus().length * 100})`,
   ];
   const pct = (v: number) => (Number.isNaN(v) ? '-' : v.toFixed(0));
   const body = rows.map((r) => [
@@ -282,7 +305,7 @@ function printLiveTable(title: string, rows: LiveRow[]): void {
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padStart(widths[i]!)).join(' | ')} |`;
   console.log(`\n${title}`);
   console.log(line(head));
-  console.log(`|${widths.map((w) => '-'.repeat(w + 1) + ':').join('|')}|`);
+  console.log(`|${widths.map((w) => `${'-'.repeat(w + 1)}:`).join('|')}|`);
   for (const b of body) console.log(line(b));
 }
 
@@ -479,7 +502,9 @@ export async function benchLive(address: string, scale = 1, version = '1.11.1'):
     const mid = Math.round((held + failed) / 2 / 250) * 250;
     if (held > 0 && failed > 0 && mid > held && mid < failed && (await step(mid))) held = mid;
     if (steps.length > 0) printLiveTable(`live subscriptions, stepping up (${stepSeconds} s windows)`, steps);
-    console.log(`largest subscriber count held with p99 ≤ 1 s at ${rate} events/s: ${held > 0 ? held : 'below 100'}${held >= Math.min(16_000, maxSubscribers) ? ' (the last step)' : ''}`);
+    console.log(
+      `largest subscriber count held with p99 ≤ 1 s at ${rate} events/s: ${held > 0 ? held : 'below 100'}${held >= Math.min(16_000, maxSubscribers) ? ' (the last step)' : ''}`,
+    );
     return [...rows, ...steps];
   } finally {
     await probe.return();

@@ -73,7 +73,12 @@ class FlexibleRateLimiter implements RateLimiter {
     make: (opts: { keyPrefix: string; points: number; duration: number }) => RateLimiterAbstract,
     private readonly onClose: () => void = () => {},
   ) {
-    const one = (budget: Budget) => make({ keyPrefix: `bench:flex:${budget}`, points: limits[budget].burst, duration: Math.max(1, Math.ceil(limits[budget].burst / limits[budget].perSecond)) });
+    const one = (budget: Budget) =>
+      make({
+        keyPrefix: `bench:flex:${budget}`,
+        points: limits[budget].burst,
+        duration: Math.max(1, Math.ceil(limits[budget].burst / limits[budget].perSecond)),
+      });
     this.budgets = { writes: one('writes'), cost: one('cost') };
   }
   async take(principal: string, budget: Budget, amount: number): Promise<TakeResult> {
@@ -105,7 +110,10 @@ const cpuMs = (since: NodeJS.CpuUsage) => {
   const u = process.cpuUsage(since);
   return (u.user + u.system) / 1000;
 };
-const load = () => loadavg().map((l) => l.toFixed(2)).join(', ');
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(', ');
 type Kind = 'create' | 'timeline';
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -121,7 +129,9 @@ async function httpSlice(url: string, kind: Kind, first: number): Promise<{ cpuM
 /** The metrics calls one request makes, as the app makes them (metrics.ts, app.ts). */
 async function metricsCalls(m: Metrics, kind: Kind, i: number): Promise<void> {
   if (kind === 'create') {
-    const results = await m.writeSeconds.time(async () => [{ created: true, record: { eventCategory: 'workflow', outcome: i % 7 === 0 ? 'FAILURE' : 'SUCCESS' } }]);
+    const results = await m.writeSeconds.time(async () => [
+      { created: true, record: { eventCategory: 'workflow', outcome: i % 7 === 0 ? 'FAILURE' : 'SUCCESS' } },
+    ]);
     for (const r of results) if (r.created) m.eventsWritten.inc({ category: r.record.eventCategory, outcome: r.record.outcome });
   } else {
     const start = performance.now();
@@ -147,14 +157,23 @@ const flexRedis = () => {
 };
 const variants: Variant[] = [
   { name: 'hand-written, limiter in memory', metrics: () => new HandMetrics(), limiter: () => new MemoryRateLimiter(LIMITS) },
-  { name: 'libraries, limiter in memory', metrics: () => new AppMetrics(), limiter: () => new FlexibleRateLimiter('memory', LIMITS, (o) => new RateLimiterMemory(o)) },
+  {
+    name: 'libraries, limiter in memory',
+    metrics: () => new AppMetrics(),
+    limiter: () => new FlexibleRateLimiter('memory', LIMITS, (o) => new RateLimiterMemory(o)),
+  },
   { name: 'hand-written, limiter in Redis', metrics: () => new HandMetrics(), limiter: () => new RedisRateLimiter(redisUrl, LIMITS, { prefix: 'bench:hand' }) },
   {
     name: 'libraries, limiter in Redis',
     metrics: () => new AppMetrics(),
     limiter: () => {
       const client = flexRedis();
-      return new FlexibleRateLimiter('redis', LIMITS, (o) => new RateLimiterRedis({ ...o, storeClient: client }), () => client.disconnect());
+      return new FlexibleRateLimiter(
+        'redis',
+        LIMITS,
+        (o) => new RateLimiterRedis({ ...o, storeClient: client }),
+        () => client.disconnect(),
+      );
     },
   },
 ];
@@ -166,7 +185,9 @@ try {
   console.log(`node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown cpu'}), load average ${load()}`);
   const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
   const dirty = execFileSync('git', ['status', '--porcelain', 'src'], { encoding: 'utf8' }).trim() !== '';
-  console.log(`work tree at ${head}${dirty ? ' (src modified)' : ''}; hand-written metrics from ${HANDWRITTEN_AT.slice(0, 7)}; prom-client and rate-limiter-flexible as in package.json`);
+  console.log(
+    `work tree at ${head}${dirty ? ' (src modified)' : ''}; hand-written metrics from ${HANDWRITTEN_AT.slice(0, 7)}; prom-client and rate-limiter-flexible as in package.json`,
+  );
   console.log(`rounds ${ROUNDS}, ${SLICE} requests per slice, embedded ledger in ${dataDir}, redis-server on ${redisUrl}`);
 
   // The timeline's page: 500 events in one correlation, written directly.
@@ -175,7 +196,13 @@ try {
   }
   for (const v of variants) {
     const limiter = v.limiter();
-    const app = createApp({ ledger, metrics: v.metrics() as AppMetrics, rateLimiter: limiter, config: { port: 0, host: '127.0.0.1' }, logger: createLogger({ level: 'error' }) });
+    const app = createApp({
+      ledger,
+      metrics: v.metrics() as AppMetrics,
+      rateLimiter: limiter,
+      config: { port: 0, host: '127.0.0.1' },
+      logger: createLogger({ level: 'error' }),
+    });
     apps.push({ app, url: (await app.listen()).url, limiter });
   }
 
@@ -208,7 +235,15 @@ try {
       ['variant', 'mean ms', 'median ms', 'vs hand-written, same store', 'per round ms', 'req/s', 'p50 ms'],
       rows.map((r, j) => {
         const base = rows[j - (j % 2)]!; // the hand-written row of the same store
-        return [r.v.name, r.mean.toFixed(3), r.med.toFixed(3), j % 2 === 0 ? '-' : `${(((r.mean - base.mean) / base.mean) * 100).toFixed(1)} %`, r.xs.map((x) => x.toFixed(3)).join(' '), r.rate.toFixed(0), r.p50.toFixed(2)];
+        return [
+          r.v.name,
+          r.mean.toFixed(3),
+          r.med.toFixed(3),
+          j % 2 === 0 ? '-' : `${(((r.mean - base.mean) / base.mean) * 100).toFixed(1)} %`,
+          r.xs.map((x) => x.toFixed(3)).join(' '),
+          r.rate.toFixed(0),
+          r.p50.toFixed(2),
+        ];
       }),
     );
   }
@@ -216,8 +251,22 @@ try {
   // Part 2: the per-request calls alone, metrics and limiter apart (fresh objects, so the apps' counts stay apart).
   const [handMem, flexMem, handRedis, flexRedisLimiter] = variants.map((v) => v.limiter());
   const micro: { name: string; ops: number; call: (kind: Kind, i: number) => Promise<void> }[] = [
-    { name: 'metrics, hand-written', ops: MICRO_OPS, call: ((m) => (kind, i) => metricsCalls(m, kind, i))(new HandMetrics()) },
-    { name: 'metrics, prom-client', ops: MICRO_OPS, call: ((m) => (kind, i) => metricsCalls(m, kind, i))(new AppMetrics()) },
+    {
+      name: 'metrics, hand-written',
+      ops: MICRO_OPS,
+      call: (
+        (m) => (kind, i) =>
+          metricsCalls(m, kind, i)
+      )(new HandMetrics()),
+    },
+    {
+      name: 'metrics, prom-client',
+      ops: MICRO_OPS,
+      call: (
+        (m) => (kind, i) =>
+          metricsCalls(m, kind, i)
+      )(new AppMetrics()),
+    },
     { name: 'limiter in memory, hand-written', ops: MICRO_OPS, call: (kind) => limiterCalls(handMem!, kind) },
     { name: 'limiter in memory, rate-limiter-flexible', ops: MICRO_OPS, call: (kind) => limiterCalls(flexMem!, kind) },
     // A Redis call is a round trip: fewer of them.

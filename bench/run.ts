@@ -24,15 +24,24 @@ const benches: Record<string, (target: BenchTarget, scale: number) => Promise<un
   embedded: (t, s) => benchEmbedded(t.address, s, t.version),
   shape: benchWriteShape,
 };
-const picked = (process.env.BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+const picked = (process.env.BENCH_ONLY ?? '')
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
 const only = picked.length > 0 ? picked : Object.keys(benches).filter((name) => name !== 'shape'); // unset or empty: all but the probe
 const unknown = only.filter((name) => !(name in benches));
 if (unknown.length > 0) {
   console.error(`BENCH_ONLY: unknown ${unknown.join(', ')} (known: ${Object.keys(benches).join(', ')})`);
   process.exit(2);
 }
-const load = () => loadavg().map((l) => l.toFixed(2)).join(', ');
-const floorVersions = (process.env.BENCH_FLOOR_VERSIONS ?? '1.10.0').split(',').map((s) => s.trim()).filter(Boolean);
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(', ');
+const floorVersions = (process.env.BENCH_FLOOR_VERSIONS ?? '1.10.0')
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
 
 let primary: BenchServer;
 const own = await startServers(process.env.IMMUDB_ADDRESS ? floorVersions : ['1.11.1', ...floorVersions]);
@@ -41,8 +50,12 @@ try {
   else primary = own.servers[0]!;
   const floors = own.servers.filter((s) => s !== primary).map(({ address, version }) => ({ address, version }));
   const target: BenchTarget = { address: primary.address, version: primary.version, floors };
-  console.log(`auditgraph bench — ${new Date().toISOString()}, node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown cpu'}), load average ${load()}`);
-  console.log(`immudb ${primary.version} at ${primary.address}${floors.map((f) => `; floors also on immudb ${f.version} at ${f.address}`).join('')}; BENCH_SCALE=${scale}`);
+  console.log(
+    `auditgraph bench — ${new Date().toISOString()}, node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown cpu'}), load average ${load()}`,
+  );
+  console.log(
+    `immudb ${primary.version} at ${primary.address}${floors.map((f) => `; floors also on immudb ${f.version} at ${f.address}`).join('')}; BENCH_SCALE=${scale}`,
+  );
   for (const name of only) await benches[name]!(target, scale);
   console.log(`\nload average after: ${load()} (${new Date().toISOString()})`);
 } finally {

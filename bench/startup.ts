@@ -65,7 +65,13 @@ async function startOnce(variant: Variant): Promise<number> {
   try {
     for (;;) {
       if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`${variant.name} exited during start-up:\n${stderr}`);
-      if (await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.status === 200, () => false)) return performance.now() - started;
+      if (
+        await fetch(`http://127.0.0.1:${port}/healthz`).then(
+          (r) => r.status === 200,
+          () => false,
+        )
+      )
+        return performance.now() - started;
       if (performance.now() - started > 60_000) throw new Error(`${variant.name} did not answer within 60 s:\n${stderr}`);
       await new Promise((r) => setTimeout(r, 10));
     }
@@ -89,7 +95,11 @@ const median = (xs: number[]) => {
 };
 const ms = (x: number) => `${Math.round(x)}`;
 console.log(`# Start-up time: spawn → /healthz 200 (embedded ledger, empty DATA_DIR)\n`);
-console.log(`${new Date().toISOString()}, ${cpus().length} × ${cpus()[0]?.model ?? '?'}, load ${loadBefore.map((l) => l.toFixed(2)).join(', ')} before and ${loadavg().map((l) => l.toFixed(2)).join(', ')} after (1, 5, 15 min), ${runs} runs a command, alternating\n`);
+console.log(
+  `${new Date().toISOString()}, ${cpus().length} × ${cpus()[0]?.model ?? '?'}, load ${loadBefore.map((l) => l.toFixed(2)).join(', ')} before and ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(', ')} after (1, 5, 15 min), ${runs} runs a command, alternating\n`,
+);
 console.log('| command | median ms | min | max | runs (ms) |');
 console.log('|---|---:|---:|---:|---|');
 for (const [name, xs] of times) console.log(`| ${name} | ${ms(median(xs))} | ${ms(Math.min(...xs))} | ${ms(Math.max(...xs))} | ${xs.map(ms).join(', ')} |`);

@@ -172,7 +172,13 @@ async function checks(target: BenchTarget, shapes: Shape[], tag: string): Promis
         entry = await get(Buffer.from(entry.value));
       }
       const found = entry.key.equals(first[3]!.key) && entry.value.equals(first[3]!.value);
-      out.push([SHAPE_NAMES[shape], `tx ${header.id}: ${header.nEntries} entries`, second, partial, `${calls} Get${calls > 1 ? 's' : ''}${found ? '' : ' (WRONG ENTRY)'}`]);
+      out.push([
+        SHAPE_NAMES[shape],
+        `tx ${header.id}: ${header.nEntries} entries`,
+        second,
+        partial,
+        `${calls} Get${calls > 1 ? 's' : ''}${found ? '' : ' (WRONG ENTRY)'}`,
+      ]);
     } finally {
       session.close();
     }
@@ -199,7 +205,10 @@ export async function benchWriteShape(target: BenchTarget, scale = 1): Promise<R
     for (const sync of syncs) {
       for (const shape of shapes) {
         const index = dbs.length;
-        const session = await createDatabase(target.address, `shape${index}${tag}`, { maxTxEntries: GATEWAY_DB_MAX_TX_ENTRIES, ...(sync === undefined ? {} : { syncFrequencyMs: sync }) });
+        const session = await createDatabase(target.address, `shape${index}${tag}`, {
+          maxTxEntries: GATEWAY_DB_MAX_TX_ENTRIES,
+          ...(sync === undefined ? {} : { syncFrequencyMs: sync }),
+        });
         dbs.push({ shape, sync, index, session, proven: 0, next: 0 });
       }
     }
@@ -224,17 +233,36 @@ export async function benchWriteShape(target: BenchTarget, scale = 1): Promise<R
       );
       const t0 = performance.now();
       const results = await measureInSlices(rounds, perSlice, cases, pid === null ? {} : { serverCpuMs: () => processCpuMs(pid) });
-      process.stderr.write(`write shapes, concurrency ${concurrency}: ${cases.length} cases × ${rounds * perSlice} batches in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
-      results.forEach((r, i) => rows.push({ db: cases[i]!.db, verified: cases[i]!.verified, concurrency, r }));
+      process.stderr.write(
+        `write shapes, concurrency ${concurrency}: ${cases.length} cases × ${rounds * perSlice} batches in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`,
+      );
+      results.forEach((r, i) => {
+        rows.push({ db: cases[i]!.db, verified: cases[i]!.verified, concurrency, r });
+      });
     }
     const fixed = (n: number | undefined, d: number) => (n === undefined || !Number.isFinite(n) ? '-' : n.toFixed(d));
     for (const verified of [true, false]) {
       printMarkdownTable(
         `Batches of 100 events on ${server}, ${verified ? 'write + VerifiableTxById (nothing checked)' : 'write alone (raw)'}; in turns with every other case of its concurrency`,
-        ['shape', 'server', 'syncFrequency', 'concurrency', 'events ok', 'failed ops', 'events/s', 'p50 ms', 'p99 ms', 'client CPU ms/batch', 'immudb CPU ms/batch'],
+        [
+          'shape',
+          'server',
+          'syncFrequency',
+          'concurrency',
+          'events ok',
+          'failed ops',
+          'events/s',
+          'p50 ms',
+          'p99 ms',
+          'client CPU ms/batch',
+          'immudb CPU ms/batch',
+        ],
         rows
           .filter((x) => x.verified === verified)
-          .sort((a, b) => a.concurrency - b.concurrency || shapes.indexOf(a.db.shape) - shapes.indexOf(b.db.shape) || syncs.indexOf(a.db.sync) - syncs.indexOf(b.db.sync))
+          .sort(
+            (a, b) =>
+              a.concurrency - b.concurrency || shapes.indexOf(a.db.shape) - shapes.indexOf(b.db.shape) || syncs.indexOf(a.db.sync) - syncs.indexOf(b.db.sync),
+          )
           .map(({ db, concurrency, r }) => [
             SHAPE_NAMES[db.shape],
             server,

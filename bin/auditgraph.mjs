@@ -14,7 +14,11 @@ const spec = command === undefined ? undefined : Object.hasOwn(COMMANDS, command
 
 if (!spec) {
   if (command !== undefined && command !== '-h' && command !== '--help') process.stderr.write(`auditgraph: unknown command ${command}\n`);
-  process.stderr.write(`usage:\n${Object.values(COMMANDS).map((c) => `  auditgraph ${c.help}\n`).join('')}`);
+  process.stderr.write(
+    `usage:\n${Object.values(COMMANDS)
+      .map((c) => `  auditgraph ${c.help}\n`)
+      .join('')}`,
+  );
   process.exit(command === '-h' || command === '--help' ? 0 : 2);
 }
 

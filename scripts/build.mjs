@@ -47,7 +47,9 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     else if (args.length !== 0) throw new Error('usage: node scripts/build.mjs [--outDir <dir>]');
     const built = build(outDir === undefined ? {} : { outDir });
     const shown = relative(process.cwd(), built.outDir);
-    process.stderr.write(`build: ${shown.startsWith('..') ? built.outDir : shown} (${built.assets.length} file(s) copied beside the output: ${built.assets.join(', ')})\n`);
+    process.stderr.write(
+      `build: ${shown.startsWith('..') ? built.outDir : shown} (${built.assets.length} file(s) copied beside the output: ${built.assets.join(', ')})\n`,
+    );
   } catch (e) {
     process.stderr.write(`build failed: ${e instanceof Error ? e.message : e}\n`);
     process.exit(1);

@@ -10,7 +10,7 @@
 import { ConfigError } from '../src/errors.ts';
 import { Indexer } from '../src/index/indexer.ts';
 import { indexNamespace, RedisEventIndex } from '../src/index/redis-index.ts';
-import { loadConfig } from '../src/server/config.ts';
+import { type Config, loadConfig } from '../src/server/config.ts';
 import { openLedger } from '../src/server/open-ledger.ts';
 
 const err = process.stderr;
@@ -25,7 +25,7 @@ function bar(done: number, total: number, width = 30): string {
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
 async function main(): Promise<number> {
-  let config;
+  let config: Config;
   try {
     config = loadConfig();
   } catch (e) {

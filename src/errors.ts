@@ -44,8 +44,7 @@ export class ValidationError extends AuditError {
   }
 }
 
-export const ledgerUnavailable = (message: string, cause?: unknown) =>
-  new AuditError(ErrorCode.LEDGER_UNAVAILABLE, message, {}, { cause });
+export const ledgerUnavailable = (message: string, cause?: unknown) => new AuditError(ErrorCode.LEDGER_UNAVAILABLE, message, {}, { cause });
 
 export const verificationFailed = (check: string, cause?: unknown) =>
   new AuditError(ErrorCode.VERIFICATION_FAILED, `Ledger verification failed: ${check}`, { check }, { cause });

@@ -28,7 +28,14 @@ export interface Logger {
 }
 
 /** Codes that describe the client's request, not a server problem: logged at debug, not error. */
-const CLIENT_CODES: ReadonlySet<string> = new Set(['BAD_USER_INPUT', 'EVENT_ID_CONFLICT', 'UNAUTHENTICATED', 'FORBIDDEN', 'RATE_LIMITED', 'SUBSCRIPTION_OVERFLOW']);
+const CLIENT_CODES: ReadonlySet<string> = new Set([
+  'BAD_USER_INPUT',
+  'EVENT_ID_CONFLICT',
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'RATE_LIMITED',
+  'SUBSCRIPTION_OVERFLOW',
+]);
 
 function causeChain(e: unknown): unknown[] {
   const out: unknown[] = [];

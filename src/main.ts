@@ -59,10 +59,20 @@ async function main(): Promise<void> {
       ? new RedisRateLimiter(config.redisUrl, limits, { onError: (m) => logger.warn(m) })
       : new MemoryRateLimiter(limits);
   if (rateLimiter) logger.info(`rate limits (${rateLimiter.kind}): writes ${JSON.stringify(limits.writes)}, cost ${JSON.stringify(limits.cost)} per principal`);
-  const app = createApp({ ledger: hooked, index: indexing.index, indexLag: () => indexing.indexer.lag(), live: live.feed, auth, ...(rateLimiter ? { rateLimiter } : {}), config, logger });
+  const app = createApp({
+    ledger: hooked,
+    index: indexing.index,
+    indexLag: () => indexing.indexer.lag(),
+    live: live.feed,
+    auth,
+    ...(rateLimiter ? { rateLimiter } : {}),
+    config,
+    logger,
+  });
   const { url } = await app.listen();
   logger.info(`listening on ${url} (${config.graphiql ? 'GraphiQL in a browser; ' : ''}/healthz, /readyz, /metrics)`);
-  if (!config.graphiql || !config.introspection) logger.info(`GraphiQL ${config.graphiql ? 'on' : 'off'}, introspection ${config.introspection ? 'on' : 'off'}`);
+  if (!config.graphiql || !config.introspection)
+    logger.info(`GraphiQL ${config.graphiql ? 'on' : 'off'}, introspection ${config.introspection ? 'on' : 'off'}`);
   if (auth.enabled) {
     logger.info(`authentication: ${auth.names.length} token(s) (${auth.names.join(', ')})`);
   } else {

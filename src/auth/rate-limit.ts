@@ -50,7 +50,10 @@ const clampAmount = (spec: BucketSpec, amount: number) => Math.min(Math.max(amou
 export class MemoryRateLimiter implements RateLimiter {
   readonly kind = 'memory';
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
-  constructor(readonly limits: RateLimits, private readonly now: () => number = () => performance.now()) {}
+  constructor(
+    readonly limits: RateLimits,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
 
   async take(principal: string, budget: Budget, amount: number): Promise<TakeResult> {
     const spec = this.limits[budget];

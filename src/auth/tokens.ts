@@ -41,7 +41,10 @@ interface Entry {
 const BEARER = /^Bearer ([\x21-\x7e]{1,4096})$/i;
 
 export function createTokenStore(entries: readonly { name: string; sha256: string; scopes: readonly Scope[] }[]): TokenStore {
-  const list: Entry[] = entries.map((e) => ({ principal: Object.freeze({ name: e.name, scopes: Object.freeze([...e.scopes]) }), hash: Buffer.from(e.sha256, 'hex') }));
+  const list: Entry[] = entries.map((e) => ({
+    principal: Object.freeze({ name: e.name, scopes: Object.freeze([...e.scopes]) }),
+    hash: Buffer.from(e.sha256, 'hex'),
+  }));
   return {
     enabled: list.length > 0,
     names: list.map((e) => e.principal.name),
@@ -77,7 +80,10 @@ function parseEntries(json: string, source: string, problems: string[]): { name:
   parsed.forEach((raw: unknown, i) => {
     const at = `${source}[${i}]`;
     const e = raw as Record<string, unknown> | null;
-    if (typeof e !== 'object' || e === null || Array.isArray(e)) return void problems.push(`${at} must be an object { name, sha256, scopes }`);
+    if (typeof e !== 'object' || e === null || Array.isArray(e)) {
+      problems.push(`${at} must be an object { name, sha256, scopes }`);
+      return;
+    }
     const extra = Object.keys(e).filter((k) => !['name', 'sha256', 'scopes'].includes(k));
     // A plaintext `token` field is a mistake worth stopping for: secrets do not belong here.
     if (extra.length > 0) problems.push(`${at} has unknown field(s) ${extra.map((k) => JSON.stringify(k.slice(0, 32))).join(', ')}`);

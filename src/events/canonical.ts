@@ -6,8 +6,22 @@ import { OUTCOMES, SEVERITIES, type AuditEventRecord, type Json } from './types.
 const LOWER_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 const RECORD_KEYS = [
-  'actor', 'clusterName', 'correlationId', 'data', 'durationMs', 'error', 'eventAction', 'eventCategory',
-  'eventId', 'eventType', 'outcome', 'parentEventId', 'recordedBy', 'resource', 'severity', 'timestamp',
+  'actor',
+  'clusterName',
+  'correlationId',
+  'data',
+  'durationMs',
+  'error',
+  'eventAction',
+  'eventCategory',
+  'eventId',
+  'eventType',
+  'outcome',
+  'parentEventId',
+  'recordedBy',
+  'resource',
+  'severity',
+  'timestamp',
 ] as const;
 
 /** A plain Error (not an AuditError): a malformed stored record is corruption, not user input. */

@@ -83,7 +83,10 @@ export const MAX_VALUES_PER_FIELD = 100;
 const LIST_FIELDS: ReadonlySet<IndexField> = new Set(['eventType', 'eventCategory', 'actorId', 'actorType', 'outcome']);
 
 function checkValue(field: IndexField, value: unknown, path: string, out: FieldViolation[]): value is string {
-  const fail = (message: string) => (out.push({ path, message }), false);
+  const fail = (message: string) => {
+    out.push({ path, message });
+    return false;
+  };
   if (typeof value !== 'string') return fail('must be a string');
   if (value.length === 0) return fail('must not be empty');
   if (!isWellFormed(value)) return fail('must be well-formed Unicode (contains a lone surrogate)');
@@ -118,7 +121,9 @@ export function normalizeFilter(input: AuditEventFilterInput | null | undefined,
         continue;
       }
       const values = new Set<string>();
-      raw.forEach((v, i) => checkValue(field, v, `${path}.${field}.${i}`, violations) && values.add(v));
+      raw.forEach((v, i) => {
+        if (checkValue(field, v, `${path}.${field}.${i}`, violations)) values.add(v);
+      });
       terms.push({ field, values: [...values].sort() });
     } else if (checkValue(field, raw, `${path}.${field}`, violations)) {
       terms.push({ field, values: [raw] });

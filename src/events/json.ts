@@ -181,6 +181,7 @@ const CANONICAL_MAX_DEPTH = 256;
  * (escaped) and surrogates (a lone one is escaped as \uXXXX; pairs are not, but any surrogate
  * takes the JSON.stringify path here). A string without any of them is written as "<itself>".
  */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: U+0000–U+001F are exactly the characters JSON.stringify escapes
 const JSON_ESCAPED = /["\\\u0000-\u001f\ud800-\udfff]/;
 
 function quote(s: string): string {

@@ -9,9 +9,25 @@ import { isUuid, uuidv7 } from './uuid.ts';
 export { LIMITS } from './limits.ts';
 
 const KNOWN_FIELDS: ReadonlySet<string> = new Set([
-  'eventId', 'eventType', 'eventCategory', 'eventAction', 'outcome', 'timestamp', 'correlationId',
-  'parentEventId', 'actorType', 'actorId', 'resourceType', 'resourceId', 'resourceNamespace',
-  'clusterName', 'severity', 'durationMs', 'errorCode', 'errorMessage', 'data',
+  'eventId',
+  'eventType',
+  'eventCategory',
+  'eventAction',
+  'outcome',
+  'timestamp',
+  'correlationId',
+  'parentEventId',
+  'actorType',
+  'actorId',
+  'resourceType',
+  'resourceId',
+  'resourceNamespace',
+  'clusterName',
+  'severity',
+  'durationMs',
+  'errorCode',
+  'errorMessage',
+  'data',
 ]);
 
 /** Dotted lowercase name: `gateway.signal.received`; a single segment is allowed. */
@@ -257,11 +273,14 @@ export function validateEventBatch(inputs: unknown, path = 'input', now: Date = 
     if (event === null) return;
     const first = firstById.get(event.record.eventId);
     if (first === undefined) firstById.set(event.record.eventId, { index: i });
-    else if (!(first.bytes ??= encodeRecord(events[first.index]!.record)).equals(encodeRecord(event.record))) {
-      violations.push({
-        path: fieldPath(fieldPath(path, i), 'eventId'),
-        message: `repeats the eventId of ${fieldPath(path, first.index)} with different content`,
-      });
+    else {
+      first.bytes ??= encodeRecord(events[first.index]!.record);
+      if (!first.bytes.equals(encodeRecord(event.record))) {
+        violations.push({
+          path: fieldPath(fieldPath(path, i), 'eventId'),
+          message: `repeats the eventId of ${fieldPath(path, first.index)} with different content`,
+        });
+      }
     }
   });
 

@@ -84,17 +84,20 @@ export function createLoaders(ledger: AppLedger): GraphQLContext['loaders'] {
   let verified: GraphQLContext['loaders']['verified'] | undefined;
   return {
     get event() {
-      return (event ??= new DataLoader((ids) => ledger.getMany(ids), { maxBatchSize: EVENT_BATCH }));
+      event ??= new DataLoader((ids) => ledger.getMany(ids), { maxBatchSize: EVENT_BATCH });
+      return event;
     },
     get commitTime() {
-      return (commitTime ??= new DataLoader((txIds) => ledger.commitTimes(txIds)));
+      commitTime ??= new DataLoader((txIds) => ledger.commitTimes(txIds));
+      return commitTime;
     },
     get verified() {
       // No batch call for verified reads: each is its own proof. A failure fails only its key.
-      return (verified ??= new DataLoader(
+      verified ??= new DataLoader(
         (ids) => Promise.all(ids.map((id) => ledger.getVerified(id).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e)))))),
         { maxBatchSize: 50 },
-      ));
+      );
+      return verified;
     },
   };
 }

@@ -21,7 +21,7 @@
  */
 import { PothosValidationError } from '@pothos/core';
 import { GraphQLError } from 'graphql';
-import { AuditError, ErrorCode, isAuditError, type FieldViolation } from '../errors.ts';
+import { type AuditError, ErrorCode, isAuditError, type FieldViolation } from '../errors.ts';
 import { currentRequestId } from '../logger.ts';
 
 export const GraphQLCode = {
@@ -103,9 +103,9 @@ export function maskError(error: unknown): Error {
   });
 }
 
-const VARIABLE_AT = /^Variable "\$([^"]+)" got invalid value .*? at "([^"]+)"; ([^]*)$/;
-const VARIABLE_VALUE = /^Variable "\$([^"]+)" got invalid value [^]*?; ([^]*)$/;
-const VARIABLE_OTHER = /^Variable "\$([^"]+)" ([^]*)$/;
+const VARIABLE_AT = /^Variable "\$([^"]+)" got invalid value .*? at "([^"]+)"; ([\s\S]*)$/;
+const VARIABLE_VALUE = /^Variable "\$([^"]+)" got invalid value [\s\S]*?; ([\s\S]*)$/;
+const VARIABLE_OTHER = /^Variable "\$([^"]+)" ([\s\S]*)$/;
 
 /** graphql-js prints list indexes as `input[3].outcome`; our paths are dotted (`input.3.outcome`), like the domain's. */
 const dotted = (path: string) => path.replace(/\[(\d+)\]/g, '.$1');

@@ -116,7 +116,13 @@ type OperationVisitor = { enter?: (node: OperationDefinitionNode) => void; leave
  * report are left to execution, which answers them with BAD_USER_INPUT (the document has already
  * passed full validation).
  */
-export function costOf(args: { schema: GraphQLSchema; document: DocumentNode; contextValue?: unknown; variableValues?: unknown; operationName?: string | null }): number {
+export function costOf(args: {
+  schema: GraphQLSchema;
+  document: DocumentNode;
+  contextValue?: unknown;
+  variableValues?: unknown;
+  operationName?: string | null;
+}): number {
   let cost = 0;
   const rule = createComplexityRule({
     context: (args.contextValue ?? {}) as object,

@@ -17,7 +17,18 @@
  * Memory: a 22-character position and four code references per event plus one number per set
  * membership, ~200 bytes an event while building (callers bound the events of one build).
  */
-import { becomesDense, CODED_FIELDS, codedValue, overflowCode, packCodes, resolveMaxCodes, DENSE_MIN_EVENTS, type CodedField, type Codes, type IndexLayoutOptions } from './codes.ts';
+import {
+  becomesDense,
+  CODED_FIELDS,
+  codedValue,
+  overflowCode,
+  packCodes,
+  resolveMaxCodes,
+  DENSE_MIN_EVENTS,
+  type CodedField,
+  type Codes,
+  type IndexLayoutOptions,
+} from './codes.ts';
 import type { IndexTx } from './port.ts';
 import { encodePosition, fieldKey, GLOBAL_KEY, memberAt, setFieldKeys } from './members.ts';
 import type { AuditEventRecord } from '../events/types.ts';

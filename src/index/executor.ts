@@ -104,7 +104,10 @@ export async function walk(reader: SetReader, filter: NormalizedFilter, range: M
   const p = plan(filter.terms, { total: counts.get(GLOBAL_KEY) ?? 0, events: probe.events, counts, codes });
   if (p.empty) return [];
 
-  const driverTotal = Math.max(1, p.driver.reduce((s, k) => s + k.count, 0));
+  const driverTotal = Math.max(
+    1,
+    p.driver.reduce((s, k) => s + k.count, 0),
+  );
   const streams: Stream[] = p.driver.map(({ key, count }) => ({ key, count, range, buf: [], pos: 0, frontier: null, done: false, rounds: 0 }));
   const before = (a: string, b: string) => (desc ? a > b : a < b);
   const selectivity = Math.max(p.selectivity, 1 / 4096);
@@ -163,7 +166,8 @@ export async function findPage(reader: SetReader, filter: NormalizedFilter, req:
       return await tryPage(reader, filter, req);
     } catch (e) {
       if (!(e instanceof StaleRead)) throw e;
-      if (attempt >= MAX_ATTEMPTS) throw new AuditError(ErrorCode.INDEX_UNAVAILABLE, 'The event index kept changing while it was read; try again', {}, { cause: e });
+      if (attempt >= MAX_ATTEMPTS)
+        throw new AuditError(ErrorCode.INDEX_UNAVAILABLE, 'The event index kept changing while it was read; try again', {}, { cause: e });
     }
   }
 }
@@ -176,9 +180,7 @@ async function tryPage(reader: SetReader, filter: NormalizedFilter, req: IndexPa
   const beyond = req.backward ? req.before : req.after;
   const [main, behind] = await Promise.all([
     walk(reader, filter, range, walkDesc, req.size + 1),
-    beyond
-      ? walk(reader, filter, req.backward ? atOrAfter(base, req.order, beyond) : atOrBefore(base, req.order, beyond), !walkDesc, 1)
-      : Promise.resolve([]),
+    beyond ? walk(reader, filter, req.backward ? atOrAfter(base, req.order, beyond) : atOrBefore(base, req.order, beyond), !walkDesc, 1) : Promise.resolve([]),
   ]);
   const more = main.length > req.size;
   const members = main.slice(0, req.size);

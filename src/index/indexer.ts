@@ -128,7 +128,9 @@ export class Indexer {
     this.readAhead = Math.max(1, options.readAhead ?? 2);
     this.log = options.logger ?? silentLogger;
     if (this.bulkMax < wanted) {
-      this.log.warn(`indexer: rebuilds load ${this.bulkMax} events in bulk, not ${wanted}: more would take over a quarter of the heap (raise it with --max-old-space-size)`);
+      this.log.warn(
+        `indexer: rebuilds load ${this.bulkMax} events in bulk, not ${wanted}: more would take over a quarter of the heap (raise it with --max-old-space-size)`,
+      );
     }
     this.onApplied = options.onApplied;
     this.onBulkRead = options.onBulkRead;
@@ -312,7 +314,11 @@ export class Indexer {
           return 'stale';
         }
         checkpoint = chunk[chunk.length - 1]!.txId;
-        this.noteApplied(checkpoint, batch.length, batch.reduce((n, tx) => n + tx.records.length, 0));
+        this.noteApplied(
+          checkpoint,
+          batch.length,
+          batch.reduce((n, tx) => n + tx.records.length, 0),
+        );
       }
     }
   }
@@ -369,7 +375,9 @@ export class Indexer {
       return 'stale';
     }
     const ms = (from: number, to: number) => `${((to - from) / 1000).toFixed(1)} s`;
-    this.log.info(`indexer: loaded ${build.events} events of txs 1–${build.lastTxId} in bulk (read ${ms(started, built)}, sorted ${ms(built, sorted)}, written ${ms(sorted, Date.now())})`);
+    this.log.info(
+      `indexer: loaded ${build.events} events of txs 1–${build.lastTxId} in bulk (read ${ms(started, built)}, sorted ${ms(built, sorted)}, written ${ms(sorted, Date.now())})`,
+    );
     this.stats.bulkLoads++;
     this.noteApplied(build.lastTxId, build.txCount, build.events);
     return 'more';

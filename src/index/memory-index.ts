@@ -49,7 +49,7 @@ function span(a: readonly string[], r: MemberRange): [number, number] {
 
 /** Sorted union of a sorted set and sorted distinct additions; returns it and how many were new. */
 function mergeSorted(a: readonly string[], add: readonly string[]): [string[], number] {
-  const out: string[] = new Array<string>();
+  const out: string[] = [];
   let i = 0;
   let j = 0;
   let added = 0;
@@ -131,7 +131,10 @@ export class MemoryEventIndex implements EventIndex, SetReader {
     const seen = new Map<string, number>();
     const push = (key: string, member: string) => {
       let list = pending.get(key);
-      if (!list) pending.set(key, (list = []));
+      if (!list) {
+        list = [];
+        pending.set(key, list);
+      }
       list.push(member);
     };
     let applied = 0;
@@ -230,8 +233,11 @@ export class MemoryEventIndex implements EventIndex, SetReader {
 
   private ready(): IndexState {
     const m = this.meta;
-    if (!m || m.status !== 'ready') {
-      throw new AuditError(ErrorCode.INDEX_UNAVAILABLE, m ? `The index is being rebuilt (tx ${m.checkpoint} of ${m.target}); try again shortly` : 'The index is not built yet; try again shortly');
+    if (m?.status !== 'ready') {
+      throw new AuditError(
+        ErrorCode.INDEX_UNAVAILABLE,
+        m ? `The index is being rebuilt (tx ${m.checkpoint} of ${m.target}); try again shortly` : 'The index is not built yet; try again shortly',
+      );
     }
     return m;
   }

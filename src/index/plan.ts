@@ -71,7 +71,11 @@ export function plan(terms: FilterTerm[], input: PlanInput): Plan {
     const keys = termKeys(t);
     if (!isCodedField(t.field)) {
       const sets = keys.map((key) => ({ key, count: counted(key) })).filter((k) => k.count > 0);
-      return { count: sets.reduce((n, k) => n + k.count, 0), sets: sets as KeyCount[] | null, check: { set: sets.map((k) => k.key) } as { set?: string[]; code?: CodeCheck } };
+      return {
+        count: sets.reduce((n, k) => n + k.count, 0),
+        sets: sets as KeyCount[] | null,
+        check: { set: sets.map((k) => k.key) } as { set?: string[]; code?: CodeCheck },
+      };
     }
     const check: CodeCheck = { field: t.field, codes: [], overflowKeys: [] };
     const sets: KeyCount[] = [];

@@ -70,7 +70,8 @@ export interface IndexPageRequest extends PageRequest<EventPosition> {
 export function normalizePage(args: PageArgs, order: IndexOrder | null | undefined): IndexPageRequest {
   const violations: FieldViolation[] = [];
   const page = parsePageArgs(args, decodeIndexCursor, violations);
-  if (order != null && !(INDEX_ORDERS as readonly string[]).includes(order)) violations.push({ path: 'orderBy', message: `must be one of ${INDEX_ORDERS.join(', ')}` });
+  if (order != null && !(INDEX_ORDERS as readonly string[]).includes(order))
+    violations.push({ path: 'orderBy', message: `must be one of ${INDEX_ORDERS.join(', ')}` });
   if (violations.length > 0) throw new ValidationError(violations);
   return { order: order ?? DEFAULT_ORDER, ...page };
 }
@@ -98,7 +99,9 @@ export function cursorRange(base: MemberRange, order: IndexOrder, after?: EventP
 export function atOrBefore(base: MemberRange, order: IndexOrder, p: EventPosition): MemberRange {
   return intersect(
     base,
-    order === 'TIMESTAMP_ASC' ? { min: null, max: { value: encodePosition(p) + HIGHEST_CODES, inclusive: true } } : { min: { value: encodePosition(p), inclusive: true }, max: null },
+    order === 'TIMESTAMP_ASC'
+      ? { min: null, max: { value: encodePosition(p) + HIGHEST_CODES, inclusive: true } }
+      : { min: { value: encodePosition(p), inclusive: true }, max: null },
   );
 }
 

@@ -89,7 +89,12 @@ export interface RedisIndexOptions extends IndexLayoutOptions {
 }
 
 const unavailable = (what: string, cause: unknown) =>
-  new AuditError(ErrorCode.INDEX_UNAVAILABLE, `The event index (Redis) is unavailable: ${what} failed; the ledger is not affected, try again shortly`, {}, { cause });
+  new AuditError(
+    ErrorCode.INDEX_UNAVAILABLE,
+    `The event index (Redis) is unavailable: ${what} failed; the ledger is not affected, try again shortly`,
+    {},
+    { cause },
+  );
 
 const LOAD_SCRIPTS_IN_FLIGHT = 4;
 
@@ -268,7 +273,9 @@ export class RedisEventIndex implements EventIndex, SetReader {
     if (status !== 'ready') {
       throw new AuditError(
         ErrorCode.INDEX_UNAVAILABLE,
-        status ? `The event index is being rebuilt (tx ${checkpoint} of ${target}); try again shortly` : 'The event index is empty and being rebuilt; try again shortly',
+        status
+          ? `The event index is being rebuilt (tx ${checkpoint} of ${target}); try again shortly`
+          : 'The event index is empty and being rebuilt; try again shortly',
       );
     }
     return result;

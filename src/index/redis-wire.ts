@@ -48,7 +48,10 @@ export function applyArgs(batch: ApplyBatch): { args: Arg[]; events: number } {
         if (v === undefined) return 0;
         const key = fieldKey(f, v);
         let d = distinct.get(key);
-        if (d === undefined) distinct.set(key, (d = distinct.size + 1));
+        if (d === undefined) {
+          d = distinct.size + 1;
+          distinct.set(key, d);
+        }
         return d;
       });
       rows.push({ pos: encodePosition(positionOf(r)), coded, keys: setFieldKeys(r) });
@@ -61,17 +64,24 @@ export function applyArgs(batch: ApplyBatch): { args: Arg[]; events: number } {
   rows.forEach((row, i) => {
     const o = i * 38;
     blob.write(row.pos, o, 'latin1');
-    row.coded.forEach((d, f) => blob.writeUInt32BE(d, o + 22 + f * 4));
+    row.coded.forEach((d, f) => {
+      blob.writeUInt32BE(d, o + 22 + f * 4);
+    });
     for (const key of row.keys) {
       let list = sets.get(key);
-      if (!list) sets.set(key, (list = []));
+      if (!list) {
+        list = [];
+        sets.set(key, list);
+      }
       list.push(i + 1);
     }
   });
   const args: Arg[] = [distinct.size, ...distinct.keys(), blob, sets.size];
   for (const [key, list] of sets) {
     const idx = Buffer.alloc(list.length * 4);
-    list.forEach((n, j) => idx.writeUInt32BE(n, j * 4));
+    list.forEach((n, j) => {
+      idx.writeUInt32BE(n, j * 4);
+    });
     args.push(key, idx);
   }
   return { args, events: rows.length };

@@ -134,11 +134,9 @@ export class GroupCommitLedger implements Ledger {
     if (events.length === 0) return Promise.resolve([]);
     if (events.length > this.backend.maxEventsPerTx) {
       return Promise.reject(
-        new AuditError(
-          ErrorCode.BAD_USER_INPUT,
-          `This ledger commits at most ${this.backend.maxEventsPerTx} events in one transaction; got ${events.length}`,
-          { violations: [{ path: 'input', message: `at most ${this.backend.maxEventsPerTx} events` }] },
-        ),
+        new AuditError(ErrorCode.BAD_USER_INPUT, `This ledger commits at most ${this.backend.maxEventsPerTx} events in one transaction; got ${events.length}`, {
+          violations: [{ path: 'input', message: `at most ${this.backend.maxEventsPerTx} events` }],
+        }),
       );
     }
     return new Promise((resolve, reject) => {
@@ -274,9 +272,13 @@ export class GroupCommitLedger implements Ledger {
           for (const { p } of plans) p.reject(err);
           return;
         }
-        return this.commitGroup(plans.map(({ p }) => p), races + 1);
+        return this.commitGroup(
+          plans.map(({ p }) => p),
+          races + 1,
+        );
       }
-      for (const { p } of plans) p.reject(e instanceof EventIdTaken ? new AuditError(ErrorCode.LEDGER_UNAVAILABLE, `${e.message}, ${MAX_ID_RACES + 1} times in a row`) : e);
+      for (const { p } of plans)
+        p.reject(e instanceof EventIdTaken ? new AuditError(ErrorCode.LEDGER_UNAVAILABLE, `${e.message}, ${MAX_ID_RACES + 1} times in a row`) : e);
       return;
     }
 
@@ -306,7 +308,9 @@ export class GroupCommitLedger implements Ledger {
     if (ids.length === 0) return new Map();
     const found = await this.backend.getMany(ids);
     const map = new Map<string, StoredEvent>();
-    found.forEach((s, i) => s && map.set(ids[i]!, s));
+    found.forEach((s, i) => {
+      if (s) map.set(ids[i]!, s);
+    });
     return map;
   }
 

@@ -99,7 +99,10 @@ export class RedisEventIdClaims implements EventIdClaims {
         };
       }
       if (Date.now() >= deadline) {
-        throw new AuditError(ErrorCode.LEDGER_UNAVAILABLE, `eventId ${keys[held - 1]!.slice(this.prefix.length)} is being written by another gateway instance; retry`);
+        throw new AuditError(
+          ErrorCode.LEDGER_UNAVAILABLE,
+          `eventId ${keys[held - 1]!.slice(this.prefix.length)} is being written by another gateway instance; retry`,
+        );
       }
       // Another instance is writing this id right now: its commit takes milliseconds.
       await new Promise((r) => setTimeout(r, Math.min(5 * 2 ** Math.min(attempt, 6), 200)));

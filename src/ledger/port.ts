@@ -78,10 +78,7 @@ export interface Ledger {
   /** Batched plain read by eventId (for DataLoader); position i answers eventIds[i]. */
   getMany(eventIds: readonly string[]): Promise<(StoredEvent | null)[]>;
   /** One correlation's events ordered by (timestamp, eventId), strictly after `after` in `direction`. */
-  scanTimeline(
-    correlationId: string,
-    options: { after?: TimelinePosition; limit: number; direction: ScanDirection },
-  ): Promise<TimelinePage>;
+  scanTimeline(correlationId: string, options: { after?: TimelinePosition; limit: number; direction: ScanDirection }): Promise<TimelinePage>;
   /**
    * Committed transactions with txId > afterTxId, in txId order, at most `maxTxs` of them: what
    * the index and the live subscriptions follow. Every tx is listed, even one without events, so a

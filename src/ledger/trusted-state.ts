@@ -93,7 +93,7 @@ export class TrustedStateStore {
 
   private async write(state: LedgerState): Promise<void> {
     this.writes++;
-    const body = JSON.stringify({ format: FORMAT, ledger: this.ledger, database: this.database, ...state }) + '\n';
+    const body = `${JSON.stringify({ format: FORMAT, ledger: this.ledger, database: this.database, ...state })}\n`;
     const tmp = `${this.file}.tmp`;
     const fh = await open(tmp, 'w');
     try {

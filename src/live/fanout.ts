@@ -51,12 +51,16 @@ export class SubscriberIndex<S, E = unknown> {
       else {
         let byValue = this.anchored.get(anchor.field);
         if (!byValue) {
-          this.anchored.set(anchor.field, (byValue = new Map()));
+          byValue = new Map();
+          this.anchored.set(anchor.field, byValue);
           this.anchoredList = [...this.anchored].map(([field, byValue]) => ({ field, byValue }));
         }
         for (const v of anchor.values) {
           let set = byValue.get(v);
-          if (!set) byValue.set(v, (set = new Set()));
+          if (!set) {
+            set = new Set();
+            byValue.set(v, set);
+          }
           set.add(group);
         }
       }

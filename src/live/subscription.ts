@@ -128,14 +128,18 @@ export class LiveSubscription implements AsyncIterableIterator<LiveItem> {
       try {
         matched = this.select(tx, id);
       } catch (e) {
-        return this.fail(e instanceof Error ? e : new Error(String(e))); // afterEventId not in its tx
+        this.fail(e instanceof Error ? e : new Error(String(e))); // afterEventId not in its tx
+        return;
       }
       if (this.attached && this.resumeIn === null) this.feed.resumed(this);
     }
     if (!matched) return;
     const waiting = this.size();
     // A tx is never split: one bigger than the limit still fits into an empty queue.
-    if (waiting > 0 && waiting + matched.length > this.feed.queueLimit) return this.overflow(id);
+    if (waiting > 0 && waiting + matched.length > this.feed.queueLimit) {
+      this.overflow(id);
+      return;
+    }
     this.feed.stats.eventsQueued += matched.length;
     for (const e of matched) this.queue.push(e);
     if (waiting + matched.length > this.feed.queueLimit / 2) this.feed.notePressure();
@@ -238,7 +242,11 @@ export class LiveSubscription implements AsyncIterableIterator<LiveItem> {
       // A later tx first: tx `txId` holds no event (a foreign tx); nothing to skip.
     }
     let matched: StoredEvent[] | null = null;
-    for (const e of events) if (matches(e.record, this.filter)) (matched ??= []).push(e);
+    for (const e of events) {
+      if (!matches(e.record, this.filter)) continue;
+      matched ??= [];
+      matched.push(e);
+    }
     return matched;
   }
 

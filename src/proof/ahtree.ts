@@ -94,13 +94,7 @@ function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
 }
 
 /** iLeaf is the leaf hash (ahtLeaf(alh)), jRoot the root at size j. */
-export function verifyAhtInclusion(
-  proof: readonly Uint8Array[],
-  i: bigint,
-  j: bigint,
-  iLeaf: Uint8Array,
-  jRoot: Uint8Array,
-): boolean {
+export function verifyAhtInclusion(proof: readonly Uint8Array[], i: bigint, j: bigint, iLeaf: Uint8Array, jRoot: Uint8Array): boolean {
   if (ahtInclusionProofLength(i, j) !== proof.length) return false;
   let i1 = i - 1n;
   let j1 = j - 1n;
@@ -114,13 +108,7 @@ export function verifyAhtInclusion(
   return Buffer.from(root).equals(jRoot);
 }
 
-export function verifyAhtConsistency(
-  proof: readonly Uint8Array[],
-  i: bigint,
-  j: bigint,
-  iRoot: Uint8Array,
-  jRoot: Uint8Array,
-): boolean {
+export function verifyAhtConsistency(proof: readonly Uint8Array[], i: bigint, j: bigint, iRoot: Uint8Array, jRoot: Uint8Array): boolean {
   if (ahtConsistencyProofLength(i, j) !== proof.length) return false;
   if (proof.length === 0) return i === j && Buffer.from(iRoot).equals(jRoot);
   let fn = i - 1n;

@@ -40,7 +40,7 @@ export function obj(v: unknown, path: string, keys: readonly string[]): Record<s
   if (proto !== Object.prototype && proto !== null) formatFail(path, 'expected a plain object');
   const own = Object.keys(v);
   for (const k of own) if (!keys.includes(k)) formatFail(path, `unknown field "${k}"`);
-  for (const k of keys) if (!Object.prototype.hasOwnProperty.call(v, k)) formatFail(path, `missing field "${k}"`);
+  for (const k of keys) if (!Object.hasOwn(v, k)) formatFail(path, `missing field "${k}"`);
   if (Object.getOwnPropertySymbols(v).length > 0) formatFail(path, 'unexpected symbol keys');
   return v as Record<string, unknown>;
 }
@@ -122,17 +122,7 @@ export function parseEntry(v: unknown, path: string, v2: boolean): { key: Buffer
 }
 
 export function parse(bundle: unknown): Parsed {
-  const b = obj(bundle, 'bundle', [
-    'format',
-    'ledger',
-    'database',
-    'entry',
-    'tx',
-    'inclusion',
-    'trustedState',
-    'dualProof',
-    'state',
-  ]);
+  const b = obj(bundle, 'bundle', ['format', 'ledger', 'database', 'entry', 'tx', 'inclusion', 'trustedState', 'dualProof', 'state']);
   if (b.format !== PROOF_FORMAT && b.format !== PROOF_FORMAT_V1) formatFail('format', `expected "${PROOF_FORMAT}" or "${PROOF_FORMAT_V1}"`);
   const v2 = b.format === PROOF_FORMAT;
   if (b.ledger !== 'immudb' && b.ledger !== 'embedded') formatFail('ledger', 'expected "immudb" or "embedded"');

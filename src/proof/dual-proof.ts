@@ -53,6 +53,7 @@ export function buildDualProof(sourceTx: TxHeader, targetTx: TxHeader, store: Du
     targetBlTxAlh = txAlh(store.header(targetTx.blTxId));
     lastInclusionProof = aht.lastInclusionProof(Number(targetTx.blTxId));
   }
+  // biome-ignore lint/complexity/useMathMinMax: bigints, which Math.max does not take (it throws a TypeError)
   const start = sourceTx.id > targetTx.blTxId ? sourceTx.id : targetTx.blTxId;
   const linear = buildLinearProof(start, targetTx.id, store);
 

@@ -60,7 +60,8 @@ export function entryDigest(key: Uint8Array, value: Uint8Array, version = 0, met
 }
 
 /** Bytes writeTxEntryDigestInput writes for a key, metadata and value hash of these lengths. */
-export const txEntryDigestInputSize = (version: number, keyLength: number, mdLength: number, hLength = HASH_SIZE) => (version === 1 ? 4 + mdLength : 0) + keyLength + hLength;
+export const txEntryDigestInputSize = (version: number, keyLength: number, mdLength: number, hLength = HASH_SIZE) =>
+  (version === 1 ? 4 + mdLength : 0) + keyLength + hLength;
 
 /**
  * What a tx entry's digest hashes (store.TxEntry's, over the key as stored and the value's hash),

@@ -126,7 +126,8 @@ export class HTree {
    * once per tree, so the proofs of all leaves share their upper terms' strings.
    */
   inclusionProofHex(leaf: number): string[] {
-    const hexLevels = (this.hexLevels ??= this.levels.map((l) => new Array<string | undefined>(l.length / HASH_SIZE)));
+    this.hexLevels ??= this.levels.map((l) => new Array<string | undefined>(l.length / HASH_SIZE));
+    const hexLevels = this.hexLevels;
     return this.inclusionNodes(leaf).map(({ layer, at }) => (hexLevels[layer]![at] ??= this.node(layer, at).toString('hex')));
   }
 }
@@ -143,7 +144,9 @@ export function txEntryTree(
   hashInto: HashInto = nodeHashInto,
 ): HTree {
   const digests = Buffer.allocUnsafe(entries.length * HASH_SIZE);
-  const scratch = Buffer.allocUnsafe(entries.reduce((m, e) => Math.max(m, txEntryDigestInputSize(version, e.key.length, e.metadata?.length ?? 0, e.hValue.length)), 0));
+  const scratch = Buffer.allocUnsafe(
+    entries.reduce((m, e) => Math.max(m, txEntryDigestInputSize(version, e.key.length, e.metadata?.length ?? 0, e.hValue.length)), 0),
+  );
   entries.forEach(({ key, hValue, metadata = EMPTY }, i) => {
     hashInto(scratch, 0, writeTxEntryDigestInput(scratch, version, key, hValue, metadata), digests, i * HASH_SIZE);
   });

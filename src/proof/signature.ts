@@ -28,7 +28,8 @@ export function checkSignature(payload: Buffer, publicKey: Buffer, signature: Bu
   try {
     key = crypto.createPublicKey({ key: Buffer.concat([P256_SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' });
   } catch {
-    return fail('signature', 'public key is not a point on P-256');
+    fail('signature', 'public key is not a point on P-256');
+    return;
   }
   const rs = parseDerSignature(signature) ?? fail('signature', 'signature is not a DER ECDSA signature');
   if (!crypto.verify('sha256', payload, { key, dsaEncoding: 'ieee-p1363' }, rs)) {

@@ -61,9 +61,7 @@ import { PROOF_FORMAT, type LedgerState, type ProofBundle } from './types.ts';
 
 export { CHECKS, type CheckName } from './checks.ts';
 
-export type VerifyResult =
-  | { ok: true; summary: string; txId: string; state: LedgerState }
-  | { ok: false; check: string; message: string };
+export type VerifyResult = { ok: true; summary: string; txId: string; state: LedgerState } | { ok: false; check: string; message: string };
 
 export function verifyProofBundle(bundle: unknown, trusted?: LedgerState): VerifyResult {
   try {
@@ -235,7 +233,10 @@ function checkTxSide(h: TxHeader, tx: TxHeader, check: CheckName): void {
 /** Every tx links its predecessor (see `dualProof.linking` above); tx 1 links nothing, so its blRoot is zero. */
 function checkLinking(h: TxHeader, side: 'source' | 'target'): void {
   if (h.blTxId !== h.id - 1n) {
-    fail('dualProof.linking', `${side} tx ${h.id} links tx ${h.blTxId}, not its predecessor: a linear proof over unlinked txs can be faked (GHSA-672p-m5jq-mrh8)`);
+    fail(
+      'dualProof.linking',
+      `${side} tx ${h.id} links tx ${h.blTxId}, not its predecessor: a linear proof over unlinked txs can be faked (GHSA-672p-m5jq-mrh8)`,
+    );
   }
   if (h.blTxId === 0n && !h.blRoot.equals(ZERO_HASH)) fail('dualProof.linking', `${side} tx 1: blRoot must be zero`);
 }

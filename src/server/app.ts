@@ -210,7 +210,8 @@ function useJsonNestingLimit(): Plugin {
         } catch {
           throw bodyError('POST body sent invalid JSON.');
         }
-        if (body === null || typeof body !== 'object') throw bodyError(`POST body is expected to be object but received ${body === null ? 'null' : typeof body}`);
+        if (body === null || typeof body !== 'object')
+          throw bodyError(`POST body is expected to be object but received ${body === null ? 'null' : typeof body}`);
         return body as GraphQLParams;
       });
     },
@@ -224,6 +225,7 @@ export function createApp(options: AppOptions): App {
   const metrics = options.metrics ?? new AppMetrics();
   const ledger = instrumentLedger(options.ledger, metrics);
   const index = options.index ? instrumentIndex(options.index, metrics) : undefined;
+  // biome-ignore lint/suspicious/noConfusingVoidType: ledger.ping() and options.readiness resolve with nothing (Promise<void>), the index check with details
   const checks: Record<string, () => Promise<void | Record<string, unknown>>> = {
     ledger: () => ledger.ping(),
     ...(index

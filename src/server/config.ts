@@ -38,8 +38,10 @@ export interface Config {
 
 const unsetIfEmpty = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
 /** A variable: empty → unset → `fallback`; otherwise must pass `schema`. */
-const envVar = <T extends z.ZodType>(schema: T, fallback: z.input<T>) => z.preprocess(unsetIfEmpty, schema.optional()).transform((v) => (v === undefined ? schema.parse(fallback) : v) as z.output<T>);
-const optionalVar = <T extends z.ZodType>(schema: T) => z.preprocess(unsetIfEmpty, schema.optional()).transform((v) => (v === undefined ? null : (v as z.output<T>)));
+const envVar = <T extends z.ZodType>(schema: T, fallback: z.input<T>) =>
+  z.preprocess(unsetIfEmpty, schema.optional()).transform((v) => (v === undefined ? schema.parse(fallback) : v) as z.output<T>);
+const optionalVar = <T extends z.ZodType>(schema: T) =>
+  z.preprocess(unsetIfEmpty, schema.optional()).transform((v) => (v === undefined ? null : (v as z.output<T>)));
 
 const port = z
   .string()

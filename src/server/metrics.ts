@@ -47,14 +47,28 @@ export class AppMetrics {
   readonly writeSeconds = this.latency('auditgraph_write_duration_seconds', 'Ledger append latency (one group commit or batch), seconds.');
   readonly querySeconds = this.latency('auditgraph_query_duration_seconds', 'GraphQL query execution latency, seconds.');
   readonly verifySeconds = this.latency('auditgraph_verify_duration_seconds', 'Verified read latency (read with a fresh proof), seconds.');
-  readonly ledgerErrors = new Counter({ name: 'auditgraph_ledger_errors_total', help: 'Failed ledger calls, by operation.', labelNames: ['operation'] as const, registers: [this.registry] });
-  readonly indexErrors = new Counter({ name: 'auditgraph_index_errors_total', help: 'Failed index calls, by operation.', labelNames: ['operation'] as const, registers: [this.registry] });
+  readonly ledgerErrors = new Counter({
+    name: 'auditgraph_ledger_errors_total',
+    help: 'Failed ledger calls, by operation.',
+    labelNames: ['operation'] as const,
+    registers: [this.registry],
+  });
+  readonly indexErrors = new Counter({
+    name: 'auditgraph_index_errors_total',
+    help: 'Failed index calls, by operation.',
+    labelNames: ['operation'] as const,
+    registers: [this.registry],
+  });
   private sources: MetricsSources = {};
   private lag: Promise<{ txs: number; seconds: number } | null> | null = null;
 
   constructor() {
     this.scraped('auditgraph_index_lag_txs', 'Committed ledger transactions not yet in the secondary index.', async () => (await this.readLag())?.txs ?? null);
-    this.scraped('auditgraph_index_lag_seconds', 'Age of the oldest committed transaction not yet indexed (0 when caught up), seconds.', async () => (await this.readLag())?.seconds ?? null);
+    this.scraped(
+      'auditgraph_index_lag_seconds',
+      'Age of the oldest committed transaction not yet indexed (0 when caught up), seconds.',
+      async () => (await this.readLag())?.seconds ?? null,
+    );
     this.scraped('auditgraph_subscriptions_open', 'Live subscriptions on this instance.', () => this.sources.openSubscriptions?.() ?? null);
     this.scraped('auditgraph_websockets_open', 'Open GraphQL WebSocket connections.', () => this.sources.openWebSockets?.() ?? null);
   }
@@ -67,8 +81,17 @@ export class AppMetrics {
       const cache = () => this.sources.bodyCache;
       this.scraped('auditgraph_body_cache_hits_total', 'Event bodies answered from the ledger body cache.', () => cache()?.hits ?? null, 'counter');
       this.scraped('auditgraph_body_cache_misses_total', 'Event bodies the body cache had to read from the ledger.', () => cache()?.misses ?? null, 'counter');
-      this.scraped('auditgraph_body_cache_evictions_total', 'Bodies evicted from the body cache to stay within its bytes.', () => cache()?.evictions ?? null, 'counter');
-      this.scraped('auditgraph_body_cache_bytes', 'Estimated heap bytes of the cached event bodies (LEDGER_BODY_CACHE_MB bounds it).', () => cache()?.bytes ?? null);
+      this.scraped(
+        'auditgraph_body_cache_evictions_total',
+        'Bodies evicted from the body cache to stay within its bytes.',
+        () => cache()?.evictions ?? null,
+        'counter',
+      );
+      this.scraped(
+        'auditgraph_body_cache_bytes',
+        'Estimated heap bytes of the cached event bodies (LEDGER_BODY_CACHE_MB bounds it).',
+        () => cache()?.bytes ?? null,
+      );
       this.scraped('auditgraph_body_cache_entries', 'Event bodies in the body cache.', () => cache()?.entries ?? null);
     }
   }
@@ -135,11 +158,6 @@ export class AppMetrics {
   }
 }
 
-/**
- * The ledger as the app uses it, counted: append and getVerified timed, newly created events
- * counted, failures of any call counted by operation (then rethrown unchanged).
- */
-const LEDGER_CALLS = new Set(['append', 'getVerified', 'getMany', 'scanTimeline', 'readTransactions', 'commitTimes', 'lastTxId', 'trustedState', 'ping']);
 const INDEX_CALLS = new Set(['query', 'health', 'state', 'checkpoint']);
 
 /** Other methods pass through, bound to the real object (its private fields need the right `this`). */
@@ -153,6 +171,10 @@ function forward<T extends object>(real: T, get: (target: T, prop: string | symb
   return new Proxy({} as T, { get: (_stand, prop) => get(real, prop), has: (_stand, prop) => prop in real });
 }
 
+/**
+ * The ledger as the app uses it, counted: append and getVerified timed, newly created events
+ * counted, failures of any call counted by operation (then rethrown unchanged).
+ */
 export function instrumentLedger(ledger: AppLedger, metrics: AppMetrics): AppLedger {
   const counted = async <T>(operation: string, run: () => Promise<T>): Promise<T> => {
     try {

@@ -1,6 +1,7 @@
 /** Opens the ledger the configuration asks for: immudb when IMMUDB_ADDRESS is set, else the embedded one in DATA_DIR. */
 import type { AppLedger } from '../graphql/context.ts';
 import { withBodyCache } from '../ledger/body-cache.ts';
+import type { GroupCommitLedger } from '../ledger/group-commit.ts';
 import { openEmbeddedLedger } from '../ledger/embedded/index.ts';
 import { ImmudbSetupRefused, type ImmudbSetting } from '../ledger/immudb/grpc.ts';
 import { openImmudbLedger } from '../ledger/immudb/index.ts';
@@ -22,7 +23,7 @@ const REFUSED: Record<ImmudbSetting, string> = {
  */
 export async function openLedger(config: Config, logger?: Logger): Promise<AppLedger> {
   if (config.immudb) {
-    let ledger;
+    let ledger: GroupCommitLedger;
     try {
       ledger = await openImmudbLedger({
         ...config.immudb,

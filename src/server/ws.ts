@@ -21,21 +21,21 @@
  * - Writes are coalesced per turn of the event loop (SocketWriter): see there.
  */
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { GraphQLError, type ExecutionArgs } from 'graphql';
+import { type DocumentNode, GraphQLError, type ExecutionArgs } from 'graphql';
 import { CloseCode, handleProtocols, makeServer, type OperationResult } from 'graphql-ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { AuthResult, TokenStore } from '../auth/tokens.ts';
+import type { GraphQLContext } from '../graphql/context.ts';
 import { maskError } from '../graphql/errors.ts';
 import { runWithRequest, type Logger } from '../logger.ts';
 import { MAX_JSON_NESTING, nestsDeeperThan } from './json-depth.ts';
 
 export interface GraphQLWebSocketOptions {
   server: Server;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  yoga: YogaServerInstance<any, any>;
+  yoga: YogaServerInstance<{ req: IncomingMessage; res: ServerResponse }, GraphQLContext>;
   path: string;
   keepAliveMs: number;
   maxPayloadBytes: number;
@@ -130,7 +130,8 @@ export class SocketWriter {
       return;
     }
     return new Promise<void>((resolve, reject) => {
-      const waiting = (this.waiting ??= new Set());
+      this.waiting ??= new Set();
+      const waiting = this.waiting;
       waiting.add(resolve);
       socket.send(data, (err) => {
         waiting.delete(resolve);
@@ -161,7 +162,12 @@ export class SocketWriter {
  * before any authentication, and V8 takes seconds over deep nesting (json-depth.ts). graphql-ws has
  * no hook before its parse, hence our own adapter around makeServer rather than useServer.
  */
-function serveSockets(wss: WebSocketServer, server: ReturnType<typeof makeServer<Record<string, unknown> | undefined, Extra>>, keepAliveMs: number, logger: Logger): void {
+function serveSockets(
+  wss: WebSocketServer,
+  server: ReturnType<typeof makeServer<Record<string, unknown> | undefined, Extra>>,
+  keepAliveMs: number,
+  logger: Logger,
+): void {
   wss.options.handleProtocols = handleProtocols;
   wss.on('error', (e) => logger.error('websocket: server error', e));
   wss.on('connection', (socket, request) => {
@@ -289,7 +295,7 @@ export function attachGraphQLWebSocket(options: GraphQLWebSocketOptions): GraphQ
         wsAuth: (ctx.extra as { auth?: AuthResult }).auth ?? { ok: true, principal: null },
       });
       return runWithRequest(requestId, async () => {
-        let document;
+        let document: DocumentNode;
         try {
           document = parse(payload.query);
         } catch (e) {

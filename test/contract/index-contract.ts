@@ -155,7 +155,10 @@ export function eventIndexContract(
         const page = await fx.index.query({ filter, orderBy: order, ...args });
         const expected = model.page(filter, order, { ...(backward ? { last: size } : { first: size }), after, before });
         const where = `${JSON.stringify(filter)} ${order} ${JSON.stringify(args)}`;
-        expect(page.edges.map((e) => e.eventId), where).toEqual(expected.eventIds);
+        expect(
+          page.edges.map((e) => e.eventId),
+          where,
+        ).toEqual(expected.eventIds);
         expect(page.pageInfo.hasNextPage, `${where}: hasNextPage`).toBe(expected.hasNextPage);
         expect(page.pageInfo.hasPreviousPage, `${where}: hasPreviousPage`).toBe(expected.hasPreviousPage);
       }
@@ -184,7 +187,10 @@ export function eventIndexContract(
         );
         expect(isAuditError(e) && e.code, JSON.stringify(q)).toBe('BAD_USER_INPUT');
         const violations = (e as { details: { violations: { path: string }[] } }).details.violations;
-        expect(violations.map((v) => v.path), JSON.stringify(q)).toContain(path);
+        expect(
+          violations.map((v) => v.path),
+          JSON.stringify(q),
+        ).toContain(path);
       }
     });
 
@@ -199,7 +205,11 @@ export function eventIndexContract(
       expect(only.edges.every((e) => e.position.ms === hot)).toBe(true);
       const none = await fx.index.query({ filter: { since: next, until: at } });
       expect(none).toEqual({ edges: [], pageInfo: { hasNextPage: false, hasPreviousPage: false, startCursor: null, endCursor: null } });
-      const offset = await fx.index.query({ filter: { since: new Date(hot).toISOString().replace('Z', '+00:00'), until: next }, first: 500, orderBy: 'TIMESTAMP_ASC' });
+      const offset = await fx.index.query({
+        filter: { since: new Date(hot).toISOString().replace('Z', '+00:00'), until: next },
+        first: 500,
+        orderBy: 'TIMESTAMP_ASC',
+      });
       expect(offset.edges.map((e) => e.eventId)).toEqual(only.edges.map((e) => e.eventId));
     });
 

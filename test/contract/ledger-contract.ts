@@ -32,12 +32,12 @@ export const ev = (overrides: Partial<AuditEventInput> = {}): NewEvent => valida
 const position = (e: StoredEvent): TimelinePosition => ({ timestamp: e.record.timestamp, eventId: e.record.eventId });
 
 /** Every leaf of the bundle, as a path and a mutation that changes it. */
-function* mutations(bundle: unknown, path: (string | number)[] = []): Generator<{ path: string; apply: (b: any) => void }> {
+function* mutations(bundle: unknown, path: (string | number)[] = []): Generator<{ path: string; apply: (b: unknown) => void }> {
   if (Array.isArray(bundle)) {
     for (let i = 0; i < bundle.length; i++) yield* mutations(bundle[i], [...path, i]);
     if (path.length) {
-      yield { path: `${path.join('.')}[+]`, apply: (b) => get(b, path).push(get(b, path)[0] ?? 'aa'.repeat(32)) };
-      if (bundle.length) yield { path: `${path.join('.')}[-]`, apply: (b) => get(b, path).pop() };
+      yield { path: `${path.join('.')}[+]`, apply: (b) => getArray(b, path).push(getArray(b, path)[0] ?? 'aa'.repeat(32)) };
+      if (bundle.length) yield { path: `${path.join('.')}[-]`, apply: (b) => getArray(b, path).pop() };
     }
     return;
   }
@@ -48,7 +48,7 @@ function* mutations(bundle: unknown, path: (string | number)[] = []): Generator<
   yield {
     path: path.join('.'),
     apply: (b) => {
-      const parent = get(b, path.slice(0, -1));
+      const parent = get(b, path.slice(0, -1)) as JsonContainer;
       const k = path[path.length - 1]!;
       const v = parent[k];
       if (typeof v === 'number') parent[k] = v + 1;
@@ -63,7 +63,11 @@ function* mutations(bundle: unknown, path: (string | number)[] = []): Generator<
     },
   };
 }
-const get = (o: any, path: (string | number)[]) => path.reduce((x, k) => x[k], o);
+/** An object or an array of the parsed bundle: what a path steps into. */
+type JsonContainer = Record<string | number, unknown>;
+/** The value at `path` (through containers only: the paths come from walking the same bundle). */
+const get = (o: unknown, path: (string | number)[]) => path.reduce((x, k) => (x as JsonContainer)[k], o);
+const getArray = (o: unknown, path: (string | number)[]) => get(o, path) as unknown[];
 
 export function ledgerContract(name: string, open: () => Promise<Ledger>) {
   describe(`ledger contract: ${name}`, () => {
@@ -79,8 +83,20 @@ export function ledgerContract(name: string, open: () => Promise<Ledger>) {
       const corr = `rt-${Date.now()}`;
       const strange = ['héllo wörld ✓ 🚀', '\u0000\u0001\u00ff\ufffd binary-ish \r\n\t', '𝔘𝔫𝔦𝔠𝔬𝔡𝔢 %2F / : %'];
       const events = [
-        ev({ correlationId: corr, timestamp: '2025-03-01T00:00:02.000Z', errorMessage: strange[0], data: { s: strange[1], n: [1, 2.5, -3], deep: { x: null } } }),
-        ev({ correlationId: corr, timestamp: '2025-03-01T00:00:01.000Z', actorId: strange[2], resourceType: 'pod', resourceId: 'p-1', resourceNamespace: 'default' }),
+        ev({
+          correlationId: corr,
+          timestamp: '2025-03-01T00:00:02.000Z',
+          errorMessage: strange[0],
+          data: { s: strange[1], n: [1, 2.5, -3], deep: { x: null } },
+        }),
+        ev({
+          correlationId: corr,
+          timestamp: '2025-03-01T00:00:01.000Z',
+          actorId: strange[2],
+          resourceType: 'pod',
+          resourceId: 'p-1',
+          resourceNamespace: 'default',
+        }),
         ev({ correlationId: corr, timestamp: '2025-03-01T00:00:01.000Z', severity: 'CRITICAL', durationMs: 12, errorCode: 'E1' }),
       ];
       const results = await ledger.append(events);
@@ -183,13 +199,17 @@ export function ledgerContract(name: string, open: () => Promise<Ledger>) {
     it('is idempotent on eventId: same content → created:false, other content → EVENT_ID_CONFLICT and nothing written', async () => {
       const e = ev({ correlationId: 'idem', eventId: '0190a5d2-1111-7000-8000-000000000001' });
       const first = await ledger.append([e]);
-      const again = await ledger.append([validateEventInput({ ...input({ correlationId: 'idem' }), eventId: e.record.eventId, timestamp: e.record.timestamp, eventType: e.record.eventType })]);
+      const again = await ledger.append([
+        validateEventInput({ ...input({ correlationId: 'idem' }), eventId: e.record.eventId, timestamp: e.record.timestamp, eventType: e.record.eventType }),
+      ]);
       expect(again[0]!.created).toBe(false);
       expect(again[0]!.event.txId).toBe(first[0]!.event.txId);
       expect(verifyProofBundle(again[0]!.proof).ok).toBe(true);
       const before = await ledger.trustedState();
       const other = ev({ correlationId: 'idem' });
-      const err = await ledger.append([other, ev({ correlationId: 'idem', eventId: e.record.eventId, outcome: 'FAILURE', timestamp: e.record.timestamp })]).catch((x) => x);
+      const err = await ledger
+        .append([other, ev({ correlationId: 'idem', eventId: e.record.eventId, outcome: 'FAILURE', timestamp: e.record.timestamp })])
+        .catch((x) => x);
       expect(isAuditError(err) && err.code).toBe('EVENT_ID_CONFLICT');
       expect(await ledger.getMany([other.record.eventId])).toEqual([null]);
       expect((await ledger.trustedState()).txId).toBe(before.txId);
@@ -213,7 +233,10 @@ export function ledgerContract(name: string, open: () => Promise<Ledger>) {
       for (let b = 0; b < 10; b++) {
         await ledger.append(
           Array.from({ length: 100 }, (_, i) =>
-            ev({ correlationId: i % 2 ? corr : `${corr}-other-${i % 5}`, timestamp: new Date(Date.UTC(2024, 0, 1) + (((b * 100 + i) * 7919) % 3000) * 1000).toISOString() }),
+            ev({
+              correlationId: i % 2 ? corr : `${corr}-other-${i % 5}`,
+              timestamp: new Date(Date.UTC(2024, 0, 1) + (((b * 100 + i) * 7919) % 3000) * 1000).toISOString(),
+            }),
           ),
         );
       }
@@ -230,9 +253,15 @@ export function ledgerContract(name: string, open: () => Promise<Ledger>) {
         if (next.timestamp === probe.timestamp && next.eventId <= probe.eventId) continue; // not strictly between
         probes++;
         const down = await ledger.scanTimeline(corr, { after: probe, limit: 2, direction: 'desc' });
-        expect(down.events.map((x) => x.record.eventId), `desc from just after #${k}`).toEqual([e.eventId, all[k - 1]!.record.eventId]);
+        expect(
+          down.events.map((x) => x.record.eventId),
+          `desc from just after #${k}`,
+        ).toEqual([e.eventId, all[k - 1]!.record.eventId]);
         const up = await ledger.scanTimeline(corr, { after: probe, limit: 1, direction: 'asc' });
-        expect(up.events.map((x) => x.record.eventId), `asc from just after #${k}`).toEqual([next.eventId]);
+        expect(
+          up.events.map((x) => x.record.eventId),
+          `asc from just after #${k}`,
+        ).toEqual([next.eventId]);
       }
       expect(probes).toBeGreaterThan(100);
     });
@@ -343,15 +372,19 @@ export function ledgerContract(name: string, open: () => Promise<Ledger>) {
       const all: NewEvent[] = [];
       // timestamps out of order, with ties broken by eventId
       for (let b = 0; b < 10; b++) {
-        const batch = Array.from({ length: 100 }, (_, i) => ev({ correlationId: corr, timestamp: new Date(Date.UTC(2024, 5, 1) + ((b * 7919 + i * 104729) % 500) * 1000).toISOString() }));
+        const batch = Array.from({ length: 100 }, (_, i) =>
+          ev({ correlationId: corr, timestamp: new Date(Date.UTC(2024, 5, 1) + ((b * 7919 + i * 104729) % 500) * 1000).toISOString() }),
+        );
         all.push(...batch);
         await ledger.append(batch);
       }
-      const expected = all.map((e) => e.record.eventId).sort((x, y) => {
-        const a = all.find((e) => e.record.eventId === x)!.record;
-        const b = all.find((e) => e.record.eventId === y)!.record;
-        return a.timestamp === b.timestamp ? (a.eventId < b.eventId ? -1 : 1) : a.timestamp < b.timestamp ? -1 : 1;
-      });
+      const expected = all
+        .map((e) => e.record.eventId)
+        .sort((x, y) => {
+          const a = all.find((e) => e.record.eventId === x)!.record;
+          const b = all.find((e) => e.record.eventId === y)!.record;
+          return a.timestamp === b.timestamp ? (a.eventId < b.eventId ? -1 : 1) : a.timestamp < b.timestamp ? -1 : 1;
+        });
       const existing = new Set(expected);
       let writing = true;
       const writer = (async () => {

@@ -132,7 +132,11 @@ export function liveContract(name: string, open: () => Promise<LiveFixture>) {
       const rand = prng(501);
       const pools = makePools(rand);
       const head = await fx.ledger.lastTxId();
-      const filters: AuditEventFilterInput[] = [{}, { eventType: ['workflow.step.failed', 'auth.login'] }, { outcome: ['FAILURE'], actorType: ['service', 'bot'] }];
+      const filters: AuditEventFilterInput[] = [
+        {},
+        { eventType: ['workflow.step.failed', 'auth.login'] },
+        { outcome: ['FAILURE'], actorType: ['service', 'bot'] },
+      ];
       while (filters.length < 25) filters.push(randomFilter(rand, pools, []));
       const subs = filters.map((f) => consume(a.feed.subscribe(normalizeFilter(f), BigInt(head))));
       let written = 0;

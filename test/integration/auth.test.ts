@@ -15,6 +15,8 @@ import { sleep } from '../contract/live-contract.ts';
 import { eventInput } from '../support/graphql.ts';
 import { subscribe, wsClient } from '../support/live.ts';
 import { describeImmudb, openTestImmudbLedger } from '../support/services.ts';
+import type { FormattedExecutionResult } from 'graphql-ws';
+import type { ApiData, GraphQLBody } from '../support/api-types.ts';
 
 const TOKENS: Record<string, { token: string; scopes: Scope[] }> = {
   reader: { token: 'r-0123456789abcdef', scopes: ['audit:read'] },
@@ -26,7 +28,7 @@ const bearer = (name: string) => `Bearer ${TOKENS[name]!.token}`;
 
 type Cred = 'none' | 'bad' | 'wrong' | 'right' | 'admin';
 interface Op {
-  name: string;
+  name: keyof ApiData;
   kind: 'query' | 'mutation' | 'subscription';
   query: string;
   variables: () => Record<string, unknown>;
@@ -47,9 +49,9 @@ describeImmudb('authentication and scopes', () => {
       headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
       body: JSON.stringify({ query, variables }),
     });
-    return (await res.json()) as { data?: any; errors?: { message: string; extensions?: Record<string, any> }[] };
+    return (await res.json()) as GraphQLBody;
   }
-  const txId = async () => (await http('{ ledgerState { txId } }', {}, bearer('admin'))).data.ledgerState.txId as string;
+  const txId = async () => (await http('{ ledgerState { txId } }', {}, bearer('admin'))).data!.ledgerState.txId;
 
   beforeAll(async () => {
     const raw = await openTestImmudbLedger();
@@ -71,8 +73,12 @@ describeImmudb('authentication and scopes', () => {
     });
     url = (await app.listen()).url;
     wsUrl = url.replace(/^http/, 'ws');
-    const r = await http('mutation ($input: AuditEventInput!) { createAuditEvent(input: $input) { event { id eventId } } }', { input: eventInput({ correlationId: 'auth-seed' }) }, bearer('writer'));
-    seeded = r.data.createAuditEvent.event;
+    const r = await http(
+      'mutation ($input: AuditEventInput!) { createAuditEvent(input: $input) { event { id eventId } } }',
+      { input: eventInput({ correlationId: 'auth-seed' }) },
+      bearer('writer'),
+    );
+    seeded = r.data!.createAuditEvent.event;
   }, 60_000);
 
   afterAll(async () => {
@@ -87,7 +93,12 @@ describeImmudb('authentication and scopes', () => {
     { name: 'node', kind: 'query', query: 'query ($id: ID!) { node(id: $id) { id } }', variables: () => ({ id: seeded.id }) },
     { name: 'timeline', kind: 'query', query: '{ timeline(correlationId: "auth-seed", first: 5) { edges { node { eventId } } } }', variables: () => ({}) },
     { name: 'auditEvents', kind: 'query', query: '{ auditEvents(first: 5) { edges { node { eventId } } } }', variables: () => ({}) },
-    { name: 'verifyAuditEvent', kind: 'query', query: 'query ($id: ID!) { verifyAuditEvent(eventId: $id) { verified } }', variables: () => ({ id: seeded.eventId }) },
+    {
+      name: 'verifyAuditEvent',
+      kind: 'query',
+      query: 'query ($id: ID!) { verifyAuditEvent(eventId: $id) { verified } }',
+      variables: () => ({ id: seeded.eventId }),
+    },
     { name: 'ledgerState', kind: 'query', query: '{ ledgerState { txId } }', variables: () => ({}) },
     {
       name: 'createAuditEvent',
@@ -135,7 +146,10 @@ describeImmudb('authentication and scopes', () => {
         const code = expected(cred);
         const what = `${op.name} with ${cred}`;
         if (code) {
-          expect(r.errors?.map((e) => e.extensions?.code), what).toEqual([code]);
+          expect(
+            r.errors?.map((e) => e.extensions?.code),
+            what,
+          ).toEqual([code]);
           expect(r.data?.[op.name] ?? null, what).toBeNull();
         } else {
           expect(r.errors, what).toBeUndefined();
@@ -163,13 +177,17 @@ describeImmudb('authentication and scopes', () => {
     const input = eventInput({ correlationId: 'auth-recorded', eventId: randomUUID() });
     const q = 'mutation ($input: AuditEventInput!) { createAuditEvent(input: $input) { created event { eventId recordedBy } proof { verified } } }';
     const first = await http(q, { input }, bearer('writer'));
-    expect(first.data.createAuditEvent).toMatchObject({ created: true, event: { recordedBy: 'writer' }, proof: { verified: true } });
+    expect(first.data!.createAuditEvent).toMatchObject({ created: true, event: { recordedBy: 'writer' }, proof: { verified: true } });
     const retry = await http(q, { input }, bearer('writer'));
-    expect(retry.data.createAuditEvent).toMatchObject({ created: false, event: { recordedBy: 'writer' } });
+    expect(retry.data!.createAuditEvent).toMatchObject({ created: false, event: { recordedBy: 'writer' } });
     const other = await http(q, { input }, bearer('admin'));
     expect(other.errors?.[0]?.extensions?.code).toBe('EVENT_ID_CONFLICT');
-    const { eventId } = first.data.createAuditEvent.event;
-    const read = await http('query ($id: ID!) { auditEvent(eventId: $id) { recordedBy } verifyAuditEvent(eventId: $id) { verified } }', { id: eventId }, bearer('reader'));
+    const { eventId } = first.data!.createAuditEvent.event;
+    const read = await http(
+      'query ($id: ID!) { auditEvent(eventId: $id) { recordedBy } verifyAuditEvent(eventId: $id) { verified } }',
+      { id: eventId },
+      bearer('reader'),
+    );
     expect(read.data).toEqual({ auditEvent: { recordedBy: 'writer' }, verifyAuditEvent: { verified: true } });
     // Not settable by the client.
     const forged = await http(q, { input: { ...eventInput(), recordedBy: 'admin' } }, bearer('writer'));
@@ -216,8 +234,12 @@ describeImmudb('authentication and scopes', () => {
     for (const cred of ['right', 'admin'] as const) {
       let eventId = '';
       const text = await overSse(authorization(SUB, cred), /"recordedBy"/, async () => {
-        const r = await http('mutation ($input: AuditEventInput!) { createAuditEvent(input: $input) { event { eventId } } }', { input: eventInput({ correlationId: 'auth-sse' }) }, bearer('writer'));
-        eventId = r.data.createAuditEvent.event.eventId;
+        const r = await http(
+          'mutation ($input: AuditEventInput!) { createAuditEvent(input: $input) { event { eventId } } }',
+          { input: eventInput({ correlationId: 'auth-sse' }) },
+          bearer('writer'),
+        );
+        eventId = r.data!.createAuditEvent.event.eventId;
       });
       expect(text, cred).toContain(`{"data":{"auditEventCreated":{"eventId":"${eventId}","recordedBy":"writer"}}}`);
     }
@@ -226,7 +248,7 @@ describeImmudb('authentication and scopes', () => {
   /** One operation over a fresh socket: its results, and the close code if the socket was refused. */
   async function overWs(op: Op, auth: string | undefined) {
     const client = wsClient(wsUrl, { connectionParams: auth === undefined ? {} : { authorization: auth } });
-    const results: any[] = [];
+    const results: FormattedExecutionResult<Record<string, unknown>, unknown>[] = [];
     let closeCode: number | null = null;
     try {
       await new Promise<void>((resolve) => {
@@ -259,7 +281,10 @@ describeImmudb('authentication and scopes', () => {
           expect(results, what).toEqual([]);
         } else if (cred === 'wrong') {
           expect(closeCode, what).toBeNull();
-          expect(results.flatMap((r) => r.errors ?? []).map((e: any) => e.extensions?.code), what).toEqual(['FORBIDDEN']);
+          expect(
+            results.flatMap((r) => r.errors ?? []).map((e) => e.extensions?.code),
+            what,
+          ).toEqual(['FORBIDDEN']);
         } else {
           expect(closeCode, what).toBeNull();
           expect(results[0]?.errors, what).toBeUndefined();
@@ -276,14 +301,18 @@ describeImmudb('authentication and scopes', () => {
     for (const cred of ['none', 'bad'] as const) expect((await overWs(SUB, authorization(SUB, cred))).closeCode, cred).toBe(4401);
     const wrong = await overWs(SUB, authorization(SUB, 'wrong'));
     expect(wrong.closeCode).toBeNull();
-    expect(wrong.results.flatMap((r) => r.errors ?? []).map((e: any) => e.extensions?.code)).toEqual(['FORBIDDEN']);
+    expect(wrong.results.flatMap((r) => r.errors ?? []).map((e) => e.extensions?.code)).toEqual(['FORBIDDEN']);
 
     const clients = (['right', 'admin'] as const).map((cred) => wsClient(wsUrl, { connectionParams: { authorization: authorization(SUB, cred) } }));
     try {
       const subs = clients.map((c) => subscribe(c, {}, SUB.query));
       await sleep(300); // let both subscriptions join the feed before the write
-      const r = await http('mutation ($input: AuditEventInput!) { createAuditEvent(input: $input) { event { eventId } } }', { input: eventInput({ correlationId: 'auth-live' }) }, bearer('writer'));
-      const { eventId } = r.data.createAuditEvent.event;
+      const r = await http(
+        'mutation ($input: AuditEventInput!) { createAuditEvent(input: $input) { event { eventId } } }',
+        { input: eventInput({ correlationId: 'auth-live' }) },
+        bearer('writer'),
+      );
+      const { eventId } = r.data!.createAuditEvent.event;
       for (const s of subs) {
         await s.waitFor((events) => events.some((e) => e.eventId === eventId), 'the written event');
         expect(s.events()).toEqual([{ eventId, recordedBy: 'writer' }]);

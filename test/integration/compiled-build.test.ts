@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/servers.ts';
 import { tempDir } from '../support/services.ts';
+import type { GraphQLBody } from '../support/api-types.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
@@ -20,7 +21,7 @@ function readmeSection(heading: string): { graphql: string[]; sh: string[] } {
   const start = readme.indexOf(`\n## ${heading}\n`);
   expect(start, `README has a "## ${heading}" section`).toBeGreaterThanOrEqual(0);
   const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
-  const blocks = (lang: string) => [...section.matchAll(new RegExp('```' + lang + '\\n([\\s\\S]*?)```', 'g'))].map((m) => m[1]!);
+  const blocks = (lang: string) => [...section.matchAll(new RegExp(`\`\`\`${lang}\\n([\\s\\S]*?)\`\`\``, 'g'))].map((m) => m[1]!);
   return { graphql: blocks('graphql'), sh: blocks('sh') };
 }
 
@@ -61,7 +62,14 @@ describe('the compiled build (npm run build, node dist/main.js)', () => {
 
   it("serves the README's quick start; its proof passes the compiled verify command; SIGTERM stops it", async () => {
     const { sh } = readmeSection('Running in production');
-    const commands = sh.flatMap((b) => b.split('\n')).flatMap((l) => l.split('#')[0]!.split('&&').map((c) => c.trim()));
+    const commands = sh
+      .flatMap((b) => b.split('\n'))
+      .flatMap((l) =>
+        l
+          .split('#')[0]!
+          .split('&&')
+          .map((c) => c.trim()),
+      );
     expect(commands).toContain('npm run build');
     expect(commands).toContain('node dist/main.js');
     const { graphql } = readmeSection('Try it');
@@ -81,19 +89,26 @@ describe('the compiled build (npm run build, node dist/main.js)', () => {
     const exited = new Promise<number | null>((resolve) => server!.once('exit', (code) => resolve(code)));
     const base = `http://127.0.0.1:${port}`;
     for (let deadline = Date.now() + 30_000; ; ) {
-      if (server.exitCode !== null || server.signalCode !== null) throw new Error(`node dist/main.js exited (${server.exitCode ?? server.signalCode}):\n${output.join('')}`);
-      if (await fetch(`${base}/healthz`).then((r) => r.ok, () => false)) break;
+      if (server.exitCode !== null || server.signalCode !== null)
+        throw new Error(`node dist/main.js exited (${server.exitCode ?? server.signalCode}):\n${output.join('')}`);
+      if (
+        await fetch(`${base}/healthz`).then(
+          (r) => r.ok,
+          () => false,
+        )
+      )
+        break;
       if (Date.now() > deadline) throw new Error(`node dist/main.js did not answer /healthz within 30 s:\n${output.join('')}`);
       await new Promise((r) => setTimeout(r, 100));
     }
     const gql = async (query: string) => {
       const res = await fetch(`${base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
-      return (await res.json()) as { data?: any; errors?: unknown[] };
+      return (await res.json()) as GraphQLBody;
     };
 
     const created = await gql(create!);
     expect(created.errors).toBeUndefined();
-    const c = created.data.createAuditEvent;
+    const c = created.data!.createAuditEvent;
     expect(c.created).toBe(true);
     expect(c.proof.verified).toBe(true);
     expect(c.event.ledger.txId).toBe(c.proof.txId);
@@ -102,8 +117,8 @@ describe('the compiled build (npm run build, node dist/main.js)', () => {
 
     const t = await gql(timeline!);
     expect(t.errors).toBeUndefined();
-    expect(t.data.timeline.edges.map((e: any) => e.node)).toEqual(
-      [c.event, again.data.createAuditEvent.event].map((e) => ({
+    expect(t.data!.timeline.edges.map((e) => e.node)).toEqual(
+      [c.event, again.data!.createAuditEvent.event].map((e) => ({
         eventId: e.eventId,
         eventType: 'gateway.signal.received',
         outcome: 'SUCCESS',
@@ -111,7 +126,7 @@ describe('the compiled build (npm run build, node dist/main.js)', () => {
         actor: { type: 'service', id: 'gateway' },
       })),
     );
-    expect(t.data.timeline.pageInfo.hasNextPage).toBe(false);
+    expect(t.data!.timeline.pageInfo.hasNextPage).toBe(false);
 
     // The proof, saved as proof.json, through the compiled CLI: the image-like directory has no src/.
     expect(existsSync(join(app, 'src'))).toBe(false);

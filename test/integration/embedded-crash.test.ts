@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, inject, it } from 'vitest';
 import { openEmbeddedBackend, openEmbeddedLedger, embeddedLedgerPaths, LedgerLockedError, LogCorruptionError } from '../../src/ledger/embedded/index.ts';
 import { FILE_HEADER_SIZE, FRAME_OVERHEAD, encodeRecord } from '../../src/ledger/embedded/log.ts';
+import type { TimelinePosition } from '../../src/ledger/port.ts';
 import type { LedgerState } from '../../src/proof/types.ts';
 import { verifyProofBundle } from '../../src/proof/verify.ts';
 import { ev } from '../contract/ledger-contract.ts';
@@ -99,7 +100,7 @@ describe('embedded ledger crash safety', () => {
       for (const [id, corr] of acked) byCorr.set(corr, (byCorr.get(corr) ?? new Set()).add(id));
       for (const [corr, want] of byCorr) {
         const seen: string[] = [];
-        let after;
+        let after: TimelinePosition | undefined;
         for (;;) {
           const page = await ledger.scanTimeline(corr, { after, limit: 200, direction: 'asc' });
           seen.push(...page.events.map((e) => e.record.eventId));
@@ -131,11 +132,14 @@ describe('embedded ledger crash safety', () => {
     const tails: [string, Buffer][] = [
       ['half a record', lastBytes.subarray(0, Math.floor(lastBytes.length / 2))],
       ['zeros', Buffer.alloc(4096)],
-      ['bad checksum', (() => {
-        const b = Buffer.from(lastBytes);
-        b[b.length - 10]! ^= 0xff;
-        return b;
-      })()],
+      [
+        'bad checksum',
+        (() => {
+          const b = Buffer.from(lastBytes);
+          b[b.length - 10]! ^= 0xff;
+          return b;
+        })(),
+      ],
       ['frame head only', lastBytes.subarray(0, 6)],
     ];
     for (const [k, [what, tail]] of tails.entries()) {
@@ -181,7 +185,10 @@ describe('embedded ledger crash safety', () => {
       writeFileSync(log, bytes);
       const { warnings, logger } = quietLogger();
       const err = await openEmbeddedBackend({ dataDir, logger, workerMinBytes: d.span.offset % 2 === 0 ? 0 : undefined }).then(
-        async (l) => (await l.close(), null),
+        async (l) => {
+          await l.close();
+          return null;
+        },
         (e: unknown) => e,
       );
       expect(err, d.what).toBeInstanceOf(LogCorruptionError);
@@ -235,7 +242,10 @@ describe('embedded ledger crash safety', () => {
       entries.push({ key: body.subarray(p + 4, p + 4 + k), value: body.subarray(p + 8 + k, p + 8 + k + v) });
       p += 8 + k + v;
     }
-    writeFileSync(log, Buffer.concat([original.subarray(0, span.offset), encodeRecord(body.subarray(0, 124), entries), original.subarray(span.offset + span.length)]));
+    writeFileSync(
+      log,
+      Buffer.concat([original.subarray(0, span.offset), encodeRecord(body.subarray(0, 124), entries), original.subarray(span.offset + span.length)]),
+    );
 
     const full = await openEmbeddedBackend({ dataDir, verify: 'full' }).catch((e: unknown) => e);
     expect(full).toBeInstanceOf(LogCorruptionError);
@@ -328,44 +338,67 @@ describe('embedded ledger durability', () => {
   // system calls: every acknowledgement must follow an fdatasync of the log that began after the
   // acknowledged transaction's bytes were written. Skipped only outside CI when strace cannot
   // trace here; in CI it always runs, so a missing strace (or denied ptrace) fails it.
-  it.skipIf(!strace && !inCI)('acknowledges a transaction only after its record is written and fdatasynced (strace)', async () => {
-    const dataDir = tempDir('auditgraph-durability-');
-    const trace = join(dataDir, 'strace.txt');
-    const count = 20;
-    const r = await run('strace', ['-f', '-qq', '-s', '512', '-o', trace, '-e', 'trace=openat,pwrite64,write,fdatasync,fsync', process.execPath, '--import', 'tsx', ACK_WRITER, dataDir, String(count)], 50_000);
-    expect(r.status, `strace (required in CI; .ci/run installs it): ${r.stderr}`).toBe(0);
-    expect(r.stdout.trim().split('\n')).toEqual(Array.from({ length: count }, (_, i) => `ack ${i + 1}`));
+  it.skipIf(!strace && !inCI)(
+    'acknowledges a transaction only after its record is written and fdatasynced (strace)',
+    async () => {
+      const dataDir = tempDir('auditgraph-durability-');
+      const trace = join(dataDir, 'strace.txt');
+      const count = 20;
+      const r = await run(
+        'strace',
+        [
+          '-f',
+          '-qq',
+          '-s',
+          '512',
+          '-o',
+          trace,
+          '-e',
+          'trace=openat,pwrite64,write,fdatasync,fsync',
+          process.execPath,
+          '--import',
+          'tsx',
+          ACK_WRITER,
+          dataDir,
+          String(count),
+        ],
+        50_000,
+      );
+      expect(r.status, `strace (required in CI; .ci/run installs it): ${r.stderr}`).toBe(0);
+      expect(r.stdout.trim().split('\n')).toEqual(Array.from({ length: count }, (_, i) => `ack ${i + 1}`));
 
-    const logPath = embeddedLedgerPaths(dataDir).log;
-    const calls = tracedCalls(readFileSync(trace, 'utf8'));
-    let logFd: string | null = null;
-    const writtenBy: number[] = []; // writtenBy[k]: log pwrite64s completed among the first k calls
-    let written = 0;
-    let covered = 0; // log writes completed before the start of the latest completed fdatasync of the log
-    let acks = 0;
-    let trustedWrites = 0;
-    for (const [k, { call, startedAfter }] of calls.entries()) {
-      writtenBy[k] = written;
-      if (call.startsWith('openat(') && call.includes(`"${logPath}"`) && call.includes('O_RDWR')) logFd = /= (\d+)$/.exec(call)?.[1] ?? null;
-      else if (logFd !== null && call.startsWith(`pwrite64(${logFd},`) && /= \d+$/.test(call)) written++;
-      else if (logFd !== null && call.startsWith(`fdatasync(${logFd})`) && call.endsWith('= 0')) covered = Math.max(covered, writtenBy[startedAfter]!);
-      else if (call.includes('auditgraph.trusted-state.v1')) {
-        // The trusted state must never get ahead of the synced log, or a restart refuses to start.
-        const tx = /\\"txId\\":\\"(\d+)\\"/.exec(call)?.[1];
-        expect(tx, call).toBeDefined();
-        trustedWrites++;
-        expect(writtenBy[startedAfter]! >= Number(tx) && covered >= Number(tx), `trusted state of tx ${tx} written before the log was synced`).toBe(true);
-      } else if (call.startsWith('write(1, "ack ')) {
-        acks++;
-        // One pwrite64 per single-event record here: ack k needs k writes synced.
-        expect(covered, `ack ${acks} before its fdatasync`).toBeGreaterThanOrEqual(acks);
+      const logPath = embeddedLedgerPaths(dataDir).log;
+      const calls = tracedCalls(readFileSync(trace, 'utf8'));
+      let logFd: string | null = null;
+      const writtenBy: number[] = []; // writtenBy[k]: log pwrite64s completed among the first k calls
+      let written = 0;
+      let covered = 0; // log writes completed before the start of the latest completed fdatasync of the log
+      let acks = 0;
+      let trustedWrites = 0;
+      for (const [k, { call, startedAfter }] of calls.entries()) {
+        writtenBy[k] = written;
+        if (call.startsWith('openat(') && call.includes(`"${logPath}"`) && call.includes('O_RDWR')) logFd = /= (\d+)$/.exec(call)?.[1] ?? null;
+        else if (logFd !== null && call.startsWith(`pwrite64(${logFd},`) && /= \d+$/.test(call)) written++;
+        else if (logFd !== null && call.startsWith(`fdatasync(${logFd})`) && call.endsWith('= 0')) covered = Math.max(covered, writtenBy[startedAfter]!);
+        else if (call.includes('auditgraph.trusted-state.v1')) {
+          // The trusted state must never get ahead of the synced log, or a restart refuses to start.
+          const tx = /\\"txId\\":\\"(\d+)\\"/.exec(call)?.[1];
+          expect(tx, call).toBeDefined();
+          trustedWrites++;
+          expect(writtenBy[startedAfter]! >= Number(tx) && covered >= Number(tx), `trusted state of tx ${tx} written before the log was synced`).toBe(true);
+        } else if (call.startsWith('write(1, "ack ')) {
+          acks++;
+          // One pwrite64 per single-event record here: ack k needs k writes synced.
+          expect(covered, `ack ${acks} before its fdatasync`).toBeGreaterThanOrEqual(acks);
+        }
       }
-    }
-    expect(logFd).not.toBeNull();
-    expect(acks).toBe(count);
-    expect(written).toBe(count);
-    expect(trustedWrites).toBeGreaterThan(0);
-  }, 60_000);
+      expect(logFd).not.toBeNull();
+      expect(acks).toBe(count);
+      expect(written).toBe(count);
+      expect(trustedWrites).toBeGreaterThan(0);
+    },
+    60_000,
+  );
 });
 
 describe('embedded ledger: damage the trusted state has seen', () => {

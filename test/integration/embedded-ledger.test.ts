@@ -24,12 +24,21 @@ it('embedded: survives a restart with its events, timelines, proofs and trusted 
   const state = await first.trustedState();
   await first.close();
 
-  for (const [verify, workerMinBytes] of [['chain', undefined], ['full', undefined], ['chain', 0]] as const) {
+  for (const [verify, workerMinBytes] of [
+    ['chain', undefined],
+    ['full', undefined],
+    ['chain', 0],
+  ] as const) {
     const again = await openEmbeddedBackend({ dataDir, verify, workerMinBytes });
     expect(again.startup).toMatchObject({ txs: 5, events: 10, tornTail: null });
     expect(await again.trustedState()).toEqual(state);
     const page = await again.scanTimeline('restart', { limit: 50, direction: 'desc' });
-    expect(page.events.map((e) => e.record)).toEqual(written.filter((_, i) => i % 2 === 0).map((r) => r.event.record).reverse());
+    expect(page.events.map((e) => e.record)).toEqual(
+      written
+        .filter((_, i) => i % 2 === 0)
+        .map((r) => r.event.record)
+        .reverse(),
+    );
     const txs = await again.readTransactions('0', 100);
     expect(txs.map((t) => t.events.map((e) => e.record))).toEqual([0, 1, 2, 3, 4].map((i) => [written[2 * i]!.event.record, written[2 * i + 1]!.event.record]));
     expect(await again.lastTxId()).toBe('5');
@@ -78,7 +87,11 @@ describeEachImmudb('embedded vs immudb in compatibility mode (v0 headers)', ({ a
     const immudb = await openTestImmudbLedger({ address, database });
     const embedded = await openEmbeddedLedger({ dataDir: tempDir('auditgraph-embedded-') });
     try {
-      const events = [ev({ correlationId: 'same-bytes', data: { a: [1, 'ü'] } }), ev({ correlationId: 'same-bytes', severity: 'ERROR' }), ev({ correlationId: 'other ✓' })];
+      const events = [
+        ev({ correlationId: 'same-bytes', data: { a: [1, 'ü'] } }),
+        ev({ correlationId: 'same-bytes', severity: 'ERROR' }),
+        ev({ correlationId: 'other ✓' }),
+      ];
       const fromImmudb = await immudb.append(events);
       const txId = Number(fromImmudb[0]!.event.txId);
       // Bound references carry the tx id: line the embedded ledger up on the same id.
@@ -148,7 +161,16 @@ it('embedded: replays a log larger than the start-up worker’s read window with
   // (its 8 MiB read window refills several times), nothing for the torn tail.
   writeFileSync(paths.log, Buffer.concat([whole, whole.subarray(whole.length - 700, whole.length - 300)]));
   const size = whole.length + 400;
-  const source = startAlhWorker({ path: paths.log, size, start: FILE_HEADER_SIZE, magic: RECORD_MAGIC, headerOffset: HEADER_OFFSET, headerSize: TX_HEADER_SIZE, minBody: MIN_BODY, maxBody: MAX_BODY });
+  const source = startAlhWorker({
+    path: paths.log,
+    size,
+    start: FILE_HEADER_SIZE,
+    magic: RECORD_MAGIC,
+    headerOffset: HEADER_OFFSET,
+    headerSize: TX_HEADER_SIZE,
+    minBody: MIN_BODY,
+    maxBody: MAX_BODY,
+  });
   try {
     let offset = FILE_HEADER_SIZE;
     for (let k = 0; k < aht.size; k++) {

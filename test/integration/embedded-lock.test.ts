@@ -39,7 +39,7 @@ function track(proc: ChildProcess): Child {
   proc.stderr?.on('data', (d) => (stderr += String(d)));
   proc.stdout!.on('data', (d) => {
     buffered += String(d);
-    for (let i; (i = buffered.indexOf('\n')) >= 0; ) {
+    for (let i = buffered.indexOf('\n'); i >= 0; i = buffered.indexOf('\n')) {
       const l = buffered.slice(0, i);
       buffered = buffered.slice(i + 1);
       const w = waiting.shift();
@@ -136,7 +136,9 @@ describe('embedded ledger lock', () => {
   it('is taken over from a SIGKILLed holder at once, while it is still an unreaped zombie', async () => {
     const { lock, log } = lockIn();
     // sh starts the holder in the background and becomes `sleep`, which never reaps it.
-    const parent = track(spawn('sh', ['-c', '"$0" --import tsx "$1" "$2" - hold & exec sleep 600', process.execPath, CONTENDER, lock], { stdio: ['ignore', 'pipe', 'pipe'] }));
+    const parent = track(
+      spawn('sh', ['-c', '"$0" --import tsx "$1" "$2" - hold & exec sleep 600', process.execPath, CONTENDER, lock], { stdio: ['ignore', 'pipe', 'pipe'] }),
+    );
     const pid = wonPid(await parent.line());
     try {
       await expect(acquireLock(lock, { guarded: log })).rejects.toBeInstanceOf(LedgerLockedError);

@@ -17,6 +17,7 @@ import { ev } from '../contract/ledger-contract.ts';
 import { freePort } from '../support/servers.ts';
 import { spawnMain, stopMain, waitHealthy, type MainProcess } from '../support/main-process.ts';
 import { tempDir } from '../support/services.ts';
+import type { ApiData, GraphQLBody } from '../support/api-types.ts';
 
 type Running = MainProcess & { url: string };
 
@@ -39,7 +40,7 @@ afterEach(() => {
 
 async function gql(url: string, query: string, variables: Record<string, unknown> = {}) {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
-  return (await res.json()) as { data?: any; errors?: any[] };
+  return (await res.json()) as GraphQLBody;
 }
 
 /** `npx auditgraph verify <file> [--trusted txId:txHash]`, as the README says; --no: never fetched from a registry. */
@@ -52,7 +53,7 @@ function readmeQuickStart(): { graphql: string[]; sh: string[] } {
   const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
   const start = readme.indexOf('\n## Try it\n');
   const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
-  const blocks = (lang: string) => [...section.matchAll(new RegExp('```' + lang + '\\n([\\s\\S]*?)```', 'g'))].map((m) => m[1]!);
+  const blocks = (lang: string) => [...section.matchAll(new RegExp(`\`\`\`${lang}\\n([\\s\\S]*?)\`\`\``, 'g'))].map((m) => m[1]!);
   return { graphql: blocks('graphql'), sh: blocks('sh') };
 }
 
@@ -77,9 +78,9 @@ describe('npm start on the embedded default', () => {
     expect(await page.text()).toMatch(/graphiql/i);
     const created = await gql(r.url, CREATE, { input: input(1) });
     expect(created.errors).toBeUndefined();
-    expect(created.data.createAuditEvent.proof.verified).toBe(true);
+    expect(created.data!.createAuditEvent.proof.verified).toBe(true);
     const file = join(dataDir, 'proof.json');
-    writeFileSync(file, JSON.stringify(created.data.createAuditEvent.proof.json));
+    writeFileSync(file, JSON.stringify(created.data!.createAuditEvent.proof.json));
     const verify = npxVerify(file);
     expect(verify.status, verify.stderr).toBe(0);
     expect(verify.stdout).toMatch(/^valid: .*embedded/);
@@ -96,7 +97,11 @@ describe('npm start on the embedded default', () => {
     const writers = Array.from({ length: 4 }, async (_, w) => {
       for (let i = 0; !stop; i++) {
         const eventId = crypto.randomUUID();
-        const res: { data?: any; errors?: unknown[] } = await gql(first.url, CREATE, { input: input(w * 100_000 + i, eventId) }).catch((e: Error) => ({ errors: [e.message] }));
+        const res: { data?: ApiData | null; errors?: unknown[] } = await gql(first.url, CREATE, { input: input(w * 100_000 + i, eventId) }).catch(
+          (e: Error) => ({
+            errors: [e.message],
+          }),
+        );
         if (res?.data?.createAuditEvent) acked.push(eventId);
         else {
           if (!stop) refused.push(JSON.stringify(res.errors)); // before the kill, every write must succeed
@@ -119,21 +124,25 @@ describe('npm start on the embedded default', () => {
     // The trusted state continues: the restarted gateway starts from the one saved before the kill,
     // and the next proof starts from it (the verify command checks that with --trusted).
     const state = await gql(second.url, `{ ledgerState { txId txHash } }`);
-    expect(`${state.data.ledgerState.txId}:${state.data.ledgerState.txHash}`).toBe(beforeCrash);
+    expect(`${state.data!.ledgerState.txId}:${state.data!.ledgerState.txHash}`).toBe(beforeCrash);
     const next = await gql(second.url, CREATE, { input: input(999_999) });
-    expect(next.data.createAuditEvent.proof.verified).toBe(true);
+    expect(next.data!.createAuditEvent.proof.verified).toBe(true);
     const nextProof = join(dataDir, 'next-proof.json');
-    writeFileSync(nextProof, JSON.stringify(next.data.createAuditEvent.proof.json));
+    writeFileSync(nextProof, JSON.stringify(next.data!.createAuditEvent.proof.json));
     const verified = npxVerify(nextProof, '--trusted', beforeCrash);
     expect(verified.status, verified.stderr).toBe(0);
-    acked.push(next.data.createAuditEvent.event.eventId);
+    acked.push(next.data!.createAuditEvent.event.eventId);
 
     const timeline: string[] = [];
     for (let after: string | null = null; ; ) {
-      const page = await gql(second.url, `query ($after: String) { timeline(correlationId: "rr-embedded", first: 500, after: $after) { edges { node { eventId } } pageInfo { hasNextPage endCursor } } }`, { after });
-      timeline.push(...page.data.timeline.edges.map((e: any) => e.node.eventId));
-      if (!page.data.timeline.pageInfo.hasNextPage) break;
-      after = page.data.timeline.pageInfo.endCursor;
+      const page = await gql(
+        second.url,
+        `query ($after: String) { timeline(correlationId: "rr-embedded", first: 500, after: $after) { edges { node { eventId } } pageInfo { hasNextPage endCursor } } }`,
+        { after },
+      );
+      timeline.push(...page.data!.timeline.edges.map((e) => e.node.eventId));
+      if (!page.data!.timeline.pageInfo.hasNextPage) break;
+      after = page.data!.timeline.pageInfo.endCursor;
     }
     expect(new Set(timeline).size).toBe(timeline.length);
     for (const id of acked) expect(timeline, id).toContain(id);
@@ -141,7 +150,7 @@ describe('npm start on the embedded default', () => {
     let indexed: string[] = [];
     for (let tries = 0; tries < 100; tries++) {
       const q = await gql(second.url, `{ auditEvents(filter: { correlationId: "rr-embedded" }, first: 500) { edges { node { eventId } } } }`);
-      indexed = q.data?.auditEvents.edges.map((e: any) => e.node.eventId) ?? [];
+      indexed = q.data?.auditEvents.edges.map((e) => e.node.eventId) ?? [];
       if (indexed.length >= timeline.length) break;
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -178,7 +187,10 @@ describe('npm start on the embedded default', () => {
     let code: number | null | undefined;
     // Poll the port until the process exits: it must never answer.
     while (code === undefined && !answered) {
-      answered ||= await fetch(`http://127.0.0.1:${port}/healthz`).then(() => true, () => false);
+      answered ||= await fetch(`http://127.0.0.1:${port}/healthz`).then(
+        () => true,
+        () => false,
+      );
       code = await Promise.race([main.closed, new Promise<undefined>((r) => setTimeout(() => r(undefined), 100))]);
     }
     const output = main.output.join('');
@@ -205,9 +217,13 @@ describe('npm start on the embedded default', () => {
     const client = createClient({ url: r.url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0 });
     const delivered: string[] = [];
     const subErrors: unknown[] = [];
-    const unsubscribe = client.subscribe(
+    const unsubscribe = client.subscribe<ApiData>(
       { query: subscription! },
-      { next: (m: any) => (m.data ? delivered.push(m.data.auditEventCreated.eventId) : subErrors.push(m.errors)), error: (e) => subErrors.push(e), complete: () => {} },
+      {
+        next: (m) => (m.data ? delivered.push(m.data.auditEventCreated.eventId) : subErrors.push(m.errors)),
+        error: (e) => subErrors.push(e),
+        complete: () => {},
+      },
     );
     try {
       // Create (again, as the README says) until the subscription has delivered one of them.
@@ -216,9 +232,9 @@ describe('npm start on the embedded default', () => {
       for (let tries = 0; tries < 100 && !delivered.some((id) => created.includes(id)); tries++) {
         const c = await gql(r.url, create!);
         expect(c.errors).toBeUndefined();
-        expect(c.data.createAuditEvent.proof.verified).toBe(true);
-        created.push(c.data.createAuditEvent.event.eventId);
-        proof ??= c.data.createAuditEvent.proof.json;
+        expect(c.data!.createAuditEvent.proof.verified).toBe(true);
+        created.push(c.data!.createAuditEvent.event.eventId);
+        proof ??= c.data!.createAuditEvent.proof.json;
         await new Promise((res) => setTimeout(res, 100));
       }
       expect(subErrors).toEqual([]);
@@ -226,11 +242,11 @@ describe('npm start on the embedded default', () => {
 
       const t = await gql(r.url, timeline!);
       expect(t.errors).toBeUndefined();
-      expect(t.data.timeline.edges.map((e: any) => e.node.eventId)).toEqual(created.slice(0, 50));
+      expect(t.data!.timeline.edges.map((e) => e.node.eventId)).toEqual(created.slice(0, 50));
 
       const v = await gql(r.url, verifyQuery!.replace('"…"', JSON.stringify(created[0])));
       expect(v.errors).toBeUndefined();
-      expect(v.data.verifyAuditEvent.verified).toBe(true);
+      expect(v.data!.verifyAuditEvent.verified).toBe(true);
 
       // Save proof.json, then the README's command.
       writeFileSync(join(dataDir, 'proof.json'), JSON.stringify(proof));

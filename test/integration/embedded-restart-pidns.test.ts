@@ -9,8 +9,20 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../support/servers.ts';
 import { waitHealthy, type MainProcess } from '../support/main-process.ts';
-import { canMakePidNamespaces, childrenOf, firstChild, inCI, namespaceProblem, nsPids, processState, spawnMainInNewPidNamespace, spawnMainInPidNamespaceOf, utilLinuxInstalled } from '../support/pidns.ts';
+import {
+  canMakePidNamespaces,
+  childrenOf,
+  firstChild,
+  inCI,
+  namespaceProblem,
+  nsPids,
+  processState,
+  spawnMainInNewPidNamespace,
+  spawnMainInPidNamespaceOf,
+  utilLinuxInstalled,
+} from '../support/pidns.ts';
 import { tempDir } from '../support/services.ts';
+import type { GraphQLBody } from '../support/api-types.ts';
 
 const running: MainProcess[] = [];
 afterEach(() => {
@@ -19,8 +31,12 @@ afterEach(() => {
 });
 
 async function gql(port: number, query: string, variables: Record<string, unknown> = {}) {
-  const res = await fetch(`http://127.0.0.1:${port}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
-  return (await res.json()) as { data?: any; errors?: unknown[] };
+  const res = await fetch(`http://127.0.0.1:${port}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query, variables }),
+  });
+  return (await res.json()) as GraphQLBody;
 }
 
 const CORRELATION = 'rr-pidns';
@@ -40,11 +56,13 @@ async function acknowledge(port: number, from: number, n: number): Promise<strin
     input: Array.from({ length: n }, (_, k) => input(from + k)),
   });
   expect(batch.errors).toBeUndefined();
-  const ids: string[] = batch.data.createAuditEvents.events.map((e: { eventId: string }) => e.eventId);
+  const ids: string[] = batch.data!.createAuditEvents.events.map((e: { eventId: string }) => e.eventId);
   for (let k = 0; k < 3; k++) {
-    const one = await gql(port, `mutation ($input: AuditEventInput!) { createAuditEvent(input: $input) { event { eventId } } }`, { input: input(from + n + k) });
+    const one = await gql(port, `mutation ($input: AuditEventInput!) { createAuditEvent(input: $input) { event { eventId } } }`, {
+      input: input(from + n + k),
+    });
     expect(one.errors).toBeUndefined();
-    ids.push(one.data.createAuditEvent.event.eventId);
+    ids.push(one.data!.createAuditEvent.event.eventId);
   }
   expect(ids).toHaveLength(n + 3);
   return ids;
@@ -54,11 +72,15 @@ async function acknowledge(port: number, from: number, n: number): Promise<strin
 async function stored(port: number): Promise<string[]> {
   const ids: string[] = [];
   for (let after: string | null = null; ; ) {
-    const page = await gql(port, `query ($after: String) { timeline(correlationId: "${CORRELATION}", first: 500, after: $after) { edges { node { eventId } } pageInfo { hasNextPage endCursor } } }`, { after });
+    const page = await gql(
+      port,
+      `query ($after: String) { timeline(correlationId: "${CORRELATION}", first: 500, after: $after) { edges { node { eventId } } pageInfo { hasNextPage endCursor } } }`,
+      { after },
+    );
     expect(page.errors).toBeUndefined();
-    ids.push(...page.data.timeline.edges.map((e: { node: { eventId: string } }) => e.node.eventId));
-    if (!page.data.timeline.pageInfo.hasNextPage) return ids;
-    after = page.data.timeline.pageInfo.endCursor;
+    ids.push(...page.data!.timeline.edges.map((e: { node: { eventId: string } }) => e.node.eventId));
+    if (!page.data!.timeline.pageInfo.hasNextPage) return ids;
+    after = page.data!.timeline.pageInfo.endCursor;
   }
 }
 
@@ -118,7 +140,12 @@ describeNs('embedded gateway restarted in new PID namespaces', () => {
     const stderr = second.stderr.join('');
     expect(code, stderr).toBe(1);
     expect(stderr).toMatch(/embedded ledger is in use by process 1 on host \S+ \(lock [^)]*defaultdb\.lock\): only one gateway may write a DATA_DIR at a time/);
-    expect(await fetch(`http://127.0.0.1:${secondPort}/healthz`).then(() => true, () => false)).toBe(false);
+    expect(
+      await fetch(`http://127.0.0.1:${secondPort}/healthz`).then(
+        () => true,
+        () => false,
+      ),
+    ).toBe(false);
 
     // The first one never noticed.
     acked.push(...(await acknowledge(port, 100, 5)));

@@ -67,7 +67,11 @@ describeImmudb('event index faults (immudb, Redis)', () => {
       const index = await RedisEventIndex.open({ url, namespace, chunkSize: 4 }); // chunks of 4: a longer write
       const indexer = new Indexer(ledger, index, { leaseMs: 2_000, pollMs: 50, logger: log });
       try {
-        await appendAll(ledger, Array.from({ length: 8_000 }, () => randomEvent(rand, pools)), rand);
+        await appendAll(
+          ledger,
+          Array.from({ length: 8_000 }, () => randomEvent(rand, pools)),
+          rand,
+        );
         indexer.start();
         await waitUntil('the bulk load to start writing', async () => (await admin.hget(`${namespace}meta`, 'status')) === 'loading', 60_000, 1);
         await redis.kill();
@@ -92,7 +96,11 @@ describeImmudb('event index faults (immudb, Redis)', () => {
       const log = captureLogger();
       const { index, indexer, close } = await openEventIndex({ ledger, redisUrl: url, namespace: ns(), logger: log, indexer: { pollMs: 50 } });
       try {
-        await appendAll(ledger, Array.from({ length: 2_000 }, () => randomEvent(rand, pools)), rand);
+        await appendAll(
+          ledger,
+          Array.from({ length: 2_000 }, () => randomEvent(rand, pools)),
+          rand,
+        );
         indexer.start();
         await waitCaughtUp(index, ledger);
 
@@ -131,7 +139,7 @@ describeImmudb('event index faults (immudb, Redis)', () => {
 
     it('Redis stopped: queries fail with INDEX_UNAVAILABLE within 1 s, writes succeed; Redis back (empty): all of it becomes queryable', async () => {
       const rand = prng(9);
-      const pools = makePools(rand);
+      makePools(rand); // not used here, but it draws from `rand`: the events below stay those of seed 9
       const ledger = await openTestImmudbLedger();
       const setup = await openEventIndex({ ledger, redisUrl: url, namespace: ns(), indexer: { pollMs: 50 } });
       const { index, indexer } = setup;
@@ -159,7 +167,7 @@ describeImmudb('event index faults (immudb, Redis)', () => {
         const before = await gql(api, CREATE, { input: Array.from({ length: 50 }, () => input('before')) });
         expect(before.body.errors).toBeUndefined();
         await waitCaughtUp(index, ledger);
-        expect((await gql(base + '/readyz', '')).status).toBe(200);
+        expect((await gql(`${base}/readyz`, '')).status).toBe(200);
 
         await redis.kill();
         for (let i = 0; i < 5; i++) {
@@ -175,7 +183,7 @@ describeImmudb('event index faults (immudb, Redis)', () => {
           expect(performance.now() - t1).toBeLessThan(1_000);
           expect(isAuditError(direct) && direct.code).toBe('INDEX_UNAVAILABLE');
         }
-        const ready = await fetch(base + '/readyz');
+        const ready = await fetch(`${base}/readyz`);
         expect(ready.status).toBe(503);
         expect(await ready.json()).toMatchObject({ failing: ['index'] });
 
@@ -184,7 +192,7 @@ describeImmudb('event index faults (immudb, Redis)', () => {
         for (let i = 0; i < 10; i++) {
           const r = await gql(api, CREATE, { input: Array.from({ length: 20 }, () => input('meanwhile')) });
           expect(r.body.errors, JSON.stringify(r.body.errors)).toBeUndefined();
-          written.push(...r.body.data.createAuditEvents.events.map((e: { eventId: string }) => e.eventId));
+          written.push(...r.body.data!.createAuditEvents.events.map((e: { eventId: string }) => e.eventId));
           await sleep(100);
         }
         expect(indexer.stats.lastError).not.toBeNull();
@@ -194,14 +202,14 @@ describeImmudb('event index faults (immudb, Redis)', () => {
           'the meanwhile events to be queryable',
           async () => {
             const r = await gql(api, QUERY, { f: { correlationId: 'meanwhile' } });
-            return r.body.data?.auditEvents.edges.length === written.length ? r.body.data.auditEvents : null;
+            return r.body.data?.auditEvents.edges.length === written.length ? r.body.data!.auditEvents : null;
           },
           30_000,
         );
         expect(new Set(all.edges.map((e: { node: { eventId: string } }) => e.node.eventId))).toEqual(new Set(written));
         const old = await gql(api, QUERY, { f: { correlationId: 'before' } });
-        expect(old.body.data.auditEvents.edges).toHaveLength(50);
-        expect((await fetch(base + '/readyz')).status).toBe(200);
+        expect(old.body.data!.auditEvents.edges).toHaveLength(50);
+        expect((await fetch(`${base}/readyz`)).status).toBe(200);
         expect(await expectRedisEqualsLedger(admin, (index as RedisEventIndex).namespace, await ledgerRecords(ledger))).toEqual([]);
       } finally {
         await app.close();
@@ -224,7 +232,7 @@ describeImmudb('event index faults (immudb, Redis)', () => {
         const admin = new Redis(redisUrl!);
         try {
           if (!lease) await indexes[0]!.reset('initial', '0'); // without a lease, start from one agreed epoch
-          indexers.forEach((x) => x.start());
+          for (const x of indexers) x.start();
           // Both gateways write; each kicks its own indexer.
           await Promise.all(
             ledgers.map(async (l, g) => {
@@ -238,7 +246,7 @@ describeImmudb('event index faults (immudb, Redis)', () => {
               }
             }),
           );
-          indexers.forEach((x) => x.start());
+          for (const x of indexers) x.start();
           await waitCaughtUp(indexes[0]!, ledgers[0]!);
           const records = await ledgerRecords(ledgers[0]!);
           expect(await expectRedisEqualsLedger(admin, namespace, records)).toEqual([]);
@@ -267,7 +275,11 @@ describeImmudb('event index faults (immudb, Redis)', () => {
       const indexer = new Indexer(ledger, index, { pollMs: 20, leaseMs: 1_000 });
       const admin = new Redis(redisUrl!);
       try {
-        await appendAll(ledger, Array.from({ length: 1_500 }, () => randomEvent(rand, pools)), rand);
+        await appendAll(
+          ledger,
+          Array.from({ length: 1_500 }, () => randomEvent(rand, pools)),
+          rand,
+        );
         indexer.start();
         await waitCaughtUp(index, ledger);
         const epoch = (await index.state())!.epoch;
@@ -329,7 +341,11 @@ describeImmudb('event index faults (immudb, Redis)', () => {
       const other = await RedisEventIndex.open({ url: redisUrl!, namespace });
       const admin = new Redis(redisUrl!);
       try {
-        await appendAll(ledger, Array.from({ length: 600 }, () => randomEvent(rand, pools)), rand);
+        await appendAll(
+          ledger,
+          Array.from({ length: 600 }, () => randomEvent(rand, pools)),
+          rand,
+        );
         const built = buildOf((await ledger.readTransactions('0', 1000)).map(indexTxOf), index);
 
         await index.tick('A', 60_000);
@@ -366,7 +382,11 @@ describeImmudb('event index faults (immudb, Redis)', () => {
       const loaded = await RedisEventIndex.open({ url: redisUrl!, namespace: ns(), ...layout });
       const applied = await RedisEventIndex.open({ url: redisUrl!, namespace: ns(), ...layout });
       try {
-        await appendAll(ledger, Array.from({ length: 3_000 }, () => randomEvent(rand, pools)), rand);
+        await appendAll(
+          ledger,
+          Array.from({ length: 3_000 }, () => randomEvent(rand, pools)),
+          rand,
+        );
         const txs = (await ledger.readTransactions('0', 1000)).map(indexTxOf);
         const head = txs[txs.length - 1]!.txId;
         const built = buildOf(txs, loaded);
@@ -406,7 +426,11 @@ describeImmudb('event index faults (immudb, Redis)', () => {
       const index = await RedisEventIndex.open({ url: redisUrl!, namespace, chunkSize: 4 });
       const indexer = new Indexer(ledger, index, { leaseMs: 1_000, logger: log });
       try {
-        await appendAll(ledger, Array.from({ length: 8_000 }, () => randomEvent(rand, pools)), rand);
+        await appendAll(
+          ledger,
+          Array.from({ length: 8_000 }, () => randomEvent(rand, pools)),
+          rand,
+        );
         const env = { ...process.env, AG_IMMUDB: immudbAddress!, AG_DB: database, AG_REDIS: redisUrl!, AG_NS: namespace };
         const child = spawn(process.execPath, ['--import', 'tsx', BULK_CHILD, tempDir()], { env, stdio: ['ignore', 'pipe', 'pipe'] });
         let output = '';
@@ -414,7 +438,12 @@ describeImmudb('event index faults (immudb, Redis)', () => {
         child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
         const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
         // Kill it the moment its load starts writing.
-        await waitUntil('the child to start writing its bulk load', async () => (await admin.hget(`${namespace}meta`, 'status')) === 'loading' || output.includes('done'), 60_000, 1);
+        await waitUntil(
+          'the child to start writing its bulk load',
+          async () => (await admin.hget(`${namespace}meta`, 'status')) === 'loading' || output.includes('done'),
+          60_000,
+          1,
+        );
         child.kill('SIGKILL');
         expect(await exited, `the child finished before it was killed: ${output}`).toBe('SIGKILL');
         expect(await index.state()).toMatchObject({ status: 'loading', checkpoint: '0' });
@@ -442,7 +471,10 @@ describeImmudb('event index faults (immudb, Redis)', () => {
       const rand = prng(13);
       const env = { ...process.env, AG_IMMUDB: immudbAddress!, AG_DB: database, AG_REDIS: redisUrl!, AG_NS: namespace };
       const start = (round: number, dataDir: string, pollMs: number) => {
-        const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', WRITER, dataDir, String(round), String(pollMs)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+        const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', WRITER, dataDir, String(round), String(pollMs)], {
+          env,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
         const lines = createInterface({ input: child.stdout! });
         let stderr = '';
         child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -464,7 +496,15 @@ describeImmudb('event index faults (immudb, Redis)', () => {
           let n = 0;
           let timer: NodeJS.Timeout | undefined;
           lines.on('line', (line) => {
-            if (line === 'ready' && !onAppend) timer = setTimeout(() => (child.kill('SIGKILL'), resolve()), 200 + Math.floor(rand() * 1500));
+            if (line === 'ready' && !onAppend) {
+              timer = setTimeout(
+                () => {
+                  child.kill('SIGKILL');
+                  resolve();
+                },
+                200 + Math.floor(rand() * 1500),
+              );
+            }
             if (line.startsWith('appended')) {
               appendsSeen++;
               if (onAppend && ++n === target) {

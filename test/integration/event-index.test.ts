@@ -97,12 +97,18 @@ describe('event index on the embedded ledger', () => {
     const indexer = new Indexer(ledger, index, {
       eventsPerRead: 1_000,
       // Stop as the first read arrives: reading goes no further and the build is dropped.
-      onBulkRead: () => void (stopped ??= indexer.stop()),
+      onBulkRead: () => {
+        stopped ??= indexer.stop();
+      },
     });
     try {
       const rand = prng(31);
       const pools = makePools(rand);
-      await appendAll(ledger, Array.from({ length: 20_000 }, () => randomEvent(rand, pools)), rand);
+      await appendAll(
+        ledger,
+        Array.from({ length: 20_000 }, () => randomEvent(rand, pools)),
+        rand,
+      );
       indexer.start();
       await waitUntil('the first bulk read', async () => stopped !== null);
       await stopped;

@@ -10,6 +10,7 @@ import { verifyProofBundle } from '../../src/proof/verify.ts';
 import { createApp } from '../../src/server/app.ts';
 import { createLogger } from '../../src/logger.ts';
 import { CREATE, CREATE_MANY, EVENT_FIELDS, codes, eventInput, expectNoStackTrace, startTestServer, type TestServer } from '../support/graphql.ts';
+import type { GraphQLBody, ReadyzBody } from '../support/api-types.ts';
 import { startImmudb } from '../support/servers.ts';
 import { describeImmudb, describeImmudbBinary, immudbBinary, openTestImmudbLedger } from '../support/services.ts';
 
@@ -38,11 +39,11 @@ describeImmudb('GraphQL API on immudb', () => {
       durationMs: 1234,
       errorCode: 'E_TIMEOUT',
       errorMessage: 'upstream timed out ✓',
-      data: { signal: 'disk-pressure', values: [1, 2.5, null, true], nested: { 'ключ': 'значение' } },
+      data: { signal: 'disk-pressure', values: [1, 2.5, null, true], nested: { ключ: 'значение' } },
     });
     const created = await s.gql(CREATE, { input });
     expect(created.body.errors).toBeUndefined();
-    const { event, proof, created: isNew } = created.body.data.createAuditEvent;
+    const { event, proof, created: isNew } = created.body.data!.createAuditEvent;
     expect(isNew).toBe(true);
     const eventId = String(input.eventId).toLowerCase();
     expect(event).toMatchObject({
@@ -70,32 +71,41 @@ describeImmudb('GraphQL API on immudb', () => {
     // the proven entry is exactly this event
     expect(JSON.parse(Buffer.from(proof.json.entry.value, 'base64').toString('utf8')).eventId).toBe(eventId);
 
-    const read = await s.gql(`query($id: ID!, $node: ID!) { auditEvent(eventId: $id) { ${EVENT_FIELDS} } node(id: $node) { id ... on AuditEvent { eventId } } }`, {
-      id: String(input.eventId),
-      node: event.id,
-    });
+    const read = await s.gql(
+      `query($id: ID!, $node: ID!) { auditEvent(eventId: $id) { ${EVENT_FIELDS} } node(id: $node) { id ... on AuditEvent { eventId } } }`,
+      {
+        id: String(input.eventId),
+        node: event.id,
+      },
+    );
     expect(read.body.errors).toBeUndefined();
-    expect(read.body.data.auditEvent).toEqual(event);
-    expect(read.body.data.node).toEqual({ id: event.id, eventId });
+    expect(read.body.data!.auditEvent).toEqual(event);
+    expect(read.body.data!.node).toEqual({ id: event.id, eventId });
 
-    const tl = await s.gql(`query($c: String!) { timeline(correlationId: $c) { edges { cursor node { eventId } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }`, { c: corr });
-    expect(tl.body.data.timeline.edges.map((e: any) => e.node.eventId)).toEqual([eventId]);
-    expect(tl.body.data.timeline.pageInfo).toEqual({
+    const tl = await s.gql(
+      `query($c: String!) { timeline(correlationId: $c) { edges { cursor node { eventId } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }`,
+      { c: corr },
+    );
+    expect(tl.body.data!.timeline.edges.map((e) => e.node.eventId)).toEqual([eventId]);
+    expect(tl.body.data!.timeline.pageInfo).toEqual({
       hasNextPage: false,
       hasPreviousPage: false,
-      startCursor: tl.body.data.timeline.edges[0].cursor,
-      endCursor: tl.body.data.timeline.edges[0].cursor,
+      startCursor: tl.body.data!.timeline.edges[0]!.cursor,
+      endCursor: tl.body.data!.timeline.edges[0]!.cursor,
     });
 
-    const v = await s.gql(`query($id: ID!) { verifyAuditEvent(eventId: $id) { verified eventId proof { verified txId json } } auditEvent(eventId: $id) { verification { verified eventId proof { txId } } } ledgerState { txId txHash signature { publicKey signature } } }`, {
-      id: eventId,
-    });
+    const v = await s.gql(
+      `query($id: ID!) { verifyAuditEvent(eventId: $id) { verified eventId proof { verified txId json } } auditEvent(eventId: $id) { verification { verified eventId proof { txId } } } ledgerState { txId txHash signature { publicKey signature } } }`,
+      {
+        id: eventId,
+      },
+    );
     expect(v.body.errors).toBeUndefined();
-    const { verifyAuditEvent: ver, ledgerState } = v.body.data;
+    const { verifyAuditEvent: ver, ledgerState } = v.body.data!;
     expect(ver).toMatchObject({ verified: true, eventId, proof: { verified: true, txId: proof.txId } });
     const result = verifyProofBundle(ver.proof.json);
     expect(result.ok).toBe(true);
-    expect(v.body.data.auditEvent.verification).toEqual({ verified: true, eventId, proof: { txId: proof.txId } });
+    expect(v.body.data!.auditEvent!.verification).toEqual({ verified: true, eventId, proof: { txId: proof.txId } });
     // the proof leads to (or starts from) the state the gateway reports
     expect(result.ok && result.state).toEqual({ txId: ledgerState.txId, txHash: ledgerState.txHash });
     expect(ledgerState.signature).toBeNull();
@@ -108,10 +118,10 @@ describeImmudb('GraphQL API on immudb', () => {
     const input = eventInput({ eventId: randomUUID(), correlationId: `idem-${randomUUID()}` });
     const first = await s.gql(CREATE, { input });
     const again = await s.gql(CREATE, { input });
-    expect(first.body.data.createAuditEvent.created).toBe(true);
-    expect(again.body.data.createAuditEvent.created).toBe(false);
-    expect(again.body.data.createAuditEvent.event).toEqual(first.body.data.createAuditEvent.event);
-    expect(verifyProofBundle(again.body.data.createAuditEvent.proof.json).ok).toBe(true);
+    expect(first.body.data!.createAuditEvent.created).toBe(true);
+    expect(again.body.data!.createAuditEvent.created).toBe(false);
+    expect(again.body.data!.createAuditEvent.event).toEqual(first.body.data!.createAuditEvent.event);
+    expect(verifyProofBundle(again.body.data!.createAuditEvent.proof.json).ok).toBe(true);
 
     const before = await s.txId();
     const conflict = await s.gql(CREATE, { input: { ...input, outcome: 'FAILURE' } });
@@ -122,7 +132,7 @@ describeImmudb('GraphQL API on immudb', () => {
     const other = eventInput({ eventId: randomUUID() });
     const batch = await s.gql(CREATE_MANY, { input: [other, { ...input, actorId: 'someone-else' }] });
     expect(codes(batch)).toEqual(['EVENT_ID_CONFLICT']);
-    expect((await s.gql(`{ auditEvent(eventId: "${other.eventId}") { eventId } }`)).body.data.auditEvent).toBeNull();
+    expect((await s.gql(`{ auditEvent(eventId: "${other.eventId}") { eventId } }`)).body.data!.auditEvent).toBeNull();
     expect(await s.txId()).toBe(before);
   });
 
@@ -131,9 +141,9 @@ describeImmudb('GraphQL API on immudb', () => {
     const input = Array.from({ length: 25 }, () => eventInput({ correlationId: corr, eventId: randomUUID() }));
     const r = await s.gql(CREATE_MANY, { input });
     expect(r.body.errors).toBeUndefined();
-    const { events, proofs } = r.body.data.createAuditEvents;
-    expect(events.map((e: any) => e.eventId)).toEqual(input.map((i) => i.eventId));
-    expect(new Set(events.map((e: any) => e.ledger.txId)).size).toBe(1);
+    const { events, proofs } = r.body.data!.createAuditEvents;
+    expect(events.map((e) => e.eventId)).toEqual(input.map((i) => i.eventId));
+    expect(new Set(events.map((e) => e.ledger.txId)).size).toBe(1);
     for (const [i, p] of proofs.entries()) {
       expect(verifyProofBundle(p.json).ok).toBe(true);
       expect(JSON.parse(Buffer.from(p.json.entry.value, 'base64').toString()).eventId).toBe(input[i]!.eventId);
@@ -150,15 +160,17 @@ describeImmudb('GraphQL API on immudb', () => {
     expect(r.body.errors).toHaveLength(1);
     const ext = r.body.errors![0]!.extensions!;
     expect(ext.code).toBe('BAD_USER_INPUT');
-    expect(ext.violations.map((v: any) => v.path).sort()).toEqual(['input.3.actorId', 'input.5.durationMs', 'input.5.timestamp']);
-    for (const v of ext.violations) expect(v.message).toEqual(expect.any(String));
+    expect(ext.violations!.map((v) => v.path).sort()).toEqual(['input.3.actorId', 'input.5.durationMs', 'input.5.timestamp']);
+    for (const v of ext.violations!) expect(v.message).toEqual(expect.any(String));
     const ids = input.map((i) => i.eventId);
-    const read = await s.gql(`query($ids: [ID!]!) { ${ids.map((_, i) => `e${i}: auditEvent(eventId: "${ids[i]}") { eventId }`).join(' ')} }`.replace('query($ids: [ID!]!) ', ''));
-    expect(Object.values(read.body.data)).toEqual(ids.map(() => null));
+    const read = await s.gql(
+      `query($ids: [ID!]!) { ${ids.map((_, i) => `e${i}: auditEvent(eventId: "${ids[i]}") { eventId }`).join(' ')} }`.replace('query($ids: [ID!]!) ', ''),
+    );
+    expect(Object.values(read.body.data!)).toEqual(ids.map(() => null));
     expect(await s.txId()).toBe(before);
   });
 
-  it('caps a batch at the ledger\'s maxEventsPerAppend when that is below 1,000', async () => {
+  it("caps a batch at the ledger's maxEventsPerAppend when that is below 1,000", async () => {
     const small: AppLedger = Object.create(s.ledger, { maxEventsPerAppend: { value: 3 } });
     const b = await startTestServer({ ledger: small });
     try {
@@ -180,7 +192,12 @@ describeImmudb('GraphQL API on immudb', () => {
     const calls: (readonly string[])[] = [];
     // A spy over the real ledger: every call still goes to immudb.
     const spy: AppLedger = Object.create(s.ledger, {
-      getMany: { value: (ids: readonly string[]) => (calls.push([...ids]), s.ledger.getMany(ids)) },
+      getMany: {
+        value: (ids: readonly string[]) => {
+          calls.push([...ids]);
+          return s.ledger.getMany(ids);
+        },
+      },
       maxEventsPerAppend: { value: s.ledger.maxEventsPerAppend },
     });
     const spied = await startTestServer({ ledger: spy });
@@ -188,9 +205,9 @@ describeImmudb('GraphQL API on immudb', () => {
       const ids = input.map((i) => String(i.eventId));
       // 14 aliases (the limit is 15), each id asked twice and once in upper case
       const query = `{ ${ids.map((id, i) => `a${i}: auditEvent(eventId: "${id}") { eventId } b${i}: auditEvent(eventId: "${id.toUpperCase()}") { actor { id } }`).join(' ')} }`;
-      const r = await spied.gql(query);
+      const r = await spied.gql<Record<string, { eventId: string }>>(query);
       expect(r.body.errors).toBeUndefined();
-      expect(ids.map((id, i) => r.body.data[`a${i}`].eventId)).toEqual(ids);
+      expect(ids.map((_, i) => r.body.data![`a${i}`]!.eventId)).toEqual(ids);
       expect(calls).toHaveLength(1);
       expect([...calls[0]!].sort()).toEqual([...ids].sort());
     } finally {
@@ -233,7 +250,7 @@ describeImmudb('GraphQL API on immudb', () => {
     const html = await graphiql.text();
     expect(html).toContain('timeline(correlationId');
     const get = await fetch(`${s.url}?query=${encodeURIComponent('{ ledgerState { txId } }')}`, { headers: { accept: 'application/json' } });
-    expect(((await get.json()) as any).data.ledgerState.txId).toMatch(/^\d+$/);
+    expect(((await get.json()) as GraphQLBody).data!.ledgerState.txId).toMatch(/^\d+$/);
     const mutationViaGet = await fetch(`${s.url}?query=${encodeURIComponent('mutation { createAuditEvents(input: []) { events { eventId } } }')}`, {
       headers: { accept: 'application/json' },
     });
@@ -247,11 +264,14 @@ describeImmudb('GraphQL API on immudb', () => {
       ['application/x-www-form-urlencoded', `query=${encodeURIComponent(mutation)}`],
       ['text/plain', JSON.stringify({ query: mutation })],
       ['application/graphql', mutation],
-      ['multipart/form-data; boundary=x', `--x\r\nContent-Disposition: form-data; name="operations"\r\n\r\n${JSON.stringify({ query: mutation })}\r\n--x--\r\n`],
+      [
+        'multipart/form-data; boundary=x',
+        `--x\r\nContent-Disposition: form-data; name="operations"\r\n\r\n${JSON.stringify({ query: mutation })}\r\n--x--\r\n`,
+      ],
     ] as const) {
       const r = await fetch(s.url, { method: 'POST', headers: { 'content-type': type, origin: 'https://evil.example' }, body });
       expect(r.status, type).toBe(415);
-      expect(((await r.json()) as any).errors[0].extensions.code).toBe('BAD_REQUEST');
+      expect(((await r.json()) as GraphQLBody).errors![0]!.extensions!.code).toBe('BAD_REQUEST');
     }
     const preflight = await fetch(s.url, {
       method: 'OPTIONS',
@@ -275,11 +295,13 @@ describeImmudb('GraphQL API on immudb', () => {
     const closed = app.close();
     const res = await inflight;
     expect(res.status).toBe(200);
-    const body = (await res.json()) as any;
+    const body = (await res.json()) as GraphQLBody;
     expect(body.errors).toBeUndefined();
-    expect(body.data.createAuditEvents.events).toHaveLength(300);
+    expect(body.data!.createAuditEvents.events).toHaveLength(300);
     await closed;
-    await expect(fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ ledgerState { txId } }"}' })).rejects.toThrow();
+    await expect(
+      fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ ledgerState { txId } }"}' }),
+    ).rejects.toThrow();
     await ledger.close();
     // the write is durable: a new gateway on the same database sees it
     const again = await openTestImmudbLedger({ database: ledger.database });
@@ -301,7 +323,7 @@ describeImmudbBinary('readiness with immudb down', () => {
       await immudb.kill();
       const down = await fetch(`${s.base}/readyz`);
       expect(down.status).toBe(503);
-      const body = (await down.json()) as any;
+      const body = (await down.json()) as ReadyzBody;
       expect(body).toMatchObject({ status: 'unavailable', failing: ['ledger'], checks: { ledger: { ok: false } } });
       expectNoStackTrace(JSON.stringify(body));
       expect((await fetch(`${s.base}/healthz`)).status).toBe(200);

@@ -12,6 +12,7 @@ import { withBodyCache, type BodyCachedLedger } from '../../src/ledger/body-cach
 import type { Ledger } from '../../src/ledger/port.ts';
 import { createApp, type App } from '../../src/server/app.ts';
 import { createLogger } from '../../src/logger.ts';
+import type { AuditEventConnectionJson, ReadyzBody } from '../support/api-types.ts';
 import { EVENT_FIELDS } from '../support/graphql.ts';
 import { gql, waitCaughtUp } from '../support/index-helpers.ts';
 import { describeImmudb, openTestImmudbLedger, redisUrl } from '../support/services.ts';
@@ -52,7 +53,12 @@ describeImmudb('GraphQL auditEvents', () => {
 
     beforeAll(async () => {
       ledger = withBodyCache(await openTestImmudbLedger());
-      setup = await openEventIndex({ ledger, redisUrl: redisUrl!, namespace: indexNamespace(`gql-${randomBytes(6).toString('hex')}`), indexer: { pollMs: 50 } });
+      setup = await openEventIndex({
+        ledger,
+        redisUrl: redisUrl!,
+        namespace: indexNamespace(`gql-${randomBytes(6).toString('hex')}`),
+        indexer: { pollMs: 50 },
+      });
       setup.indexer.start();
       app = createApp({
         ledger: withAppendHook(ledger, () => setup.indexer.kick()),
@@ -85,11 +91,11 @@ describeImmudb('GraphQL auditEvents', () => {
       expect(ledger.bodyCache.hits - hits).toBeGreaterThanOrEqual(7);
       expect(ledger.bodyCache.misses).toBe(misses);
       expect(r.body.errors).toBeUndefined();
-      const conn = r.body.data.auditEvents;
+      const conn = r.body.data!.auditEvents;
       const desc = sorted().reverse();
-      expect(conn.edges.map((e: any) => e.node.eventId)).toEqual(desc.slice(0, 7).map((i) => i.eventId));
+      expect(conn.edges.map((e) => e.node.eventId)).toEqual(desc.slice(0, 7).map((i) => i.eventId));
       expect(conn.pageInfo).toMatchObject({ hasNextPage: true, hasPreviousPage: false });
-      const first = conn.edges[0].node;
+      const first = conn.edges[0]!.node;
       expect(first).toMatchObject({ correlationId: corr, actor: { type: 'user' }, resource: { type: 'pod' }, ledger: { key: expect.stringContaining('tl/') } });
       expect(first.recordedAt).toMatch(/Z$/);
 
@@ -97,21 +103,22 @@ describeImmudb('GraphQL auditEvents', () => {
       const ids: string[] = [];
       let after: string | null = null;
       for (;;) {
-        const p: any = (await gql(url, QUERY, { filter: { correlationId: corr }, orderBy: 'TIMESTAMP_ASC', first: 4, after })).body.data.auditEvents;
-        ids.push(...p.edges.map((e: any) => e.node.eventId));
+        const p: AuditEventConnectionJson = (await gql(url, QUERY, { filter: { correlationId: corr }, orderBy: 'TIMESTAMP_ASC', first: 4, after })).body.data!
+          .auditEvents;
+        ids.push(...p.edges.map((e) => e.node.eventId));
         if (!p.pageInfo.hasNextPage) break;
         after = p.pageInfo.endCursor;
       }
       expect(ids).toEqual(sorted().map((i) => i.eventId));
-      const back = (await gql(url, QUERY, { filter: { correlationId: corr }, orderBy: 'TIMESTAMP_ASC', last: 5 })).body.data.auditEvents;
-      expect(back.edges.map((e: any) => e.node.eventId)).toEqual(ids.slice(-5));
+      const back = (await gql(url, QUERY, { filter: { correlationId: corr }, orderBy: 'TIMESTAMP_ASC', last: 5 })).body.data!.auditEvents;
+      expect(back.edges.map((e) => e.node.eventId)).toEqual(ids.slice(-5));
       expect(back.pageInfo).toMatchObject({ hasNextPage: false, hasPreviousPage: true });
     });
 
     it('reports the index and its lag in /readyz', async () => {
       const res = await fetch(url.replace(/\/graphql$/, '/readyz'));
       expect(res.status).toBe(200);
-      const body = (await res.json()) as any;
+      const body = (await res.json()) as ReadyzBody;
       expect(body.checks.index).toMatchObject({ ok: true, lag: { txs: 0, seconds: 0, checkpoint: await ledger.lastTxId() } });
     });
 
@@ -127,7 +134,7 @@ describeImmudb('GraphQL auditEvents', () => {
       expect(r.body.errors).toBeUndefined();
       const want = sorted().filter((i) => i.eventType === 'auth.login' && i.outcome === 'FAILURE' && i.timestamp >= filter.since && i.timestamp < filter.until);
       expect(want.length).toBeGreaterThan(0);
-      expect(r.body.data.auditEvents.edges.map((e: any) => e.node.eventId)).toEqual(want.map((i) => i.eventId));
+      expect(r.body.data!.auditEvents.edges.map((e) => e.node.eventId)).toEqual(want.map((i) => i.eventId));
     });
 
     it('refuses bad filters and cursors with BAD_USER_INPUT and a path', async () => {
@@ -141,7 +148,7 @@ describeImmudb('GraphQL auditEvents', () => {
       for (const [vars, path] of cases) {
         const r = await gql(url, QUERY, vars);
         expect(r.body.errors?.[0]?.extensions?.code, JSON.stringify(vars)).toBe('BAD_USER_INPUT');
-        expect(r.body.errors?.[0]?.extensions?.violations.map((v: any) => v.path)).toContain(path);
+        expect(r.body.errors?.[0]?.extensions?.violations?.map((v) => v.path)).toContain(path);
       }
     });
 
@@ -157,9 +164,9 @@ describeImmudb('GraphQL auditEvents', () => {
       await redis.zadd(ns + GLOBAL_KEY, 0, member(ms + 1, randomUUID()));
       const forged = await gql(url, QUERY, { filter: { eventType: ['auth.logout'] } });
       expect(forged.body.errors).toBeUndefined();
-      expect(forged.body.data.auditEvents.edges).toEqual([]);
+      expect(forged.body.data!.auditEvents.edges).toEqual([]);
       const all = await gql(url, QUERY, { filter: { correlationId: corr }, orderBy: 'TIMESTAMP_ASC', first: 100 });
-      expect(all.body.data.auditEvents.edges.map((e: any) => e.node.eventId)).toEqual(sorted().map((i) => i.eventId));
+      expect(all.body.data!.auditEvents.edges.map((e) => e.node.eventId)).toEqual(sorted().map((i) => i.eventId));
       // hiding works (that is all a tampered index can do)
       const ciKey = ns + fieldKey('correlationId', corr);
       const position = Buffer.from(encodePosition({ ms, eventId: victim.eventId }), 'latin1');
@@ -167,7 +174,7 @@ describeImmudb('GraphQL auditEvents', () => {
       expect(real).toHaveLength(1);
       await redis.zrem(ciKey, real[0]!);
       const hidden = await gql(url, QUERY, { filter: { correlationId: corr }, first: 100 });
-      expect(hidden.body.data.auditEvents.edges.map((e: any) => e.node.eventId)).not.toContain(victim.eventId);
+      expect(hidden.body.data!.auditEvents.edges.map((e) => e.node.eventId)).not.toContain(victim.eventId);
     });
   });
 

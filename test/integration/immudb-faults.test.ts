@@ -7,7 +7,7 @@ import { writeFileSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAuditError } from '../../src/errors.ts';
-import type { Ledger } from '../../src/ledger/port.ts';
+import type { Ledger, TimelinePosition } from '../../src/ledger/port.ts';
 import { verifyProofBundle } from '../../src/proof/verify.ts';
 import { ev } from '../contract/ledger-contract.ts';
 import { freePort, startImmudb, type ManagedServer } from '../support/servers.ts';
@@ -74,7 +74,7 @@ describe.skipIf(tested.length === 0).each(tested.length ? tested : ['none'])('im
       expect(verifyProofBundle(got!.proof).ok).toBe(true);
     }
     const seen: string[] = [];
-    let after;
+    let after: TimelinePosition | undefined;
     for (;;) {
       const page = await ledger.scanTimeline('crash-burst', { after, limit: 500, direction: 'asc' });
       seen.push(...page.events.map((e) => e.record.eventId));

@@ -116,19 +116,24 @@ describeEachImmudb('immudb ledger', ({ address }) => {
 
   // 4,096 such values would be a 256 MiB reply, past what the client accepts (64 MiB): reads in
   // bulk are bounded in bytes as well as in keys.
-  it('reads 1,100 events of ~64 KiB each (~70 MB) in bulk, and as followers read them', () =>
-    withRawSession(address, async (ledger) => {
-      const blob = 'x'.repeat(LIMITS.dataMaxBytes - 100);
-      for (let b = 0; b < 11; b++) await ledger.append(Array.from({ length: 100 }, (_, i) => ev({ correlationId: `big-${i % 5}`, data: { blob, n: b * 100 + i } })));
-      const seen = new Set<number>();
-      for await (const step of ledger.readInBulk('0', { maxEvents: 10_000 })) {
-        if ('events' in step) for (const e of step.events) seen.add((e.record.data as { n: number }).n);
-      }
-      expect(seen.size).toBe(1_100);
-      // All 11 txs in one read, as the indexer's windows of up to 5,000 events ask.
-      const txs = await ledger.readTransactions('0', 100);
-      expect(txs.flatMap((tx) => tx.events.map((e) => (e.record.data as { n: number }).n))).toEqual(Array.from({ length: 1_100 }, (_, i) => i));
-    }), 120_000);
+  it(
+    'reads 1,100 events of ~64 KiB each (~70 MB) in bulk, and as followers read them',
+    () =>
+      withRawSession(address, async (ledger) => {
+        const blob = 'x'.repeat(LIMITS.dataMaxBytes - 100);
+        for (let b = 0; b < 11; b++)
+          await ledger.append(Array.from({ length: 100 }, (_, i) => ev({ correlationId: `big-${i % 5}`, data: { blob, n: b * 100 + i } })));
+        const seen = new Set<number>();
+        for await (const step of ledger.readInBulk('0', { maxEvents: 10_000 })) {
+          if ('events' in step) for (const e of step.events) seen.add((e.record.data as { n: number }).n);
+        }
+        expect(seen.size).toBe(1_100);
+        // All 11 txs in one read, as the indexer's windows of up to 5,000 events ask.
+        const txs = await ledger.readTransactions('0', 100);
+        expect(txs.flatMap((tx) => tx.events.map((e) => (e.record.data as { n: number }).n))).toEqual(Array.from({ length: 1_100 }, (_, i) => i));
+      }),
+    120_000,
+  );
 
   // immudb resolves a bound reference by loading the whole tx it points into (1.1 also re-hashed
   // it), an unbound one through its key index: reads by id of events from big txs depend on it.
@@ -141,7 +146,7 @@ describeEachImmudb('immudb ledger', ({ address }) => {
       const entry = await session.call('get', req);
       expect(Buffer.from(entry.getKey_asU8()).equals(written!.event.key)).toBe(true);
       expect(String(entry.getTx())).toBe(written!.event.txId);
-      const ref = entry.getReferencedby();
+      const ref = entry.getReferencedby()!;
       expect(Buffer.from(ref.getKey_asU8()).equals(eventIdKey(written!.event.record.eventId))).toBe(true);
       expect(ref.getAttx()).toBe(0);
     }));

@@ -72,11 +72,18 @@ function expectCliVerdicts(bundle: ProofBundle, trusted: LedgerState) {
   const headers = [bundle.tx, bundle.dualProof.sourceTx, bundle.dualProof.targetTx];
   for (const id of new Set([bundle.tx.id, bundle.trustedState.txId])) {
     const v1 = headers.find((h) => h.id === id)!.version === 1;
-    const flipVersion = tamperHeader(bundle, id, (h) => void (h.version = 1 - h.version));
-    const withMetadata = tamperHeader(bundle, id, (h) => void (h.metadata = SOME_TX_METADATA));
+    const flipVersion = tamperHeader(bundle, id, (h) => {
+      h.version = 1 - h.version;
+    });
+    const withMetadata = tamperHeader(bundle, id, (h) => {
+      h.metadata = SOME_TX_METADATA;
+    });
     // Either version with empty metadata is well-formed, as is that metadata in a v1 header (only a
     // v0 header must have none): then nothing but the hashes can refuse it.
-    for (const [bad, wellFormed] of [[flipVersion, true], [withMetadata, v1]] as const) {
+    for (const [bad, wellFormed] of [
+      [flipVersion, true],
+      [withMetadata, v1],
+    ] as const) {
       expect(verifyProofBundle(bad, trusted).ok).toBe(false);
       const r = cliVerify(bad, trusted);
       expect(r.out).toMatch(wellFormed ? /^invalid: (inclusion|dualProof\.[a-zA-Z]+): / : /^invalid: format: /);
@@ -126,7 +133,10 @@ for (const version of versions) {
         expect(r.proof.tx.metadata).toBe('');
       }
 
-      expect(await updateDatabase(server.address, database, { writeTxHeaderVersion: 1 })).toMatchObject({ maxTxEntries: GATEWAY_DB_MAX_TX_ENTRIES, writeTxHeaderVersion: 1 });
+      expect(await updateDatabase(server.address, database, { writeTxHeaderVersion: 1 })).toMatchObject({
+        maxTxEntries: GATEWAY_DB_MAX_TX_ENTRIES,
+        writeTxHeaderVersion: 1,
+      });
       // Saved, not yet in force: the open store still writes v0 headers.
       const [stillV0] = await ledger.append(batch(1, 'saved-only'));
       expect(stillV0!.proof.tx.version).toBe(0);
@@ -210,7 +220,10 @@ for (const version of versions) {
     async function compatDatabase() {
       const database = uniqueDatabase();
       // The gateway's maxTxEntries, so its largest batches still fit one tx.
-      expect(await createDatabase(server.address, database, { writeTxHeaderVersion: 0 })).toMatchObject({ maxTxEntries: GATEWAY_DB_MAX_TX_ENTRIES, writeTxHeaderVersion: 0 });
+      expect(await createDatabase(server.address, database, { writeTxHeaderVersion: 0 })).toMatchObject({
+        maxTxEntries: GATEWAY_DB_MAX_TX_ENTRIES,
+        writeTxHeaderVersion: 0,
+      });
       return { database, ledger: await openTestImmudbLedger({ address: server.address, database }) };
     }
 
@@ -305,7 +318,10 @@ const to1111 = immudbBinaries['1.11.1'];
         const back = await ledger.getVerified(fresh[1]!.event.record.eventId, reportedBy110);
         expect(versionsOf(back!.proof)).toEqual({ tx: 1, source: 0, target: 1 });
         expect(verifyProofBundle(back!.proof, reportedBy110)).toMatchObject({ ok: true });
-        for (const [bundle, trusted] of [[fwd!.proof, s1], [back!.proof, reportedBy110]] as const) {
+        for (const [bundle, trusted] of [
+          [fwd!.proof, s1],
+          [back!.proof, reportedBy110],
+        ] as const) {
           const r = cliVerify(bundle, trusted);
           expect(r.out).toMatch(/^valid: /);
           expect(r.status).toBe(0);

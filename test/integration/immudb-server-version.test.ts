@@ -43,8 +43,7 @@ describe.skipIf(!immudbBinaries['1.1.0'])('an unsupported immudb: the real 1.1.0
     const r = await runMain({ IMMUDB_ADDRESS: server.address, IMMUDB_DATABASE: 'auditgraph' });
     expect(r.status).toBe(2);
     expect(r.stderr).toBe(
-      'auditgraph: Invalid configuration:\n' +
-        `  - IMMUDB_ADDRESS points at an unsupported server: immudb at ${server.address} is version 1.1.0; ${RANGE}\n`,
+      `auditgraph: Invalid configuration:\n  - IMMUDB_ADDRESS points at an unsupported server: immudb at ${server.address} is version 1.1.0; ${RANGE}\n`,
     );
     expect(r.stdout).toBe('');
     expect(r.wroteDataDir).toBe(false);

@@ -12,7 +12,8 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAuditError } from '../../src/errors.ts';
-import { ImmudbError, ImmudbSession, ImmudbSetupRefused, isAuthFailure, pb } from '../../src/ledger/immudb/grpc.ts';
+import { ImmudbError, ImmudbSession, ImmudbSetupRefused, isAuthFailure, pb, type ImmuServiceClientClass } from '../../src/ledger/immudb/grpc.ts';
+import type { PbClass, PbMessage } from '../../src/ledger/immudb/schema-pb.ts';
 import { GATEWAY_DB_MAX_TX_ENTRIES, GATEWAY_DB_SYNC_FREQUENCY_MS, openImmudbLedger } from '../../src/ledger/immudb/index.ts';
 import { encodeTxScanRequest } from '../../src/ledger/immudb/wire-encode.ts';
 import { verifyProofBundle } from '../../src/proof/verify.ts';
@@ -22,14 +23,16 @@ import { immudbBinaries, immudbServers, openTestImmudbLedger, tempDir, uniqueDat
 import { databaseSettings } from '../support/immudb-admin.ts';
 
 const require = createRequire(import.meta.url);
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const services: any = require('immudb-node/dist/src/proto/schema_grpc_pb.js');
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const { Empty }: any = require('google-protobuf/google/protobuf/empty_pb.js');
+const services = require('immudb-node/dist/src/proto/schema_grpc_pb.js') as { ImmuServiceClient: ImmuServiceClientClass };
+const { Empty } = require('google-protobuf/google/protobuf/empty_pb.js') as { Empty: PbClass<PbMessage> };
 
 const codeOf = (e: unknown) => (isAuditError(e) ? e.code : String(e));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const settle = <T>(p: Promise<T>) => p.then((value) => ({ value }), (error: unknown) => ({ error }));
+const settle = <T>(p: Promise<T>) =>
+  p.then(
+    (value) => ({ value }),
+    (error: unknown) => ({ error }),
+  );
 
 /** Retries `f` while it fails with LEDGER_UNAVAILABLE (the channel reconnecting), as a client would. */
 async function whenBack<T>(f: () => Promise<T>, timeoutMs = 15_000): Promise<T> {
@@ -50,7 +53,10 @@ async function whenBack<T>(f: () => Promise<T>, timeoutMs = 15_000): Promise<T> 
  * HEADERS frames), so a test can act as the n-th call reaches immudb. Not a stand-in for immudb,
  * which answers everything.
  */
-async function startRelay(targetPort: number, onCall?: (n: number) => void): Promise<{ address: string; calls(): number; freeze(): void; close(): Promise<void> }> {
+async function startRelay(
+  targetPort: number,
+  onCall?: (n: number) => void,
+): Promise<{ address: string; calls(): number; freeze(): void; close(): Promise<void> }> {
   const sockets = new Set<Socket>();
   let frozen = false;
   let calls = 0;
@@ -108,8 +114,12 @@ function rawCall(client: grpc.Client & Record<string, unknown>, method: string, 
   const metadata = new grpc.Metadata();
   metadata.set('authorization', `Bearer ${token}`);
   return new Promise<{ reply?: { getToken(): string }; code?: number; details?: string }>((resolve) =>
-    (client[method] as (...a: unknown[]) => void).call(client, request, metadata, { deadline: Date.now() + 5_000 }, (err: grpc.ServiceError | null, reply: { getToken(): string }) =>
-      resolve(err ? { code: err.code, details: err.details } : { reply }),
+    (client[method] as (...a: unknown[]) => void).call(
+      client,
+      request,
+      metadata,
+      { deadline: Date.now() + 5_000 },
+      (err: grpc.ServiceError | null, reply: { getToken(): string }) => resolve(err ? { code: err.code, details: err.details } : { reply }),
     ),
   );
 }
@@ -301,7 +311,8 @@ describe.skipIf(tested.length === 0).each(tested.length ? tested : ['none'])('im
       session.close(); // twice is harmless
       const settled = await Promise.allSettled(calls);
       expect(Date.now() - t0).toBeLessThan(1_000);
-      for (const s of settled) expect(s).toMatchObject({ status: 'rejected', reason: { code: 'LEDGER_UNAVAILABLE', message: 'the ledger connection is closed' } });
+      for (const s of settled)
+        expect(s).toMatchObject({ status: 'rejected', reason: { code: 'LEDGER_UNAVAILABLE', message: 'the ledger connection is closed' } });
       await expect(session.call('health', session.empty())).rejects.toMatchObject({ code: 'LEDGER_UNAVAILABLE', message: 'the ledger connection is closed' });
 
       // The same while connecting: the connect settles.
@@ -318,7 +329,9 @@ describe.skipIf(tested.length === 0).each(tested.length ? tested : ['none'])('im
     const ledger = await openTestImmudbLedger({ address: server.address, callTimeoutMs: 60_000 });
     const [first] = await ledger.append([ev({ correlationId: 'closing' })]);
     const writes = Array.from({ length: 10 }, () => ledger.append([ev({ correlationId: 'closing' })]));
-    const reads = Array.from({ length: 10 }, (_, i) => (i % 2 ? ledger.scanTimeline('closing', { limit: 50, direction: 'asc' }) : ledger.getVerified(first!.event.record.eventId)));
+    const reads = Array.from({ length: 10 }, (_, i) =>
+      i % 2 ? ledger.scanTimeline('closing', { limit: 50, direction: 'asc' }) : ledger.getVerified(first!.event.record.eventId),
+    );
     const t0 = Date.now();
     await ledger.close();
     const settled = await Promise.allSettled([...writes, ...reads]);
@@ -348,10 +361,22 @@ describe.skipIf(tested.length === 0).each(tested.length ? tested : ['none'])('im
   it('creates a missing database with CreateDatabaseV2: the settings asked for, also when three gateways race to create it', async () => {
     const database = uniqueDatabase();
     const open = () =>
-      openImmudbLedger({ address: server.address, user: 'immudb', password: 'immudb', database, dataDir: tempDir(), syncFrequencyMs: 7, writeTxHeaderVersion: 0 });
+      openImmudbLedger({
+        address: server.address,
+        user: 'immudb',
+        password: 'immudb',
+        database,
+        dataDir: tempDir(),
+        syncFrequencyMs: 7,
+        writeTxHeaderVersion: 0,
+      });
     const ledgers = await Promise.all([open(), open(), open()]);
     try {
-      expect(await databaseSettings(server.address, database)).toEqual({ maxTxEntries: GATEWAY_DB_MAX_TX_ENTRIES, writeTxHeaderVersion: 0, syncFrequencyMs: 7 });
+      expect(await databaseSettings(server.address, database)).toEqual({
+        maxTxEntries: GATEWAY_DB_MAX_TX_ENTRIES,
+        writeTxHeaderVersion: 0,
+        syncFrequencyMs: 7,
+      });
       // A compatibility-mode database writes immudb 1.1's v0 headers; the proofs still verify.
       for (const ledger of ledgers) {
         const [r] = await ledger.append([ev({ correlationId: 'v0' })]);
@@ -366,7 +391,11 @@ describe.skipIf(tested.length === 0).each(tested.length ? tested : ['none'])('im
     const plain = uniqueDatabase();
     const ledger = await openTestImmudbLedger({ address: server.address, database: plain });
     try {
-      expect(await databaseSettings(server.address, plain)).toEqual({ maxTxEntries: GATEWAY_DB_MAX_TX_ENTRIES, writeTxHeaderVersion: 1, syncFrequencyMs: GATEWAY_DB_SYNC_FREQUENCY_MS });
+      expect(await databaseSettings(server.address, plain)).toEqual({
+        maxTxEntries: GATEWAY_DB_MAX_TX_ENTRIES,
+        writeTxHeaderVersion: 1,
+        syncFrequencyMs: GATEWAY_DB_SYNC_FREQUENCY_MS,
+      });
       const [r] = await ledger.append([ev()]);
       expect(r!.proof.tx.version).toBe(1);
     } finally {
@@ -377,10 +406,28 @@ describe.skipIf(tested.length === 0).each(tested.length ? tested : ['none'])('im
   it('refuses a database name immudb would store under another name, and wrong settings by name', async () => {
     const upper = `Audit${uniqueDatabase()}`;
     const err = await openImmudbLedger({ address: server.address, user: 'immudb', password: 'immudb', database: upper, dataDir: tempDir() }).catch((e) => e);
-    expect(err).toMatchObject({ code: 'LEDGER_UNAVAILABLE', setting: 'database', message: expect.stringContaining(`use ${JSON.stringify(upper.toLowerCase())}`) });
-    const bad = await openImmudbLedger({ address: server.address, user: 'immudb', password: 'immudb', database: uniqueDatabase(), dataDir: tempDir(), syncFrequencyMs: -1 }).catch((e) => e);
+    expect(err).toMatchObject({
+      code: 'LEDGER_UNAVAILABLE',
+      setting: 'database',
+      message: expect.stringContaining(`use ${JSON.stringify(upper.toLowerCase())}`),
+    });
+    const bad = await openImmudbLedger({
+      address: server.address,
+      user: 'immudb',
+      password: 'immudb',
+      database: uniqueDatabase(),
+      dataDir: tempDir(),
+      syncFrequencyMs: -1,
+    }).catch((e) => e);
     expect(String(bad)).toMatch(/createDatabaseSyncFrequencyMs must be a whole number/);
-    const header = await openImmudbLedger({ address: server.address, user: 'immudb', password: 'immudb', database: uniqueDatabase(), dataDir: tempDir(), writeTxHeaderVersion: 2 as 0 }).catch((e) => e);
+    const header = await openImmudbLedger({
+      address: server.address,
+      user: 'immudb',
+      password: 'immudb',
+      database: uniqueDatabase(),
+      dataDir: tempDir(),
+      writeTxHeaderVersion: 2 as 0,
+    }).catch((e) => e);
     expect(String(header)).toMatch(/createDatabaseWriteTxHeaderVersion must be a whole number from 0 to 1/);
   });
 });

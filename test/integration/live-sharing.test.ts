@@ -15,6 +15,7 @@ import { createApp, type App } from '../../src/server/app.ts';
 import { createLogger } from '../../src/logger.ts';
 import { liveEvent, sleep } from '../contract/live-contract.ts';
 import { subscribe, wsClient } from '../support/live.ts';
+import type { WsMessageJson } from '../support/api-types.ts';
 import { describeImmudb, openTestImmudbLedger, redisUrl, uniqueDatabase } from '../support/services.ts';
 
 const describeRedis = redisUrl ? describe : describe.skip;
@@ -44,7 +45,11 @@ async function startGateway(feed: { queueLimit?: number } = {}): Promise<Gateway
   const counted = new Proxy(ledger, {
     get(target, prop) {
       const v: unknown = Reflect.get(target, prop, target);
-      if (prop === 'getVerified') return (id: string) => (reads++, target.getVerified(id));
+      if (prop === 'getVerified')
+        return (id: string) => {
+          reads++;
+          return target.getVerified(id);
+        };
       return typeof v === 'function' ? v.bind(target) : v;
     },
   }) as AppLedger;
@@ -129,13 +134,20 @@ describeImmudb('shared execution of live subscriptions (immudb, Redis)', () => {
         auditEventCreated(filter: $f) { eventId verification { verified eventId } }
       }`;
       const variables = { f: { correlationId: 'rr-share-principals' } };
-      const clients = (['reader', 'reader', 'auditor', 'writer'] as const).map((name) => wsClient(gw.wsUrl, { connectionParams: { authorization: bearer(name) } }));
+      const clients = (['reader', 'reader', 'auditor', 'writer'] as const).map((name) =>
+        wsClient(gw.wsUrl, { connectionParams: { authorization: bearer(name) } }),
+      );
       try {
-        const [readerA, readerB, auditor, writer] = clients.map((c) => subscribe(c, variables, query)) as [ReturnType<typeof subscribe>, ReturnType<typeof subscribe>, ReturnType<typeof subscribe>, ReturnType<typeof subscribe>];
+        const [readerA, readerB, auditor, writer] = clients.map((c) => subscribe(c, variables, query)) as [
+          ReturnType<typeof subscribe>,
+          ReturnType<typeof subscribe>,
+          ReturnType<typeof subscribe>,
+          ReturnType<typeof subscribe>,
+        ];
         while (!writer.completed) await sleep(5);
         expect(writer.errors().length + (Array.isArray(writer.error) ? writer.error.length : 0)).toBeGreaterThan(0);
         const refused = [...writer.errors(), ...(Array.isArray(writer.error) ? writer.error : [])];
-        expect(refused.map((e: any) => e.extensions?.code)).toEqual(['FORBIDDEN']);
+        expect(refused.map((e) => e.extensions?.code)).toEqual(['FORBIDDEN']);
         while (gw.live.feed.stats.subscribers < 3) await sleep(5);
 
         const before = gw.verifiedReads();
@@ -172,7 +184,7 @@ describeImmudb('shared execution of live subscriptions (immudb, Redis)', () => {
       const variables = { f: { eventCategory: ['share-overflow'] } };
       // The slow one: graphql-transport-ws by hand on a raw socket, so it can stop reading.
       const socket = new WebSocket(gw.wsUrl, 'graphql-transport-ws');
-      const messages: any[] = [];
+      const messages: WsMessageJson[] = [];
       socket.on('message', (data) => messages.push(JSON.parse(String(data))));
       await new Promise((resolve, reject) => {
         socket.once('open', resolve);
@@ -202,9 +214,9 @@ describeImmudb('shared execution of live subscriptions (immudb, Redis)', () => {
         socket.resume();
         while (!messages.some((m) => m.type === 'complete')) await sleep(20);
         const nexts = messages.filter((m) => m.type === 'next');
-        expect(nexts.at(-1).payload.errors.map((e: any) => e.extensions.code)).toEqual(['SUBSCRIPTION_OVERFLOW']);
+        expect(nexts.at(-1)!.payload.errors!.map((e) => e.extensions!.code)).toEqual(['SUBSCRIPTION_OVERFLOW']);
         // Before its error, a prefix of what the fast one got, each event whole.
-        const slowIds = nexts.slice(0, -1).map((m) => m.payload.data.auditEventCreated.eventId);
+        const slowIds = nexts.slice(0, -1).map((m) => m.payload.data!.auditEventCreated.eventId);
         expect(slowIds).toEqual(written.slice(0, slowIds.length));
         expect(slowIds.length).toBeLessThan(written.length);
       } finally {

@@ -12,6 +12,8 @@ import { committedAfter, sleep } from '../contract/live-contract.ts';
 import { waitCaughtUp } from '../support/index-helpers.ts';
 import { makePools, randomEvent, randomFilter } from '../support/index-model.ts';
 import { input, startLiveGateway, subscribe, write, wsClient, type LiveGateway, type Received } from '../support/live.ts';
+import type { GraphQLFormattedError } from 'graphql';
+import type { GraphQLBody, WsMessageJson } from '../support/api-types.ts';
 import { startRedis, type ManagedServer } from '../support/servers.ts';
 import { describeImmudb, redisUrl, uniqueDatabase } from '../support/services.ts';
 import { prng } from '../unit/_random.ts';
@@ -33,7 +35,7 @@ async function marker(gw: LiveGateway, subs: Pick<Received, 'waitFor'>[], event:
 /** The graphql-transport-ws handshake and one subscription, by hand, on a raw socket. */
 async function rawSubscriber(wsUrl: string, variables: Record<string, unknown>, query: string) {
   const socket = new WebSocket(wsUrl, 'graphql-transport-ws');
-  const messages: any[] = [];
+  const messages: WsMessageJson[] = [];
   let closed: number | null = null;
   socket.on('message', (data) => messages.push(JSON.parse(String(data))));
   socket.on('close', (code) => (closed = code));
@@ -79,7 +81,10 @@ describeImmudb('live subscriptions over graphql-ws (immudb, Redis)', () => {
         const outcomes = ['SUCCESS', 'FAILURE', 'PENDING'];
         for (let i = 0; i < 40; i++) {
           const size = 1 + (i % 5);
-          await write(a, Array.from({ length: size }, (_, j) => input({ eventType: types[(i + j) % 3], outcome: outcomes[(i * 7 + j) % 3], correlationId: `rr-f-${i}` })));
+          await write(
+            a,
+            Array.from({ length: size }, (_, j) => input({ eventType: types[(i + j) % 3], outcome: outcomes[(i * 7 + j) % 3], correlationId: `rr-f-${i}` })),
+          );
         }
         const all = (await committedAfter(a.ledger, head)).map((e) => e.record);
         const want = all.filter((r) => ['deploy.started', 'deploy.failed'].includes(r.eventType) && r.outcome !== 'SUCCESS').map((r) => r.eventId);
@@ -105,10 +110,26 @@ describeImmudb('live subscriptions over graphql-ws (immudb, Redis)', () => {
       try {
         const head = await a.txId();
         const written: string[] = [];
-        for (let i = 0; i < 4; i++) written.push(...ids(await write(a, Array.from({ length: 64 }, () => input({ correlationId: 'rr-burst' })))));
+        for (let i = 0; i < 4; i++)
+          written.push(
+            ...ids(
+              await write(
+                a,
+                Array.from({ length: 64 }, () => input({ correlationId: 'rr-burst' })),
+              ),
+            ),
+          );
         const filter = { correlationId: 'rr-burst' };
         const subs = Array.from({ length: 4 }, () => subscribe(client, { filter, after: head }));
-        for (let i = 0; i < 4; i++) written.push(...ids(await write(a, Array.from({ length: 64 }, () => input({ correlationId: 'rr-burst' })))));
+        for (let i = 0; i < 4; i++)
+          written.push(
+            ...ids(
+              await write(
+                a,
+                Array.from({ length: 64 }, () => input({ correlationId: 'rr-burst' })),
+              ),
+            ),
+          );
         for (const s of subs) await s.waitFor((got) => got.length >= written.length, 'every burst');
         written.push(await marker(a, subs, input({ correlationId: 'rr-burst' })));
         for (const s of subs) {
@@ -126,7 +147,15 @@ describeImmudb('live subscriptions over graphql-ws (immudb, Redis)', () => {
         const head = await b.txId();
         const sub = subscribe(client, { filter: { correlationId: 'rr-cross' }, after: head });
         const written: string[] = [];
-        for (let i = 0; i < 30; i++) written.push(...ids(await write(a, Array.from({ length: 1 + (i % 4) }, () => input({ correlationId: 'rr-cross' })))));
+        for (let i = 0; i < 30; i++)
+          written.push(
+            ...ids(
+              await write(
+                a,
+                Array.from({ length: 1 + (i % 4) }, () => input({ correlationId: 'rr-cross' })),
+              ),
+            ),
+          );
         await sub.waitFor((got) => got.length >= written.length, 'every event on B');
         written.push(await marker(a, [sub], input({ correlationId: 'rr-cross' })));
         expect(ids(sub.events())).toEqual(written);
@@ -175,12 +204,22 @@ describeImmudb('live subscriptions over graphql-ws (immudb, Redis)', () => {
       const filter = { correlationId: 'rr-mid-tx' };
       const first = wsClient(b.wsUrl);
       const before = subscribe(first, { filter, after: await b.txId() });
-      const tx1 = ids(await write(a, Array.from({ length: 10 }, () => input({ correlationId: 'rr-mid-tx' }))));
+      const tx1 = ids(
+        await write(
+          a,
+          Array.from({ length: 10 }, () => input({ correlationId: 'rr-mid-tx' })),
+        ),
+      );
       await before.waitFor((got) => got.length >= 4, 'the first events');
       await first.dispose();
       const processed = before.events().slice(0, 4); // the client got this far before it went away
       const last = processed.at(-1)!;
-      const tx2 = ids(await write(a, Array.from({ length: 3 }, () => input({ correlationId: 'rr-mid-tx' }))));
+      const tx2 = ids(
+        await write(
+          a,
+          Array.from({ length: 3 }, () => input({ correlationId: 'rr-mid-tx' })),
+        ),
+      );
 
       const second = wsClient(b.wsUrl);
       try {
@@ -193,7 +232,7 @@ describeImmudb('live subscriptions over graphql-ws (immudb, Redis)', () => {
         expect([...ids(processed), ...ids(resumed.events())]).toEqual([...tx1, ...tx2]);
         const bad = subscribe(second, { filter, event: last.eventId }, query);
         while (!bad.completed) await sleep(5);
-        expect(bad.errors()[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', violations: [{ path: 'afterEventId' }] });
+        expect(bad.errors()[0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', violations: [{ path: 'afterEventId' }] });
       } finally {
         await second.dispose();
       }
@@ -206,7 +245,11 @@ describeImmudb('live subscriptions over graphql-ws (immudb, Redis)', () => {
       const clients = Array.from({ length: 10 }, () => wsClient(gw.wsUrl));
       try {
         const head = await gw.txId();
-        const slow = await rawSubscriber(gw.wsUrl, { after: head }, `subscription ($after: String) { auditEventCreated(afterTxId: $after) { eventId data ledger { txId } } }`);
+        const slow = await rawSubscriber(
+          gw.wsUrl,
+          { after: head },
+          `subscription ($after: String) { auditEventCreated(afterTxId: $after) { eventId data ledger { txId } } }`,
+        );
         const fast = Array.from({ length: 100 }, (_, i) => subscribe(clients[i % 10]!, { filter: { eventCategory: ['tick'] }, after: head }));
         while (gw.live.feed.stats.subscribers < 101) await sleep(10);
         slow.socket.pause(); // stops reading: the server's writes back up into the kernel, then into its queue
@@ -221,7 +264,11 @@ describeImmudb('live subscriptions over graphql-ws (immudb, Redis)', () => {
           }
         })();
         const big = { blob: 'x'.repeat(60_000) };
-        for (let i = 0; i < 60 && gw.live.feed.stats.overflows === 0; i++) await write(gw, Array.from({ length: 10 }, () => input({ eventCategory: 'bulk', data: big })));
+        for (let i = 0; i < 60 && gw.live.feed.stats.overflows === 0; i++)
+          await write(
+            gw,
+            Array.from({ length: 10 }, () => input({ eventCategory: 'bulk', data: big })),
+          );
         await sleep(500);
         writing = false;
         await ticks;
@@ -233,7 +280,7 @@ describeImmudb('live subscriptions over graphql-ws (immudb, Redis)', () => {
         for (const s of fast) {
           await s.waitFor((got) => got.length >= committed.size, 'every tick');
           expect(ids(s.events()).sort()).toEqual([...committed.keys()].sort());
-          s.events().forEach((e, i) => latencies.push(s.at[i]! - committed.get(e.eventId)!));
+          for (const [i, e] of s.events().entries()) latencies.push(s.at[i]! - committed.get(e.eventId)!);
         }
         latencies.sort((x, y) => x - y);
         expect(latencies[Math.floor(latencies.length * 0.99)]!).toBeLessThan(1_000);
@@ -243,10 +290,10 @@ describeImmudb('live subscriptions over graphql-ws (immudb, Redis)', () => {
         const deadline = Date.now() + 20_000;
         while (!slow.messages.some((m) => m.type === 'complete') && Date.now() < deadline) await sleep(20);
         const nexts = slow.messages.filter((m) => m.type === 'next');
-        const errorMessage = nexts.at(-1);
-        expect(errorMessage.payload.errors[0].extensions.code).toBe('SUBSCRIPTION_OVERFLOW');
-        expect(errorMessage.payload.errors[0].extensions.afterTxId).toMatch(/^\d+$/);
-        expect(errorMessage.payload.errors[0].message).toMatch(/afterTxId/);
+        const overflow = nexts.at(-1)!.payload.errors![0]!;
+        expect(overflow.extensions!.code).toBe('SUBSCRIPTION_OVERFLOW');
+        expect(overflow.extensions!.afterTxId).toMatch(/^\d+$/);
+        expect(overflow.message).toMatch(/afterTxId/);
         expect(slow.messages.at(-1)).toEqual({ id: '1', type: 'complete' });
         slow.socket.terminate();
       } finally {
@@ -299,14 +346,14 @@ describeImmudb('live subscriptions over graphql-ws (immudb, Redis)', () => {
       try {
         const bad = subscribe(client, { filter: { outcome: [] }, after: 'yesterday' });
         while (!bad.completed) await sleep(5);
-        const e = bad.errors()[0];
-        expect(e.extensions.code).toBe('BAD_USER_INPUT');
+        const e = bad.errors()[0]!;
+        expect(e.extensions!.code).toBe('BAD_USER_INPUT');
         const invalid = subscribe(client, {}, 'subscription { auditEventCreated { eventId nope } }');
         while (!invalid.completed) await sleep(5);
-        expect((invalid.error as any[])[0].extensions).toEqual({ code: 'GRAPHQL_VALIDATION_FAILED' });
+        expect((invalid.error as GraphQLFormattedError[])[0]!.extensions).toEqual({ code: 'GRAPHQL_VALIDATION_FAILED' });
         const deep = subscribe(client, {}, `subscription { auditEventCreated { ${'a: eventId '.repeat(20)} } }`);
         while (!deep.completed) await sleep(5);
-        expect((deep.error as any[])[0].extensions).toMatchObject({ code: 'QUERY_LIMIT_EXCEEDED', limit: 'aliases' });
+        expect((deep.error as GraphQLFormattedError[])[0]!.extensions).toMatchObject({ code: 'QUERY_LIMIT_EXCEEDED', limit: 'aliases' });
       } finally {
         await client.dispose();
       }
@@ -332,7 +379,12 @@ describeImmudb('live subscriptions over graphql-ws (immudb, Redis)', () => {
       const gw = await startLiveGateway({ database: uniqueDatabase(), redisUrl: redisUrl! });
       const indexing = await openEventIndex({ ledger: gw.ledger, redisUrl: redisUrl!, namespace: indexNamespace(`live-${Date.now()}`) });
       indexing.indexer.start();
-      const app = createApp({ ledger: gw.ledger, index: indexing.index, config: { port: 0, host: '127.0.0.1' }, logger: createLogger({ level: 'error', write: () => undefined }) });
+      const app = createApp({
+        ledger: gw.ledger,
+        index: indexing.index,
+        config: { port: 0, host: '127.0.0.1' },
+        logger: createLogger({ level: 'error', write: () => undefined }),
+      });
       const { url } = await app.listen();
       const client = wsClient(gw.wsUrl);
       try {
@@ -351,11 +403,12 @@ describeImmudb('live subscriptions over graphql-ws (immudb, Redis)', () => {
               method: 'POST',
               headers: { 'content-type': 'application/json' },
               body: JSON.stringify({
-                query: 'query ($f: AuditEventFilter, $a: String) { auditEvents(filter: $f, first: 500, after: $a, orderBy: TIMESTAMP_ASC) { edges { node { eventId } } pageInfo { hasNextPage endCursor } } }',
+                query:
+                  'query ($f: AuditEventFilter, $a: String) { auditEvents(filter: $f, first: 500, after: $a, orderBy: TIMESTAMP_ASC) { edges { node { eventId } } pageInfo { hasNextPage endCursor } } }',
                 variables: { f: filter, a: after },
               }),
             });
-            const page: { edges: { node: { eventId: string } }[]; pageInfo: { hasNextPage: boolean; endCursor: string } } = ((await res.json()) as any).data.auditEvents;
+            const page = ((await res.json()) as GraphQLBody).data!.auditEvents;
             listed.push(...page.edges.map((e) => e.node.eventId));
             if (!page.pageInfo.hasNextPage) break;
             after = page.pageInfo.endCursor;
@@ -382,7 +435,9 @@ describeImmudb('live subscriptions over graphql-ws (immudb, Redis)', () => {
       const sub = subscribe(client, {});
       const stuck = await rawSubscriber(gw.wsUrl, {}, 'subscription { auditEventCreated { eventId } }');
       // And one over HTTP (server-sent events), which never ends by itself.
-      const sse = await fetch(`${gw.url}?query=${encodeURIComponent('subscription { auditEventCreated { eventId } }')}`, { headers: { accept: 'text/event-stream' } });
+      const sse = await fetch(`${gw.url}?query=${encodeURIComponent('subscription { auditEventCreated { eventId } }')}`, {
+        headers: { accept: 'text/event-stream' },
+      });
       expect(sse.headers.get('content-type')).toMatch(/text\/event-stream/);
       const reader = sse.body!.getReader();
       const sseDone = (async () => {

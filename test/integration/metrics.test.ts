@@ -10,6 +10,7 @@ import { createLogger } from '../../src/logger.ts';
 import { CREATE, CREATE_MANY, eventInput } from '../support/graphql.ts';
 import { subscribe, wsClient } from '../support/live.ts';
 import { describeImmudb, openTestImmudbLedger } from '../support/services.ts';
+import type { GraphQLBody } from '../support/api-types.ts';
 
 interface Sample {
   name: string;
@@ -63,7 +64,7 @@ describeImmudb('/metrics', () => {
   let url: string;
   const gql = async (query: string, variables: Record<string, unknown> = {}) => {
     const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
-    return (await res.json()) as { data?: any; errors?: any[] };
+    return (await res.json()) as GraphQLBody;
   };
   const scrape = async () => {
     const res = await fetch(url.replace(/\/graphql$/, '/metrics'));
@@ -107,12 +108,12 @@ describeImmudb('/metrics', () => {
     expect(before.types.get('auditgraph_write_duration_seconds')).toBe('histogram');
     const retried = eventInput({ eventId: randomUUID(), eventCategory: 'metrics-a', outcome: 'FAILURE' });
     expect((await gql(CREATE, { input: retried })).errors).toBeUndefined();
-    expect((await gql(CREATE, { input: retried })).data.createAuditEvent.created).toBe(false); // idempotent retry: not counted
+    expect((await gql(CREATE, { input: retried })).data!.createAuditEvent.created).toBe(false); // idempotent retry: not counted
     const batch = [eventInput({ eventCategory: 'metrics-a' }), eventInput({ eventCategory: 'metrics-b' }), eventInput({ eventCategory: 'metrics-a' })];
     expect((await gql(CREATE_MANY, { input: batch })).errors).toBeUndefined();
     expect((await gql(CREATE, { input: { ...eventInput(), actorId: '' } })).errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
-    const { eventId } = (await gql(CREATE, { input: eventInput({ eventCategory: 'metrics-b' }) })).data.createAuditEvent.event;
-    expect((await gql('query ($id: ID!) { verifyAuditEvent(eventId: $id) { verified } }', { id: eventId })).data.verifyAuditEvent.verified).toBe(true);
+    const { eventId } = (await gql(CREATE, { input: eventInput({ eventCategory: 'metrics-b' }) })).data!.createAuditEvent.event;
+    expect((await gql('query ($id: ID!) { verifyAuditEvent(eventId: $id) { verified } }', { id: eventId })).data!.verifyAuditEvent.verified).toBe(true);
 
     const after = await scrape();
     const delta = (name: string, labels: Record<string, string> = {}) => value(after.samples, name, labels) - value(before.samples, name, labels);
@@ -131,8 +132,9 @@ describeImmudb('/metrics', () => {
   });
 
   it('body cache: a read already cached counts one hit and no miss', async () => {
-    const { eventId } = (await gql(CREATE, { input: eventInput({ eventCategory: 'metrics-cache' }) })).data.createAuditEvent.event;
-    const read = async () => expect((await gql('query ($id: ID!) { auditEvent(eventId: $id) { eventId } }', { id: eventId })).data.auditEvent.eventId).toBe(eventId);
+    const { eventId } = (await gql(CREATE, { input: eventInput({ eventCategory: 'metrics-cache' }) })).data!.createAuditEvent.event;
+    const read = async () =>
+      expect((await gql('query ($id: ID!) { auditEvent(eventId: $id) { eventId } }', { id: eventId })).data!.auditEvent!.eventId).toBe(eventId);
     await read(); // a hit if the index's follower read it first, a miss otherwise
     const before = await scrape();
     await read();

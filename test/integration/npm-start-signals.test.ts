@@ -36,7 +36,10 @@ function readProc(pid: number): Proc | null {
   }
 }
 
-const allProcs = () => readdirSync('/proc').filter((d) => /^\d+$/.test(d)).flatMap((d) => readProc(Number(d)) ?? []);
+const allProcs = () =>
+  readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .flatMap((d) => readProc(Number(d)) ?? []);
 
 /** `root` and its descendants, and every process of its process group (npm leads its own). */
 function treeOf(root: number): Proc[] {
@@ -45,7 +48,12 @@ function treeOf(root: number): Proc[] {
   for (const p of procs) if (p.pid === root || p.pgrp === root) found.set(p.pid, p);
   for (let grew = true; grew; ) {
     grew = false;
-    for (const p of procs) if (!found.has(p.pid) && found.has(p.ppid)) (found.set(p.pid, p), (grew = true));
+    for (const p of procs) {
+      if (!found.has(p.pid) && found.has(p.ppid)) {
+        found.set(p.pid, p);
+        grew = true;
+      }
+    }
   }
   return [...found.values()];
 }
@@ -85,7 +93,14 @@ const portIsFree = (port: number) =>
 const CREATE = JSON.stringify({
   query: 'mutation ($input: AuditEventInput!) { createAuditEvent(input: $input) { created proof { verified } } }',
   variables: {
-    input: { eventType: 'gateway.signal.received', eventCategory: 'gateway', outcome: 'SUCCESS', correlationId: 'rr-signals', actorType: 'service', actorId: 'gateway' },
+    input: {
+      eventType: 'gateway.signal.received',
+      eventCategory: 'gateway',
+      outcome: 'SUCCESS',
+      correlationId: 'rr-signals',
+      actorType: 'service',
+      actorId: 'gateway',
+    },
   },
 });
 
@@ -130,7 +145,10 @@ const exited = (main: MainProcess, timeoutMs: number) =>
   new Promise<number | string>((resolve, reject) => {
     if (main.proc.exitCode !== null || main.proc.signalCode !== null) return resolve(main.proc.exitCode ?? main.proc.signalCode!);
     const timer = setTimeout(() => reject(new Error(`npm still runs ${timeoutMs} ms after the signal:\n${main.output.join('')}`)), timeoutMs);
-    main.proc.once('exit', (code, signal) => (clearTimeout(timer), resolve(code ?? signal!)));
+    main.proc.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve(code ?? signal!);
+    });
   });
 
 const running: MainProcess[] = [];

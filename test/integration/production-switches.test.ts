@@ -13,6 +13,7 @@ import { getIntrospectionQuery } from 'graphql';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { AppLedger } from '../../src/graphql/context.ts';
 import { CREATE, eventInput, expectNoStackTrace, startTestServer, type TestServer } from '../support/graphql.ts';
+import type { GraphQLBody } from '../support/api-types.ts';
 import { wsClient } from '../support/live.ts';
 import { describeImmudb, openTestImmudbLedger } from '../support/services.ts';
 
@@ -46,7 +47,11 @@ async function overWs(wsUrl: string, query: string): Promise<WsResult> {
             out.errors.push(...((r.errors ?? []) as WsResult['errors']));
           },
           // A request refused before execution (parse, validation) arrives as an array of errors.
-          error: (e) => (Array.isArray(e) ? (out.errors.push(...(e as WsResult['errors'])), resolve()) : reject(e)),
+          error: (e) => {
+            if (!Array.isArray(e)) return reject(e);
+            out.errors.push(...(e as WsResult['errors']));
+            resolve();
+          },
           complete: () => resolve(),
         },
       );
@@ -90,8 +95,8 @@ describeImmudb('production switches (INTROSPECTION, GRAPHIQL) and cross-site wri
     const res = await fetch(`${locked.url}?query=${encodeURIComponent('{ __schema { queryType { name } } }')}`, { headers: { accept: 'application/json' } });
     const text = await res.text();
     expect(res.status).toBeLessThan(500);
-    const body = JSON.parse(text);
-    expect(body.errors.map((e: any) => e.extensions.code)).toContain('FORBIDDEN');
+    const body = JSON.parse(text) as GraphQLBody;
+    expect(body.errors!.map((e) => e.extensions!.code)).toContain('FORBIDDEN');
     expect(body.data ?? null).toBeNull();
     expectNoStackTrace(text);
   });
@@ -102,7 +107,7 @@ describeImmudb('production switches (INTROSPECTION, GRAPHIQL) and cross-site wri
     expect(r.body.data).toMatchObject({ __typename: 'Query', ledgerState: { __typename: 'LedgerState' } });
     const w = await locked.gql(CREATE, { input: eventInput() });
     expect(w.body.errors, w.text).toBeUndefined();
-    expect(w.body.data.createAuditEvent.created).toBe(true);
+    expect(w.body.data!.createAuditEvent.created).toBe(true);
   });
 
   it('INTROSPECTION=false over WebSocket: refused with FORBIDDEN; __typename works; the default server answers', async () => {
@@ -168,7 +173,9 @@ describeImmudb('production switches (INTROSPECTION, GRAPHIQL) and cross-site wri
       }
     }
     // A query picked from the same mixed document still runs over GET.
-    const query = await fetch(`${open.url}?query=${encodeURIComponent(`query Q { __typename } ${mutation}`)}&operationName=Q`, { headers: { accept: 'application/json' } });
+    const query = await fetch(`${open.url}?query=${encodeURIComponent(`query Q { __typename } ${mutation}`)}&operationName=Q`, {
+      headers: { accept: 'application/json' },
+    });
     expect(query.status).toBe(200);
     expect(await query.json()).toEqual({ data: { __typename: 'Query' } });
     expect(await open.txId()).toBe(before);

@@ -13,6 +13,8 @@ import { createLogger } from '../../src/logger.ts';
 import { CREATE, CREATE_MANY, eventInput } from '../support/graphql.ts';
 import { wsClient } from '../support/live.ts';
 import { describeImmudb, openTestImmudbLedger, redisUrl } from '../support/services.ts';
+import type { FormattedExecutionResult } from 'graphql-ws';
+import type { GraphQLBody } from '../support/api-types.ts';
 
 const auth = createTokenStore(['alice', 'bob'].map((name) => ({ name, sha256: sha256Hex(`${name}-token`), scopes: ['audit:admin' as const] })));
 const quiet = createLogger({ level: 'error', write: () => {} });
@@ -28,7 +30,7 @@ async function gql(url: string, who: string, query: string, variables: Record<st
     headers: { 'content-type': 'application/json', authorization: `Bearer ${who}-token` },
     body: JSON.stringify({ query, variables }),
   });
-  return { status: res.status, retryAfter: res.headers.get('retry-after'), body: (await res.json()) as { data?: any; errors?: any[] } };
+  return { status: res.status, retryAfter: res.headers.get('retry-after'), body: (await res.json()) as GraphQLBody };
 }
 const code = (r: Awaited<ReturnType<typeof gql>>) => r.body.errors?.[0]?.extensions?.code ?? null;
 
@@ -39,7 +41,7 @@ describeImmudb('rate limits', () => {
   let ledger: AppLedger;
   const apps: App[] = [];
   const limiters: RateLimiter[] = [];
-  const txId = async (url: string) => BigInt((await gql(url, 'bob', '{ ledgerState { txId } }')).body.data.ledgerState.txId);
+  const txId = async (url: string) => BigInt((await gql(url, 'bob', '{ ledgerState { txId } }')).body.data!.ledgerState.txId);
 
   beforeAll(async () => {
     ledger = await openTestImmudbLedger();
@@ -59,8 +61,8 @@ describeImmudb('rate limits', () => {
     for (let i = 0; i < 8; i++) results.push(await gql(url, 'alice', CREATE, { input: eventInput() }));
     expect(results.map(code)).toEqual([null, null, null, null, null, 'RATE_LIMITED', 'RATE_LIMITED', 'RATE_LIMITED']);
     const refused = results[5]!;
-    expect(refused.body.errors![0].extensions.retryAfterMs).toBeGreaterThan(1000); // 1 event at 0.5/s: ~2 s
-    expect(Number(refused.retryAfter)).toBe(Math.ceil(refused.body.errors![0].extensions.retryAfterMs / 1000));
+    expect(refused.body.errors![0]!.extensions!.retryAfterMs).toBeGreaterThan(1000); // 1 event at 0.5/s: ~2 s
+    expect(Number(refused.retryAfter)).toBe(Math.ceil(refused.body.errors![0]!.extensions!.retryAfterMs! / 1000));
     expect(results[0]!.retryAfter).toBeNull();
     // A batch is charged per event: bob has 5; 4 pass, then 2 at once are refused whole, then 1 passes.
     const batch = (n: number) => gql(url, 'bob', CREATE_MANY, { input: Array.from({ length: n }, () => eventInput()) });
@@ -81,18 +83,27 @@ describeImmudb('rate limits', () => {
     expect(codes.length).toBeGreaterThan(1);
     const refused = await gql(url, 'alice', page);
     expect(code(refused)).toBe('RATE_LIMITED');
-    expect(refused.body.errors![0].extensions.retryAfterMs).toBeGreaterThan(0);
+    expect(refused.body.errors![0]!.extensions!.retryAfterMs).toBeGreaterThan(0);
     expect(Number(refused.retryAfter)).toBeGreaterThanOrEqual(1);
     expect(code(await gql(url, 'bob', page))).toBeNull();
 
     // Over WebSocket the same budget applies (no header there: retryAfterMs only).
     const client = wsClient(url.replace(/^http/, 'ws'), { connectionParams: { authorization: 'Bearer alice-token' } });
     try {
-      const r = await new Promise<any>((resolve, reject) => {
-        let first: unknown;
-        client.subscribe({ query: page }, { next: (x) => void (first ??= x), error: reject, complete: () => resolve(first) });
+      const r = await new Promise<FormattedExecutionResult<Record<string, unknown>, unknown> | undefined>((resolve, reject) => {
+        let first: FormattedExecutionResult<Record<string, unknown>, unknown> | undefined;
+        client.subscribe(
+          { query: page },
+          {
+            next: (x) => {
+              first ??= x;
+            },
+            error: reject,
+            complete: () => resolve(first),
+          },
+        );
       });
-      expect(r.errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfterMs: expect.any(Number) });
+      expect(r!.errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfterMs: expect.any(Number) });
     } finally {
       await client.dispose();
     }

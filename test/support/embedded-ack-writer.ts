@@ -11,7 +11,15 @@ if (!dataDir) throw new Error('usage: embedded-ack-writer <dataDir> [count]');
 const ledger = await openEmbeddedLedger({ dataDir });
 for (let i = 0; i < count; i++) {
   const [r] = await ledger.append([
-    validateEventInput({ eventType: 'durability.test.append', eventCategory: 'durability', outcome: 'SUCCESS', correlationId: 'rr-ack', actorType: 'service', actorId: 'writer', data: { i } }),
+    validateEventInput({
+      eventType: 'durability.test.append',
+      eventCategory: 'durability',
+      outcome: 'SUCCESS',
+      correlationId: 'rr-ack',
+      actorType: 'service',
+      actorId: 'writer',
+      data: { i },
+    }),
   ]);
   process.stdout.write(`ack ${r!.event.txId}\n`);
 }

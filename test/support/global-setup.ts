@@ -33,16 +33,17 @@ export default async function setup(project: TestProject) {
   const started: ManagedServer[] = [];
   const missing: string[] = [];
   try {
-    const { IMMUDB_VERSIONS, DEFAULT_IMMUDB_VERSION, TESTED_IMMUDB_VERSIONS } = (await import(
-      pathToFileURL(installScript).href
-    )) as ImmudbInstall;
+    const { IMMUDB_VERSIONS, DEFAULT_IMMUDB_VERSION, TESTED_IMMUDB_VERSIONS } = (await import(pathToFileURL(installScript).href)) as ImmudbInstall;
     const external = process.env.IMMUDB_ADDRESS || null;
 
     const immudbBinaries: Record<string, string> = {};
     const paths = await Promise.all(IMMUDB_VERSIONS.map(immudbBinary));
     IMMUDB_VERSIONS.forEach((version, i) => {
       const path = paths[i];
-      if (path) return void (immudbBinaries[version] = path);
+      if (path) {
+        immudbBinaries[version] = path;
+        return;
+      }
       const tested = TESTED_IMMUDB_VERSIONS.includes(version);
       const use = !tested ? 'for the unsupported-server test' : external ? 'for the suites that start their own' : 'a tested version';
       const orExternal = !external && version === DEFAULT_IMMUDB_VERSION ? `, or set IMMUDB_ADDRESS=host:port of an immudb ${version}` : '';

@@ -3,12 +3,13 @@ import { expect } from 'vitest';
 import type { AppLedger } from '../../src/graphql/context.ts';
 import { createApp, type App, type AppOptions } from '../../src/server/app.ts';
 import { createLogger, type Logger } from '../../src/logger.ts';
+import type { ApiData, GraphQLErrorJson } from './api-types.ts';
 import { openTestImmudbLedger } from './services.ts';
 
-export interface GraphQLResponse<T = any> {
+export interface GraphQLResponse<T = ApiData> {
   status: number;
   headers: Headers;
-  body: { data?: T | null; errors?: { message: string; path?: (string | number)[]; extensions?: Record<string, any> }[] };
+  body: { data?: T | null; errors?: GraphQLErrorJson[] };
   text: string;
 }
 
@@ -18,7 +19,7 @@ export interface TestServer {
   url: string;
   base: string;
   logs: string[];
-  gql<T = any>(query: string, variables?: Record<string, unknown>, init?: { headers?: Record<string, string> }): Promise<GraphQLResponse<T>>;
+  gql<T = ApiData>(query: string, variables?: Record<string, unknown>, init?: { headers?: Record<string, string> }): Promise<GraphQLResponse<T>>;
   /** The gateway's trusted ledger txId, read through the API. */
   txId(): Promise<string>;
   close(): Promise<void>;
@@ -29,7 +30,9 @@ export function expectNoStackTrace(text: string): void {
   expect(text).not.toMatch(/\n\s+at |\\n\s+at |"stack"|"stacktrace"|"exception"|"originalError"/i);
 }
 
-export async function startTestServer(options: { ledger?: AppLedger; logger?: Logger; config?: Omit<AppOptions['config'], 'port' | 'host'> } = {}): Promise<TestServer> {
+export async function startTestServer(
+  options: { ledger?: AppLedger; logger?: Logger; config?: Omit<AppOptions['config'], 'port' | 'host'> } = {},
+): Promise<TestServer> {
   const ledger = options.ledger ?? (await openTestImmudbLedger());
   const logs: string[] = [];
   const logger = options.logger ?? createLogger({ level: 'debug', write: (line) => void logs.push(line) });

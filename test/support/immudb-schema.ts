@@ -91,10 +91,13 @@ export function encode(root: protobuf.Root, type: string, message: object): Buff
   return Buffer.from(t.encode(t.fromObject(message)).finish());
 }
 
-/** `buf` decoded as `type`, to a plain object: 64-bit numbers as numbers, absent fields as defaults, the oneof's case named. */
-export function decode(root: protobuf.Root, type: string, buf: Uint8Array): Record<string, any> {
+/**
+ * `buf` decoded as `type`, to a plain object: 64-bit numbers as numbers, absent fields as defaults, the oneof's case named.
+ * `T`: the shape the caller reads of it (bytes fields are Buffers), as schema.proto has it.
+ */
+export function decode<T = Record<string, unknown>>(root: protobuf.Root, type: string, buf: Uint8Array): T {
   const t = root.lookupType(`immudb.${type}`);
-  return t.toObject(t.decode(buf), { longs: Number, defaults: true, oneofs: true });
+  return t.toObject(t.decode(buf), { longs: Number, defaults: true, oneofs: true }) as T;
 }
 
 /**

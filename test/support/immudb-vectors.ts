@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { PROOF_FORMAT, type DualProofJson, type ProofBundle, type TxHeaderJson, type TxHeaderJsonV1 } from '../../src/proof/types.ts';
+import type { DualProof, InclusionProof, SchemaPb, TxMetadata } from '../../src/ledger/immudb/schema-pb.ts';
 
 export interface Vectors {
   kv: { key: string; value: string; digest: string }[];
@@ -41,9 +42,7 @@ export interface Vectors {
 /** A dual proof as immudb 1.1 hands it out: headers without version or metadata. */
 export type DualProofJsonV1 = Omit<DualProofJson, 'sourceTx' | 'targetTx'> & { sourceTx: TxHeaderJsonV1; targetTx: TxHeaderJsonV1 };
 
-export const vectors: Vectors = JSON.parse(
-  readFileSync(new URL('../fixtures/immudb-v1.1.0/vectors.json', import.meta.url), 'utf8'),
-) as Vectors;
+export const vectors: Vectors = JSON.parse(readFileSync(new URL('../fixtures/immudb-v1.1.0/vectors.json', import.meta.url), 'utf8')) as Vectors;
 
 /** The v2 form of a 1.1 header (what txHeaderToJson gives for it). */
 export const asV2Header = (h: TxHeaderJsonV1): TxHeaderJson => ({ ...h, version: 0, metadata: '' });
@@ -94,9 +93,7 @@ export interface Vectors111 {
   headerBytes: { txId: string; version: number; bytes: string }[];
 }
 
-export const vectors111: Vectors111 = JSON.parse(
-  readFileSync(new URL('../fixtures/immudb-v1.11.1/vectors.json', import.meta.url), 'utf8'),
-) as Vectors111;
+export const vectors111: Vectors111 = JSON.parse(readFileSync(new URL('../fixtures/immudb-v1.11.1/vectors.json', import.meta.url), 'utf8')) as Vectors111;
 
 /**
  * An `auditgraph.proof.v2` bundle made only of immudb's answers: entry `leaf` of one tx of the
@@ -134,16 +131,16 @@ export const ahtLeafData = (n: number): Buffer => createHash('sha256').update(St
 const require = createRequire(import.meta.url);
 
 export const immuNode = {
-  util: require('immudb-node/dist/src/util.js') as any,
-  HTree: (require('immudb-node/dist/src/htree.js') as any).default as any,
-  verification: require('immudb-node/dist/src/verification.js') as any,
-  pb: require('immudb-node/dist/src/proto/schema_pb.js') as any,
+  util: require('immudb-node/dist/src/util.js') as typeof import('immudb-node/dist/src/util.js'),
+  HTree: (require('immudb-node/dist/src/htree.js') as typeof import('immudb-node/dist/src/htree.js')).default,
+  verification: require('immudb-node/dist/src/verification.js') as typeof import('immudb-node/dist/src/verification.js'),
+  pb: require('immudb-node/dist/src/proto/schema_pb.js') as SchemaPb,
 };
 
 const hexU8 = (h: string) => new Uint8Array(Buffer.from(h, 'hex'));
 
 /** immudb-node's TxMetadata protobuf from our JSON header (ids as JS numbers: it has no uint64; v0 only: it hashes no version or metadata). */
-export function immuTxMetadata(h: TxHeaderJson | TxHeaderJsonV1): any {
+export function immuTxMetadata(h: TxHeaderJson | TxHeaderJsonV1): TxMetadata {
   const md = new immuNode.pb.TxMetadata();
   md.setId(Number(h.id));
   md.setPrevalh(hexU8(h.prevAlh));
@@ -155,7 +152,7 @@ export function immuTxMetadata(h: TxHeaderJson | TxHeaderJsonV1): any {
   return md;
 }
 
-export function immuDualProof(p: DualProofJson | DualProofJsonV1): any {
+export function immuDualProof(p: DualProofJson | DualProofJsonV1): DualProof {
   const dp = new immuNode.pb.DualProof();
   dp.setSourcetxmetadata(immuTxMetadata(p.sourceTx));
   dp.setTargettxmetadata(immuTxMetadata(p.targetTx));
@@ -171,7 +168,7 @@ export function immuDualProof(p: DualProofJson | DualProofJsonV1): any {
   return dp;
 }
 
-export function immuInclusionProof(leaf: number, width: number, terms: string[]): any {
+export function immuInclusionProof(leaf: number, width: number, terms: string[]): InclusionProof {
   const p = new immuNode.pb.InclusionProof();
   p.setLeaf(leaf);
   p.setWidth(width);

@@ -10,7 +10,11 @@ import { RedisEventIndex } from '../../src/index/redis-index.ts';
 import { openImmudbLedger } from '../../src/ledger/immudb/index.ts';
 
 const [dataDir] = process.argv.slice(2);
-const env = (name: string) => process.env[name] ?? (() => { throw new Error(`${name} is not set`); })();
+const env = (name: string) =>
+  process.env[name] ??
+  (() => {
+    throw new Error(`${name} is not set`);
+  })();
 const ledger = await openImmudbLedger({ address: env('AG_IMMUDB'), user: 'immudb', password: 'immudb', database: env('AG_DB'), dataDir: dataDir! });
 const index = await RedisEventIndex.open({ url: env('AG_REDIS'), namespace: env('AG_NS'), chunkSize: 4 });
 const indexer = new Indexer(ledger, index, { leaseMs: 1_000 });

@@ -1,5 +1,6 @@
 /** Helpers of the index fault and API suites. */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import type { ApiData, GraphQLErrorJson } from './api-types.ts';
 import type { AuditEventRecord } from '../../src/events/types.ts';
 import type { EventIndex } from '../../src/index/port.ts';
 import { CODED_FIELDS, codedValue, overflowCode, packCodes, type Codes } from '../../src/index/codes.ts';
@@ -64,7 +65,10 @@ export async function expectRedisEqualsLedger(redis: Redis, namespace: string, r
   const counts = new Map<string, number>();
   const add = (k: string, m: string) => {
     let s = expected.get(k);
-    if (!s) expected.set(k, (s = new Set()));
+    if (!s) {
+      s = new Set();
+      expected.set(k, s);
+    }
     s.add(m);
   };
   for (const r of records) {
@@ -88,7 +92,9 @@ export async function expectRedisEqualsLedger(redis: Redis, namespace: string, r
   for (const [k, n] of counts) if (Number(cn[k]) !== n) problems.push(`cn ${k}: ${cn[k]}, expected ${n}`);
   // Codes handed out per field: one per value in the codebook, numbered 1…n.
   for (const fc of ['ec', 'rt', 'at', 'oc']) {
-    const codes = Object.entries(cb).filter(([k]) => k.startsWith(`${fc}:`)).map(([, c]) => Math.abs(Number(c)));
+    const codes = Object.entries(cb)
+      .filter(([k]) => k.startsWith(`${fc}:`))
+      .map(([, c]) => Math.abs(Number(c)));
     if (Number(cb[`#${fc}`] ?? 0) !== codes.length) problems.push(`cb #${fc}: ${cb[`#${fc}`]}, expected ${codes.length}`);
     if ([...codes].sort((a, b) => a - b).some((c, i) => c !== i + 1)) problems.push(`cb ${fc}: codes ${codes.join(',')} are not 1…${codes.length}`);
   }
@@ -146,11 +152,15 @@ export async function expectRedisEqualsLedger(redis: Redis, namespace: string, r
 }
 
 /** A bare GraphQL-over-HTTP call. */
-export async function gql<T = any>(url: string, query: string, variables?: Record<string, unknown>): Promise<{ status: number; body: { data?: T; errors?: { message: string; extensions?: Record<string, any> }[] } }> {
+export async function gql<T = ApiData>(
+  url: string,
+  query: string,
+  variables?: Record<string, unknown>,
+): Promise<{ status: number; body: { data?: T; errors?: GraphQLErrorJson[] } }> {
   const res = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json' },
     body: JSON.stringify({ query, ...(variables ? { variables } : {}) }),
   });
-  return { status: res.status, body: (await res.json()) as any };
+  return { status: res.status, body: (await res.json()) as { data?: T; errors?: GraphQLErrorJson[] } };
 }

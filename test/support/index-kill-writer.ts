@@ -14,7 +14,11 @@ import { prng } from '../unit/_random.ts';
 import { makePools, randomEvent } from './index-model.ts';
 
 const [dataDir, seed, pollMs] = process.argv.slice(2);
-const env = (name: string) => process.env[name] ?? (() => { throw new Error(`${name} is not set`); })();
+const env = (name: string) =>
+  process.env[name] ??
+  (() => {
+    throw new Error(`${name} is not set`);
+  })();
 const ledger = await openImmudbLedger({ address: env('AG_IMMUDB'), user: 'immudb', password: 'immudb', database: env('AG_DB'), dataDir: dataDir! });
 const index = await RedisEventIndex.open({ url: env('AG_REDIS'), namespace: env('AG_NS') });
 const indexer = new Indexer(ledger, index, { pollMs: Number(pollMs ?? 10), leaseMs: 500, maxEventsPerApply: 40, eventsPerRead: 80 });

@@ -14,7 +14,18 @@ import { NASTY_ALPHABET, randomString, randomUuid } from '../unit/_random.ts';
 export const BASE_MS = Date.UTC(2025, 0, 1);
 export const SPAN_MS = 10 * 24 * 3600_000;
 
-const EVENT_TYPES = ['gateway.signal.received', 'workflow.step.completed', 'workflow.step.failed', 'auth.login', 'auth.logout', 'policy.evaluated', 'remediation.started', 'remediation.finished', 'rare.one', 'rare.two'];
+const EVENT_TYPES = [
+  'gateway.signal.received',
+  'workflow.step.completed',
+  'workflow.step.failed',
+  'auth.login',
+  'auth.logout',
+  'policy.evaluated',
+  'remediation.started',
+  'remediation.finished',
+  'rare.one',
+  'rare.two',
+];
 const CATEGORIES = ['gateway', 'workflow', 'auth', 'policy', 'remediation'];
 const ACTOR_TYPES = ['service', 'user', 'system', 'bot'];
 const RESOURCE_TYPES = ['pod', 'node', 'deployment', 'secret', 'namespace'];
@@ -30,7 +41,11 @@ export interface Pools {
 export function makePools(rand: () => number): Pools {
   // Values that would collide under naive `field:value` keys or break patterns and hash tags.
   const crafted = ['a', 'a:oc:FAILURE', 'x}:ai:y', '{tag}', '*', '?', '[ab]', 'a%3Ab', 'a:b', 'svc/1', '中文', '😀 actor', 'a\\b'];
-  const actorIds = [...crafted, ...Array.from({ length: 25 }, (_, i) => `actor-${i}`), ...Array.from({ length: 10 }, () => randomString(rand, 6, NASTY_ALPHABET))];
+  const actorIds = [
+    ...crafted,
+    ...Array.from({ length: 25 }, (_, i) => `actor-${i}`),
+    ...Array.from({ length: 10 }, () => randomString(rand, 6, NASTY_ALPHABET)),
+  ];
   return {
     actorIds: [...new Set(actorIds)].filter((s) => s.length > 0 && isWellFormed(s)),
     resourceIds: Array.from({ length: 60 }, (_, i) => `res-${i}`),

@@ -6,6 +6,8 @@ import { withAppendHook } from '../../src/index/index.ts';
 import { openLive, type LiveFeedOptions, type LiveSetup } from '../../src/live/index.ts';
 import { createApp, type App } from '../../src/server/app.ts';
 import { createLogger } from '../../src/logger.ts';
+import type { GraphQLFormattedError } from 'graphql';
+import type { ApiData, AuditEventJson, GraphQLErrorJson } from './api-types.ts';
 import { openTestImmudbLedger } from './services.ts';
 
 export interface LiveGateway {
@@ -15,7 +17,7 @@ export interface LiveGateway {
   url: string;
   wsUrl: string;
   logs: string[];
-  gql<T = any>(query: string, variables?: Record<string, unknown>): Promise<{ data?: T; errors?: any[] }>;
+  gql<T = ApiData>(query: string, variables?: Record<string, unknown>): Promise<{ data?: T; errors?: GraphQLErrorJson[] }>;
   txId(): Promise<string>;
   close(): Promise<void>;
 }
@@ -45,9 +47,9 @@ export async function startLiveGateway(options: {
     url,
     wsUrl: url.replace(/^http/, 'ws'),
     logs,
-    async gql(query, variables) {
+    async gql<T>(query: string, variables?: Record<string, unknown>) {
       const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
-      return (await res.json()) as { data?: any; errors?: any[] };
+      return (await res.json()) as { data?: T; errors?: GraphQLErrorJson[] };
     },
     async txId() {
       const r = await gw.gql<{ ledgerState: { txId: string } }>('{ ledgerState { txId } }');
@@ -71,23 +73,23 @@ export const SUBSCRIBE = `subscription Live($filter: AuditEventFilter, $after: S
 }`;
 
 export interface Received {
-  results: FormattedExecutionResult<any, unknown>[];
+  results: FormattedExecutionResult<ApiData, unknown>[];
   /** When each result arrived (performance.now()). */
   at: number[];
-  events(): any[];
-  errors(): any[];
+  events(): AuditEventJson[];
+  errors(): GraphQLFormattedError[];
   readonly completed: boolean;
   readonly error: unknown;
-  waitFor(pred: (events: any[]) => boolean, what: string, timeoutMs?: number): Promise<void>;
+  waitFor(pred: (events: AuditEventJson[]) => boolean, what: string, timeoutMs?: number): Promise<void>;
   unsubscribe(): void;
 }
 
 export function subscribe(client: Client, variables: Record<string, unknown>, query = SUBSCRIBE): Received {
-  const results: FormattedExecutionResult<any, unknown>[] = [];
+  const results: FormattedExecutionResult<ApiData, unknown>[] = [];
   const at: number[] = [];
   let completed = false;
   let error: unknown = null;
-  const unsubscribe = client.subscribe(
+  const unsubscribe = client.subscribe<ApiData>(
     { query, variables },
     {
       next: (r) => {

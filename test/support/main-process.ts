@@ -34,8 +34,14 @@ export function spawnMain(vars: Record<string, string>, options: { npmStart?: bo
   const output: string[] = [];
   const stdout: string[] = [];
   const stderr: string[] = [];
-  proc.stdout!.on('data', (d) => (output.push(String(d)), stdout.push(String(d))));
-  proc.stderr!.on('data', (d) => (output.push(String(d)), stderr.push(String(d))));
+  proc.stdout!.on('data', (d) => {
+    output.push(String(d));
+    stdout.push(String(d));
+  });
+  proc.stderr!.on('data', (d) => {
+    output.push(String(d));
+    stderr.push(String(d));
+  });
   const closed = new Promise<number | null>((resolve) => proc.once('close', (code) => resolve(code)));
   return { proc, output, stdout, stderr, closed, npmStart: options.npmStart ?? false };
 }
@@ -69,7 +75,13 @@ export async function waitHealthy(main: MainProcess, base: string, timeoutMs = 3
   while (Date.now() < deadline) {
     const { proc, output } = main;
     if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`main exited (${proc.exitCode ?? proc.signalCode}): ${output.join('')}`);
-    if (await fetch(`${base}/healthz`).then((r) => r.ok, () => false)) return;
+    if (
+      await fetch(`${base}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return;
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`main did not start within ${timeoutMs} ms: ${main.output.join('')}`);

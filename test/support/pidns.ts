@@ -10,7 +10,9 @@ import type { MainProcess } from './main-process.ts';
 export const inCI = process.env.CI === 'true' || process.env.CI === '1';
 
 /** util-linux's unshare and nsenter are installed (only their absence may skip, and not in CI). */
-export const utilLinuxInstalled = ['unshare', 'nsenter'].every((cmd) => (spawnSync(cmd, ['--version']).error as NodeJS.ErrnoException | undefined)?.code !== 'ENOENT');
+export const utilLinuxInstalled = ['unshare', 'nsenter'].every(
+  (cmd) => (spawnSync(cmd, ['--version']).error as NodeJS.ErrnoException | undefined)?.code !== 'ENOENT',
+);
 
 /**
  * How unshare makes a PID namespace here: directly (root with CAP_SYS_ADMIN), else inside a user
@@ -18,7 +20,10 @@ export const utilLinuxInstalled = ['unshare', 'nsenter'].every((cmd) => (spawnSy
  */
 export let namespaceProblem = '';
 const userNamespace: boolean | null = (() => {
-  if (!utilLinuxInstalled) return (namespaceProblem = 'unshare or nsenter is not installed (util-linux)'), null;
+  if (!utilLinuxInstalled) {
+    namespaceProblem = 'unshare or nsenter is not installed (util-linux)';
+    return null;
+  }
   for (const user of [false, true]) {
     const r = spawnSync('unshare', [user ? '-rpf' : '-pf', '--mount-proc', 'true'], { encoding: 'utf8' });
     if (r.status === 0) return user;
@@ -42,8 +47,14 @@ function track(cmd: string, args: string[], vars: Record<string, string>): MainP
   const output: string[] = [];
   const stdout: string[] = [];
   const stderr: string[] = [];
-  proc.stdout!.on('data', (d) => (output.push(String(d)), stdout.push(String(d))));
-  proc.stderr!.on('data', (d) => (output.push(String(d)), stderr.push(String(d))));
+  proc.stdout!.on('data', (d) => {
+    output.push(String(d));
+    stdout.push(String(d));
+  });
+  proc.stderr!.on('data', (d) => {
+    output.push(String(d));
+    stderr.push(String(d));
+  });
   const closed = new Promise<number | null>((resolve) => proc.once('close', (code) => resolve(code)));
   return { proc, output, stdout, stderr, closed, npmStart: false };
 }
@@ -61,7 +72,11 @@ export function spawnMainInNewPidNamespace(vars: Record<string, string>, init: '
 
 /** Main started inside the PID (and mount) namespace whose init has host pid `initPid`. */
 export function spawnMainInPidNamespaceOf(initPid: number, vars: Record<string, string>): MainProcess {
-  return track('nsenter', ['-t', String(initPid), ...(userNamespace ? ['-U', '--preserve-credentials'] : []), '-p', '-m', `--wd=${process.cwd()}`, ...MAIN], vars);
+  return track(
+    'nsenter',
+    ['-t', String(initPid), ...(userNamespace ? ['-U', '--preserve-credentials'] : []), '-p', '-m', `--wd=${process.cwd()}`, ...MAIN],
+    vars,
+  );
 }
 
 /** Host pids of `pid`'s children. */

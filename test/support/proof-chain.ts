@@ -281,7 +281,7 @@ export function verdictWithoutLinking(b: ProofBundle): string | null {
   if (BigInt(lp.sourceTxId) !== from || BigInt(lp.targetTxId) !== target.id || BigInt(lp.terms.length) !== target.id - from + 1n) return 'linear ids';
   let alh: Buffer = hex(lp.terms[0]!);
   if (!alh.equals(fromAlh)) return 'linear start';
-  lp.terms.slice(1).forEach((t, i) => (alh = alhOf(from + BigInt(i + 1), alh, hex(t))));
+  for (const [i, t] of lp.terms.slice(1).entries()) alh = alhOf(from + BigInt(i + 1), alh, hex(t));
   if (!alh.equals(targetAlh)) return 'linear end';
   if (BigInt(b.state.txId) !== target.id || b.state.txHash !== targetAlh.toString('hex')) return 'state';
   return null;

@@ -12,8 +12,34 @@ export function prng(seed: number): () => number {
 
 /** Characters that stress key encoding and JSON: separators, escapes, NUL, controls, non-ASCII, astral. */
 export const NASTY_ALPHABET = [
-  'a', 'Z', '0', '-', '.', '_', '~', '/', '%', '%2F', ':', '\u0000', '\n', '\u001f', '"', '\\', ' ',
-  'é', '\u00ff', '\ufffd', '\u2028', '\u200b', '中', '😀', '𝄞', '\u{10ffff}', 'tl', 'ev',
+  'a',
+  'Z',
+  '0',
+  '-',
+  '.',
+  '_',
+  '~',
+  '/',
+  '%',
+  '%2F',
+  ':',
+  '\u0000',
+  '\n',
+  '\u001f',
+  '"',
+  '\\',
+  ' ',
+  'é',
+  '\u00ff',
+  '\ufffd',
+  '\u2028',
+  '\u200b',
+  '中',
+  '😀',
+  '𝄞',
+  '\u{10ffff}',
+  'tl',
+  'ev',
 ];
 
 export function randomString(rand: () => number, maxParts = 8, alphabet: readonly string[] = NASTY_ALPHABET): string {

@@ -23,7 +23,8 @@ describe('token store', () => {
     expect(store.authenticate('Bearer secret-1')).toEqual({ ok: true, principal: { name: 'gateway-svc', scopes: ['audit:write'] } });
     expect(store.authenticate('bearer secret-2')).toMatchObject({ ok: true, principal: { name: 'ops' } });
     expect(store.authenticate(undefined)).toEqual({ ok: false, reason: 'missing' });
-    for (const bad of ['Bearer secret-3', 'secret-1', 'Basic secret-1', 'Bearer ', 42, { a: 1 }]) expect(store.authenticate(bad), String(bad)).toEqual({ ok: false, reason: 'invalid' });
+    for (const bad of ['Bearer secret-3', 'secret-1', 'Basic secret-1', 'Bearer ', 42, { a: 1 }])
+      expect(store.authenticate(bad), String(bad)).toEqual({ ok: false, reason: 'invalid' });
   });
 
   it('audit:admin implies every scope', () => {

@@ -59,11 +59,13 @@ describe('body cache', () => {
     for (let seed = 1; seed <= 3; seed++) {
       const rand = prng(seed);
       const events = Array.from({ length: 400 }, (_, i) => stored(i));
-      const size = new Map(events.map((e) => {
-        const c = new BodyCache(1 << 30);
-        c.put(e);
-        return [e.record.eventId, c.stats.bytes] as const;
-      }));
+      const size = new Map(
+        events.map((e) => {
+          const c = new BodyCache(1 << 30);
+          c.put(e);
+          return [e.record.eventId, c.stats.bytes] as const;
+        }),
+      );
       const cache = new BodyCache(size.get(events[0]!.record.eventId)! * (5 + seed * 7));
       let model: string[] = []; // least recent first
       let bytes = 0;

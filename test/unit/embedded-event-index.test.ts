@@ -12,7 +12,7 @@ describe('embedded EventIndex', () => {
     it(`finds every id and scans in (timestamp, eventId) order with strict keyset positions (${bulk ? 'bulk' : 'live'})`, () => {
       const idx = new EventIndex();
       const events = Array.from({ length: 5000 }, (_, i) => ({ id: i % 2 ? uuidv7() : randomUUID(), ts: 1_700_000_000_000 + ((i * 7919) % 300), corr: i % 3 }));
-      events.forEach((e, n) => expect(idx.add(e.id, `tl/c${e.corr}/`, e.ts, n + 1, n * 10, 10, 0, bulk)).toBe(n));
+      for (const [n, e] of events.entries()) expect(idx.add(e.id, `tl/c${e.corr}/`, e.ts, n + 1, n * 10, 10, 0, bulk)).toBe(n);
       if (bulk) idx.finishBulk();
       expect(idx.size).toBe(events.length);
       events.forEach((e, n) => {

@@ -35,7 +35,7 @@ describe('canonicalJson', () => {
     expect(canonicalJson({ x: 1, y: { p: 'q', r: [] } })).toBe(canonicalJson({ y: { r: [], p: 'q' }, x: 1 }));
   });
   it('sorts by UTF-16 code units and writes -0 as 0', () => {
-    expect(canonicalJson({ 'é': 1, z: 2, Z: 3, '😀': 4, '\uffff': 5 })).toBe('{"Z":3,"z":2,"é":1,"😀":4,"\uffff":5}');
+    expect(canonicalJson({ é: 1, z: 2, Z: 3, '😀': 4, '\uffff': 5 })).toBe('{"Z":3,"z":2,"é":1,"😀":4,"\uffff":5}');
     expect(canonicalJson([-0, 1e21, 0.1])).toBe('[0,1e+21,0.1]');
   });
   it('refuses non-JSON values instead of silently writing null', () => {
@@ -47,7 +47,7 @@ describe('canonicalJson', () => {
 describe('inspectJson', () => {
   const limits = { maxDepth: 3, maxBytes: 20 };
   it('counts exactly the canonical UTF-8 bytes', () => {
-    const v = { 'é': ['😀', 1.5, null, true], a: 'x\u0000' };
+    const v = { é: ['😀', 1.5, null, true], a: 'x\u0000' };
     expect(inspectJson(v, { maxDepth: 10, maxBytes: 1000 }).bytes).toBe(utf8(canonicalJson(v)).length);
   });
   it('counts depth from 1 for the outermost container', () => {
@@ -199,9 +199,14 @@ describe('encodeRecord / decodeRecord', () => {
     const worst = '\u0001'.repeat(128); // escapes to 6 bytes per character
     const r: AuditEventRecord = {
       ...base(),
-      eventType: 'a'.repeat(128), eventCategory: worst, eventAction: worst, correlationId: worst,
-      parentEventId: base().eventId, actor: { type: worst, id: worst },
-      resource: { type: worst, id: worst, namespace: worst }, clusterName: worst,
+      eventType: 'a'.repeat(128),
+      eventCategory: worst,
+      eventAction: worst,
+      correlationId: worst,
+      parentEventId: base().eventId,
+      actor: { type: worst, id: worst },
+      resource: { type: worst, id: worst, namespace: worst },
+      clusterName: worst,
       error: { code: worst, message: '\u0001'.repeat(1024) },
       data: 'x'.repeat(64 * 1024 - 2),
     };

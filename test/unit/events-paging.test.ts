@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ValidationError, type FieldViolation } from '../../src/errors.ts';
+import type { ValidationError, FieldViolation } from '../../src/errors.ts';
 import {
   comparePositions,
   decodeIndexCursor,
@@ -39,7 +39,9 @@ describe('cursors', () => {
     expect(violation(() => decodeIndexCursor(encodeTimelineCursor({ timestamp: TS, eventId: ID }), 'before'))).toEqual([
       { path: 'before', message: 'is not a valid auditEvents cursor' },
     ]);
-    expect(violation(() => decodeTimelineCursor(encodeIndexCursor({ ms: MS, eventId: ID }), 'after'))).toEqual([{ path: 'after', message: 'is not a valid timeline cursor' }]);
+    expect(violation(() => decodeTimelineCursor(encodeIndexCursor({ ms: MS, eventId: ID }), 'after'))).toEqual([
+      { path: 'after', message: 'is not a valid timeline cursor' },
+    ]);
   });
 
   it('round-trip the whole timestamp range, and encode only what decodes', () => {
@@ -114,8 +116,18 @@ describe('pageOf', () => {
   const edges = [{ cursor: 'a' }, { cursor: 'b' }];
 
   it('reads `more` as the far side and `behind` as the near side of the page', () => {
-    expect(pageOf(edges, { backward: false, more: true, behind: false }).pageInfo).toEqual({ hasNextPage: true, hasPreviousPage: false, startCursor: 'a', endCursor: 'b' });
-    expect(pageOf(edges, { backward: true, more: true, behind: false }).pageInfo).toEqual({ hasNextPage: false, hasPreviousPage: true, startCursor: 'a', endCursor: 'b' });
+    expect(pageOf(edges, { backward: false, more: true, behind: false }).pageInfo).toEqual({
+      hasNextPage: true,
+      hasPreviousPage: false,
+      startCursor: 'a',
+      endCursor: 'b',
+    });
+    expect(pageOf(edges, { backward: true, more: true, behind: false }).pageInfo).toEqual({
+      hasNextPage: false,
+      hasPreviousPage: true,
+      startCursor: 'a',
+      endCursor: 'b',
+    });
     expect(pageOf([], { backward: false, more: false, behind: true })).toEqual({
       edges: [],
       pageInfo: { hasNextPage: false, hasPreviousPage: true, startCursor: null, endCursor: null },

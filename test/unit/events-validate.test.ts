@@ -49,9 +49,12 @@ describe('validateEventInput: one rule per row', () => {
     ['null input', null, 'input', /must be an AuditEventInput/],
     ['an array input', [valid()], 'input', /must be an AuditEventInput/],
     ['a class instance input', new Point(), 'input', /must be an AuditEventInput/],
-    ...(['eventType', 'eventCategory', 'outcome', 'correlationId', 'actorType', 'actorId'] as const).map(
-      (f): [string, unknown, string, RegExp] => [`missing ${f}`, without(f), `input.${f}`, /is required/],
-    ),
+    ...(['eventType', 'eventCategory', 'outcome', 'correlationId', 'actorType', 'actorId'] as const).map((f): [string, unknown, string, RegExp] => [
+      `missing ${f}`,
+      without(f),
+      `input.${f}`,
+      /is required/,
+    ]),
     ['null actorId', { ...valid(), actorId: null }, 'input.actorId', /is required/],
     ['empty actorId', { ...valid(), actorId: '' }, 'input.actorId', /must not be empty/],
     ['empty optional clusterName', { ...valid(), clusterName: '' }, 'input.clusterName', /must not be empty/],
@@ -59,7 +62,12 @@ describe('validateEventInput: one rule per row', () => {
     ['lowercase outcome', { ...valid(), outcome: 'success' }, 'input.outcome', /one of SUCCESS, FAILURE, PENDING/],
     ['unknown severity', { ...valid(), severity: 'DEBUG' }, 'input.severity', /one of INFO, WARNING, ERROR, CRITICAL/],
     ['unknown field', { ...valid(), actorName: 'x' }, 'input.actorName', /not a known field/],
-    ['unknown field __proto__-like', JSON.parse('{"eventType":"a","eventCategory":"c","outcome":"SUCCESS","correlationId":"r","actorType":"t","actorId":"i","__proto__":1}'), 'input.__proto__', /not a known field/],
+    [
+      'unknown field __proto__-like',
+      JSON.parse('{"eventType":"a","eventCategory":"c","outcome":"SUCCESS","correlationId":"r","actorType":"t","actorId":"i","__proto__":1}'),
+      'input.__proto__',
+      /not a known field/,
+    ],
     // Length limits: 128 code points for identifiers and names, 1024 for free text.
     ...(['eventCategory', 'eventAction', 'correlationId', 'actorId', 'actorType', 'clusterName', 'errorCode'] as const).map(
       (f): [string, unknown, string, RegExp] => [`${f} of 129 characters`, { ...valid(), [f]: long(129) }, `input.${f}`, /at most 128 characters/],
@@ -69,7 +77,12 @@ describe('validateEventInput: one rule per row', () => {
     ['parentEventId of 129 characters', { ...valid(), parentEventId: long(129) }, 'input.parentEventId', /at most 128 characters/],
     ['resourceType of 129 characters', { ...valid(), resourceType: long(129), resourceId: 'r' }, 'input.resourceType', /at most 128/],
     ['resourceId of 129 characters', { ...valid(), resourceType: 'Pod', resourceId: long(129) }, 'input.resourceId', /at most 128/],
-    ['resourceNamespace of 129 characters', { ...valid(), resourceType: 'Pod', resourceId: 'r', resourceNamespace: long(129) }, 'input.resourceNamespace', /at most 128/],
+    [
+      'resourceNamespace of 129 characters',
+      { ...valid(), resourceType: 'Pod', resourceId: 'r', resourceNamespace: long(129) },
+      'input.resourceNamespace',
+      /at most 128/,
+    ],
     ['actorId of 129 astral characters', { ...valid(), actorId: long(129, '😀') }, 'input.actorId', /at most 128 characters/],
     ['correlationId over 256 UTF-8 bytes', { ...valid(), correlationId: long(86, '中') }, 'input.correlationId', /at most 256 bytes/],
     ['errorMessage of 1025 characters', { ...valid(), errorMessage: long(1025) }, 'input.errorMessage', /at most 1024 characters/],
@@ -127,11 +140,12 @@ describe('validateEventInput: one rule per row', () => {
     ['data with a Map', { ...valid(), data: new Map() }, 'input.data', /Map/],
     ['data with a class instance', { ...valid(), data: { p: new Point() } }, 'input.data.p', /Point/],
     ['data with a Buffer', { ...valid(), data: Buffer.from('x') }, 'input.data', /not JSON/],
+    // biome-ignore lint/suspicious/noSparseArray: the hole is the input under test
     ['data with an array hole', { ...valid(), data: [1, , 3] }, 'input.data.1', /hole/],
     ['data with symbol keys', { ...valid(), data: { [Symbol('k')]: 1 } }, 'input.data', /symbol keys/],
     ['data over 64 KiB', { ...valid(), data: 'x'.repeat(65535) }, 'input.data', /larger than 65536 bytes/],
     ['data over 64 KiB in UTF-8 (not UTF-16)', { ...valid(), data: '中'.repeat(21845) }, 'input.data', /larger than 65536/],
-    ['data nested 33 deep', { ...valid(), data: nested(33) }, 'input.data' + '.0'.repeat(32), /nested more than 32 levels/],
+    ['data nested 33 deep', { ...valid(), data: nested(33) }, `input.data${'.0'.repeat(32)}`, /nested more than 32 levels/],
   ];
 
   it.each(rows)('%s', (_name, input, path, message) => {
@@ -171,7 +185,21 @@ describe('validateEventInput: accepted values and normalization', () => {
 
   it('treats null optional fields as absent', () => {
     const nulls = Object.fromEntries(
-      ['eventId', 'eventAction', 'timestamp', 'parentEventId', 'resourceType', 'resourceId', 'resourceNamespace', 'clusterName', 'severity', 'durationMs', 'errorCode', 'errorMessage', 'data'].map((k) => [k, null]),
+      [
+        'eventId',
+        'eventAction',
+        'timestamp',
+        'parentEventId',
+        'resourceType',
+        'resourceId',
+        'resourceNamespace',
+        'clusterName',
+        'severity',
+        'durationMs',
+        'errorCode',
+        'errorMessage',
+        'data',
+      ].map((k) => [k, null]),
     );
     const { record, timestampDefaulted } = validate(nulls);
     expect(timestampDefaulted).toBe(true);
@@ -315,13 +343,35 @@ describe('validateEventInput: reports every violation', () => {
   it('lists all offending fields at once, each with its path', () => {
     const violations = violationsOf(() =>
       validateEventInput(
-        { eventType: 'Bad Type', outcome: 'OK', actorId: '', correlationId: 'c', actorType: 't', severity: 1, durationMs: -5, resourceId: 'r', extra: true, data: [Number.NaN, undefined] },
+        {
+          eventType: 'Bad Type',
+          outcome: 'OK',
+          actorId: '',
+          correlationId: 'c',
+          actorType: 't',
+          severity: 1,
+          durationMs: -5,
+          resourceId: 'r',
+          extra: true,
+          data: [Number.NaN, undefined],
+        },
         'input',
         NOW,
       ),
     );
     expect(violations.map((v) => v.path).sort()).toEqual(
-      ['input.actorId', 'input.data.0', 'input.data.1', 'input.durationMs', 'input.eventCategory', 'input.eventType', 'input.extra', 'input.outcome', 'input.resourceType', 'input.severity'].sort(),
+      [
+        'input.actorId',
+        'input.data.0',
+        'input.data.1',
+        'input.durationMs',
+        'input.eventCategory',
+        'input.eventType',
+        'input.extra',
+        'input.outcome',
+        'input.resourceType',
+        'input.severity',
+      ].sort(),
     );
   });
 

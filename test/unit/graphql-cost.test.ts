@@ -19,14 +19,22 @@ const input = { eventType: 'a.b', eventCategory: 'c', outcome: 'SUCCESS', correl
 
 const cases: { name: string; source: string; variables?: Record<string, unknown>; operationName?: string }[] = [
   { name: 'a timeline page', source: '{ timeline(correlationId: "x", first: 20) { edges { cursor node { eventId actor { id } } } } }' },
-  { name: 'page size from a variable', source: 'query($n: Int) { timeline(correlationId: "x", last: $n) { edges { node { verification { verified } } } } }', variables: { n: 300 } },
+  {
+    name: 'page size from a variable',
+    source: 'query($n: Int) { timeline(correlationId: "x", last: $n) { edges { node { verification { verified } } } } }',
+    variables: { n: 300 },
+  },
   { name: 'default page size', source: '{ auditEvents { edges { node { eventId } } pageInfo { hasNextPage } } }' },
   {
     name: 'fragments and aliases',
     source:
       'fragment E on AuditEvent { eventId verification { verified } } query { a: timeline(correlationId: "x", first: 5) { edges { node { ...E } } } b: auditEvents(first: 7) { edges { node { ... on AuditEvent { ...E } } } } }',
   },
-  { name: 'a batch write', source: 'mutation($i: [AuditEventInput!]!) { createAuditEvents(input: $i) { events { eventId } proofs { json } } }', variables: { i: [input, input, input] } },
+  {
+    name: 'a batch write',
+    source: 'mutation($i: [AuditEventInput!]!) { createAuditEvents(input: $i) { events { eventId } proofs { json } } }',
+    variables: { i: [input, input, input] },
+  },
   {
     name: 'the operation picked by name among several',
     source: 'query A { ledgerState { txId } } query B($n: Int) { timeline(correlationId: "x", first: $n) { edges { node { eventId } } } }',
@@ -48,13 +56,15 @@ const cases: { name: string; source: string; variables?: Record<string, unknown>
   { name: 'a subscription', source: 'subscription { auditEventCreated { eventId verification { verified } } }' },
   {
     name: 'invalid variables in the operation not picked',
-    source: 'query A($n: Int) { timeline(correlationId: "x", first: $n) { edges { node { eventId } } } } query B { auditEvents(first: 9) { edges { node { eventId } } } }',
+    source:
+      'query A($n: Int) { timeline(correlationId: "x", first: $n) { edges { node { eventId } } } } query B { auditEvents(first: 9) { edges { node { eventId } } } }',
     variables: { n: 'many' },
     operationName: 'B',
   },
   {
     name: 'invalid variables, no operation named',
-    source: 'query A($n: Int) { timeline(correlationId: "x", first: $n) { edges { node { eventId } } } } query B { auditEvents(first: 9) { edges { node { eventId } } } }',
+    source:
+      'query A($n: Int) { timeline(correlationId: "x", first: $n) { edges { node { eventId } } } } query B { auditEvents(first: 9) { edges { node { eventId } } } }',
     variables: { n: 'many' },
   },
   {
@@ -63,7 +73,11 @@ const cases: { name: string; source: string; variables?: Record<string, unknown>
       'fragment E on AuditEvent { eventId verification { verified } } query A { timeline(correlationId: "x", first: 3) { edges { node { ...E } } } } query B { auditEvents(first: 4) { edges { node { ...E } } } }',
     operationName: 'B',
   },
-  { name: 'one createAuditEvent', source: 'mutation($i: AuditEventInput!) { createAuditEvent(input: $i) { created proof { json } } }', variables: { i: input } },
+  {
+    name: 'one createAuditEvent',
+    source: 'mutation($i: AuditEventInput!) { createAuditEvent(input: $i) { created proof { json } } }',
+    variables: { i: input },
+  },
   { name: 'invalid variables', source: 'query($n: Int) { timeline(correlationId: "x", first: $n) { edges { node { eventId } } } }', variables: { n: 'many' } },
 ];
 

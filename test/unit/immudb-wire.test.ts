@@ -7,8 +7,22 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { MalformedReply, varintBytes } from '../../src/ledger/immudb/protobuf.ts';
-import { decodeEntries, decodeTxList, decodeTxMetadata, decodeVerifiableTx, type WireEntry, type WireTxEntry, type WireTxHeader } from '../../src/ledger/immudb/wire-decode.ts';
-import { encodeExecAllRequest, encodeKeyListRequest, encodeScanRequest, encodeTxScanRequest, encodeVerifiableTxRequest } from '../../src/ledger/immudb/wire-encode.ts';
+import {
+  decodeEntries,
+  decodeTxList,
+  decodeTxMetadata,
+  decodeVerifiableTx,
+  type WireEntry,
+  type WireTxEntry,
+  type WireTxHeader,
+} from '../../src/ledger/immudb/wire-decode.ts';
+import {
+  encodeExecAllRequest,
+  encodeKeyListRequest,
+  encodeScanRequest,
+  encodeTxScanRequest,
+  encodeVerifiableTxRequest,
+} from '../../src/ledger/immudb/wire-encode.ts';
 import { checkProvenHeader } from '../../src/ledger/immudb/proven-tx.ts';
 import { codeOf } from '../support/error-code.ts';
 import { decode, encode, FUTURE_FIELDS, immudbSchema, reencode } from '../support/immudb-schema.ts';
@@ -16,8 +30,17 @@ import { prng } from './_random.ts';
 
 type Msg = Record<string, unknown>;
 
-interface KvMetadataCase { deleted: boolean; expiresAt: string | null; nonIndexable: boolean; bytes: string }
-interface TxMetadataCase { truncatedTxId: string; extra: string; bytes: string }
+interface KvMetadataCase {
+  deleted: boolean;
+  expiresAt: string | null;
+  nonIndexable: boolean;
+  bytes: string;
+}
+interface TxMetadataCase {
+  truncatedTxId: string;
+  extra: string;
+  bytes: string;
+}
 const vectors = JSON.parse(readFileSync(new URL('../fixtures/immudb-v1.11.1/vectors.json', import.meta.url), 'utf8')) as {
   kvMetadata: KvMetadataCase[];
   txMetadata: TxMetadataCase[];
@@ -181,12 +204,22 @@ function randomVerifiableTx(rand: () => number) {
       consistencyProof: dualProof.consistencyProof,
       targetBlTxAlh: dualProof.targetBlTxAlh,
       lastInclusionProof: dualProof.lastInclusionProof,
-      linearProof: { sourceTxId: dualProof.linearProof.sourceTxId, TargetTxId: dualProof.linearProof.targetTxId, terms: dualProof.linearProof.terms, ...future(rand) },
+      linearProof: {
+        sourceTxId: dualProof.linearProof.sourceTxId,
+        TargetTxId: dualProof.linearProof.targetTxId,
+        terms: dualProof.linearProof.terms,
+        ...future(rand),
+      },
       // Not read: wire.ts leaves it out of WireDualProof.
       ...(rand() < 0.5 && {
         LinearAdvanceProof: {
           linearProofTerms: hashes(rand),
-          inclusionProofs: Array.from({ length: Math.floor(rand() * 3) }, () => ({ leaf: int32(rand), width: int32(rand), terms: hashes(rand), ...future(rand) })),
+          inclusionProofs: Array.from({ length: Math.floor(rand() * 3) }, () => ({
+            leaf: int32(rand),
+            width: int32(rand),
+            terms: hashes(rand),
+            ...future(rand),
+          })),
           ...future(rand),
         },
       }),
@@ -272,42 +305,49 @@ describe('wire: header and KV metadata as the bytes immudb 1.11.1 hashes (its ve
   const txIt = (_c: TxMetadataCase) => it;
 
   for (const c of vectors.kvMetadata) {
-    kvIt(c)(`KVMetadata deleted=${c.deleted} expiresAt=${c.expiresAt} nonIndexable=${c.nonIndexable} → "${c.bytes}", in a VerifiableTx's and a TxList's TxEntry`, () => {
-      const rand = prng(23);
-      for (const explicit of [false, true]) {
-        const { message } = randomVerifiableTx(rand);
-        const tx = message.tx as Msg;
-        const entry = { key: Buffer.from('k'), hValue: Buffer.alloc(32, 1), vLen: 3, metadata: kvMetadataMsg(c, rand, explicit) };
-        const withEntry = { ...tx, entries: [entry, ...(tx.entries as Msg[])] };
-        expect(decodeVerifiableTx(encode(later, 'VerifiableTx', { ...message, tx: withEntry })).entries[0]!.metadata.toString('hex')).toBe(c.bytes);
-        expect(decodeTxList(encode(later, 'TxList', { txs: [withEntry] }))[0]!.entries[0]!.metadata.toString('hex')).toBe(c.bytes);
-      }
-    });
+    kvIt(c)(
+      `KVMetadata deleted=${c.deleted} expiresAt=${c.expiresAt} nonIndexable=${c.nonIndexable} → "${c.bytes}", in a VerifiableTx's and a TxList's TxEntry`,
+      () => {
+        const rand = prng(23);
+        for (const explicit of [false, true]) {
+          const { message } = randomVerifiableTx(rand);
+          const tx = message.tx as Msg;
+          const entry = { key: Buffer.from('k'), hValue: Buffer.alloc(32, 1), vLen: 3, metadata: kvMetadataMsg(c, rand, explicit) };
+          const withEntry = { ...tx, entries: [entry, ...(tx.entries as Msg[])] };
+          expect(decodeVerifiableTx(encode(later, 'VerifiableTx', { ...message, tx: withEntry })).entries[0]!.metadata.toString('hex')).toBe(c.bytes);
+          expect(decodeTxList(encode(later, 'TxList', { txs: [withEntry] }))[0]!.entries[0]!.metadata.toString('hex')).toBe(c.bytes);
+        }
+      },
+    );
   }
 
   for (const c of vectors.txMetadata) {
-    txIt(c)(`TxMetadata truncatedTxID=${c.truncatedTxId} extra of ${c.extra.length / 2} bytes → its bytes, in every header of a VerifiableTx and in ExecAll's TxHeader`, () => {
-      const rand = prng(24);
-      for (const explicit of [false, true]) {
-        const { message } = randomVerifiableTx(rand);
-        const tx = message.tx as Msg;
-        const dp = message.dualProof as Msg;
-        const md = (h: unknown) => ({ ...(h as Msg), metadata: txMetadataMsg(c, rand, explicit) });
-        const decoded = decodeVerifiableTx(
-          encode(later, 'VerifiableTx', {
-            ...message,
-            tx: { ...tx, header: md(tx.header) },
-            dualProof: { ...dp, sourceTxHeader: md(dp.sourceTxHeader), targetTxHeader: md(dp.targetTxHeader) },
-          }),
-        );
-        for (const h of [decoded.header, decoded.dualProof.sourceTx, decoded.dualProof.targetTx]) expect(h.metadata.toString('hex')).toBe(c.bytes);
-        expect(decodeTxMetadata(encode(later, 'TxHeader', md({ id: 3, version: 1 }))).metadata.toString('hex')).toBe(c.bytes);
-      }
-    });
+    txIt(c)(
+      `TxMetadata truncatedTxID=${c.truncatedTxId} extra of ${c.extra.length / 2} bytes → its bytes, in every header of a VerifiableTx and in ExecAll's TxHeader`,
+      () => {
+        const rand = prng(24);
+        for (const explicit of [false, true]) {
+          const { message } = randomVerifiableTx(rand);
+          const tx = message.tx as Msg;
+          const dp = message.dualProof as Msg;
+          const md = (h: unknown) => ({ ...(h as Msg), metadata: txMetadataMsg(c, rand, explicit) });
+          const decoded = decodeVerifiableTx(
+            encode(later, 'VerifiableTx', {
+              ...message,
+              tx: { ...tx, header: md(tx.header) },
+              dualProof: { ...dp, sourceTxHeader: md(dp.sourceTxHeader), targetTxHeader: md(dp.targetTxHeader) },
+            }),
+          );
+          for (const h of [decoded.header, decoded.dualProof.sourceTx, decoded.dualProof.targetTx]) expect(h.metadata.toString('hex')).toBe(c.bytes);
+          expect(decodeTxMetadata(encode(later, 'TxHeader', md({ id: 3, version: 1 }))).metadata.toString('hex')).toBe(c.bytes);
+        }
+      },
+    );
   }
 
   it('no metadata is empty bytes, and so is a metadata message with nothing set', () => {
-    const entry = (metadata?: Msg) => encode(immudb, 'TxList', { txs: [{ header: { id: 1 }, entries: [{ key: Buffer.from('k'), ...(metadata && { metadata }) }] }] });
+    const entry = (metadata?: Msg) =>
+      encode(immudb, 'TxList', { txs: [{ header: { id: 1 }, entries: [{ key: Buffer.from('k'), ...(metadata && { metadata }) }] }] });
     expect(decodeTxList(entry())[0]!.entries[0]!.metadata).toEqual(EMPTY);
     expect(entry({}).length).toBeGreaterThan(entry().length); // the empty message is on the wire
     expect(decodeTxList(entry({}))[0]!.entries[0]!.metadata).toEqual(EMPTY);
@@ -340,13 +380,39 @@ describe('wire: fields it does not know', () => {
     const txMd = msg(9, [...unknown, ...msg(2, [0xca, 0xfe]), ...unknown, ...varint(1, 12), ...unknown]);
     const kvMd = msg(4, [...unknown, ...varint(3, 1), ...msg(2, [...unknown, ...varint(1, 1893456000), ...unknown]), ...unknown, ...varint(1, 1), ...unknown]);
     const header = (field: number, id: number) =>
-      msg(field, [...unknown, ...varint(8, 1), ...varint(1, id), ...msg(2, h(1)), ...txMd, ...varint(3, 42), ...varint(4, 2), ...unknown, ...msg(5, h(2)), ...varint(6, id - 1), ...msg(7, h(3)), ...unknown]);
+      msg(field, [
+        ...unknown,
+        ...varint(8, 1),
+        ...varint(1, id),
+        ...msg(2, h(1)),
+        ...txMd,
+        ...varint(3, 42),
+        ...varint(4, 2),
+        ...unknown,
+        ...msg(5, h(2)),
+        ...varint(6, id - 1),
+        ...msg(7, h(3)),
+        ...unknown,
+      ]);
     const entry = msg(2, [...unknown, ...msg(5, [0x76]), ...msg(1, [0x6b]), ...kvMd, ...msg(2, h(4)), ...unknown, ...varint(3, 9), ...unknown]);
     const kvEntry = msg(3, [...varint(1, 7), ...msg(2, [0x6b]), ...msg(3, [0x76]), ...varint(7, 1)]);
     const tx = msg(1, [...unknown, ...entry, ...kvEntry, ...header(1, 7), ...unknown]);
     const linear = msg(7, [...unknown, ...msg(3, h(5)), ...varint(2, 7), ...unknown, ...varint(1, 6), ...unknown]);
     const advance = msg(8, [...unknown, ...msg(1, h(10)), ...msg(2, [...varint(1, 1), ...varint(2, 2), ...msg(3, h(11)), ...unknown])]);
-    const dual = msg(2, [...unknown, ...advance, ...header(2, 7), ...header(1, 6), ...unknown, ...msg(3, h(6)), ...msg(4, h(7)), ...msg(5, h(8)), ...unknown, ...linear, ...msg(6, h(9)), ...unknown]);
+    const dual = msg(2, [
+      ...unknown,
+      ...advance,
+      ...header(2, 7),
+      ...header(1, 6),
+      ...unknown,
+      ...msg(3, h(6)),
+      ...msg(4, h(7)),
+      ...msg(5, h(8)),
+      ...unknown,
+      ...linear,
+      ...msg(6, h(9)),
+      ...unknown,
+    ]);
     const sig = msg(3, [...unknown, ...msg(2, [0x30]), ...unknown, ...msg(1, [0x04]), ...unknown]);
     const buf = Buffer.from([...unknown, ...sig, ...unknown, ...dual, ...unknown, ...tx, ...unknown]);
     const hdr = (id: number): WireTxHeader => ({
@@ -376,8 +442,13 @@ describe('wire: fields it does not know', () => {
     };
     expect(decodeVerifiableTx(buf)).toEqual(expected);
     // The bytes built by hand mean what `expected` says: the library reads them so too.
-    const lib = decode(immudb, 'VerifiableTx', buf);
-    expect([lib.tx.header.version, lib.tx.entries[0].vLen, lib.tx.entries[0].metadata.expiration.expiresAt, lib.dualProof.linearProof.TargetTxId]).toEqual([1, 9, 1893456000, 7]);
+    const lib = decode<{
+      tx: { header: { version: number }; entries: { vLen: number; metadata: { expiration: { expiresAt: number } } }[] };
+      dualProof: { linearProof: { TargetTxId: number } };
+    }>(immudb, 'VerifiableTx', buf);
+    expect([lib.tx.header.version, lib.tx.entries[0]!.vLen, lib.tx.entries[0]!.metadata.expiration.expiresAt, lib.dualProof.linearProof.TargetTxId]).toEqual([
+      1, 9, 1893456000, 7,
+    ]);
   });
 
   it('are skipped inside TxList and Entries messages too (Tx, TxHeader, TxEntry, Entry)', () => {
@@ -439,19 +510,24 @@ describe('wire: malformed replies', () => {
   });
 
   it('a VerifiableTx that lacks a part of its proof is refused, whatever else it holds', () => {
-    const without = (strip: (vtx: Record<string, any>) => void) => {
+    /** The parts of a VerifiableTx message the cases remove. */
+    interface Parts {
+      tx?: { header?: Msg };
+      dualProof?: { sourceTxHeader?: Msg; targetTxHeader?: Msg; linearProof?: Msg };
+    }
+    const without = (strip: (vtx: Parts) => void) => {
       const { message } = randomVerifiableTx(prng(19));
-      const copy = structuredClone(message) as Record<string, any>;
+      const copy = structuredClone(message) as Parts;
       strip(copy);
       return encode(immudb, 'VerifiableTx', copy);
     };
     expect(() => decodeVerifiableTx(without(() => {}))).not.toThrow();
     expect(() => decodeVerifiableTx(without((v) => delete v.tx))).toThrow(/without its tx/);
-    expect(() => decodeVerifiableTx(without((v) => delete v.tx.header))).toThrow(/without metadata/);
+    expect(() => decodeVerifiableTx(without((v) => delete v.tx!.header))).toThrow(/without metadata/);
     expect(() => decodeVerifiableTx(without((v) => delete v.dualProof))).toThrow(/without a dual proof/);
-    expect(() => decodeVerifiableTx(without((v) => delete v.dualProof.sourceTxHeader))).toThrow(/source or target header/);
-    expect(() => decodeVerifiableTx(without((v) => delete v.dualProof.targetTxHeader))).toThrow(/source or target header/);
-    expect(() => decodeVerifiableTx(without((v) => delete v.dualProof.linearProof))).toThrow(/without a linear proof/);
+    expect(() => decodeVerifiableTx(without((v) => delete v.dualProof!.sourceTxHeader))).toThrow(/source or target header/);
+    expect(() => decodeVerifiableTx(without((v) => delete v.dualProof!.targetTxHeader))).toThrow(/source or target header/);
+    expect(() => decodeVerifiableTx(without((v) => delete v.dualProof!.linearProof))).toThrow(/without a linear proof/);
     expect(() => decodeVerifiableTx(EMPTY)).toThrow(MalformedReply);
   });
 
@@ -493,7 +569,11 @@ describe('wire: malformed replies', () => {
 
 describe('wire: requests protobufjs reads back', () => {
   it('TxScanRequest', () => {
-    for (const [initialTx, limit] of [[1, 1], [127, 128], [2 ** 40 + 3, 1000]] as const) {
+    for (const [initialTx, limit] of [
+      [1, 1],
+      [127, 128],
+      [2 ** 40 + 3, 1000],
+    ] as const) {
       const buf = encodeTxScanRequest(initialTx, limit);
       expect(decode(immudb, 'TxScanRequest', buf)).toEqual({ initialTx, limit, desc: false });
       expect(reencode(immudb, 'TxScanRequest', buf)).toEqual(buf);
@@ -501,7 +581,11 @@ describe('wire: requests protobufjs reads back', () => {
   });
 
   it('VerifiableTxRequest', () => {
-    for (const [tx, proveSinceTx] of [[1, 1], [300, 7], [2 ** 40 + 3, 2 ** 33]] as const) {
+    for (const [tx, proveSinceTx] of [
+      [1, 1],
+      [300, 7],
+      [2 ** 40 + 3, 2 ** 33],
+    ] as const) {
       const buf = encodeVerifiableTxRequest(tx, proveSinceTx);
       expect(decode(immudb, 'VerifiableTxRequest', buf)).toEqual({ tx, proveSinceTx });
       expect(reencode(immudb, 'VerifiableTxRequest', buf)).toEqual(buf);
@@ -512,13 +596,21 @@ describe('wire: requests protobufjs reads back', () => {
     const rand = prng(21);
     for (let i = 0; i < 200; i++) {
       // Values up to 70 KB: lengths across the varint widths.
-      const events = Array.from({ length: 1 + Math.floor(rand() * 8) }, () => ({ key: bytes(rand, 300), value: bytes(rand, rand() < 0.2 ? 70_000 : 600), idKey: bytes(rand, 60) }));
+      const events = Array.from({ length: 1 + Math.floor(rand() * 8) }, () => ({
+        key: bytes(rand, 300),
+        value: bytes(rand, rand() < 0.2 ? 70_000 : 600),
+        idKey: bytes(rand, 60),
+      }));
       const buf = encodeExecAllRequest(events);
       // equals(), not toEqual(): vitest compares 70 KB buffers byte by byte as objects, slowly.
       expect(reencode(immudb, 'ExecAllRequest', buf).equals(buf)).toBe(true);
-      const req = decode(immudb, 'ExecAllRequest', buf);
+      const req = decode<{
+        noWait: boolean;
+        Operations: { operation: string; kv: { key: Buffer; value: Buffer; metadata: unknown }; ref: { key: Buffer; referencedKey: Buffer } }[];
+        preconditions: { precondition: string; keyMustNotExist: { key: Buffer } }[];
+      }>(immudb, 'ExecAllRequest', buf);
       expect(req.noWait).toBe(false);
-      const ops = req.Operations as Record<string, any>[];
+      const ops = req.Operations;
       expect(ops).toHaveLength(2 * events.length);
       events.forEach((e, j) => {
         const kvOp = ops[2 * j]!;
@@ -533,7 +625,7 @@ describe('wire: requests protobufjs reads back', () => {
         expect(e.key.equals(referencedKey)).toBe(true);
         expect(rest).toEqual({ atTx: 0, boundRef: false, noWait: false, preconditions: [] });
       });
-      const preconditions = req.preconditions as Record<string, any>[];
+      const preconditions = req.preconditions;
       expect(preconditions).toHaveLength(events.length);
       events.forEach((e, j) => {
         expect(preconditions[j]!.precondition).toBe('keyMustNotExist');
@@ -569,7 +661,17 @@ describe('wire: requests protobufjs reads back', () => {
 });
 
 describe('a proven tx header the immudb ledger accepts', () => {
-  const v0: WireTxHeader = { id: 9, prevAlh: Buffer.alloc(32, 1), ts: 1_764_000_000, version: 0, metadata: EMPTY, nEntries: 200, eH: Buffer.alloc(32, 2), blTxId: 8, blRoot: Buffer.alloc(32, 3) };
+  const v0: WireTxHeader = {
+    id: 9,
+    prevAlh: Buffer.alloc(32, 1),
+    ts: 1_764_000_000,
+    version: 0,
+    metadata: EMPTY,
+    nEntries: 200,
+    eH: Buffer.alloc(32, 2),
+    blTxId: 8,
+    blRoot: Buffer.alloc(32, 3),
+  };
   const v1: WireTxHeader = { ...v0, version: 1, metadata: hex('00000000000000000c010002cafe') };
 
   it('is one immudb 1.10/1.11 commits: v0 without metadata, v1 with TxMetadata.Bytes() or none; 32-byte hashes, a time a Date can hold', () => {

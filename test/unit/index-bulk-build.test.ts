@@ -106,8 +106,14 @@ describe('IndexBuild', () => {
     it(`applies the density rule to the final counts: ${failures} FAILUREs of 320 events is ${failures > 20 ? 'dense' : 'sparse'}`, async () => {
       const rand = prng(failures);
       const pools = makePools(rand);
-      const records = Array.from({ length: 320 }, (_, i) => ({ ...randomEvent(rand, pools).record, outcome: i < failures ? ('FAILURE' as const) : ('SUCCESS' as const) }));
-      const txs = [{ txId: '1', records: records.slice(0, 100) }, { txId: '2', records: records.slice(100) }];
+      const records = Array.from({ length: 320 }, (_, i) => ({
+        ...randomEvent(rand, pools).record,
+        outcome: i < failures ? ('FAILURE' as const) : ('SUCCESS' as const),
+      }));
+      const txs = [
+        { txId: '1', records: records.slice(0, 100) },
+        { txId: '2', records: records.slice(100) },
+      ];
       const layout = { denseMinEvents: 0 };
       const applied = await indexOf(layout, (index) => index.apply({ epoch: 'e1', fromTxId: '0', txs }));
       const loaded = await indexOf(layout, (index, owner) => {
@@ -132,7 +138,10 @@ describe('IndexBuild', () => {
     // The counts stay readable after result() (the indexer logs them then).
     expect([build.events, build.txCount]).toEqual([built.applied, txs.length]);
     for (const [key, members] of built.sets) {
-      expect(members.every((m, i) => i === 0 || members[i - 1]! < m), key).toBe(true);
+      expect(
+        members.every((m, i) => i === 0 || members[i - 1]! < m),
+        key,
+      ).toBe(true);
     }
   });
 

@@ -14,7 +14,12 @@ import {
   type Codes,
 } from '../../src/index/codes.ts';
 import { escapeValue, normalizeFilter } from '../../src/events/filter.ts';
-import { comparePositions, decodeIndexCursor as decodeCursor, encodeIndexCursor as encodeCursor, type EventPosition as IndexPosition } from '../../src/events/paging.ts';
+import {
+  comparePositions,
+  decodeIndexCursor as decodeCursor,
+  encodeIndexCursor as encodeCursor,
+  type EventPosition as IndexPosition,
+} from '../../src/events/paging.ts';
 import { MAX_TIMESTAMP_MS as MAX_MS } from '../../src/events/time.ts';
 import { decodeMember, encodeMember, encodePosition, fieldKey, MEMBER_LENGTH, msPrefix } from '../../src/index/members.ts';
 import { plan } from '../../src/index/plan.ts';
@@ -22,8 +27,7 @@ import { atOrAfter, atOrBefore, cursorRange, inRange, type IndexOrder } from '..
 import { isWellFormed } from '../../src/events/json.ts';
 import { NASTY_ALPHABET, prng, randomString, randomUuid } from './_random.ts';
 
-const randomCodes = (rand: () => number): Codes =>
-  Object.fromEntries(CODED_FIELDS.map((f) => [f, Math.floor(rand() * 2 ** CODE_BITS[f])])) as Codes;
+const randomCodes = (rand: () => number): Codes => Object.fromEntries(CODED_FIELDS.map((f) => [f, Math.floor(rand() * 2 ** CODE_BITS[f])])) as Codes;
 const memberOf = (p: IndexPosition, rand: () => number) => encodeMember(p, packCodes(randomCodes(rand)));
 const byteOrder = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -59,7 +63,9 @@ describe('index members', () => {
     const ms = 1_735_689_600_000;
     const ids = Array.from({ length: 40 }, () => randomUuid(rand)).sort();
     // several members per position: every possible code byte at the edges, and random ones
-    const members = ids.flatMap((eventId) => ['\x00\x00\x00', '\xff\xff\xff', packCodes(randomCodes(rand))].map((c) => encodeMember({ ms: ms + (eventId < ids[20]! ? 0 : 1), eventId }, c)));
+    const members = ids.flatMap((eventId) =>
+      ['\x00\x00\x00', '\xff\xff\xff', packCodes(randomCodes(rand))].map((c) => encodeMember({ ms: ms + (eventId < ids[20]! ? 0 : 1), eventId }, c)),
+    );
     const all = { min: null, max: null };
     for (let i = 0; i < 200; i++) {
       const p = decodeMember(members[Math.floor(rand() * members.length)]!);
@@ -92,7 +98,9 @@ describe('member codes', () => {
     const rand = prng(22);
     const edges = (f: (typeof CODED_FIELDS)[number]) => [0, 1, overflowCode(f) - 1, overflowCode(f)];
     const cases: Codes[] = Array.from({ length: 2_000 }, () => randomCodes(rand));
-    for (const ec of edges('eventCategory')) for (const rt of edges('resourceType')) for (const at of edges('actorType')) for (const oc of edges('outcome')) cases.push({ eventCategory: ec, resourceType: rt, actorType: at, outcome: oc });
+    for (const ec of edges('eventCategory'))
+      for (const rt of edges('resourceType'))
+        for (const at of edges('actorType')) for (const oc of edges('outcome')) cases.push({ eventCategory: ec, resourceType: rt, actorType: at, outcome: oc });
     for (const c of cases) {
       const packed = packCodes(c);
       expect(packed).toHaveLength(3);
@@ -153,7 +161,16 @@ describe('index cursors', () => {
     const p = { ms: 1_735_689_600_123, eventId: '0190a5d2-0000-7000-8000-000000000001' };
     const c = encodeCursor(p);
     expect(decodeCursor(c)).toEqual(p);
-    for (const bad of ['', 'x', `${c}=`, `${c}A`, c.slice(0, -1), Buffer.from('t1:001735689600123:0190a5d2-0000-7000-8000-000000000001').toString('base64url'), 42, null]) {
+    for (const bad of [
+      '',
+      'x',
+      `${c}=`,
+      `${c}A`,
+      c.slice(0, -1),
+      Buffer.from('t1:001735689600123:0190a5d2-0000-7000-8000-000000000001').toString('base64url'),
+      42,
+      null,
+    ]) {
       expect(() => decodeCursor(bad, 'after')).toThrow(/after|cursor/);
     }
   });
@@ -162,14 +179,26 @@ describe('index cursors', () => {
 describe('filter normalization', () => {
   it('sorts and dedupes list values, keeps single fields, parses the window', () => {
     const f = normalizeFilter({ outcome: ['FAILURE', 'SUCCESS', 'FAILURE'], correlationId: 'rr-1', since: '2025-01-01T01:00:00+01:00', until: null });
-    expect(f).toEqual({ terms: [{ field: 'correlationId', values: ['rr-1'] }, { field: 'outcome', values: ['FAILURE', 'SUCCESS'] }], since: Date.UTC(2025, 0, 1), until: null });
+    expect(f).toEqual({
+      terms: [
+        { field: 'correlationId', values: ['rr-1'] },
+        { field: 'outcome', values: ['FAILURE', 'SUCCESS'] },
+      ],
+      since: Date.UTC(2025, 0, 1),
+      until: null,
+    });
   });
 });
 
 describe('plan', () => {
   const counts = (o: Record<string, number>) => new Map(Object.entries(o));
   const codes = (o: Record<string, CodeEntry>) => new Map(Object.entries(o));
-  const input = (c: Record<string, number>, e: Record<string, CodeEntry> = {}, total = 10_000) => ({ total, events: total, counts: counts(c), codes: codes(e) });
+  const input = (c: Record<string, number>, e: Record<string, CodeEntry> = {}, total = 10_000) => ({
+    total,
+    events: total,
+    counts: counts(c),
+    codes: codes(e),
+  });
 
   it('drives from the term with the fewest events and probes the others', () => {
     const terms = normalizeFilter({ eventType: ['a', 'b'], actorId: ['x'] }).terms;
@@ -187,7 +216,10 @@ describe('plan', () => {
     expect(p.driver).toEqual([{ key: 'oc:PENDING', count: 40 }]);
     expect(p.filter).toEqual({ codes: [], sets: [['et:a']] });
     // SUCCESS is dense: no set to walk, so eventType drives and SUCCESS is a code check
-    p = plan(normalizeFilter({ eventType: ['a'], outcome: ['SUCCESS', 'PENDING'] }).terms, input({ 'et:a': 300, 'oc:PENDING': 40 }, { 'oc:PENDING': sparse, 'oc:SUCCESS': dense }));
+    p = plan(
+      normalizeFilter({ eventType: ['a'], outcome: ['SUCCESS', 'PENDING'] }).terms,
+      input({ 'et:a': 300, 'oc:PENDING': 40 }, { 'oc:PENDING': sparse, 'oc:SUCCESS': dense }),
+    );
     expect(p.driver).toEqual([{ key: 'et:a', count: 300 }]);
     expect(p.filter).toEqual({ codes: [{ field: 'outcome', codes: [2, 1], overflowKeys: [] }], sets: [] });
     expect(p.selectivity).toBeCloseTo((40 + 9_000) / 10_000);
@@ -203,8 +235,14 @@ describe('plan', () => {
     expect(p.driver).toEqual([{ key: 'ai:x', count: 10 }]);
     expect(p.filter.codes).toEqual([{ field: 'eventCategory', codes: [3], overflowKeys: ['ec:late'] }]);
     // all values sparse or overflowed: the term can drive, over all of its sets
-    const q = plan(normalizeFilter({ eventCategory: ['a', 'late'] }).terms, input({ 'ec:a': 7, 'ec:late': 20 }, { 'ec:a': { code: 1, dense: false, count: 7 } }));
-    expect(q.driver).toEqual([{ key: 'ec:a', count: 7 }, { key: 'ec:late', count: 20 }]);
+    const q = plan(
+      normalizeFilter({ eventCategory: ['a', 'late'] }).terms,
+      input({ 'ec:a': 7, 'ec:late': 20 }, { 'ec:a': { code: 1, dense: false, count: 7 } }),
+    );
+    expect(q.driver).toEqual([
+      { key: 'ec:a', count: 7 },
+      { key: 'ec:late', count: 20 },
+    ]);
   });
 
   it('knows an empty result from the counts alone', () => {

@@ -152,8 +152,12 @@ describe('properties over seeded random strings (separators, %, NUL, emoji, astr
       const eventId = rand() < 0.5 ? randomUuid(rand) : randomUuid(rand).toUpperCase();
       return { ms, eventId, timestamp: new Date(ms).toISOString() };
     });
-    const byTuple = [...events].sort((x, y) => x.ms - y.ms || (x.eventId.toLowerCase() < y.eventId.toLowerCase() ? -1 : x.eventId.toLowerCase() > y.eventId.toLowerCase() ? 1 : 0));
-    const byKey = [...events].sort((x, y) => Buffer.compare(timelineKey(correlation, x.timestamp, x.eventId), timelineKey(correlation, y.timestamp, y.eventId)));
+    const byTuple = [...events].sort(
+      (x, y) => x.ms - y.ms || (x.eventId.toLowerCase() < y.eventId.toLowerCase() ? -1 : x.eventId.toLowerCase() > y.eventId.toLowerCase() ? 1 : 0),
+    );
+    const byKey = [...events].sort((x, y) =>
+      Buffer.compare(timelineKey(correlation, x.timestamp, x.eventId), timelineKey(correlation, y.timestamp, y.eventId)),
+    );
     expect(byKey.map((e) => `${e.ms}/${e.eventId.toLowerCase()}`)).toEqual(byTuple.map((e) => `${e.ms}/${e.eventId.toLowerCase()}`));
   });
 

@@ -97,7 +97,12 @@ describe('SubscriberIndex (live fan-out)', () => {
         for (const r of records.slice(0, 20)) {
           const groups = met(index, r);
           // Only live groups are met (none left over, none empty), and each matching one.
-          expect(keysOf(groups)).toEqual([...liveKeys].filter(([, f]) => matches(r, f)).map(([k]) => k).sort());
+          expect(keysOf(groups)).toEqual(
+            [...liveKeys]
+              .filter(([, f]) => matches(r, f))
+              .map(([k]) => k)
+              .sort(),
+          );
           expect(groups.every((g) => g.members.size > 0)).toBe(true);
           const got = new Set<number>();
           for (const g of groups) for (const m of g.members) got.add(m);

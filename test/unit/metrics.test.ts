@@ -49,7 +49,13 @@ describe('AppMetrics exposition', () => {
 
   it('scrape-time values: shown when known, left out when unknown or when the read fails; body cache only with one', async () => {
     const m = new AppMetrics();
-    m.attach({ indexLag: async () => ({ txs: 4, seconds: 0.25 }), openSubscriptions: () => 3, openWebSockets: () => { throw new Error('down'); } });
+    m.attach({
+      indexLag: async () => ({ txs: 4, seconds: 0.25 }),
+      openSubscriptions: () => 3,
+      openWebSockets: () => {
+        throw new Error('down');
+      },
+    });
     let text = await m.render();
     expect(text).toContain('# TYPE auditgraph_index_lag_txs gauge\nauditgraph_index_lag_txs 4\n');
     expect(text).toContain('auditgraph_index_lag_seconds 0.25\n');

@@ -74,7 +74,9 @@ describe('runVerify', () => {
   it('a v2 bundle of immudb 1.11.1 answers (v0 → v1 header, metadata, signed by immudb): exit 0', async () => {
     const r = await runVerify(['immudb.json', '--trusted', `13:${vectors111.store.txs[12]!.alh}`], io(files));
     expect(r.exitCode).toBe(0);
-    expect(r.stdout[0]).toMatch(/^valid: entry "evt\/022\/exp" in tx 22 \(immudb defaultdb\), linked to trusted tx 13, state tx 22, signed by key [0-9a-f]{16}$/);
+    expect(r.stdout[0]).toMatch(
+      /^valid: entry "evt\/022\/exp" in tx 22 \(immudb defaultdb\), linked to trusted tx 13, state tx 22, signed by key [0-9a-f]{16}$/,
+    );
   });
 
   it('a linear-fake bundle (GHSA-672p-m5jq-mrh8): exit 1 naming dualProof.linking', async () => {

@@ -66,12 +66,9 @@ describe('buildDualProof against immudb store.DualProof', () => {
     expect(vectors.store.dualProofs.length).toBeGreaterThan(100);
   });
 
-  it.each(vectors.store.dualProofs.map((d) => ({ s: d.source, t: d.target, d })))(
-    'source $s → target $t: identical to immudb',
-    ({ s, t, d }) => {
-      expect(buildDualProof(goHeaders[s - 1]!, goHeaders[t - 1]!, goStore)).toEqual(asV2(d.proof));
-    },
-  );
+  it.each(vectors.store.dualProofs.map((d) => ({ s: d.source, t: d.target, d })))('source $s → target $t: identical to immudb', ({ s, t, d }) => {
+    expect(buildDualProof(goHeaders[s - 1]!, goHeaders[t - 1]!, goStore)).toEqual(asV2(d.proof));
+  });
 
   it('refuses impossible requests', () => {
     expect(() => buildDualProof(goHeaders[5]!, goHeaders[4]!, goStore)).toThrow();
@@ -86,7 +83,10 @@ describe('buildDualProof against immudb 1.11.1 store.DualProof (v0 and v1 header
     const headers = st.txs.map((t) => txHeaderFromJson(t.header));
     return { aht: AHTree.fromLeaves(headers.map(txAlh)), header: (id) => headers[Number(id) - 1]! };
   };
-  for (const [name, st] of [['store', vectors111.store], ['laggedStore', vectors111.laggedStore]] as const) {
+  for (const [name, st] of [
+    ['store', vectors111.store],
+    ['laggedStore', vectors111.laggedStore],
+  ] as const) {
     it(`${name}: every one of its ${st.dualProofs.length} dual proofs, LinearAdvanceProof aside`, () => {
       const store = rebuilt(st);
       for (const d of st.dualProofs) {
@@ -113,7 +113,8 @@ describe('bundles made of immudb 1.1 answers', () => {
       const back = verifyProofBundle(goBundle(s, t, 'source', false));
       if (!(linked(s) && linked(t))) {
         const unlinked = linked(s) ? t : s;
-        for (const r of [fwd, back]) expect(r).toMatchObject({ ok: false, check: 'dualProof.linking', message: expect.stringContaining(`tx ${unlinked} links tx`) });
+        for (const r of [fwd, back])
+          expect(r).toMatchObject({ ok: false, check: 'dualProof.linking', message: expect.stringContaining(`tx ${unlinked} links tx`) });
         // The one objection: immudb's own arithmetic holds.
         expect(verdictWithoutLinking(goBundle(s, t, 'target', true))).toBeNull();
         expect(verdictWithoutLinking(goBundle(s, t, 'source', false))).toBeNull();
@@ -180,7 +181,9 @@ describe('our chains, checked by immudb-node (independent implementation)', () =
     for (let id = 1; id <= chain.size; id++) {
       const b = chain.bundle({ txId: id, leaf: (id * 5) % chain.header(BigInt(id)).nEntries });
       const digest = entryDigest(b64(b.entry.key), b64(b.entry.value));
-      expect(immuNode.verification.verifyInclusion(immuInclusionProof(b.inclusion.leaf, b.inclusion.width, b.inclusion.terms), digest, hex(b.tx.eH))).toBe(true);
+      expect(immuNode.verification.verifyInclusion(immuInclusionProof(b.inclusion.leaf, b.inclusion.width, b.inclusion.terms), digest, hex(b.tx.eH))).toBe(
+        true,
+      );
     }
   });
 

@@ -13,15 +13,7 @@ import { checkTxMetadata, GENESIS_PREV_ALH, txAlh, type TxHeader, txHeaderFromJs
 import type { ProofBundle } from '../../src/proof/types.ts';
 import { verifyProofBundle } from '../../src/proof/verify.ts';
 import { createSha256 } from '../../src/ledger/sha256.mjs';
-import {
-  immuDualProof,
-  immuInclusionProof,
-  immuNode,
-  vectorBundle,
-  vectors111,
-  type DualProof111,
-  type Store111,
-} from '../support/immudb-vectors.ts';
+import { immuDualProof, immuInclusionProof, immuNode, vectorBundle, vectors111, type DualProof111, type Store111 } from '../support/immudb-vectors.ts';
 import {
   clone,
   ForgedChain,
@@ -46,8 +38,7 @@ const stores = [
 const isLinked = (st: Store111, id: number) => BigInt(st.txs[id - 1]!.header.blTxId) === BigInt(id - 1);
 const versionOf = (st: Store111, id: number) => st.txs[id - 1]!.header.version;
 /** Leaves of tx `id` a bundle can hold (a delete has no value). */
-const valuedLeaves = (st: Store111, id: number) =>
-  st.txs[id - 1]!.entries.flatMap((e, i) => (e.value === null ? [] : [i]));
+const valuedLeaves = (st: Store111, id: number) => st.txs[id - 1]!.entries.flatMap((e, i) => (e.value === null ? [] : [i]));
 
 describe('immudb 1.11.1 tx headers: txInnerHash and txAlh, v0 and v1', () => {
   it('the vectors are what this file relies on', () => {
@@ -175,7 +166,9 @@ describe('immudb 1.11.1 metadata encodings: checkTxMetadata / checkKvMetadata', 
 
   it('KV metadata cut short, in the wrong order, with an unknown code or a repeated attribute is refused', () => {
     const bad: [string, string][] = [
-      ...vectors111.kvMetadata.filter((m) => m.bytes.endsWith('02') === false && m.expiresAt !== null).map((m): [string, string] => [`${m.bytes} cut short`, m.bytes.slice(0, -2)]),
+      ...vectors111.kvMetadata
+        .filter((m) => m.bytes.endsWith('02') === false && m.expiresAt !== null)
+        .map((m): [string, string] => [`${m.bytes} cut short`, m.bytes.slice(0, -2)]),
       ['expiry without its time', '01'],
       ['non-indexable before deleted', '0200'],
       ['expiry before deleted', `01${u64(1n)}00`],
@@ -239,12 +232,32 @@ describe('v2 bundles made of immudb 1.11.1 answers', () => {
 describe('flipping any field of a v2 vector bundle fails with the named check', () => {
   const pick = (s: number, t: number) => store.dualProofs.find((d) => d.source === s && d.target === t)!;
   const scenarios: Scenario[] = [
-    { name: 'v0 trusted 13 → v1 tx 22 (tx metadata, entry expiry)', relation: 'below', signed: true, bundle: vectorBundle(store, pick(13, 22), 'target', 0, true) },
-    { name: 'v0 tx 14 → v1 trusted 15 (across the boundary, adjacent)', relation: 'above', signed: false, bundle: vectorBundle(store, pick(14, 15), 'source', 0) },
+    {
+      name: 'v0 trusted 13 → v1 tx 22 (tx metadata, entry expiry)',
+      relation: 'below',
+      signed: true,
+      bundle: vectorBundle(store, pick(13, 22), 'target', 0, true),
+    },
+    {
+      name: 'v0 tx 14 → v1 trusted 15 (across the boundary, adjacent)',
+      relation: 'above',
+      signed: false,
+      bundle: vectorBundle(store, pick(14, 15), 'source', 0),
+    },
     { name: 'v1 tx 18 (non-indexable entry) → v1 trusted 36', relation: 'above', signed: true, bundle: vectorBundle(store, pick(18, 36), 'source', 0, true) },
-    { name: 'v0 trusted 3 → v1 tx 35 (tx metadata, non-indexable entry)', relation: 'below', signed: false, bundle: vectorBundle(store, pick(3, 35), 'target', 0) },
+    {
+      name: 'v0 trusted 3 → v1 tx 35 (tx metadata, non-indexable entry)',
+      relation: 'below',
+      signed: false,
+      bundle: vectorBundle(store, pick(3, 35), 'target', 0),
+    },
     { name: 'v1 tx 30 == trusted 30', relation: 'same', signed: true, bundle: vectorBundle(store, pick(30, 30), 'target', 2, true) },
-    { name: 'lagged store, linked pair: v0 trusted 9 → v1 tx 12', relation: 'below', signed: true, bundle: vectorBundle(laggedStore, laggedStore.dualProofs.find((d) => d.source === 9 && d.target === 12)!, 'target', 0, true) },
+    {
+      name: 'lagged store, linked pair: v0 trusted 9 → v1 tx 12',
+      relation: 'below',
+      signed: true,
+      bundle: vectorBundle(laggedStore, laggedStore.dualProofs.find((d) => d.source === 9 && d.target === 12)!, 'target', 0, true),
+    },
   ];
 
   it('the scenarios flip every header field, version and metadata included, and the entry metadata', () => {
@@ -271,7 +284,7 @@ describe('flipping any field of a v2 vector bundle fails with the named check', 
   }
 });
 
-describe('dualProof.linking: the lagged store, where immudb\'s own verifier accepted every proof', () => {
+describe("dualProof.linking: the lagged store, where immudb's own verifier accepted every proof", () => {
   const outcome = laggedStore.dualProofs.map((d) => {
     const leaf = (d.source + d.target) % laggedStore.txs[d.target - 1]!.entries.length;
     const bundles = [vectorBundle(laggedStore, d, 'target', leaf, true), vectorBundle(laggedStore, d, 'source', 0)];
@@ -383,10 +396,14 @@ describe('dualProof.linking: the GHSA-672p-m5jq-mrh8 linear fake', () => {
       });
 
       it('step 2 (trusted forged 10 → tx 12 in the forged tree) is refused: dualProof.linking', () => {
-        expect(verifyProofBundle(step2)).toMatchObject({ ok: false, check: 'dualProof.linking', message: expect.stringMatching(/^source tx 10 links tx 6, not its predecessor/) });
+        expect(verifyProofBundle(step2)).toMatchObject({
+          ok: false,
+          check: 'dualProof.linking',
+          message: expect.stringMatching(/^source tx 10 links tx 6, not its predecessor/),
+        });
       });
 
-      it('without the linking rule all three steps pass: every other step of immudb\'s verification holds', () => {
+      it("without the linking rule all three steps pass: every other step of immudb's verification holds", () => {
         for (const b of [step1, step2, step3]) expect(verdictWithoutLinking(b)).toBeNull();
         if (version === 0) {
           // immudb-node 1.1.1, a client without the 1.4.1 fix, accepts every dual proof and the fake entry.
@@ -397,7 +414,13 @@ describe('dualProof.linking: the GHSA-672p-m5jq-mrh8 linear fake', () => {
             expect(immuNode.verification.verifyDualProof(immuDualProof(b.dualProof), s, t, sourceAlh, hex(b.state.txHash))).toBe(true);
           }
           const digest = entryDigest(b64(step3.entry.key), b64(step3.entry.value));
-          expect(immuNode.verification.verifyInclusion(immuInclusionProof(step3.inclusion.leaf, step3.inclusion.width, step3.inclusion.terms), digest, hex(step3.tx.eH))).toBe(true);
+          expect(
+            immuNode.verification.verifyInclusion(
+              immuInclusionProof(step3.inclusion.leaf, step3.inclusion.width, step3.inclusion.terms),
+              digest,
+              hex(step3.tx.eH),
+            ),
+          ).toBe(true);
         }
       });
 
@@ -414,7 +437,12 @@ describe('dualProof.linking: the GHSA-672p-m5jq-mrh8 linear fake', () => {
       });
 
       // Leaf values of a bundle by path, and the paths where two bundles differ.
-      const at = (b: unknown) => new Map(leaves(b).filter((l) => !Array.isArray(l.value)).map((l) => [l.path.join('.'), l.value]));
+      const at = (b: unknown) =>
+        new Map(
+          leaves(b)
+            .filter((l) => !Array.isArray(l.value))
+            .map((l) => [l.path.join('.'), l.value]),
+        );
       const diff = (a: unknown, b: unknown) => {
         const [x, y] = [at(a), at(b)];
         return [...new Set([...x.keys(), ...y.keys()])].filter((k) => x.get(k) !== y.get(k)).sort();
@@ -426,10 +454,14 @@ describe('dualProof.linking: the GHSA-672p-m5jq-mrh8 linear fake', () => {
         const d = diff(real, step1);
         // The same entry, inclusion, trusted side and tx contents...
         for (const same of ['entry.', 'inclusion.', 'trustedState.', 'dualProof.sourceTx.', 'tx.id', 'tx.ts', 'tx.nEntries', 'tx.eH', 'format']) {
-          expect(d.filter((p) => p.startsWith(same)), same).toEqual([]);
+          expect(
+            d.filter((p) => p.startsWith(same)),
+            same,
+          ).toEqual([]);
         }
         // ...and differences only in tx 10's link (blTxId, blRoot, prevAlh) and the proof from that link.
-        const linkPart = /^(tx|dualProof\.targetTx)\.(prevAlh|blTxId|blRoot)$|^dualProof\.(inclusionProof|consistencyProof|lastInclusionProof|targetBlTxAlh|linearProof)|^state\.txHash$/;
+        const linkPart =
+          /^(tx|dualProof\.targetTx)\.(prevAlh|blTxId|blRoot)$|^dualProof\.(inclusionProof|consistencyProof|lastInclusionProof|targetBlTxAlh|linearProof)|^state\.txHash$/;
         expect(d.filter((p) => !linkPart.test(p))).toEqual([]);
         expect(d).toContain('tx.blTxId');
       });
@@ -458,7 +490,20 @@ describe('dualProof.linking: the GHSA-672p-m5jq-mrh8 linear fake', () => {
         const mixed: DualProofStore = { aht: genuine.aht, header: (id) => (id === 10n ? relinked : forged.header(id)) };
         const entry = genuine.entries(10n)[0]!;
         const make = (trustedTx: TxHeader, tx: TxHeader, key: Buffer, value: Buffer, terms: Buffer[], s: DualProofStore, metadata?: Buffer) =>
-          as(buildProofBundle({ ledger: 'embedded', database: 'defaultdb', key, value, ...(metadata ? { metadata } : {}), tx, leaf: 0, inclusionTerms: terms, trustedTx, store: s }));
+          as(
+            buildProofBundle({
+              ledger: 'embedded',
+              database: 'defaultdb',
+              key,
+              value,
+              ...(metadata ? { metadata } : {}),
+              tx,
+              leaf: 0,
+              inclusionTerms: terms,
+              trustedTx,
+              store: s,
+            }),
+          );
         const b = make(genuine.header(5n), relinked, entry.key, entry.value, genuine.tree(10n).inclusionProof(0), mixed);
         expect(verifyProofBundle(b)).toMatchObject({ ok: false, check: 'dualProof.lastInclusion' });
         // With the genuine Alh(9) as the last leaf instead, the linear step from it does not reach the forged tx 10.
@@ -496,14 +541,22 @@ describe('format rules of v1 and v2 bundles', () => {
 
   it('a v1 bundle with a version (or metadata) field anywhere is a format failure', () => {
     expect(edit(v1, (x) => (x.tx!.version = 0))).toMatchObject({ ok: false, check: 'format', message: 'tx: unknown field "version"' });
-    expect(edit(v1, (x) => ((x.dualProof!.sourceTx as Loose[string]).version = 0))).toMatchObject({ ok: false, check: 'format', message: 'dualProof.sourceTx: unknown field "version"' });
+    expect(edit(v1, (x) => ((x.dualProof!.sourceTx as Loose[string]).version = 0))).toMatchObject({
+      ok: false,
+      check: 'format',
+      message: 'dualProof.sourceTx: unknown field "version"',
+    });
     expect(edit(v1, (x) => (x.tx!.metadata = ''))).toMatchObject({ ok: false, check: 'format', message: 'tx: unknown field "metadata"' });
     expect(edit(v1, (x) => (x.entry!.metadata = ''))).toMatchObject({ ok: false, check: 'format', message: 'entry: unknown field "metadata"' });
   });
 
   it('a v2 bundle without a version (or metadata) field anywhere is a format failure', () => {
     expect(edit(v2, (x) => delete x.tx!.version)).toMatchObject({ ok: false, check: 'format', message: 'tx: missing field "version"' });
-    expect(edit(v2, (x) => delete (x.dualProof!.targetTx as Loose[string]).version)).toMatchObject({ ok: false, check: 'format', message: 'dualProof.targetTx: missing field "version"' });
+    expect(edit(v2, (x) => delete (x.dualProof!.targetTx as Loose[string]).version)).toMatchObject({
+      ok: false,
+      check: 'format',
+      message: 'dualProof.targetTx: missing field "version"',
+    });
     expect(edit(v2, (x) => delete x.tx!.metadata)).toMatchObject({ ok: false, check: 'format', message: 'tx: missing field "metadata"' });
     expect(edit(v2, (x) => delete x.entry!.metadata)).toMatchObject({ ok: false, check: 'format', message: 'entry: missing field "metadata"' });
     // A v2 bundle relabelled v1 (or the reverse) is one of the above.
@@ -516,14 +569,30 @@ describe('format rules of v1 and v2 bundles', () => {
     for (const version of [2, -1, 0.5, '1', null]) {
       expect(edit(v2, (x) => (x.tx!.version = version))).toMatchObject({ ok: false, check: 'format', message: 'tx.version: expected 0 or 1' });
     }
-    expect(edit(v2v1tx, (x) => (x.tx!.metadata = `${x.tx!.metadata}02`))).toMatchObject({ ok: false, check: 'format', message: 'tx.metadata: not a canonical TxMetadata encoding' });
-    expect(edit(v2v1tx, (x) => (x.tx!.metadata = (x.tx!.metadata as string).toUpperCase()))).toMatchObject({ ok: false, check: 'format', message: 'tx.metadata: expected lowercase hex' });
-    expect(edit(v2v1tx, (x) => (x.tx!.metadata = (x.tx!.metadata as string).slice(1)))).toMatchObject({ ok: false, check: 'format', message: 'tx.metadata: expected lowercase hex' });
+    expect(edit(v2v1tx, (x) => (x.tx!.metadata = `${x.tx!.metadata}02`))).toMatchObject({
+      ok: false,
+      check: 'format',
+      message: 'tx.metadata: not a canonical TxMetadata encoding',
+    });
+    expect(edit(v2v1tx, (x) => (x.tx!.metadata = (x.tx!.metadata as string).toUpperCase()))).toMatchObject({
+      ok: false,
+      check: 'format',
+      message: 'tx.metadata: expected lowercase hex',
+    });
+    expect(edit(v2v1tx, (x) => (x.tx!.metadata = (x.tx!.metadata as string).slice(1)))).toMatchObject({
+      ok: false,
+      check: 'format',
+      message: 'tx.metadata: expected lowercase hex',
+    });
   });
 
   it('entry metadata on a v0 tx, or not canonical KV metadata: entry', () => {
     expect(edit(v2, (x) => (x.entry!.metadata = '02'))).toMatchObject({ ok: false, check: 'entry', message: 'an entry of a v0 tx has no metadata' });
-    expect(edit(v2v1tx, (x) => (x.entry!.metadata = '0200'))).toMatchObject({ ok: false, check: 'entry', message: 'metadata: not a canonical KVMetadata encoding' });
+    expect(edit(v2v1tx, (x) => (x.entry!.metadata = '0200'))).toMatchObject({
+      ok: false,
+      check: 'entry',
+      message: 'metadata: not a canonical KVMetadata encoding',
+    });
     expect(edit(v2v1tx, (x) => (x.entry!.metadata = 'zz'))).toMatchObject({ ok: false, check: 'format', message: 'entry.metadata: expected lowercase hex' });
   });
 

@@ -44,7 +44,16 @@ for (let i = 0; i < 24; i++) {
       ...((id + e) % 3 === 1 ? { metadata: Buffer.of(2) } : {}),
     })),
     0,
-    id % 4 === 0 ? { metadata: Buffer.from(`00${BigInt(id - 2).toString(16).padStart(16, '0')}010003${Buffer.from('tag').toString('hex')}`, 'hex') } : {},
+    id % 4 === 0
+      ? {
+          metadata: Buffer.from(
+            `00${BigInt(id - 2)
+              .toString(16)
+              .padStart(16, '0')}010003${Buffer.from('tag').toString('hex')}`,
+            'hex',
+          ),
+        }
+      : {},
   );
 }
 const key = newSigningKey();
@@ -196,7 +205,12 @@ function go111Scenario(relation: 'below' | 'above'): Scenario {
   const st = vectors111.store;
   const d = st.dualProofs.find((x) => x.source === 11 && x.target === 22)!;
   const bundle = relation === 'below' ? vectorBundle(st, d, 'target', 0, true) : vectorBundle(st, d, 'source', 1, true);
-  return { name: `immudb 1.11.1-made bundle, ${relation === 'below' ? 'trusted 11 → tx 22' : 'tx 11 → trusted 22'} (signed by immudb)`, relation, signed: true, bundle };
+  return {
+    name: `immudb 1.11.1-made bundle, ${relation === 'below' ? 'trusted 11 → tx 22' : 'tx 11 → trusted 22'} (signed by immudb)`,
+    relation,
+    signed: true,
+    bundle,
+  };
 }
 
 describe('targeted tampering', () => {
@@ -266,7 +280,17 @@ describe('targeted tampering', () => {
     real.grow(8);
     const alt: TxHeader = { ...real.header(8n), ts: real.header(8n).ts + 1n };
     const tree = HTree.build([entryDigest(Buffer.from('k'), Buffer.from('v'))]);
-    const forged: TxHeader = { id: 9n, prevAlh: txAlh(alt), ts: 1n, version: 0, metadata: EMPTY, nEntries: 1, eH: tree.root, blTxId: 8n, blRoot: real.aht.root(8) };
+    const forged: TxHeader = {
+      id: 9n,
+      prevAlh: txAlh(alt),
+      ts: 1n,
+      version: 0,
+      metadata: EMPTY,
+      nEntries: 1,
+      eH: tree.root,
+      blTxId: 8n,
+      blRoot: real.aht.root(8),
+    };
     const b: ProofBundle = {
       format: 'auditgraph.proof.v2',
       ledger: 'embedded',
@@ -295,20 +319,42 @@ describe('targeted tampering', () => {
       const tree = HTree.build([entryDigest(Buffer.from('k'), Buffer.from('v'))]);
       const aht = AHTree.fromLeaves([Buffer.from('x'), Buffer.from('y'), lastLeaf ?? Buffer.from('z')]);
       const tx: TxHeader = { id, prevAlh: sha256(Buffer.from('p')), ts: 0n, version: 0, metadata: EMPTY, nEntries: 1, eH: tree.root, blTxId, blRoot };
-      const store = { aht, header: (n: bigint) => (n === id ? tx : ({ ...tx, id: n }) as TxHeader) };
-      const b = buildProofBundle({ ledger: 'embedded', database: 'd', key: Buffer.from('k'), value: Buffer.from('v'), tx, leaf: 0, inclusionTerms: [], trustedTx: tx, store });
+      const store = { aht, header: (n: bigint) => (n === id ? tx : ({ ...tx, id: n } as TxHeader)) };
+      const b = buildProofBundle({
+        ledger: 'embedded',
+        database: 'd',
+        key: Buffer.from('k'),
+        value: Buffer.from('v'),
+        tx,
+        leaf: 0,
+        inclusionTerms: [],
+        trustedTx: tx,
+        store,
+      });
       // Make the last-leaf proof pass too, so the linking rule is the only objection left.
       if (lastLeaf) b.dualProof.targetBlTxAlh = toHex(lastLeaf);
       return b;
     };
-    expect(verifyProofBundle(single(1n, 0n, sha256(Buffer.from('r'))))).toMatchObject({ ok: false, check: 'dualProof.linking', message: 'source tx 1: blRoot must be zero' });
+    expect(verifyProofBundle(single(1n, 0n, sha256(Buffer.from('r'))))).toMatchObject({
+      ok: false,
+      check: 'dualProof.linking',
+      message: 'source tx 1: blRoot must be zero',
+    });
     expect(verifyProofBundle(single(1n, 0n, Buffer.alloc(32))).ok).toBe(true);
     const z = Buffer.from('z'.padEnd(32, 'z'));
     const root3 = AHTree.fromLeaves([Buffer.from('x'), Buffer.from('y'), z]).root(3);
     const selfLinked = single(3n, 3n, root3, z);
     expect(verdictWithoutLinking(selfLinked)).toBeNull();
-    expect(verifyProofBundle(selfLinked)).toMatchObject({ ok: false, check: 'dualProof.linking', message: expect.stringMatching(/^source tx 3 links tx 3, not its predecessor/) });
-    expect(verifyProofBundle(single(3n, 0n, Buffer.alloc(32)))).toMatchObject({ ok: false, check: 'dualProof.linking', message: expect.stringMatching(/^source tx 3 links tx 0/) });
+    expect(verifyProofBundle(selfLinked)).toMatchObject({
+      ok: false,
+      check: 'dualProof.linking',
+      message: expect.stringMatching(/^source tx 3 links tx 3, not its predecessor/),
+    });
+    expect(verifyProofBundle(single(3n, 0n, Buffer.alloc(32)))).toMatchObject({
+      ok: false,
+      check: 'dualProof.linking',
+      message: expect.stringMatching(/^source tx 3 links tx 0/),
+    });
     const root1 = AHTree.fromLeaves([Buffer.from('x')]).root(1);
     const skipping = single(3n, 1n, root1, Buffer.from('x'.padEnd(32, 'x')));
     expect(verifyProofBundle(skipping)).toMatchObject({ ok: false, check: 'dualProof.linking', message: expect.stringMatching(/^source tx 3 links tx 1/) });
@@ -334,7 +380,10 @@ describe('signature', () => {
       ['trailing byte', { publicKey: pub.toString('base64'), signature: Buffer.concat([sig, Buffer.of(0)]).toString('base64') }],
       ['truncated', { publicKey: pub.toString('base64'), signature: sig.subarray(0, -1).toString('base64') }],
       ['empty signature', { publicKey: pub.toString('base64'), signature: '' }],
-      ['compressed key', { publicKey: Buffer.concat([Buffer.of(2 + (pub[64]! & 1)), pub.subarray(1, 33)]).toString('base64'), signature: sig.toString('base64') }],
+      [
+        'compressed key',
+        { publicKey: Buffer.concat([Buffer.of(2 + (pub[64]! & 1)), pub.subarray(1, 33)]).toString('base64'), signature: sig.toString('base64') },
+      ],
       ['off-curve key', { publicKey: Buffer.concat([pub.subarray(0, 64), Buffer.of(pub[64]! ^ 1)]).toString('base64'), signature: sig.toString('base64') }],
     ];
     for (const [name, signature] of variants) {
@@ -379,7 +428,10 @@ describe('trusted state argument', () => {
   it('different id or hash, or malformed: trustedState', () => {
     expect(verifyProofBundle(b, { txId: '18', txHash: b.trustedState.txHash })).toMatchObject({ ok: false, check: 'trustedState' });
     expect(verifyProofBundle(b, { txId: b.trustedState.txId, txHash: toHex(txAlh(h(18))) })).toMatchObject({ ok: false, check: 'trustedState' });
-    expect(verifyProofBundle(b, { txId: b.trustedState.txId, txHash: b.trustedState.txHash.toUpperCase() })).toMatchObject({ ok: false, check: 'trustedState' });
+    expect(verifyProofBundle(b, { txId: b.trustedState.txId, txHash: b.trustedState.txHash.toUpperCase() })).toMatchObject({
+      ok: false,
+      check: 'trustedState',
+    });
     expect(verifyProofBundle(b, { txId: `0${b.trustedState.txId}`, txHash: b.trustedState.txHash })).toMatchObject({ ok: false, check: 'trustedState' });
     expect(verifyProofBundle(b, null as never)).toMatchObject({ ok: false, check: 'trustedState' });
   });

@@ -14,7 +14,18 @@ const fails = (env: Record<string, string>) => {
 
 describe('loadConfig', () => {
   it('has the contract defaults', () => {
-    expect(loadConfig({})).toEqual({ port: 4000, host: '127.0.0.1', immudb: null, dataDir: './data', redisUrl: null, logLevel: 'info', graphiql: true, introspection: true, bodyCacheBytes: 64 * 2 ** 20, indexBulkMaxEvents: 1_000_000 });
+    expect(loadConfig({})).toEqual({
+      port: 4000,
+      host: '127.0.0.1',
+      immudb: null,
+      dataDir: './data',
+      redisUrl: null,
+      logLevel: 'info',
+      graphiql: true,
+      introspection: true,
+      bodyCacheBytes: 64 * 2 ** 20,
+      indexBulkMaxEvents: 1_000_000,
+    });
   });
 
   it('reads every variable; empty counts as unset', () => {
@@ -68,7 +79,14 @@ describe('loadConfig', () => {
   });
 
   it('reads GRAPHIQL and INTROSPECTION as true/false/1/0, any case; empty is the default (on)', () => {
-    for (const [raw, value] of [['true', true], ['TRUE', true], [' 1 ', true], ['false', false], ['False', false], ['0', false]] as const) {
+    for (const [raw, value] of [
+      ['true', true],
+      ['TRUE', true],
+      [' 1 ', true],
+      ['false', false],
+      ['False', false],
+      ['0', false],
+    ] as const) {
       expect(loadConfig({ GRAPHIQL: raw, INTROSPECTION: raw })).toMatchObject({ graphiql: value, introspection: value });
     }
     expect(loadConfig({ GRAPHIQL: '', INTROSPECTION: ' ' })).toMatchObject({ graphiql: true, introspection: true });

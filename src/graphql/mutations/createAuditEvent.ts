@@ -15,7 +15,11 @@ export function primeWritten(ctx: GraphQLContext, results: AppendResult[]): void
 const CreateAuditEventPayload = builder.objectRef<AppendResult>('CreateAuditEventPayload').implement({
   fields: (t) => ({
     event: t.field({ type: AuditEventRef, resolve: (r) => r.event }),
-    proof: t.field({ type: ProofBundleRef, description: 'Proof of the committed entry, from the gateway’s trusted state.', resolve: (r) => checkedProof(r.proof) }),
+    proof: t.field({
+      type: ProofBundleRef,
+      description: 'Proof of the committed entry, from the gateway’s trusted state.',
+      resolve: (r) => checkedProof(r.proof),
+    }),
     created: t.exposeBoolean('created', {
       description: 'false: an event with this eventId and the same content was already stored (an idempotent retry); nothing new was written.',
     }),

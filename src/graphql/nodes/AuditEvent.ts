@@ -82,7 +82,10 @@ builder.node(AuditEventRef, {
     eventAction: t.string({ nullable: true, resolve: (e) => e.record.eventAction }),
     outcome: t.field({ type: EventOutcomeEnum, resolve: (e) => e.record.outcome }),
     timestamp: t.field({ type: 'DateTime', description: 'When it happened.', resolve: (e) => e.record.timestamp }),
-    recordedAt: t.field({ type: 'DateTime', description: 'When the ledger committed it.', resolve: async (e, _args, ctx) => {
+    recordedAt: t.field({
+      type: 'DateTime',
+      description: 'When the ledger committed it.',
+      resolve: async (e, _args, ctx) => {
         const at = e.recordedAt ?? (await ctx.loaders.commitTime.load(e.txId));
         if (!at) throw new Error(`no commit time for tx ${e.txId}`);
         return at;
@@ -145,10 +148,10 @@ function checkCorrelationId(value: string, out: FieldViolation[]): void {
   const fail = (message: string): void => {
     out.push({ path: 'correlationId', message });
   };
-  if (value.length === 0) return fail('must not be empty');
-  if (!isWellFormed(value)) return fail('must be well-formed Unicode (contains a lone surrogate)');
-  if ([...value].length > LIMITS.identifierMaxChars) return fail(`must be at most ${LIMITS.identifierMaxChars} characters`);
-  if (Buffer.byteLength(value, 'utf8') > LIMITS.correlationIdMaxBytes) fail(`must be at most ${LIMITS.correlationIdMaxBytes} bytes in UTF-8`);
+  if (value.length === 0) fail('must not be empty');
+  else if (!isWellFormed(value)) fail('must be well-formed Unicode (contains a lone surrogate)');
+  else if ([...value].length > LIMITS.identifierMaxChars) fail(`must be at most ${LIMITS.identifierMaxChars} characters`);
+  else if (Buffer.byteLength(value, 'utf8') > LIMITS.correlationIdMaxBytes) fail(`must be at most ${LIMITS.correlationIdMaxBytes} bytes in UTF-8`);
 }
 
 /**
@@ -206,12 +209,22 @@ builder.queryField('timeline', (t) =>
  * does not back exactly — no such event, another timestamp, or a record outside the filter — is
  * dropped, so a tampered index can hide events but never forge one.
  */
-export async function resolveAuditEvents(ctx: GraphQLContext, args: PageArgs & { filter?: AuditEventFilterInput | null; orderBy?: IndexOrder | null }): Promise<Connection> {
+export async function resolveAuditEvents(
+  ctx: GraphQLContext,
+  args: PageArgs & { filter?: AuditEventFilterInput | null; orderBy?: IndexOrder | null },
+): Promise<Connection> {
   if (!ctx.index) {
     normalizeFilter(args.filter); // bad input is still reported as such
     throw new AuditError(ErrorCode.INDEX_UNAVAILABLE, 'No event index is configured on this gateway');
   }
-  const page = await ctx.index.query({ filter: args.filter, orderBy: args.orderBy, first: args.first, after: args.after, last: args.last, before: args.before });
+  const page = await ctx.index.query({
+    filter: args.filter,
+    orderBy: args.orderBy,
+    first: args.first,
+    after: args.after,
+    last: args.last,
+    before: args.before,
+  });
   const filter = normalizeFilter(args.filter);
   const stored = await ctx.loaders.event.loadMany(page.edges.map((e) => e.eventId));
   const edges: Connection['edges'] = [];

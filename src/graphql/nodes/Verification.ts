@@ -45,7 +45,9 @@ export const ProofBundleRef = builder.objectRef<ProofShape>('ProofBundle').imple
     'A proof that an entry is in the ledger, checkable offline against a ledger state you trust. ' +
     '`json` is the `auditgraph.proof.v2` document (see `npx auditgraph verify`, which also verifies `auditgraph.proof.v1` documents).',
   fields: (t) => ({
-    verified: t.exposeBoolean('verified', { description: 'The gateway checked the proof before returning it (always true: a failing proof is a VERIFICATION_FAILED error).' }),
+    verified: t.exposeBoolean('verified', {
+      description: 'The gateway checked the proof before returning it (always true: a failing proof is a VERIFICATION_FAILED error).',
+    }),
     txId: t.exposeString('txId', { description: 'Ledger transaction holding the entry (decimal, 64-bit).' }),
     json: t.field({ type: 'JSON', resolve: (p) => p.json }),
   }),

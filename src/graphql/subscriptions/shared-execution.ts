@@ -54,12 +54,22 @@ export function sharingKey(args: ExecutionArgs): string | null {
   let text: string | undefined = args.document.loc?.source.body;
   if (text === undefined) {
     let id = documentIds.get(args.document);
-    if (id === undefined) documentIds.set(args.document, (id = nextDocumentId++));
+    if (id === undefined) {
+      id = nextDocumentId++;
+      documentIds.set(args.document, id);
+    }
     text = `#${id}`;
   } else text = `=${text}`;
   try {
     const p = ctx.principal ?? null;
-    return JSON.stringify([text, args.operationName ?? null, args.variableValues ?? null, ctx.authRequired === true, p && p.name, p && [...p.scopes].sort()]);
+    return JSON.stringify([
+      text,
+      args.operationName ?? null,
+      args.variableValues ?? null,
+      ctx.authRequired === true,
+      p ? p.name : null,
+      p ? [...p.scopes].sort() : null,
+    ]);
   } catch {
     return null;
   }
@@ -91,7 +101,10 @@ export function useSharedLiveExecution(): Plugin {
     // Only streams open now can hold this event (a stream opened later joins the feed after it).
     const others = (streams.get(key) ?? 1) - 1;
     if (others > 0) {
-      if (!byKey) results.set(event, (byKey = new Map()));
+      if (!byKey) {
+        byKey = new Map();
+        results.set(event, byKey);
+      }
       byKey.set(key, { result, left: others });
     }
     return result;

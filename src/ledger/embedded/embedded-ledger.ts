@@ -304,7 +304,10 @@ export class EmbeddedLedger implements LedgerBackend, DualProofStore {
       }),
     );
     // The shared link is verified once, each entry's inclusion on its own.
-    assertProofBundlesOfTx(results.map((r) => r.proof), proven.assertWith);
+    assertProofBundlesOfTx(
+      results.map((r) => r.proof),
+      proven.assertWith,
+    );
     await this.trusted.advance(results[0]!.proof.state);
     return results;
   }
@@ -402,7 +405,6 @@ export class EmbeddedLedger implements LedgerBackend, DualProofStore {
     p.then(done, done);
     return p;
   }
-
 }
 
 interface ProvenTx {

@@ -24,7 +24,20 @@
  * namespaces that share the filesystem.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmdirSync,
+  type Stats,
+  statSync,
+  unlinkSync,
+} from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -135,7 +148,10 @@ async function listen(dir: string, name: string): Promise<Listener> {
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(at.path, () => (server.off('error', reject), resolve()));
+      server.listen(at.path, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
   } catch (e) {
     at.close();
@@ -187,7 +203,7 @@ async function probe(dir: string, name: string): Promise<Probe> {
 }
 
 async function probeOnce(dir: string, name: string): Promise<Probe | 'dropped'> {
-  let at;
+  let at: ReturnType<typeof shortPath>;
   try {
     at = shortPath(dir, name);
   } catch (e) {
@@ -206,7 +222,10 @@ async function probeOnce(dir: string, name: string): Promise<Probe | 'dropped'> 
         resolve(p);
       };
       // Accepted by the kernel but not answered: an owner whose event loop is busy.
-      const timer = setTimeout(() => (connected ? settle({ live: true, pid: null, host: null }) : socket.destroy(new Error(`no answer from ${join(dir, name)}`))), ANSWER_TIMEOUT_MS);
+      const timer = setTimeout(
+        () => (connected ? settle({ live: true, pid: null, host: null }) : socket.destroy(new Error(`no answer from ${join(dir, name)}`))),
+        ANSWER_TIMEOUT_MS,
+      );
       socket.setEncoding('utf8');
       socket.on('connect', () => (connected = true));
       socket.on('data', (d: string) => {
@@ -224,8 +243,12 @@ async function probeOnce(dir: string, name: string): Promise<Probe | 'dropped'> 
       socket.on('error', (e: NodeJS.ErrnoException) => {
         if (connected) settle('dropped');
         else if (e.code === 'ECONNREFUSED' || e.code === 'ENOENT') settle({ live: false });
-        else if (e.code === 'EAGAIN') settle({ live: true, pid: null, host: null }); // backlog full: someone listens
-        else (clearTimeout(timer), reject(e));
+        else if (e.code === 'EAGAIN')
+          settle({ live: true, pid: null, host: null }); // backlog full: someone listens
+        else {
+          clearTimeout(timer);
+          reject(e);
+        }
       });
     });
   } finally {
@@ -258,7 +281,7 @@ async function clearDead(path: string): Promise<void> {
  * gateway still running.
  */
 async function clearNonDirectory(path: string, guarded: string | undefined): Promise<void> {
-  let st;
+  let st: Stats;
   try {
     st = lstatSync(path);
   } catch (e) {
@@ -280,7 +303,7 @@ async function clearNonDirectory(path: string, guarded: string | undefined): Pro
 
 /** Whether process `pid` (in our PID namespace) has `file` open. */
 function hasOpen(pid: number, file: string): boolean {
-  let target;
+  let target: Stats;
   try {
     target = statSync(file);
   } catch {

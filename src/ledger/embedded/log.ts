@@ -44,8 +44,7 @@ export const MAX_BODY = 1024 * 1024 * 1024;
 export const HEADER_OFFSET = FRAME_HEAD;
 export const ENTRIES_OFFSET = FRAME_HEAD + TX_HEADER_SIZE;
 
-const crc32: (data: Uint8Array, value?: number) => number =
-  typeof zlib.crc32 === 'function' ? zlib.crc32 : crc32Fallback; // zlib.crc32: Node >= 20.15
+const crc32: (data: Uint8Array, value?: number) => number = typeof zlib.crc32 === 'function' ? zlib.crc32 : crc32Fallback; // zlib.crc32: Node >= 20.15
 
 export interface LogEntry {
   /** As stored: immudb's key prefix included. */
@@ -176,7 +175,6 @@ export function fsyncDir(dir: string): void {
   }
 }
 
-
 export interface ScanResult {
   /** Offset just past the last intact record: where the next one goes. */
   end: number;
@@ -297,9 +295,7 @@ export function fdDatasync(fd: number): Promise<void> {
 export async function readAt(fd: number, buf: Buffer, position: number): Promise<void> {
   let done = 0;
   while (done < buf.length) {
-    const n = await new Promise<number>((resolve, reject) =>
-      read(fd, buf, done, buf.length - done, position + done, (e, r) => (e ? reject(e) : resolve(r))),
-    );
+    const n = await new Promise<number>((resolve, reject) => read(fd, buf, done, buf.length - done, position + done, (e, r) => (e ? reject(e) : resolve(r))));
     if (n === 0) throw verificationFailed(`the log ends before offset ${position + buf.length}`);
     done += n;
   }

@@ -113,7 +113,8 @@ export class LogReplay implements ReplayedChain {
     const blTxId = u32(b, H + 84) * 2 ** 32 + u32(b, H + 88);
     if (blTxId !== id - 1) throw new Error(`tx ${id}: blTxId ${blTxId}, expected ${id - 1}`);
     if (id === 1 && !sameBytes(ZERO_HASH, 0, b, H + 92, HASH_SIZE)) throw new Error('tx 1: blRoot must be zero');
-    if (full && id > 1 && !sameBytes(this.aht.root(id - 1), 0, b, H + 92, HASH_SIZE)) throw new Error(`tx ${id}: blRoot does not match the binary-linking tree`);
+    if (full && id > 1 && !sameBytes(this.aht.root(id - 1), 0, b, H + 92, HASH_SIZE))
+      throw new Error(`tx ${id}: blRoot does not match the binary-linking tree`);
     if (nEntries < 2 || nEntries % 2 !== 0) throw new Error(`tx ${id}: ${nEntries} entries, expected pairs of timeline and id entries`);
 
     // Alh = sha256(id ‖ prevAlh ‖ innerHash), innerHash = sha256(ts ‖ nEntries ‖ eH ‖ blTxId ‖ blRoot):
@@ -176,7 +177,8 @@ export class LogReplay implements ReplayedChain {
         digests.push(kvDigest(b.subarray(rks, rke), b.subarray(rvs, rve)));
       }
       const prefix = this.prefixes.intern(b, ks + 1, ke - TL_SUFFIX + 1);
-      if (this.index.addAscii(b, ke - 36, prefix, tsMs, id, offset + (p - r), ve - p, i, true) < 0) throw new Error(`tx ${id} entry ${i}: malformed eventId in timeline key`);
+      if (this.index.addAscii(b, ke - 36, prefix, tsMs, id, offset + (p - r), ve - p, i, true) < 0)
+        throw new Error(`tx ${id} entry ${i}: malformed eventId in timeline key`);
       p = rve;
     }
     if (p !== end) throw new Error(`tx ${id}: ${end - p} stray bytes after the last entry`);
@@ -203,7 +205,16 @@ export async function replayLog(options: {
   // Large logs: a worker computes Alhs and checksums alongside (alh-worker.ts); the main thread never waits for it.
   const source =
     options.size >= (options.workerMinBytes ?? WORKER_THRESHOLD)
-      ? startAlhWorker({ path: options.file, size: options.size, start: FILE_HEADER_SIZE, magic: RECORD_MAGIC, headerOffset: HEADER_OFFSET, headerSize: TX_HEADER_SIZE, minBody: MIN_BODY, maxBody: MAX_BODY })
+      ? startAlhWorker({
+          path: options.file,
+          size: options.size,
+          start: FILE_HEADER_SIZE,
+          magic: RECORD_MAGIC,
+          headerOffset: HEADER_OFFSET,
+          headerSize: TX_HEADER_SIZE,
+          minBody: MIN_BODY,
+          maxBody: MAX_BODY,
+        })
       : null;
   const chain = new LogReplay(options.verify === 'full', source);
   let scan: ScanResult;

@@ -14,15 +14,20 @@ import { AuditError, ErrorCode, ledgerUnavailable } from '../../errors.ts';
 import { unsupportedImmudbVersion } from './version.ts';
 import { MalformedReply } from './protobuf.ts';
 import { encodeCreateDatabaseRequest } from './wire-encode.ts';
+import type { Empty as EmptyMessage, ImmuCalls, ImmuMethod, PbClass, SchemaPb } from './schema-pb.ts';
 
 const require = createRequire(import.meta.url);
-// The generated code is CommonJS without usable typings (schema_pb.d.ts is empty).
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const pb: any = require('immudb-node/dist/src/proto/schema_pb.js');
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const services: any = require('immudb-node/dist/src/proto/schema_grpc_pb.js');
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const { Empty }: any = require('google-protobuf/google/protobuf/empty_pb.js');
+// The generated code is CommonJS without usable typings (schema_pb.d.ts is empty): schema-pb.ts types what is used.
+export const pb = require('immudb-node/dist/src/proto/schema_pb.js') as SchemaPb;
+const services = require('immudb-node/dist/src/proto/schema_grpc_pb.js') as { ImmuServiceClient: ImmuServiceClientClass };
+const { Empty } = require('google-protobuf/google/protobuf/empty_pb.js') as { Empty: PbClass<EmptyMessage> };
+
+/** The generated client: grpc-js's Client with a method per ImmuService call, looked up by name. */
+export type ImmuServiceClientClass = new (
+  address: string,
+  credentials: grpc.ChannelCredentials,
+  options?: grpc.ClientOptions,
+) => grpc.Client & Record<string, unknown>;
 
 export interface ImmudbConnectionOptions {
   /** host:port */
@@ -42,9 +47,6 @@ export interface ImmudbConnectionOptions {
    */
   createDatabaseWriteTxHeaderVersion?: 0 | 1;
 }
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type Message = any;
 
 const UNAVAILABLE = new Set([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED, grpc.status.CANCELLED]);
 
@@ -87,9 +89,7 @@ export class ImmudbSetupRefused extends AuditError {
  */
 export const isAuthFailure = (e: unknown) =>
   e instanceof ImmudbError &&
-  (e.grpcCode === grpc.status.UNAUTHENTICATED ||
-    e.grpcCode === grpc.status.PERMISSION_DENIED ||
-    /token|not logged in|please login/i.test(e.message));
+  (e.grpcCode === grpc.status.UNAUTHENTICATED || e.grpcCode === grpc.status.PERMISSION_DENIED || /token|not logged in|please login/i.test(e.message));
 
 /** Limits immudb 1.10/1.11 accept; checked here so a wrong option fails at once with its name. */
 function checkOptions(o: ImmudbConnectionOptions): void {
@@ -159,7 +159,7 @@ export class ImmudbSession {
     req.setPassword(Buffer.from(this.options.password));
     // immudb answers a wrong user or password with "invalid user name or password"; the password
     // itself is never part of a message.
-    const loginToken: string = (
+    const loginToken = (
       await this.raw('login', req, null).catch((e: unknown) => {
         throw refusal(e, 'login', `${this.server} refused the login of user ${JSON.stringify(this.options.user)}`);
       })
@@ -170,7 +170,7 @@ export class ImmudbSession {
       this.raw('useDatabase', db, loginToken).catch((e: unknown) => {
         throw refusal(e, 'database', `${this.server} refused database ${JSON.stringify(this.options.database)}`);
       });
-    let used: Message;
+    let used: ImmuCalls['useDatabase']['reply'];
     try {
       used = await use();
     } catch (e) {
@@ -210,7 +210,10 @@ export class ImmudbSession {
     const { database, createDatabaseMaxTxEntries, createDatabaseWriteTxHeaderVersion, createDatabaseSyncFrequencyMs } = this.options;
     // immudb 1.10+ lower-cases the name it creates, after which UseDatabase of the name as given fails.
     if (database !== database.toLowerCase()) {
-      throw new ImmudbSetupRefused('database', `${this.server} cannot create database ${JSON.stringify(database)}: immudb database names are lower case (use ${JSON.stringify(database.toLowerCase())})`);
+      throw new ImmudbSetupRefused(
+        'database',
+        `${this.server} cannot create database ${JSON.stringify(database)}: immudb database names are lower case (use ${JSON.stringify(database.toLowerCase())})`,
+      );
     }
     const body = encodeCreateDatabaseRequest(database, {
       maxTxEntries: createDatabaseMaxTxEntries ?? 1024,
@@ -223,7 +226,7 @@ export class ImmudbSession {
   }
 
   /** One unary call with the session token; renews the token once when immudb no longer knows it. */
-  call(method: string, request: Message): Promise<Message> {
+  call<M extends ImmuMethod>(method: M, request: ImmuCalls[M]['request']): Promise<ImmuCalls[M]['reply']> {
     return this.withToken((token) => this.raw(method, request, token));
   }
 
@@ -251,15 +254,18 @@ export class ImmudbSession {
     }
   }
 
-  private raw(method: string, request: Message, token: string | null): Promise<Message> {
+  private raw<M extends ImmuMethod>(method: M, request: ImmuCalls[M]['request'], token: string | null): Promise<ImmuCalls[M]['reply']> {
     const fn = this.client[method];
     if (typeof fn !== 'function') return Promise.reject(new Error(`immudb client has no method ${method}`));
-    return this.unary((metadata, options, done) => fn.call(this.client, request, metadata, options, done), token);
+    return this.unary<ImmuCalls[M]['reply']>((metadata, options, done) => fn.call(this.client, request, metadata, options, done), token);
   }
 
   private rawBytes(method: string, body: Buffer, token: string | null): Promise<Buffer> {
     const identity = (b: Buffer) => b;
-    return this.unary((metadata, options, done) => this.client.makeUnaryRequest(`/immudb.schema.ImmuService/${method}`, identity, identity, body, metadata, options, done), token);
+    return this.unary(
+      (metadata, options, done) => this.client.makeUnaryRequest(`/immudb.schema.ImmuService/${method}`, identity, identity, body, metadata, options, done),
+      token,
+    );
   }
 
   /** Starts one call with a deadline and the token, and settles on its answer, its failure or close(). */
@@ -289,7 +295,7 @@ export class ImmudbSession {
     });
   }
 
-  empty(): Message {
+  empty(): EmptyMessage {
     return new Empty();
   }
 

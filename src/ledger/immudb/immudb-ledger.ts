@@ -21,7 +21,8 @@ import { EventIdTaken, type LedgerBackend } from '../group-commit.ts';
 import { eventIdKey, timelineKey, timelinePrefix, timelineSeekKey } from '../keys.ts';
 import type { AppendResult, BulkReadStep, CommittedTx, ScanDirection, StoredEvent, TimelinePage, TimelinePosition } from '../port.ts';
 import type { TrustedStateStore } from '../trusted-state.ts';
-import { asLedgerError, ImmudbError, ImmudbSession, isKeyNotFound, pb, type Message } from './grpc.ts';
+import { asLedgerError, ImmudbError, type ImmudbSession, isKeyNotFound, pb } from './grpc.ts';
+import type { Entry, ImmutableState } from './schema-pb.ts';
 import { entryProof, fetchVerifiableTx, provenTx, txHeader, txLink, type ProvenTx } from './proven-tx.ts';
 import { committedValues, decodeEvent, isTimelineEntryKey, MAX_SCAN, readEnd, readInBulkByKey, scanTxs } from './tx-reads.ts';
 import { decodeEntries, decodeTx, decodeTxMetadata, type WireEntry } from './wire-decode.ts';
@@ -116,7 +117,7 @@ export class ImmudbLedger implements LedgerBackend {
 
   async getMany(eventIds: readonly string[]): Promise<(StoredEvent | null)[]> {
     if (eventIds.length === 0) return [];
-    let entries: Message[];
+    let entries: Entry[];
     try {
       const req = new pb.KeyListRequest();
       req.setKeysList(eventIds.map(eventIdKey));
@@ -197,7 +198,13 @@ export class ImmudbLedger implements LedgerBackend {
       const to = readEnd((i) => wanted[i]!.vLen, from, wanted.length, Infinity);
       const run = wanted.slice(from, to);
       // A loop, not push(...): a run may hold tens of thousands of small values.
-      for (const v of await committedValues(this.session, run.map((w) => w.key), (i) => run[i]!.hValue, txs[txs.length - 1]!.id)) values.push(v);
+      for (const v of await committedValues(
+        this.session,
+        run.map((w) => w.key),
+        (i) => run[i]!.hValue,
+        txs[txs.length - 1]!.id,
+      ))
+        values.push(v);
       from = to;
     }
     wanted.forEach((w, i) => {
@@ -211,7 +218,6 @@ export class ImmudbLedger implements LedgerBackend {
   readInBulk(afterTxId: string, options: { maxEvents: number; attempts?: number }): AsyncGenerator<BulkReadStep, void, undefined> {
     return readInBulkByKey(this.session, afterTxId, options);
   }
-
 
   async lastTxId(): Promise<string> {
     try {
@@ -231,7 +237,7 @@ export class ImmudbLedger implements LedgerBackend {
   async trustedState(): Promise<LedgerState> {
     const current = this.trusted.current();
     if (current) return current;
-    let state: Message;
+    let state: ImmutableState;
     try {
       state = await this.session.call('currentState', this.session.empty());
     } catch (e) {
@@ -272,7 +278,7 @@ export class ImmudbLedger implements LedgerBackend {
    * latest value, and a later write to that key, or to the id key, was not a gateway's), and the
    * entry must hold that very event.
    */
-  private resolvedById(entry: Message, eventId: string): { record: AuditEventRecord; key: Buffer; value: Buffer; txId: number } {
+  private resolvedById(entry: Entry, eventId: string): { record: AuditEventRecord; key: Buffer; value: Buffer; txId: number } {
     const key = Buffer.from(entry.getKey_asU8());
     const ref = entry.getReferencedby();
     if (!ref) throw verificationFailed(`the id key of event ${eventId} is not a reference`);
@@ -286,7 +292,7 @@ export class ImmudbLedger implements LedgerBackend {
     return { record, key, value, txId };
   }
 
-  private async getEntry(key: Buffer): Promise<Message | null> {
+  private async getEntry(key: Buffer): Promise<Entry | null> {
     const req = new pb.KeyRequest();
     req.setKey(key);
     req.setSincetx(this.lastTx);

@@ -125,7 +125,6 @@ export class Cursor {
   }
 }
 
-
 export function varintBytes(n: number): number[] {
   if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`not a varint: ${n}`);
   const out: number[] = [];

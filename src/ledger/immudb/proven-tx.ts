@@ -35,7 +35,8 @@ export async function fetchVerifiableTx(session: ImmudbSession, txId: number, ba
   } catch (e) {
     // immudb refuses a proof from a tx it does not have: our trusted state is from another history.
     // A reply that is not a whole proof proves nothing either.
-    if (e instanceof Error && !(e instanceof AuditError)) throw verificationFailed(`immudb cannot prove tx ${txId} from trusted tx ${base?.txId}: ${e.message}`);
+    if (e instanceof Error && !(e instanceof AuditError))
+      throw verificationFailed(`immudb cannot prove tx ${txId} from trusted tx ${base?.txId}: ${e.message}`);
     throw e;
   }
   checkProvenHeader(vtx.header);

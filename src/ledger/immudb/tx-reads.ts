@@ -27,7 +27,8 @@ const VALUE_BYTES_PER_READ = 16 * 2 ** 20;
 const BULK_INDEXING_WAIT_ATTEMPTS = 12;
 
 /** A tx entry's key (as immudb lists it, prefix included) is a timeline key. */
-export const isTimelineEntryKey = (key: Buffer) => key.length > TIMELINE_ENTRY_TAG.length && TIMELINE_ENTRY_TAG.equals(key.subarray(0, TIMELINE_ENTRY_TAG.length));
+export const isTimelineEntryKey = (key: Buffer) =>
+  key.length > TIMELINE_ENTRY_TAG.length && TIMELINE_ENTRY_TAG.equals(key.subarray(0, TIMELINE_ENTRY_TAG.length));
 
 /** The event a ledger entry holds; a value that is not one fails verification. */
 export function decodeEvent(value: Buffer, key: Buffer): AuditEventRecord {
@@ -124,7 +125,11 @@ export async function* readInBulkByKey(
     order.sort((a, b) => (keys[a]! < keys[b]! ? -1 : keys[a]! > keys[b]! ? 1 : a - b));
     // Every read asks for the values as of the last listed tx: wait for immudb to have indexed it
     // once, with time to spare, rather than have each read's deadline run out behind a busy indexer.
-    await retrying(() => committedValues(session, [Buffer.from(keys[order[0]!]!, 'latin1')], () => hashes.at(order[0]!), after), BULK_INDEXING_WAIT_ATTEMPTS, () => !stopped);
+    await retrying(
+      () => committedValues(session, [Buffer.from(keys[order[0]!]!, 'latin1')], () => hashes.at(order[0]!), after),
+      BULK_INDEXING_WAIT_ATTEMPTS,
+      () => !stopped,
+    );
     const read = (from: number, to: number) => {
       const ordinals = order.subarray(from, to);
       const asked = Array.from(ordinals, (o) => Buffer.from(keys[o]!, 'latin1'));

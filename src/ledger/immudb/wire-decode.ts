@@ -66,7 +66,6 @@ export interface WireVerifiableTx {
   signature: { publicKey: Buffer; signature: Buffer } | null;
 }
 
-
 /** Entry: a key's value and the tx that wrote it. */
 export interface WireEntry {
   tx: number;
@@ -80,7 +79,7 @@ const EMPTY = Buffer.alloc(0);
 export function decodeTxList(buf: Buffer): WireTx[] {
   const txs: WireTx[] = [];
   const c = new Cursor(buf, 0, buf.length);
-  for (let tx; (tx = c.nextMessage(1)); ) txs.push(readTxOf(tx));
+  for (let tx = c.nextMessage(1); tx; tx = c.nextMessage(1)) txs.push(readTxOf(tx));
   return txs;
 }
 
@@ -296,7 +295,7 @@ function readDualProof(c: Cursor): WireDualProof {
 export function decodeEntries(buf: Buffer): WireEntry[] {
   const out: WireEntry[] = [];
   const c = new Cursor(buf, 0, buf.length);
-  for (let e; (e = c.nextMessage(1)); ) {
+  for (let e = c.nextMessage(1); e; e = c.nextMessage(1)) {
     let tx = 0;
     let key: Buffer = EMPTY;
     let value: Buffer = EMPTY;
@@ -319,8 +318,8 @@ export function decodeEntries(buf: Buffer): WireEntry[] {
 export function decodeMaxTxEntries(buf: Buffer): number | null {
   let found: number | null = null;
   const c = new Cursor(buf, 0, buf.length);
-  for (let settings; (settings = c.nextMessage(2)); ) {
-    for (let nullable; (nullable = settings.nextMessage(11)); ) {
+  for (let settings = c.nextMessage(2); settings; settings = c.nextMessage(2)) {
+    for (let nullable = settings.nextMessage(11); nullable; nullable = settings.nextMessage(11)) {
       found = 0;
       while (nullable.more) {
         const u = nullable.tag();

@@ -52,7 +52,10 @@ export function encodeCreateDatabaseRequest(name: string, settings: { maxTxEntri
  * ScanRequest { bytes seekKey = 1 (exclusive); bytes prefix = 2; bool desc = 3; uint64 limit = 4;
  * uint64 sinceTx = 5 }; what it answers is an Entries (decodeEntries).
  */
-export function encodeScanRequest(prefix: Buffer, { seekKey, desc = false, limit, sinceTx }: { seekKey?: Buffer; desc?: boolean; limit: number; sinceTx: number }): Buffer {
+export function encodeScanRequest(
+  prefix: Buffer,
+  { seekKey, desc = false, limit, sinceTx }: { seekKey?: Buffer; desc?: boolean; limit: number; sinceTx: number },
+): Buffer {
   const parts: Buffer[] = [];
   const bytes = (tag: number, b: Buffer) => parts.push(Buffer.from([tag, ...varintBytes(b.length)]), b);
   if (seekKey) bytes(0x0a, seekKey);
@@ -97,8 +100,10 @@ export function encodeExecAllRequest(events: readonly WireEventWrite[]): Buffer 
   const sizes = new Array<number>(2 * events.length);
   let size = 0;
   events.forEach(({ key, value, idKey }, i) => {
-    const kv = (sizes[2 * i] = bytesField(key.length) + bytesField(value.length));
-    const ref = (sizes[2 * i + 1] = bytesField(idKey.length) + bytesField(key.length));
+    const kv = bytesField(key.length) + bytesField(value.length);
+    const ref = bytesField(idKey.length) + bytesField(key.length);
+    sizes[2 * i] = kv;
+    sizes[2 * i + 1] = ref;
     size += bytesField(bytesField(kv)) + bytesField(bytesField(ref)) + bytesField(bytesField(bytesField(idKey.length)));
   });
   const out = Buffer.allocUnsafe(size);
