@@ -1,6 +1,6 @@
 /**
  * The writer of bench/live.ts, in its own process: another gateway instance's write path (its own
- * immudb session, appends through the live hook, so each commit is published on the Redis signal).
+ * immudb session; its live feed hears every append, so each commit is published on the Redis signal).
  *   { type: 'write', seconds, rate }  → appends `rate` events/s, one per append, for `seconds`;
  *                                       each commit as { type: 'commit', e: [...] } every 10 ms;
  *                                       then { type: 'written', perSec, cpuMs } (this process's CPU
@@ -11,7 +11,6 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validateEventInput } from '../src/events/validate.ts';
-import { withAppendHook } from '../src/index/index.ts';
 import { openImmudbLedger } from '../src/ledger/immudb/index.ts';
 import { openLive } from '../src/live/index.ts';
 import { eventFor } from './live-filters.ts';
@@ -22,7 +21,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 const ledger = await openImmudbLedger({ address, user: 'immudb', password: 'immudb', database, dataDir: mkdtempSync(join(tmpdir(), 'ag-bench-writer-')) });
 const live = await openLive({ ledger, redisUrl });
-const hooked = withAppendHook(ledger, (r) => live.feed.appended(r));
+ledger.onAppended((r) => live.feed.appended(r));
 let k = 0;
 
 async function writeFor(seconds: number, rate: number): Promise<{ perSec: number; cpuMs: number }> {
@@ -41,7 +40,7 @@ async function writeFor(seconds: number, rate: number): Promise<{ perSec: number
     if (wait > 0) await sleep(wait);
     if (inflight.size >= 256) await Promise.race(inflight);
     const input = eventFor(k++);
-    const p = hooked.append([validateEventInput(input)]).then(([r]) => {
+    const p = ledger.append([validateEventInput(input)]).then(([r]) => {
       pending.push([r!.event.record.eventId, now(), input.eventType, input.correlationId, input.outcome, input.eventCategory, input.actorId]);
       written++;
     });

@@ -1,5 +1,5 @@
 // A timeline page's Scan reply (51 entries of ~650-byte values) decoded by google-protobuf (immudb-node's stubs)
-// and by wire.ts's decodeEntries, in turns. Run alone: `npx tsx bench/scan-decode.ts`.
+// and by wire-decode.ts's decodeEntries, in turns. Run alone: `npx tsx bench/scan-decode.ts`.
 import { pb } from '../src/ledger/immudb/grpc.ts';
 import { decodeEntries } from '../src/ledger/immudb/wire-decode.ts';
 const entries = new pb.Entries();
@@ -27,13 +27,13 @@ const viaWire = () => {
 };
 for (const [, f] of [
   ['google-protobuf', viaPb],
-  ['wire.ts', viaWire],
+  ['wire-decode.ts', viaWire],
 ] as const)
   for (let i = 0; i < 2000; i++) f();
 for (let round = 0; round < 3; round++)
   for (const [name, f] of [
     ['google-protobuf', viaPb],
-    ['wire.ts', viaWire],
+    ['wire-decode.ts', viaWire],
   ] as const) {
     const t0 = process.hrtime.bigint();
     for (let i = 0; i < 5000; i++) f();

@@ -59,7 +59,7 @@ function varint(n: number): Buffer {
  * ExecAllRequest { repeated Op Operations = 1; repeated Precondition preconditions = 3 }: per event
  * Op { KeyValue kv = 1 { key = 1; value = 2 } } and Op { ReferenceRequest ref = 3 { key = 1 (the
  * id key); referencedKey = 2 } } (unbound); with `nx`, Precondition { keyMustNotExist = 2 { key =
- * 1 } } on every id key. Encoded here, not with wire.ts, so that the shapes stay fixed whatever
+ * 1 } } on every id key. Encoded here, not with wire-encode.ts, so that the shapes stay fixed whatever
  * the gateway sends.
  */
 function encodeExecAll(w: readonly WireEventWrite[], nx: boolean): Buffer {

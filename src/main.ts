@@ -3,7 +3,7 @@
  * server; on SIGTERM/SIGINT a graceful stop — no new requests, in-flight ones (and their ledger
  * writes) finish, then the ledger is closed. A second signal exits at once.
  */
-import { openEventIndex, withAppendHook } from './index/index.ts';
+import { openEventIndex } from './index/index.ts';
 import { loadRateLimits, MemoryRateLimiter, rateLimitsEnabled, RedisRateLimiter } from './auth/rate-limit.ts';
 import { loadTokenStore } from './auth/tokens.ts';
 import { openLive } from './live/index.ts';
@@ -49,7 +49,8 @@ async function main(): Promise<void> {
   const live = await openLive({ ledger, redisUrl: config.redisUrl, logger });
   live.feed.start();
   logger.info(`live subscriptions: ${live.signal.kind} signal`);
-  const hooked = withAppendHook(ledger, (results) => {
+  // Both followers hear of every append at once (a listener on the ledger's group commit).
+  ledger.onAppended((results) => {
     indexing.indexer.kick();
     live.feed.appended(results);
   });
@@ -60,7 +61,7 @@ async function main(): Promise<void> {
       : new MemoryRateLimiter(limits);
   if (rateLimiter) logger.info(`rate limits (${rateLimiter.kind}): writes ${JSON.stringify(limits.writes)}, cost ${JSON.stringify(limits.cost)} per principal`);
   const app = createApp({
-    ledger: hooked,
+    ledger,
     index: indexing.index,
     indexLag: () => indexing.indexer.lag(),
     live: live.feed,

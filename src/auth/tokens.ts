@@ -31,8 +31,6 @@ export function hasScope(principal: Principal, scope: Scope): boolean {
   return principal.scopes.includes(scope) || principal.scopes.includes('audit:admin');
 }
 
-export const sha256Hex = (token: string) => createHash('sha256').update(token, 'utf8').digest('hex');
-
 interface Entry {
   principal: Principal;
   hash: Buffer;

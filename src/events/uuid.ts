@@ -33,8 +33,8 @@ const LOW_30 = 2 ** 30;
 export function createUuidv7Generator(clock: () => number = Date.now): () => string {
   let lastMs = -1;
   let counter = 0;
-  // Random bytes drawn from a pool refilled 4 KiB at a time: one randomFillSync per id cost ~10 µs,
-  // as much as the rest of an event's validation (node's randomUUID pools its entropy the same way).
+  // Random bytes drawn from a pool refilled 4 KiB at a time: one randomFillSync per id cost as much
+  // as the rest of an event's validation (node's randomUUID pools its entropy the same way).
   const pool = Buffer.alloc(4096);
   let used = pool.length;
   const take = (n: number): number => {
@@ -79,9 +79,3 @@ export function createUuidv7Generator(clock: () => number = Date.now): () => str
 
 /** Generates a lowercase UUIDv7, strictly greater than every earlier one from this process. */
 export const uuidv7: () => string = createUuidv7Generator();
-
-/** The unix-ms timestamp embedded in a UUIDv7. */
-export function uuidv7Timestamp(uuid: string): number {
-  const hex = normalizeUuid(uuid).replace(/-/g, '');
-  return Number.parseInt(hex.slice(0, 12), 16);
-}

@@ -9,11 +9,8 @@ import type { AppendResult, Ledger, StoredEvent } from '../ledger/port.ts';
 import type { LiveFeed } from '../live/index.ts';
 import type { Principal } from '../auth/tokens.ts';
 
-/** The ledger as the GraphQL layer uses it: the port itself. */
-export type AppLedger = Ledger;
-
 export interface GraphQLContext {
-  ledger: AppLedger;
+  ledger: Ledger;
   /** The secondary index behind `auditEvents`; absent: that query answers INDEX_UNAVAILABLE. */
   index?: EventIndex;
   /** The live feed behind `auditEventCreated`; absent: subscriptions are refused. */
@@ -53,7 +50,7 @@ export function createContext({
   authRequired = false,
   takeWrites = async () => {},
 }: {
-  ledger: AppLedger;
+  ledger: Ledger;
   index?: EventIndex;
   live?: LiveFeed;
   requestId: string;
@@ -78,7 +75,7 @@ export function createContext({
  * takes new ones for every event it delivers — nothing cached outlives the event it was read for.
  * Each is made on first use: most deliveries need none of them.
  */
-export function createLoaders(ledger: AppLedger): GraphQLContext['loaders'] {
+export function createLoaders(ledger: Ledger): GraphQLContext['loaders'] {
   let event: GraphQLContext['loaders']['event'] | undefined;
   let commitTime: GraphQLContext['loaders']['commitTime'] | undefined;
   let verified: GraphQLContext['loaders']['verified'] | undefined;

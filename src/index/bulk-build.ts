@@ -17,10 +17,10 @@
  * Memory: a 22-character position and four code references per event plus one number per set
  * membership, ~200 bytes an event while building (callers bound the events of one build).
  */
+import { fieldValue } from '../events/filter.ts';
 import {
   becomesDense,
   CODED_FIELDS,
-  codedValue,
   overflowCode,
   packCodes,
   resolveMaxCodes,
@@ -125,7 +125,7 @@ export class IndexBuild {
     const position = encodePosition(positionOf(r)); // first: it throws for a record it cannot place
     const own: string[] = [];
     for (const field of CODED_FIELDS) {
-      const v = codedValue(r, field);
+      const v = fieldValue(r, field);
       if (v === undefined) {
         this.valuesOf.push(undefined);
         continue;

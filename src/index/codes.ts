@@ -16,9 +16,10 @@
  * members per match. Only common values lose their set, which is where the memory went (each
  * set membership costs 30–130 bytes of Redis).
  */
-import type { AuditEventRecord } from '../events/types.ts';
+import type { IndexField } from '../events/filter.ts';
 
-export const CODED_FIELDS = ['eventCategory', 'resourceType', 'actorType', 'outcome'] as const;
+/** Index fields too: a record's value of one is `fieldValue` (events/filter.ts). */
+export const CODED_FIELDS = ['eventCategory', 'resourceType', 'actorType', 'outcome'] as const satisfies readonly IndexField[];
 export type CodedField = (typeof CODED_FIELDS)[number];
 
 const CODED: ReadonlySet<string> = new Set(CODED_FIELDS);
@@ -68,20 +69,6 @@ export function resolveMaxCodes(o: IndexLayoutOptions['maxCodes']): Record<Coded
   return out;
 }
 
-/** A record's value of a coded field (undefined: resourceType of an event without a resource). */
-export function codedValue(r: AuditEventRecord, field: CodedField): string | undefined {
-  switch (field) {
-    case 'eventCategory':
-      return r.eventCategory;
-    case 'resourceType':
-      return r.resource?.type;
-    case 'actorType':
-      return r.actor.type;
-    case 'outcome':
-      return r.outcome;
-  }
-}
-
 export type Codes = Record<CodedField, number>;
 
 function check(field: CodedField, code: number): number {
@@ -111,15 +98,6 @@ export function memberCode(member: string, field: CodedField): number {
     case 'outcome':
       return member.charCodeAt(24) & 7;
   }
-}
-
-export function unpackCodes(member: string): Codes {
-  return {
-    eventCategory: memberCode(member, 'eventCategory'),
-    resourceType: memberCode(member, 'resourceType'),
-    actorType: memberCode(member, 'actorType'),
-    outcome: memberCode(member, 'outcome'),
-  };
 }
 
 /** A coded value as the index knows it. */

@@ -2,15 +2,17 @@
  * The index of a gateway: Redis when REDIS_URL is set (shared by all instances), in process
  * otherwise; and the indexer that follows the ledger into it.
  */
-import type { AppendListener, Ledger } from '../ledger/port.ts';
+import type { Ledger } from '../ledger/port.ts';
 import { Indexer, type IndexerOptions } from './indexer.ts';
 import { MemoryEventIndex } from './memory-index.ts';
 import type { EventIndex } from './port.ts';
 import { indexNamespace, RedisEventIndex } from './redis-index.ts';
 
 export type { EventIndex } from './port.ts';
-export { Indexer } from './indexer.ts';
+export { DEFAULT_BULK_MAX_EVENTS, Indexer, type IndexLag } from './indexer.ts';
+export { INDEX_ORDERS, type IndexOrder } from './range.ts';
 
+// Shaped like live/index.ts's openLive (Redis or in process, then the follower): other types, and a generic opener would outgrow both.
 export interface OpenIndexOptions {
   ledger: Ledger;
   /** null: the in-process index. */
@@ -47,13 +49,4 @@ export async function openEventIndex(options: OpenIndexOptions): Promise<IndexSe
       await index.close();
     },
   };
-}
-
-/**
- * `ledger`, with `onAppend` told the results of every append on it (the indexer's kick, the live
- * feed's `appended`): a listener on the ledger's group commit (Ledger.onAppended).
- */
-export function withAppendHook<L extends Ledger>(ledger: L, onAppend: AppendListener): L {
-  ledger.onAppended(onAppend);
-  return ledger;
 }

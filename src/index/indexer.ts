@@ -18,6 +18,9 @@
  *
  * Redis or the ledger away: the step fails, the loop backs off (100 ms doubling to 5 s) and
  * resumes from the stored checkpoint when both answer again.
+ *
+ * One class past 400 lines on purpose: the loop, following and bulk loads share the lease, the
+ * checkpoint and the stats (the bulk build itself is bulk-build.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { getHeapStatistics } from 'node:v8';
@@ -32,7 +35,7 @@ export interface IndexerOptions {
   pollMs?: number;
   /** Lease time to live; renewed at least every third of it. */
   leaseMs?: number;
-  /** false: no lease, every instance follows (correct through compare-and-set, just wasteful; for tests). */
+  /** false: no lease, every instance follows: correct through compare-and-set alone, just wasteful (the fault tests run it so). */
   lease?: boolean;
   /** Events per apply script (whole txs; one tx is never split). */
   maxEventsPerApply?: number;
@@ -84,7 +87,8 @@ const MAX_TXS_PER_READ = 1000;
 const BULK_READ_ATTEMPTS = 4;
 /**
  * Memory a bulk load takes per event at its peak: the ledger's listing (key and value hash) and
- * the build (~200 bytes) at once; 780 MB of RSS for 1,000,000 events, measured; rounded up.
+ * the build (bulk-build.ts) at once: the peak RSS of a bulk load of 1,000,000 events
+ * (bench/results/index-20261203T1630.md) per event, rounded up.
  */
 const BULK_BYTES_PER_EVENT = 640;
 /** ~600 MiB at the peak of a bulk load (INDEX_BULK_MAX_EVENTS). */

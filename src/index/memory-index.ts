@@ -4,13 +4,12 @@
  * process, so every start rebuilds it from the ledger.
  */
 import { AuditError, ErrorCode } from '../errors.ts';
-import { normalizeFilter } from '../events/filter.ts';
+import { fieldValue, normalizeFilter } from '../events/filter.ts';
 import { positionOf } from '../events/paging.ts';
 import {
   ABSENT_CODE,
   becomesDense,
   CODED_FIELDS,
-  codedValue,
   DENSE_MIN_EVENTS,
   memberCode,
   overflowCode,
@@ -144,7 +143,7 @@ export class MemoryEventIndex implements EventIndex, SetReader {
         const codes = {} as Codes;
         const coded: [string, number][] = [];
         for (const field of CODED_FIELDS) {
-          const v = codedValue(r, field);
+          const v = fieldValue(r, field);
           if (v === undefined) {
             codes[field] = ABSENT_CODE;
             continue;

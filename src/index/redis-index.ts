@@ -50,7 +50,7 @@
 import { Redis } from 'ioredis';
 import { AuditError, ErrorCode, isAuditError } from '../errors.ts';
 import { escapeValue, normalizeFilter } from '../events/filter.ts';
-import { failFastRedisOptions } from '../redis/fail-fast.ts';
+import { connectOrKeepTrying, failFastRedisOptions, reportConnectionErrors } from '../redis/fail-fast.ts';
 import type { BuiltIndex } from './bulk-build.ts';
 import { DENSE_MIN_EVENTS, resolveMaxCodes, type CodedField, type IndexLayoutOptions } from './codes.ts';
 import { findPage, type ProbeRequest, type ProbeResult, type ScanResult, type ScanStream, type SetReader } from './executor.ts';
@@ -128,24 +128,14 @@ export class RedisEventIndex implements EventIndex, SetReader {
     this.reader = new Redis(options.url, failFastRedisOptions('auditgraph-index-query', options.queryTimeoutMs ?? 800));
     this.writer = new Redis(options.url, failFastRedisOptions('auditgraph-indexer', options.writeTimeoutMs ?? 10_000));
     defineIndexCommands(this);
-    for (const [name, client] of [
-      ['query', this.reader],
-      ['indexer', this.writer],
-    ] as const) {
-      let lastReport = 0;
-      client.on('error', (e: unknown) => {
-        // ioredis reports every failed reconnect; one line per 10 s is enough to know Redis is away.
-        if (Date.now() - lastReport < 10_000) return;
-        lastReport = Date.now();
-        options.onError?.(`redis (${name} connection): ${e instanceof Error ? e.message : String(e)}`, e);
-      });
-    }
+    reportConnectionErrors(this.reader, 'query', options.onError);
+    reportConnectionErrors(this.writer, 'indexer', options.onError);
   }
 
   /** Connects both clients; when Redis is down it returns anyway and they keep reconnecting. */
   static async open(options: RedisIndexOptions): Promise<RedisEventIndex> {
     const index = new RedisEventIndex(options);
-    await Promise.all([index.reader, index.writer].map((c) => c.connect().catch(() => undefined)));
+    await connectOrKeepTrying([index.reader, index.writer]);
     if (options.chunkSize === undefined) {
       // Chunks no bigger than what this server keeps as a listpack (CONFIG may be disabled: then 128).
       const got = await index.writer.config('GET', 'zset-max-listpack-entries').catch(() => null);

@@ -4,7 +4,8 @@
  */
 import { positionOf } from '../events/paging.ts';
 import type { BuiltIndex } from './bulk-build.ts';
-import { CODED_FIELDS, codedValue, type CodedField } from './codes.ts';
+import { fieldValue } from '../events/filter.ts';
+import { CODED_FIELDS, type CodedField } from './codes.ts';
 import type { ProbeRequest, ProbeResult, ScanResult, ScanStream } from './executor.ts';
 import type { ApplyBatch, ApplyResult, IndexState, IndexStatus } from './port.ts';
 import { encodePosition, fieldKey, GLOBAL_KEY, setFieldKeys } from './members.ts';
@@ -44,7 +45,7 @@ export function applyArgs(batch: ApplyBatch): { args: Arg[]; events: number } {
   for (const tx of batch.txs) {
     for (const r of tx.records) {
       const coded = CODED_FIELDS.map((f) => {
-        const v = codedValue(r, f);
+        const v = fieldValue(r, f);
         if (v === undefined) return 0;
         const key = fieldKey(f, v);
         let d = distinct.get(key);
@@ -87,7 +88,7 @@ export function applyArgs(batch: ApplyBatch): { args: Arg[]; events: number } {
   return { args, events: rows.length };
 }
 
-/** A bulk-load script writes about this many members (~10 ms of Redis), … */
+/** A bulk-load script writes about this many members (a script holds Redis while it runs: keep each one short), … */
 const LOAD_MEMBERS_PER_SCRIPT = 16_384;
 /** … and slices of at most this many sets (many small ones: one per correlation). */
 const LOAD_SETS_PER_SCRIPT = 2_000;

@@ -2,29 +2,19 @@ import type { NewEvent } from '../events/types.ts';
 import type { LedgerState } from '../proof/types.ts';
 import type { AppendListener, Ledger, ScanDirection, TimelinePosition } from './port.ts';
 
-/**
- * A Ledger around another that delegates every member of the port. Decorators (the body cache,
- * the metrics' instrumentation) extend it and override what they change: the compiler checks
- * each override against the port, and a member added to the port is delegated here once.
- */
-export class LedgerDecorator<L extends Ledger = Ledger> implements Ledger {
-  constructor(protected readonly inner: L) {}
+/** What a Ledger and a LedgerBackend (group-commit.ts) both answer: the reads, `trustedState` and `ping`. */
+export type LedgerReads = Pick<
+  Ledger,
+  'getVerified' | 'getMany' | 'scanTimeline' | 'readTransactions' | 'readInBulk' | 'commitTimes' | 'lastTxId' | 'trustedState' | 'ping'
+>;
 
-  get kind(): Ledger['kind'] {
-    return this.inner.kind;
-  }
-  get database(): string {
-    return this.inner.database;
-  }
-  get maxEventsPerAppend(): number {
-    return this.inner.maxEventsPerAppend;
-  }
-  append(events: NewEvent[]) {
-    return this.inner.append(events);
-  }
-  onAppended(listener: AppendListener) {
-    return this.inner.onAppended(listener);
-  }
+/**
+ * Delegates every read to `inner`: group commit's reads go to its backend unchanged, and so do a
+ * decorator's (below) unless it overrides them.
+ */
+export class ReadDelegate<R extends LedgerReads> implements LedgerReads {
+  constructor(protected readonly inner: R) {}
+
   getVerified(eventId: string, trusted?: LedgerState) {
     return this.inner.getVerified(eventId, trusted);
   }
@@ -51,6 +41,29 @@ export class LedgerDecorator<L extends Ledger = Ledger> implements Ledger {
   }
   ping() {
     return this.inner.ping();
+  }
+}
+
+/**
+ * A Ledger around another that delegates every member of the port. Decorators (the body cache,
+ * the metrics' instrumentation) extend it and override what they change: the compiler checks
+ * each override against the port, and a member added to the port is delegated here once.
+ */
+export class LedgerDecorator<L extends Ledger = Ledger> extends ReadDelegate<L> implements Ledger {
+  get kind(): Ledger['kind'] {
+    return this.inner.kind;
+  }
+  get database(): string {
+    return this.inner.database;
+  }
+  get maxEventsPerAppend(): number {
+    return this.inner.maxEventsPerAppend;
+  }
+  append(events: NewEvent[]) {
+    return this.inner.append(events);
+  }
+  onAppended(listener: AppendListener) {
+    return this.inner.onAppended(listener);
   }
   close() {
     return this.inner.close();

@@ -18,9 +18,9 @@
 import { AuditError, ErrorCode } from '../errors.ts';
 import type { AuditEventRecord, NewEvent } from '../events/types.ts';
 import { sameContent } from '../events/validate.ts';
-import type { LedgerState } from '../proof/types.ts';
+import { ReadDelegate, type LedgerReads } from './decorator.ts';
 import type { EventIdClaims } from './id-claims.ts';
-import type { AppendListener, AppendResult, CommittedTx, Ledger, ScanDirection, StoredEvent, TimelinePage, TimelinePosition } from './port.ts';
+import type { AppendListener, AppendResult, Ledger, StoredEvent } from './port.ts';
 
 /**
  * Thrown by a backend's commit() when the transaction was refused, and nothing of it written,
@@ -36,8 +36,8 @@ export class EventIdTaken extends Error {
 /** A group checked again after EventIdTaken this many times at most (each time another writer won a race). */
 const MAX_ID_RACES = 3;
 
-/** What a storage engine provides; group commit turns it into a Ledger. */
-export interface LedgerBackend {
+/** What a storage engine provides; group commit turns it into a Ledger. Its reads are the port's (LedgerReads). */
+export interface LedgerBackend extends LedgerReads {
   readonly kind: Ledger['kind'];
   readonly database: string;
   /** Most events one transaction can hold. */
@@ -51,15 +51,6 @@ export interface LedgerBackend {
   catchUp?(): Promise<void>;
   /** Commits the records in one transaction and returns verified proofs, in order. */
   commit(records: AuditEventRecord[]): Promise<AppendResult[]>;
-  getVerified(eventId: string, trusted?: LedgerState): Promise<AppendResult | null>;
-  getMany(eventIds: readonly string[]): Promise<(StoredEvent | null)[]>;
-  scanTimeline(correlationId: string, options: { after?: TimelinePosition; limit: number; direction: ScanDirection }): Promise<TimelinePage>;
-  readTransactions(afterTxId: string, maxTxs: number): Promise<CommittedTx[]>;
-  readInBulk: Ledger['readInBulk'];
-  lastTxId(): Promise<string>;
-  commitTimes(txIds: readonly string[]): Promise<(string | null)[]>;
-  trustedState(): Promise<LedgerState>;
-  ping(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -82,7 +73,8 @@ interface Pending {
   reject: (e: unknown) => void;
 }
 
-export class GroupCommitLedger implements Ledger {
+/** Appends go through the queue below; every read goes to the backend unchanged (ReadDelegate). */
+export class GroupCommitLedger extends ReadDelegate<LedgerBackend> implements Ledger {
   readonly kind: Ledger['kind'];
   readonly database: string;
   private queue: Pending[] = [];
@@ -99,10 +91,8 @@ export class GroupCommitLedger implements Ledger {
   private readonly claims: EventIdClaims | null;
   private readonly appendListeners: AppendListener[] = [];
 
-  constructor(
-    private readonly backend: LedgerBackend,
-    options: GroupCommitOptions = {},
-  ) {
+  constructor(backend: LedgerBackend, options: GroupCommitOptions = {}) {
+    super(backend);
     this.kind = backend.kind;
     this.database = backend.database;
     this.maxActive = Math.max(1, backend.commitConcurrency ?? 1);
@@ -111,7 +101,7 @@ export class GroupCommitLedger implements Ledger {
   }
 
   get maxEventsPerAppend(): number {
-    return this.backend.maxEventsPerTx;
+    return this.inner.maxEventsPerTx;
   }
 
   async append(events: NewEvent[]): Promise<AppendResult[]> {
@@ -132,10 +122,10 @@ export class GroupCommitLedger implements Ledger {
   private enqueue(events: NewEvent[]): Promise<AppendResult[]> {
     if (this.closed) return Promise.reject(new AuditError(ErrorCode.LEDGER_UNAVAILABLE, 'the ledger is shutting down'));
     if (events.length === 0) return Promise.resolve([]);
-    if (events.length > this.backend.maxEventsPerTx) {
+    if (events.length > this.inner.maxEventsPerTx) {
       return Promise.reject(
-        new AuditError(ErrorCode.BAD_USER_INPUT, `This ledger commits at most ${this.backend.maxEventsPerTx} events in one transaction; got ${events.length}`, {
-          violations: [{ path: 'input', message: `at most ${this.backend.maxEventsPerTx} events` }],
+        new AuditError(ErrorCode.BAD_USER_INPUT, `This ledger commits at most ${this.inner.maxEventsPerTx} events in one transaction; got ${events.length}`, {
+          violations: [{ path: 'input', message: `at most ${this.inner.maxEventsPerTx} events` }],
         }),
       );
     }
@@ -149,10 +139,10 @@ export class GroupCommitLedger implements Ledger {
   /**
    * Starts groups while slots are free. With a commit already in flight, a new one starts only
    * for a full group: small appends gain more from waiting and sharing the next transaction
-   * (overlapping many small transactions measured slower than sharing them).
+   * (overlapping many small transactions was slower than sharing them in bench/write-shape.ts).
    */
   private kick(): void {
-    const limit = Math.min(this.groupLimit, this.backend.maxEventsPerTx);
+    const limit = Math.min(this.groupLimit, this.inner.maxEventsPerTx);
     while (this.queue.length > 0 && this.active < this.maxActive && (this.active === 0 || this.queuedEvents >= limit)) {
       this.start(this.takeGroup());
     }
@@ -162,7 +152,7 @@ export class GroupCommitLedger implements Ledger {
   private takeGroup(): Pending[] {
     const group: Pending[] = [];
     let size = 0;
-    const limit = Math.min(this.groupLimit, this.backend.maxEventsPerTx);
+    const limit = Math.min(this.groupLimit, this.inner.maxEventsPerTx);
     while (this.queue.length > 0 && (group.length === 0 || size + this.queue[0]!.events.length <= limit)) {
       const p = this.queue.shift()!;
       group.push(p);
@@ -189,7 +179,7 @@ export class GroupCommitLedger implements Ledger {
       if (!this.claims || ids.length === 0) return this.commitGroup(group);
       const release = await this.claims.claim(ids);
       try {
-        await this.backend.catchUp?.();
+        await this.inner.catchUp?.();
         await this.commitGroup(group);
       } finally {
         await release();
@@ -260,14 +250,14 @@ export class GroupCommitLedger implements Ledger {
     let written = new Map<string, AppendResult>();
     try {
       if (toWrite.length > 0) {
-        const results = await this.backend.commit(toWrite);
+        const results = await this.inner.commit(toWrite);
         written = new Map(results.map((r) => [r.event.record.eventId, r]));
       }
     } catch (e) {
       if (e instanceof EventIdTaken && races < MAX_ID_RACES) {
         // Nothing was written: check every eventId again, seeing what the other writer stored.
         try {
-          await this.backend.catchUp?.();
+          await this.inner.catchUp?.();
         } catch (err) {
           for (const { p } of plans) p.reject(err);
           return;
@@ -291,7 +281,7 @@ export class GroupCommitLedger implements Ledger {
           const w = written.get(id);
           if (w && fresh[i]) out.push(w);
           else {
-            const again = w ?? (await this.backend.getVerified(id));
+            const again = w ?? (await this.inner.getVerified(id));
             if (!again) throw new AuditError(ErrorCode.LEDGER_UNAVAILABLE, `event ${id} vanished from the ledger`);
             out.push({ ...again, created: false });
           }
@@ -306,41 +296,12 @@ export class GroupCommitLedger implements Ledger {
   private async lookup(group: Pending[], generatedToo = false): Promise<Map<string, StoredEvent>> {
     const ids = [...new Set(group.flatMap((p) => p.events.filter((e) => generatedToo || !e.eventIdGenerated).map((e) => e.record.eventId)))];
     if (ids.length === 0) return new Map();
-    const found = await this.backend.getMany(ids);
+    const found = await this.inner.getMany(ids);
     const map = new Map<string, StoredEvent>();
     found.forEach((s, i) => {
       if (s) map.set(ids[i]!, s);
     });
     return map;
-  }
-
-  getVerified(eventId: string, trusted?: LedgerState) {
-    return this.backend.getVerified(eventId, trusted);
-  }
-  getMany(eventIds: readonly string[]) {
-    return this.backend.getMany(eventIds);
-  }
-  scanTimeline(correlationId: string, options: { after?: TimelinePosition; limit: number; direction: ScanDirection }) {
-    return this.backend.scanTimeline(correlationId, options);
-  }
-  readTransactions(afterTxId: string, maxTxs: number) {
-    return this.backend.readTransactions(afterTxId, maxTxs);
-  }
-
-  readInBulk(afterTxId: string, options: { maxEvents: number; attempts?: number }) {
-    return this.backend.readInBulk(afterTxId, options);
-  }
-  lastTxId() {
-    return this.backend.lastTxId();
-  }
-  commitTimes(txIds: readonly string[]) {
-    return this.backend.commitTimes(txIds);
-  }
-  trustedState() {
-    return this.backend.trustedState();
-  }
-  ping() {
-    return this.backend.ping();
   }
 
   /** Stops taking writes, lets queued ones finish, then closes the backend. */
@@ -354,7 +315,7 @@ export class GroupCommitLedger implements Ledger {
       }
       await this.idle.promise;
     }
-    await this.backend.close();
+    await this.inner.close();
     await this.claims?.close();
   }
 }

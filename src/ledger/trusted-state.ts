@@ -22,8 +22,6 @@ export class TrustedStateStore {
   private queued: Promise<void> | null = null;
   /** The write running now and the txId it writes. */
   private inFlight: { txId: bigint; done: Promise<void> } | null = null;
-  /** Writes started (for tests: concurrent advances share writes). */
-  writes = 0;
 
   private constructor(
     readonly file: string,
@@ -92,7 +90,6 @@ export class TrustedStateStore {
   }
 
   private async write(state: LedgerState): Promise<void> {
-    this.writes++;
     const body = `${JSON.stringify({ format: FORMAT, ledger: this.ledger, database: this.database, ...state })}\n`;
     const tmp = `${this.file}.tmp`;
     const fh = await open(tmp, 'w');

@@ -12,6 +12,7 @@ export { LiveFeed, type LiveFeedOptions, type LiveStats } from './feed.ts';
 export { LiveSubscription, parseTxId, type LiveItem } from './subscription.ts';
 export type { LiveSignal } from './port.ts';
 
+// Shaped like index/index.ts's openEventIndex (Redis or in process, then the follower): other types, and a generic opener would outgrow both.
 export interface OpenLiveOptions {
   ledger: Ledger;
   /** null: the in-process signal. */

@@ -11,7 +11,7 @@
 import { Redis } from 'ioredis';
 import { escapeValue } from '../events/filter.ts';
 import type { LiveSignal, SignalListener } from './port.ts';
-import { failFastRedisOptions } from '../redis/fail-fast.ts';
+import { connectOrKeepTrying, failFastRedisOptions, reportConnectionErrors } from '../redis/fail-fast.ts';
 
 export function liveChannel(scope: string): string {
   return `ag:live:v1:{${escapeValue(scope)}}:tx`;
@@ -38,17 +38,8 @@ export class RedisLiveSignal implements LiveSignal {
     this.pub = new Redis(options.url, failFastRedisOptions('auditgraph-live-pub', 1_000));
     // Re-subscribed by hand on every 'ready' (below), so also after a start with Redis down.
     this.sub = new Redis(options.url, { ...failFastRedisOptions('auditgraph-live-sub', 1_000), autoResubscribe: false });
-    for (const [name, client] of [
-      ['publisher', this.pub],
-      ['subscriber', this.sub],
-    ] as const) {
-      let lastReport = 0;
-      client.on('error', (e: unknown) => {
-        if (Date.now() - lastReport < 10_000) return;
-        lastReport = Date.now();
-        options.onError?.(`redis (live ${name} connection): ${e instanceof Error ? e.message : String(e)}`, e);
-      });
-    }
+    reportConnectionErrors(this.pub, 'live publisher', options.onError);
+    reportConnectionErrors(this.sub, 'live subscriber', options.onError);
     this.sub.on('ready', () => {
       this.sub.subscribe(this.channel).then(
         () => this.gap(),
@@ -64,7 +55,7 @@ export class RedisLiveSignal implements LiveSignal {
   /** Connects both clients; when Redis is down it returns anyway and they keep reconnecting. */
   static async open(options: RedisSignalOptions): Promise<RedisLiveSignal> {
     const signal = new RedisLiveSignal(options);
-    await Promise.all([signal.pub, signal.sub].map((c) => c.connect().catch(() => undefined)));
+    await connectOrKeepTrying([signal.pub, signal.sub]);
     return signal;
   }
 

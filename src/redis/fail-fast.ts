@@ -1,4 +1,4 @@
-import type { RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 
 /**
  * ioredis options for a client whose callers must learn at once that Redis is away (the index
@@ -17,4 +17,26 @@ export function failFastRedisOptions(connectionName: string, commandTimeoutMs: n
     retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 5), 1_000),
     connectionName,
   };
+}
+
+/** A connection problem is reported at most this often per client. */
+const REPORT_EVERY_MS = 10_000;
+
+/**
+ * Hands a client's connection errors to `onError` as `redis (<label> connection): …`, at most one
+ * per REPORT_EVERY_MS: ioredis reports every failed reconnect, and one line that often is enough to
+ * know Redis is away. Listens even without `onError`, so an error never goes unhandled.
+ */
+export function reportConnectionErrors(client: Redis, label: string, onError?: (message: string, error: unknown) => void): void {
+  let lastReport = 0;
+  client.on('error', (e: unknown) => {
+    if (Date.now() - lastReport < REPORT_EVERY_MS) return;
+    lastReport = Date.now();
+    onError?.(`redis (${label} connection): ${e instanceof Error ? e.message : String(e)}`, e);
+  });
+}
+
+/** Connects the (lazy) clients; when Redis is down it returns anyway and they keep reconnecting. */
+export async function connectOrKeepTrying(clients: readonly Redis[]): Promise<void> {
+  await Promise.all(clients.map((c) => c.connect().catch(() => undefined)));
 }

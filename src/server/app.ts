@@ -8,26 +8,27 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { getOperationAST, GraphQLError } from 'graphql';
-import { createYoga, useReadinessCheck, type GraphQLParams, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import { getOperationAST } from 'graphql';
+import { createYoga, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { RateLimiter } from '../auth/rate-limit.ts';
 import type { AuthResult, TokenStore } from '../auth/tokens.ts';
 import { isAuditError } from '../errors.ts';
-import type { IndexLag } from '../index/indexer.ts';
+import type { IndexLag } from '../index/index.ts';
 import type { EventIndex } from '../index/port.ts';
 import type { LiveFeed } from '../live/index.ts';
-import { createContext, type AppLedger, type GraphQLContext } from '../graphql/context.ts';
+import { createContext, type GraphQLContext } from '../graphql/context.ts';
 import { maskError } from '../graphql/errors.ts';
 import { useDisableIntrospection } from '../graphql/introspection.ts';
 import { useQueryLimits } from '../graphql/limits.ts';
 import { schema } from '../graphql/schema.ts';
 import { useSharedLiveExecution } from '../graphql/subscriptions/shared-execution.ts';
 import { bodyCacheStatsOf } from '../ledger/body-cache.ts';
+import type { Ledger } from '../ledger/port.ts';
 import { createLogger, currentRequestId, runWithRequest, type Logger } from '../logger.ts';
 import type { Config } from './config.ts';
-import { MAX_JSON_NESTING, nestsDeeperThan } from './json-depth.ts';
 import { AppMetrics, instrumentIndex, instrumentLedger } from './metrics.ts';
 import { budgetKey, useRateLimit, writeTaker } from './rate-limit.ts';
+import { useJsonNestingLimit, useJsonPostOnly } from './request-body.ts';
 import { attachGraphQLWebSocket, type GraphQLWebSocket } from './ws.ts';
 
 export const GRAPHQL_PATH = '/graphql';
@@ -84,7 +85,7 @@ query Timeline($correlationId: String! = "rr-2025-001") {
 `;
 
 export interface AppOptions {
-  ledger: AppLedger;
+  ledger: Ledger;
   /** The secondary index behind `auditEvents` (and a /readyz check); the app does not own it. */
   index?: EventIndex;
   /** How far the index is behind the ledger; shown in the /readyz index check (never fails it). */
@@ -146,74 +147,6 @@ function useQueryTiming(metrics: AppMetrics): Plugin {
       if (getOperationAST(args.document, args.operationName)?.operation !== 'query') return;
       const start = performance.now();
       return { onExecuteDone: () => metrics.querySeconds.observe((performance.now() - start) / 1000) };
-    },
-  };
-}
-
-const badRequest = (fetchAPI: { Response: typeof Response }, status: number, message: string) =>
-  new fetchAPI.Response(JSON.stringify({ errors: [{ message, extensions: { code: 'BAD_REQUEST' } }] }), {
-    status,
-    headers: { 'content-type': 'application/json; charset=utf-8' },
-  });
-
-/**
- * POST must be JSON (`application/json` or `application/graphql-response+json`): 415 otherwise.
- * GET's `variables` and `extensions` parameters must be JSON: 400 otherwise (Yoga's GET parser
- * would throw a bare SyntaxError, answered as an internal error).
- */
-function useJsonPostOnly(): Plugin {
-  return {
-    onRequestParse({ request, url, endResponse, fetchAPI }) {
-      if (request.method === 'GET') {
-        for (const name of ['variables', 'extensions']) {
-          const raw = url.searchParams.get(name);
-          if (!raw) continue; // as Yoga: empty is absent
-          try {
-            JSON.parse(raw);
-          } catch {
-            return endResponse(badRequest(fetchAPI, 400, `The "${name}" parameter must be JSON`));
-          }
-        }
-        return;
-      }
-      if (request.method !== 'POST') return;
-      const type = request.headers.get('content-type') ?? '';
-      if (/^application\/(?:graphql-response\+)?json\s*(?:;|$)/i.test(type)) return;
-      endResponse(badRequest(fetchAPI, 415, 'POST bodies must be application/json'));
-    },
-  };
-}
-
-/** Yoga's JSON request parser takes these (its `isPOSTJsonRequest`; only the first of a list counts). */
-function isYogaJsonPost(request: Request): boolean {
-  const type = request.headers.get('content-type')?.split(',')[0] ?? '';
-  return request.method === 'POST' && ['application/json', 'application/graphql+json'].some((t) => type === t || type.startsWith(`${t};`));
-}
-
-const bodyError = (message: string) => new GraphQLError(message, { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } });
-
-/**
- * JSON POST bodies: Yoga's parser (`request.json()`), with JSON nested deeper than
- * MAX_JSON_NESTING refused before JSON.parse (see json-depth.ts). Yoga's body size limit wraps
- * this parser like the one it replaces.
- */
-function useJsonNestingLimit(): Plugin {
-  return {
-    onRequestParse({ request, requestParser, setRequestParser }) {
-      if (!requestParser || !isYogaJsonPost(request)) return;
-      setRequestParser(async (req) => {
-        const text = await req.text();
-        if (nestsDeeperThan(text)) throw bodyError(`The request body nests JSON deeper than ${MAX_JSON_NESTING} levels.`);
-        let body: unknown;
-        try {
-          body = JSON.parse(text);
-        } catch {
-          throw bodyError('POST body sent invalid JSON.');
-        }
-        if (body === null || typeof body !== 'object')
-          throw bodyError(`POST body is expected to be object but received ${body === null ? 'null' : typeof body}`);
-        return body as GraphQLParams;
-      });
     },
   };
 }

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { ConfigError } from '../errors.ts';
-import { DEFAULT_BULK_MAX_EVENTS } from '../index/indexer.ts';
+import { DEFAULT_BULK_MAX_EVENTS } from '../index/index.ts';
 import { DEFAULT_BODY_CACHE_BYTES } from '../ledger/body-cache.ts';
 import type { LogLevel } from '../logger.ts';
 

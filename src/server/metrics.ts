@@ -6,8 +6,8 @@
  * that need I/O (index lag) are read at scrape time.
  */
 import { Counter, Gauge, Histogram, Registry, type LabelValues } from 'prom-client';
-import type { AppLedger } from '../graphql/context.ts';
 import { LedgerDecorator } from '../ledger/decorator.ts';
+import type { Ledger } from '../ledger/port.ts';
 import type { EventIndex } from '../index/port.ts';
 import type { BodyCacheStats } from '../ledger/body-cache.ts';
 
@@ -175,7 +175,7 @@ function forward<T extends object>(real: T, get: (target: T, prop: string | symb
  * The ledger as the app uses it, counted: append and getVerified timed, newly created events
  * counted, failures of any call counted by operation (then rethrown unchanged).
  */
-export function instrumentLedger(ledger: AppLedger, metrics: AppMetrics): AppLedger {
+export function instrumentLedger(ledger: Ledger, metrics: AppMetrics): Ledger {
   const counted = async <T>(operation: string, run: () => Promise<T>): Promise<T> => {
     try {
       return await run();
@@ -186,24 +186,24 @@ export function instrumentLedger(ledger: AppLedger, metrics: AppMetrics): AppLed
   };
   // A typed decorator (ledger/decorator.ts): the calls not overridden here pass through uncounted.
   return new (class InstrumentedLedger extends LedgerDecorator {
-    override async append(...a: Parameters<AppLedger['append']>) {
+    override async append(...a: Parameters<Ledger['append']>) {
       const results = await metrics.writeSeconds.time(() => counted('append', () => super.append(...a)));
       for (const r of results) if (r.created) metrics.eventsWritten.inc({ category: r.event.record.eventCategory, outcome: r.event.record.outcome });
       return results;
     }
-    override getVerified(...a: Parameters<AppLedger['getVerified']>) {
+    override getVerified(...a: Parameters<Ledger['getVerified']>) {
       return metrics.verifySeconds.time(() => counted('getVerified', () => super.getVerified(...a)));
     }
-    override getMany(...a: Parameters<AppLedger['getMany']>) {
+    override getMany(...a: Parameters<Ledger['getMany']>) {
       return counted('getMany', () => super.getMany(...a));
     }
-    override scanTimeline(...a: Parameters<AppLedger['scanTimeline']>) {
+    override scanTimeline(...a: Parameters<Ledger['scanTimeline']>) {
       return counted('scanTimeline', () => super.scanTimeline(...a));
     }
-    override readTransactions(...a: Parameters<AppLedger['readTransactions']>) {
+    override readTransactions(...a: Parameters<Ledger['readTransactions']>) {
       return counted('readTransactions', () => super.readTransactions(...a));
     }
-    override commitTimes(...a: Parameters<AppLedger['commitTimes']>) {
+    override commitTimes(...a: Parameters<Ledger['commitTimes']>) {
       return counted('commitTimes', () => super.commitTimes(...a));
     }
     override lastTxId() {

@@ -1,10 +1,8 @@
 /** Opens the ledger the configuration asks for: immudb when IMMUDB_ADDRESS is set, else the embedded one in DATA_DIR. */
-import type { AppLedger } from '../graphql/context.ts';
 import { withBodyCache } from '../ledger/body-cache.ts';
-import type { GroupCommitLedger } from '../ledger/group-commit.ts';
 import { openEmbeddedLedger } from '../ledger/embedded/index.ts';
-import { ImmudbSetupRefused, type ImmudbSetting } from '../ledger/immudb/grpc.ts';
-import { openImmudbLedger } from '../ledger/immudb/index.ts';
+import { ImmudbSetupRefused, openImmudbLedger, type ImmudbSetting } from '../ledger/immudb/index.ts';
+import type { Ledger } from '../ledger/port.ts';
 import { ConfigError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { Config } from './config.ts';
@@ -21,9 +19,9 @@ const REFUSED: Record<ImmudbSetting, string> = {
  * that stops start-up like a wrong variable (exit code 2). An unreachable immudb stays
  * LEDGER_UNAVAILABLE.
  */
-export async function openLedger(config: Config, logger?: Logger): Promise<AppLedger> {
+export async function openLedger(config: Config, logger?: Logger): Promise<Ledger> {
   if (config.immudb) {
-    let ledger: GroupCommitLedger;
+    let ledger: Ledger;
     try {
       ledger = await openImmudbLedger({
         ...config.immudb,
@@ -40,5 +38,5 @@ export async function openLedger(config: Config, logger?: Logger): Promise<AppLe
     // Bodies read from immudb are kept in a bounded cache (body-cache.ts; LEDGER_BODY_CACHE_MB).
     return withBodyCache(ledger, { maxBytes: config.bodyCacheBytes });
   }
-  return openEmbeddedLedger({ dataDir: config.dataDir, ...(logger ? { logger: { warn: (m: string) => logger.warn(m) } } : {}) });
+  return openEmbeddedLedger({ dataDir: config.dataDir, ...(logger ? { logger } : {}) });
 }

@@ -5,12 +5,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createTokenStore, sha256Hex, type Scope } from '../../src/auth/tokens.ts';
-import { openEventIndex, withAppendHook, type IndexSetup } from '../../src/index/index.ts';
+import { createTokenStore, type Scope } from '../../src/auth/tokens.ts';
+import { sha256Hex } from '../support/auth.ts';
+import { openEventIndex, type IndexSetup } from '../../src/index/index.ts';
 import { openLive, type LiveSetup } from '../../src/live/index.ts';
 import { createApp, type App } from '../../src/server/app.ts';
 import { createLogger } from '../../src/logger.ts';
-import type { AppLedger } from '../../src/graphql/context.ts';
+import type { Ledger } from '../../src/ledger/port.ts';
 import { sleep } from '../contract/live-contract.ts';
 import { eventInput } from '../support/graphql.ts';
 import { subscribe, wsClient } from '../support/live.ts';
@@ -35,7 +36,7 @@ interface Op {
 }
 
 describeImmudb('authentication and scopes', () => {
-  let ledger: AppLedger;
+  let ledger: Ledger;
   let live: LiveSetup;
   let indexing: IndexSetup;
   let app: App;
@@ -59,10 +60,11 @@ describeImmudb('authentication and scopes', () => {
     indexing.indexer.start();
     live = await openLive({ ledger: raw, redisUrl: null });
     live.feed.start();
-    ledger = withAppendHook(raw, (r) => {
+    raw.onAppended((r) => {
       indexing.indexer.kick();
       live.feed.appended(r);
     });
+    ledger = raw;
     app = createApp({
       ledger,
       index: indexing.index,

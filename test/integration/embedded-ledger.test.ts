@@ -141,7 +141,7 @@ it('embedded: replays a log larger than the start-up worker’s read window with
   const seen: unknown[] = [];
   for (const workerMinBytes of [0, Number.MAX_SAFE_INTEGER]) {
     const warnings: string[] = [];
-    const ledger = await openEmbeddedBackend({ dataDir, workerMinBytes, logger: { warn: (m) => warnings.push(m) } });
+    const ledger = await openEmbeddedBackend({ dataDir, workerMinBytes, logger: { warn: (m) => warnings.push(String(m)) } });
     try {
       expect(ledger.startup!.events).toBe(events);
       // The main thread never waits for the worker, so how many answers it used varies.
@@ -184,7 +184,6 @@ it('embedded: replays a log larger than the start-up worker’s read window with
       expect(source.take(k, offset, answer)).toBe(true);
       expect(answer.subarray(0, 32).equals(txAlh(header))).toBe(true);
       expect(answer.subarray(32).equals(ahtLeaf(txAlh(header)))).toBe(true); // its binary-linking leaf
-      expect(source.alhAt(k, offset)!.equals(txAlh(header))).toBe(true);
       expect(source.take(k, offset + 1, answer)).toBe(false); // only for the record at that offset
       offset += FRAME_OVERHEAD + whole.readUInt32BE(offset + 4);
     }

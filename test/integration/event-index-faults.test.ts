@@ -10,7 +10,7 @@ import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAuditError } from '../../src/errors.ts';
-import { openEventIndex, withAppendHook } from '../../src/index/index.ts';
+import { openEventIndex } from '../../src/index/index.ts';
 import { IndexBuild, type BuiltIndex } from '../../src/index/bulk-build.ts';
 import type { IndexTx } from '../../src/index/port.ts';
 import { Indexer, indexTxOf } from '../../src/index/indexer.ts';
@@ -143,8 +143,9 @@ describeImmudb('event index faults (immudb, Redis)', () => {
       const ledger = await openTestImmudbLedger();
       const setup = await openEventIndex({ ledger, redisUrl: url, namespace: ns(), indexer: { pollMs: 50 } });
       const { index, indexer } = setup;
+      ledger.onAppended(() => indexer.kick());
       const app = createApp({
-        ledger: withAppendHook(ledger, () => indexer.kick()),
+        ledger,
         index,
         config: { port: 0, host: '127.0.0.1' },
         logger: createLogger({ level: 'error', write: () => undefined }),

@@ -22,8 +22,8 @@ import type { ChildProcess } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AppLedger } from '../../src/graphql/context.ts';
-import { openEventIndex, withAppendHook, type IndexSetup } from '../../src/index/index.ts';
+import type { Ledger } from '../../src/ledger/port.ts';
+import { openEventIndex, type IndexSetup } from '../../src/index/index.ts';
 import { openLive, type LiveSetup } from '../../src/live/index.ts';
 import { createApp, MAX_REQUEST_BODY_BYTES, type App } from '../../src/server/app.ts';
 import { createLogger } from '../../src/logger.ts';
@@ -1232,7 +1232,7 @@ async function validCreateAndRead(base: string): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 
 describeImmudb('fuzz: the gateway on immudb over real HTTP', () => {
-  let ledger: AppLedger;
+  let ledger: Ledger;
   let indexing: IndexSetup;
   let live: LiveSetup;
   let app: App;
@@ -1251,7 +1251,7 @@ describeImmudb('fuzz: the gateway on immudb over real HTTP', () => {
       get(target, prop) {
         const value: unknown = Reflect.get(target, prop, target);
         if (prop === 'append')
-          return (...args: Parameters<AppLedger['append']>) => {
+          return (...args: Parameters<Ledger['append']>) => {
             appendCalls.push(JSON.stringify(args).slice(0, 300));
             return target.append(...args);
           };
@@ -1262,12 +1262,12 @@ describeImmudb('fuzz: the gateway on immudb over real HTTP', () => {
     indexing.indexer.start();
     live = await openLive({ ledger, redisUrl: redisUrl ?? null });
     live.feed.start();
-    const hooked = withAppendHook(watched, (results) => {
+    ledger.onAppended((results) => {
       indexing.indexer.kick();
       live.feed.appended(results);
     });
     app = createApp({
-      ledger: hooked,
+      ledger: watched,
       index: indexing.index,
       indexLag: () => indexing.indexer.lag(),
       live: live.feed,

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
-import type { AppLedger } from '../../src/graphql/context.ts';
+import type { Ledger } from '../../src/ledger/port.ts';
 import { verifyProofBundle } from '../../src/proof/verify.ts';
 import { createApp } from '../../src/server/app.ts';
 import { createLogger } from '../../src/logger.ts';
@@ -171,7 +171,7 @@ describeImmudb('GraphQL API on immudb', () => {
   });
 
   it("caps a batch at the ledger's maxEventsPerAppend when that is below 1,000", async () => {
-    const small: AppLedger = Object.create(s.ledger, { maxEventsPerAppend: { value: 3 } });
+    const small: Ledger = Object.create(s.ledger, { maxEventsPerAppend: { value: 3 } });
     const b = await startTestServer({ ledger: small });
     try {
       const before = await b.txId();
@@ -191,7 +191,7 @@ describeImmudb('GraphQL API on immudb', () => {
     expect((await s.gql(CREATE_MANY, { input })).body.errors).toBeUndefined();
     const calls: (readonly string[])[] = [];
     // A spy over the real ledger: every call still goes to immudb.
-    const spy: AppLedger = Object.create(s.ledger, {
+    const spy: Ledger = Object.create(s.ledger, {
       getMany: {
         value: (ids: readonly string[]) => {
           calls.push([...ids]);
@@ -216,7 +216,7 @@ describeImmudb('GraphQL API on immudb', () => {
   });
 
   it('masks unexpected errors: no internals, a request id that is also in the log', async () => {
-    const broken: AppLedger = Object.create(s.ledger, {
+    const broken: Ledger = Object.create(s.ledger, {
       getMany: { value: async () => Promise.reject(new Error('secret internal detail: /var/lib/immudb')) },
     });
     const b = await startTestServer({ ledger: broken });

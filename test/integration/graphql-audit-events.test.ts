@@ -5,7 +5,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openEventIndex, withAppendHook, type IndexSetup } from '../../src/index/index.ts';
+import { openEventIndex, type IndexSetup } from '../../src/index/index.ts';
 import { encodeMember, encodePosition, fieldKey, GLOBAL_KEY } from '../../src/index/members.ts';
 import { indexNamespace, type RedisEventIndex } from '../../src/index/redis-index.ts';
 import { withBodyCache, type BodyCachedLedger } from '../../src/ledger/body-cache.ts';
@@ -60,8 +60,9 @@ describeImmudb('GraphQL auditEvents', () => {
         indexer: { pollMs: 50 },
       });
       setup.indexer.start();
+      ledger.onAppended(() => setup.indexer.kick());
       app = createApp({
-        ledger: withAppendHook(ledger, () => setup.indexer.kick()),
+        ledger,
         index: setup.index,
         indexLag: () => setup.indexer.lag(),
         config: { port: 0, host: '127.0.0.1' },

@@ -5,7 +5,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { describe } from 'vitest';
-import { withAppendHook } from '../../src/index/index.ts';
 import type { Ledger } from '../../src/ledger/port.ts';
 import { openEmbeddedLedger } from '../../src/ledger/embedded/index.ts';
 import { LiveFeed } from '../../src/live/index.ts';
@@ -20,10 +19,10 @@ const describeRedis = redisUrl ? describe : describe.skip;
 
 function instanceOf(ledger: Ledger, feed: LiveFeed, closeMore: () => Promise<void>): LiveInstance {
   feed.start();
-  const hooked = withAppendHook(ledger, (r) => feed.appended(r));
+  ledger.onAppended((r) => feed.appended(r));
   return {
     feed,
-    append: (events) => hooked.append(events),
+    append: (events) => ledger.append(events),
     async close() {
       await feed.stop();
       await closeMore();

@@ -6,10 +6,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { createTokenStore, sha256Hex, type Scope } from '../../src/auth/tokens.ts';
+import { createTokenStore, type Scope } from '../../src/auth/tokens.ts';
+import { sha256Hex } from '../support/auth.ts';
 import type { NewEvent } from '../../src/events/types.ts';
-import type { AppLedger } from '../../src/graphql/context.ts';
-import { withAppendHook } from '../../src/index/index.ts';
+import type { Ledger } from '../../src/ledger/port.ts';
 import { openLive, type LiveSetup } from '../../src/live/index.ts';
 import { createApp, type App } from '../../src/server/app.ts';
 import { createLogger } from '../../src/logger.ts';
@@ -52,7 +52,7 @@ async function startGateway(feed: { queueLimit?: number } = {}): Promise<Gateway
         };
       return typeof v === 'function' ? v.bind(target) : v;
     },
-  }) as AppLedger;
+  }) as Ledger;
   const live = await openLive({ ledger, redisUrl: redisUrl!, feed });
   live.feed.start();
   const app = createApp({
@@ -64,12 +64,12 @@ async function startGateway(feed: { queueLimit?: number } = {}): Promise<Gateway
     wsKeepAliveMs: 60_000,
   });
   const { url } = await app.listen();
-  const hooked = withAppendHook(ledger, (r) => live.feed.appended(r));
+  ledger.onAppended((r) => live.feed.appended(r));
   return {
     app,
     live,
     wsUrl: url.replace(/^http/, 'ws'),
-    append: async (events) => (await hooked.append(events)).map((r) => r.event.record.eventId),
+    append: async (events) => (await ledger.append(events)).map((r) => r.event.record.eventId),
     verifiedReads: () => reads,
     async close() {
       await app.close();

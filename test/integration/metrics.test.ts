@@ -1,8 +1,8 @@
 /** GET /metrics on a real immudb: the exposition parses, and counters move by exactly what happened. */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { AppLedger } from '../../src/graphql/context.ts';
-import { openEventIndex, withAppendHook, type IndexSetup } from '../../src/index/index.ts';
+import type { Ledger } from '../../src/ledger/port.ts';
+import { openEventIndex, type IndexSetup } from '../../src/index/index.ts';
 import { openLive, type LiveSetup } from '../../src/live/index.ts';
 import { withBodyCache } from '../../src/ledger/body-cache.ts';
 import { createApp, type App } from '../../src/server/app.ts';
@@ -57,7 +57,7 @@ const value = (samples: Sample[], name: string, labels: Record<string, string> =
   samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((a, s) => a + s.value, 0);
 
 describeImmudb('/metrics', () => {
-  let ledger: AppLedger;
+  let ledger: Ledger;
   let live: LiveSetup;
   let indexing: IndexSetup;
   let app: App;
@@ -80,10 +80,11 @@ describeImmudb('/metrics', () => {
     indexing.indexer.start();
     live = await openLive({ ledger: raw, redisUrl: null });
     live.feed.start();
-    ledger = withAppendHook(raw, (r) => {
+    raw.onAppended((r) => {
       indexing.indexer.kick();
       live.feed.appended(r);
     });
+    ledger = raw;
     app = createApp({
       ledger,
       index: indexing.index,

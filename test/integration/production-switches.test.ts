@@ -11,7 +11,7 @@
  */
 import { getIntrospectionQuery } from 'graphql';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { AppLedger } from '../../src/graphql/context.ts';
+import type { Ledger } from '../../src/ledger/port.ts';
 import { CREATE, eventInput, expectNoStackTrace, startTestServer, type TestServer } from '../support/graphql.ts';
 import type { GraphQLBody } from '../support/api-types.ts';
 import { wsClient } from '../support/live.ts';
@@ -63,7 +63,7 @@ async function overWs(wsUrl: string, query: string): Promise<WsResult> {
 }
 
 describeImmudb('production switches (INTROSPECTION, GRAPHIQL) and cross-site writes', () => {
-  let ledger: AppLedger;
+  let ledger: Ledger;
   let open: TestServer; // the defaults: GraphiQL and introspection on
   let locked: TestServer; // GRAPHIQL=false INTROSPECTION=false
   beforeAll(async () => {

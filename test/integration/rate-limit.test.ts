@@ -6,8 +6,9 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryRateLimiter, RedisRateLimiter, type RateLimiter, type RateLimits } from '../../src/auth/rate-limit.ts';
-import { createTokenStore, sha256Hex } from '../../src/auth/tokens.ts';
-import type { AppLedger } from '../../src/graphql/context.ts';
+import { createTokenStore } from '../../src/auth/tokens.ts';
+import { sha256Hex } from '../support/auth.ts';
+import type { Ledger } from '../../src/ledger/port.ts';
 import { createApp, type App } from '../../src/server/app.ts';
 import { createLogger } from '../../src/logger.ts';
 import { CREATE, CREATE_MANY, eventInput } from '../support/graphql.ts';
@@ -19,7 +20,7 @@ import type { GraphQLBody } from '../support/api-types.ts';
 const auth = createTokenStore(['alice', 'bob'].map((name) => ({ name, sha256: sha256Hex(`${name}-token`), scopes: ['audit:admin' as const] })));
 const quiet = createLogger({ level: 'error', write: () => {} });
 
-async function start(ledger: AppLedger, rateLimiter: RateLimiter): Promise<{ app: App; url: string }> {
+async function start(ledger: Ledger, rateLimiter: RateLimiter): Promise<{ app: App; url: string }> {
   const app = createApp({ ledger, auth, rateLimiter, config: { port: 0, host: '127.0.0.1' }, logger: quiet });
   return { app, url: (await app.listen()).url };
 }
@@ -38,7 +39,7 @@ const code = (r: Awaited<ReturnType<typeof gql>>) => r.body.errors?.[0]?.extensi
 const limits = (over: Partial<RateLimits>): RateLimits => ({ writes: { perSecond: 0, burst: 0 }, cost: { perSecond: 0, burst: 0 }, ...over });
 
 describeImmudb('rate limits', () => {
-  let ledger: AppLedger;
+  let ledger: Ledger;
   const apps: App[] = [];
   const limiters: RateLimiter[] = [];
   const txId = async (url: string) => BigInt((await gql(url, 'bob', '{ ledgerState { txId } }')).body.data!.ledgerState.txId);

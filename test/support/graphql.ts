@@ -1,6 +1,6 @@
 /** A real server (createApp on port 0) over a real ledger, and a GraphQL-over-HTTP client for it. */
 import { expect } from 'vitest';
-import type { AppLedger } from '../../src/graphql/context.ts';
+import type { Ledger } from '../../src/ledger/port.ts';
 import { createApp, type App, type AppOptions } from '../../src/server/app.ts';
 import { createLogger, type Logger } from '../../src/logger.ts';
 import type { ApiData, GraphQLErrorJson } from './api-types.ts';
@@ -15,7 +15,7 @@ export interface GraphQLResponse<T = ApiData> {
 
 export interface TestServer {
   app: App;
-  ledger: AppLedger;
+  ledger: Ledger;
   url: string;
   base: string;
   logs: string[];
@@ -31,7 +31,7 @@ export function expectNoStackTrace(text: string): void {
 }
 
 export async function startTestServer(
-  options: { ledger?: AppLedger; logger?: Logger; config?: Omit<AppOptions['config'], 'port' | 'host'> } = {},
+  options: { ledger?: Ledger; logger?: Logger; config?: Omit<AppOptions['config'], 'port' | 'host'> } = {},
 ): Promise<TestServer> {
   const ledger = options.ledger ?? (await openTestImmudbLedger());
   const logs: string[] = [];

@@ -1,8 +1,8 @@
 /**
  * immudb 1.10/1.11's gRPC messages as far as the wire tests need them, for protobufjs: the ones
- * wire.ts reads or writes, with every field immudb may send in them — also those wire.ts skips
- * (TxEntry.value, Tx.kvEntries/zEntries, Entry.metadata/expired/revision, DualProof's
- * LinearAdvanceProof), so that random replies carry them. Written here from the field numbers and
+ * wire-encode.ts writes or wire-decode.ts reads, with every field immudb may send in them — also
+ * those wire-decode.ts skips (TxEntry.value, Tx.kvEntries/zEntries, Entry.metadata/expired/revision,
+ * DualProof's LinearAdvanceProof), so that random replies carry them. Written here from the field numbers and
  * types alone. Some request fields the gateway never sets are left out (TxScanRequest's and
  * VerifiableTxRequest's entriesSpec, sinceTx, noWait…): reencode() drops them, so a request that
  * carried one would still fail its test.

@@ -3,7 +3,8 @@ import type { Redis } from 'ioredis';
 import type { ApiData, GraphQLErrorJson } from './api-types.ts';
 import type { AuditEventRecord } from '../../src/events/types.ts';
 import type { EventIndex } from '../../src/index/port.ts';
-import { CODED_FIELDS, codedValue, overflowCode, packCodes, type Codes } from '../../src/index/codes.ts';
+import { fieldValue } from '../../src/events/filter.ts';
+import { CODED_FIELDS, overflowCode, packCodes, type Codes } from '../../src/index/codes.ts';
 import { positionOf } from '../../src/events/paging.ts';
 import { decodeMember, encodeMember, fieldKey, GLOBAL_KEY, setFieldKeys } from '../../src/index/members.ts';
 import type { Ledger } from '../../src/ledger/port.ts';
@@ -75,7 +76,7 @@ export async function expectRedisEqualsLedger(redis: Redis, namespace: string, r
     const codes = {} as Codes;
     const coded: string[] = [];
     for (const f of CODED_FIELDS) {
-      const v = codedValue(r, f);
+      const v = fieldValue(r, f);
       if (v === undefined) {
         codes[f] = 0;
         continue;

@@ -1,8 +1,7 @@
 /** Gateways with live subscriptions on real services, and graphql-ws clients for them. */
 import { createClient, type Client, type FormattedExecutionResult } from 'graphql-ws';
 import WebSocket from 'ws';
-import type { AppLedger } from '../../src/graphql/context.ts';
-import { withAppendHook } from '../../src/index/index.ts';
+import type { Ledger } from '../../src/ledger/port.ts';
 import { openLive, type LiveFeedOptions, type LiveSetup } from '../../src/live/index.ts';
 import { createApp, type App } from '../../src/server/app.ts';
 import { createLogger } from '../../src/logger.ts';
@@ -12,7 +11,7 @@ import { openTestImmudbLedger } from './services.ts';
 
 export interface LiveGateway {
   app: App;
-  ledger: AppLedger;
+  ledger: Ledger;
   live: LiveSetup;
   url: string;
   wsUrl: string;
@@ -31,9 +30,10 @@ export async function startLiveGateway(options: {
   const ledger = await openTestImmudbLedger({ database: options.database });
   const live = await openLive({ ledger, redisUrl: options.redisUrl, ...(options.feed ? { feed: options.feed } : {}) });
   live.feed.start();
+  ledger.onAppended((r) => live.feed.appended(r));
   const logs: string[] = [];
   const app = createApp({
-    ledger: withAppendHook(ledger, (r) => live.feed.appended(r)),
+    ledger,
     live: live.feed,
     config: { port: 0, host: '127.0.0.1' },
     logger: createLogger({ level: 'warn', write: (line) => void logs.push(line) }),

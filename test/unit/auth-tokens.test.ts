@@ -1,7 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createTokenStore, hasScope, loadTokenStore, sha256Hex } from '../../src/auth/tokens.ts';
+import { createTokenStore, hasScope, loadTokenStore } from '../../src/auth/tokens.ts';
+import { sha256Hex } from '../support/auth.ts';
 import { ConfigError } from '../../src/errors.ts';
 import { tempDir } from '../support/services.ts';
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createUuidv7Generator, isUuid, normalizeUuid, uuidv7, uuidv7Timestamp } from '../../src/events/uuid.ts';
+import { createUuidv7Generator, isUuid, normalizeUuid, uuidv7 } from '../../src/events/uuid.ts';
+import { uuidv7Timestamp } from '../support/uuid.ts';
 
 const V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 

@@ -1,8 +1,8 @@
 /**
  * The hand-written protobuf codec of TxScan, GetAll, ExecAll and VerifiableTxById against
  * protobufjs encoding immudb 1.10/1.11's messages (test/support/immudb-schema.ts): whatever the
- * library encodes, wire.ts decodes to the same values, header and KV metadata to the bytes immudb
- * 1.11.1 hashes (its vectors), and what wire.ts encodes, the library decodes to the request meant.
+ * library encodes, wire-decode.ts decodes to the same values, header and KV metadata to the bytes
+ * immudb 1.11.1 hashes (its vectors), and what wire-encode.ts encodes, the library decodes to the request meant.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -68,7 +68,7 @@ const future = (rand: () => number): Msg =>
 const withoutTrailingUnknown = (message: Msg): Msg => ({ ...message, ...Object.fromEntries(FUTURE_FIELDS.map((f) => [f.name, null])) });
 
 const inSafeRange = (n: string | null) => n === null || (BigInt(n) >= 0n && BigInt(n) <= BigInt(Number.MAX_SAFE_INTEGER));
-// Vector cases whose 64-bit numbers wire.ts can read (the others: the it.fails in the vector tests).
+// Vector cases whose 64-bit numbers wire-decode.ts can read (the others: the it.fails in the vector tests).
 const kvCases = vectors.kvMetadata.filter((c) => inSafeRange(c.expiresAt));
 const txCases = vectors.txMetadata.filter((c) => inSafeRange(c.truncatedTxId));
 
@@ -125,7 +125,7 @@ function randomTxEntry(rand: () => number) {
   return { e, message };
 }
 
-/** An Entry with every field 1.11 has: wire.ts reads tx, key and value and skips the rest (any KV metadata, even one it could not read). */
+/** An Entry with every field 1.11 has: wire-decode.ts reads tx, key and value and skips the rest (any KV metadata, even one it could not read). */
 function randomEntry(rand: () => number) {
   const e: WireEntry = { tx: bigNumber(rand), key: bytes(rand, 300), value: bytes(rand, 600) };
   const message: Msg = {
@@ -210,7 +210,7 @@ function randomVerifiableTx(rand: () => number) {
         terms: dualProof.linearProof.terms,
         ...future(rand),
       },
-      // Not read: wire.ts leaves it out of WireDualProof.
+      // Not read: wire-decode.ts leaves it out of WireDualProof.
       ...(rand() < 0.5 && {
         LinearAdvanceProof: {
           linearProofTerms: hashes(rand),
@@ -264,7 +264,7 @@ describe('wire: decoding what protobufjs encodes (immudb 1.10/1.11 messages, wit
     }
   });
 
-  it('the fields immudb 1.11 sends that wire.ts does not read change nothing (Entry 4–7, TxEntry value, Tx kv/zEntries, LinearAdvanceProof)', () => {
+  it('the fields immudb 1.11 sends that wire-decode.ts does not read change nothing (Entry 4–7, TxEntry value, Tx kv/zEntries, LinearAdvanceProof)', () => {
     const rand = prng(22);
     let seen = 0;
     for (let i = 0; i < 50; i++) {
@@ -300,7 +300,7 @@ describe('wire: decoding what protobufjs encodes (immudb 1.10/1.11 messages, wit
 
 describe('wire: header and KV metadata as the bytes immudb 1.11.1 hashes (its vectors)', () => {
   // Every case, the 64-bit extremes included: a negative expiresAt (a 10-byte varint) and a
-  // truncatedTxID past 2^53 are hashed as their raw u64, so wire.ts reads them whole.
+  // truncatedTxID past 2^53 are hashed as their raw u64, so wire-decode.ts reads them whole.
   const kvIt = (_c: KvMetadataCase) => it;
   const txIt = (_c: TxMetadataCase) => it;
 

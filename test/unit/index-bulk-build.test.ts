@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { IndexBuild } from '../../src/index/bulk-build.ts';
-import { CODED_FIELDS, codedValue, type IndexLayoutOptions } from '../../src/index/codes.ts';
+import { fieldValue } from '../../src/events/filter.ts';
+import { CODED_FIELDS, type IndexLayoutOptions } from '../../src/index/codes.ts';
 import { MemoryEventIndex } from '../../src/index/memory-index.ts';
 import type { IndexTx } from '../../src/index/port.ts';
 import { fieldKey, GLOBAL_KEY, setFieldKeys } from '../../src/index/members.ts';
@@ -43,7 +44,7 @@ function keysOf(txs: IndexTx[]): { sets: Set<string>; coded: [(typeof CODED_FIEL
     for (const r of tx.records) {
       for (const k of setFieldKeys(r)) sets.add(k);
       for (const f of CODED_FIELDS) {
-        const v = codedValue(r, f);
+        const v = fieldValue(r, f);
         if (v !== undefined) {
           sets.add(fieldKey(f, v));
           coded.set(fieldKey(f, v), [f, v]);

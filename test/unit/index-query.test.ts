@@ -9,7 +9,6 @@ import {
   overflowCode,
   packCodes,
   resolveMaxCodes,
-  unpackCodes,
   type CodeEntry,
   type Codes,
 } from '../../src/index/codes.ts';
@@ -25,6 +24,7 @@ import { decodeMember, encodeMember, encodePosition, fieldKey, MEMBER_LENGTH, ms
 import { plan } from '../../src/index/plan.ts';
 import { atOrAfter, atOrBefore, cursorRange, inRange, type IndexOrder } from '../../src/index/range.ts';
 import { isWellFormed } from '../../src/events/json.ts';
+import { unpackCodes } from '../support/codes.ts';
 import { NASTY_ALPHABET, prng, randomString, randomUuid } from './_random.ts';
 
 const randomCodes = (rand: () => number): Codes => Object.fromEntries(CODED_FIELDS.map((f) => [f, Math.floor(rand() * 2 ** CODE_BITS[f])])) as Codes;

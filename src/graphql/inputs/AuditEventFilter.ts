@@ -4,7 +4,7 @@
  * (events/filter.ts), which reports every problem at its path (`filter.actorId.2`).
  */
 import { MAX_VALUES_PER_FIELD } from '../../events/filter.ts';
-import { INDEX_ORDERS } from '../../index/range.ts';
+import { INDEX_ORDERS } from '../../index/index.ts';
 import { builder } from '../builder.ts';
 import { EventOutcomeEnum } from '../enums.ts';
 

@@ -20,6 +20,7 @@ const CreateAuditEventsPayload = builder.objectRef<AppendResult[]>('CreateAuditE
   }),
 });
 
+// Shaped like every Pothos root field (auditEventCreated.ts too): declarations, no logic to share.
 builder.mutationField('createAuditEvents', (t) =>
   t.field({
     authScopes: { scope: 'audit:write' },

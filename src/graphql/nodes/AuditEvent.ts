@@ -20,7 +20,7 @@ import {
   type PageArgs,
 } from '../../events/paging.ts';
 import type { AuditEventRecord } from '../../events/types.ts';
-import type { IndexOrder } from '../../index/range.ts';
+import type { IndexOrder } from '../../index/index.ts';
 import type { StoredEvent } from '../../ledger/port.ts';
 import { builder } from '../builder.ts';
 import type { GraphQLContext } from '../context.ts';

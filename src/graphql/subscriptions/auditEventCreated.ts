@@ -16,6 +16,7 @@ import { AuditEventRef } from '../nodes/AuditEvent.ts';
 import { parseEventId } from '../nodes/ids.ts';
 import { registerLiveSource } from './shared-execution.ts';
 
+// Shaped like every Pothos root field (createAuditEvents.ts too): declarations, no logic to share.
 builder.subscriptionField('auditEventCreated', (t) =>
   t.field({
     authScopes: { scope: 'audit:read' },

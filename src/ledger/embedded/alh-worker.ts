@@ -37,8 +37,6 @@ export interface AlhSource {
    * computed them at `offset`, and says whether it did; marks k as passed either way.
    */
   take(k: number, offset: number, out: Uint8Array): boolean;
-  /** As take, returning a copy of the Alh or null (tests). */
-  alhAt(k: number, offset: number): Buffer | null;
   stop(): Promise<void>;
 }
 
@@ -81,10 +79,6 @@ export function startAlhWorker(options: {
   return {
     checksumOk(k: number, offset: number): boolean {
       return answered(k, offset) && slots[(k % RING) * SLOT + 72] === 1;
-    },
-    alhAt(k: number, offset: number): Buffer | null {
-      const out = Buffer.allocUnsafe(64);
-      return this.take(k, offset, out) ? out.subarray(0, 32) : null;
     },
     take(k: number, offset: number, out: Uint8Array): boolean {
       const s = (k % RING) * SLOT + 8;

@@ -22,14 +22,16 @@
  * (a clock step backwards reuses the previous tx's second).
  *
  * Start-up (startup.ts) replays the whole log and recovers it: the chain, the AHTree and the index
- * of keys are rebuilt in memory (values stay on disk). This file keeps the backend class whole (the
- * port's calls, the write and the proofs share its state); the tx layout (transaction.ts) and reads
- * of the log by offset (log-reader.ts) live apart.
+ * of keys are rebuilt in memory (values stay on disk).
+ *
+ * One class past 400 lines on purpose: the port's calls, the write and the proofs share its state;
+ * the tx layout (transaction.ts) and reads of the log by offset (log-reader.ts) live apart.
  */
 import fs from 'node:fs';
 import { decodeRecord } from '../../events/canonical.ts';
 import type { AuditEventRecord } from '../../events/types.ts';
 import { AuditError, ErrorCode, ledgerUnavailable, verificationFailed } from '../../errors.ts';
+import type { Logger } from '../../logger.ts';
 import type { AHTree } from '../../proof/ahtree.ts';
 import { entryBundle, proofLink, type ProofLink } from '../../proof/bundle.ts';
 import { toHex } from '../../proof/codecs.ts';
@@ -48,7 +50,7 @@ import type { Column } from './column.ts';
 import type { EventIndex } from './event-index.ts';
 import { fdDatasync, fdWrite, forEachEntry } from './log.ts';
 import { LogReader } from './log-reader.ts';
-import { recover, replayLog, type Logger, type ReplayedChain, type StartupReport, type StartupVerification } from './startup.ts';
+import { recover, replayLog, type ReplayedChain, type StartupReport, type StartupVerification } from './startup.ts';
 import { buildTransaction, MAX_EVENTS_PER_TX, TL_SUFFIX } from './transaction.ts';
 
 /** immudb 1.1's MaxKeyScanLimit: pages are capped as the immudb backend's (limit + 1 look-ahead <= this). */
@@ -71,7 +73,7 @@ export interface EmbeddedLedgerOptions {
    * and checks the bundle.
    */
   verify?: StartupVerification;
-  logger?: Logger;
+  logger?: Pick<Logger, 'warn'>;
   /** Logs of at least this many bytes get the start-up Alh worker (alh-worker.ts); default 16 MiB. */
   workerMinBytes?: number;
   /** Clock in ms (tests). */
@@ -129,7 +131,7 @@ export class EmbeddedLedger implements LedgerBackend, DualProofStore {
     const started = performance.now();
     const { chain, scan } = await replayLog(options);
     const ledger = new EmbeddedLedger(options, chain);
-    const logger: Logger = options.logger ?? { warn: (m) => console.warn(m) };
+    const logger: Pick<Logger, 'warn'> = options.logger ?? { warn: (m) => console.warn(m) };
     await recover({ file: options.file, fd: options.fd, trusted: options.trusted, logger, chain, scan, header: (id) => ledger.header(id) });
     ledger.end = scan.end;
     ledger.startup = {

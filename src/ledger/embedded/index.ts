@@ -5,10 +5,11 @@ import { TrustedStateStore } from '../trusted-state.ts';
 import { EmbeddedLedger } from './embedded-ledger.ts';
 import { acquireLock } from './lock.ts';
 import { openOrCreateLog } from './log.ts';
-import type { Logger, StartupVerification } from './startup.ts';
+import type { Logger } from '../../logger.ts';
+import type { StartupVerification } from './startup.ts';
 
 export { EmbeddedLedger } from './embedded-ledger.ts';
-export type { Logger, StartupReport, StartupVerification } from './startup.ts';
+export type { StartupReport, StartupVerification } from './startup.ts';
 export { MAX_EVENTS_PER_TX } from './transaction.ts';
 export { LogCorruptionError } from './log.ts';
 export { LedgerLockedError } from './lock.ts';
@@ -20,7 +21,7 @@ export interface EmbeddedConfig {
   database?: string;
   /** Start-up verification depth (see EmbeddedLedgerOptions.verify); default 'chain'. */
   verify?: StartupVerification;
-  logger?: Logger;
+  logger?: Pick<Logger, 'warn'>;
   /** Logs of at least this many bytes are replayed with a helper thread; default 16 MiB. */
   workerMinBytes?: number;
 }

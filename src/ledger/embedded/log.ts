@@ -183,7 +183,7 @@ export interface ScanResult {
   tornTail: { offset: number; length: number; reason: string } | null;
 }
 
-/** Read size: small enough that a chunk is still in cache while its records are parsed (32 MiB was slower). */
+/** Read size: small enough that a chunk is still in cache while its records are parsed (much larger chunks were slower). */
 const CHUNK = 1024 * 1024;
 
 /**

@@ -17,6 +17,7 @@
 import fs from 'node:fs';
 import { join } from 'node:path';
 import { verificationFailed } from '../../errors.ts';
+import type { Logger } from '../../logger.ts';
 import { AHTree } from '../../proof/ahtree.ts';
 import { toHex } from '../../proof/codecs.ts';
 import { HASH_SIZE, kvDigest, PLAIN_VALUE_PREFIX, SET_KEY_PREFIX, ZERO_HASH } from '../../proof/hashing.ts';
@@ -36,10 +37,6 @@ const { hashInto } = createSha256();
 const WORKER_THRESHOLD = 16 * 1024 * 1024;
 
 export type StartupVerification = 'chain' | 'full';
-
-export interface Logger {
-  warn(message: string): void;
-}
 
 export interface StartupReport {
   txs: number;
@@ -237,7 +234,7 @@ export interface RecoveryInput {
   file: string;
   fd: number;
   trusted: TrustedStateStore;
-  logger: Logger;
+  logger: Pick<Logger, 'warn'>;
   chain: ReplayedChain;
   scan: ScanResult;
   /** A committed tx's header, as the ledger reads it from the log. */
@@ -281,7 +278,7 @@ async function checkTrustedState({ file, trusted, logger, chain, header }: Recov
 }
 
 /** Cuts the torn tail off the log, keeping its bytes beside the log for inspection (they were never acknowledged). */
-function truncateTornTail(fd: number, file: string, end: number, torn: NonNullable<ScanResult['tornTail']>, logger: Logger): void {
+function truncateTornTail(fd: number, file: string, end: number, torn: NonNullable<ScanResult['tornTail']>, logger: Pick<Logger, 'warn'>): void {
   const saved = `${file}.torn-${torn.offset}-${Date.now()}`;
   const bytes = Buffer.allocUnsafe(Math.min(torn.length, 64 * 1024 * 1024));
   readFully(fd, bytes, bytes.length, torn.offset);

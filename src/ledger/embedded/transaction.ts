@@ -3,7 +3,7 @@
  * timeline entry (0x00 ‖ timeline key → 0x00 ‖ canonical record) and `ev/<eventId>` as an immudb
  * reference to it (0x00 ‖ id key → 0x01 ‖ u64 atTx ‖ prefixed timeline key, exactly
  * pkg/database's EncodeReference), unbound (atTx 0) as the immudb backend writes it. Written by
- * buildTransaction, checked at start-up by replay.ts, read back by parseTimelineEntry.
+ * buildTransaction, checked at start-up by startup.ts (replayLog), read back by parseTimelineEntry.
  */
 import { encodeRecord as encodeEventRecord } from '../../events/canonical.ts';
 import type { AuditEventRecord } from '../../events/types.ts';

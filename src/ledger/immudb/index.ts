@@ -7,6 +7,8 @@ import { asLedgerError, ImmudbSession } from './grpc.ts';
 import { decodeMaxTxEntries } from './wire-decode.ts';
 import { ImmudbLedger } from './immudb-ledger.ts';
 
+export { ImmudbSetupRefused, type ImmudbSetting } from './grpc.ts';
+
 export interface ImmudbConfig {
   address: string;
   user: string;

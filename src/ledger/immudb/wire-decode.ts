@@ -195,6 +195,7 @@ function readKvMetadata(m: Cursor): Buffer {
   return out;
 }
 
+// One field loop per message, as decodeEntries below: other fields; a table-driven decoder would cost the hot reads.
 /** TxEntry { bytes key = 1; bytes hValue = 2; int32 vLen = 3; KVMetadata metadata = 4; bytes value = 5 (not asked for: skipped) } */
 function readTxEntry(e: Cursor): WireTxEntry {
   let key: Buffer = EMPTY;
