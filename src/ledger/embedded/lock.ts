@@ -293,7 +293,9 @@ async function clearNonDirectory(path: string, guarded: string | undefined): Pro
     const p = await probe(dirname(path), basename(path));
     if (p.live) throw new LedgerLockedError(path, p.pid, p.host);
   } else if (st.isFile()) {
-    const pid = Number.parseInt(readText(path), 10);
+    const text = readText(path);
+    if (text === null) return; // replaced by a lock directory meanwhile: the caller tries again
+    const pid = Number.parseInt(text, 10);
     if (guarded && Number.isInteger(pid) && pid > 0 && pid !== process.pid && hasOpen(pid, guarded)) {
       throw new LedgerLockedError(path, pid, null, `, an older version's pid file whose process has ${guarded} open`);
     }
@@ -348,11 +350,14 @@ function sameFile(path: string, ino: number): boolean {
   }
 }
 
-function readText(file: string): string {
+/** The file's text; '' once removed; null once another start has put its lock directory there. */
+function readText(file: string): string | null {
   try {
     return readFileSync(file, 'utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return '';
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return '';
+    if (code === 'EISDIR') return null;
     throw e;
   }
 }
