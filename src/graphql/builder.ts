@@ -80,7 +80,26 @@ export const builder = new SchemaBuilder<SchemaTypes>({
     cursorType: 'String',
     // The contract names `node`; a `nodes` list would be one more unbounded fan-out to police.
     nodesQueryOptions: false,
-    nodeQueryOptions: { description: 'Fetches an object by its Relay global id.', authScopes: { scope: 'audit:read' } },
+    nodeQueryOptions: {
+      description: 'Fetches an object by its Relay global id.',
+      authScopes: { scope: 'audit:read' },
+      args: { id: { description: 'A global id from an `id` field (not an eventId).' } },
+    },
+    nodeTypeOptions: { description: 'An object with a global id, fetchable with `node(id:)`.' },
+    idFieldOptions: { description: 'Global id (Relay), for `node(id:)` and client caches; not the eventId.' },
+    pageInfoTypeOptions: { description: 'Where a page sits in its connection, and the cursors to page on from it.' },
+    hasNextPageFieldOptions: { description: 'More items follow this page (page on with `after: endCursor`).' },
+    hasPreviousPageFieldOptions: { description: 'Items come before this page (page back with `before: startCursor`).' },
+    startCursorFieldOptions: { description: 'Cursor of the first item of the page; null when the page is empty.' },
+    endCursorFieldOptions: { description: 'Cursor of the last item of the page; null when the page is empty.' },
+    edgesFieldOptions: { description: 'The page’s items, in order.' },
+    pageInfoFieldOptions: { description: 'Paging information for this page.' },
+    cursorFieldOptions: { description: 'Opaque position of this item: pass it as `after` or `before` to page from here.' },
+    nodeFieldOptions: { description: 'The item.' },
+    firstArgOptions: { description: 'Page forwards: at most this many items after `after` (or from the start).' },
+    afterArgOptions: { description: 'Page forwards from this cursor (an `endCursor` or edge cursor), exclusive.' },
+    lastArgOptions: { description: 'Page backwards: at most this many items before `before` (or from the end).' },
+    beforeArgOptions: { description: 'Page backwards from this cursor (a `startCursor` or edge cursor), exclusive.' },
     decodeGlobalID: (globalID) => {
       let decoded: { typename: string; id: string } | null = null;
       try {
@@ -104,6 +123,6 @@ export const builder = new SchemaBuilder<SchemaTypes>({
 builder.addScalarType('DateTime', DateTimeScalar);
 builder.addScalarType('JSON', JSONResolver);
 
-builder.queryType({});
-builder.mutationType({});
-builder.subscriptionType({});
+builder.queryType({ description: 'Reads: events by id, by correlation (timeline) or by filter (auditEvents), verified reads and the ledger state.' });
+builder.mutationType({ description: 'Writes: append audit events to the ledger; each comes back with its proof.' });
+builder.subscriptionType({ description: 'Live events over WebSocket (graphql-ws) or server-sent events.' });

@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getOperationAST } from 'graphql';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { RateLimiter } from '../auth/rate-limit.ts';
 import type { AuthResult, TokenStore } from '../auth/tokens.ts';
@@ -43,27 +44,23 @@ const SHUTDOWN_GRACE_MS = 10_000;
 /** How long close() waits for WebSocket clients to answer the 1001 close before cutting them. */
 const WS_CLOSE_GRACE_MS = 2_000;
 
-const DEFAULT_QUERY = `# auditgraph: audit events in an immutable, verifiable ledger.
-#
-# Write one (then run it again: same eventId, same content → created: false):
-#
-# mutation {
-#   createAuditEvent(input: {
-#     eventId: "0190a5d2-0000-7000-8000-000000000001"
-#     eventType: "gateway.signal.received", eventCategory: "gateway", outcome: SUCCESS
-#     correlationId: "rr-2025-001", actorType: "service", actorId: "gateway"
-#     data: { signal: "disk-pressure" }
-#   }) { created event { id eventId timestamp ledger { txId key } } proof { verified txId } }
-# }
-#
-# Watch events arrive (over WebSocket; add afterTxId: "<txId>" to replay from a tx on):
-#
-# subscription {
-#   auditEventCreated(filter: { correlationId: "rr-2025-001" }) { eventId eventType outcome timestamp ledger { txId } }
-# }
+/** The example ids the operations below use: CreateEvent writes this event, Verify reads it. */
+const EXAMPLE_EVENT_ID = '0190a5d2-0000-7000-8000-000000000001';
+const EXAMPLE_CORRELATION_ID = 'rr-2025-001';
 
-query Timeline($correlationId: String! = "rr-2025-001") {
-  timeline(correlationId: $correlationId, first: 20) {
+/**
+ * What GraphiQL opens on (and each new tab): one working example per kind of operation. Each runs
+ * as written; Verify needs CreateEvent's event to exist (run CreateEvent once first).
+ */
+export const DEFAULT_QUERY = `# auditgraph: audit events in an immutable, verifiable ledger.
+#
+# Put the cursor in an operation and press Ctrl-Enter, or press ▶ and pick one.
+# CreateEvent writes an event (run it again: same eventId, same content → created: false);
+# Timeline, Search and Verify read it back; Watch streams events as they are committed
+# (over WebSocket; add afterTxId: "<txId>" to replay from a tx on).
+
+query Timeline {
+  timeline(correlationId: "${EXAMPLE_CORRELATION_ID}", first: 20) {
     edges {
       cursor
       node {
@@ -81,6 +78,46 @@ query Timeline($correlationId: String! = "rr-2025-001") {
     pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
   }
   ledgerState { txId txHash }
+}
+
+query Search {
+  auditEvents(filter: { eventCategory: ["gateway"], outcome: [SUCCESS, FAILURE] }, first: 20) {
+    edges { node { eventId eventType outcome timestamp correlationId actor { type id } } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+
+subscription Watch {
+  auditEventCreated(filter: { correlationId: "${EXAMPLE_CORRELATION_ID}" }) {
+    eventId
+    eventType
+    outcome
+    timestamp
+    ledger { txId }
+  }
+}
+
+query Verify {
+  verifyAuditEvent(eventId: "${EXAMPLE_EVENT_ID}") {
+    verified
+    eventId
+    proof { txId json }
+  }
+  ledgerState { txId txHash }
+}
+
+mutation CreateEvent {
+  createAuditEvent(input: {
+    eventId: "${EXAMPLE_EVENT_ID}"
+    eventType: "gateway.signal.received", eventCategory: "gateway", eventAction: "received", outcome: SUCCESS
+    correlationId: "${EXAMPLE_CORRELATION_ID}", actorType: "service", actorId: "gateway"
+    resourceType: "pod", resourceId: "web-7f9c", resourceNamespace: "prod"
+    data: { signal: "disk-pressure" }
+  }) {
+    created
+    event { eventId timestamp ledger { txId key } }
+    proof { verified txId }
+  }
 }
 `;
 
@@ -172,6 +209,7 @@ export function createApp(options: AppOptions): App {
     ...options.readiness,
   };
 
+  let graphiqlPage: string | undefined;
   const yoga = createYoga<{ req: IncomingMessage; res: ServerResponse }, GraphQLContext>({
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
@@ -180,6 +218,10 @@ export function createApp(options: AppOptions): App {
     // GRAPHIQL=false: a browser's GET of /graphql is then answered like any GET without a query
     // (400 and a coded error), never with the GraphiQL page.
     graphiql: config.graphiql === false ? false : { title: 'auditgraph', defaultQuery: DEFAULT_QUERY, subscriptionsProtocol: 'WS' },
+    // GraphiQL from the bundled @graphql-yoga/render-graphiql (scripts, styles and editor workers
+    // inline in the page), never from a CDN: it works where the browser cannot reach the internet.
+    // The page (some 9 MB) is rendered once: the options above never change.
+    renderGraphiQL: (options) => (graphiqlPage ??= renderGraphiQL(options)),
     logging: logger,
     // Never the stack, whatever NODE_ENV says: maskError builds every client-visible error.
     maskedErrors: { maskError: (error) => maskError(error), isDev: false },

@@ -13,8 +13,9 @@ export function primeWritten(ctx: GraphQLContext, results: AppendResult[]): void
 }
 
 const CreateAuditEventPayload = builder.objectRef<AppendResult>('CreateAuditEventPayload').implement({
+  description: 'The result of createAuditEvent: the stored event and its proof.',
   fields: (t) => ({
-    event: t.field({ type: AuditEventRef, resolve: (r) => r.event }),
+    event: t.field({ type: AuditEventRef, description: 'The stored event (on an idempotent retry, the one stored before).', resolve: (r) => r.event }),
     proof: t.field({
       type: ProofBundleRef,
       description: 'Proof of the committed entry, from the gateway’s trusted state.',
@@ -32,7 +33,7 @@ builder.mutationField('createAuditEvent', (t) =>
     type: CreateAuditEventPayload,
     description:
       'Appends one event and returns it with its proof. The same eventId with identical content returns the stored event (`created: false`); with other content it fails with EVENT_ID_CONFLICT.',
-    args: { input: t.arg({ type: AuditEventInputRef, required: true }) },
+    args: { input: t.arg({ type: AuditEventInputRef, required: true, description: 'The event to append.' }) },
     complexity: COST.mutation,
     resolve: async (_root, { input }, ctx) => {
       const [event] = withRecordedBy([validateEventInput(input, 'input')], ctx.principal?.name ?? null);

@@ -14,6 +14,7 @@ export function maxBatchSize(ctx: Pick<GraphQLContext, 'ledger'>): number {
 }
 
 const CreateAuditEventsPayload = builder.objectRef<AppendResult[]>('CreateAuditEventsPayload').implement({
+  description: 'The result of createAuditEvents: the stored events and their proofs.',
   fields: (t) => ({
     events: t.field({ type: [AuditEventRef], description: 'In input order.', resolve: (rs) => rs.map((r) => r.event) }),
     proofs: t.field({ type: [ProofBundleRef], description: 'In input order.', resolve: (rs) => rs.map((r) => checkedProof(r.proof)) }),
@@ -28,7 +29,7 @@ builder.mutationField('createAuditEvents', (t) =>
     description:
       'Appends up to 1,000 events in one ledger transaction, all or nothing: if any input is invalid or conflicts, nothing is written ' +
       '(violations name the index, e.g. `input.3.actorId`). Idempotent per eventId like createAuditEvent.',
-    args: { input: t.arg({ type: [AuditEventInputRef], required: true }) },
+    args: { input: t.arg({ type: [AuditEventInputRef], required: true, description: 'The events to append (1 to 1,000), written in this order.' }) },
     complexity: (args) => ({ field: COST.mutation, multiplier: Math.min(Math.max(args.input.length, 1), LIMITS.maxBatch) }),
     resolve: async (_root, { input }, ctx) => {
       const events = withRecordedBy(validateEventBatch(input, 'input', new Date(), maxBatchSize(ctx)), ctx.principal?.name ?? null);

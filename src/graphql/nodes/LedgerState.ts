@@ -7,8 +7,8 @@ type LedgerStateShape = LedgerState & { signature?: StateSignatureJson | null };
 const StateSignatureRef = builder.objectRef<StateSignatureJson>('StateSignature').implement({
   description: "immudb's ECDSA P-256 signature of the state (base64): only when immudb runs with a signing key.",
   fields: (t) => ({
-    publicKey: t.exposeString('publicKey'),
-    signature: t.exposeString('signature'),
+    publicKey: t.exposeString('publicKey', { description: 'The signing public key (base64).' }),
+    signature: t.exposeString('signature', { description: 'The signature of the state (base64).' }),
   }),
 });
 
@@ -17,7 +17,12 @@ const LedgerStateRef = builder.objectRef<LedgerStateShape>('LedgerState').implem
   fields: (t) => ({
     txId: t.exposeString('txId', { description: 'Decimal, 64-bit; "0" for an empty ledger.' }),
     txHash: t.exposeString('txHash', { description: 'Lowercase hex.' }),
-    signature: t.field({ type: StateSignatureRef, nullable: true, resolve: (s) => s.signature ?? null }),
+    signature: t.field({
+      type: StateSignatureRef,
+      nullable: true,
+      description: 'immudb’s signature of this state; null on the embedded ledger or an immudb without a signing key.',
+      resolve: (s) => s.signature ?? null,
+    }),
   }),
 });
 
@@ -25,6 +30,7 @@ builder.queryField('ledgerState', (t) =>
   t.field({
     authScopes: { scope: 'audit:read' },
     type: LedgerStateRef,
+    description: 'The newest ledger state the gateway has verified; proofs it returns lead to or from it.',
     resolve: (_root, _args, ctx) => ctx.ledger.trustedState(),
   }),
 );

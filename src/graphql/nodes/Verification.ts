@@ -49,16 +49,16 @@ export const ProofBundleRef = builder.objectRef<ProofShape>('ProofBundle').imple
       description: 'The gateway checked the proof before returning it (always true: a failing proof is a VERIFICATION_FAILED error).',
     }),
     txId: t.exposeString('txId', { description: 'Ledger transaction holding the entry (decimal, 64-bit).' }),
-    json: t.field({ type: 'JSON', resolve: (p) => p.json }),
+    json: t.field({ type: 'JSON', description: 'The proof document; save it and check it offline with `npx auditgraph verify`.', resolve: (p) => p.json }),
   }),
 });
 
 export const VerificationRef = builder.objectRef<VerificationShape>('Verification').implement({
   description: 'A verified read of one event from the ledger, with its proof.',
   fields: (t) => ({
-    verified: t.exposeBoolean('verified'),
-    eventId: t.exposeID('eventId'),
-    proof: t.field({ type: ProofBundleRef, resolve: (v) => v.proof }),
+    verified: t.exposeBoolean('verified', { description: 'The event and its proof checked out (always true: a failed check is a VERIFICATION_FAILED error).' }),
+    eventId: t.exposeID('eventId', { description: 'The event that was read.' }),
+    proof: t.field({ type: ProofBundleRef, description: 'Proof of the event’s ledger entry, from the gateway’s trusted state.', resolve: (v) => v.proof }),
   }),
 });
 
@@ -67,7 +67,7 @@ builder.queryField('verifyAuditEvent', (t) =>
     authScopes: { scope: 'audit:read' },
     type: VerificationRef,
     description: 'Reads the event from the ledger with a fresh proof from the gateway’s trusted state.',
-    args: { eventId: t.arg.id({ required: true }) },
+    args: { eventId: t.arg.id({ required: true, description: 'The event’s eventId (a UUID); an unknown one is a validation error.' }) },
     complexity: COST.verification,
     resolve: async (_root, args, ctx) => {
       const eventId = parseEventId(args.eventId, 'eventId');

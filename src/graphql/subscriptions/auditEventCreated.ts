@@ -28,7 +28,7 @@ builder.subscriptionField('auditEventCreated', (t) =>
       '(a tx can hold many events; a disconnect can fall between them). ' +
       'A subscriber that falls too far behind is ended with SUBSCRIPTION_OVERFLOW, whose `extensions.afterTxId` resumes it.',
     args: {
-      filter: t.arg({ type: AuditEventFilterRef }),
+      filter: t.arg({ type: AuditEventFilterRef, description: 'Only events matching it; none: every event.' }),
       afterTxId: t.arg.string({ description: 'Replay matching events committed after this ledger txId (decimal), then continue live.' }),
       afterEventId: t.arg.id({
         description:
