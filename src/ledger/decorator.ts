@@ -1,6 +1,6 @@
 import type { NewEvent } from '../events/types.ts';
 import type { LedgerState } from '../proof/types.ts';
-import type { AppendListener, Ledger, ScanDirection, TimelinePosition } from './port.ts';
+import type { AppendListener, Ledger, TimelineScan } from './port.ts';
 
 /** What a Ledger and a LedgerBackend (group-commit.ts) both answer: the reads, `trustedState` and `ping`. */
 export type LedgerReads = Pick<
@@ -21,7 +21,7 @@ export class ReadDelegate<R extends LedgerReads> implements LedgerReads {
   getMany(eventIds: readonly string[]) {
     return this.inner.getMany(eventIds);
   }
-  scanTimeline(correlationId: string, options: { after?: TimelinePosition; limit: number; direction: ScanDirection }) {
+  scanTimeline(correlationId: string, options: TimelineScan) {
     return this.inner.scanTimeline(correlationId, options);
   }
   readTransactions(afterTxId: string, maxTxs: number) {

@@ -10,7 +10,7 @@
  * any key of `rr-10`, `rr-1:x`, `rr-1%` or `rr-1/x` (whose `/` is escaped to `%2F`).
  */
 import { isWellFormed } from '../events/json.ts';
-import { parseCanonicalTimestamp } from '../events/time.ts';
+import { MAX_TIMESTAMP_MS, parseCanonicalTimestamp } from '../events/time.ts';
 import { isUuid } from '../events/uuid.ts';
 import type { TimelinePosition } from './port.ts';
 
@@ -80,6 +80,29 @@ export function timelineKey(correlationId: string, timestamp: string, eventId: s
 /** The key at a cursor position: seek there and skip it to continue strictly after it. */
 export function timelineSeekKey(correlationId: string, position: TimelinePosition): Buffer {
   return timelineKey(correlationId, position.timestamp, position.eventId);
+}
+
+/**
+ * `tl/<esc(correlationId)>/<ms, 15 digits>`: never itself a key (keys go on with `/<eventId>`); it
+ * sorts after every key of that timeline before `ms` and before every key at or after `ms`. So it is
+ * the exclusive seek (or end) key of a window bound: ascending from `since`, descending from `until`.
+ */
+export function timelineBoundKey(correlationId: string, ms: number): Buffer {
+  if (!Number.isInteger(ms) || ms < 0 || ms > MAX_TIMESTAMP_MS) throw new RangeError(`timestamp out of range: ${ms}`);
+  return ascii(`${TIMELINE_PREFIX}${escapeKeyComponent(correlationId)}${KEY_SEPARATOR}${String(ms).padStart(TIMESTAMP_DIGITS, '0')}`);
+}
+
+/**
+ * A timeline window [since, until) (ms; either may be absent) narrowed to what keys can hold:
+ * bounds no key lies beyond are dropped, and null means no event can be in it.
+ */
+export function timelineWindow(since: number | undefined, until: number | undefined): { since?: number; until?: number } | null {
+  // Timestamps are whole ms: ts ≥ since ⇔ ts ≥ ⌈since⌉, ts < until ⇔ ts < ⌈until⌉.
+  const lo = since === undefined || since <= 0 ? undefined : Math.ceil(since);
+  const hi = until === undefined || until > MAX_TIMESTAMP_MS ? undefined : Math.ceil(until);
+  if ((lo !== undefined && lo > MAX_TIMESTAMP_MS) || (hi !== undefined && hi <= 0) || (lo !== undefined && hi !== undefined && lo >= hi)) return null;
+  if (Number.isNaN(lo) || Number.isNaN(hi)) throw new RangeError('window bounds must be numbers');
+  return { ...(lo !== undefined ? { since: lo } : {}), ...(hi !== undefined ? { until: hi } : {}) };
 }
 
 export function eventIdKey(eventId: string): Buffer {

@@ -39,6 +39,21 @@ export interface TimelinePage {
 
 export type ScanDirection = 'asc' | 'desc';
 
+/** What `Ledger.scanTimeline` reads. */
+export interface TimelineScan {
+  /** Strictly after this position in `direction`. */
+  after?: TimelinePosition;
+  limit: number;
+  direction: ScanDirection;
+  /**
+   * The window on the event timestamp, [since, until) in ms since the epoch (either may be absent,
+   * and may lie outside 0..MAX_TIMESTAMP_MS). Pushed into the scan: it starts at the window's near
+   * bound (or `after`, when that is further in) and stops at its far one.
+   */
+  since?: number;
+  until?: number;
+}
+
 /** One committed ledger transaction and the audit events it holds (none for foreign txs). */
 export interface CommittedTx {
   txId: string;
@@ -77,8 +92,11 @@ export interface Ledger {
   getVerified(eventId: string, trusted?: LedgerState): Promise<AppendResult | null>;
   /** Batched plain read by eventId (for DataLoader); position i answers eventIds[i]. */
   getMany(eventIds: readonly string[]): Promise<(StoredEvent | null)[]>;
-  /** One correlation's events ordered by (timestamp, eventId), strictly after `after` in `direction`. */
-  scanTimeline(correlationId: string, options: { after?: TimelinePosition; limit: number; direction: ScanDirection }): Promise<TimelinePage>;
+  /**
+   * One correlation's events ordered by (timestamp, eventId), strictly after `after` in `direction`,
+   * within the window [since, until); `hasMore` counts only events within the window.
+   */
+  scanTimeline(correlationId: string, options: TimelineScan): Promise<TimelinePage>;
   /**
    * Committed transactions with txId > afterTxId, in txId order, at most `maxTxs` of them: what
    * the index and the live subscriptions follow. Every tx is listed, even one without events, so a

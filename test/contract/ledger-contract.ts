@@ -266,6 +266,85 @@ export function ledgerContract(name: string, open: () => Promise<Ledger>) {
       expect(probes).toBeGreaterThan(100);
     });
 
+    it('scans a time window [since, until) in both directions, from the window bound or a cursor further in', async () => {
+      const corr = `window-${Date.now()}`;
+      const base = Date.UTC(2024, 2, 1);
+      // 40 distinct timestamps, 3 events each (ties broken by eventId); a neighbour correlation beside them
+      const mine = Array.from({ length: 120 }, (_, i) => ev({ correlationId: corr, timestamp: new Date(base + ((i * 37) % 40) * 1000).toISOString() }));
+      const others = Array.from({ length: 60 }, (_, i) => ev({ correlationId: `${corr}0`, timestamp: new Date(base + (i % 45) * 1000 - 2000).toISOString() }));
+      await ledger.append([...mine.slice(0, 60), ...others]);
+      await ledger.append(mine.slice(60));
+      const sorted = mine
+        .map((e) => e.record)
+        .sort((a, b) => (a.timestamp === b.timestamp ? (a.eventId < b.eventId ? -1 : 1) : a.timestamp < b.timestamp ? -1 : 1));
+      const ms = (r: { timestamp: string }) => Date.parse(r.timestamp);
+      const at = (k: number) => base + k * 1000;
+      const windows: [number | undefined, number | undefined][] = [
+        [undefined, undefined],
+        [at(10), undefined],
+        [undefined, at(10)],
+        [at(10), at(20)], // bounds on event timestamps: since in, until out
+        [at(10) + 1, at(20) + 1], // bounds between events
+        [at(10) - 1, at(10) + 1], // one timestamp's events
+        [at(10), at(10)], // empty
+        [at(-5), at(2)], // reaches before the first
+        [at(38), at(50)], // reaches past the last
+        [at(50), at(60)], // past everything
+        [-1e12, 1e16], // beyond what keys hold, both ends
+        [1e16, undefined],
+        [undefined, -5],
+      ];
+      const rand = (() => {
+        let a = 7;
+        return () => {
+          a = (Math.imul(a, 1103515245) + 12345) >>> 0;
+          return a / 2 ** 32;
+        };
+      })();
+      for (const [since, until] of windows) {
+        const inWindow = sorted.filter((r) => (since === undefined || ms(r) >= since) && (until === undefined || ms(r) < until));
+        const window = { ...(since !== undefined ? { since } : {}), ...(until !== undefined ? { until } : {}) };
+        for (const direction of ['asc', 'desc'] as const) {
+          const want = direction === 'asc' ? inWindow : [...inWindow].reverse();
+          const label = `[${since}, ${until}) ${direction}`;
+          // whole walks by page
+          for (const limit of [4, 50]) {
+            const seen: string[] = [];
+            let after: TimelinePosition | undefined;
+            for (let n = 0; ; n++) {
+              const page = await ledger.scanTimeline(corr, { ...(after ? { after } : {}), limit, direction, ...window });
+              seen.push(...page.events.map((e) => e.record.eventId));
+              expect(page.hasMore, `${label} by ${limit}`).toBe(seen.length < want.length);
+              if (!page.hasMore) break;
+              expect(page.events).toHaveLength(limit);
+              after = position(page.events[page.events.length - 1]!);
+              expect(n).toBeLessThan(200);
+            }
+            expect(seen, `${label} by ${limit}`).toEqual(want.map((r) => r.eventId));
+          }
+          // from cursors anywhere (inside, before or past the window), also between positions
+          for (let k = 0; k < 12; k++) {
+            const pick = sorted[Math.floor(rand() * sorted.length)]!;
+            const after =
+              rand() < 0.3
+                ? { timestamp: new Date(ms(pick) + 500).toISOString(), eventId: pick.eventId }
+                : { timestamp: pick.timestamp, eventId: pick.eventId };
+            const beyond = (r: { timestamp: string; eventId: string }) => {
+              const c = ms(r) - ms(after) || (r.eventId < after.eventId ? -1 : r.eventId > after.eventId ? 1 : 0);
+              return direction === 'asc' ? c > 0 : c < 0;
+            };
+            const rest = want.filter(beyond);
+            const page = await ledger.scanTimeline(corr, { after, limit: 5, direction, ...window });
+            expect(
+              page.events.map((e) => e.record.eventId),
+              `${label} after ${after.timestamp}`,
+            ).toEqual(rest.slice(0, 5).map((r) => r.eventId));
+            expect(page.hasMore).toBe(rest.length > 5);
+          }
+        }
+      }
+    });
+
     it('lists committed transactions in txId order with their events, from any checkpoint', async () => {
       const from = await ledger.lastTxId();
       const a = await ledger.append([ev({ correlationId: 'follow' }), ev({ correlationId: 'follow-2' })]);

@@ -464,7 +464,8 @@ describe('schema.graphql', () => {
     expect(root(schema.getQueryType())).toMatchObject({
       node: '(id: ID!): Node',
       auditEvent: '(eventId: ID!): AuditEvent',
-      timeline: '(after: String, before: String, correlationId: String!, first: Int, last: Int): AuditEventConnection!',
+      timeline:
+        '(after: String, before: String, correlationId: String!, first: Int, last: Int, orderBy: AuditEventOrder, since: DateTime, until: DateTime): AuditEventConnection!',
       verifyAuditEvent: '(eventId: ID!): Verification!',
       ledgerState: '(): LedgerState!',
     });

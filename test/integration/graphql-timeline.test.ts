@@ -5,9 +5,10 @@
  * with exact pageInfo.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openEmbeddedLedger } from '../../src/ledger/embedded/index.ts';
 import { CREATE_MANY, eventInput, startTestServer, type TestServer } from '../support/graphql.ts';
-import { describeImmudb } from '../support/services.ts';
+import { describeImmudb, immudbAddress, tempDir } from '../support/services.ts';
 
 const PAGE = `query Page($c: String!, $first: Int, $after: String, $last: Int, $before: String) {
   timeline(correlationId: $c, first: $first, after: $after, last: $last, before: $before) {
@@ -175,3 +176,174 @@ describeImmudb('timeline paging over GraphQL', () => {
     expect(seen.filter((id) => old.has(id))).toEqual(expected.map((e) => e.eventId));
   });
 });
+
+const WINDOW_PAGE = `query Page($c: String!, $since: DateTime, $until: DateTime, $orderBy: AuditEventOrder, $first: Int, $after: String, $last: Int, $before: String) {
+  timeline(correlationId: $c, since: $since, until: $until, orderBy: $orderBy, first: $first, after: $after, last: $last, before: $before) {
+    edges { cursor node { eventId timestamp correlationId } }
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+  }
+}`;
+
+type Order = 'TIMESTAMP_ASC' | 'TIMESTAMP_DESC';
+
+/**
+ * `timeline(since, until, orderBy)` against brute force: 300 events of one correlation (120
+ * timestamps, so many ties) beside neighbours, random windows, both orders, page sizes 1..60,
+ * paged to the end forwards (first/after) and backwards (last/before).
+ */
+function windowSuite(name: string, open: () => Promise<TestServer>) {
+  describe(`timeline windows and order over GraphQL: ${name}`, () => {
+    let s: TestServer;
+    const corr = `tw-${randomUUID().slice(0, 8)}`;
+    const base = Date.UTC(2025, 6, 1);
+    let sorted: { eventId: string; timestamp: string }[] = [];
+
+    async function page(vars: Record<string, unknown>): Promise<PageResult> {
+      const r = await s.gql<{ timeline: PageResult }>(WINDOW_PAGE, { c: corr, ...vars });
+      expect(r.body.errors, JSON.stringify(r.body.errors)).toBeUndefined();
+      const p = r.body.data!.timeline;
+      expect(p.pageInfo.startCursor).toBe(p.edges[0]?.cursor ?? null);
+      expect(p.pageInfo.endCursor).toBe(p.edges[p.edges.length - 1]?.cursor ?? null);
+      for (const e of p.edges) expect(e.node.correlationId).toBe(corr);
+      return p;
+    }
+    const brute = (since: number | null, until: number | null, order: Order) => {
+      const inside = sorted.filter((e) => (since === null || Date.parse(e.timestamp) >= since) && (until === null || Date.parse(e.timestamp) < until));
+      return (order === 'TIMESTAMP_ASC' ? inside : [...inside].reverse()).map((e) => e.eventId);
+    };
+    const ids = (p: PageResult) => p.edges.map((e) => e.node.eventId);
+
+    beforeAll(async () => {
+      s = await open();
+      const mine = Array.from({ length: 300 }, (_, i) =>
+        eventInput({ correlationId: corr, eventId: randomUUID(), timestamp: new Date(base + ((i * 7919) % 120) * 250).toISOString() }),
+      );
+      const others = Array.from({ length: 100 }, (_, i) =>
+        eventInput({
+          correlationId: [`${corr}0`, corr.slice(0, -1)][i % 2],
+          eventId: randomUUID(),
+          timestamp: new Date(base + (i % 130) * 250 - 1000).toISOString(),
+        }),
+      );
+      const all = shuffle([...mine, ...others], 7);
+      for (let i = 0; i < all.length; i += 200) {
+        const r = await s.gql(CREATE_MANY, { input: all.slice(i, i + 200) });
+        expect(r.body.errors, JSON.stringify(r.body.errors)).toBeUndefined();
+      }
+      sorted = mine
+        .map((e) => ({ eventId: String(e.eventId), timestamp: String(e.timestamp) }))
+        .sort((a, b) => (a.timestamp === b.timestamp ? (a.eventId < b.eventId ? -1 : 1) : a.timestamp < b.timestamp ? -1 : 1));
+    });
+    afterAll(async () => {
+      await s?.close();
+    });
+
+    it('pages random windows in both orders, forwards and backwards, exactly as brute force', async () => {
+      let seed = 99;
+      const rand = () => {
+        seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+        return seed / 2 ** 32;
+      };
+      // a bound on an event's timestamp, between two, before all or after all; or none
+      const bound = (): number | null => {
+        const r = rand();
+        if (r < 0.15) return null;
+        return base + Math.floor(rand() * 130 - 5) * 250 + (r < 0.4 ? 100 : 0);
+      };
+      const sizes = [1, 2, 3, 5, 8, 13, 21, 34, 50, 60];
+      const MAX_PAGES = 25;
+      for (let c = 0; c < 24; c++) {
+        let since = bound();
+        let until = bound();
+        if (since !== null && until !== null && since > until) [since, until] = [until, since];
+        const orderBy: Order = c % 2 ? 'TIMESTAMP_DESC' : 'TIMESTAMP_ASC';
+        const size = sizes[c % sizes.length]!;
+        const want = brute(since, until, orderBy);
+        const window = {
+          since: since === null ? null : new Date(since).toISOString(),
+          until: until === null ? null : new Date(until).toISOString(),
+          // the default order, unspecified, half the time
+          ...(orderBy === 'TIMESTAMP_ASC' && c % 4 === 0 ? {} : { orderBy }),
+        };
+        const label = `${JSON.stringify(window)} by ${size}`;
+
+        // forwards: first/after
+        const forward: string[] = [];
+        let after: string | null = null;
+        for (let n = 0; n < MAX_PAGES; n++) {
+          const p = await page({ ...window, first: size, after });
+          forward.push(...ids(p));
+          expect(p.pageInfo.hasPreviousPage, label).toBe(after !== null);
+          expect(p.pageInfo.hasNextPage, label).toBe(forward.length < want.length);
+          if (!p.pageInfo.hasNextPage) break;
+          expect(p.edges, label).toHaveLength(size);
+          after = p.pageInfo.endCursor;
+        }
+        expect(forward, label).toEqual(want.slice(0, forward.length));
+        if (want.length <= size * MAX_PAGES) expect(forward.length, label).toBe(want.length);
+
+        // backwards: last/before, pages arriving from the far end
+        const backward: string[][] = [];
+        let count = 0;
+        let before: string | null = null;
+        for (let n = 0; n < MAX_PAGES; n++) {
+          const p = await page({ ...window, last: size, before });
+          backward.unshift(ids(p));
+          count += p.edges.length;
+          expect(p.pageInfo.hasNextPage, label).toBe(before !== null);
+          expect(p.pageInfo.hasPreviousPage, label).toBe(count < want.length);
+          if (!p.pageInfo.hasPreviousPage) break;
+          expect(p.edges, label).toHaveLength(size);
+          before = p.pageInfo.startCursor;
+        }
+        expect(backward.flat(), label).toEqual(want.slice(want.length - count));
+        if (want.length <= size * MAX_PAGES) expect(count, label).toBe(want.length);
+      }
+    }, 120_000);
+
+    it('keeps since inclusive and until exclusive, accepts offsets, and bounds by cursors too', async () => {
+      const t = (k: number) => new Date(base + k * 250).toISOString();
+      const at = sorted.filter((e) => e.timestamp === t(40)).map((e) => e.eventId);
+      expect(at.length).toBeGreaterThan(1);
+      expect(ids(await page({ since: t(40), until: t(41), first: 60 }))).toEqual(at);
+      expect(ids(await page({ since: t(40), until: t(41), orderBy: 'TIMESTAMP_DESC', first: 60 }))).toEqual([...at].reverse());
+      expect(ids(await page({ since: t(40), until: t(40), first: 60 }))).toEqual([]);
+      // the same instant written with an offset
+      const plus2 = new Date(base + 40 * 250 + 2 * 3600_000).toISOString().replace('Z', '+02:00');
+      expect(ids(await page({ since: plus2, until: t(41), first: 60 }))).toEqual(at);
+      // cursors from the whole timeline, newest first, inside a window
+      const want = brute(base + 20 * 250, base + 80 * 250, 'TIMESTAMP_DESC');
+      const all = await page({ since: t(20), until: t(80), orderBy: 'TIMESTAMP_DESC', first: 500 });
+      expect(ids(all)).toEqual(want);
+      const a = all.edges[10]!.cursor;
+      const b = all.edges[40]!.cursor;
+      const between = await page({ since: t(20), until: t(80), orderBy: 'TIMESTAMP_DESC', first: 50, after: a, before: b });
+      expect(ids(between)).toEqual(want.slice(11, 40));
+      expect(between.pageInfo).toMatchObject({ hasNextPage: false, hasPreviousPage: true });
+      const tail = await page({ since: t(20), until: t(80), orderBy: 'TIMESTAMP_DESC', last: 5, after: a, before: b });
+      expect(ids(tail)).toEqual(want.slice(35, 40));
+      expect(tail.pageInfo).toMatchObject({ hasNextPage: true, hasPreviousPage: true });
+      // a cursor outside the window: the page starts at the window's bound
+      const oldest = await page({ first: 1 });
+      expect(ids(await page({ since: t(20), until: t(80), first: 3, after: oldest.edges[0]!.cursor }))).toEqual(
+        brute(base + 20 * 250, base + 80 * 250, 'TIMESTAMP_ASC').slice(0, 3),
+      );
+    });
+
+    it('refuses since after until, a bad date-time and an unknown order', async () => {
+      const r = await s.gql(WINDOW_PAGE, { c: corr, since: '2025-07-02T00:00:00Z', until: '2025-07-01T00:00:00Z' });
+      expect(r.body.data ?? null).toBeNull();
+      expect(r.body.errors![0]!.extensions).toEqual({ code: 'BAD_USER_INPUT', violations: [{ path: 'since', message: 'must not be after until' }] });
+      const bad = await s.gql(WINDOW_PAGE, { c: corr, since: '2025-13-01T00:00:00Z', until: '2025-07-01T00:00:60Z' });
+      expect(bad.body.errors![0]!.extensions?.code).toBe('BAD_USER_INPUT');
+      expect(bad.body.errors![0]!.extensions!.violations!.map((v) => v.path)).toEqual(['since', 'until']);
+      const order = await s.gql(WINDOW_PAGE, { c: corr, orderBy: 'NEWEST' });
+      expect(order.body.errors![0]!.extensions?.code).toBe('BAD_USER_INPUT');
+      const literal = await s.gql(`{ timeline(correlationId: "${corr}", orderBy: NEWEST) { edges { cursor } } }`);
+      expect(literal.body.errors![0]!.extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    });
+  });
+}
+
+if (immudbAddress) windowSuite('immudb', () => startTestServer());
+windowSuite('embedded', async () => startTestServer({ ledger: await openEmbeddedLedger({ dataDir: tempDir('auditgraph-tw-') }) }));

@@ -2,7 +2,10 @@ import { expect, it } from 'vitest';
 import { encodeRecord } from '../../src/events/canonical.ts';
 import { LIMITS } from '../../src/events/limits.ts';
 import { ImmudbSession, pb } from '../../src/ledger/immudb/grpc.ts';
-import { eventIdKey } from '../../src/ledger/keys.ts';
+import { decodeEvent } from '../../src/ledger/immudb/tx-reads.ts';
+import { decodeEntries } from '../../src/ledger/immudb/wire-decode.ts';
+import { encodeScanRequest } from '../../src/ledger/immudb/wire-encode.ts';
+import { eventIdKey, timelineBoundKey, timelinePrefix } from '../../src/ledger/keys.ts';
 import { verifyProofBundle } from '../../src/proof/verify.ts';
 import { createDatabase } from '../support/immudb-admin.ts';
 import { ev, ledgerContract } from '../contract/ledger-contract.ts';
@@ -59,6 +62,31 @@ describeEachImmudb('immudb ledger', ({ address }) => {
     }));
 
   // Only immudb's own clients could write these: a gateway never writes a key twice.
+  it('stops a window scan at its end key: nothing past the window is read, in either direction', () =>
+    withRawSession(address, async (ledger, session) => {
+      const corr = 'window-end';
+      const base = Date.UTC(2024, 2, 1);
+      await ledger.append(Array.from({ length: 40 }, (_, i) => ev({ correlationId: corr, timestamp: new Date(base + (i % 20) * 1000).toISOString() })));
+      const scan = async (desc: boolean, seek: number, end: number) =>
+        decodeEntries(
+          await session.callBytes(
+            'Scan',
+            encodeScanRequest(timelinePrefix(corr), {
+              seekKey: timelineBoundKey(corr, seek),
+              endKey: timelineBoundKey(corr, end),
+              desc,
+              limit: 100,
+              sinceTx: Number(await ledger.lastTxId()),
+            }),
+          ),
+        ).map((e) => decodeEvent(e.value, Buffer.from(e.key)).timestamp);
+      const up = await scan(false, base + 5000, base + 9000);
+      expect(up).toHaveLength(8);
+      expect(new Set(up)).toEqual(new Set([5, 6, 7, 8].map((k) => new Date(base + k * 1000).toISOString())));
+      const down = await scan(true, base + 9000, base + 5000);
+      expect(down).toEqual([...up].reverse());
+    }));
+
   it('refuses a read by id when the timeline entry or the id key was written again behind the gateway', () =>
     withRawSession(address, async (ledger, session) => {
       const set = async (key: Buffer, value: Buffer) => {

@@ -58,7 +58,7 @@ message ExecAllRequest { repeated Op Operations = 1; bool noWait = 2; repeated P
 message TxScanRequest { uint64 initialTx = 1; uint32 limit = 2; bool desc = 3; }
 message VerifiableTxRequest { uint64 tx = 1; uint64 proveSinceTx = 2; }
 message KeyListRequest { repeated bytes keys = 1; uint64 sinceTx = 2; }
-message ScanRequest { bytes seekKey = 1; bytes prefix = 2; bool desc = 3; uint64 limit = 4; uint64 sinceTx = 5; }
+message ScanRequest { bytes seekKey = 1; bytes prefix = 2; bool desc = 3; uint64 limit = 4; uint64 sinceTx = 5; bytes endKey = 7; }
 `;
 
 /**

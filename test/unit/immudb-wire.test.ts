@@ -645,16 +645,24 @@ describe('wire: requests protobufjs reads back', () => {
     }
   });
 
-  it('ScanRequest: prefix, exclusive seek key (or none), direction, limit and sinceTx', () => {
+  it('ScanRequest: prefix, exclusive seek and end keys (or none), direction, limit and sinceTx', () => {
     const rand = prng(17);
     for (let i = 0; i < 200; i++) {
       const prefix = bytes(rand, 300);
       const seekKey = rand() < 0.3 ? undefined : bytes(rand, 400);
+      const endKey = rand() < 0.5 ? undefined : bytes(rand, 400);
       const desc = rand() < 0.5;
       const limit = Math.floor(rand() * 1000);
       const sinceTx = bigNumber(rand);
-      const buf = encodeScanRequest(prefix, { ...(seekKey ? { seekKey } : {}), desc, limit, sinceTx });
-      expect(decode(immudb, 'ScanRequest', buf)).toEqual({ seekKey: seekKey ?? Buffer.alloc(0), prefix, desc, limit, sinceTx });
+      const buf = encodeScanRequest(prefix, { ...(seekKey ? { seekKey } : {}), ...(endKey ? { endKey } : {}), desc, limit, sinceTx });
+      expect(decode(immudb, 'ScanRequest', buf)).toEqual({
+        seekKey: seekKey ?? Buffer.alloc(0),
+        prefix,
+        desc,
+        limit,
+        sinceTx,
+        endKey: endKey ?? Buffer.alloc(0),
+      });
       expect(reencode(immudb, 'ScanRequest', buf)).toEqual(buf);
     }
   });

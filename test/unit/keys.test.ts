@@ -7,9 +7,11 @@ import {
   TIMELINE_PREFIX,
   escapeKeyComponent,
   eventIdKey,
+  timelineBoundKey,
   timelineKey,
   timelinePrefix,
   timelineSeekKey,
+  timelineWindow,
 } from '../../src/ledger/keys.ts';
 import { KEY_SPACES, parseTimelineKey, timelinePrefixEnd, unescapeKeyComponent } from '../support/keys.ts';
 import { prng, randomString, randomUuid } from './_random.ts';
@@ -253,5 +255,36 @@ describe('timeline cursors', () => {
 
   it('decodes the unmodified cursor of the table above (control)', () => {
     expect(() => decodeTimelineCursor(valid, 'after')).not.toThrow();
+  });
+});
+
+describe('timeline window keys', () => {
+  it('puts a bound key after every key before its ms and before every key at or after it; never a key itself', () => {
+    const rand = prng(31);
+    for (let i = 0; i < 300; i++) {
+      const corr = randomString(rand, 6, ['a', '/', 'é', '%', '-']) || 'c';
+      const ms = Math.floor(rand() * 4e12);
+      const bound = timelineBoundKey(corr, ms);
+      expect(bound.subarray(0, timelinePrefix(corr).length)).toEqual(timelinePrefix(corr));
+      for (const d of [-1000, -1, 0, 1, 1000]) {
+        const key = timelineKey(corr, new Date(ms + d).toISOString(), randomUuid(rand));
+        expect(Math.sign(Buffer.compare(key, bound)), `${ms}${d}`).toBe(d < 0 ? -1 : 1);
+      }
+    }
+    expect(() => timelineBoundKey('c', -1)).toThrow(RangeError);
+    expect(() => timelineBoundKey('c', 253402300800000)).toThrow(RangeError);
+    expect(() => timelineBoundKey('c', 1.5)).toThrow(RangeError);
+  });
+
+  it('narrows a window to what keys hold, null when nothing can be in it', () => {
+    expect(timelineWindow(undefined, undefined)).toEqual({});
+    expect(timelineWindow(5, 10)).toEqual({ since: 5, until: 10 });
+    expect(timelineWindow(-5, 1e16)).toEqual({});
+    expect(timelineWindow(0, undefined)).toEqual({});
+    expect(timelineWindow(5, 5)).toBeNull();
+    expect(timelineWindow(6, 5)).toBeNull();
+    expect(timelineWindow(undefined, 0)).toBeNull();
+    expect(timelineWindow(253402300800000, undefined)).toBeNull();
+    expect(timelineWindow(253402300799999, undefined)).toEqual({ since: 253402300799999 });
   });
 });

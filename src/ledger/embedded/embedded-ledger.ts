@@ -43,8 +43,8 @@ import { deepFreeze, type LedgerState, type ProofBundle } from '../../proof/type
 import { assertProofBundle, assertProofBundlesOfTx } from '../../proof/verify.ts';
 import { readInBulkInOrder } from '../bulk-read.ts';
 import type { LedgerBackend } from '../group-commit.ts';
-import { eventIdKey, timelinePrefix, timelineSeekKey } from '../keys.ts';
-import type { AppendResult, BulkReadStep, CommittedTx, ScanDirection, StoredEvent, TimelinePage, TimelinePosition } from '../port.ts';
+import { eventIdKey, timelinePrefix, timelineSeekKey, timelineWindow } from '../keys.ts';
+import type { AppendResult, BulkReadStep, CommittedTx, StoredEvent, TimelinePage, TimelineScan } from '../port.ts';
 import type { TrustedStateStore } from '../trusted-state.ts';
 import type { Column } from './column.ts';
 import type { EventIndex } from './event-index.ts';
@@ -184,10 +184,7 @@ export class EmbeddedLedger implements LedgerBackend, DualProofStore {
     return ns.map((n) => (n === undefined ? null : byN.get(n)!));
   }
 
-  async scanTimeline(
-    correlationId: string,
-    { after, limit, direction }: { after?: TimelinePosition; limit: number; direction: ScanDirection },
-  ): Promise<TimelinePage> {
+  async scanTimeline(correlationId: string, { after, limit, direction, since, until }: TimelineScan): Promise<TimelinePage> {
     this.ensureOpen();
     const prefix = timelinePrefix(correlationId).toString('latin1');
     let position: { tsMs: number; eventId: string } | undefined;
@@ -195,9 +192,11 @@ export class EmbeddedLedger implements LedgerBackend, DualProofStore {
       timelineSeekKey(correlationId, after); // same validation (and errors) as the immudb backend
       position = { tsMs: Date.parse(after.timestamp), eventId: after.eventId.toLowerCase() };
     }
+    const window = timelineWindow(since, until);
+    if (!window) return { events: [], hasMore: false };
     const want = Math.max(0, Math.min(limit, MAX_SCAN - 1));
     // The slice is taken synchronously: commits landing while values are read don't shift it.
-    const { items, hasMore } = this.index.scan(prefix, position, want, direction === 'desc');
+    const { items, hasMore } = this.index.scan(prefix, position, want, direction === 'desc', window);
     if (items.length === 0) return { events: [], hasMore };
     return { events: await this.track(() => this.readEvents(items)), hasMore };
   }

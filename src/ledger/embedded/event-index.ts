@@ -127,10 +127,17 @@ export class EventIndex {
   }
 
   /**
-   * Up to `limit` event numbers of one timeline strictly after `after` in the scan direction,
+   * Up to `limit` event numbers of one timeline strictly after `after` in the scan direction and
+   * within `window` ([since, until) in ms),
    * and whether more follow them.
    */
-  scan(prefix: string, after: IndexPosition | undefined, limit: number, desc: boolean): { items: number[]; hasMore: boolean } {
+  scan(
+    prefix: string,
+    after: IndexPosition | undefined,
+    limit: number,
+    desc: boolean,
+    window: { since?: number; until?: number } = {},
+  ): { items: number[]; hasMore: boolean } {
     const t = this.timelines.get(prefix);
     if (!t || t.items.length === 0) return { items: [], hasMore: false };
     const items = t.items;
@@ -140,14 +147,18 @@ export class EventIndex {
       pos = new Uint8Array(ID);
       if (!parseText(after.eventId, pos, 0)) throw new TypeError('position eventId must be a lowercase UUID');
     }
+    // The window [since, until) as item indexes [lo, hi): the scan starts at its near end (or the
+    // cursor, when that is further in) and stops at its far end.
+    const lo = window.since === undefined ? 0 : this.firstAt(items, window.since);
+    const hi = window.until === undefined ? items.length : this.firstAt(items, window.until);
     if (!desc) {
-      let i = after ? this.bound(items, after.tsMs, pos!, true) : 0;
-      for (; i < items.length && out.length < limit; i++) out.push(items[i]!);
-      return { items: out, hasMore: i < items.length };
+      let i = Math.max(lo, after ? this.bound(items, after.tsMs, pos!, true) : 0);
+      for (; i < hi && out.length < limit; i++) out.push(items[i]!);
+      return { items: out, hasMore: i < hi };
     }
-    let i = after ? this.bound(items, after.tsMs, pos!, false) - 1 : items.length - 1;
-    for (; i >= 0 && out.length < limit; i--) out.push(items[i]!);
-    return { items: out, hasMore: i >= 0 };
+    let i = Math.min(hi, after ? this.bound(items, after.tsMs, pos!, false) : items.length) - 1;
+    for (; i >= lo && out.length < limit; i--) out.push(items[i]!);
+    return { items: out, hasMore: i >= lo };
   }
 
   // --- internals -------------------------------------------------------------------------
@@ -250,6 +261,19 @@ export class EventIndex {
     const ts = this.cTs.data;
     const d = ts[a]! - ts[b]!;
     return d !== 0 ? d : this.compareIds(a, this.ids, b * ID);
+  }
+
+  /** Index of the first item with a timestamp at or after `tsMs`. */
+  private firstAt(items: number[], tsMs: number): number {
+    const ts = this.cTs.data;
+    let lo = 0;
+    let hi = items.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (ts[items[mid]!]! < tsMs) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   /** First index whose event is > (tsMs, id) when `strict`, else first index >= it. */

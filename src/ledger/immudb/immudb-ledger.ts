@@ -18,8 +18,8 @@ import { txAlh } from '../../proof/tx-header.ts';
 import type { LedgerState } from '../../proof/types.ts';
 import { assertProofBundle, assertProofBundlesOfTx } from '../../proof/verify.ts';
 import { EventIdTaken, type LedgerBackend } from '../group-commit.ts';
-import { eventIdKey, timelineKey, timelinePrefix, timelineSeekKey } from '../keys.ts';
-import type { AppendResult, BulkReadStep, CommittedTx, ScanDirection, StoredEvent, TimelinePage, TimelinePosition } from '../port.ts';
+import { eventIdKey, timelineBoundKey, timelineKey, timelinePrefix, timelineSeekKey, timelineWindow } from '../keys.ts';
+import type { AppendResult, BulkReadStep, CommittedTx, StoredEvent, TimelinePage, TimelineScan } from '../port.ts';
 import type { TrustedStateStore } from '../trusted-state.ts';
 import { asLedgerError, ImmudbError, type ImmudbSession, isKeyNotFound, pb } from './grpc.ts';
 import type { Entry, ImmutableState } from './schema-pb.ts';
@@ -141,23 +141,41 @@ export class ImmudbLedger implements LedgerBackend {
     return eventIds.map((id) => byId.get(id) ?? null);
   }
 
-  async scanTimeline(
-    correlationId: string,
-    { after, limit, direction }: { after?: TimelinePosition; limit: number; direction: ScanDirection },
-  ): Promise<TimelinePage> {
+  async scanTimeline(correlationId: string, { after, limit, direction, since, until }: TimelineScan): Promise<TimelinePage> {
     const want = Math.max(0, Math.min(limit, MAX_SCAN - 2));
+    const from = after ? timelineSeekKey(correlationId, after) : undefined; // validates the position
+    const window = timelineWindow(since, until);
+    if (!window) return { events: [], hasMore: false };
+    const desc = direction === 'desc';
+    // The window's bound keys are never keys themselves: the scan starts after the near one (or
+    // after the cursor, when that is further in) and immudb stops before the far one (endKey).
+    const near = desc ? window.until : window.since;
+    const far = desc ? window.since : window.until;
+    const nearKey = near === undefined ? undefined : timelineBoundKey(correlationId, near);
+    const inward = (a: Buffer, b: Buffer) => (desc ? Buffer.compare(a, b) < 0 : Buffer.compare(a, b) > 0);
+    const seekKey = from && (!nearKey || inward(from, nearKey)) ? from : nearKey;
+    const endKey = far === undefined ? undefined : timelineBoundKey(correlationId, far);
+    if (seekKey && endKey && !inward(endKey, seekKey)) return { events: [], hasMore: false };
     // One Scan either way: immudb 1.10/1.11's descending reader is exact from a seek key that is not itself a key.
-    const entries = await this.scan(correlationId, after, want + 1, direction === 'desc');
+    const read = await this.scan(correlationId, { seekKey, endKey }, want + 1, desc);
+    // immudb stops at endKey; checked again, so that a server ignoring it could only cost reads.
+    const entries = endKey ? read.filter((e) => inward(endKey, Buffer.from(e.key))) : read;
     return { events: await this.toStored(entries.slice(0, want)), hasMore: entries.length > want };
   }
 
   /**
-   * One immudb Scan of a correlation's timeline, strictly after `from` (a position or a raw key).
-   * Encoded and decoded by hand (wire-encode.ts, wire-decode.ts): every timeline page reads this way.
+   * One immudb Scan of a correlation's timeline, strictly after `seekKey` and before `endKey` (both
+   * exclusive). Encoded and decoded by hand (wire-encode.ts, wire-decode.ts): every timeline page reads this way.
    */
-  private async scan(correlationId: string, from: TimelinePosition | Buffer | undefined, limit: number, desc: boolean): Promise<WireEntry[]> {
+  private async scan(
+    correlationId: string,
+    keys: { seekKey?: Buffer | undefined; endKey?: Buffer | undefined },
+    limit: number,
+    desc: boolean,
+  ): Promise<WireEntry[]> {
     const request = encodeScanRequest(timelinePrefix(correlationId), {
-      ...(from ? { seekKey: Buffer.isBuffer(from) ? from : timelineSeekKey(correlationId, from) } : {}), // exclusive
+      ...(keys.seekKey ? { seekKey: keys.seekKey } : {}),
+      ...(keys.endKey ? { endKey: keys.endKey } : {}),
       desc,
       limit,
       sinceTx: this.lastTx, // read-your-writes: wait until immudb indexed what we committed

@@ -50,17 +50,19 @@ export function encodeCreateDatabaseRequest(name: string, settings: { maxTxEntri
 
 /**
  * ScanRequest { bytes seekKey = 1 (exclusive); bytes prefix = 2; bool desc = 3; uint64 limit = 4;
- * uint64 sinceTx = 5 }; what it answers is an Entries (decodeEntries).
+ * uint64 sinceTx = 5; bytes endKey = 7 (exclusive: inclusiveEnd = 9 left false) }; what it
+ * answers is an Entries (decodeEntries).
  */
 export function encodeScanRequest(
   prefix: Buffer,
-  { seekKey, desc = false, limit, sinceTx }: { seekKey?: Buffer; desc?: boolean; limit: number; sinceTx: number },
+  { seekKey, endKey, desc = false, limit, sinceTx }: { seekKey?: Buffer; endKey?: Buffer; desc?: boolean; limit: number; sinceTx: number },
 ): Buffer {
   const parts: Buffer[] = [];
   const bytes = (tag: number, b: Buffer) => parts.push(Buffer.from([tag, ...varintBytes(b.length)]), b);
   if (seekKey) bytes(0x0a, seekKey);
   bytes(0x12, prefix);
   parts.push(Buffer.from([...(desc ? [0x18, 1] : []), 0x20, ...varintBytes(limit), 0x28, ...varintBytes(sinceTx)]));
+  if (endKey) bytes(0x3a, endKey);
   return Buffer.concat(parts);
 }
 
