@@ -7,10 +7,26 @@ import { ValidationError, type FieldViolation } from '../errors.ts';
 import { isWellFormed } from './json.ts';
 import { LIMITS } from './limits.ts';
 import { parseRfc3339 } from './time.ts';
-import { OUTCOMES, type AuditEventRecord } from './types.ts';
+import { OUTCOMES, SEVERITIES, type AuditEventRecord } from './types.ts';
+import { isUuid } from './uuid.ts';
 
 /** The fields a filter selects on, and the index keys on. */
-export const INDEX_FIELDS = ['correlationId', 'eventType', 'eventCategory', 'actorId', 'actorType', 'outcome', 'resourceType', 'resourceId'] as const;
+export const INDEX_FIELDS = [
+  'correlationId',
+  'eventType',
+  'eventCategory',
+  'actorId',
+  'actorType',
+  'outcome',
+  'resourceType',
+  'resourceId',
+  'severity',
+  'eventAction',
+  'resourceNamespace',
+  'clusterName',
+  'recordedBy',
+  'parentEventId',
+] as const;
 export type IndexField = (typeof INDEX_FIELDS)[number];
 
 const UNRESERVED_BYTE: boolean[] = Array.from({ length: 256 }, (_, b) => /^[A-Za-z0-9._~-]$/.test(String.fromCharCode(b)));
@@ -27,7 +43,7 @@ export function escapeValue(s: string): string {
   return out;
 }
 
-/** A record's value of one field; undefined for the resource fields of an event without a resource. */
+/** A record's value of one field; undefined when the event has none (no resource, no severity…). */
 export function fieldValue(r: AuditEventRecord, field: IndexField): string | undefined {
   switch (field) {
     case 'correlationId':
@@ -46,6 +62,18 @@ export function fieldValue(r: AuditEventRecord, field: IndexField): string | und
       return r.resource?.type;
     case 'resourceId':
       return r.resource?.id;
+    case 'severity':
+      return r.severity ?? undefined;
+    case 'eventAction':
+      return r.eventAction ?? undefined;
+    case 'resourceNamespace':
+      return r.resource?.namespace ?? undefined;
+    case 'clusterName':
+      return r.clusterName ?? undefined;
+    case 'recordedBy':
+      return r.recordedBy ?? undefined;
+    case 'parentEventId':
+      return r.parentEventId ?? undefined;
   }
 }
 
@@ -59,13 +87,21 @@ export interface AuditEventFilterInput {
   outcome?: readonly string[] | null;
   resourceType?: string | null;
   resourceId?: string | null;
+  severity?: readonly string[] | null;
+  eventAction?: readonly string[] | null;
+  resourceNamespace?: readonly string[] | null;
+  clusterName?: readonly string[] | null;
+  recordedBy?: readonly string[] | null;
+  parentEventId?: string | null;
+  /** The list form of `correlationId` (OR); with both, an event must match both (the intersection). */
+  correlationIds?: readonly string[] | null;
   since?: string | null;
   until?: string | null;
 }
 
 export interface FilterTerm {
   field: IndexField;
-  /** OR within the term; sorted, distinct. */
+  /** OR within the term; sorted, distinct; empty (matches nothing) when correlationId ∩ correlationIds is. */
   values: string[];
 }
 
@@ -80,7 +116,18 @@ export interface NormalizedFilter {
 /** Most values one list field may hold: each is one more set to count and merge or probe. */
 export const MAX_VALUES_PER_FIELD = 100;
 
-const LIST_FIELDS: ReadonlySet<IndexField> = new Set(['eventType', 'eventCategory', 'actorId', 'actorType', 'outcome']);
+const LIST_FIELDS: ReadonlySet<IndexField> = new Set([
+  'eventType',
+  'eventCategory',
+  'actorId',
+  'actorType',
+  'outcome',
+  'severity',
+  'eventAction',
+  'resourceNamespace',
+  'clusterName',
+  'recordedBy',
+]);
 
 function checkValue(field: IndexField, value: unknown, path: string, out: FieldViolation[]): value is string {
   const fail = (message: string) => {
@@ -91,6 +138,9 @@ function checkValue(field: IndexField, value: unknown, path: string, out: FieldV
   if (value.length === 0) return fail('must not be empty');
   if (!isWellFormed(value)) return fail('must be well-formed Unicode (contains a lone surrogate)');
   if (field === 'outcome' && !(OUTCOMES as readonly string[]).includes(value)) return fail(`must be one of ${OUTCOMES.join(', ')}`);
+  if (field === 'severity' && !(SEVERITIES as readonly string[]).includes(value)) return fail(`must be one of ${SEVERITIES.join(', ')}`);
+  // Stored lowercased (validate.ts): any other text could only ever match nothing.
+  if (field === 'parentEventId' && !isUuid(value)) return fail('must be a UUID');
   // Longer values cannot be stored, so they could only ever match nothing: say so instead.
   if ([...value].length > LIMITS.identifierMaxChars) return fail(`must be at most ${LIMITS.identifierMaxChars} characters`);
   if (field === 'correlationId' && Buffer.byteLength(value, 'utf8') > LIMITS.correlationIdMaxBytes) {
@@ -99,47 +149,63 @@ function checkValue(field: IndexField, value: unknown, path: string, out: FieldV
   return true;
 }
 
-/** Validates and normalizes a filter; every problem is reported at once (BAD_USER_INPUT). */
+/**
+ * A window bound (`since`, `until`: filters and `timeline`) in ms, null when absent; a bad one is
+ * added to `violations` at `path`.
+ */
+export function parseWindowBound(raw: unknown, path: string, violations: FieldViolation[]): number | null {
+  if (raw === undefined || raw === null) return null;
+  // The parser of event timestamps too, so a text is refused (leap seconds…) for the same reason.
+  const parsed = typeof raw === 'string' ? parseRfc3339(raw) : { error: 'must be an RFC 3339 date-time string' };
+  if ('ms' in parsed) return parsed.ms;
+  violations.push({ path, message: parsed.error });
+  return null;
+}
+
+/**
+ * Validates and normalizes a filter; every problem is reported at once (BAD_USER_INPUT).
+ * `correlationIds` is the list form of `correlationId`: both become one `correlationId` term, and
+ * with both given an event must match both, so its values are the intersection (maybe none: the
+ * filter then matches nothing).
+ */
 export function normalizeFilter(input: AuditEventFilterInput | null | undefined, path = 'filter'): NormalizedFilter {
   const violations: FieldViolation[] = [];
   const terms: FilterTerm[] = [];
   const f = (input ?? {}) as Record<string, unknown>;
+  const listValues = (field: IndexField, name: string, raw: unknown): string[] | null => {
+    if (!Array.isArray(raw)) {
+      violations.push({ path: `${path}.${name}`, message: 'must be a list' });
+      return null;
+    }
+    if (raw.length === 0) {
+      violations.push({ path: `${path}.${name}`, message: 'must not be empty: omit the field to match any value' });
+      return null;
+    }
+    if (raw.length > MAX_VALUES_PER_FIELD) {
+      violations.push({ path: `${path}.${name}`, message: `must have at most ${MAX_VALUES_PER_FIELD} values` });
+      return null;
+    }
+    const values = new Set<string>();
+    raw.forEach((v, i) => {
+      if (checkValue(field, v, `${path}.${name}.${i}`, violations)) values.add(field === 'parentEventId' ? v.toLowerCase() : v);
+    });
+    return [...values].sort();
+  };
   for (const field of INDEX_FIELDS) {
     const raw = f[field];
-    if (raw === undefined || raw === null) continue;
-    if (LIST_FIELDS.has(field)) {
-      if (!Array.isArray(raw)) {
-        violations.push({ path: `${path}.${field}`, message: 'must be a list' });
-        continue;
-      }
-      if (raw.length === 0) {
-        violations.push({ path: `${path}.${field}`, message: 'must not be empty: omit the field to match any value' });
-        continue;
-      }
-      if (raw.length > MAX_VALUES_PER_FIELD) {
-        violations.push({ path: `${path}.${field}`, message: `must have at most ${MAX_VALUES_PER_FIELD} values` });
-        continue;
-      }
-      const values = new Set<string>();
-      raw.forEach((v, i) => {
-        if (checkValue(field, v, `${path}.${field}.${i}`, violations)) values.add(v);
-      });
-      terms.push({ field, values: [...values].sort() });
-    } else if (checkValue(field, raw, `${path}.${field}`, violations)) {
-      terms.push({ field, values: [raw] });
+    let values: string[] | null = null;
+    if (raw !== undefined && raw !== null) {
+      if (LIST_FIELDS.has(field)) values = listValues(field, field, raw);
+      else if (checkValue(field, raw, `${path}.${field}`, violations)) values = [field === 'parentEventId' ? raw.toLowerCase() : raw];
     }
+    if (field === 'correlationId' && f.correlationIds !== undefined && f.correlationIds !== null) {
+      const list = listValues(field, 'correlationIds', f.correlationIds);
+      if (list) values = values === null ? list : list.filter((v) => values!.includes(v));
+    }
+    if (values) terms.push({ field, values });
   }
-  const time = (name: 'since' | 'until'): number | null => {
-    const raw = f[name];
-    if (raw === undefined || raw === null) return null;
-    // The parser of event timestamps too, so a text is refused (leap seconds…) for the same reason.
-    const parsed = typeof raw === 'string' ? parseRfc3339(raw) : { error: 'must be an RFC 3339 date-time string' };
-    if ('ms' in parsed) return parsed.ms;
-    violations.push({ path: `${path}.${name}`, message: parsed.error });
-    return null;
-  };
-  const since = time('since');
-  const until = time('until');
+  const since = parseWindowBound(f.since, `${path}.since`, violations);
+  const until = parseWindowBound(f.until, `${path}.until`, violations);
   if (violations.length > 0) throw new ValidationError(violations);
   return { terms, since, until };
 }

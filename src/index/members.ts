@@ -27,6 +27,12 @@ const FIELD_CODE: Record<IndexField, string> = {
   outcome: 'oc',
   resourceType: 'rt',
   resourceId: 'ri',
+  severity: 'sv',
+  eventAction: 'ea',
+  resourceNamespace: 'rn',
+  clusterName: 'cl',
+  recordedBy: 'rb',
+  parentEventId: 'pe',
 };
 
 /** Key (relative to the namespace) of the set holding every event. */
@@ -38,9 +44,21 @@ export function fieldKey(field: IndexField, value: string): string {
 
 /**
  * Fields with one set per value, whatever the value. The coded fields (codes.ts) have a set only
- * for their rare values, and are otherwise found through the codes inside the members.
+ * for their rare values, and are otherwise found through the codes inside the members. An event
+ * without a value of a field (no severity, no parent…) is in none of its sets.
  */
-export const SET_FIELDS = ['correlationId', 'eventType', 'actorId', 'resourceId'] as const satisfies readonly IndexField[];
+export const SET_FIELDS = [
+  'correlationId',
+  'eventType',
+  'actorId',
+  'resourceId',
+  'severity',
+  'eventAction',
+  'resourceNamespace',
+  'clusterName',
+  'recordedBy',
+  'parentEventId',
+] as const satisfies readonly IndexField[];
 
 /** The set keys (relative) an event always belongs to, the global one first. */
 export function setFieldKeys(r: AuditEventRecord): string[] {

@@ -1,7 +1,7 @@
 /**
  * The Redis index.
  *
- * Keys, all under `ag:idx:v2:{<escaped scope>}:` (scope: ledger kind and database; the braces are a
+ * Keys, all under `ag:idx:v3:{<escaped scope>}:` (scope: ledger kind and database; the braces are a
  * cluster hash tag, so every key of the index shares a slot):
  *
  *   meta            hash: epoch, checkpoint, status, target, events, applied, gen
@@ -61,12 +61,13 @@ import { defineIndexCommands, type Arg } from './redis-commands.ts';
 import { applyArgs, applyResult, loadArgs, loadCommitArgs, parseState, probeArgs, probeReply, scanArgs, scanReply, type RefusalReason } from './redis-wire.ts';
 
 /**
- * `ag:idx:v2:{<scope>}:` — the scope names the ledger (kind and database) the index follows. The
+ * `ag:idx:v3:{<scope>}:` — the scope names the ledger (kind and database) the index follows. The
  * version changes with the layout, so an index of an older layout is rebuilt, never misread
- * (v1: 22-byte members, a plain zset per value; v2: codes in members, chunked sets).
+ * (v1: 22-byte members, a plain zset per value; v2: codes in members, chunked sets; v3: sets of
+ * severity, eventAction, resourceNamespace, clusterName, recordedBy and parentEventId too).
  */
 export function indexNamespace(scope: string): string {
-  return `ag:idx:v2:{${escapeValue(scope)}}:`;
+  return `ag:idx:v3:{${escapeValue(scope)}}:`;
 }
 
 /** Redis' default zset-max-listpack-entries: the biggest sorted set it keeps compact. */

@@ -15,7 +15,22 @@ import { fieldValue, matches, type IndexField, type NormalizedFilter } from '../
 import type { AuditEventRecord } from '../events/types.ts';
 
 /** Anchor preference: the fields that single out the fewest events first. */
-const ANCHOR_ORDER: readonly IndexField[] = ['resourceId', 'correlationId', 'actorId', 'eventType', 'resourceType', 'eventCategory', 'actorType', 'outcome'];
+const ANCHOR_ORDER: readonly IndexField[] = [
+  'resourceId',
+  'parentEventId',
+  'correlationId',
+  'actorId',
+  'eventType',
+  'eventAction',
+  'resourceNamespace',
+  'recordedBy',
+  'clusterName',
+  'resourceType',
+  'eventCategory',
+  'severity',
+  'actorType',
+  'outcome',
+];
 
 export class FilterGroup<S, E = unknown> {
   readonly members = new Set<S>();

@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAuditError } from '../../src/errors.ts';
+import { LIMITS } from '../../src/events/limits.ts';
 import type { AuditEventRecord, NewEvent } from '../../src/events/types.ts';
 import type { Indexer } from '../../src/index/indexer.ts';
 import type { EventIndex, IndexPage } from '../../src/index/port.ts';
@@ -12,7 +13,7 @@ import { decodeIndexCursor as decodeCursor, encodeIndexCursor as encodeCursor, t
 import type { IndexOrder } from '../../src/index/range.ts';
 import type { Ledger } from '../../src/ledger/port.ts';
 import { prng } from '../unit/_random.ts';
-import { Model, makePools, randomEvent, randomFilter, type Pools } from '../support/index-model.ts';
+import { Model, makePools, randomEvent, randomFilter, randomNewFieldsFilter, type Pools } from '../support/index-model.ts';
 
 export interface IndexFixture {
   ledger: Ledger;
@@ -164,6 +165,47 @@ export function eventIndexContract(
       }
     }, 120_000);
 
+    it('filters on severity, eventAction, resourceNamespace, clusterName, recordedBy, parentEventId and correlationIds, alone and combined, exactly', async () => {
+      const r = prng(seed + 5);
+      const model = new Model(records);
+      const singles: AuditEventFilterInput[] = [];
+      for (let i = 0; i < 400 && singles.length < 28; i++) {
+        const f = randomNewFieldsFilter(r, pools, 0.2);
+        if (Object.keys(f).length === 1) singles.push(f);
+      }
+      const fields = new Set(singles.flatMap((f) => Object.keys(f)));
+      expect([...fields].sort()).toEqual(['clusterName', 'correlationIds', 'eventAction', 'parentEventId', 'recordedBy', 'resourceNamespace', 'severity']);
+      const combined: AuditEventFilterInput[] = [];
+      while (combined.length < 30) {
+        const f = { ...(r() < 0.5 ? randomFilter(r, pools, records) : {}), ...randomNewFieldsFilter(r, pools, 0.45) };
+        if (Object.keys(f).length >= 2) combined.push(f);
+      }
+      const fixed: AuditEventFilterInput[] = [
+        { severity: ['CRITICAL', 'ERROR'] },
+        { severity: ['INFO'], clusterName: ['east-1'] },
+        { recordedBy: ['gateway'], outcome: ['FAILURE'] },
+        { resourceNamespace: ['prod'], resourceType: 'pod' },
+        { parentEventId: pools.parentIds[0]!.toUpperCase(), severity: ['INFO', 'WARNING'] },
+        { correlationIds: pools.correlationIds.slice(0, 3) },
+        { correlationId: pools.correlationIds[1]!, correlationIds: pools.correlationIds.slice(0, 3) },
+        { correlationId: pools.correlationIds[5]!, correlationIds: pools.correlationIds.slice(0, 3) }, // disjoint: nothing
+        { eventAction: ['{x}', 'a:oc:FAILURE'], clusterName: ['c*?'] },
+      ];
+      let nonEmpty = 0;
+      for (const [i, filter] of [...fixed, ...singles, ...combined].entries()) {
+        const order = ORDERS[i % 2]!;
+        const all = model.select(filter, order).map((p) => p.eventId);
+        if (all.length > 0) nonEmpty++;
+        const size = Math.max(SIZES[i % SIZES.length]!, Math.ceil(all.length / 20));
+        for (const backward of [false, true]) {
+          expect(await traverse(fx.index, model, filter, order, size, backward), `${JSON.stringify(filter)} ${order}`).toEqual(all);
+        }
+      }
+      expect(model.select(fixed[7]!, 'TIMESTAMP_ASC')).toEqual([]);
+      expect(model.select(fixed[6]!, 'TIMESTAMP_ASC').length).toBeGreaterThan(0);
+      expect(nonEmpty).toBeGreaterThan(40);
+    }, 300_000);
+
     it('refuses bad arguments with BAD_USER_INPUT, naming the field', async () => {
       const bad: [Parameters<EventIndex['query']>[0], string][] = [
         [{ filter: { eventType: [] } }, 'filter.eventType'],
@@ -173,6 +215,15 @@ export function eventIndexContract(
         [{ filter: { since: 'yesterday' } }, 'filter.since'],
         [{ filter: { until: '2025-01-01T00:00:00.0001Z' } }, 'filter.until'],
         [{ filter: { eventType: Array.from({ length: 101 }, (_, i) => `t${i}`) } }, 'filter.eventType'],
+        [{ filter: { severity: ['LOUD'] } }, 'filter.severity.0'],
+        [{ filter: { severity: [] } }, 'filter.severity'],
+        [{ filter: { clusterName: Array.from({ length: 101 }, (_, i) => `c${i}`) } }, 'filter.clusterName'],
+        [{ filter: { recordedBy: Array.from({ length: 101 }, (_, i) => `r${i}`) } }, 'filter.recordedBy'],
+        [{ filter: { eventAction: ['ok', ''] } }, 'filter.eventAction.1'],
+        [{ filter: { resourceNamespace: ['x'.repeat(LIMITS.identifierMaxChars + 1)] } }, 'filter.resourceNamespace.0'],
+        [{ filter: { correlationIds: Array.from({ length: 101 }, (_, i) => `c${i}`) } }, 'filter.correlationIds'],
+        [{ filter: { correlationId: 'a', correlationIds: [] } }, 'filter.correlationIds'],
+        [{ filter: { parentEventId: 'not-a-uuid' } }, 'filter.parentEventId'],
         [{ first: 501 }, 'first'],
         [{ last: -1 }, 'last'],
         [{ first: 1, last: 1 }, 'first'],

@@ -10,7 +10,7 @@ import { matches, normalizeFilter, type AuditEventFilterInput } from '../../src/
 import type { AppendResult, Ledger, StoredEvent } from '../../src/ledger/port.ts';
 import type { LiveFeed, LiveFeedOptions, LiveItem, LiveSubscription } from '../../src/live/index.ts';
 import { prng } from '../unit/_random.ts';
-import { makePools, randomEvent, randomFilter } from '../support/index-model.ts';
+import { makePools, randomEvent, randomFilter, randomNewFieldsFilter } from '../support/index-model.ts';
 
 export interface LiveInstance {
   feed: LiveFeed;
@@ -159,6 +159,45 @@ export function liveContract(name: string, open: () => Promise<LiveFixture>) {
       expect(txOrder.every((t, i) => i === 0 || t >= txOrder[i - 1]!)).toBe(true);
       await Promise.all(subs.map((s) => s.stop()));
       expect(a.feed.stats.subscribers).toBe(0);
+    }, 120_000);
+
+    it('filters on severity, eventAction, resourceNamespace, clusterName, recordedBy, parentEventId and correlationIds deliver exactly the matching events written meanwhile', async () => {
+      const rand = prng(502);
+      const pools = makePools(rand);
+      const head = await fx.ledger.lastTxId();
+      const filters: AuditEventFilterInput[] = [
+        { severity: ['CRITICAL', 'ERROR'] },
+        { recordedBy: ['gateway'], outcome: ['FAILURE'] },
+        { parentEventId: pools.parentIds[0]!.toUpperCase() },
+        { correlationId: pools.correlationIds[1]!, correlationIds: pools.correlationIds.slice(0, 3) },
+        { correlationId: pools.correlationIds[5]!, correlationIds: pools.correlationIds.slice(0, 3) },
+      ];
+      while (filters.length < 20) {
+        const f = randomNewFieldsFilter(rand, pools, 0.35);
+        if (Object.keys(f).length > 0) filters.push(filters.length % 2 ? f : { ...randomFilter(rand, pools, []), ...f });
+      }
+      const subs = filters.map((f) => consume(a.feed.subscribe(normalizeFilter(f), BigInt(head))));
+      let written = 0;
+      while (written < 2_000) {
+        const n = 1 + Math.floor(rand() * 80);
+        await a.append(Array.from({ length: n }, () => randomEvent(rand, pools)));
+        written += n;
+      }
+      const all = await committedAfter(fx.ledger, head);
+      expect(all).toHaveLength(written);
+      // Hand-written predicates too, so the check does not rest on `matches` alone.
+      expect(expectedFor(all, filters[0]!)).toEqual(ids(all.filter((e) => e.record.severity === 'CRITICAL' || e.record.severity === 'ERROR')));
+      expect(expectedFor(all, filters[2]!)).toEqual(ids(all.filter((e) => e.record.parentEventId === pools.parentIds[0])));
+      expect(expectedFor(all, filters[3]!)).toEqual(ids(all.filter((e) => e.record.correlationId === pools.correlationIds[1])));
+      expect(expectedFor(all, filters[4]!)).toEqual([]);
+      expect(filters.filter((f) => expectedFor(all, f).length > 0).length).toBeGreaterThan(12);
+      for (const [i, f] of filters.entries()) {
+        const want = expectedFor(all, f);
+        await subs[i]!.waitFor((got) => got.length >= want.length, `filter ${JSON.stringify(f)}`);
+      }
+      await sleep(300); // nothing more may arrive
+      for (const [i, f] of filters.entries()) expect(ids(subs[i]!.events()), JSON.stringify(f)).toEqual(expectedFor(all, f));
+      await Promise.all(subs.map((s) => s.stop()));
     }, 120_000);
 
     it('an instance delivers what another one wrote, each event once, woken by the signal (no poll)', async () => {

@@ -36,6 +36,7 @@ describeImmudb('GraphQL auditEvents', () => {
     let url: string;
     let redis: Redis;
     const corr = `ae-${randomUUID()}`;
+    const parent = randomUUID();
     const inputs = Array.from({ length: 30 }, (_, i) => ({
       eventId: randomUUID(),
       eventType: i % 3 === 0 ? 'auth.login' : 'workflow.step.completed',
@@ -46,6 +47,11 @@ describeImmudb('GraphQL auditEvents', () => {
       actorId: `u:${i % 5}`,
       resourceType: 'pod',
       resourceId: `p-${i % 7}`,
+      resourceNamespace: i % 3 === 1 ? 'prod' : 'dev',
+      severity: i % 5 === 0 ? 'ERROR' : i % 5 === 1 ? null : 'INFO',
+      eventAction: i % 2 ? 'update' : 'create',
+      clusterName: `c-${i % 3}`,
+      parentEventId: i % 6 === 0 ? parent : null,
       // pairs share a millisecond: order inside it is by eventId
       timestamp: new Date(Date.UTC(2025, 2, 1) + Math.floor(i / 2) * 1000).toISOString(),
       data: { i },
@@ -138,9 +144,39 @@ describeImmudb('GraphQL auditEvents', () => {
       expect(r.body.data!.auditEvents.edges.map((e) => e.node.eventId)).toEqual(want.map((i) => i.eventId));
     });
 
+    it('filters on severity, eventAction, resourceNamespace, clusterName, recordedBy, parentEventId and correlationIds', async () => {
+      const filter = {
+        correlationIds: [corr, 'ae-other'],
+        severity: ['ERROR', 'INFO'],
+        eventAction: ['create'],
+        resourceNamespace: ['dev'],
+        clusterName: ['c-0', 'c-2'],
+        parentEventId: parent.toUpperCase(),
+      };
+      const r = await gql(url, QUERY, { filter, orderBy: 'TIMESTAMP_ASC', first: 50 });
+      expect(r.body.errors).toBeUndefined();
+      const want = sorted().filter(
+        (i) => i.severity !== null && i.eventAction === 'create' && i.resourceNamespace === 'dev' && i.clusterName !== 'c-1' && i.parentEventId === parent,
+      );
+      expect(want.length).toBeGreaterThan(0);
+      expect(r.body.data!.auditEvents.edges.map((e) => e.node.eventId)).toEqual(want.map((i) => i.eventId));
+      // correlationId and correlationIds: the intersection
+      const both = await gql(url, QUERY, { filter: { correlationId: corr, correlationIds: ['ae-other'] }, first: 50 });
+      expect(both.body.errors).toBeUndefined();
+      expect(both.body.data!.auditEvents.edges).toEqual([]);
+      // an open server records no principal: recordedBy matches nothing
+      const by = await gql(url, QUERY, { filter: { correlationId: corr, recordedBy: ['anyone'] }, first: 50 });
+      expect(by.body.data!.auditEvents.edges).toEqual([]);
+    });
+
     it('refuses bad filters and cursors with BAD_USER_INPUT and a path', async () => {
       const cases: [Record<string, unknown>, string][] = [
         [{ filter: { eventType: [] } }, 'filter.eventType'],
+        [{ filter: { severity: ['LOUD'] } }, 'filter.severity.0'],
+        [{ filter: { clusterName: Array.from({ length: 101 }, (_, i) => `c${i}`) } }, 'filter.clusterName'],
+        [{ filter: { correlationIds: Array.from({ length: 101 }, (_, i) => `c${i}`) } }, 'filter.correlationIds'],
+        [{ filter: { recordedBy: [''] } }, 'filter.recordedBy.0'],
+        [{ filter: { parentEventId: 'not-a-uuid' } }, 'filter.parentEventId'],
         [{ filter: { since: 'soon' } }, 'filter.since'],
         [{ after: 'garbage' }, 'after'],
         [{ first: 501 }, 'first'],

@@ -29,12 +29,19 @@ const EVENT_TYPES = [
 const CATEGORIES = ['gateway', 'workflow', 'auth', 'policy', 'remediation'];
 const ACTOR_TYPES = ['service', 'user', 'system', 'bot'];
 const RESOURCE_TYPES = ['pod', 'node', 'deployment', 'secret', 'namespace'];
+export const SEVERITY_VALUES = ['INFO', 'WARNING', 'ERROR', 'CRITICAL'];
+export const EVENT_ACTIONS = ['create', 'update', 'delete', 'restart', 'scale', 'a:oc:FAILURE', '{x}'];
+export const NAMESPACES = ['default', 'kube-system', 'prod', 'staging', 'ns:rt:pod'];
+export const CLUSTERS = ['east-1', 'west-2', 'eu-central', 'c*?'];
+export const RECORDERS = ['ingest', 'gateway', 'ops-bot', 'tok:en'];
 
 /** Value pools, fixed per seed, so filters hit real values (including colliding-looking ones). */
 export interface Pools {
   actorIds: string[];
   resourceIds: string[];
   correlationIds: string[];
+  /** parentEventIds events point at (lowercase UUIDs). */
+  parentIds: string[];
   hotMs: number[];
 }
 
@@ -50,6 +57,7 @@ export function makePools(rand: () => number): Pools {
     actorIds: [...new Set(actorIds)].filter((s) => s.length > 0 && isWellFormed(s)),
     resourceIds: Array.from({ length: 60 }, (_, i) => `res-${i}`),
     correlationIds: Array.from({ length: 25 }, (_, i) => `rr-2025-${String(i).padStart(3, '0')}`),
+    parentIds: Array.from({ length: 40 }, () => randomUuid(rand)),
     hotMs: Array.from({ length: 8 }, () => BASE_MS + Math.floor(rand() * SPAN_MS)),
   };
 }
@@ -58,12 +66,23 @@ export function makePools(rand: () => number): Pools {
 const skewed = <T>(rand: () => number, list: readonly T[]): T => list[Math.floor(list.length * rand() ** 2)]!;
 const uniform = <T>(rand: () => number, list: readonly T[]): T => list[Math.floor(list.length * rand())]!;
 
+/**
+ * A random event. Every field varies, the optional ones (severity, eventAction, resourceNamespace,
+ * clusterName, recordedBy, parentEventId) absent in some events.
+ */
 export function randomEvent(rand: () => number, pools: Pools): NewEvent {
   const hot = rand() < 0.2;
   const ms = hot ? uniform(rand, pools.hotMs) : BASE_MS + Math.floor(rand() * SPAN_MS);
   const r = rand();
   const withResource = rand() < 0.7;
-  return validateEventInput({
+  const opt = <T>(p: number, pick: () => T): T | null => (rand() < p ? pick() : null);
+  const severity = opt(0.8, () => skewed(rand, SEVERITY_VALUES));
+  const eventAction = opt(0.7, () => skewed(rand, EVENT_ACTIONS));
+  const resourceNamespace = withResource ? opt(0.6, () => uniform(rand, NAMESPACES)) : null;
+  const clusterName = opt(0.75, () => skewed(rand, CLUSTERS));
+  const parentEventId = opt(0.3, () => skewed(rand, pools.parentIds));
+  const recordedBy = opt(0.85, () => skewed(rand, RECORDERS));
+  const event = validateEventInput({
     eventId: randomUuid(rand),
     eventType: skewed(rand, EVENT_TYPES),
     eventCategory: uniform(rand, CATEGORIES),
@@ -72,9 +91,16 @@ export function randomEvent(rand: () => number, pools: Pools): NewEvent {
     correlationId: uniform(rand, pools.correlationIds),
     actorType: skewed(rand, ACTOR_TYPES),
     actorId: skewed(rand, pools.actorIds),
-    ...(withResource ? { resourceType: uniform(rand, RESOURCE_TYPES), resourceId: skewed(rand, pools.resourceIds) } : {}),
+    ...(withResource ? { resourceType: uniform(rand, RESOURCE_TYPES), resourceId: skewed(rand, pools.resourceIds), resourceNamespace } : {}),
+    severity,
+    eventAction,
+    clusterName,
+    parentEventId,
     data: { n: Math.floor(rand() * 1000) },
   });
+  // Set by the server from the token, never from input (withRecordedBy does the same).
+  event.record.recordedBy = recordedBy;
+  return event;
 }
 
 const some = <T>(rand: () => number, list: readonly T[], max: number): T[] => Array.from({ length: 1 + Math.floor(rand() * max) }, () => uniform(rand, list));
@@ -90,10 +116,31 @@ export function randomFilter(rand: () => number, pools: Pools, records: readonly
   if (p(0.12)) f.correlationId = uniform(rand, pools.correlationIds);
   if (p(0.15)) f.resourceType = uniform(rand, RESOURCE_TYPES);
   if (p(0.1)) f.resourceId = skewed(rand, pools.resourceIds);
+  Object.assign(f, randomNewFieldsFilter(rand, pools, 0.12));
   // Bounds often exactly on an event's (possibly hot) millisecond, to test [since, until).
   const bound = () => (p(0.5) && records.length ? Date.parse(uniform(rand, records).timestamp) : BASE_MS + Math.floor(rand() * SPAN_MS));
   if (p(0.3)) f.since = new Date(bound()).toISOString();
   if (p(0.3)) f.until = new Date(bound()).toISOString();
+  return f;
+}
+
+/**
+ * The filter fields of issue 20 (severity … correlationIds), each with probability `p`; values
+ * include ones no event has, and parentEventId in upper case sometimes (UUIDs match in any case).
+ */
+export function randomNewFieldsFilter(rand: () => number, pools: Pools, p: number): AuditEventFilterInput {
+  const f: AuditEventFilterInput = {};
+  const q = () => rand() < p;
+  if (q()) f.severity = some(rand, SEVERITY_VALUES, 2);
+  if (q()) f.eventAction = some(rand, [...EVENT_ACTIONS, 'never.seen'], 3);
+  if (q()) f.resourceNamespace = some(rand, NAMESPACES, 2);
+  if (q()) f.clusterName = some(rand, [...CLUSTERS, 'nowhere'], 2);
+  if (q()) f.recordedBy = some(rand, RECORDERS, 2);
+  if (q()) {
+    const id = skewed(rand, pools.parentIds);
+    f.parentEventId = rand() < 0.3 ? id.toUpperCase() : id;
+  }
+  if (q()) f.correlationIds = some(rand, [...pools.correlationIds, 'rr-never'], 4);
   return f;
 }
 
