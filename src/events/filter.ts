@@ -77,7 +77,7 @@ export function fieldValue(r: AuditEventRecord, field: IndexField): string | und
   }
 }
 
-/** `AuditEventFilter` of the API contract, as a client sends it. */
+/** `AuditEventFilter` of the API contract, as a client sends it (one declaration a field: alike lines by design). */
 export interface AuditEventFilterInput {
   correlationId?: string | null;
   eventType?: readonly string[] | null;

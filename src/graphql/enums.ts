@@ -1,6 +1,7 @@
 /**
  * Enums of event values, used by the AuditEvent type and by both input types: here, so the inputs
- * need not import nodes/AuditEvent.ts (which imports AuditEventFilter: a cycle).
+ * need not import nodes/AuditEvent.ts (which imports AuditEventFilter: a cycle). The two read alike
+ * because each is a declaration of its values, each checked against its type in events/types.ts.
  */
 import type { Outcome, Severity } from '../events/types.ts';
 import { builder } from './builder.ts';

@@ -9,11 +9,11 @@
  * (codes.ts), so filters on them are checked while walking, without a set per value. The member
  * carries the position and those codes only: event bodies always come from the ledger.
  */
-import { escapeValue, fieldValue, type IndexField } from '../events/filter.ts';
+import { escapeValue, fieldValue, INDEX_FIELDS, type IndexField } from '../events/filter.ts';
 import type { EventPosition } from '../events/paging.ts';
 import { MAX_TIMESTAMP_MS } from '../events/time.ts';
 import type { AuditEventRecord } from '../events/types.ts';
-import { CODE_BYTES } from './codes.ts';
+import { CODE_BYTES, type CodedField, isCodedField } from './codes.ts';
 
 // --- keys ------------------------------------------------------------------------------------
 
@@ -47,18 +47,8 @@ export function fieldKey(field: IndexField, value: string): string {
  * for their rare values, and are otherwise found through the codes inside the members. An event
  * without a value of a field (no severity, no parent…) is in none of its sets.
  */
-export const SET_FIELDS = [
-  'correlationId',
-  'eventType',
-  'actorId',
-  'resourceId',
-  'severity',
-  'eventAction',
-  'resourceNamespace',
-  'clusterName',
-  'recordedBy',
-  'parentEventId',
-] as const satisfies readonly IndexField[];
+export const SET_FIELDS: readonly SetField[] = INDEX_FIELDS.filter((f): f is SetField => !isCodedField(f));
+type SetField = Exclude<IndexField, CodedField>;
 
 /** The set keys (relative) an event always belongs to, the global one first. */
 export function setFieldKeys(r: AuditEventRecord): string[] {
