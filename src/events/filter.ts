@@ -206,6 +206,8 @@ export function normalizeFilter(input: AuditEventFilterInput | null | undefined,
   }
   const since = parseWindowBound(f.since, `${path}.since`, violations);
   const until = parseWindowBound(f.until, `${path}.until`, violations);
+  // An inverted window is a mistake, not an empty answer (timeline says the same of its arguments).
+  if (since !== null && until !== null && since > until) violations.push({ path: `${path}.since`, message: 'must not be after until' });
   if (violations.length > 0) throw new ValidationError(violations);
   return { terms, since, until };
 }

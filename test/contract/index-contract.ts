@@ -214,6 +214,7 @@ export function eventIndexContract(
         [{ filter: { actorId: ['\ud800'] } }, 'filter.actorId.0'],
         [{ filter: { since: 'yesterday' } }, 'filter.since'],
         [{ filter: { until: '2025-01-01T00:00:00.0001Z' } }, 'filter.until'],
+        [{ filter: { since: '2025-01-02T00:00:00Z', until: '2025-01-01T23:59:59.999Z' } }, 'filter.since'],
         [{ filter: { eventType: Array.from({ length: 101 }, (_, i) => `t${i}`) } }, 'filter.eventType'],
         [{ filter: { severity: ['LOUD'] } }, 'filter.severity.0'],
         [{ filter: { severity: [] } }, 'filter.severity'],
@@ -245,7 +246,7 @@ export function eventIndexContract(
       }
     });
 
-    it('treats [since, until) as half-open and an empty window as empty', async () => {
+    it('treats [since, until) as half-open and an empty window (since = until) as empty', async () => {
       const model = new Model(records);
       const hot = pools.hotMs[0]!;
       const at = new Date(hot).toISOString();
@@ -254,7 +255,7 @@ export function eventIndexContract(
       expect(only.edges.map((e) => e.eventId)).toEqual(model.select({ since: at, until: next }, 'TIMESTAMP_ASC').map((p) => p.eventId));
       expect(only.edges.length).toBeGreaterThan(10); // a hot millisecond: many ties, eventId order
       expect(only.edges.every((e) => e.position.ms === hot)).toBe(true);
-      const none = await fx.index.query({ filter: { since: next, until: at } });
+      const none = await fx.index.query({ filter: { since: at, until: at } });
       expect(none).toEqual({ edges: [], pageInfo: { hasNextPage: false, hasPreviousPage: false, startCursor: null, endCursor: null } });
       const offset = await fx.index.query({
         filter: { since: new Date(hot).toISOString().replace('Z', '+00:00'), until: next },

@@ -178,6 +178,7 @@ describeImmudb('GraphQL auditEvents', () => {
         [{ filter: { recordedBy: [''] } }, 'filter.recordedBy.0'],
         [{ filter: { parentEventId: 'not-a-uuid' } }, 'filter.parentEventId'],
         [{ filter: { since: 'soon' } }, 'filter.since'],
+        [{ filter: { since: '2025-01-02T00:00:00Z', until: '2025-01-01T00:00:00Z' } }, 'filter.since'],
         [{ after: 'garbage' }, 'after'],
         [{ first: 501 }, 'first'],
         [{ first: 1, last: 1 }, 'first'],

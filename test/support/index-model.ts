@@ -121,6 +121,8 @@ export function randomFilter(rand: () => number, pools: Pools, records: readonly
   const bound = () => (p(0.5) && records.length ? Date.parse(uniform(rand, records).timestamp) : BASE_MS + Math.floor(rand() * SPAN_MS));
   if (p(0.3)) f.since = new Date(bound()).toISOString();
   if (p(0.3)) f.until = new Date(bound()).toISOString();
+  // An inverted window is refused (BAD_USER_INPUT): put the bounds in order, an empty window stays.
+  if (f.since && f.until && Date.parse(f.since) > Date.parse(f.until)) [f.since, f.until] = [f.until, f.since];
   return f;
 }
 
