@@ -9,7 +9,6 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getOperationAST } from 'graphql';
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { RateLimiter } from '../auth/rate-limit.ts';
 import type { AuthResult, TokenStore } from '../auth/tokens.ts';
@@ -209,7 +208,7 @@ export function createApp(options: AppOptions): App {
     ...options.readiness,
   };
 
-  let graphiqlPage: string | undefined;
+  let graphiqlPage: Promise<string> | undefined;
   const yoga = createYoga<{ req: IncomingMessage; res: ServerResponse }, GraphQLContext>({
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
@@ -220,8 +219,9 @@ export function createApp(options: AppOptions): App {
     graphiql: config.graphiql === false ? false : { title: 'auditgraph', defaultQuery: DEFAULT_QUERY, subscriptionsProtocol: 'WS' },
     // GraphiQL from the bundled @graphql-yoga/render-graphiql (scripts, styles and editor workers
     // inline in the page), never from a CDN: it works where the browser cannot reach the internet.
-    // The page (some 9 MB) is rendered once: the options above never change.
-    renderGraphiQL: (options) => (graphiqlPage ??= renderGraphiQL(options)),
+    // The page (some 9 MB) is rendered once: the options above never change. Loaded on the first
+    // GraphiQL request, not at start-up: the module is large and most starts never serve the page.
+    renderGraphiQL: (options) => (graphiqlPage ??= import('@graphql-yoga/render-graphiql').then((m) => m.renderGraphiQL(options))),
     logging: logger,
     // Never the stack, whatever NODE_ENV says: maskError builds every client-visible error.
     maskedErrors: { maskError: (error) => maskError(error), isDev: false },

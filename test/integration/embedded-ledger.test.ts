@@ -5,7 +5,7 @@ import { ledgerContract, ev } from '../contract/ledger-contract.ts';
 import { buildTransaction } from '../../src/ledger/embedded/transaction.ts';
 import { embeddedLedgerPaths, openEmbeddedBackend, openEmbeddedLedger } from '../../src/ledger/embedded/index.ts';
 import { startAlhWorker } from '../../src/ledger/embedded/alh-worker.ts';
-import { FILE_HEADER_SIZE, fileHeader, FRAME_OVERHEAD, HEADER_OFFSET, MAX_BODY, MIN_BODY, RECORD_MAGIC } from '../../src/ledger/embedded/log.ts';
+import { FILE_HEADER_SIZE, fileHeader, FRAME_OVERHEAD, HEADER_OFFSET, RECORD_LAYOUT } from '../../src/ledger/embedded/log.ts';
 import { AHTree, ahtLeaf } from '../../src/proof/ahtree.ts';
 import { ZERO_HASH } from '../../src/proof/hashing.ts';
 import { decodeTxHeader, GENESIS_PREV_ALH, TX_HEADER_SIZE, txAlh } from '../../src/proof/tx-header.ts';
@@ -164,12 +164,7 @@ it('embedded: replays a log larger than the start-up worker’s read window with
   const source = startAlhWorker({
     path: paths.log,
     size,
-    start: FILE_HEADER_SIZE,
-    magic: RECORD_MAGIC,
-    headerOffset: HEADER_OFFSET,
-    headerSize: TX_HEADER_SIZE,
-    minBody: MIN_BODY,
-    maxBody: MAX_BODY,
+    ...RECORD_LAYOUT,
   });
   try {
     let offset = FILE_HEADER_SIZE;

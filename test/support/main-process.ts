@@ -25,12 +25,22 @@ const INHERITED_SERVICES = ['IMMUDB_ADDRESS', 'REDIS_URL', 'AUTH_TOKENS', 'AUTH_
  * nothing of it outlives a test that fails half-way).
  */
 export function spawnMain(vars: Record<string, string>, options: { npmStart?: boolean } = {}): MainProcess {
-  const env: NodeJS.ProcessEnv = { ...process.env, HOST: '127.0.0.1' };
-  for (const name of INHERITED_SERVICES) delete env[name];
-  Object.assign(env, vars);
+  const env = mainEnv(vars);
   const proc = options.npmStart
     ? spawn('npm', ['start'], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
     : spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  return tracked(proc, options.npmStart ?? false);
+}
+
+/** The current environment minus the services, on 127.0.0.1, with `vars` over it. */
+export function mainEnv(vars: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, HOST: '127.0.0.1' };
+  for (const name of INHERITED_SERVICES) delete env[name];
+  return Object.assign(env, vars);
+}
+
+/** Collects a spawned main's output and its exit. */
+export function tracked(proc: ChildProcess, npmStart: boolean): MainProcess {
   const output: string[] = [];
   const stdout: string[] = [];
   const stderr: string[] = [];
@@ -43,7 +53,7 @@ export function spawnMain(vars: Record<string, string>, options: { npmStart?: bo
     stderr.push(String(d));
   });
   const closed = new Promise<number | null>((resolve) => proc.once('close', (code) => resolve(code)));
-  return { proc, output, stdout, stderr, closed, npmStart: options.npmStart ?? false };
+  return { proc, output, stdout, stderr, closed, npmStart };
 }
 
 /**

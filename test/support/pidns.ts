@@ -5,7 +5,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import type { MainProcess } from './main-process.ts';
+import { mainEnv, tracked, type MainProcess } from './main-process.ts';
 
 export const inCI = process.env.CI === 'true' || process.env.CI === '1';
 
@@ -36,27 +36,8 @@ export const canMakePidNamespaces = userNamespace !== null;
 const NEW_NAMESPACE = [userNamespace ? '-rpf' : '-pf', '--mount-proc', '--kill-child=SIGKILL'];
 const MAIN = [process.execPath, '--import', 'tsx', 'src/main.ts'];
 
-function env(vars: Record<string, string>): NodeJS.ProcessEnv {
-  const e: NodeJS.ProcessEnv = { ...process.env, HOST: '127.0.0.1' };
-  for (const name of ['IMMUDB_ADDRESS', 'REDIS_URL', 'AUTH_TOKENS', 'AUTH_TOKENS_FILE']) delete e[name];
-  return Object.assign(e, vars);
-}
-
 function track(cmd: string, args: string[], vars: Record<string, string>): MainProcess {
-  const proc = spawn(cmd, args, { env: env(vars), stdio: ['ignore', 'pipe', 'pipe'] });
-  const output: string[] = [];
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  proc.stdout!.on('data', (d) => {
-    output.push(String(d));
-    stdout.push(String(d));
-  });
-  proc.stderr!.on('data', (d) => {
-    output.push(String(d));
-    stderr.push(String(d));
-  });
-  const closed = new Promise<number | null>((resolve) => proc.once('close', (code) => resolve(code)));
-  return { proc, output, stdout, stderr, closed, npmStart: false };
+  return tracked(spawn(cmd, args, { env: mainEnv(vars), stdio: ['ignore', 'pipe', 'pipe'] }), false);
 }
 
 /**

@@ -44,6 +44,16 @@ export const MAX_BODY = 1024 * 1024 * 1024;
 export const HEADER_OFFSET = FRAME_HEAD;
 export const ENTRIES_OFFSET = FRAME_HEAD + TX_HEADER_SIZE;
 
+/** Where a reader that does not parse records (the Alh worker) finds what it needs in the log. */
+export const RECORD_LAYOUT = {
+  start: FILE_HEADER_SIZE,
+  magic: RECORD_MAGIC,
+  headerOffset: HEADER_OFFSET,
+  headerSize: TX_HEADER_SIZE,
+  minBody: MIN_BODY,
+  maxBody: MAX_BODY,
+} as const;
+
 const crc32: (data: Uint8Array, value?: number) => number = typeof zlib.crc32 === 'function' ? zlib.crc32 : crc32Fallback; // zlib.crc32: Node >= 20.15
 
 export interface LogEntry {

@@ -28,7 +28,7 @@ import type { TrustedStateStore } from '../trusted-state.ts';
 import { startAlhWorker, type AlhSource } from './alh-worker.ts';
 import { Column } from './column.ts';
 import { EventIndex, Latin1Interner } from './event-index.ts';
-import { ENTRIES_OFFSET, FILE_HEADER_SIZE, fsyncDir, HEADER_OFFSET, MAX_BODY, MIN_BODY, readFully, RECORD_MAGIC, scanLog, type ScanResult } from './log.ts';
+import { ENTRIES_OFFSET, fsyncDir, HEADER_OFFSET, RECORD_LAYOUT, readFully, scanLog, type ScanResult } from './log.ts';
 import { EV_KEY, REFERENCE_VALUE_PREFIX, TL_SUFFIX } from './transaction.ts';
 
 /** SHA-256 without allocation for the hot path (about 4 small inputs per tx); see sha256.mjs. */
@@ -205,12 +205,7 @@ export async function replayLog(options: {
       ? startAlhWorker({
           path: options.file,
           size: options.size,
-          start: FILE_HEADER_SIZE,
-          magic: RECORD_MAGIC,
-          headerOffset: HEADER_OFFSET,
-          headerSize: TX_HEADER_SIZE,
-          minBody: MIN_BODY,
-          maxBody: MAX_BODY,
+          ...RECORD_LAYOUT,
         })
       : null;
   const chain = new LogReplay(options.verify === 'full', source);
