@@ -26,3 +26,11 @@ export function sampleEventInput(i: number, options: SampleOptions = {}): AuditE
     data: { step: i, note: 'benchmark payload of a typical size', tags: ['a', 'b', 'c'] },
   };
 }
+
+/** The GraphQL benchmarks' write and read: one create with its proof, one timeline page of 50. */
+export const CREATE = `mutation ($input: AuditEventInput!) {
+  createAuditEvent(input: $input) { created event { eventId ledger { txId } } proof { verified txId json } }
+}`;
+export const TIMELINE = `query ($c: String!) {
+  timeline(correlationId: $c, first: 50) { edges { cursor node { eventId eventType outcome timestamp actor { id } } } pageInfo { hasNextPage endCursor } }
+}`;

@@ -20,20 +20,14 @@ import { timelinePrefix } from '../src/ledger/keys.ts';
 import type { openImmudbLedger } from '../src/ledger/immudb/index.ts';
 import { createApp } from '../src/server/app.ts';
 import { createLogger } from '../src/logger.ts';
-import { sampleEventInput } from './fixtures.ts';
+import { CREATE, sampleEventInput, TIMELINE } from './fixtures.ts';
+import type { HttpLoadOptions } from './http-load.ts';
 import { measure, measureInTurns, printTable, summarize, type Result } from './harness.ts';
 import { encodeScanRequest } from '../src/ledger/immudb/wire-encode.ts';
 import { countEntries, openGatewayLedger, serverLabel, type BenchServer, type BenchTarget } from './immudb.ts';
 
 const input = (i: number, correlationId = `rr-bench-${i % 1000}`) =>
   sampleEventInput(i, { correlationId, timestamp: new Date(Date.UTC(2025, 0, 1) + i * 10).toISOString() });
-
-const CREATE = `mutation ($input: AuditEventInput!) {
-  createAuditEvent(input: $input) { created event { eventId ledger { txId } } proof { verified txId json } }
-}`;
-const TIMELINE = `query ($c: String!) {
-  timeline(correlationId: $c, first: 50) { edges { cursor node { eventId eventType outcome timestamp actor { id } } } pageInfo { hasNextPage endCursor } }
-}`;
 
 /** A Yoga app on a free loopback port. */
 async function serve(yoga: ReturnType<typeof createYoga>): Promise<{ url: string; close: () => Promise<void> }> {
@@ -137,16 +131,7 @@ end
 }
 
 /** Runs the HTTP load from a second process (bench/http-load.ts). */
-async function load(options: {
-  url: string;
-  query: string;
-  total: number;
-  concurrency: number;
-  kind: 'create' | 'timeline';
-  name: string;
-  first?: number;
-  latencies?: boolean;
-}): Promise<Result & { latencies?: number[] }> {
+async function load(options: HttpLoadOptions): Promise<Result & { latencies?: number[] }> {
   const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'bench/http-load.ts', JSON.stringify(options)], { maxBuffer: 1 << 24 });
   return JSON.parse(stdout.trim().split('\n').pop()!) as Result & { latencies?: number[] };
 }

@@ -6,16 +6,8 @@
 import { sampleEventInput } from './fixtures.ts';
 import { measure } from './harness.ts';
 
-const {
-  url,
-  query,
-  total,
-  concurrency,
-  kind,
-  name,
-  first = 0,
-  latencies = false,
-} = JSON.parse(process.argv[2]!) as {
+/** What bench/graphql.ts passes, as JSON in argv[2]. */
+export interface HttpLoadOptions {
   url: string;
   query: string;
   total: number;
@@ -26,7 +18,9 @@ const {
   first?: number;
   /** Print every latency too, so that slices of one case merge into one row. */
   latencies?: boolean;
-};
+}
+
+const { url, query, total, concurrency, kind, name, first = 0, latencies = false } = JSON.parse(process.argv[2]!) as HttpLoadOptions;
 
 let n = first;
 const variables = () => (kind === 'timeline' ? { c: 'rr-target' } : { input: sampleEventInput(n++, { correlationId: `rr-load-${n % 1000}` }) });

@@ -35,7 +35,7 @@ import { failFastRedisOptions } from '../src/redis/fail-fast.ts';
 import { createApp, type App } from '../src/server/app.ts';
 import { AppMetrics } from '../src/server/metrics.ts';
 import { startRedis } from '../test/support/servers.ts';
-import { sampleEventInput } from './fixtures.ts';
+import { CREATE, sampleEventInput, TIMELINE } from './fixtures.ts';
 import { printMarkdownTable, type Result } from './harness.ts';
 
 const HANDWRITTEN_AT = '152b76dd6aa351e0f09a12eafd9d27c400e86f08';
@@ -43,12 +43,6 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
 const SLICE = Number(process.env.BENCH_SLICE ?? 1000);
 const MICRO_OPS = Number(process.env.BENCH_MICRO_OPS ?? 100_000);
 
-const CREATE = `mutation ($input: AuditEventInput!) {
-  createAuditEvent(input: $input) { created event { eventId ledger { txId } } proof { verified txId json } }
-}`;
-const TIMELINE = `query ($c: String!) {
-  timeline(correlationId: $c, first: 50) { edges { cursor node { eventId eventType outcome timestamp actor { id } } } pageInfo { hasNextPage endCursor } }
-}`;
 /** Never refused at this benchmark's rates: the accounting is measured, not refusals. */
 const LIMITS: RateLimits = { writes: { perSecond: 1e6, burst: 1e6 }, cost: { perSecond: 1e9, burst: 1e9 } };
 
