@@ -43,6 +43,18 @@ export function escapeValue(s: string): string {
   return out;
 }
 
+/** The inverse of escapeValue (index keys back to values: stats groups, correlation ids). */
+export function unescapeValue(s: string): string {
+  const bytes: number[] = [];
+  for (let i = 0; i < s.length; i++) {
+    if (s[i] === '%') {
+      bytes.push(Number.parseInt(s.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else bytes.push(s.charCodeAt(i));
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
 /** A record's value of one field; undefined when the event has none (no resource, no severity…). */
 export function fieldValue(r: AuditEventRecord, field: IndexField): string | undefined {
   switch (field) {

@@ -71,6 +71,36 @@ export function decodeTimelineCursor(cursor: unknown, path = 'cursor'): Pick<Aud
   return { timestamp: new Date(p.ms).toISOString(), eventId: p.eventId };
 }
 
+/**
+ * `correlations` cursors: base64url("c1:<15-digit ms>:<correlationId>"), the position of a
+ * correlation in that list (last activity, then id).
+ */
+export interface CorrelationPosition {
+  lastMs: number;
+  correlationId: string;
+}
+
+export function encodeCorrelationCursor(p: CorrelationPosition): string {
+  if (!Number.isInteger(p.lastMs) || p.lastMs < 0 || p.lastMs > MAX_TIMESTAMP_MS) throw new RangeError(`timestamp out of range: ${p.lastMs}`);
+  return Buffer.from(`c1:${String(p.lastMs).padStart(15, '0')}:${p.correlationId}`, 'utf8').toString('base64url');
+}
+
+const CORRELATION_CURSOR_MAX_LENGTH = 1024;
+
+export function decodeCorrelationCursor(cursor: unknown, path = 'after'): CorrelationPosition {
+  const invalid = () => new ValidationError([{ path, message: 'is not a valid correlations cursor' }]);
+  if (typeof cursor !== 'string' || cursor.length === 0 || cursor.length > CORRELATION_CURSOR_MAX_LENGTH || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw invalid();
+  const bytes = Buffer.from(cursor, 'base64url');
+  if (bytes.toString('base64url') !== cursor) throw invalid();
+  const text = bytes.toString('utf8');
+  // A canonical UTF-8 round trip: no lone bytes standing in for replacement characters.
+  if (!Buffer.from(text, 'utf8').equals(bytes)) throw invalid();
+  const m = /^c1:(\d{15}):([\s\S]+)$/.exec(text);
+  const ms = m ? Number(m[1]) : Number.NaN;
+  if (!m || ms > MAX_TIMESTAMP_MS) throw invalid();
+  return { lastMs: ms, correlationId: m[2]! };
+}
+
 // --- page arguments --------------------------------------------------------------------------
 
 /** Page sizes of connections (api-contract.md). */

@@ -30,7 +30,7 @@ import {
   type IndexLayoutOptions,
 } from './codes.ts';
 import type { IndexTx } from './port.ts';
-import { encodePosition, fieldKey, GLOBAL_KEY, memberAt, setFieldKeys } from './members.ts';
+import { encodePosition, fieldKey, GLOBAL_KEY, isDimensionKey, memberAt, setFieldKeys } from './members.ts';
 import type { AuditEventRecord } from '../events/types.ts';
 import { positionOf } from '../events/paging.ts';
 
@@ -55,6 +55,10 @@ export interface BuiltIndex {
   applied: number;
   /** The last tx added ('0': none). */
   lastTxId: string;
+  /** Dimension values (set key → events, repeats included). */
+  registry: Map<string, number>;
+  /** Correlations: correlationId → its newest event's ms. */
+  recent: Map<string, number>;
 }
 
 interface Pending {
@@ -78,6 +82,8 @@ export class IndexBuild {
   /** Set key → indexes into `positions`, in order of addition. */
   private readonly lists = new Map<string, number[]>();
   private readonly coded = new Map<string, Pending>();
+  private readonly registry = new Map<string, number>();
+  private readonly recent = new Map<string, number>();
   private lastTx = '0';
   private txs = 0;
   private spent = false;
@@ -122,7 +128,8 @@ export class IndexBuild {
   addRecord(ordinal: number, r: AuditEventRecord): void {
     if (this.spent) throw new Error('IndexBuild: add after result()');
     const i = this.positions.length;
-    const position = encodePosition(positionOf(r)); // first: it throws for a record it cannot place
+    const at = positionOf(r);
+    const position = encodePosition(at); // first: it throws for a record it cannot place
     const own: string[] = [];
     for (const field of CODED_FIELDS) {
       const v = fieldValue(r, field);
@@ -143,8 +150,16 @@ export class IndexBuild {
       own.push(key);
     }
     this.positions.push(position);
-    for (const key of setFieldKeys(r)) this.push(key, i);
-    for (const key of own) this.push(key, i);
+    for (const key of setFieldKeys(r)) {
+      this.push(key, i);
+      if (isDimensionKey(key)) this.registry.set(key, (this.registry.get(key) ?? 0) + 1);
+    }
+    for (const key of own) {
+      this.push(key, i);
+      if (isDimensionKey(key)) this.registry.set(key, (this.registry.get(key) ?? 0) + 1);
+    }
+    const last = this.recent.get(r.correlationId);
+    if (last === undefined || at.ms > last) this.recent.set(r.correlationId, at.ms);
   }
 
   private push(key: string, i: number): void {
@@ -234,6 +249,6 @@ export class IndexBuild {
       sets.set(key, key === GLOBAL_KEY ? all : sorted(list));
     }
     this.lists.clear();
-    return { sets, codes, used, events, applied: n, lastTxId: this.lastTx };
+    return { sets, codes, used, events, applied: n, lastTxId: this.lastTx, registry: this.registry, recent: this.recent };
   }
 }

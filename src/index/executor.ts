@@ -10,10 +10,10 @@
 import { AuditError, ErrorCode } from '../errors.ts';
 import type { NormalizedFilter } from '../events/filter.ts';
 import { encodeIndexCursor, pageOf } from '../events/paging.ts';
-import { isCodedField, type CodeEntry } from './codes.ts';
+import { isCodedField, type CodeEntry, type CodedField } from './codes.ts';
 import type { IndexPage } from './port.ts';
-import { decodeMember, GLOBAL_KEY } from './members.ts';
-import { plan, termKeys, type MemberFilter } from './plan.ts';
+import { decodeMember, GLOBAL_KEY, type DimensionField } from './members.ts';
+import { plan, termKeys, type MemberFilter, type Plan } from './plan.ts';
 import { atOrAfter, atOrBefore, cursorRange, isEmptyRange, windowRange, type IndexPageRequest, type MemberRange } from './range.ts';
 
 export interface ProbeRequest {
@@ -22,6 +22,8 @@ export interface ProbeRequest {
   keys: readonly string[];
   /** Coded values (their set keys) to look up in the codebook. */
   coded: readonly string[];
+  /** Count every key exactly, however big the range (stats); otherwise big ranges are estimated. */
+  exact?: boolean;
 }
 
 export interface ProbeResult {
@@ -53,12 +55,61 @@ export interface ScanResult {
   done: boolean;
 }
 
+/** What a counting walk tallies among the members that pass its filter. */
+export interface TallySpec {
+  /** Coded fields whose codes are counted (per field, an array indexed by code). */
+  dims: readonly CodedField[];
+  /** Bucket of a match: floor((ms − origin) / width), counted when in [0, buckets). */
+  histogram: { origin: number; width: number; buckets: number } | null;
+}
+
+export interface TallyStream {
+  key: string;
+  range: MemberRange;
+  /** Members to read (plus membership probes) at most in this call; at least one is read. */
+  budget: number;
+}
+
+export interface TallyResult {
+  count: number;
+  /** Per dim of the spec, matches by code (index = code). */
+  codes: number[][];
+  histogram: number[];
+  /** The first and last matching members, in ascending order; null when none matched. */
+  firstMatch: string | null;
+  lastMatch: string | null;
+  /** The last member read; null when none was. */
+  last: string | null;
+  done: boolean;
+}
+
+/** A dimension value known to the index, with its events (all time, this epoch). */
+export interface ValueCount {
+  value: string;
+  count: number;
+}
+
+/** A correlation in the list of the most recently active: its newest event's ms. */
+export interface RecentCorrelation {
+  correlationId: string;
+  lastMs: number;
+}
+
 /** What a store offers the executor. Keys are relative to the store's namespace. */
 export interface SetReader {
   /** Counts and codebook entries for a plan; throws INDEX_UNAVAILABLE when the index is not ready. */
   probe(req: ProbeRequest): Promise<ProbeResult>;
   /** Reads each stream in its direction from its range's start, keeping members that pass the filter. */
   scan(streams: readonly ScanStream[], filter: MemberFilter): Promise<{ gen: string; results: ScanResult[] }>;
+  /** Reads one stream ascending from its range's start and counts what passes the filter. */
+  tally(stream: TallyStream, filter: MemberFilter, spec: TallySpec): Promise<{ gen: string; result: TallyResult }>;
+  /** The values the index has seen of a dimension field (stats groups). */
+  values(field: DimensionField): Promise<ValueCount[]>;
+  /**
+   * Correlations by last activity, newest first (ties: correlationId's UTF-8 bytes, descending),
+   * strictly after `after` in that order; at most `limit`.
+   */
+  recent(after: RecentCorrelation | null, limit: number): Promise<RecentCorrelation[]>;
 }
 
 export const MAX_FETCH = 1000;
@@ -92,16 +143,7 @@ interface Stream {
  */
 export async function walk(reader: SetReader, filter: NormalizedFilter, range: MemberRange, desc: boolean, want: number): Promise<string[]> {
   if (want <= 0 || isEmptyRange(range)) return [];
-  const keys = [GLOBAL_KEY, ...new Set(filter.terms.flatMap(termKeys))];
-  const coded = [...new Set(filter.terms.filter((t) => isCodedField(t.field)).flatMap(termKeys))];
-  const probe = await reader.probe({ range, keys, coded });
-  const counts = new Map(keys.map((k, i) => [k, probe.counts[i] ?? 0]));
-  const codes = new Map<string, CodeEntry>();
-  coded.forEach((k, i) => {
-    const e = probe.coded[i];
-    if (e) codes.set(k, e);
-  });
-  const p = plan(filter.terms, { total: counts.get(GLOBAL_KEY) ?? 0, events: probe.events, counts, codes });
+  const { probe, plan: p } = await planFor(reader, filter, range);
   if (p.empty) return [];
 
   const driverTotal = Math.max(
@@ -152,7 +194,34 @@ export async function walk(reader: SetReader, filter: NormalizedFilter, range: M
   }
 }
 
+/** Probes the store for the filter's counts and codes in `range`, and plans the walk. */
+export async function planFor(reader: SetReader, filter: NormalizedFilter, range: MemberRange): Promise<{ probe: ProbeResult; plan: Plan }> {
+  const keys = [GLOBAL_KEY, ...new Set(filter.terms.flatMap(termKeys))];
+  const coded = [...new Set(filter.terms.filter((t) => isCodedField(t.field)).flatMap(termKeys))];
+  const probe = await reader.probe({ range, keys, coded });
+  const counts = new Map(keys.map((k, i) => [k, probe.counts[i] ?? 0]));
+  const codes = new Map<string, CodeEntry>();
+  coded.forEach((k, i) => {
+    const e = probe.coded[i];
+    if (e) codes.set(k, e);
+  });
+  return { probe, plan: plan(filter.terms, { total: counts.get(GLOBAL_KEY) ?? 0, events: probe.events, counts, codes }) };
+}
+
 const MAX_ATTEMPTS = 5;
+
+/** Runs `read`, starting over when a set lost members meanwhile (StaleRead), a few times at most. */
+export async function retryStale<T>(read: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await read();
+    } catch (e) {
+      if (!(e instanceof StaleRead)) throw e;
+      if (attempt >= MAX_ATTEMPTS)
+        throw new AuditError(ErrorCode.INDEX_UNAVAILABLE, 'The event index kept changing while it was read; try again', {}, { cause: e });
+    }
+  }
+}
 
 /**
  * One page per the Relay cursor spec. Forward: `size` after `after` (and before `before`), one
@@ -160,16 +229,8 @@ const MAX_ATTEMPTS = 5;
  * Backward: the mirror image, walked against the order and reversed. Both flags are exact.
  * Started over when a set lost members meanwhile (a value turned dense: rare, early in an index).
  */
-export async function findPage(reader: SetReader, filter: NormalizedFilter, req: IndexPageRequest): Promise<IndexPage> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await tryPage(reader, filter, req);
-    } catch (e) {
-      if (!(e instanceof StaleRead)) throw e;
-      if (attempt >= MAX_ATTEMPTS)
-        throw new AuditError(ErrorCode.INDEX_UNAVAILABLE, 'The event index kept changing while it was read; try again', {}, { cause: e });
-    }
-  }
+export function findPage(reader: SetReader, filter: NormalizedFilter, req: IndexPageRequest): Promise<IndexPage> {
+  return retryStale(() => tryPage(reader, filter, req));
 }
 
 async function tryPage(reader: SetReader, filter: NormalizedFilter, req: IndexPageRequest): Promise<IndexPage> {

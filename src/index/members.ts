@@ -9,7 +9,7 @@
  * (codes.ts), so filters on them are checked while walking, without a set per value. The member
  * carries the position and those codes only: event bodies always come from the ledger.
  */
-import { escapeValue, fieldValue, INDEX_FIELDS, type IndexField } from '../events/filter.ts';
+import { escapeValue, fieldValue, INDEX_FIELDS, unescapeValue, type IndexField } from '../events/filter.ts';
 import type { EventPosition } from '../events/paging.ts';
 import { MAX_TIMESTAMP_MS } from '../events/time.ts';
 import type { AuditEventRecord } from '../events/types.ts';
@@ -34,6 +34,32 @@ const FIELD_CODE: Record<IndexField, string> = {
   recordedBy: 'rb',
   parentEventId: 'pe',
 };
+
+/** The two-letter code of a field, as its keys start (`<fc>:`). */
+export const fieldCode = (field: IndexField): string => FIELD_CODE[field];
+
+/** The value a set key stands for (`fieldKey`'s inverse, given the field). */
+export const valueOfKey = (key: string): string => unescapeValue(key.slice(3));
+
+/**
+ * The fields stats group by (AuditEventDimension). The index keeps a registry of their values
+ * (`dv`), since a dense coded value has no set to find it by.
+ */
+export const DIMENSION_FIELDS = [
+  'outcome',
+  'eventType',
+  'eventCategory',
+  'actorId',
+  'severity',
+  'clusterName',
+  'resourceType',
+] as const satisfies readonly IndexField[];
+export type DimensionField = (typeof DIMENSION_FIELDS)[number];
+const DIMENSION_CODES: ReadonlySet<string> = new Set(DIMENSION_FIELDS.map((f) => FIELD_CODE[f]));
+/** Whether a set key (`<fc>:<esc(v)>`) is a value of a dimension field. */
+export const isDimensionKey = (key: string): boolean => DIMENSION_CODES.has(key.slice(0, 2)) && key[2] === ':';
+/** Set keys of correlations start so. */
+export const CORRELATION_KEY_PREFIX = `${FIELD_CODE.correlationId}:`;
 
 /** Key (relative to the namespace) of the set holding every event. */
 export const GLOBAL_KEY = 'all';

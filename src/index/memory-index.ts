@@ -20,10 +20,24 @@ import {
   type Codes,
   type IndexLayoutOptions,
 } from './codes.ts';
-import { findPage, type ProbeRequest, type ProbeResult, type ScanResult, type ScanStream, type SetReader } from './executor.ts';
+import {
+  findPage,
+  type ProbeRequest,
+  type ProbeResult,
+  type RecentCorrelation,
+  type ScanResult,
+  type ScanStream,
+  type SetReader,
+  type TallyResult,
+  type TallySpec,
+  type TallyStream,
+  type ValueCount,
+} from './executor.ts';
 import type { BuiltIndex } from './bulk-build.ts';
+import { computeStats, countMatches, type StatsArgs, type StatsResult } from './counting.ts';
+import { correlationPage, type CorrelationPage, type CorrelationQuery } from './correlations.ts';
 import type { ApplyBatch, ApplyResult, EventIndex, IndexPage, IndexQuery, IndexState, TickResult } from './port.ts';
-import { encodeMember, fieldKey, GLOBAL_KEY, MEMBER_LENGTH, setFieldKeys } from './members.ts';
+import { type DimensionField, encodeMember, fieldCode, fieldKey, GLOBAL_KEY, isDimensionKey, MEMBER_LENGTH, setFieldKeys, valueOfKey } from './members.ts';
 import type { MemberFilter } from './plan.ts';
 import { inRange, normalizePage, type MemberRange } from './range.ts';
 
@@ -65,9 +79,42 @@ function mergeSorted(a: readonly string[], add: readonly string[]): [string[], n
   return [out, added];
 }
 
+/** The `recent` order: newest first, ties by correlationId's UTF-8 bytes, descending. */
+interface RecentEntry extends RecentCorrelation {
+  bytes: Buffer;
+}
+const recentOrder = (a: RecentEntry, b: RecentEntry): number => b.lastMs - a.lastMs || Buffer.compare(b.bytes, a.bytes);
+const recentEntry = (correlationId: string, lastMs: number): RecentEntry => ({ correlationId, lastMs, bytes: Buffer.from(correlationId, 'utf8') });
+
+/** First index of `list` (in `recentOrder`) that sorts after `e` (or at it, unless `strict`). */
+function recentBound(list: readonly RecentEntry[], e: RecentEntry, strict: boolean): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const c = recentOrder(list[mid]!, e);
+    if (c < 0 || (strict && c === 0)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Histogram bucket of a member, or -1 outside the spec's buckets. */
+export function bucketOf(member: string, h: NonNullable<TallySpec['histogram']>): number {
+  let ms = 0;
+  for (let c = 0; c < 6; c++) ms = ms * 256 + member.charCodeAt(c);
+  const b = Math.floor((ms - h.origin) / h.width);
+  return b >= 0 && b < h.buckets ? b : -1;
+}
+
 export class MemoryEventIndex implements EventIndex, SetReader {
   readonly kind = 'memory' as const;
   private sets = new Map<string, string[]>();
+  /** Dimension values seen (set key → events): stats groups. */
+  private registry = new Map<string, number>();
+  /** Correlations by their newest event (`recent`), and that event's ms by correlationId. */
+  private recentList: RecentEntry[] = [];
+  private lastOf = new Map<string, number>();
   /** Coded values (by set key) and how many codes each field handed out. */
   private codebook = new Map<string, CodeEntry>();
   private used: Record<CodedField, number> = { eventCategory: 0, resourceType: 0, actorType: 0, outcome: 0 };
@@ -104,6 +151,9 @@ export class MemoryEventIndex implements EventIndex, SetReader {
 
   async reset(epoch: string, target: string): Promise<void> {
     this.sets = new Map();
+    this.registry = new Map();
+    this.recentList = [];
+    this.lastOf = new Map();
     this.codebook = new Map();
     this.used = { eventCategory: 0, resourceType: 0, actorType: 0, outcome: 0 };
     this.gen++;
@@ -152,9 +202,15 @@ export class MemoryEventIndex implements EventIndex, SetReader {
           codes[field] = this.codeOf(field, key);
           coded.push([key, codes[field]]);
         }
-        const member = encodeMember(positionOf(r), packCodes(codes));
-        for (const key of setFieldKeys(r)) push(key, member);
+        const position = positionOf(r);
+        const member = encodeMember(position, packCodes(codes));
+        for (const key of setFieldKeys(r)) {
+          push(key, member);
+          if (isDimensionKey(key)) this.registry.set(key, (this.registry.get(key) ?? 0) + 1);
+        }
+        this.touchCorrelation(r.correlationId, position.ms);
         for (const [key] of coded) {
+          if (isDimensionKey(key)) this.registry.set(key, (this.registry.get(key) ?? 0) + 1);
           const e = this.codebook.get(key);
           if (e) seen.set(key, (seen.get(key) ?? 0) + 1);
           if (!e?.dense) push(key, member); // a sparse value, or an overflowed one (always a set)
@@ -185,6 +241,16 @@ export class MemoryEventIndex implements EventIndex, SetReader {
     return { ok: true, added, status: m.status };
   }
 
+  /** Moves a correlation up the `recent` list when this event is its newest. */
+  private touchCorrelation(id: string, ms: number): void {
+    const old = this.lastOf.get(id);
+    if (old !== undefined && old >= ms) return;
+    if (old !== undefined) this.recentList.splice(recentBound(this.recentList, recentEntry(id, old), false), 1);
+    const e = recentEntry(id, ms);
+    this.recentList.splice(recentBound(this.recentList, e, false), 0, e);
+    this.lastOf.set(id, ms);
+  }
+
   /** Why a write continuing from `fromTxId` of `epoch` must be refused, if it must. */
   private refusal(epoch: string, fromTxId: string): Extract<ApplyResult, { ok: false }> | null {
     const m = this.meta;
@@ -206,6 +272,9 @@ export class MemoryEventIndex implements EventIndex, SetReader {
     this.sets = new Map(built.sets);
     this.codebook = new Map(built.codes.map((c) => [c.key, { code: c.code, dense: c.dense, count: c.count }]));
     this.used = { ...built.used };
+    this.registry = new Map(built.registry);
+    this.lastOf = new Map(built.recent);
+    this.recentList = [...built.recent].map(([id, ms]) => recentEntry(id, ms)).sort(recentOrder);
     m.checkpoint = built.lastTxId;
     m.events = built.events;
     m.applied = built.applied;
@@ -218,6 +287,20 @@ export class MemoryEventIndex implements EventIndex, SetReader {
     const page = normalizePage(q, q.orderBy);
     this.ready();
     return findPage(this, filter, page);
+  }
+
+  async count(filter: IndexQuery['filter']): Promise<number> {
+    const f = normalizeFilter(filter);
+    this.ready();
+    return countMatches(this, f);
+  }
+
+  async stats(q: StatsArgs): Promise<StatsResult> {
+    return computeStats(this, q);
+  }
+
+  async correlations(q: CorrelationQuery): Promise<CorrelationPage> {
+    return correlationPage(this, q);
   }
 
   async checkpoint(): Promise<string | null> {
@@ -259,6 +342,44 @@ export class MemoryEventIndex implements EventIndex, SetReader {
 
   async scan(streams: readonly ScanStream[], filter: MemberFilter): Promise<{ gen: string; results: ScanResult[] }> {
     return { gen: `${this.meta?.epoch}/${this.gen}`, results: streams.map((s) => this.scanOne(s, filter)) };
+  }
+
+  async tally(stream: TallyStream, filter: MemberFilter, spec: TallySpec): Promise<{ gen: string; result: TallyResult }> {
+    const gen = `${this.meta?.epoch}/${this.gen}`;
+    const r = this.scanOne({ key: stream.key, range: stream.range, desc: false, limit: Number.POSITIVE_INFINITY, budget: stream.budget }, filter);
+    const result: TallyResult = {
+      count: r.members.length,
+      codes: spec.dims.map((f) => new Array<number>(overflowCode(f) + 1).fill(0)),
+      histogram: new Array<number>(spec.histogram?.buckets ?? 0).fill(0),
+      firstMatch: r.members[0] ?? null,
+      lastMatch: r.members[r.members.length - 1] ?? null,
+      last: r.last,
+      done: r.done,
+    };
+    for (const m of r.members) {
+      spec.dims.forEach((f, i) => {
+        result.codes[i]![memberCode(m, f)]!++;
+      });
+      if (spec.histogram) {
+        const b = bucketOf(m, spec.histogram);
+        if (b >= 0) result.histogram[b]!++;
+      }
+    }
+    return { gen, result };
+  }
+
+  async values(field: DimensionField): Promise<ValueCount[]> {
+    this.ready();
+    const prefix = `${fieldCode(field)}:`;
+    const out: ValueCount[] = [];
+    for (const [key, count] of this.registry) if (key.startsWith(prefix)) out.push({ value: valueOfKey(key), count });
+    return out;
+  }
+
+  async recent(after: RecentCorrelation | null, limit: number): Promise<RecentCorrelation[]> {
+    this.ready();
+    const from = after ? recentBound(this.recentList, recentEntry(after.correlationId, after.lastMs), true) : 0;
+    return this.recentList.slice(from, from + limit).map(({ correlationId, lastMs }) => ({ correlationId, lastMs }));
   }
 
   private has(key: string, m: string): boolean {

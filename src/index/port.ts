@@ -12,6 +12,8 @@ import type { AuditEventRecord } from '../events/types.ts';
 import type { BuiltIndex } from './bulk-build.ts';
 import type { IndexLayoutOptions } from './codes.ts';
 import type { IndexOrder } from './range.ts';
+import type { StatsArgs, StatsResult } from './counting.ts';
+import type { CorrelationPage, CorrelationQuery } from './correlations.ts';
 
 export type IndexStatus =
   /** A rebuild has started and is deleting the old keys. */
@@ -101,6 +103,12 @@ export interface EventIndex {
   load(epoch: string, built: BuiltIndex, owner: string, leaseMs: number): Promise<ApplyResult>;
   /** One page of eventIds. Throws ValidationError on bad input, INDEX_UNAVAILABLE when it cannot answer. */
   query(q: IndexQuery): Promise<IndexPage>;
+  /** Events matching the filter, exactly (`totalCount`). Errors as `query`. */
+  count(filter: AuditEventFilterInput | null | undefined): Promise<number>;
+  /** `auditEventStats`: total, groups and histogram, exactly. Errors as `query`. */
+  stats(q: StatsArgs): Promise<StatsResult>;
+  /** `correlations`: the most recently active first. Errors as `query`. */
+  correlations(q: CorrelationQuery): Promise<CorrelationPage>;
   /** The applied checkpoint, or null when there is no index. */
   checkpoint(): Promise<string | null>;
   /** Resolves when the index store answers; throws AuditError INDEX_UNAVAILABLE otherwise. */

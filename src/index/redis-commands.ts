@@ -10,6 +10,9 @@ import { MEMBER_LENGTH } from './members.ts';
 
 export type Arg = string | Buffer | number;
 
+/** tally.lua's reply: gen, done, last, count, first and last match, per dim and the histogram {key, count, …}. */
+export type TallyReply = [Buffer, number, Buffer, number, Buffer, Buffer, ...number[][]];
+
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     agIndexTick(lease: string, meta: string, owner: string, leaseMs: number, force: string): Result<[number, string[]], Context>;
@@ -21,6 +24,9 @@ declare module 'ioredis' {
     agIndexLoadCommit(meta: string, lease: string, ...args: Arg[]): Result<[string, number?, string?], Context>;
     agIndexProbe(meta: string, ...args: Arg[]): Result<(string | number)[], Context>;
     agIndexScanBuffer(meta: string, ...args: Arg[]): Result<[Buffer, ...[number, Buffer, ...Buffer[]][]], Context>;
+    agIndexLoadExtra(meta: string, lease: string, ...args: Arg[]): Result<[string], Context>;
+    agIndexTallyBuffer(meta: string, ...args: Arg[]): Result<TallyReply, Context>;
+    agIndexRecentBuffer(meta: string, ...args: Arg[]): Result<Buffer[], Context>;
   }
 }
 
@@ -42,12 +48,15 @@ const WRITE: Record<string, Script> = {
   agIndexApply: { numberOfKeys: 1, lua: PRELUDE + lua('apply') },
   agIndexLoad: { numberOfKeys: 2, lua: LOAD_GUARD + lua('load') },
   agIndexLoadCommit: { numberOfKeys: 2, lua: LOAD_GUARD + lua('load-commit') },
+  agIndexLoadExtra: { numberOfKeys: 2, lua: LOAD_GUARD + lua('load-extra') },
 };
 
 /** The query scripts. */
 const READ: Record<string, Script> = {
   agIndexProbe: { numberOfKeys: 1, lua: PRELUDE + lua('probe') },
-  agIndexScan: { numberOfKeys: 1, lua: PRELUDE + lua('scan') },
+  agIndexScan: { numberOfKeys: 1, lua: PRELUDE + lua('walk') + lua('scan') },
+  agIndexTally: { numberOfKeys: 1, lua: PRELUDE + lua('walk') + lua('tally') },
+  agIndexRecent: { numberOfKeys: 1, lua: PRELUDE + lua('recent') },
 };
 
 export function defineIndexCommands(clients: { reader: Redis; writer: Redis }): void {

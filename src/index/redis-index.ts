@@ -1,13 +1,15 @@
 /**
  * The Redis index.
  *
- * Keys, all under `ag:idx:v3:{<escaped scope>}:` (scope: ledger kind and database; the braces are a
+ * Keys, all under `ag:idx:v4:{<escaped scope>}:` (scope: ledger kind and database; the braces are a
  * cluster hash tag, so every key of the index shares a slot):
  *
  *   meta            hash: epoch, checkpoint, status, target, events, applied, gen
  *   lease           string: owner id of the instance that follows the ledger (PX ttl)
  *   cb              hash: coded value `<fc>:<esc(v)>` → its code (negative once dense); `#<fc>` → codes handed out
  *   cn              hash: coded value → events with it
+ *   dv:<fc>         hash: escaped value → events with it, for the stats dimensions' fields (registry)
+ *   cr              zset: correlationId → its newest event's ms (the `correlations` list)
  *   all             the set of every event
  *   <fc>:<esc(v)>   the set of one value: fc ∈ ci et ai ri (every value), ec rt at oc (rare values, codes.ts)
  *
@@ -49,25 +51,57 @@
  */
 import { Redis } from 'ioredis';
 import { AuditError, ErrorCode, isAuditError } from '../errors.ts';
-import { escapeValue, normalizeFilter } from '../events/filter.ts';
+import { escapeValue, normalizeFilter, unescapeValue } from '../events/filter.ts';
 import { connectOrKeepTrying, failFastRedisOptions, reportConnectionErrors } from '../redis/fail-fast.ts';
 import type { BuiltIndex } from './bulk-build.ts';
 import { DENSE_MIN_EVENTS, resolveMaxCodes, type CodedField, type IndexLayoutOptions } from './codes.ts';
-import { findPage, type ProbeRequest, type ProbeResult, type ScanResult, type ScanStream, type SetReader } from './executor.ts';
+import {
+  findPage,
+  type ProbeRequest,
+  type ProbeResult,
+  type RecentCorrelation,
+  type ScanResult,
+  type ScanStream,
+  type SetReader,
+  type TallyResult,
+  type TallySpec,
+  type TallyStream,
+  type ValueCount,
+} from './executor.ts';
+import { computeStats, countMatches, type StatsArgs, type StatsResult } from './counting.ts';
+import { correlationPage, type CorrelationPage, type CorrelationQuery } from './correlations.ts';
+import { type DimensionField, fieldCode } from './members.ts';
 import type { ApplyResult, ApplyBatch, EventIndex, IndexPage, IndexQuery, IndexState, TickResult } from './port.ts';
 import type { MemberFilter } from './plan.ts';
 import { normalizePage } from './range.ts';
 import { defineIndexCommands, type Arg } from './redis-commands.ts';
-import { applyArgs, applyResult, loadArgs, loadCommitArgs, parseState, probeArgs, probeReply, scanArgs, scanReply, type RefusalReason } from './redis-wire.ts';
+import {
+  applyArgs,
+  applyResult,
+  loadArgs,
+  loadCommitArgs,
+  loadExtraArgs,
+  parseState,
+  probeArgs,
+  probeReply,
+  recentArgs,
+  recentReply,
+  scanArgs,
+  scanReply,
+  tallyArgs,
+  tallyReply,
+  type RefusalReason,
+} from './redis-wire.ts';
 
 /**
- * `ag:idx:v3:{<scope>}:` — the scope names the ledger (kind and database) the index follows. The
+ * `ag:idx:v4:{<scope>}:` — the scope names the ledger (kind and database) the index follows. The
  * version changes with the layout, so an index of an older layout is rebuilt, never misread
  * (v1: 22-byte members, a plain zset per value; v2: codes in members, chunked sets; v3: sets of
- * severity, eventAction, resourceNamespace, clusterName, recordedBy and parentEventId too).
+ * severity, eventAction, resourceNamespace, clusterName, recordedBy and parentEventId too; v4: the
+ * registry of dimension values and the correlations list).
  */
 export function indexNamespace(scope: string): string {
-  return `ag:idx:v3:{${escapeValue(scope)}}:`;
+  return `ag:idx:v4:{${escapeValue(scope)}}:`;
 }
 
 /** Redis' default zset-max-listpack-entries: the biggest sorted set it keeps compact. */
@@ -220,6 +254,13 @@ export class RedisEventIndex implements EventIndex, SetReader {
       await settle(LOAD_SCRIPTS_IN_FLIGHT - 1);
       if (refused) break;
     }
+    for (const args of loadExtraArgs(built)) {
+      if (refused) break;
+      const p = this.writer.agIndexLoadExtra(this.meta, this.lease, ...head, ...args);
+      p.catch(() => undefined);
+      inFlight.push(p);
+      await settle(LOAD_SCRIPTS_IN_FLIGHT - 1);
+    }
     await settle(0);
     if (refused) return { ok: false, reason: refused };
     const reply = await this.writer.agIndexLoadCommit(this.meta, this.lease, ...head, ...loadCommitArgs(built));
@@ -234,6 +275,28 @@ export class RedisEventIndex implements EventIndex, SetReader {
     } catch (e) {
       throw isAuditError(e) ? e : unavailable('the query', e);
     }
+  }
+
+  /** Runs a read, answering INDEX_UNAVAILABLE for anything but the caller's own mistakes. */
+  private async answer<T>(what: string, read: () => Promise<T>): Promise<T> {
+    try {
+      return await read();
+    } catch (e) {
+      throw isAuditError(e) ? e : unavailable(what, e);
+    }
+  }
+
+  async count(filter: IndexQuery['filter']): Promise<number> {
+    const f = normalizeFilter(filter);
+    return this.answer('the count', () => countMatches(this, f));
+  }
+
+  async stats(q: StatsArgs): Promise<StatsResult> {
+    return this.answer('the stats', () => computeStats(this, q));
+  }
+
+  async correlations(q: CorrelationQuery): Promise<CorrelationPage> {
+    return this.answer('the correlations', () => correlationPage(this, q));
   }
 
   async checkpoint(): Promise<string | null> {
@@ -274,6 +337,21 @@ export class RedisEventIndex implements EventIndex, SetReader {
 
   async scan(streams: readonly ScanStream[], filter: MemberFilter): Promise<{ gen: string; results: ScanResult[] }> {
     return scanReply(await this.reader.agIndexScanBuffer(this.meta, ...scanArgs(this.namespace, streams, filter)));
+  }
+
+  async tally(stream: TallyStream, filter: MemberFilter, spec: TallySpec): Promise<{ gen: string; result: TallyResult }> {
+    return tallyReply(await this.reader.agIndexTallyBuffer(this.meta, ...tallyArgs(this.namespace, stream, filter, spec)), spec);
+  }
+
+  async values(field: DimensionField): Promise<ValueCount[]> {
+    const flat = await this.reader.hgetall(`${this.namespace}dv:${fieldCode(field)}`);
+    return Object.entries(flat).map(([esc, n]) => ({ value: unescapeValue(esc), count: Number(n) }));
+  }
+
+  async recent(after: RecentCorrelation | null, limit: number): Promise<RecentCorrelation[]> {
+    const got = recentReply(await this.reader.agIndexRecentBuffer(this.meta, ...recentArgs(this.namespace, after, limit)));
+    if (!got) throw new AuditError(ErrorCode.INDEX_UNAVAILABLE, 'The event index is being rebuilt; try again shortly');
+    return got;
   }
 
   // --- inspection (tests, debugging) ---------------------------------------------------------

@@ -5,13 +5,13 @@
 import { positionOf } from '../events/paging.ts';
 import type { BuiltIndex } from './bulk-build.ts';
 import { fieldValue } from '../events/filter.ts';
-import { CODED_FIELDS, type CodedField } from './codes.ts';
-import type { ProbeRequest, ProbeResult, ScanResult, ScanStream } from './executor.ts';
+import { CODED_FIELDS, overflowCode, type CodedField } from './codes.ts';
+import type { ProbeRequest, ProbeResult, RecentCorrelation, ScanResult, ScanStream, TallyResult, TallySpec, TallyStream } from './executor.ts';
 import type { ApplyBatch, ApplyResult, IndexState, IndexStatus } from './port.ts';
 import { encodePosition, fieldKey, GLOBAL_KEY, setFieldKeys } from './members.ts';
 import type { MemberFilter } from './plan.ts';
 import { lexArg } from './range.ts';
-import type { Arg } from './redis-commands.ts';
+import type { Arg, TallyReply } from './redis-commands.ts';
 
 /** The meta hash (HGETALL, flat) as an IndexState; null when there is none or it has no epoch. */
 export function parseState(flat: string[]): IndexState | null {
@@ -120,8 +120,37 @@ export function loadCommitArgs(built: BuiltIndex): Arg[] {
   return [built.lastTxId, built.events, built.applied, u.eventCategory, u.resourceType, u.actorType, u.outcome, ...codes];
 }
 
+/** Pairs per load-extra script. */
+const LOAD_EXTRA_PAIRS = 1_000;
+
+/** The registry and correlation slices of a bulk load (load-extra.lua, after the lease ms). */
+export function* loadExtraArgs(built: BuiltIndex): Generator<Arg[]> {
+  const slices = function* (kind: string, pairs: Iterable<[string, number]>): Generator<Arg[]> {
+    let args: Arg[] = [kind];
+    for (const [k, n] of pairs) {
+      args.push(k, n);
+      if (args.length > 2 * LOAD_EXTRA_PAIRS) {
+        yield args;
+        args = [kind];
+      }
+    }
+    if (args.length > 1) yield args;
+  };
+  yield* slices('dv', built.registry);
+  yield* slices('cr', built.recent);
+}
+
 export function probeArgs(namespace: string, req: ProbeRequest): Arg[] {
-  return [namespace, lexArg(req.range.min, 'min'), lexArg(req.range.max, 'max'), req.keys.length, ...req.keys, req.coded.length, ...req.coded];
+  return [
+    namespace,
+    lexArg(req.range.min, 'min'),
+    lexArg(req.range.max, 'max'),
+    req.exact ? 1 : 0,
+    req.keys.length,
+    ...req.keys,
+    req.coded.length,
+    ...req.coded,
+  ];
 }
 
 /** probe.lua's reply: the index's status, and when it is ready what the query asked for. */
@@ -136,11 +165,68 @@ export function probeReply(r: (string | number)[], req: ProbeRequest): { status:
   return { status, checkpoint, target, result: { gen, events: Number(events), counts, coded } };
 }
 
-export function scanArgs(namespace: string, streams: readonly ScanStream[], filter: MemberFilter): Arg[] {
+/** The member filter's arguments (walk.lua). */
+function filterArgs(namespace: string, filter: MemberFilter): Arg[] {
   const args: Arg[] = [namespace, filter.codes.length];
   for (const c of filter.codes) args.push(FC[c.field], Buffer.from(c.codes), c.overflowKeys.length, ...c.overflowKeys);
   args.push(filter.sets.length);
   for (const keys of filter.sets) args.push(keys.length, ...keys);
+  return args;
+}
+
+export function tallyArgs(namespace: string, stream: TallyStream, filter: MemberFilter, spec: TallySpec): Arg[] {
+  const h = spec.histogram;
+  return [
+    ...filterArgs(namespace, filter),
+    stream.key,
+    lexArg(stream.range.min, 'min'),
+    lexArg(stream.range.max, 'max'),
+    stream.budget,
+    spec.dims.length,
+    ...spec.dims.map((f) => FC[f]),
+    h ? h.origin : 0,
+    h ? h.width : 1,
+    h ? h.buckets : 0,
+  ];
+}
+
+export function tallyReply(reply: TallyReply, spec: TallySpec): { gen: string; result: TallyResult } {
+  const [gen, done, last, count, first, lastMatch, ...lists] = reply;
+  const dense = (pairs: number[] | undefined, size: number) => {
+    const out = new Array<number>(size).fill(0);
+    const p = pairs ?? [];
+    for (let i = 0; i + 1 < p.length; i += 2) out[Number(p[i])] = Number(p[i + 1]);
+    return out;
+  };
+  const member = (b: Buffer) => (b.length > 0 ? b.toString('latin1') : null);
+  return {
+    gen: gen.toString(),
+    result: {
+      done: Number(done) === 1,
+      last: member(last),
+      count: Number(count),
+      firstMatch: member(first),
+      lastMatch: member(lastMatch),
+      codes: spec.dims.map((f, i) => dense(lists[i], overflowCode(f) + 1)),
+      histogram: dense(lists[spec.dims.length], spec.histogram?.buckets ?? 0),
+    },
+  };
+}
+
+export function recentArgs(namespace: string, after: RecentCorrelation | null, limit: number): Arg[] {
+  return [namespace, after ? String(after.lastMs) : '', after ? Buffer.from(after.correlationId, 'utf8') : '', limit];
+}
+
+/** recent.lua's reply: status, then id, ms pairs; null when the index is not ready. */
+export function recentReply([status, ...pairs]: Buffer[]): RecentCorrelation[] | null {
+  if (status?.toString() !== 'ready') return null;
+  const out: RecentCorrelation[] = [];
+  for (let i = 0; i + 1 < pairs.length; i += 2) out.push({ correlationId: pairs[i]!.toString('utf8'), lastMs: Number(pairs[i + 1]!.toString()) });
+  return out;
+}
+
+export function scanArgs(namespace: string, streams: readonly ScanStream[], filter: MemberFilter): Arg[] {
+  const args = filterArgs(namespace, filter);
   args.push(streams.length);
   for (const s of streams) args.push(s.key, lexArg(s.range.min, 'min'), lexArg(s.range.max, 'max'), s.desc ? 1 : 0, s.limit, s.budget);
   return args;

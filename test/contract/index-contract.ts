@@ -13,7 +13,19 @@ import { decodeIndexCursor as decodeCursor, encodeIndexCursor as encodeCursor, t
 import type { IndexOrder } from '../../src/index/range.ts';
 import type { Ledger } from '../../src/ledger/port.ts';
 import { prng } from '../unit/_random.ts';
-import { Model, makePools, randomEvent, randomFilter, randomNewFieldsFilter, type Pools } from '../support/index-model.ts';
+import {
+  BASE_MS,
+  bruteCorrelations,
+  bruteStats,
+  DIMENSION_OF,
+  Model,
+  makePools,
+  randomEvent,
+  randomFilter,
+  randomNewFieldsFilter,
+  SPAN_MS,
+  type Pools,
+} from '../support/index-model.ts';
 
 export interface IndexFixture {
   ledger: Ledger;
@@ -293,5 +305,118 @@ export function eventIndexContract(
       if (fx.check) expect(await fx.check(records)).toEqual([]);
       await randomizedCheck(fx.index, records, pools, seed + 4, 10);
     }, 120_000);
+
+    it('counts, stats and correlations equal brute force: 200 random filters, groupings and intervals; correlations across pages', async () => {
+      const r = prng(seed + 6);
+      // Correlations whose newest events share one millisecond (ties go by id bytes), ids beyond ASCII.
+      const tieMs = BASE_MS + SPAN_MS + 60_000;
+      const ties = ['zz-tie-a', 'zz-tie-b', '中文-tie', '😀-tie', 'Z-tie', 'zz-tie-a'].map((correlationId) =>
+        randomEvent(r, pools, { correlationId, ms: tieMs }),
+      );
+      await fx.ledger.append(ties);
+      records.push(...ties.map((e) => e.record));
+      await fx.indexer.catchUp();
+      const model = new Model(records);
+      const dims = Object.keys(DIMENSION_OF);
+      const intervals = ['MINUTE', 'HOUR', 'DAY'];
+      const iso = (ms: number) => new Date(ms).toISOString();
+      let grouped = 0;
+      let histograms = 0;
+      for (let i = 0; i < 200; i++) {
+        const pick = r();
+        const filter: AuditEventFilterInput =
+          pick < 0.15
+            ? {}
+            : pick < 0.55
+              ? randomFilter(r, pools, records)
+              : pick < 0.8
+                ? randomNewFieldsFilter(r, pools, 0.3)
+                : { ...randomFilter(r, pools, records), ...randomNewFieldsFilter(r, pools, 0.2) };
+        const groupBy = dims.filter(() => r() < 0.3);
+        const interval = r() < 0.6 ? intervals[Math.floor(r() * 3)]! : null;
+        if (interval === 'MINUTE' || (interval && r() < 0.3)) {
+          // A window the interval can cover (at most 10,000 buckets), sometimes unaligned.
+          const since = BASE_MS + Math.floor(r() * SPAN_MS);
+          filter.since = iso(since);
+          filter.until = iso(since + Math.floor(r() * 6 * 24 * 3600_000));
+        }
+        const want = bruteStats(model, filter, groupBy, interval);
+        const got = await fx.index.stats({ filter, groupBy, interval });
+        const where = JSON.stringify({ filter, groupBy, interval });
+        expect({ ...got, histogram: got.histogram.map((b) => ({ start: b.start, count: b.count })) }, where).toEqual(want);
+        expect(await fx.index.count(filter), where).toBe(want.total);
+        if (want.groups.length > 0) grouped++;
+        if (want.histogram.length > 0) histograms++;
+      }
+      expect(grouped).toBeGreaterThan(50);
+      expect(histograms).toBeGreaterThan(50);
+
+      const categories = ['gateway', 'workflow', 'auth', 'policy', 'remediation'];
+      const some = (list: readonly string[]) => list.filter(() => r() < 0.4);
+      let listed = 0;
+      for (let i = 0; i < 40; i++) {
+        const cf: { since?: string; until?: string; eventCategory?: string[]; outcome?: string[]; clusterName?: string[] } = {};
+        if (r() < 0.4) cf.since = iso(BASE_MS + Math.floor(r() * SPAN_MS));
+        if (r() < 0.3) cf.until = iso(Math.max(Date.parse(cf.since ?? iso(BASE_MS)), BASE_MS + Math.floor(r() * SPAN_MS)));
+        for (const [name, list] of [
+          ['eventCategory', categories],
+          ['outcome', ['SUCCESS', 'FAILURE', 'PENDING']],
+          ['clusterName', ['east-1', 'west-2', 'eu-central', 'c*?']],
+        ] as const) {
+          const values = r() < 0.35 ? some(list) : [];
+          if (values.length > 0) cf[name] = values;
+        }
+        const want = bruteCorrelations(model, cf);
+        const size = [1, 2, 3, 7, 20, 50][i % 6]!;
+        const got: unknown[] = [];
+        let after: string | null = null;
+        for (let p = 0; p < 100; p++) {
+          const page = await fx.index.correlations({ filter: cf, first: size, ...(after ? { after } : {}) });
+          expect(page.edges.length).toBeLessThanOrEqual(size);
+          expect(page.pageInfo.hasPreviousPage).toBe(after !== null);
+          got.push(...page.edges.map((e) => e.node));
+          if (!page.pageInfo.hasNextPage) break;
+          after = page.pageInfo.endCursor;
+        }
+        expect(got, JSON.stringify({ cf, size })).toEqual(want);
+        listed += want.length;
+      }
+      expect(listed).toBeGreaterThan(100);
+      const top = await fx.index.correlations({ first: 6 });
+      expect(top.edges.map((e) => e.node.correlationId)).toEqual([
+        '😀-tie',
+        '中文-tie',
+        'zz-tie-b',
+        'zz-tie-a',
+        'Z-tie',
+        bruteCorrelations(model, {})[5]!.correlationId,
+      ]);
+      expect(top.edges[3]!.node.eventCount).toBe(2);
+    }, 300_000);
+
+    it('refuses bad stats and correlations arguments with BAD_USER_INPUT, naming the argument, before reading anything', async () => {
+      const cases: [() => Promise<unknown>, string][] = [
+        [() => fx.index.stats({ groupBy: ['COLOUR'] }), 'groupBy.0'],
+        [() => fx.index.stats({ interval: 'FORTNIGHT' }), 'interval'],
+        [() => fx.index.stats({ interval: 'MINUTE', filter: { since: '2025-01-01T00:00:00Z', until: '2025-01-08T00:00:00Z' } }), 'interval'],
+        [() => fx.index.stats({ interval: 'MINUTE' }), 'interval'], // the data spans more than 10,000 minutes
+        [() => fx.index.stats({ filter: { since: '2025-01-02T00:00:00Z', until: '2025-01-01T00:00:00Z' } }), 'filter.since'],
+        [() => fx.index.stats({ filter: { actorId: Array.from({ length: 101 }, (_, i) => `a${i}`) } }), 'filter.actorId'],
+        [() => fx.index.count({ severity: ['LOUD'] }), 'filter.severity.0'],
+        [() => fx.index.correlations({ filter: { outcome: ['MAYBE'] } }), 'filter.outcome.0'],
+        [() => fx.index.correlations({ filter: { since: '2025-01-02T00:00:00Z', until: '2025-01-01T00:00:00Z' } }), 'filter.since'],
+        [() => fx.index.correlations({ filter: { clusterName: Array.from({ length: 101 }, (_, i) => `c${i}`) } }), 'filter.clusterName'],
+        [() => fx.index.correlations({ first: 501 }), 'first'],
+        [() => fx.index.correlations({ after: 'bm9wZQ' }), 'after'],
+      ];
+      for (const [call, path] of cases) {
+        const e = await call().then(
+          () => null,
+          (err: unknown) => err,
+        );
+        expect(isAuditError(e) && e.code, path).toBe('BAD_USER_INPUT');
+        expect((e as { details: { violations: { path: string }[] } }).details.violations.map((v) => v.path)).toContain(path);
+      }
+    });
   });
 }

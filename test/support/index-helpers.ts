@@ -91,6 +91,30 @@ export async function expectRedisEqualsLedger(redis: Redis, namespace: string, r
     for (const k of [...setFieldKeys(r), ...coded]) add(k, m);
   }
   for (const [k, n] of counts) if (Number(cn[k]) !== n) problems.push(`cn ${k}: ${cn[k]}, expected ${n}`);
+  // The registry of dimension values and the correlations by newest event.
+  const DIMENSION_FIELDS = ['outcome', 'eventType', 'eventCategory', 'actorId', 'severity', 'clusterName', 'resourceType'] as const;
+  const registry = new Map<string, number>();
+  const newest = new Map<string, number>();
+  for (const r of records) {
+    for (const f of DIMENSION_FIELDS) {
+      const v = fieldValue(r, f);
+      if (v !== undefined) registry.set(fieldKey(f, v), (registry.get(fieldKey(f, v)) ?? 0) + 1);
+    }
+    const ms = positionOf(r).ms;
+    if ((newest.get(r.correlationId) ?? -1) < ms) newest.set(r.correlationId, ms);
+  }
+  for (const f of DIMENSION_FIELDS) {
+    const fc = fieldKey(f, '').slice(0, 2);
+    const got = await redis.hgetall(`${namespace}dv:${fc}`);
+    const want = [...registry].filter(([k]) => k.startsWith(`${fc}:`)).map(([k, n]) => [k.slice(3), String(n)]);
+    if (JSON.stringify(Object.entries(got).sort()) !== JSON.stringify(want.sort()))
+      problems.push(`dv:${fc}: ${JSON.stringify(got)}, expected ${JSON.stringify(Object.fromEntries(want))}`);
+  }
+  const cr = await redis.zrangeBuffer(`${namespace}cr`, 0, -1, 'WITHSCORES');
+  const gotCr = new Map<string, number>();
+  for (let i = 0; i + 1 < cr.length; i += 2) gotCr.set(cr[i]!.toString('utf8'), Number(cr[i + 1]!.toString()));
+  if (gotCr.size !== newest.size || [...newest].some(([id, ms]) => gotCr.get(id) !== ms))
+    problems.push(`cr: ${gotCr.size} correlations differ from the ${newest.size} expected`);
   // Codes handed out per field: one per value in the codebook, numbered 1…n.
   for (const fc of ['ec', 'rt', 'at', 'oc']) {
     const codes = Object.entries(cb)
@@ -113,7 +137,7 @@ export async function expectRedisEqualsLedger(redis: Redis, namespace: string, r
   const physical = new Set<string>();
   for (const k of keys) {
     const rel = k.subarray(namespace.length).toString('latin1');
-    if (['meta', 'lease', 'cb', 'cn'].includes(rel)) continue;
+    if (['meta', 'lease', 'cb', 'cn', 'cr'].includes(rel) || rel.startsWith('dv:')) continue;
     physical.add(rel);
     const hash = rel.indexOf('#');
     logical.add(hash < 0 ? rel : rel.slice(0, hash));

@@ -70,9 +70,9 @@ const uniform = <T>(rand: () => number, list: readonly T[]): T => list[Math.floo
  * A random event. Every field varies, the optional ones (severity, eventAction, resourceNamespace,
  * clusterName, recordedBy, parentEventId) absent in some events.
  */
-export function randomEvent(rand: () => number, pools: Pools): NewEvent {
+export function randomEvent(rand: () => number, pools: Pools, at?: { correlationId: string; ms: number }): NewEvent {
   const hot = rand() < 0.2;
-  const ms = hot ? uniform(rand, pools.hotMs) : BASE_MS + Math.floor(rand() * SPAN_MS);
+  const ms = at?.ms ?? (hot ? uniform(rand, pools.hotMs) : BASE_MS + Math.floor(rand() * SPAN_MS));
   const r = rand();
   const withResource = rand() < 0.7;
   const opt = <T>(p: number, pick: () => T): T | null => (rand() < p ? pick() : null);
@@ -88,7 +88,7 @@ export function randomEvent(rand: () => number, pools: Pools): NewEvent {
     eventCategory: uniform(rand, CATEGORIES),
     outcome: r < 0.7 ? 'SUCCESS' : r < 0.9 ? 'FAILURE' : 'PENDING',
     timestamp: new Date(ms).toISOString(),
-    correlationId: uniform(rand, pools.correlationIds),
+    correlationId: at?.correlationId ?? uniform(rand, pools.correlationIds),
     actorType: skewed(rand, ACTOR_TYPES),
     actorId: skewed(rand, pools.actorIds),
     ...(withResource ? { resourceType: uniform(rand, RESOURCE_TYPES), resourceId: skewed(rand, pools.resourceIds), resourceNamespace } : {}),
@@ -195,3 +195,88 @@ export class Model {
 }
 
 export const cursorOf = (p: IndexPosition) => encodeCursor(p);
+
+/** Stats dimensions and the record field each groups by, written out here as an independent oracle. */
+export const DIMENSION_OF: Record<string, (r: AuditEventRecord) => string | null | undefined> = {
+  OUTCOME: (r) => r.outcome,
+  EVENT_TYPE: (r) => r.eventType,
+  EVENT_CATEGORY: (r) => r.eventCategory,
+  ACTOR_ID: (r) => r.actor.id,
+  SEVERITY: (r) => r.severity,
+  CLUSTER_NAME: (r) => r.clusterName,
+  RESOURCE_TYPE: (r) => r.resource?.type,
+};
+export const INTERVAL_MS: Record<string, number> = { MINUTE: 60_000, HOUR: 3_600_000, DAY: 86_400_000 };
+
+/** auditEventStats by brute force over the records. */
+export function bruteStats(
+  model: Model,
+  filter: AuditEventFilterInput,
+  groupBy: readonly string[],
+  interval: string | null,
+): { total: number; groups: { dimension: string; value: string; count: number }[]; histogram: { start: number; count: number }[] } {
+  const n = normalizeFilter(filter);
+  const hits = model.sorted.filter((e) => matches(e.record, n));
+  const groups: { dimension: string; value: string; count: number }[] = [];
+  for (const d of [...new Set(groupBy)]) {
+    const by = new Map<string, number>();
+    for (const h of hits) {
+      const v = DIMENSION_OF[d]!(h.record);
+      if (v != null) by.set(v, (by.get(v) ?? 0) + 1);
+    }
+    groups.push(
+      ...[...by]
+        .map(([value, count]) => ({ dimension: d, value, count }))
+        .sort((a, b) => b.count - a.count || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0)),
+    );
+  }
+  const histogram: { start: number; count: number }[] = [];
+  if (interval) {
+    const width = INTERVAL_MS[interval]!;
+    const since = n.since ?? hits[0]?.position.ms ?? null;
+    const until = n.until ?? (hits.length > 0 ? hits[hits.length - 1]!.position.ms + 1 : null);
+    if (since !== null && until !== null && until > since) {
+      const origin = Math.floor(since / width) * width;
+      for (let start = origin; start < until; start += width) histogram.push({ start, count: 0 });
+      for (const h of hits) histogram[Math.floor((h.position.ms - origin) / width)]!.count++;
+    }
+  }
+  return { total: hits.length, groups, histogram };
+}
+
+/** correlations by brute force: every correlation with an event matching the filter, newest first. */
+export function bruteCorrelations(
+  model: Model,
+  filter: { since?: string; until?: string; eventCategory?: string[]; outcome?: string[]; clusterName?: string[] },
+): { correlationId: string; firstMs: number; lastMs: number; eventCount: number; outcomes: Record<string, number>; lastEventId: string }[] {
+  const n = normalizeFilter(filter);
+  const all = new Map<
+    string,
+    { correlationId: string; firstMs: number; lastMs: number; eventCount: number; outcomes: Record<string, number>; lastEventId: string; hit: boolean }
+  >();
+  for (const e of model.sorted) {
+    const id = e.record.correlationId;
+    let c = all.get(id);
+    if (!c) {
+      c = {
+        correlationId: id,
+        firstMs: e.position.ms,
+        lastMs: e.position.ms,
+        eventCount: 0,
+        outcomes: { SUCCESS: 0, FAILURE: 0, PENDING: 0 },
+        lastEventId: e.position.eventId,
+        hit: false,
+      };
+      all.set(id, c);
+    }
+    c.lastMs = e.position.ms;
+    c.lastEventId = e.position.eventId;
+    c.eventCount++;
+    c.outcomes[e.record.outcome]!++;
+    if (matches(e.record, n)) c.hit = true;
+  }
+  return [...all.values()]
+    .filter((c) => c.hit)
+    .sort((a, b) => b.lastMs - a.lastMs || Buffer.compare(Buffer.from(b.correlationId), Buffer.from(a.correlationId)))
+    .map(({ hit: _hit, ...c }) => c);
+}

@@ -142,6 +142,20 @@ for i = 1, #blob / 38 do
   members[i] = string.sub(blob, o + 1, o + 22) .. string.char(c[1], c[2], c[3] * 8 + c[4])
 end
 
+-- the registry of dimension values (stats groups) and the correlations by newest event
+local DIM = { et = true, ai = true, sv = true, cl = true, ec = true, rt = true, oc = true }
+local function register(key, n)
+  local fc = string.sub(key, 1, 2)
+  if DIM[fc] and string.sub(key, 3, 3) == ':' then redis.call('HINCRBY', NS .. 'dv:' .. fc, string.sub(key, 4), n) end
+end
+local function msOf(m)
+  local a1, a2, a3, a4, a5, a6 = string.byte(m, 1, 6)
+  return ((((a1 * 256 + a2) * 256 + a3) * 256 + a4) * 256 + a5) * 256 + a6
+end
+local function unescape(s)
+  return (string.gsub(s, '%%(%x%x)', function(h) return string.char(tonumber(h, 16)) end))
+end
+
 local added = 0
 local a = 14 + nd
 for k = 1, tonumber(ARGV[a]) do
@@ -150,6 +164,10 @@ for k = 1, tonumber(ARGV[a]) do
   for j = 1, #idx / 4 do list[j] = members[u32(idx, (j - 1) * 4)] end
   local r = addSorted(NS .. key, list)
   if k == 1 then added = r end
+  register(key, #list)
+  if string.sub(key, 1, 3) == 'ci:' then
+    redis.call('ZADD', NS .. 'cr', 'GT', string.format('%d', msOf(list[#list])), unescape(string.sub(key, 4)))
+  end
 end
 
 local events = tonumber(m[5] or '0') + added
@@ -157,6 +175,7 @@ local moved = false
 for d = 1, nd do
   local l = lists[d]
   local v = ARGV[12 + d]
+  register(v, #l)
   if dkind[d] ~= 2 then
     local list = {}
     for j = 1, #l do list[j] = members[l[j]] end
