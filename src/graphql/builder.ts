@@ -1,6 +1,7 @@
 /**
  * The Pothos schema builder: plugins and scalars only. Each object type lives in nodes/ with the
- * query fields that return it (nodes/AuditEvent.ts: `auditEvent`, `timeline`, `auditEvents`);
+ * query fields that return it (nodes/AuditEvent.ts: `auditEvent`, `timeline`, `auditEvents`;
+ * nodes/AuditEventStats.ts: `auditEventStats`; nodes/Correlation.ts: `correlations`);
  * input types in inputs/, mutations in mutations/, subscriptions in subscriptions/. schema.ts
  * imports them all.
  */
@@ -58,6 +59,8 @@ export interface SchemaTypes {
     JSON: { Input: unknown; Output: unknown };
   };
   AuthScopes: { scope: Scope };
+  /** What connection resolvers may add: `AuditEventConnection.totalCount`, counted only when asked for. */
+  Connection: { totalCount?: () => Promise<number> };
 }
 
 export const builder = new SchemaBuilder<SchemaTypes>({

@@ -57,6 +57,8 @@ export const COST = {
   connection: 10,
   mutation: 10,
   verification: 250,
+  /** An exact count or stats answer from the index: it may read many index entries. */
+  count: 100,
 } as const;
 
 /** The page size a connection's cost is multiplied by. */

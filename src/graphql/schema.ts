@@ -3,6 +3,8 @@ import { builder } from './builder.ts';
 import './nodes/AuditEvent.ts';
 import './nodes/Verification.ts';
 import './nodes/LedgerState.ts';
+import './nodes/AuditEventStats.ts';
+import './nodes/Correlation.ts';
 import './inputs/AuditEventInput.ts';
 import './mutations/createAuditEvent.ts';
 import './mutations/createAuditEvents.ts';

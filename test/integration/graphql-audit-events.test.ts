@@ -190,6 +190,108 @@ describeImmudb('GraphQL auditEvents', () => {
       }
     });
 
+    it('counts: totalCount on both connections, auditEventStats and correlations, as the events say', async () => {
+      const COUNTED = `query C($filter: AuditEventFilter, $first: Int, $corr: String!, $since: DateTime, $until: DateTime) {
+        auditEvents(filter: $filter, first: $first) { totalCount edges { node { eventId } } }
+        timeline(correlationId: $corr, since: $since, until: $until, first: 2) { totalCount edges { node { eventId } } }
+        auditEventStats(filter: $filter, groupBy: [OUTCOME, SEVERITY, CLUSTER_NAME], interval: MINUTE) {
+          total groups { dimension value count } histogram { start count }
+        }
+      }`;
+      const filter = { correlationId: corr, eventCategory: ['workflow'] };
+      const since = inputs[4]!.timestamp;
+      const until = inputs[20]!.timestamp;
+      const r = await gql(url, COUNTED, { filter, first: 3, corr, since, until });
+      expect(r.body.errors).toBeUndefined();
+      const d = r.body.data as unknown as {
+        auditEvents: { totalCount: number; edges: unknown[] };
+        timeline: { totalCount: number };
+        auditEventStats: { total: number; groups: { dimension: string; value: string; count: number }[]; histogram: { start: string; count: number }[] };
+      };
+      const workflow = inputs.filter((i) => i.eventCategory === 'workflow');
+      expect(d.auditEvents.totalCount).toBe(workflow.length);
+      expect(d.auditEvents.edges).toHaveLength(3);
+      expect(d.timeline.totalCount).toBe(inputs.filter((i) => i.timestamp >= since && i.timestamp < until).length);
+      const stats = d.auditEventStats;
+      expect(stats.total).toBe(workflow.length);
+      const count = (pred: (i: (typeof inputs)[number]) => boolean) => workflow.filter(pred).length;
+      expect(stats.groups.filter((g) => g.dimension === 'OUTCOME')).toEqual(
+        [
+          { dimension: 'OUTCOME', value: 'SUCCESS', count: count((i) => i.outcome === 'SUCCESS') },
+          { dimension: 'OUTCOME', value: 'FAILURE', count: count((i) => i.outcome === 'FAILURE') },
+        ]
+          .filter((g) => g.count > 0)
+          .sort((a, b) => b.count - a.count),
+      );
+      expect(stats.groups.filter((g) => g.dimension === 'SEVERITY').reduce((n, g) => n + g.count, 0)).toBe(count((i) => i.severity !== null));
+      expect(
+        stats.groups
+          .filter((g) => g.dimension === 'CLUSTER_NAME')
+          .map((g) => g.value)
+          .sort(),
+      ).toEqual([...new Set(workflow.map((i) => i.clusterName))].sort());
+      // one bucket per minute from the first matching event's minute to the last one's, empty ones included
+      const first = Date.parse(workflow[0]!.timestamp);
+      expect(stats.histogram[0]!.start).toBe(new Date(Math.floor(first / 60_000) * 60_000).toISOString());
+      expect(stats.histogram.reduce((n, b) => n + b.count, 0)).toBe(workflow.length);
+
+      const LIST = `query L($filter: CorrelationFilter, $first: Int, $after: String) {
+        correlations(filter: $filter, first: $first, after: $after) {
+          edges { cursor node { correlationId firstTimestamp lastTimestamp eventCount outcomes { success failure pending } lastEvent { eventId correlationId } } }
+          pageInfo { hasNextPage hasPreviousPage endCursor }
+        }
+      }`;
+      const page = await gql(url, LIST, { filter: { outcome: ['FAILURE'], clusterName: ['c-0'], since: inputs[0]!.timestamp }, first: 500 });
+      expect(page.body.errors).toBeUndefined();
+      const nodes = (page.body.data as unknown as { correlations: { edges: { node: Record<string, unknown> }[] } }).correlations.edges.map((e) => e.node);
+      const mine = nodes.find((n) => n.correlationId === corr);
+      const last = sorted()[inputs.length - 1]!;
+      expect(mine).toEqual({
+        correlationId: corr,
+        firstTimestamp: sorted()[0]!.timestamp,
+        lastTimestamp: last.timestamp,
+        eventCount: inputs.length,
+        outcomes: { success: inputs.filter((i) => i.outcome === 'SUCCESS').length, failure: inputs.filter((i) => i.outcome === 'FAILURE').length, pending: 0 },
+        lastEvent: { eventId: last.eventId, correlationId: corr },
+      });
+      // no event of it is both a failure and in c-1 and in the window: not listed
+      const none = await gql(url, LIST, { filter: { outcome: ['PENDING'] }, first: 500 });
+      expect(
+        (none.body.data as unknown as { correlations: { edges: { node: { correlationId: string } }[] } }).correlations.edges.map((e) => e.node.correlationId),
+      ).not.toContain(corr);
+    });
+
+    it('refuses bad stats and correlations arguments with BAD_USER_INPUT naming the argument', async () => {
+      const STATS = `query S($filter: AuditEventFilter, $groupBy: [AuditEventDimension!], $interval: StatsInterval) {
+        auditEventStats(filter: $filter, groupBy: $groupBy, interval: $interval) { total }
+      }`;
+      const LIST = `query L($filter: CorrelationFilter, $first: Int, $after: String) { correlations(filter: $filter, first: $first, after: $after) { edges { cursor } } }`;
+      const cases: [string, Record<string, unknown>, string][] = [
+        [STATS, { groupBy: ['COLOUR'] }, 'groupBy'],
+        [STATS, { interval: 'FORTNIGHT' }, 'interval'],
+        [STATS, { interval: 'MINUTE', filter: { since: '2025-01-01T00:00:00Z', until: '2025-01-08T00:00:00Z' } }, 'interval'],
+        [STATS, { filter: { since: '2025-01-02T00:00:00Z', until: '2025-01-01T00:00:00Z' } }, 'filter.since'],
+        [STATS, { filter: { actorId: Array.from({ length: 101 }, (_, i) => `a${i}`) } }, 'filter.actorId'],
+        [LIST, { filter: { outcome: ['MAYBE'] } }, 'filter'],
+        [LIST, { filter: { since: '2025-01-02T00:00:00Z', until: '2025-01-01T00:00:00Z' } }, 'filter.since'],
+        [LIST, { filter: { clusterName: Array.from({ length: 101 }, (_, i) => `c${i}`) } }, 'filter.clusterName'],
+        [LIST, { first: 501 }, 'first'],
+        [LIST, { after: 'garbage' }, 'after'],
+      ];
+      for (const [doc, vars, path] of cases) {
+        const r = await gql(url, doc, vars);
+        const where = JSON.stringify(vars);
+        expect(r.body.errors?.[0]?.extensions?.code, where).toBe('BAD_USER_INPUT');
+        const e = r.body.errors![0]!;
+        const paths = e.extensions?.violations?.map((v) => v.path) ?? [];
+        expect(paths.some((p) => p.startsWith(path)) || e.message.includes(path.split('.')[0]!), `${where}: ${JSON.stringify(e)}`).toBe(true);
+      }
+      // as a literal in the document, an unknown enum value makes the document invalid (graphql/errors.ts)
+      const lit = await gql(url, 'query { auditEventStats(groupBy: [COLOUR]) { total } }', {});
+      expect(lit.body.errors?.[0]?.extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
+      expect(lit.body.errors?.[0]?.message).toContain('"COLOUR" does not exist in "AuditEventDimension"');
+    });
+
     it('a tampered index can hide events but never forge them', async () => {
       const ns = (setup.index as RedisEventIndex).namespace;
       const victim = inputs[1]!; // a workflow event

@@ -123,6 +123,18 @@ const AuditEventConnection = builder.connectionObject(
     description: 'A page of audit events, with the cursors to page on.',
     edgesNullable: { list: false, items: false },
     nodeNullable: false,
+    fields: (t) => ({
+      totalCount: t.int({
+        description:
+          'How many events the whole connection holds (every page, the same filter or correlation and window), exactly, counted by the event index; ' +
+          'INDEX_UNAVAILABLE when no index can answer. For `timeline` it is the index’s count, which follows the ledger within moments.',
+        complexity: COST.count,
+        resolve: (conn) => {
+          if (!conn.totalCount) throw new Error('connection without a count');
+          return conn.totalCount();
+        },
+      }),
+    }),
   },
   { name: 'AuditEventEdge', description: 'One event of a page, with its cursor.' },
 );
@@ -141,7 +153,7 @@ builder.queryField('auditEvent', (t) =>
 // --- connections -----------------------------------------------------------------------------
 
 /** What both connection resolvers return (AuditEventConnection's shape). */
-type Connection = Page<{ cursor: string; node: StoredEvent }>;
+type Connection = Page<{ cursor: string; node: StoredEvent }> & { totalCount: () => Promise<number> };
 
 const pageSizes = `page size ${PAGE_SIZE.default} by default, at most ${PAGE_SIZE.max}`;
 const connectionComplexity = (args: PageArgs) => ({ field: COST.connection, multiplier: costPageSize(args) });
@@ -208,7 +220,16 @@ export async function resolveTimeline(ctx: GraphQLContext, correlationId: string
   if (backward) events.reverse();
   for (const e of events) ctx.loaders.event.prime(e.record.eventId, e);
   const edges = events.map((node) => ({ cursor: encodeTimelineCursor(node.record), node }));
-  return pageOf(edges, { backward, more: found.length > size, behind: from !== undefined });
+  return {
+    ...pageOf(edges, { backward, more: found.length > size, behind: from !== undefined }),
+    totalCount: () => countFromIndex(ctx, { correlationId, since: args.since, until: args.until }),
+  };
+}
+
+/** `totalCount` of a connection, from the index. */
+function countFromIndex(ctx: GraphQLContext, filter: AuditEventFilterInput): Promise<number> {
+  if (!ctx.index) throw new AuditError(ErrorCode.INDEX_UNAVAILABLE, 'No event index is configured on this gateway: totalCount needs one');
+  return ctx.index.count(filter);
 }
 
 builder.queryField('timeline', (t) =>
@@ -265,7 +286,7 @@ export async function resolveAuditEvents(
     edges.push({ cursor: e.cursor, node });
   });
   // The index's cursors, even when an unbacked entry was dropped at an end: paging goes on from there.
-  return { edges, pageInfo: page.pageInfo };
+  return { edges, pageInfo: page.pageInfo, totalCount: () => countFromIndex(ctx, args.filter ?? {}) };
 }
 
 builder.queryField('auditEvents', (t) =>
