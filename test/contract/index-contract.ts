@@ -105,6 +105,87 @@ export async function randomizedCheck(index: EventIndex, records: readonly Audit
   return pages;
 }
 
+/** Random stats (filters, groupings, intervals) and counts against brute force; returns how many had groups and histograms. */
+export async function statsCheck(
+  index: EventIndex,
+  records: readonly AuditEventRecord[],
+  pools: Pools,
+  seed: number,
+  n: number,
+): Promise<{ grouped: number; histograms: number }> {
+  const r = prng(seed);
+  const model = new Model(records);
+  const dims = Object.keys(DIMENSION_OF);
+  const intervals = ['MINUTE', 'HOUR', 'DAY'];
+  const iso = (ms: number) => new Date(ms).toISOString();
+  let grouped = 0;
+  let histograms = 0;
+  for (let i = 0; i < n; i++) {
+    const pick = r();
+    const filter: AuditEventFilterInput =
+      pick < 0.15
+        ? {}
+        : pick < 0.55
+          ? randomFilter(r, pools, records)
+          : pick < 0.8
+            ? randomNewFieldsFilter(r, pools, 0.3)
+            : { ...randomFilter(r, pools, records), ...randomNewFieldsFilter(r, pools, 0.2) };
+    const groupBy = dims.filter(() => r() < 0.3);
+    const interval = r() < 0.6 ? intervals[Math.floor(r() * 3)]! : null;
+    if (interval === 'MINUTE' || (interval && r() < 0.3)) {
+      // A window the interval can cover (at most 10,000 buckets), sometimes unaligned.
+      const since = BASE_MS + Math.floor(r() * SPAN_MS);
+      filter.since = iso(since);
+      filter.until = iso(since + Math.floor(r() * 6 * 24 * 3600_000));
+    }
+    const want = bruteStats(model, filter, groupBy, interval);
+    const got = await index.stats({ filter, groupBy, interval });
+    const where = JSON.stringify({ filter, groupBy, interval });
+    expect(got, where).toEqual(want);
+    expect(await index.count(filter), where).toBe(want.total);
+    if (want.groups.length > 0) grouped++;
+    if (want.histogram.length > 0) histograms++;
+  }
+  return { grouped, histograms };
+}
+
+/** Random correlation filters against brute force, every page of random sizes; returns the correlations listed. */
+export async function correlationsCheck(index: EventIndex, records: readonly AuditEventRecord[], seed: number, n: number): Promise<number> {
+  const r = prng(seed);
+  const model = new Model(records);
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const some = (list: readonly string[]) => list.filter(() => r() < 0.4);
+  let listed = 0;
+  for (let i = 0; i < n; i++) {
+    const cf: { since?: string; until?: string; eventCategory?: string[]; outcome?: string[]; clusterName?: string[] } = {};
+    if (r() < 0.4) cf.since = iso(BASE_MS + Math.floor(r() * SPAN_MS));
+    if (r() < 0.3) cf.until = iso(Math.max(Date.parse(cf.since ?? iso(BASE_MS)), BASE_MS + Math.floor(r() * SPAN_MS)));
+    for (const [name, list] of [
+      ['eventCategory', ['gateway', 'workflow', 'auth', 'policy', 'remediation']],
+      ['outcome', ['SUCCESS', 'FAILURE', 'PENDING']],
+      ['clusterName', ['east-1', 'west-2', 'eu-central', 'c*?']],
+    ] as const) {
+      const values = r() < 0.35 ? some(list) : [];
+      if (values.length > 0) cf[name] = values;
+    }
+    const want = bruteCorrelations(model, cf);
+    const size = [1, 2, 3, 7, 20, 50][i % 6]!;
+    const got: unknown[] = [];
+    let after: string | null = null;
+    for (let p = 0; p < 100; p++) {
+      const page = await index.correlations({ filter: cf, first: size, ...(after ? { after } : {}) });
+      expect(page.edges.length).toBeLessThanOrEqual(size);
+      expect(page.pageInfo.hasPreviousPage).toBe(after !== null);
+      got.push(...page.edges.map((e) => e.node));
+      if (!page.pageInfo.hasNextPage) break;
+      after = page.pageInfo.endCursor;
+    }
+    expect(got, JSON.stringify({ cf, size })).toEqual(want);
+    listed += want.length;
+  }
+  return listed;
+}
+
 export function eventIndexContract(
   name: string,
   open: () => Promise<IndexFixture>,
@@ -317,71 +398,10 @@ export function eventIndexContract(
       records.push(...ties.map((e) => e.record));
       await fx.indexer.catchUp();
       const model = new Model(records);
-      const dims = Object.keys(DIMENSION_OF);
-      const intervals = ['MINUTE', 'HOUR', 'DAY'];
-      const iso = (ms: number) => new Date(ms).toISOString();
-      let grouped = 0;
-      let histograms = 0;
-      for (let i = 0; i < 200; i++) {
-        const pick = r();
-        const filter: AuditEventFilterInput =
-          pick < 0.15
-            ? {}
-            : pick < 0.55
-              ? randomFilter(r, pools, records)
-              : pick < 0.8
-                ? randomNewFieldsFilter(r, pools, 0.3)
-                : { ...randomFilter(r, pools, records), ...randomNewFieldsFilter(r, pools, 0.2) };
-        const groupBy = dims.filter(() => r() < 0.3);
-        const interval = r() < 0.6 ? intervals[Math.floor(r() * 3)]! : null;
-        if (interval === 'MINUTE' || (interval && r() < 0.3)) {
-          // A window the interval can cover (at most 10,000 buckets), sometimes unaligned.
-          const since = BASE_MS + Math.floor(r() * SPAN_MS);
-          filter.since = iso(since);
-          filter.until = iso(since + Math.floor(r() * 6 * 24 * 3600_000));
-        }
-        const want = bruteStats(model, filter, groupBy, interval);
-        const got = await fx.index.stats({ filter, groupBy, interval });
-        const where = JSON.stringify({ filter, groupBy, interval });
-        expect({ ...got, histogram: got.histogram.map((b) => ({ start: b.start, count: b.count })) }, where).toEqual(want);
-        expect(await fx.index.count(filter), where).toBe(want.total);
-        if (want.groups.length > 0) grouped++;
-        if (want.histogram.length > 0) histograms++;
-      }
+      const { grouped, histograms } = await statsCheck(fx.index, records, pools, seed + 7, 200);
       expect(grouped).toBeGreaterThan(50);
       expect(histograms).toBeGreaterThan(50);
-
-      const categories = ['gateway', 'workflow', 'auth', 'policy', 'remediation'];
-      const some = (list: readonly string[]) => list.filter(() => r() < 0.4);
-      let listed = 0;
-      for (let i = 0; i < 40; i++) {
-        const cf: { since?: string; until?: string; eventCategory?: string[]; outcome?: string[]; clusterName?: string[] } = {};
-        if (r() < 0.4) cf.since = iso(BASE_MS + Math.floor(r() * SPAN_MS));
-        if (r() < 0.3) cf.until = iso(Math.max(Date.parse(cf.since ?? iso(BASE_MS)), BASE_MS + Math.floor(r() * SPAN_MS)));
-        for (const [name, list] of [
-          ['eventCategory', categories],
-          ['outcome', ['SUCCESS', 'FAILURE', 'PENDING']],
-          ['clusterName', ['east-1', 'west-2', 'eu-central', 'c*?']],
-        ] as const) {
-          const values = r() < 0.35 ? some(list) : [];
-          if (values.length > 0) cf[name] = values;
-        }
-        const want = bruteCorrelations(model, cf);
-        const size = [1, 2, 3, 7, 20, 50][i % 6]!;
-        const got: unknown[] = [];
-        let after: string | null = null;
-        for (let p = 0; p < 100; p++) {
-          const page = await fx.index.correlations({ filter: cf, first: size, ...(after ? { after } : {}) });
-          expect(page.edges.length).toBeLessThanOrEqual(size);
-          expect(page.pageInfo.hasPreviousPage).toBe(after !== null);
-          got.push(...page.edges.map((e) => e.node));
-          if (!page.pageInfo.hasNextPage) break;
-          after = page.pageInfo.endCursor;
-        }
-        expect(got, JSON.stringify({ cf, size })).toEqual(want);
-        listed += want.length;
-      }
-      expect(listed).toBeGreaterThan(100);
+      expect(await correlationsCheck(fx.index, records, seed + 8, 40)).toBeGreaterThan(100);
       const top = await fx.index.correlations({ first: 6 });
       expect(top.edges.map((e) => e.node.correlationId)).toEqual([
         '😀-tie',

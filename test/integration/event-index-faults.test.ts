@@ -17,7 +17,7 @@ import { Indexer, indexTxOf } from '../../src/index/indexer.ts';
 import { indexNamespace, RedisEventIndex } from '../../src/index/redis-index.ts';
 import { createApp } from '../../src/server/app.ts';
 import { createLogger } from '../../src/logger.ts';
-import { appendAll, randomizedCheck } from '../contract/index-contract.ts';
+import { appendAll, correlationsCheck, randomizedCheck, statsCheck } from '../contract/index-contract.ts';
 import { expectRedisEqualsLedger, gql, ledgerRecords, sleep, waitCaughtUp, waitUntil } from '../support/index-helpers.ts';
 import { makePools, randomEvent } from '../support/index-model.ts';
 import { startRedis, type ManagedServer } from '../support/servers.ts';
@@ -81,7 +81,11 @@ describeImmudb('event index faults (immudb, Redis)', () => {
         // The load that lost Redis counted nothing; the rebuild after it was written in bulk.
         expect(indexer.stats.bulkLoads).toBe(1);
         expect(log.lines.some((l) => l.includes('retrying with backoff'))).toBe(true);
-        expect(await expectRedisEqualsLedger(admin, namespace, await ledgerRecords(ledger), 4)).toEqual([]);
+        const records = await ledgerRecords(ledger);
+        expect(await expectRedisEqualsLedger(admin, namespace, records, 4)).toEqual([]);
+        // The counts and the correlation list came back exactly.
+        await statsCheck(index, records, pools, 25, 40);
+        expect(await correlationsCheck(index, records, 26, 12)).toBeGreaterThan(20);
       } finally {
         await indexer.stop();
         await index.close();
@@ -131,6 +135,8 @@ describeImmudb('event index faults (immudb, Redis)', () => {
         expect(records.length).toBeGreaterThan(2_000);
         expect(await expectRedisEqualsLedger(admin, (index as RedisEventIndex).namespace, records)).toEqual([]);
         await randomizedCheck(index, records, pools, 8, 60);
+        await statsCheck(index, records, pools, 9, 30);
+        await correlationsCheck(index, records, 10, 12);
       } finally {
         await close();
         await ledger.close();
@@ -455,7 +461,11 @@ describeImmudb('event index faults (immudb, Redis)', () => {
         expect(log.lines.some((l) => l.includes('did not finish'))).toBe(true);
         expect(indexer.stats.bulkLoads).toBe(1);
         expect(await index.state()).toMatchObject({ status: 'ready', checkpoint: await ledger.lastTxId(), events: 8_000, applied: 8_000 });
-        expect(await expectRedisEqualsLedger(admin, namespace, await ledgerRecords(ledger), 4)).toEqual([]);
+        const records = await ledgerRecords(ledger);
+        expect(await expectRedisEqualsLedger(admin, namespace, records, 4)).toEqual([]);
+        // The counts and the correlation list came back exactly.
+        await statsCheck(index, records, pools, 25, 40);
+        expect(await correlationsCheck(index, records, 26, 12)).toBeGreaterThan(20);
       } finally {
         await indexer.stop();
         await index.close();
