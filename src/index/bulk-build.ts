@@ -30,6 +30,7 @@ import {
   type IndexLayoutOptions,
 } from './codes.ts';
 import type { IndexTx } from './port.ts';
+import { addToRollups } from './rollups.ts';
 import { encodePosition, fieldKey, GLOBAL_KEY, isDimensionKey, memberAt, setFieldKeys } from './members.ts';
 import type { AuditEventRecord } from '../events/types.ts';
 import { positionOf } from '../events/paging.ts';
@@ -59,6 +60,8 @@ export interface BuiltIndex {
   registry: Map<string, number>;
   /** Correlations: correlationId → its newest event's ms. */
   recent: Map<string, number>;
+  /** Rollups (rollups.ts): bucket key → cell (3 code bytes) → events. */
+  rollups: Map<string, Map<string, number>>;
 }
 
 interface Pending {
@@ -205,6 +208,8 @@ export class IndexBuild {
     this.spent = true;
     const used = this.assignCodes();
     const m = this.members();
+    const rollups = new Map<string, Map<string, number>>();
+    for (const member of m) addToRollups(rollups, member);
     // Rank every member once; each set then sorts small integers instead of strings. The sort
     // compares numbers first: the member's first 8 bytes (48-bit milliseconds, 2 uuid bytes) as a
     // double, which rounds but never reverses their order; equal ones compare as strings.
@@ -249,6 +254,6 @@ export class IndexBuild {
       sets.set(key, key === GLOBAL_KEY ? all : sorted(list));
     }
     this.lists.clear();
-    return { sets, codes, used, events, applied: n, lastTxId: this.lastTx, registry: this.registry, recent: this.recent };
+    return { sets, codes, used, events, applied: n, lastTxId: this.lastTx, registry: this.registry, recent: this.recent, rollups };
   }
 }

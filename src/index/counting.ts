@@ -12,6 +12,7 @@ import { normalizeFilter, type AuditEventFilterInput, type FilterTerm, type Norm
 import { isCodedField, overflowCode, type CodedField } from './codes.ts';
 import { planFor, retryStale, StaleRead, walk, type SetReader, type TallyResult, type TallySpec } from './executor.ts';
 import { decodeMember, fieldKey, type DimensionField } from './members.ts';
+import { coveringUnits, MINUTE_MS } from './rollups.ts';
 import { type MemberRange, windowRange } from './range.ts';
 
 /** `StatsInterval` of the API: bucket widths in ms (UTC has no daylight saving: fixed widths). */
@@ -91,11 +92,73 @@ function merge(into: Tally, r: TallyResult): void {
   if (r.lastMatch !== null && (into.lastMatch === null || r.lastMatch > into.lastMatch)) into.lastMatch = r.lastMatch;
 }
 
+/** Rollup units read per script: keeps each one short. */
+const UNITS_PER_CALL = 2_000;
+
+/**
+ * The tally from rollups (rollups.ts), when the filter is coded fields and a window only: whole
+ * minutes, hours and days from their hashes, the partial minutes at both ends walked. null when
+ * rollups cannot answer exactly (a set-field term, a value without a code, an event applied twice).
+ */
+async function rollupTally(reader: SetReader, filter: NormalizedFilter, spec: TallySpec): Promise<Tally | null> {
+  if (!filter.terms.every((t) => isCodedField(t.field))) return null;
+  const keys = filter.terms.flatMap((t) => t.values.map((v) => fieldKey(t.field, v)));
+  const probe = await reader.probe({ range: { min: null, max: null }, keys: [], coded: keys });
+  if (probe.coded.some((e) => e === null)) return null; // never seen (count it by walking: nothing), or past the codes
+  let at = 0;
+  const checks = filter.terms.map((t) => ({ field: t.field as CodedField, codes: t.values.map(() => probe.coded[at++]!.code) }));
+  // The window: given, or the whole index.
+  const all: NormalizedFilter = { terms: [], since: filter.since, until: filter.until };
+  const range = windowRange(filter);
+  const [first] = filter.since === null ? await walk(reader, all, range, false, 1) : [];
+  const [last] = filter.until === null ? await walk(reader, all, range, true, 1) : [];
+  const since = filter.since ?? (first === undefined ? null : decodeMember(first).ms);
+  const until = filter.until ?? (last === undefined ? null : decodeMember(last).ms + 1);
+  const out = emptyTally(spec, probe.gen);
+  if (since === null || until === null || until <= since) return out;
+  const from = Math.ceil(since / MINUTE_MS) * MINUTE_MS;
+  const to = Math.floor(until / MINUTE_MS) * MINUTE_MS;
+  if (from >= to) return null; // less than a minute: walking is as cheap
+  const h = spec.histogram;
+  const units = coveringUnits(from, to, h ? h.width : Number.POSITIVE_INFINITY).map((u) => ({
+    key: u.key,
+    bucket: h ? Math.floor((u.start - h.origin) / h.width) : -1,
+  }));
+  const edge = (lo: number, hi: number): Promise<Tally> | null =>
+    lo < hi ? tallyFilter(reader, { ...filter, since: lo, until: hi }, spec, undefined, false) : null;
+  const parts = await Promise.all([
+    edge(since, from),
+    edge(to, until),
+    ...Array.from({ length: Math.ceil(units.length / UNITS_PER_CALL) }, (_, i) =>
+      reader.rollup({ units: units.slice(i * UNITS_PER_CALL, (i + 1) * UNITS_PER_CALL), checks, dims: spec.dims, buckets: h?.buckets ?? 0 }),
+    ),
+  ]);
+  for (const p of parts) {
+    if (p === null) continue;
+    if (p.gen !== probe.gen) throw new StaleRead();
+    if ('applied' in p && p.applied !== p.events) return null;
+    merge(out, { ...p, firstMatch: null, lastMatch: null, last: null, done: true });
+  }
+  return out;
+}
+
 /**
  * The matches of `filter` inside `range` (default: its window), tallied per `spec`; exact. May
- * throw StaleRead (callers retry the whole answer with retryStale).
+ * throw StaleRead (callers retry the whole answer with retryStale). A filter of coded fields and a
+ * window over the default range is counted from rollups when they answer exactly.
  */
-export async function tallyFilter(reader: SetReader, filter: NormalizedFilter, spec: TallySpec, range: MemberRange = windowRange(filter)): Promise<Tally> {
+export async function tallyFilter(
+  reader: SetReader,
+  filter: NormalizedFilter,
+  spec: TallySpec,
+  range?: MemberRange,
+  rollups = range === undefined,
+): Promise<Tally> {
+  if (rollups) {
+    const rolled = await rollupTally(reader, filter, spec);
+    if (rolled) return rolled;
+  }
+  range ??= windowRange(filter);
   const { probe, plan } = await planFor(reader, filter, range);
   const out = emptyTally(spec, probe.gen);
   if (plan.empty) return out;

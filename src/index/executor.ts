@@ -83,6 +83,26 @@ export interface TallyResult {
   done: boolean;
 }
 
+/** What to add up from rollups (rollups.ts). */
+export interface RollupRequest {
+  /** Bucket hashes, each with the histogram bucket it falls in (-1: none). */
+  units: readonly { key: string; bucket: number }[];
+  /** A cell passes when each check allows its field's code. */
+  checks: readonly { field: CodedField; codes: readonly number[] }[];
+  dims: readonly CodedField[];
+  buckets: number;
+}
+
+export interface RollupResult {
+  gen: string;
+  /** The index's `events` and `applied`: rollups are exact only when they are equal. */
+  events: number;
+  applied: number;
+  count: number;
+  codes: number[][];
+  histogram: number[];
+}
+
 /** A dimension value known to the index, with its events (all time, this epoch). */
 export interface ValueCount {
   value: string;
@@ -103,6 +123,8 @@ export interface SetReader {
   scan(streams: readonly ScanStream[], filter: MemberFilter): Promise<{ gen: string; results: ScanResult[] }>;
   /** Reads one stream ascending from its range's start and counts what passes the filter. */
   tally(stream: TallyStream, filter: MemberFilter, spec: TallySpec): Promise<{ gen: string; result: TallyResult }>;
+  /** Adds up rollup buckets; throws INDEX_UNAVAILABLE when the index is not ready. */
+  rollup(req: RollupRequest): Promise<RollupResult>;
   /** The values the index has seen of a dimension field (stats groups). */
   values(field: DimensionField): Promise<ValueCount[]>;
   /**

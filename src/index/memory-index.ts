@@ -25,6 +25,8 @@ import {
   type ProbeRequest,
   type ProbeResult,
   type RecentCorrelation,
+  type RollupRequest,
+  type RollupResult,
   type ScanResult,
   type ScanStream,
   type SetReader,
@@ -39,6 +41,7 @@ import { correlationPage, type CorrelationPage, type CorrelationQuery } from './
 import type { ApplyBatch, ApplyResult, EventIndex, IndexPage, IndexQuery, IndexState, TickResult } from './port.ts';
 import { type DimensionField, encodeMember, fieldCode, fieldKey, GLOBAL_KEY, isDimensionKey, MEMBER_LENGTH, setFieldKeys, valueOfKey } from './members.ts';
 import type { MemberFilter } from './plan.ts';
+import { addToRollups } from './rollups.ts';
 import { inRange, normalizePage, type MemberRange } from './range.ts';
 
 /** First index whose member is ≥ m (or > m when `strict`). */
@@ -115,6 +118,8 @@ export class MemoryEventIndex implements EventIndex, SetReader {
   /** Correlations by their newest event (`recent`), and that event's ms by correlationId. */
   private recentList: RecentEntry[] = [];
   private lastOf = new Map<string, number>();
+  /** Rollups (rollups.ts): bucket key → cell → events. */
+  private rollups = new Map<string, Map<string, number>>();
   /** Coded values (by set key) and how many codes each field handed out. */
   private codebook = new Map<string, CodeEntry>();
   private used: Record<CodedField, number> = { eventCategory: 0, resourceType: 0, actorType: 0, outcome: 0 };
@@ -154,6 +159,7 @@ export class MemoryEventIndex implements EventIndex, SetReader {
     this.registry = new Map();
     this.recentList = [];
     this.lastOf = new Map();
+    this.rollups = new Map();
     this.codebook = new Map();
     this.used = { eventCategory: 0, resourceType: 0, actorType: 0, outcome: 0 };
     this.gen++;
@@ -204,6 +210,7 @@ export class MemoryEventIndex implements EventIndex, SetReader {
         }
         const position = positionOf(r);
         const member = encodeMember(position, packCodes(codes));
+        addToRollups(this.rollups, member);
         for (const key of setFieldKeys(r)) {
           push(key, member);
           if (isDimensionKey(key)) this.registry.set(key, (this.registry.get(key) ?? 0) + 1);
@@ -273,6 +280,7 @@ export class MemoryEventIndex implements EventIndex, SetReader {
     this.codebook = new Map(built.codes.map((c) => [c.key, { code: c.code, dense: c.dense, count: c.count }]));
     this.used = { ...built.used };
     this.registry = new Map(built.registry);
+    this.rollups = built.rollups;
     this.lastOf = new Map(built.recent);
     this.recentList = [...built.recent].map(([id, ms]) => recentEntry(id, ms)).sort(recentOrder);
     m.checkpoint = built.lastTxId;
@@ -366,6 +374,31 @@ export class MemoryEventIndex implements EventIndex, SetReader {
       }
     }
     return { gen, result };
+  }
+
+  async rollup(req: RollupRequest): Promise<RollupResult> {
+    const m = this.ready();
+    const out: RollupResult = {
+      gen: `${m.epoch}/${this.gen}`,
+      events: m.events,
+      applied: m.applied,
+      count: 0,
+      codes: req.dims.map((f) => new Array<number>(overflowCode(f) + 1).fill(0)),
+      histogram: new Array<number>(req.buckets).fill(0),
+    };
+    for (const u of req.units) {
+      for (const [cell, n] of this.rollups.get(u.key) ?? []) {
+        // A cell is a member's code bytes: memberCode reads them at offset 22.
+        const asMember = '\0'.repeat(22) + cell;
+        if (!req.checks.every((c) => c.codes.includes(memberCode(asMember, c.field)))) continue;
+        out.count += n;
+        req.dims.forEach((f, i) => {
+          out.codes[i]![memberCode(asMember, f)]! += n;
+        });
+        if (u.bucket >= 0) out.histogram[u.bucket]! += n;
+      }
+    }
+    return out;
   }
 
   async values(field: DimensionField): Promise<ValueCount[]> {

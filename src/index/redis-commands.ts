@@ -27,6 +27,7 @@ declare module 'ioredis' {
     agIndexLoadExtra(meta: string, lease: string, ...args: Arg[]): Result<[string], Context>;
     agIndexTallyBuffer(meta: string, ...args: Arg[]): Result<TallyReply, Context>;
     agIndexRecentBuffer(meta: string, ...args: Arg[]): Result<Buffer[], Context>;
+    agIndexRollup(meta: string, ...args: Arg[]): Result<(string | number | number[])[], Context>;
   }
 }
 
@@ -57,6 +58,7 @@ const READ: Record<string, Script> = {
   agIndexScan: { numberOfKeys: 1, lua: PRELUDE + lua('walk') + lua('scan') },
   agIndexTally: { numberOfKeys: 1, lua: PRELUDE + lua('walk') + lua('tally') },
   agIndexRecent: { numberOfKeys: 1, lua: PRELUDE + lua('recent') },
+  agIndexRollup: { numberOfKeys: 1, lua: PRELUDE + lua('rollup') },
 };
 
 export function defineIndexCommands(clients: { reader: Redis; writer: Redis }): void {

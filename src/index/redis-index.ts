@@ -10,6 +10,7 @@
  *   cn              hash: coded value → events with it
  *   dv:<fc>         hash: escaped value → events with it, for the stats dimensions' fields (registry)
  *   cr              zset: correlationId → its newest event's ms (the `correlations` list)
+ *   ru:<l>:<n>      hash: events of UTC minute/hour/day bucket n (l = m, h, d) by their code bytes (rollups.ts)
  *   all             the set of every event
  *   <fc>:<esc(v)>   the set of one value: fc ∈ ci et ai ri (every value), ec rt at oc (rare values, codes.ts)
  *
@@ -60,6 +61,8 @@ import {
   type ProbeRequest,
   type ProbeResult,
   type RecentCorrelation,
+  type RollupRequest,
+  type RollupResult,
   type ScanResult,
   type ScanStream,
   type SetReader,
@@ -86,6 +89,8 @@ import {
   probeReply,
   recentArgs,
   recentReply,
+  rollupArgs,
+  rollupReply,
   scanArgs,
   scanReply,
   tallyArgs,
@@ -341,6 +346,12 @@ export class RedisEventIndex implements EventIndex, SetReader {
 
   async tally(stream: TallyStream, filter: MemberFilter, spec: TallySpec): Promise<{ gen: string; result: TallyResult }> {
     return tallyReply(await this.reader.agIndexTallyBuffer(this.meta, ...tallyArgs(this.namespace, stream, filter, spec)), spec);
+  }
+
+  async rollup(req: RollupRequest): Promise<RollupResult> {
+    const got = rollupReply(await this.reader.agIndexRollup(this.meta, ...rollupArgs(this.namespace, req)), req);
+    if (!got) throw new AuditError(ErrorCode.INDEX_UNAVAILABLE, 'The event index is being rebuilt; try again shortly');
+    return got;
   }
 
   async values(field: DimensionField): Promise<ValueCount[]> {

@@ -6,7 +6,18 @@ import { positionOf } from '../events/paging.ts';
 import type { BuiltIndex } from './bulk-build.ts';
 import { fieldValue } from '../events/filter.ts';
 import { CODED_FIELDS, overflowCode, type CodedField } from './codes.ts';
-import type { ProbeRequest, ProbeResult, RecentCorrelation, ScanResult, ScanStream, TallyResult, TallySpec, TallyStream } from './executor.ts';
+import type {
+  ProbeRequest,
+  ProbeResult,
+  RecentCorrelation,
+  RollupRequest,
+  RollupResult,
+  ScanResult,
+  ScanStream,
+  TallyResult,
+  TallySpec,
+  TallyStream,
+} from './executor.ts';
 import type { ApplyBatch, ApplyResult, IndexState, IndexStatus } from './port.ts';
 import { encodePosition, fieldKey, GLOBAL_KEY, setFieldKeys } from './members.ts';
 import type { MemberFilter } from './plan.ts';
@@ -138,6 +149,15 @@ export function* loadExtraArgs(built: BuiltIndex): Generator<Arg[]> {
   };
   yield* slices('dv', built.registry);
   yield* slices('cr', built.recent);
+  let args: Arg[] = ['ru'];
+  for (const [key, cells] of built.rollups) {
+    for (const [cell, n] of cells) args.push(key, Buffer.from(cell, 'latin1'), n);
+    if (args.length > 3 * LOAD_EXTRA_PAIRS) {
+      yield args;
+      args = ['ru'];
+    }
+  }
+  if (args.length > 1) yield args;
 }
 
 export function probeArgs(namespace: string, req: ProbeRequest): Arg[] {
@@ -174,6 +194,14 @@ function filterArgs(namespace: string, filter: MemberFilter): Arg[] {
   return args;
 }
 
+/** A script's sparse {index, count, …} list as a dense array of `size` counts. */
+function densePairs(pairs: number[] | undefined, size: number): number[] {
+  const out = new Array<number>(size).fill(0);
+  const p = pairs ?? [];
+  for (let i = 0; i + 1 < p.length; i += 2) out[Number(p[i])] = Number(p[i + 1]);
+  return out;
+}
+
 export function tallyArgs(namespace: string, stream: TallyStream, filter: MemberFilter, spec: TallySpec): Arg[] {
   const h = spec.histogram;
   return [
@@ -192,12 +220,6 @@ export function tallyArgs(namespace: string, stream: TallyStream, filter: Member
 
 export function tallyReply(reply: TallyReply, spec: TallySpec): { gen: string; result: TallyResult } {
   const [gen, done, last, count, first, lastMatch, ...lists] = reply;
-  const dense = (pairs: number[] | undefined, size: number) => {
-    const out = new Array<number>(size).fill(0);
-    const p = pairs ?? [];
-    for (let i = 0; i + 1 < p.length; i += 2) out[Number(p[i])] = Number(p[i + 1]);
-    return out;
-  };
   const member = (b: Buffer) => (b.length > 0 ? b.toString('latin1') : null);
   return {
     gen: gen.toString(),
@@ -207,9 +229,31 @@ export function tallyReply(reply: TallyReply, spec: TallySpec): { gen: string; r
       count: Number(count),
       firstMatch: member(first),
       lastMatch: member(lastMatch),
-      codes: spec.dims.map((f, i) => dense(lists[i], overflowCode(f) + 1)),
-      histogram: dense(lists[spec.dims.length], spec.histogram?.buckets ?? 0),
+      codes: spec.dims.map((f, i) => densePairs(lists[i], overflowCode(f) + 1)),
+      histogram: densePairs(lists[spec.dims.length], spec.histogram?.buckets ?? 0),
     },
+  };
+}
+
+export function rollupArgs(namespace: string, req: RollupRequest): Arg[] {
+  const args: Arg[] = [namespace, req.checks.length];
+  for (const c of req.checks) args.push(FC[c.field], Buffer.from(c.codes));
+  args.push(req.dims.length, ...req.dims.map((f) => FC[f]));
+  for (const u of req.units) args.push(u.key, u.bucket);
+  return args;
+}
+
+/** rollup.lua's reply; null when the index is not ready. */
+export function rollupReply(reply: (string | number | number[])[], req: RollupRequest): RollupResult | null {
+  if (reply[0] !== 'ready') return null;
+  const [, gen, events, applied, count, ...lists] = reply as [string, string, number, number, number, ...number[][]];
+  return {
+    gen: String(gen),
+    events: Number(events),
+    applied: Number(applied),
+    count: Number(count),
+    codes: req.dims.map((f, i) => densePairs(lists[i], overflowCode(f) + 1)),
+    histogram: densePairs(lists[req.dims.length], req.buckets),
   };
 }
 

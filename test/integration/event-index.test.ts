@@ -13,7 +13,7 @@ import { indexNamespace, RedisEventIndex } from '../../src/index/redis-index.ts'
 import { eventIndexContract } from '../contract/index-contract.ts';
 import { appendAll } from '../contract/index-contract.ts';
 import { expectRedisEqualsLedger, waitCaughtUp, waitUntil } from '../support/index-helpers.ts';
-import { makePools, randomEvent } from '../support/index-model.ts';
+import { BASE_MS, bruteStats, makePools, Model, randomEvent, SPAN_MS } from '../support/index-model.ts';
 import { prng } from '../unit/_random.ts';
 import { describeImmudb, openTestImmudbLedger, redisUrl, tempDir } from '../support/services.ts';
 
@@ -143,4 +143,43 @@ describe('event index on the embedded ledger', () => {
     },
     { filters: 60, bulk: true },
   );
+});
+
+describeRedis('rollups (Redis index on the embedded ledger)', () => {
+  it('counts coded filters over whole minutes, hours and days from the rollups, and walks once an event was applied twice', async () => {
+    const ledger = await openEmbeddedLedger({ dataDir: tempDir() });
+    const index = await RedisEventIndex.open({ url: redisUrl!, namespace: indexNamespace(`test-${randomBytes(6).toString('hex')}`) });
+    const indexer = new Indexer(ledger, index);
+    const admin = new Redis(redisUrl!);
+    try {
+      const rand = prng(77);
+      const pools = makePools(rand);
+      const events = Array.from({ length: 3_000 }, () => randomEvent(rand, pools));
+      await appendAll(ledger, events, rand);
+      await indexer.catchUp();
+      const model = new Model(events.map((e) => e.record));
+      const filter = { outcome: ['FAILURE'], since: new Date(BASE_MS).toISOString(), until: new Date(BASE_MS + SPAN_MS).toISOString() };
+      const want = bruteStats(model, filter, ['OUTCOME'], 'DAY');
+      expect(want.total).toBeGreaterThan(100);
+      expect(await index.stats({ filter, groupBy: ['OUTCOME'], interval: 'DAY' })).toEqual(want);
+      // The answer came from the day buckets: one more event in a FAILURE cell of one shows up.
+      const failure = Number(await admin.hget(`${index.namespace}cb`, 'oc:FAILURE'));
+      const dayKey = `${index.namespace}ru:d:${Math.floor(BASE_MS / 86_400_000) + 3}`;
+      const flat = (await admin.callBuffer('HGETALL', dayKey)) as Buffer[];
+      const cell = flat.filter((_, i) => i % 2 === 0).find((c) => (c[2]! & 7) === Math.abs(failure));
+      expect(cell).toBeDefined();
+      await admin.hincrby(Buffer.from(dayKey), cell!, 1);
+      expect((await index.stats({ filter, interval: 'DAY' })).total).toBe(want.total + 1);
+      expect(await index.count(filter)).toBe(want.total + 1);
+      // An index that ever applied an event twice (applied ≠ events) no longer trusts its rollups: it walks the sets.
+      await admin.hincrby(`${index.namespace}meta`, 'applied', 1);
+      expect(await index.stats({ filter, groupBy: ['OUTCOME'], interval: 'DAY' })).toEqual(want);
+      expect(await index.count(filter)).toBe(want.total);
+    } finally {
+      await indexer.stop();
+      await index.close();
+      await ledger.close();
+      admin.disconnect();
+    }
+  }, 60_000);
 });

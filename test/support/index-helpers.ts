@@ -64,6 +64,7 @@ export async function expectRedisEqualsLedger(redis: Redis, namespace: string, r
   const cn = await redis.hgetall(`${namespace}cn`);
   const expected = new Map<string, Set<string>>();
   const counts = new Map<string, number>();
+  const rollups = new Map<string, Map<string, number>>();
   const add = (k: string, m: string) => {
     let s = expected.get(k);
     if (!s) {
@@ -89,6 +90,21 @@ export async function expectRedisEqualsLedger(redis: Redis, namespace: string, r
     }
     const m = encodeMember(positionOf(r), packCodes(codes));
     for (const k of [...setFieldKeys(r), ...coded]) add(k, m);
+    // rollups: per UTC minute, hour and day, events by their code bytes
+    const ms = positionOf(r).ms;
+    for (const [level, width] of [
+      ['m', 60_000],
+      ['h', 3_600_000],
+      ['d', 86_400_000],
+    ] as const) {
+      const key = `ru:${level}:${Math.floor(ms / width)}`;
+      let cells = rollups.get(key);
+      if (!cells) {
+        cells = new Map();
+        rollups.set(key, cells);
+      }
+      cells.set(m.slice(22), (cells.get(m.slice(22)) ?? 0) + 1);
+    }
   }
   for (const [k, n] of counts) if (Number(cn[k]) !== n) problems.push(`cn ${k}: ${cn[k]}, expected ${n}`);
   // The registry of dimension values and the correlations by newest event.
@@ -138,10 +154,20 @@ export async function expectRedisEqualsLedger(redis: Redis, namespace: string, r
   for (const k of keys) {
     const rel = k.subarray(namespace.length).toString('latin1');
     if (['meta', 'lease', 'cb', 'cn', 'cr'].includes(rel) || rel.startsWith('dv:')) continue;
+    if (rel.startsWith('ru:')) {
+      const flat = (await redis.callBuffer('HGETALL', k)) as Buffer[];
+      const want = rollups.get(rel) ?? new Map<string, number>();
+      const cells: [string, number][] = [];
+      for (let i = 0; i + 1 < flat.length; i += 2) cells.push([flat[i]!.toString('latin1'), Number(flat[i + 1]!.toString())]);
+      if (cells.length !== want.size || cells.some(([cell, n]) => want.get(cell) !== n)) problems.push(`rollup ${rel} differs`);
+      rollups.delete(rel);
+      continue;
+    }
     physical.add(rel);
     const hash = rel.indexOf('#');
     logical.add(hash < 0 ? rel : rel.slice(0, hash));
   }
+  if (rollups.size > 0) problems.push(`${rollups.size} rollup buckets missing, e.g. ${[...rollups.keys()][0]}`);
   for (const k of logical) if (!expected.has(k)) problems.push(`unexpected set ${k}`);
   for (const [k, want] of expected) {
     const S = Buffer.from(namespace + k, 'latin1');

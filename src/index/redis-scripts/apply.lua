@@ -156,6 +156,26 @@ local function unescape(s)
   return (string.gsub(s, '%%(%x%x)', function(h) return string.char(tonumber(h, 16)) end))
 end
 
+-- rollups: per minute, hour and day bucket, events by their code bytes (rollups.ts)
+local LEVELS = { { 'm', 60000 }, { 'h', 3600000 }, { 'd', 86400000 } }
+local tallies, order = {}, {}
+for i = 1, #members do
+  local ms, cell = msOf(members[i]), string.sub(members[i], 23, 25)
+  for l = 1, 3 do
+    local key = NS .. 'ru:' .. LEVELS[l][1] .. ':' .. string.format('%d', math.floor(ms / LEVELS[l][2]))
+    local t = tallies[key]
+    if not t then
+      t = {}
+      tallies[key] = t
+      order[#order + 1] = key
+    end
+    t[cell] = (t[cell] or 0) + 1
+  end
+end
+for _, key in ipairs(order) do
+  for cell, n in pairs(tallies[key]) do redis.call('HINCRBY', key, cell, n) end
+end
+
 local added = 0
 local a = 14 + nd
 for k = 1, tonumber(ARGV[a]) do

@@ -1,7 +1,8 @@
 -- Bulk load, part 1b (as many calls as it takes): the registry of dimension values and the
 -- correlations by newest event. Runs after load-guard.lua.
 -- KEYS: meta, lease. ARGV: namespace, epoch, owner, lease ms, then 'dv' and pairs of value key
--- (`<fc>:<esc(v)>`) and events, or 'cr' and pairs of correlationId and its newest event's ms.
+-- (`<fc>:<esc(v)>`) and events, 'cr' and pairs of correlationId and its newest event's ms, or 'ru'
+-- and triples of rollup key, cell (3 code bytes) and events.
 redis.call('HSET', KEYS[1], 'status', 'loading')
 local NS = ARGV[1]
 if ARGV[5] == 'dv' then
@@ -9,6 +10,8 @@ if ARGV[5] == 'dv' then
     local key = ARGV[a]
     redis.call('HSET', NS .. 'dv:' .. string.sub(key, 1, 2), string.sub(key, 4), ARGV[a + 1])
   end
+elseif ARGV[5] == 'ru' then
+  for a = 6, #ARGV, 3 do redis.call('HSET', NS .. ARGV[a], ARGV[a + 1], ARGV[a + 2]) end
 else
   local args = {}
   for a = 6, #ARGV, 2 do

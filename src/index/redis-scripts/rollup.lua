@@ -1,0 +1,64 @@
+-- Adds up rollup buckets (rollups.ts): the events of cells that pass the code checks, in total, by
+-- code of each dim, and per histogram bucket. Runs after prelude.lua.
+-- KEYS: meta. ARGV: namespace; checks (count, then per check: field code, allowed codes as bytes);
+-- dims (count, then field codes); then per unit: its key and its histogram bucket (-1: none).
+-- Returns status; when ready: gen, events, applied, count, per dim {code, count, …}, then the
+-- histogram {bucket, count, …}, nonzero entries only.
+local m = redis.call('HMGET', KEYS[1], 'status', 'epoch', 'gen', 'events', 'applied')
+if m[1] ~= 'ready' then return { m[1] or '' } end
+local a = 2
+local function arg()
+  a = a + 1
+  return ARGV[a - 1]
+end
+local checks = {}
+for k = 1, tonumber(arg()) do
+  local field, codes, allowed = arg(), arg(), {}
+  for p = 1, #codes do allowed[string.byte(codes, p)] = true end
+  checks[k] = { field, allowed }
+end
+local dims = {}
+for k = 1, tonumber(arg()) do dims[k] = arg() end
+local function codeOf(cell, f)
+  if f == 'ec' then return string.byte(cell, 1) end
+  if f == 'rt' then return string.byte(cell, 2) end
+  local b = string.byte(cell, 3)
+  if f == 'at' then return math.floor(b / 8) end
+  return b % 8
+end
+local count, byDim, hist = 0, {}, {}
+for k = 1, #dims do byDim[k] = {} end
+while a <= #ARGV do
+  local key, bucket = arg(), tonumber(arg())
+  local h = redis.call('HGETALL', NS .. key)
+  for p = 1, #h, 2 do
+    local cell, pass = h[p], true
+    for k = 1, #checks do
+      if not checks[k][2][codeOf(cell, checks[k][1])] then
+        pass = false
+        break
+      end
+    end
+    if pass then
+      local n = tonumber(h[p + 1])
+      count = count + n
+      for k = 1, #dims do
+        local c = codeOf(cell, dims[k])
+        byDim[k][c] = (byDim[k][c] or 0) + n
+      end
+      if bucket >= 0 then hist[bucket] = (hist[bucket] or 0) + n end
+    end
+  end
+end
+local function pairsOf(t)
+  local out = {}
+  for k, v in pairs(t) do
+    out[#out + 1] = k
+    out[#out + 1] = v
+  end
+  return out
+end
+local res = { 'ready', (m[2] or '') .. '/' .. (m[3] or '0'), tonumber(m[4] or '0'), tonumber(m[5] or '0'), count }
+for k = 1, #dims do res[#res + 1] = pairsOf(byDim[k]) end
+res[#res + 1] = pairsOf(hist)
+return res
