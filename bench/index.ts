@@ -20,6 +20,8 @@
  * writing 1,000,000 events again. BENCH_INDEX_READ_AHEAD / BENCH_INDEX_EVENTS_PER_READ /
  * BENCH_INDEX_EVENTS_PER_APPLY override the indexer's defaults.
  *
+ * - the dashboard's queries (issue 20, bench/index-dashboard.ts), beside raw calls of the same shape
+ *
  * Events: 50 event types and 10,000 actors with skewed (Zipf-like) popularity, 90/8/2 %
  * SUCCESS/FAILURE/PENDING, timestamps uniform over the last 30 days.
  */
@@ -40,6 +42,7 @@ import { startRedis } from '../test/support/servers.ts';
 import { measure, measureInTurns, printMarkdownTable, printTable, type Result } from './harness.ts';
 import { scriptSecondsOf, usedMemory } from './redis-stats.ts';
 import { ACTORS, DAY, EVENT_TYPES, indexBenchEvent, prng } from './index-events.ts';
+import { benchDashboard } from './index-dashboard.ts';
 
 interface Row {
   metric: string;
@@ -274,6 +277,16 @@ export async function benchIndex(immudbAddress: string, scale = 1, version = '1.
     } finally {
       session.close();
     }
+    await benchDashboard({
+      index,
+      admin,
+      url,
+      immudbAddress,
+      database,
+      now,
+      rounds: Math.max(100, Math.min(400, 100 * scale)),
+      server: `immudb ${version}, Redis`,
+    });
     await app.close();
     await cachedApp.close();
     summary.push({ metric: 'events returned per index query (mean)', value: (returned / (ops * cases.length)).toFixed(1) });

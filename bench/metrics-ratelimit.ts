@@ -16,18 +16,16 @@
  *    one event counted; cost and events taken) and a query's (timed; cost taken), the library's
  *    extra as a share of the request's CPU from part 1.
  *
- * The hand-written metrics are read from git (HANDWRITTEN_AT, the last commit that had them). The
- * rate-limiter-flexible limiter is an adapter here: fixed windows of `burst` points over
- * burst/perSecond seconds, the nearest it has to the token buckets src/auth/rate-limit.ts keeps.
+ * The hand-written metrics and token buckets are read from git (HANDWRITTEN_AT and
+ * LIMITER_HANDWRITTEN_AT, the last commits that had them); the library rows are src/ as it is.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
-import { MemoryRateLimiter, RedisRateLimiter, type Budget, type RateLimiter, type RateLimits, type TakeResult } from '../src/auth/rate-limit.ts';
+import { MemoryRateLimiter, RedisRateLimiter, type RateLimiter, type RateLimits } from '../src/auth/rate-limit.ts';
 import { validateEventInput } from '../src/events/validate.ts';
 import { openEmbeddedLedger } from '../src/ledger/embedded/index.ts';
 import { createLogger } from '../src/logger.ts';
@@ -58,40 +56,27 @@ async function handwrittenMetrics(): Promise<new () => AppMetrics> {
   return mod.AppMetrics as new () => AppMetrics;
 }
 
-/** rate-limiter-flexible behind our RateLimiter: one limiter per budget, refusals given back (ours never charges them). */
-class FlexibleRateLimiter implements RateLimiter {
-  private readonly budgets: Record<Budget, RateLimiterAbstract>;
-  constructor(
-    readonly kind: 'memory' | 'redis',
-    readonly limits: RateLimits,
-    make: (opts: { keyPrefix: string; points: number; duration: number }) => RateLimiterAbstract,
-    private readonly onClose: () => void = () => {},
-  ) {
-    const one = (budget: Budget) =>
-      make({
-        keyPrefix: `bench:flex:${budget}`,
-        points: limits[budget].burst,
-        duration: Math.max(1, Math.ceil(limits[budget].burst / limits[budget].perSecond)),
-      });
-    this.budgets = { writes: one('writes'), cost: one('cost') };
-  }
-  async take(principal: string, budget: Budget, amount: number): Promise<TakeResult> {
-    const spec = this.limits[budget];
-    if (spec.perSecond <= 0 || amount <= 0) return { ok: true };
-    const need = Math.min(amount, spec.burst);
-    const limiter = this.budgets[budget];
-    try {
-      await limiter.consume(principal, need);
-      return { ok: true };
-    } catch (r) {
-      if (!(r instanceof RateLimiterRes)) return { ok: true }; // the store failed: fail open, as ours does
-      await limiter.reward(principal, need);
-      return { ok: false, retryAfterMs: Math.max(1, r.msBeforeNext) };
-    }
-  }
-  async close(): Promise<void> {
-    this.onClose();
-  }
+/**
+ * The hand-written token buckets, from git (the last commit that had them), with their two
+ * imports pointed at this tree's files; src/auth/rate-limit.ts is now rate-limiter-flexible.
+ */
+const LIMITER_HANDWRITTEN_AT = 'dca57ad';
+async function handwrittenLimiters(): Promise<{
+  Memory: new (limits: RateLimits) => RateLimiter;
+  Redis: new (url: string, limits: RateLimits, o: { prefix: string }) => RateLimiter;
+}> {
+  const src = new URL('../src/', import.meta.url).href;
+  const code = execFileSync('git', ['show', `${LIMITER_HANDWRITTEN_AT}:src/auth/rate-limit.ts`], { encoding: 'utf8' })
+    .replace("'../errors.ts'", `'${src}errors.ts'`)
+    .replace("'../redis/fail-fast.ts'", `'${src}redis/fail-fast.ts'`);
+  // Inside the tree (.cache/, git-ignored), so that its `ioredis` resolves to node_modules.
+  const cache = new URL('../.cache/', import.meta.url).pathname;
+  mkdirSync(cache, { recursive: true });
+  const dir = mkdtempSync(join(cache, 'bench-limiter-'));
+  writeFileSync(join(dir, 'rate-limit.mts'), code);
+  const mod = (await import(join(dir, 'rate-limit.mts'))) as { MemoryRateLimiter: unknown; RedisRateLimiter: unknown };
+  rmSync(dir, { recursive: true, force: true });
+  return { Memory: mod.MemoryRateLimiter as never, Redis: mod.RedisRateLimiter as never };
 }
 
 interface Variant {
@@ -140,36 +125,19 @@ async function limiterCalls(l: RateLimiter, kind: Kind): Promise<void> {
 }
 
 const HandMetrics = await handwrittenMetrics();
+const HandLimiter = await handwrittenLimiters();
 const redisServer = await startRedis();
 const redisUrl = `redis://127.0.0.1:${redisServer.port}`;
 const dataDir = mkdtempSync(join(tmpdir(), 'ag-bench-mrl-'));
-const clients: Redis[] = [];
-const flexRedis = () => {
-  const client = new Redis(redisUrl, failFastRedisOptions('bench-flex', 500));
-  clients.push(client);
-  return client;
-};
 const variants: Variant[] = [
-  { name: 'hand-written, limiter in memory', metrics: () => new HandMetrics(), limiter: () => new MemoryRateLimiter(LIMITS) },
+  { name: 'hand-written, limiter in memory', metrics: () => new HandMetrics(), limiter: () => new HandLimiter.Memory(LIMITS) },
+  { name: 'libraries, limiter in memory', metrics: () => new AppMetrics(), limiter: () => new MemoryRateLimiter(LIMITS) },
   {
-    name: 'libraries, limiter in memory',
-    metrics: () => new AppMetrics(),
-    limiter: () => new FlexibleRateLimiter('memory', LIMITS, (o) => new RateLimiterMemory(o)),
+    name: 'hand-written, limiter in Redis',
+    metrics: () => new HandMetrics(),
+    limiter: () => new HandLimiter.Redis(redisUrl, LIMITS, { prefix: 'bench:hand' }),
   },
-  { name: 'hand-written, limiter in Redis', metrics: () => new HandMetrics(), limiter: () => new RedisRateLimiter(redisUrl, LIMITS, { prefix: 'bench:hand' }) },
-  {
-    name: 'libraries, limiter in Redis',
-    metrics: () => new AppMetrics(),
-    limiter: () => {
-      const client = flexRedis();
-      return new FlexibleRateLimiter(
-        'redis',
-        LIMITS,
-        (o) => new RateLimiterRedis({ ...o, storeClient: client }),
-        () => client.disconnect(),
-      );
-    },
-  },
+  { name: 'libraries, limiter in Redis', metrics: () => new AppMetrics(), limiter: () => new RedisRateLimiter(redisUrl, LIMITS, { prefix: 'bench:flex' }) },
 ];
 
 const ledger = await openEmbeddedLedger({ dataDir, logger: { warn: () => {} } });
@@ -299,7 +267,6 @@ try {
     await a.app.close();
     await a.limiter.close();
   }
-  for (const c of clients) c.disconnect();
   await ledger.close();
   await redisServer.destroy();
   rmSync(dataDir, { recursive: true, force: true });

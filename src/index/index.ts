@@ -11,6 +11,8 @@ import { indexNamespace, RedisEventIndex } from './redis-index.ts';
 export type { EventIndex } from './port.ts';
 export { DEFAULT_BULK_MAX_EVENTS, Indexer, type IndexLag } from './indexer.ts';
 export { INDEX_ORDERS, type IndexOrder } from './range.ts';
+export { DIMENSIONS, MAX_BUCKETS, normalizeStatsQuery, STATS_INTERVALS, type Dimension, type StatsGroup, type StatsInterval } from './counting.ts';
+export { normalizeCorrelationQuery, type CorrelationNode } from './correlations.ts';
 
 // Shaped like live/index.ts's openLive (Redis or in process, then the follower): other types, and a generic opener would outgrow both.
 export interface OpenIndexOptions {

@@ -3,7 +3,7 @@
  * the index (index/counting.ts). The first row of an audit dashboard.
  */
 import { AuditError, ErrorCode } from '../../errors.ts';
-import { DIMENSIONS, MAX_BUCKETS, normalizeStatsQuery, STATS_INTERVALS, type Dimension, type StatsGroup, type StatsInterval } from '../../index/counting.ts';
+import { DIMENSIONS, MAX_BUCKETS, normalizeStatsQuery, STATS_INTERVALS, type Dimension, type StatsGroup, type StatsInterval } from '../../index/index.ts';
 import { builder } from '../builder.ts';
 import { AuditEventFilterRef } from '../inputs/AuditEventFilter.ts';
 import { COST } from '../limits.ts';

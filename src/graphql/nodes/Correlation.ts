@@ -5,7 +5,7 @@
 import { AuditError, ErrorCode } from '../../errors.ts';
 import { PAGE_SIZE } from '../../events/paging.ts';
 import type { Outcome } from '../../events/types.ts';
-import { normalizeCorrelationQuery, type CorrelationNode } from '../../index/correlations.ts';
+import { normalizeCorrelationQuery, type CorrelationNode } from '../../index/index.ts';
 import { builder } from '../builder.ts';
 import { CorrelationFilterRef } from '../inputs/CorrelationFilter.ts';
 import { COST, costPageSize } from '../limits.ts';
