@@ -12,7 +12,7 @@ import { normalizeFilter, type AuditEventFilterInput, type FilterTerm, type Norm
 import { isCodedField, overflowCode, type CodedField } from './codes.ts';
 import { planFor, retryStale, StaleRead, walk, type SetReader, type TallyResult, type TallySpec } from './executor.ts';
 import { decodeMember, fieldKey, type DimensionField } from './members.ts';
-import { coveringUnits, MINUTE_MS } from './rollups.ts';
+import { coveringUnits, MINUTE_MS, ROLLUP_FIELDS } from './rollups.ts';
 import { type MemberRange, windowRange } from './range.ts';
 
 /** `StatsInterval` of the API: bucket widths in ms (UTC has no daylight saving: fixed widths). */
@@ -96,12 +96,13 @@ function merge(into: Tally, r: TallyResult): void {
 const UNITS_PER_CALL = 2_000;
 
 /**
- * The tally from rollups (rollups.ts), when the filter is coded fields and a window only: whole
+ * The tally from rollups (rollups.ts), when the filter and the groups are the cells' fields and a window only: whole
  * minutes, hours and days from their hashes, the partial minutes at both ends walked. null when
  * rollups cannot answer exactly (a set-field term, a value without a code, an event applied twice).
  */
 async function rollupTally(reader: SetReader, filter: NormalizedFilter, spec: TallySpec): Promise<Tally | null> {
-  if (!filter.terms.every((t) => isCodedField(t.field))) return null;
+  const rolled = (f: string) => (ROLLUP_FIELDS as readonly string[]).includes(f);
+  if (!filter.terms.every((t) => rolled(t.field)) || !spec.dims.every(rolled)) return null;
   const keys = filter.terms.flatMap((t) => t.values.map((v) => fieldKey(t.field, v)));
   const probe = await reader.probe({ range: { min: null, max: null }, keys: [], coded: keys });
   if (probe.coded.some((e) => e === null)) return null; // never seen (count it by walking: nothing), or past the codes

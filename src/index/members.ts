@@ -1,11 +1,12 @@
 /**
  * What the index stores: set keys, and the members of those sets.
  *
- * Members: every set holds, per event, the 25-byte string `BE48(ms) ‖ uuid(16 bytes) ‖ codes(3)`
+ * Members: every set holds, per event, the 29-byte string `BE48(ms) ‖ uuid(16 bytes) ‖ codes(7)`
  * with score 0. Byte order of members is then (timestamp ms, eventId) order — the API's order —
  * and Redis' own lexicographic mode (ZRANGE … BYLEX, ZLEXCOUNT) gives exact keyset paging even
  * through thousands of events in one millisecond, which score = ms could not (ties inside a score
- * cannot be seeked). The 3 code bytes carry eventCategory, resourceType, actorType and outcome
+ * cannot be seeked). The 7 code bytes carry the coded fields (eventCategory, resourceType, actorType, outcome,
+ * clusterName, eventAction, resourceNamespace, recordedBy, severity)
  * (codes.ts), so filters on them are checked while walking, without a set per value. The member
  * carries the position and those codes only: event bodies always come from the ledger.
  */
@@ -104,7 +105,7 @@ export function encodePosition(p: EventPosition): string {
   return b.toString('latin1');
 }
 
-/** A member: the position, then the 3 code bytes (codes.ts `packCodes`). */
+/** A member: the position, then the code bytes (codes.ts `packCodes`). */
 export function encodeMember(p: EventPosition, codes: string): string {
   return memberAt(encodePosition(p), codes);
 }

@@ -82,6 +82,8 @@ function mergeSorted(a: readonly string[], add: readonly string[]): [string[], n
   return [out, added];
 }
 
+const noCodesUsed = (): Record<CodedField, number> => Object.fromEntries(CODED_FIELDS.map((f) => [f, 0])) as Record<CodedField, number>;
+
 /** The `recent` order: newest first, ties by correlationId's UTF-8 bytes, descending. */
 interface RecentEntry extends RecentCorrelation {
   bytes: Buffer;
@@ -122,7 +124,7 @@ export class MemoryEventIndex implements EventIndex, SetReader {
   private rollups = new Map<string, Map<string, number>>();
   /** Coded values (by set key) and how many codes each field handed out. */
   private codebook = new Map<string, CodeEntry>();
-  private used: Record<CodedField, number> = { eventCategory: 0, resourceType: 0, actorType: 0, outcome: 0 };
+  private used = noCodesUsed();
   private gen = 0;
   private meta: IndexState | null = null;
   private lease: { owner: string; until: number } | null = null;
@@ -161,7 +163,7 @@ export class MemoryEventIndex implements EventIndex, SetReader {
     this.lastOf = new Map();
     this.rollups = new Map();
     this.codebook = new Map();
-    this.used = { eventCategory: 0, resourceType: 0, actorType: 0, outcome: 0 };
+    this.used = noCodesUsed();
     this.gen++;
     this.meta = { epoch, checkpoint: '0', status: target === '0' ? 'ready' : 'building', target, events: 0, applied: 0 };
   }
@@ -388,12 +390,11 @@ export class MemoryEventIndex implements EventIndex, SetReader {
     };
     for (const u of req.units) {
       for (const [cell, n] of this.rollups.get(u.key) ?? []) {
-        // A cell is a member's code bytes: memberCode reads them at offset 22.
-        const asMember = '\0'.repeat(22) + cell;
-        if (!req.checks.every((c) => c.codes.includes(memberCode(asMember, c.field)))) continue;
+        // A cell is a member's first code bytes.
+        if (!req.checks.every((c) => c.codes.includes(memberCode(cell, c.field, 0)))) continue;
         out.count += n;
         req.dims.forEach((f, i) => {
-          out.codes[i]![memberCode(asMember, f)]! += n;
+          out.codes[i]![memberCode(cell, f, 0)]! += n;
         });
         if (u.bucket >= 0) out.histogram[u.bucket]! += n;
       }

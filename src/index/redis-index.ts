@@ -14,7 +14,7 @@
  *   all             the set of every event
  *   <fc>:<esc(v)>   the set of one value: fc ∈ ci et ai ri (every value), ec rt at oc (rare values, codes.ts)
  *
- * Members are 25 bytes `BE48(ms) ‖ uuid ‖ codes`, score 0 (members.ts says why). Values are
+ * Members are 29 bytes `BE48(ms) ‖ uuid ‖ codes`, score 0 (members.ts says why). Values are
  * percent-encoded, so no crafted actorId reaches another key.
  *
  * Chunked sets: Redis keeps a sorted set of up to 128 short members as one compact listpack
@@ -55,7 +55,7 @@ import { AuditError, ErrorCode, isAuditError } from '../errors.ts';
 import { escapeValue, normalizeFilter, unescapeValue } from '../events/filter.ts';
 import { connectOrKeepTrying, failFastRedisOptions, reportConnectionErrors } from '../redis/fail-fast.ts';
 import type { BuiltIndex } from './bulk-build.ts';
-import { DENSE_MIN_EVENTS, resolveMaxCodes, type CodedField, type IndexLayoutOptions } from './codes.ts';
+import { CODED_FIELDS, DENSE_MIN_EVENTS, resolveMaxCodes, type CodedField, type IndexLayoutOptions } from './codes.ts';
 import {
   findPage,
   type ProbeRequest,
@@ -225,10 +225,7 @@ export class RedisEventIndex implements EventIndex, SetReader {
       events,
       this.chunkSize,
       this.denseMin,
-      m.eventCategory,
-      m.resourceType,
-      m.actorType,
-      m.outcome,
+      ...CODED_FIELDS.map((f) => m[f]),
       ...args,
     );
     return applyResult(reply);

@@ -5,7 +5,7 @@
 import { positionOf } from '../events/paging.ts';
 import type { BuiltIndex } from './bulk-build.ts';
 import { fieldValue } from '../events/filter.ts';
-import { CODED_FIELDS, overflowCode, type CodedField } from './codes.ts';
+import { CODE_LAYOUT, CODED_FIELDS, overflowCode, type CodedField } from './codes.ts';
 import type {
   ProbeRequest,
   ProbeResult,
@@ -47,7 +47,9 @@ export const applyResult = ([outcome, added, status]: [string, number?, string?]
   outcome === 'ok' ? { ok: true, added: Number(added), status: status as IndexStatus } : { ok: false, reason: outcome as RefusalReason };
 
 /** Field codes of the coded fields, as the scripts know them. */
-const FC: Record<CodedField, string> = { eventCategory: 'ec', resourceType: 'rt', actorType: 'at', outcome: 'oc' };
+const FC = Object.fromEntries(CODED_FIELDS.map((f) => [f, CODE_LAYOUT[f].fc])) as Record<CodedField, string>;
+/** Bytes per event in the apply script's event string: its position, then a u32 per coded field. */
+const ROW_BYTES = 22 + 4 * CODED_FIELDS.length;
 
 /** The arguments of one apply script (after the namespace … max codes): coded values, events, sets. */
 export function applyArgs(batch: ApplyBatch): { args: Arg[]; events: number } {
@@ -71,10 +73,10 @@ export function applyArgs(batch: ApplyBatch): { args: Arg[]; events: number } {
   }
   // Position order: every list built from it is ascending, which the chunked insert wants.
   rows.sort((a, b) => (a.pos < b.pos ? -1 : a.pos > b.pos ? 1 : 0));
-  const blob = Buffer.alloc(rows.length * 38);
+  const blob = Buffer.alloc(rows.length * ROW_BYTES);
   const sets = new Map<string, number[]>([[GLOBAL_KEY, []]]);
   rows.forEach((row, i) => {
-    const o = i * 38;
+    const o = i * ROW_BYTES;
     blob.write(row.pos, o, 'latin1');
     row.coded.forEach((d, f) => {
       blob.writeUInt32BE(d, o + 22 + f * 4);
@@ -126,9 +128,8 @@ export function* loadArgs(built: BuiltIndex, chunkSize: number): Generator<Arg[]
 
 /** The arguments of load-commit.lua after the lease ms. */
 export function loadCommitArgs(built: BuiltIndex): Arg[] {
-  const u = built.used;
   const codes: Arg[] = built.codes.flatMap((c) => [c.key, c.dense ? -c.code : c.code, c.count]);
-  return [built.lastTxId, built.events, built.applied, u.eventCategory, u.resourceType, u.actorType, u.outcome, ...codes];
+  return [built.lastTxId, built.events, built.applied, ...CODED_FIELDS.map((f) => built.used[f]), ...codes];
 }
 
 /** Pairs per load-extra script. */

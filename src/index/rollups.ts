@@ -1,6 +1,6 @@
 /**
- * Rollups: per UTC minute, hour and day, the events counted by their code bytes (the 3 code bytes
- * of a member: eventCategory, resourceType, actorType, outcome). The batch script keeps them with
+ * Rollups: per UTC minute, hour and day, the events counted by their first code bytes (the cell:
+ * eventCategory, resourceType, actorType and outcome; codes.ts). The batch script keeps them with
  * the members, so a count whose filter is only coded fields and a window (the dashboard's "events
  * by outcome per hour over 30 days") adds up a few hundred small hashes instead of walking a
  * million members. Pure: which buckets cover a window, and the keys they live at.
@@ -9,6 +9,11 @@
  * values that have a code (an overflowed value shares the overflow code): counting.ts checks both
  * and walks otherwise.
  */
+import type { CodedField } from './codes.ts';
+
+/** A cell: the first code bytes of a member, which hold these fields' codes. */
+export const ROLLUP_CELL_BYTES = 3;
+export const ROLLUP_FIELDS: readonly CodedField[] = ['eventCategory', 'resourceType', 'actorType', 'outcome'];
 
 /** Rollup levels, finest first, and their widths in ms. */
 export const ROLLUP_LEVELS = [
@@ -53,7 +58,7 @@ export function coveringUnits(from: number, to: number, maxWidth: number): Rollu
 export function addToRollups(rollups: Map<string, Map<string, number>>, member: string): void {
   let ms = 0;
   for (let c = 0; c < 6; c++) ms = ms * 256 + member.charCodeAt(c);
-  const cell = member.slice(22, 25);
+  const cell = member.slice(22, 22 + ROLLUP_CELL_BYTES);
   for (const key of rollupKeysOf(ms)) {
     let cells = rollups.get(key);
     if (!cells) {

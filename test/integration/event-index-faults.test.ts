@@ -385,7 +385,11 @@ describeImmudb('event index faults (immudb, Redis)', () => {
       const pools = makePools(rand);
       const ledger = await openTestImmudbLedger();
       // Chunks of 4 and two or three codes per field: many chunks, overflowed and dense values.
-      const layout = { chunkSize: 4, denseMinEvents: 100, maxCodes: { eventCategory: 3, resourceType: 2, actorType: 2, outcome: 2 } };
+      const layout = {
+        chunkSize: 4,
+        denseMinEvents: 100,
+        maxCodes: { eventCategory: 3, resourceType: 2, actorType: 2, outcome: 2, clusterName: 2, severity: 1, recordedBy: 1 },
+      };
       const loaded = await RedisEventIndex.open({ url: redisUrl!, namespace: ns(), ...layout });
       const applied = await RedisEventIndex.open({ url: redisUrl!, namespace: ns(), ...layout });
       try {

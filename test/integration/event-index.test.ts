@@ -27,7 +27,7 @@ const describeRedis = redisUrl ? describe : describe.skip;
 const TIGHT: IndexLayoutOptions & { chunkSize: number } = {
   chunkSize: 4,
   denseMinEvents: 150,
-  maxCodes: { eventCategory: 3, resourceType: 2, actorType: 2, outcome: 2 },
+  maxCodes: { eventCategory: 3, resourceType: 2, actorType: 2, outcome: 2, clusterName: 2, eventAction: 3, resourceNamespace: 2, recordedBy: 1, severity: 2 },
 };
 
 describeImmudb('event index on immudb', () => {

@@ -6,7 +6,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openEventIndex, type IndexSetup } from '../../src/index/index.ts';
-import { encodeMember, encodePosition, fieldKey, GLOBAL_KEY } from '../../src/index/members.ts';
+import { encodeMember, encodePosition, fieldKey, GLOBAL_KEY, MEMBER_LENGTH } from '../../src/index/members.ts';
 import { indexNamespace, type RedisEventIndex } from '../../src/index/redis-index.ts';
 import { withBodyCache, type BodyCachedLedger } from '../../src/ledger/body-cache.ts';
 import type { Ledger } from '../../src/ledger/port.ts';
@@ -296,7 +296,7 @@ describeImmudb('GraphQL auditEvents', () => {
       const ns = (setup.index as RedisEventIndex).namespace;
       const victim = inputs[1]!; // a workflow event
       // any codes: the index cannot tell a forged member from a real one, only the ledger can
-      const member = (ms: number, id: string) => Buffer.from(encodeMember({ ms, eventId: id }, '\x01\x01\x09'), 'latin1');
+      const member = (ms: number, id: string) => Buffer.from(encodeMember({ ms, eventId: id }, '\x01\x01\x09\x00\x00\x00\x00'), 'latin1');
       const ms = Date.parse(victim.timestamp);
       // claims the workflow event is an auth.logout; an eventId the ledger never saw; the victim at another time
       await redis.zadd(ns + fieldKey('eventType', 'auth.logout'), 0, member(ms, victim.eventId));
@@ -310,7 +310,7 @@ describeImmudb('GraphQL auditEvents', () => {
       // hiding works (that is all a tampered index can do)
       const ciKey = ns + fieldKey('correlationId', corr);
       const position = Buffer.from(encodePosition({ ms, eventId: victim.eventId }), 'latin1');
-      const real = (await redis.zrangeBuffer(ciKey, 0, -1)).filter((m) => m.length === 25 && m.subarray(0, 22).equals(position));
+      const real = (await redis.zrangeBuffer(ciKey, 0, -1)).filter((m) => m.length === MEMBER_LENGTH && m.subarray(0, 22).equals(position));
       expect(real).toHaveLength(1);
       await redis.zrem(ciKey, real[0]!);
       const hidden = await gql(url, QUERY, { filter: { correlationId: corr }, first: 100 });

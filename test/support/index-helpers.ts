@@ -103,7 +103,7 @@ export async function expectRedisEqualsLedger(redis: Redis, namespace: string, r
         cells = new Map();
         rollups.set(key, cells);
       }
-      cells.set(m.slice(22), (cells.get(m.slice(22)) ?? 0) + 1);
+      cells.set(m.slice(22, 25), (cells.get(m.slice(22, 25)) ?? 0) + 1);
     }
   }
   for (const [k, n] of counts) if (Number(cn[k]) !== n) problems.push(`cn ${k}: ${cn[k]}, expected ${n}`);
@@ -132,14 +132,15 @@ export async function expectRedisEqualsLedger(redis: Redis, namespace: string, r
   if (gotCr.size !== newest.size || [...newest].some(([id, ms]) => gotCr.get(id) !== ms))
     problems.push(`cr: ${gotCr.size} correlations differ from the ${newest.size} expected`);
   // Codes handed out per field: one per value in the codebook, numbered 1…n.
-  for (const fc of ['ec', 'rt', 'at', 'oc']) {
+  const fcs = CODED_FIELDS.map((f) => fieldKey(f, '').slice(0, 2));
+  for (const fc of fcs) {
     const codes = Object.entries(cb)
       .filter(([k]) => k.startsWith(`${fc}:`))
       .map(([, c]) => Math.abs(Number(c)));
     if (Number(cb[`#${fc}`] ?? 0) !== codes.length) problems.push(`cb #${fc}: ${cb[`#${fc}`]}, expected ${codes.length}`);
     if ([...codes].sort((a, b) => a - b).some((c, i) => c !== i + 1)) problems.push(`cb ${fc}: codes ${codes.join(',')} are not 1…${codes.length}`);
   }
-  for (const k of Object.keys(cb)) if (!/^(#(ec|rt|at|oc)|(ec|rt|at|oc):.*)$/s.test(k)) problems.push(`cb ${k}: unexpected field`);
+  for (const k of Object.keys(cb)) if (!fcs.some((fc) => k === `#${fc}` || k.startsWith(`${fc}:`))) problems.push(`cb ${k}: unexpected field`);
   for (const k of Object.keys(cn)) if (!counts.has(k)) problems.push(`cn ${k}: unexpected`);
 
   const keys: Buffer[] = [];

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isAuditError } from '../../src/errors.ts';
 import { assertRecordShape, decodeRecord, encodeRecord } from '../../src/events/canonical.ts';
-import { canonicalJson, inspectJson } from '../../src/events/json.ts';
+import { canonicalJson, inspectJson, normalizedJsonCopy } from '../../src/events/json.ts';
 import { MAX_RECORD_BYTES } from '../../src/events/limits.ts';
 import type { AuditEventRecord, Json } from '../../src/events/types.ts';
 import { NASTY_ALPHABET, prng, randomString, randomUuid } from './_random.ts';
@@ -266,5 +266,70 @@ describe('encodeRecord / decodeRecord', () => {
     const { data: _data, ...rest } = base();
     expect(() => encodeRecord(rest as AuditEventRecord)).toThrow(/lacks data/);
     expect(() => assertRecordShape({ ...base(), data: { d: new Date(0) } })).toThrow(/Date/);
+  });
+});
+
+describe('canonicalJson through JSON.stringify, and normalizedJsonCopy', () => {
+  const rand = prng(0x5a17ed);
+  const keys = ['a', 'b', 'B', '1', '10', '9', '01', '-1', 'é', '😀', '__proto__', 'toJSON', '\u0000', '\ud800', 'a b', ''];
+  const leaves = [null, true, false, 0, -0, 1.5, -2, 1e21, 5e-324, 'x', '\u2028', '"/\\', '😀', '\ud800', '\udc00x', ''] as Json[];
+  /** Random JSON, keys inserted in random order or in sorted order (to take both paths). */
+  const randomJson = (depth: number, sorted: boolean): Json => {
+    const r = rand();
+    if (depth > 4 || r < 0.3) return leaves[Math.floor(rand() * leaves.length)]!;
+    if (r < 0.5) return Array.from({ length: Math.floor(rand() * 4) }, () => randomJson(depth + 1, sorted));
+    const picked = Array.from({ length: Math.floor(rand() * 5) }, () => keys[Math.floor(rand() * keys.length)]!);
+    const o: Record<string, Json> = {};
+    for (const k of sorted ? [...new Set(picked)].sort() : picked) {
+      Object.defineProperty(o, k, { value: randomJson(depth + 1, sorted), enumerable: true, writable: true, configurable: true });
+    }
+    return o;
+  };
+  /** Canonical JSON written independently: keys sorted by UTF-16 code units, scalars as JSON.stringify writes them. */
+  const reference = (v: Json): string => {
+    if (v === null || typeof v !== 'object') return JSON.stringify(v);
+    if (Array.isArray(v)) return `[${v.map(reference).join(',')}]`;
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${reference(v[k]!)}`)
+      .join(',')}}`;
+  };
+
+  it('writes what an independent canonical writer writes, whatever the key order (seeded)', () => {
+    for (let i = 0; i < 3_000; i++) {
+      const v = randomJson(0, i % 2 === 0);
+      expect(canonicalJson(v)).toBe(reference(v));
+    }
+  });
+
+  it('does not let JSON.stringify decide what it would write otherwise: toJSON, holes, undefined, non-plain objects', () => {
+    expect(canonicalJson({ a: { toJSON: 1 } } as unknown as Json)).toBe('{"a":{"toJSON":1}}');
+    expect(() => canonicalJson({ a: { toJSON: () => 1 } } as unknown as Json)).toThrow();
+    // biome-ignore lint/suspicious/noSparseArray: a hole is the point
+    expect(() => canonicalJson([1, , 2] as unknown as Json)).toThrow(/undefined array element/);
+    expect(() => canonicalJson({ a: undefined } as unknown as Json)).toThrow(/undefined property/);
+    expect(() => canonicalJson({ a: Number.NaN } as unknown as Json)).toThrow(/non-finite/);
+    expect(canonicalJson({ d: new Date(0) } as unknown as Json)).toBe('{"d":{}}');
+  });
+
+  it('normalizedJsonCopy is JSON.parse(canonicalJson(v)): same text, same own keys in the same order, a detached copy (seeded)', () => {
+    for (let i = 0; i < 3_000; i++) {
+      const v = randomJson(0, i % 2 === 0);
+      if (inspectJson(v, { maxDepth: 64, maxBytes: 1 << 20 }).issues.length > 0) continue;
+      const want = JSON.parse(canonicalJson(v)) as Json;
+      const got = normalizedJsonCopy(v);
+      expect(JSON.stringify(got)).toBe(JSON.stringify(want));
+      const shape = (x: unknown): unknown =>
+        x === null || typeof x !== 'object'
+          ? Object.is(x, -0)
+            ? 'minus zero'
+            : x
+          : Array.isArray(x)
+            ? x.map(shape)
+            : [Object.getPrototypeOf(x) === Object.prototype, Reflect.ownKeys(x).map((k) => [k, shape((x as Record<string, unknown>)[k as string])])];
+      expect(shape(got)).toEqual(shape(want));
+      if (v !== null && typeof v === 'object') expect(got).not.toBe(v);
+    }
+    expect(Object.getPrototypeOf(normalizedJsonCopy(JSON.parse('{"__proto__":{"x":1}}') as Json))).toBe(Object.prototype);
   });
 });

@@ -58,7 +58,10 @@ function keysOf(txs: IndexTx[]): { sets: Set<string>; coded: [(typeof CODED_FIEL
 describe('IndexBuild', () => {
   for (const [name, layout] of [
     ['default layout', {}],
-    ['codes run out, values turn dense', { denseMinEvents: 40, maxCodes: { eventCategory: 3, resourceType: 2, actorType: 2, outcome: 1 } }],
+    [
+      'codes run out, values turn dense',
+      { denseMinEvents: 40, maxCodes: { eventCategory: 3, resourceType: 2, actorType: 2, outcome: 1, clusterName: 2, eventAction: 2, severity: 1 } },
+    ],
   ] as const) {
     it(`holds what one batch of the same txs holds (${name})`, async () => {
       const txs = randomTxs(name.length, 3_000);

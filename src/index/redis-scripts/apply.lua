@@ -1,9 +1,9 @@
 -- One batch of txs: codes, members and the checkpoint, compare-and-set on epoch and checkpoint.
--- Runs after prelude.lua; DENSE_SHARE_INVERSE is codes.ts' (redis-commands.ts prepends it).
--- KEYS: meta. ARGV: namespace, epoch, from, to, events in the batch, chunk size, denseMin, max codes
--- of ec rt at oc, then the batch's distinct coded values (count, then each as '<fc>:<esc>'), the
--- events (one string: per event its 22-byte position and 4 × u32 indexes of its coded values, 0 =
--- none, sorted by position), then the set keys (count, then per key the key and a string of u32
+-- Runs after prelude.lua; DENSE_SHARE_INVERSE, CODED and LAYOUT are codes.ts' (redis-commands.ts
+-- prepends them). KEYS: meta. ARGV: namespace, epoch, from, to, events in the batch, chunk size,
+-- denseMin, max codes of each coded field (CODED order), then the batch's distinct coded values
+-- (count, then each as '<fc>:<esc>'), the events (one string: per event its 22-byte position and
+-- one u32 index of its value per coded field, 0 = none, sorted by position), then the set keys (count, then per key the key and a string of u32
 -- event indexes, ascending; the global set first). Returns {'ok', added, status} or {reason}.
 local m = redis.call('HMGET', KEYS[1], 'epoch', 'checkpoint', 'status', 'target', 'events')
 if not m[1] then return {'missing'} end
@@ -13,8 +13,11 @@ if m[3] == 'loading' then return {'loading'} end
 if m[2] ~= ARGV[3] then return {'moved'} end
 local CAP = tonumber(ARGV[6])
 local DENSE_MIN = tonumber(ARGV[7])
-local MAXC = { ec = tonumber(ARGV[8]), rt = tonumber(ARGV[9]), at = tonumber(ARGV[10]), oc = tonumber(ARGV[11]) }
-local OVF = { ec = 255, rt = 255, at = 31, oc = 7 }
+local NC = #CODED
+local MAXC = {}
+for f = 1, NC do MAXC[CODED[f]] = tonumber(ARGV[7 + f]) end
+-- ARGV positions after the max codes
+local ND = 8 + NC
 local CB, CN = NS .. 'cb', NS .. 'cn'
 
 local function zaddRange(key, list, i, j)
@@ -98,10 +101,10 @@ local function u32(s, o)
 end
 
 -- the batch's coded values: code, and kind (1 sparse, 2 dense, 3 overflow)
-local nd = tonumber(ARGV[12])
+local nd = tonumber(ARGV[ND])
 local dcode, dkind = {}, {}
 for d = 1, nd do
-  local v = ARGV[12 + d]
+  local v = ARGV[ND + d]
   local c = redis.call('HGET', CB, v)
   if c then
     c = tonumber(c)
@@ -114,32 +117,33 @@ for d = 1, nd do
       redis.call('HSET', CB, v, used, '#' .. fc, used)
       dcode[d], dkind[d] = used, 1
     else
-      dcode[d], dkind[d] = OVF[fc], 3
+      dcode[d], dkind[d] = LAYOUT[fc].ovf, 3
     end
   end
 end
 
 -- members, and the events of each coded value
-local blob = ARGV[13 + nd]
+local blob = ARGV[ND + 1 + nd]
+local W = 22 + 4 * NC
 local members, lists = {}, {}
-for i = 1, #blob / 38 do
-  local o = (i - 1) * 38
-  local c = {}
-  for f = 1, 4 do
+for i = 1, #blob / W do
+  local o = (i - 1) * W
+  local bytes = {}
+  for b = 1, CODE_BYTES do bytes[b] = 0 end
+  for f = 1, NC do
     local d = u32(blob, o + 22 + (f - 1) * 4)
     if d > 0 then
-      c[f] = dcode[d]
-      local l = lists[d]
-      if not l then
-        l = {}
-        lists[d] = l
+      local l = LAYOUT[CODED[f]]
+      bytes[l.byte] = bytes[l.byte] + dcode[d] * l.div
+      local list = lists[d]
+      if not list then
+        list = {}
+        lists[d] = list
       end
-      l[#l + 1] = i
-    else
-      c[f] = 0
+      list[#list + 1] = i
     end
   end
-  members[i] = string.sub(blob, o + 1, o + 22) .. string.char(c[1], c[2], c[3] * 8 + c[4])
+  members[i] = string.sub(blob, o + 1, o + 22) .. string.char(unpack(bytes))
 end
 
 -- the registry of dimension values (stats groups) and the correlations by newest event
@@ -156,7 +160,7 @@ local function unescape(s)
   return (string.gsub(s, '%%(%x%x)', function(h) return string.char(tonumber(h, 16)) end))
 end
 
--- rollups: per minute, hour and day bucket, events by their code bytes (rollups.ts)
+-- rollups: per minute, hour and day bucket, events by their cell, the first 3 code bytes (rollups.ts)
 local LEVELS = { { 'm', 60000 }, { 'h', 3600000 }, { 'd', 86400000 } }
 local tallies, order = {}, {}
 for i = 1, #members do
@@ -177,7 +181,7 @@ for _, key in ipairs(order) do
 end
 
 local added = 0
-local a = 14 + nd
+local a = ND + 2 + nd
 for k = 1, tonumber(ARGV[a]) do
   local key, idx = ARGV[a + 2 * k - 1], ARGV[a + 2 * k]
   local list = {}
@@ -194,7 +198,7 @@ local events = tonumber(m[5] or '0') + added
 local moved = false
 for d = 1, nd do
   local l = lists[d]
-  local v = ARGV[12 + d]
+  local v = ARGV[ND + d]
   register(v, #l)
   if dkind[d] ~= 2 then
     local list = {}

@@ -1,14 +1,13 @@
 -- Bulk load, part 2: the codebook, the counters and the checkpoint, at once.
--- Runs after load-guard.lua.
+-- Runs after load-guard.lua (CODED: codes.ts' field codes, prepended).
 -- KEYS: meta, lease. ARGV: namespace, epoch, owner, lease ms, last tx, events, applied, codes
--- handed out (ec rt at oc), then per coded value: key, code (negative: dense), events.
+-- handed out per coded field (CODED order), then per coded value: key, code (negative: dense), events.
 local NS = ARGV[1]
 local CB, CN = NS .. 'cb', NS .. 'cn'
-local fcs = { 'ec', 'rt', 'at', 'oc' }
-for f = 1, 4 do
-  if ARGV[7 + f] ~= '0' then redis.call('HSET', CB, '#' .. fcs[f], ARGV[7 + f]) end
+for f = 1, #CODED do
+  if ARGV[7 + f] ~= '0' then redis.call('HSET', CB, '#' .. CODED[f], ARGV[7 + f]) end
 end
-for a = 12, #ARGV, 3 do
+for a = 8 + #CODED, #ARGV, 3 do
   redis.call('HSET', CB, ARGV[a], ARGV[a + 1])
   redis.call('HSET', CN, ARGV[a], ARGV[a + 2])
 end

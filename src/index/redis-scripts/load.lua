@@ -1,7 +1,7 @@
 -- Bulk load, part 1 (as many calls as it takes): sets written as full chunks.
 -- Runs after load-guard.lua; MEMBER_LENGTH is members.ts' (redis-commands.ts prepends it).
 -- KEYS: meta, lease. ARGV: namespace, epoch, owner, lease ms, chunk size, then per slice of a set:
--- its key, the number of its first chunk (0: the set's first), its members (ascending, 25 bytes
+-- its key, the number of its first chunk (0: the set's first), its members (ascending, MEMBER_LENGTH bytes
 -- each, concatenated). Marks the index 'loading': anyone who finds it so later knows a load was
 -- cut short and starts the rebuild again.
 redis.call('HSET', KEYS[1], 'status', 'loading')

@@ -19,12 +19,10 @@ for k = 1, tonumber(arg()) do
 end
 local dims = {}
 for k = 1, tonumber(arg()) do dims[k] = arg() end
+-- a field's code in a cell: the first code bytes of a member (LAYOUT: codes.ts)
 local function codeOf(cell, f)
-  if f == 'ec' then return string.byte(cell, 1) end
-  if f == 'rt' then return string.byte(cell, 2) end
-  local b = string.byte(cell, 3)
-  if f == 'at' then return math.floor(b / 8) end
-  return b % 8
+  local l = LAYOUT[f]
+  return math.floor(string.byte(cell, l.byte) / l.div) % l.mod
 end
 local count, byDim, hist = 0, {}, {}
 for k = 1, #dims do byDim[k] = {} end

@@ -7,7 +7,6 @@ local function arg()
   a = a + 1
   return ARGV[a - 1]
 end
-local OVF = { ec = 255, rt = 255, at = 31, oc = 7 }
 local codeChecks, setChecks = {}, {}
 for k = 1, tonumber(arg()) do
   local field, codes, allowed, ovf = arg(), arg(), {}, {}
@@ -21,12 +20,10 @@ for k = 1, tonumber(arg()) do
   setChecks[k] = keys
 end
 
+-- a field's code in member m (LAYOUT: codes.ts, prepended by redis-commands.ts)
 local function codeOf(m, f)
-  if f == 'ec' then return string.byte(m, 23) end
-  if f == 'rt' then return string.byte(m, 24) end
-  local b = string.byte(m, 25)
-  if f == 'at' then return math.floor(b / 8) end
-  return b % 8
+  local l = LAYOUT[f]
+  return math.floor(string.byte(m, 22 + l.byte) / l.div) % l.mod
 end
 
 local work = 0
@@ -39,12 +36,12 @@ local function holds(keys, m)
 end
 
 local function passes(m)
-  if #m ~= 25 then return false end
+  if #m ~= MEMBER_LENGTH then return false end
   for k = 1, #codeChecks do
     local c = codeChecks[k]
     local code = codeOf(m, c[1])
     if not c[2][code] then
-      if not (code == OVF[c[1]] and #c[3] > 0 and holds(c[3], m)) then return false end
+      if not (code == LAYOUT[c[1]].ovf and #c[3] > 0 and holds(c[3], m)) then return false end
     end
   end
   for k = 1, #setChecks do
