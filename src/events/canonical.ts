@@ -33,9 +33,24 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
+const ACTOR_KEYS = ['type', 'id'] as const;
+const RESOURCE_KEYS = ['type', 'id', 'namespace'] as const;
+const ERROR_KEYS = ['code', 'message'] as const;
+
+/** Each key list of exactKeys (the constants above) as a set, made once. */
+const keySets = new Map<readonly string[], ReadonlySet<string>>();
+
 function exactKeys(v: unknown, keys: readonly string[], what: string): Record<string, unknown> {
   if (!isPlainObject(v)) throw malformed(`${what} is not an object`);
   const actual = Object.keys(v);
+  // As many own keys as expected, each an expected one: exactly the expected keys (own keys are distinct).
+  let set = keySets.get(keys);
+  if (set === undefined) {
+    set = new Set(keys);
+    keySets.set(keys, set);
+  }
+  const expected = set;
+  if (actual.length === keys.length && actual.every((k) => expected.has(k))) return v;
   const missing = keys.filter((k) => !Object.hasOwn(v, k));
   const extra = actual.filter((k) => !keys.includes(k));
   if (missing.length > 0) throw malformed(`${what} lacks ${missing.join(', ')}`);
@@ -68,11 +83,11 @@ export function assertRecordShape(v: unknown): asserts v is AuditEventRecord {
   if (r.parentEventId !== null && (typeof r.parentEventId !== 'string' || !LOWER_UUID.test(r.parentEventId))) {
     throw malformed('parentEventId is not a lowercase UUID or null');
   }
-  const actor = exactKeys(r.actor, ['type', 'id'], 'actor');
+  const actor = exactKeys(r.actor, ACTOR_KEYS, 'actor');
   text(actor.type, 'actor.type', false);
   text(actor.id, 'actor.id', false);
   if (r.resource !== null) {
-    const resource = exactKeys(r.resource, ['type', 'id', 'namespace'], 'resource');
+    const resource = exactKeys(r.resource, RESOURCE_KEYS, 'resource');
     text(resource.type, 'resource.type', false);
     text(resource.id, 'resource.id', false);
     text(resource.namespace, 'resource.namespace', true);
@@ -88,7 +103,7 @@ export function assertRecordShape(v: unknown): asserts v is AuditEventRecord {
     }
   }
   if (r.error !== null) {
-    const error = exactKeys(r.error, ['code', 'message'], 'error');
+    const error = exactKeys(r.error, ERROR_KEYS, 'error');
     text(error.code, 'error.code', true);
     text(error.message, 'error.message', true);
     if (error.code === null && error.message === null) throw malformed('error has neither code nor message (must be null)');

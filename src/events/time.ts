@@ -64,8 +64,20 @@ export function parseRfc3339(s: string): { ms: number } | { error: string } {
  * 9999), or null for anything else: stored records and ledger keys hold exactly this form.
  */
 export function parseCanonicalTimestamp(v: unknown): number | null {
-  if (typeof v !== 'string' || !CANONICAL_RE.test(v)) return null;
-  const ms = Date.parse(v);
-  // The round trip refuses what Date.parse would roll over (02-30) or take loosely.
-  return Number.isFinite(ms) && ms >= 0 && ms <= MAX_TIMESTAMP_MS && new Date(ms).toISOString() === v ? ms : null;
+  if (typeof v !== 'string') return null;
+  // The last text parsed and its result: a pure function of the text, asked for the same
+  // timestamp over and over (validation, the record's shape check and the ledger key of each
+  // event, and every event of a batch stamped with the same time).
+  if (v === lastCanonical.text) return lastCanonical.ms;
+  let ms: number | null = null;
+  if (CANONICAL_RE.test(v)) {
+    const parsed = Date.parse(v);
+    // The round trip refuses what Date.parse would roll over (02-30) or take loosely.
+    if (Number.isFinite(parsed) && parsed >= 0 && parsed <= MAX_TIMESTAMP_MS && new Date(parsed).toISOString() === v) ms = parsed;
+  }
+  lastCanonical.text = v;
+  lastCanonical.ms = ms;
+  return ms;
 }
+
+const lastCanonical: { text: string | undefined; ms: number | null } = { text: undefined, ms: null };

@@ -1,6 +1,6 @@
 import { ValidationError, type FieldViolation } from '../errors.ts';
 import { encodeRecord } from './canonical.ts';
-import { canonicalJson, inspectJson, isWellFormed } from './json.ts';
+import { inspectJson, isWellFormed, normalizedJsonCopy } from './json.ts';
 import { LIMITS } from './limits.ts';
 import { MAX_TIMESTAMP_MS, parseRfc3339 } from './time.ts';
 import { OUTCOMES, SEVERITIES, type AuditEventRecord, type Json, type NewEvent, type Outcome, type Severity } from './types.ts';
@@ -206,29 +206,30 @@ function collectEvent(input: unknown, path: string, now: Date, out: FieldViolati
       out.push({ path: issue.path.reduce<string>((p, k) => fieldPath(p, k), fieldPath(path, 'data')), message: issue.message });
     }
     // A detached, normalized copy (sorted keys, -0 → 0): the caller's object can't change it later.
-    if (issues.length === 0) data = JSON.parse(canonicalJson(rawData as Json)) as Json;
+    if (issues.length === 0) data = normalizedJsonCopy(rawData as Json);
   }
 
   if (out.length > before) return null;
 
+  // Keys in sorted order (nested ones too): canonical JSON is then what JSON.stringify writes (json.ts).
   const record: AuditEventRecord = {
-    eventId: suppliedEventId ?? uuidv7(),
-    eventType: eventType!,
-    eventCategory: eventCategory!,
-    eventAction,
-    outcome: outcome!,
-    timestamp: timestamp!,
-    correlationId: correlationId!,
-    parentEventId,
-    actor: { type: actorType!, id: actorId! },
-    resource: resourceType !== null && resourceId !== null ? { type: resourceType, id: resourceId, namespace: resourceNamespace } : null,
+    actor: { id: actorId!, type: actorType! },
     clusterName,
-    severity,
+    correlationId: correlationId!,
+    data,
     durationMs,
     error: errorCode !== null || errorMessage !== null ? { code: errorCode, message: errorMessage } : null,
-    data,
+    eventAction,
+    eventCategory: eventCategory!,
+    eventId: suppliedEventId ?? uuidv7(),
+    eventType: eventType!,
+    outcome: outcome!,
+    parentEventId,
     // The caller sets it from the authenticated principal (withRecordedBy); input cannot.
     recordedBy: null,
+    resource: resourceType !== null && resourceId !== null ? { id: resourceId, namespace: resourceNamespace, type: resourceType } : null,
+    severity,
+    timestamp: timestamp!,
   };
   return { record, timestampDefaulted, eventIdGenerated: suppliedEventId == null };
 }

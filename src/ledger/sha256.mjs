@@ -2,9 +2,9 @@
  * SHA-256 (FIPS 180-4) of short inputs into a caller's buffer, in plain JavaScript, for the ledgers'
  * hot hashing: the embedded ledger's start-up hashes a few inputs of 33–84 bytes per transaction (in
  * the worker thread, alh-thread.mjs, and the AHTree's inner node on the main thread), millions of
- * them for a million single-event transactions; the immudb ledger builds each committed tx's hash
- * tree (hundreds of hashes of 33–150 bytes for a batch of 100 events), markedly faster than
- * node:crypto.
+ * them for a million single-event transactions, markedly faster than node:crypto. (The immudb
+ * ledger's tree of a committed tx is built by the verifier's proof/tx-tree.ts with node:crypto,
+ * without a result Buffer per hash, since the bundles are checked against that very tree.)
  *
  * Written by hand because no library was close (issue 6; BENCHMARKS.md "Embedded ledger"): with
  * node:crypto (crypto.hash or createHash) or @noble/hashes in its place, in both threads, start-up
@@ -15,9 +15,7 @@
  *
  * Plain JavaScript (not TypeScript) so that the start-up worker thread imports it without a
  * TypeScript loader. Only used where a wrong digest fails loudly: a chain or tree rebuilt with it is
- * checked against hashes stored in the log (prevAlh, blRoot, eH), and a tree the immudb ledger
- * builds for a committed tx yields proof bundles that the verifier, which uses node:crypto, checks
- * against the tx's eH before any is handed out. Pinned to node:crypto (every length 0..300, long inputs,
+ * checked against hashes stored in the log (prevAlh, blRoot, eH). Pinned to node:crypto (every length 0..300, long inputs,
  * FIPS vectors) by test/unit/embedded-startup-parts.test.ts.
  */
 

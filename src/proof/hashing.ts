@@ -6,10 +6,12 @@
  * htree.ts (a tx's Merkle tree), ahtree.ts (binary linking), codecs.ts (strict text codecs).
  *
  * Public surface:
- * - `sha256(...parts)`, `HASH_SIZE`, `ZERO_HASH`, `EMPTY`, the one-byte prefixes.
+ * - `sha256(...parts)`, `sha256Into(src, start, end, out, at)`, `HASH_SIZE`, `ZERO_HASH`, `EMPTY`, the one-byte prefixes.
  * - `entryDigest(key, value, version?, metadata?)`: digest of a gateway entry as immudb's database
- *   layer stores it (key = 0x00 ‖ key, value = 0x00 ‖ value) in a tx of that header version;
- *   `kvDigest(storedKey, storedValue)`: the raw v0 store digest; `storedValueHash(value)`;
+ *   layer stores it (key = 0x00 ‖ key, value = 0x00 ‖ value) in a tx of that header version, and
+ *   `entryDigestInput` (the bytes it hashes);
+ *   `kvDigest(storedKey, storedValue)`: the raw v0 store digest; `storedValueHash(value)` (in hex:
+ *   `storedValueHashHex`);
  *   `writeTxEntryDigestInput` / `txEntryDigestInputSize`: what a tx entry's digest hashes;
  *   `withPrefix(prefix, bytes)`: a key or value as the database layer stores it.
  * - `checkKvMetadata`: is this the canonical KV metadata encoding immudb hashes (else why not).
@@ -37,10 +39,21 @@ export function sha256(...parts: Uint8Array[]): Buffer {
     for (const p of parts) h.update(p);
     return h.digest();
   }
-  if (parts.length === 1) return crypto.hash('sha256', parts[0]!, 'buffer');
   // SHA-256 of the parts in sequence is SHA-256 of their concatenation; for the small inputs
   // hashed here (keys, digests, headers) one copy is cheaper than a Hash object per call.
-  return crypto.hash('sha256', Buffer.concat(parts), 'buffer');
+  // The digest comes back as a 'binary' (latin1) string (one code unit per byte, exact) and is copied into a
+  // Buffer from Node's pool: cheaper than the 'buffer' output, which gives each digest its own
+  // ArrayBuffer.
+  return Buffer.from(crypto.hash('sha256', parts.length === 1 ? parts[0]! : Buffer.concat(parts), 'binary'), 'latin1');
+}
+
+/** sha256(src[start..end)) written to out[at..at+32): no Buffer per digest (see sha256). */
+export function sha256Into(src: Uint8Array, start: number, end: number, out: Buffer, at: number): void {
+  if (!oneShot) {
+    crypto.createHash('sha256').update(src.subarray(start, end)).digest().copy(out, at);
+    return;
+  }
+  out.write(crypto.hash('sha256', src.subarray(start, end), 'binary'), at, HASH_SIZE, 'latin1');
 }
 
 /** store.KV.Digest: sha256(key ‖ sha256(value)) over the bytes the store holds. */
@@ -54,9 +67,14 @@ export function kvDigest(storedKey: Uint8Array, storedValue: Uint8Array): Buffer
  * writeTxEntryDigestInput.
  */
 export function entryDigest(key: Uint8Array, value: Uint8Array, version = 0, metadata: Uint8Array = EMPTY): Buffer {
+  return sha256(entryDigestInput(key, value, version, metadata));
+}
+
+/** What entryDigest hashes: writeTxEntryDigestInput over 0x00 ‖ key and sha256(0x00 ‖ value). */
+export function entryDigestInput(key: Uint8Array, value: Uint8Array, version = 0, metadata: Uint8Array = EMPTY): Buffer {
   const storedKey = withPrefix(SET_KEY_PREFIX, key);
   const b = Buffer.allocUnsafe(txEntryDigestInputSize(version, storedKey.length, metadata.length));
-  return sha256(b.subarray(0, writeTxEntryDigestInput(b, version, storedKey, storedValueHash(value), metadata)));
+  return b.subarray(0, writeTxEntryDigestInput(b, version, storedKey, storedValueHash(value), metadata));
 }
 
 /** Bytes writeTxEntryDigestInput writes for a key, metadata and value hash of these lengths. */
@@ -85,6 +103,17 @@ export function writeTxEntryDigestInput(out: Buffer, version: number, key: Uint8
 export function storedValueHash(value: Uint8Array): Buffer {
   return sha256(withPrefix(PLAIN_VALUE_PREFIX, value));
 }
+
+/** storedValueHash(value) in hex, hashed from a scratch buffer reused from call to call. */
+export function storedValueHashHex(value: Uint8Array): string {
+  if (scratch.length < 1 + value.length) scratch = Buffer.allocUnsafe(Math.max(1 + value.length, 2 * scratch.length));
+  scratch[0] = PLAIN_VALUE_PREFIX;
+  scratch.set(value, 1);
+  const data = scratch.subarray(0, 1 + value.length);
+  return oneShot ? crypto.hash('sha256', data, 'hex') : crypto.createHash('sha256').update(data).digest('hex');
+}
+
+let scratch = Buffer.allocUnsafe(1024);
 
 /** prefix ‖ b, as immudb's database layer stores keys and values. */
 export function withPrefix(prefix: number, b: Uint8Array): Buffer {

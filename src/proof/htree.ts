@@ -10,16 +10,20 @@
  * `HTreeFolds`.
  */
 import { isUint32, UINT32_MAX } from './codecs.ts';
-import { EMPTY, HASH_SIZE, LEAF_PREFIX, NODE_PREFIX, sha256, txEntryDigestInputSize, writeTxEntryDigestInput } from './hashing.ts';
+import { EMPTY, HASH_SIZE, LEAF_PREFIX, NODE_PREFIX, sha256, sha256Into, txEntryDigestInputSize, writeTxEntryDigestInput } from './hashing.ts';
 
 const bitLen32 = (x: number): number => 32 - Math.clz32(x);
+
+/** Layers of a tree of up to 2^32 leaves fit below this: a node (layer, at) is numbered layer + NODE_SLOTS * at. */
+const NODE_SLOTS = 64;
 
 /** Writes sha256(src[start..end)) to out[at..at+32). */
 export type HashInto = (src: Uint8Array, start: number, end: number, out: Uint8Array, at: number) => void;
 
 /** node:crypto as a HashInto (the default; a ledger may pass a faster one, its trees are verified). */
 export const nodeHashInto: HashInto = (src, start, end, out, at) => {
-  out.set(sha256(src.subarray(start, end)), at);
+  if (Buffer.isBuffer(out)) sha256Into(src, start, end, out, at);
+  else out.set(sha256(src.subarray(start, end)), at);
 };
 
 export class HTree {
@@ -83,12 +87,13 @@ export class HTree {
   /**
    * Where the terms of `leaf`'s inclusion proof sit, bottom-up, as immudb's HTree.InclusionProof
    * finds them: split the range at the largest power of two below its width, take the sibling
-   * subtree's root, descend into the half holding the leaf.
+   * subtree's root, descend into the half holding the leaf. Each node as `layer + 64 * at`
+   * (numbers rather than an object per term).
    */
-  private inclusionNodes(leaf: number): { layer: number; at: number }[] {
+  private inclusionNodes(leaf: number): number[] {
     const width = this.width;
     if (!Number.isInteger(leaf) || leaf < 0 || leaf >= width) throw new RangeError('htree: leaf out of range');
-    const nodes: { layer: number; at: number }[] = [];
+    const nodes: number[] = [];
     let m = leaf;
     let n = width;
     let offset = 0;
@@ -109,26 +114,56 @@ export class HTree {
       }
       // The sibling range [lo, hi] is a subtree whose root sits at layer bitLen(hi - lo).
       const layer = bitLen32(hi - lo);
-      nodes.push({ layer, at: Math.floor(lo / 2 ** layer) });
+      nodes.push(layer + NODE_SLOTS * Math.floor(lo / 2 ** layer));
     }
     return nodes.reverse();
   }
 
   /** Terms bottom-up, as immudb's HTree.InclusionProof. */
   inclusionProof(leaf: number): Buffer[] {
-    return this.inclusionNodes(leaf).map(({ layer, at }) => Buffer.from(this.node(layer, at)));
+    return this.inclusionNodes(leaf).map((x) => Buffer.from(this.node(x % NODE_SLOTS, Math.floor(x / NODE_SLOTS))));
   }
 
   private hexLevels: (string | undefined)[][] | undefined;
+  private hexProofs: (readonly string[] | undefined)[] | undefined;
 
   /**
    * `inclusionProof(leaf)` as lowercase hex (the same strings `toHex` gives). Each node is encoded
    * once per tree, so the proofs of all leaves share their upper terms' strings.
    */
   inclusionProofHex(leaf: number): string[] {
-    this.hexLevels ??= this.levels.map((l) => new Array<string | undefined>(l.length / HASH_SIZE));
-    const hexLevels = this.hexLevels;
-    return this.inclusionNodes(leaf).map(({ layer, at }) => (hexLevels[layer]![at] ??= this.node(layer, at).toString('hex')));
+    // Spread, not slice(): V8 slices a frozen array the slow way.
+    return [...this.hexProof(leaf)];
+  }
+
+  /** Whether `terms` is `inclusionProofHex(leaf)`, term by term (`leaf` in range). */
+  hasInclusionProofHex(leaf: number, terms: readonly unknown[]): boolean {
+    const expected = this.hexProof(leaf);
+    if (terms.length !== expected.length) return false;
+    for (let k = 0; k < expected.length; k++) if (terms[k] !== expected[k]) return false;
+    return true;
+  }
+
+  /** The proof of `leaf` in hex, worked out once per leaf (frozen: it is this tree's own). */
+  private hexProof(leaf: number): readonly string[] {
+    this.hexProofs ??= new Array<readonly string[] | undefined>(this.width);
+    let proof = this.hexProofs[leaf];
+    if (proof === undefined) {
+      this.hexLevels ??= this.levels.map((l) => new Array<string | undefined>(l.length / HASH_SIZE));
+      const hexLevels = this.hexLevels;
+      const levels = this.levels;
+      proof = Object.freeze(
+        this.inclusionNodes(leaf).map((x) => {
+          const layer = x % NODE_SLOTS;
+          const at = Math.floor(x / NODE_SLOTS);
+          const level = hexLevels[layer]!;
+          level[at] ??= levels[layer]!.toString('hex', at * HASH_SIZE, (at + 1) * HASH_SIZE);
+          return level[at]!;
+        }),
+      );
+      this.hexProofs[leaf] = proof;
+    }
+    return proof;
   }
 }
 

@@ -57,6 +57,7 @@ import { checkKvMetadata, entryDigest, ZERO_HASH } from './hashing.ts';
 import { verifyHTreeInclusion, type HTreeFolds } from './htree.ts';
 import { checkSignature, stateSignaturePayload } from './signature.ts';
 import { alhOf, txAlh, type TxHeader } from './tx-header.ts';
+import { VerifiedTxTree } from './tx-tree.ts';
 import { PROOF_FORMAT, type LedgerState, type ProofBundle } from './types.ts';
 
 export { CHECKS, type CheckName } from './checks.ts';
@@ -85,17 +86,30 @@ export function assertProofBundle(bundle: unknown, trusted?: LedgerState): Extra
  * ledgers build them so) have that link verified once, with the first bundle, in full; each of
  * them is then checked only for its own entry and its inclusion in `tx.eH`. Any bundle that does
  * not share them is verified in full. Throws VERIFICATION_FAILED like assertProofBundle.
+ *
+ * With `tree`, the tx's own tree rebuilt from its entries and found to hash to its eH (tx-tree.ts),
+ * and if it is the tree of the first bundle's (verified) tx, each shared bundle's inclusion is
+ * checked against that tree instead of by folding its proof: its entry's digest input must be the
+ * tree's at its leaf (so its digest is that leaf's), and its terms the tree's inclusion proof of
+ * that leaf, string by string. A tree's nodes are the hashes of their children up to a root equal
+ * to eH, and an inclusion proof of a leaf is the siblings of its path, so such a bundle's proof
+ * folds from its entry to eH as its own fold would find (the unit tests pin HTree's proofs to the
+ * fold for every leaf of every width up to hundreds). Terms other than the tree's are folded for
+ * real, so what they fail is named as without a tree. The first bundle and the last (the right
+ * edge, where carried-up nodes shape the path) are still folded in full.
  */
-export function assertProofBundlesOfTx(bundles: readonly ProofBundle[], trusted?: LedgerState): void {
+export function assertProofBundlesOfTx(bundles: readonly ProofBundle[], trusted?: LedgerState, tree?: VerifiedTxTree): void {
   const first = bundles[0];
   if (!first) return;
   assertProofBundle(first, trusted);
   let tx: TxHeader | undefined;
+  let useTree: VerifiedTxTree | undefined;
   // Parsed inclusion terms by their text, for this call only. parseHash is a pure function of the
   // string, so a term text seen (and accepted) in an earlier bundle of this tx parses to the same
   // bytes here; a term text never seen before is parsed strictly. The bundles of one tx share most
   // of their upper terms (the ledgers hand out the very same strings), so most are parsed once.
   const memo: TxMemo = { terms: new Map(), folds: new Map() };
+  const last = bundles.length - 1;
   for (let i = 1; i < bundles.length; i++) {
     const b = bundles[i]!;
     const shared =
@@ -112,8 +126,12 @@ export function assertProofBundlesOfTx(bundles: readonly ProofBundle[], trusted?
     }
     try {
       const v2 = first.format === PROOF_FORMAT;
-      tx ??= header(first.tx, 'bundle.tx', v2);
-      checkEntryInclusion(b, tx, v2, memo);
+      if (tx === undefined) {
+        tx = header(first.tx, 'bundle.tx', v2);
+        if (tree instanceof VerifiedTxTree && tree.eH.equals(tx.eH) && tree.version === tx.version && tree.width === tx.nEntries) useTree = tree;
+      }
+      if (useTree && i !== last) checkEntryInTree(b, tx, v2, useTree, memo);
+      else checkEntryInclusion(b, tx, v2, memo);
     } catch (e) {
       if (e instanceof CheckFailed) throw verificationFailed(e.check, new Error(`${e.check}: ${e.message}`));
       throw verificationFailed('format', e);
@@ -143,6 +161,21 @@ function checkEntryInclusion(bundle: ProofBundle, tx: TxHeader, v2: boolean, mem
     terms: hashList(inc.terms, 'bundle.inclusion.terms', memo.terms),
   };
   checkInclusion(key, value, metadata, tx, inclusion, memo.folds);
+}
+
+/** checkEntryInclusion against the tx's verified tree (see assertProofBundlesOfTx). */
+function checkEntryInTree(bundle: ProofBundle, tx: TxHeader, v2: boolean, tree: VerifiedTxTree, memo: TxMemo): void {
+  const { key, value, metadata } = parseEntry(bundle.entry, 'bundle.entry', v2);
+  checkEntry(key, metadata, tx);
+  const inc = obj(bundle.inclusion, 'bundle.inclusion', ['leaf', 'width', 'terms']);
+  const leaf = u32(inc.leaf, 'bundle.inclusion.leaf');
+  const width = u32(inc.width, 'bundle.inclusion.width');
+  const terms = inc.terms;
+  if (width !== tx.nEntries || leaf >= width || !Array.isArray(terms) || !tree.isInclusionProofHex(leaf, terms)) {
+    // Not the tree's proof: parsed and folded as without a tree, which names what is wrong.
+    checkInclusion(key, value, metadata, tx, { leaf, width, terms: hashList(terms, 'bundle.inclusion.terms', memo.terms) }, memo.folds);
+  }
+  if (!tree.hasEntry(leaf, key, value, metadata)) fail('inclusion', 'entry digest does not reach tx.eH');
 }
 
 /** The entry is one immudb can hold in `tx`: a key (of a length v1 digests can count), metadata only in v1, canonical. */

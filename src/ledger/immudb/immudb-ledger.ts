@@ -93,10 +93,11 @@ export class ImmudbLedger implements LedgerBackend {
     const base = this.trusted.current();
     const proven = await this.proveTx(txId, base);
     const link = txLink(proven, base, this.database);
-    const proofs = writes.map((w) => entryProof(proven, link, w.key, w.value));
+    // ExecAll writes each event's timeline entry then its id reference, and immudb keeps that order.
+    const proofs = writes.map((w, i) => entryProof(proven, link, w.key, w.value, 2 * i));
     // The shared link is verified once, each entry's inclusion on its own; only then is anything
     // of the tx (its commit time included) taken as committed.
-    assertProofBundlesOfTx(proofs, link.trustedState);
+    assertProofBundlesOfTx(proofs, link.trustedState, proven.tree);
     const results = records.map((record, i): AppendResult => ({ event: this.stored(record, proven, writes[i]!.key), proof: proofs[i]!, created: true }));
     await this.trusted.advance(link.state);
     return results;

@@ -7,22 +7,22 @@ import { AuditError, verificationFailed } from '../../errors.ts';
 import { entryBundle, proofLink, type ProofLink } from '../../proof/bundle.ts';
 import { toHex } from '../../proof/codecs.ts';
 import { HASH_SIZE, SET_KEY_PREFIX } from '../../proof/hashing.ts';
-import { txEntryTree, type HTree } from '../../proof/htree.ts';
 import { checkTxHeaderVersion, txHeaderToJson, type TxHeader } from '../../proof/tx-header.ts';
+import { VerifiedTxTree } from '../../proof/tx-tree.ts';
 import { deepFreeze, type DualProofJson, type LedgerState, type ProofBundle } from '../../proof/types.ts';
-import { createSha256 } from '../sha256.mjs';
 import type { ImmudbSession } from './grpc.ts';
 import { decodeVerifiableTx, type WireDualProof, type WireTxHeader, type WireVerifiableTx } from './wire-decode.ts';
 import { encodeVerifiableTxRequest } from './wire-encode.ts';
 
-/** sha256.mjs for the trees of committed txs (one hasher: not reentrant, never awaited inside). */
-const { hashInto } = createSha256();
-
 export interface ProvenTx {
   vtx: WireVerifiableTx;
-  tree: HTree;
-  /** Index of the first entry of the tx by its key as immudb stores it (with its one-byte prefix), as a latin1 string. */
-  keyIndex: Map<string, number>;
+  /** The tx's tree from its entries, its root checked against the header's eH. */
+  tree: VerifiedTxTree;
+  /**
+   * Index of the first entry of the tx by its key as immudb stores it (with its one-byte prefix),
+   * as a latin1 string; built the first time an entry is looked for without a right guess.
+   */
+  keyIndex?: Map<string, number>;
   /** The tx's id and commit time as StoredEvent gives them, once the first event asked. */
   committed?: { txId: string; recordedAt: string };
 }
@@ -44,23 +44,37 @@ export async function fetchVerifiableTx(session: ImmudbSession, txId: number, ba
 }
 
 /**
- * The tx's own hash tree, from its entries' (key, hash of value): gives each entry's inclusion
- * proof. (immudb-node's HTree builds wrong inclusion proofs for widths that are not powers of 2.)
+ * The tx's own hash tree, from its entries' (key, hash of value), checked against the header's eH
+ * (proof/tx-tree.ts): gives each entry's inclusion proof, and the bundles of a commit are checked
+ * against it (assertProofBundlesOfTx). (immudb-node's HTree builds wrong inclusion proofs for
+ * widths that are not powers of 2.) Entries that do not hash to eH prove nothing.
  */
 export function provenTx(vtx: WireVerifiableTx): ProvenTx {
-  const { entries } = vtx;
+  const { entries, header } = vtx;
   if (entries.length === 0) throw verificationFailed('immudb answered a transaction without entries');
-  const keyIndex = new Map<string, number>();
-  entries.forEach(({ key }, i) => {
-    // latin1 maps bytes to code units one to one, so equal strings are equal keys; the first
-    // entry with a key wins, as a search from the start would find it.
-    const k = key.toString('latin1');
-    if (!keyIndex.has(k)) keyIndex.set(k, i);
-  });
-  // Hashed with sha256.mjs: a wrong hash here cannot pass, since every bundle is verified
-  // against the tx's eH with node:crypto before it is handed out.
-  const tree = txEntryTree(entries, vtx.header.version, hashInto);
-  return { vtx, tree, keyIndex };
+  const tree = VerifiedTxTree.verify(header, entries);
+  if (typeof tree === 'string') throw verificationFailed(`immudb answered tx ${header.id} with entries that are not its own: ${tree}`);
+  return { vtx, tree };
+}
+
+/** Index of the entry of `proven` whose stored key is 0x00 ‖ `key`: `guess` when it is one, else the first; -1 when none. */
+function entryIndex(proven: ProvenTx, key: Buffer, guess: number | undefined): number {
+  const { entries } = proven.vtx;
+  if (guess !== undefined) {
+    const k = entries[guess]?.key;
+    if (k && k.length === key.length + 1 && k[0] === SET_KEY_PREFIX && k.compare(key, 0, key.length, 1) === 0) return guess;
+  }
+  if (proven.keyIndex === undefined) {
+    const keyIndex = new Map<string, number>();
+    entries.forEach(({ key }, i) => {
+      // latin1 maps bytes to code units one to one, so equal strings are equal keys; the first
+      // entry with a key wins, as a search from the start would find it.
+      const k = key.toString('latin1');
+      if (!keyIndex.has(k)) keyIndex.set(k, i);
+    });
+    proven.keyIndex = keyIndex;
+  }
+  return proven.keyIndex.get(String.fromCharCode(SET_KEY_PREFIX) + key.toString('latin1')) ?? -1;
 }
 
 /**
@@ -81,9 +95,13 @@ export function txLink(proven: ProvenTx, base: LedgerState | null, database: str
   );
 }
 
-/** One entry's bundle over a shared link; callers verify before handing it out. */
-export function entryProof(proven: ProvenTx, link: ProofLink, key: Buffer, value: Buffer): ProofBundle {
-  const index = proven.keyIndex.get(String.fromCharCode(SET_KEY_PREFIX) + key.toString('latin1')) ?? -1;
+/**
+ * One entry's bundle over a shared link; callers verify before handing it out. `guess`: where the
+ * entry likely sits in the tx (a commit knows the order it wrote in); any entry with the key
+ * proves it, and the tree checks whichever is taken.
+ */
+export function entryProof(proven: ProvenTx, link: ProofLink, key: Buffer, value: Buffer, guess?: number): ProofBundle {
+  const index = entryIndex(proven, key, guess);
   if (index < 0) throw verificationFailed('the entry is not in the transaction immudb proved');
   return entryBundle(link, {
     key,
