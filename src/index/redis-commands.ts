@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { Redis, Result } from 'ioredis';
 import { CODE_BYTES, DENSE_SHARE_INVERSE, luaCodeLayout } from './codes.ts';
 import { MEMBER_LENGTH } from './members.ts';
+import { luaRollupFields } from './rollups.ts';
 
 export type Arg = string | Buffer | number;
 
@@ -34,7 +35,7 @@ declare module 'ioredis' {
 const lua = (name: string) => readFileSync(new URL(`./redis-scripts/${name}.lua`, import.meta.url), 'utf8');
 
 /** The layout constants the scripts share with the TypeScript side, as Lua locals. */
-const CONSTANTS = `local MEMBER_LENGTH, CODE_BYTES, DENSE_SHARE_INVERSE = ${MEMBER_LENGTH}, ${CODE_BYTES}, ${DENSE_SHARE_INVERSE}\n${luaCodeLayout()}`;
+const CONSTANTS = `local MEMBER_LENGTH, CODE_BYTES, DENSE_SHARE_INVERSE = ${MEMBER_LENGTH}, ${CODE_BYTES}, ${DENSE_SHARE_INVERSE}\n${luaCodeLayout()}${luaRollupFields()}`;
 const PRELUDE = CONSTANTS + lua('prelude');
 const LOAD_GUARD = CONSTANTS + lua('load-guard');
 

@@ -23,6 +23,7 @@ import { encodePosition, fieldKey, GLOBAL_KEY, setFieldKeys } from './members.ts
 import type { MemberFilter } from './plan.ts';
 import { lexArg } from './range.ts';
 import type { Arg, TallyReply } from './redis-commands.ts';
+import { rollupFieldsOf } from './rollups.ts';
 
 /** The meta hash (HGETALL, flat) as an IndexState; null when there is none or it has no epoch. */
 export function parseState(flat: string[]): IndexState | null {
@@ -152,7 +153,9 @@ export function* loadExtraArgs(built: BuiltIndex): Generator<Arg[]> {
   yield* slices('cr', built.recent);
   let args: Arg[] = ['ru'];
   for (const [key, cells] of built.rollups) {
-    for (const [cell, n] of cells) args.push(key, Buffer.from(cell, 'latin1'), n);
+    const fields = new Map<string, number>();
+    for (const [cell, n] of cells) for (const f of rollupFieldsOf(cell)) fields.set(f, (fields.get(f) ?? 0) + n);
+    for (const [f, n] of fields) args.push(key, Buffer.from(f, 'latin1'), n);
     if (args.length > 3 * LOAD_EXTRA_PAIRS) {
       yield args;
       args = ['ru'];

@@ -9,11 +9,26 @@
  * values that have a code (an overflowed value shares the overflow code): counting.ts checks both
  * and walks otherwise.
  */
-import type { CodedField } from './codes.ts';
+import { CODE_LAYOUT, type CodedField, memberCode } from './codes.ts';
 
 /** A cell: the first code bytes of a member, which hold these fields' codes. */
 export const ROLLUP_CELL_BYTES = 3;
 export const ROLLUP_FIELDS: readonly CodedField[] = ['eventCategory', 'resourceType', 'actorType', 'outcome'];
+
+/** The total field of a bucket: its events. */
+export const TOTAL_FIELD = '#t';
+
+/**
+ * What one event of `cell` adds 1 to in its buckets: the cell, the bucket's total, and per rollup
+ * field `#<fc><code>` (4 bytes; cells are 3, the total 2: no name meets another), so a count
+ * without checks reads a few fields instead of every cell.
+ */
+export function rollupFieldsOf(cell: string): string[] {
+  return [cell, TOTAL_FIELD, ...ROLLUP_FIELDS.map((f) => `#${CODE_LAYOUT[f].fc}${String.fromCharCode(memberCode(cell, f, 0))}`)];
+}
+
+/** The rollup fields' codes as a Lua local, for the batch and rollup scripts (redis-commands.ts prepends it). */
+export const luaRollupFields = (): string => `local ROLLUP = { ${ROLLUP_FIELDS.map((f) => `'${CODE_LAYOUT[f].fc}'`).join(', ')} }\n`;
 
 /** Rollup levels, finest first, and their widths in ms. */
 export const ROLLUP_LEVELS = [

@@ -103,7 +103,12 @@ export async function expectRedisEqualsLedger(redis: Redis, namespace: string, r
         cells = new Map();
         rollups.set(key, cells);
       }
-      cells.set(m.slice(22, 25), (cells.get(m.slice(22, 25)) ?? 0) + 1);
+      // the cell (eventCategory, resourceType, actorType|outcome code bytes), the total, and a field per code
+      const cell = m.slice(22, 25);
+      const b = cell.charCodeAt(2);
+      for (const f of [cell, '#t', `#ec${cell[0]}`, `#rt${cell[1]}`, `#at${String.fromCharCode(b >> 3)}`, `#oc${String.fromCharCode(b & 7)}`]) {
+        cells.set(f, (cells.get(f) ?? 0) + 1);
+      }
     }
   }
   for (const [k, n] of counts) if (Number(cn[k]) !== n) problems.push(`cn ${k}: ${cn[k]}, expected ${n}`);

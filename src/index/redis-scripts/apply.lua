@@ -160,7 +160,8 @@ local function unescape(s)
   return (string.gsub(s, '%%(%x%x)', function(h) return string.char(tonumber(h, 16)) end))
 end
 
--- rollups: per minute, hour and day bucket, events by their cell, the first 3 code bytes (rollups.ts)
+-- rollups: per minute, hour and day bucket, events by their cell (the first 3 code bytes), in
+-- total, and per code of each rollup field (rollups.ts, rollupFieldsOf)
 local LEVELS = { { 'm', 60000 }, { 'h', 3600000 }, { 'd', 86400000 } }
 local tallies, order = {}, {}
 for i = 1, #members do
@@ -174,10 +175,16 @@ for i = 1, #members do
       order[#order + 1] = key
     end
     t[cell] = (t[cell] or 0) + 1
+    t['#t'] = (t['#t'] or 0) + 1
+    for r = 1, #ROLLUP do
+      local l = LAYOUT[ROLLUP[r]]
+      local f = '#' .. ROLLUP[r] .. string.char(math.floor(string.byte(cell, l.byte) / l.div) % l.mod)
+      t[f] = (t[f] or 0) + 1
+    end
   end
 end
 for _, key in ipairs(order) do
-  for cell, n in pairs(tallies[key]) do redis.call('HINCRBY', key, cell, n) end
+  for field, n in pairs(tallies[key]) do redis.call('HINCRBY', key, field, n) end
 end
 
 local added = 0
