@@ -12,7 +12,7 @@ import { normalizeFilter, type AuditEventFilterInput, type FilterTerm, type Norm
 import { isCodedField, overflowCode, type CodedField } from './codes.ts';
 import { planFor, retryStale, StaleRead, walk, type SetReader, type TallyResult, type TallySpec } from './executor.ts';
 import { decodeMember, fieldKey, type DimensionField } from './members.ts';
-import { coveringUnits, MINUTE_MS, ROLLUP_FIELDS } from './rollups.ts';
+import { coveringUnits, MINUTE_MS, minuteReadable, ROLLUP_FIELDS } from './rollups.ts';
 import { type MemberRange, windowRange } from './range.ts';
 
 /** `StatsInterval` of the API: bucket widths in ms (UTC has no daylight saving: fixed widths). */
@@ -121,15 +121,24 @@ async function rollupTally(reader: SetReader, filter: NormalizedFilter, spec: Ta
   const to = Math.floor(until / MINUTE_MS) * MINUTE_MS;
   if (from >= to) return null; // less than a minute: walking is as cheap
   const h = spec.histogram;
-  const units = coveringUnits(from, to, h ? h.width : Number.POSITIVE_INFINITY).map((u) => ({
-    key: u.key,
-    bucket: h ? Math.floor((u.start - h.origin) / h.width) : -1,
-  }));
+  // Minute buckets past their retention are walked instead (runs of them merged into one range).
+  const now = Date.now();
+  const units: { key: string; bucket: number }[] = [];
+  const walked: [number, number][] = [
+    [since, from],
+    [to, until],
+  ];
+  for (const u of coveringUnits(from, to, h ? h.width : Number.POSITIVE_INFINITY)) {
+    if (u.key.startsWith('ru:m:') && !minuteReadable(u.start, now)) {
+      const run = walked[walked.length - 1]!;
+      if (run[1] === u.start && walked.length > 2) run[1] = u.start + MINUTE_MS;
+      else walked.push([u.start, u.start + MINUTE_MS]);
+    } else units.push({ key: u.key, bucket: h ? Math.floor((u.start - h.origin) / h.width) : -1 });
+  }
   const edge = (lo: number, hi: number): Promise<Tally> | null =>
     lo < hi ? tallyFilter(reader, { ...filter, since: lo, until: hi }, spec, undefined, false) : null;
   const parts = await Promise.all([
-    edge(since, from),
-    edge(to, until),
+    ...walked.map(([lo, hi]) => edge(lo, hi)),
     ...Array.from({ length: Math.ceil(units.length / UNITS_PER_CALL) }, (_, i) =>
       reader.rollup({ units: units.slice(i * UNITS_PER_CALL, (i + 1) * UNITS_PER_CALL), checks, dims: spec.dims, buckets: h?.buckets ?? 0 }),
     ),

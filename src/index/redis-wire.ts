@@ -23,7 +23,7 @@ import { encodePosition, fieldKey, GLOBAL_KEY, setFieldKeys } from './members.ts
 import type { MemberFilter } from './plan.ts';
 import { lexArg } from './range.ts';
 import type { Arg, TallyReply } from './redis-commands.ts';
-import { rollupFieldsOf } from './rollups.ts';
+import { MINUTE_KEEP_MS, MINUTE_MS, rollupFieldsOf } from './rollups.ts';
 
 /** The meta hash (HGETALL, flat) as an IndexState; null when there is none or it has no epoch. */
 export function parseState(flat: string[]): IndexState | null {
@@ -152,7 +152,10 @@ export function* loadExtraArgs(built: BuiltIndex): Generator<Arg[]> {
   yield* slices('dv', built.registry);
   yield* slices('cr', built.recent);
   let args: Arg[] = ['ru'];
+  const expired = Date.now() - MINUTE_KEEP_MS;
   for (const [key, cells] of built.rollups) {
+    // A minute bucket past its keep would expire as it is written (rollups.ts).
+    if (key.startsWith('ru:m:') && (Number(key.slice(5)) + 1) * MINUTE_MS <= expired) continue;
     const fields = new Map<string, number>();
     for (const [cell, n] of cells) for (const f of rollupFieldsOf(cell)) fields.set(f, (fields.get(f) ?? 0) + n);
     for (const [f, n] of fields) args.push(key, Buffer.from(f, 'latin1'), n);

@@ -27,8 +27,18 @@ export function rollupFieldsOf(cell: string): string[] {
   return [cell, TOTAL_FIELD, ...ROLLUP_FIELDS.map((f) => `#${CODE_LAYOUT[f].fc}${String.fromCharCode(memberCode(cell, f, 0))}`)];
 }
 
-/** The rollup fields' codes as a Lua local, for the batch and rollup scripts (redis-commands.ts prepends it). */
-export const luaRollupFields = (): string => `local ROLLUP = { ${ROLLUP_FIELDS.map((f) => `'${CODE_LAYOUT[f].fc}'`).join(', ')} }\n`;
+/**
+ * Minute buckets are read only for the last MINUTE_RETENTION_MS (by the gateway's clock) and
+ * expire MINUTE_KEEP_MS after their minute ends (by Redis'): a 7-year trail would otherwise keep
+ * 3.7 million of them. Older windows walk their partial hours instead; hours and days stay.
+ * The day between the two covers clocks that disagree.
+ */
+export const MINUTE_RETENTION_MS = 35 * 86_400_000;
+export const MINUTE_KEEP_MS = 36 * 86_400_000;
+
+/** The rollup fields' codes and the minute buckets' keep, as Lua locals for the write scripts (redis-commands.ts prepends them). */
+export const luaRollupFields = (): string =>
+  `local ROLLUP = { ${ROLLUP_FIELDS.map((f) => `'${CODE_LAYOUT[f].fc}'`).join(', ')} }\nlocal MINUTE_KEEP_MS = ${MINUTE_KEEP_MS}\n`;
 
 /** Rollup levels, finest first, and their widths in ms. */
 export const ROLLUP_LEVELS = [
@@ -41,6 +51,9 @@ export const MINUTE_MS = 60_000;
 
 /** Key (relative to the namespace) of one bucket's hash: cell (3 code bytes) → events. */
 export const rollupKey = (level: RollupLevel, index: number): string => `ru:${level}:${index}`;
+
+/** Whether the minute bucket starting at `start` may be read at `now` (see MINUTE_RETENTION_MS). */
+export const minuteReadable = (start: number, now: number): boolean => start >= now - MINUTE_RETENTION_MS;
 
 /** The keys an event at `ms` is counted under, one per level. */
 export const rollupKeysOf = (ms: number): string[] => ROLLUP_LEVELS.map(([level, width]) => rollupKey(level, Math.floor(ms / width)));

@@ -154,10 +154,52 @@ describeRedis('rollups (Redis index on the embedded ledger)', () => {
     try {
       const rand = prng(77);
       const pools = makePools(rand);
-      const events = Array.from({ length: 3_000 }, () => randomEvent(rand, pools));
+      // Two thirds in 2025 (past the minute buckets' retention: their partial hours are walked),
+      // a third in the last 10 days (minute buckets read).
+      const DAY = 86_400_000;
+      const recent = Math.floor(Date.now() / DAY) * DAY - 10 * DAY;
+      const events = Array.from({ length: 3_000 }, (_, i) =>
+        i % 3 === 0 ? randomEvent(rand, pools, { ms: recent + Math.floor(rand() * 10 * DAY) }) : randomEvent(rand, pools),
+      );
       await appendAll(ledger, events, rand);
       await indexer.catchUp();
       const model = new Model(events.map((e) => e.record));
+      expect(
+        await expectRedisEqualsLedger(
+          admin,
+          index.namespace,
+          model.sorted.map((e) => e.record),
+        ),
+      ).toEqual([]);
+      // Windows that start and end inside hours, old and recent: minutes, hours, days and walks.
+      const odd = (ms: number) => new Date(ms + 17 * 60_000 + 4_321).toISOString();
+      for (const [since, until] of [
+        [BASE_MS + 3 * DAY + 5 * 3_600_000, BASE_MS + 7 * DAY + 2 * 3_600_000],
+        [recent + DAY + 3_600_000, recent + 9 * DAY + 13 * 3_600_000],
+        [BASE_MS, recent + 10 * DAY],
+      ] as const) {
+        for (const interval of until - since < 10_000 * 3_600_000 ? ['HOUR', 'DAY', null] : ['DAY', null]) {
+          const f = { outcome: ['FAILURE', 'PENDING'], since: odd(since), until: odd(until) };
+          expect(await index.stats({ filter: f, groupBy: ['OUTCOME', 'EVENT_CATEGORY'], interval }), JSON.stringify(f)).toEqual(
+            bruteStats(model, f, ['OUTCOME', 'EVENT_CATEGORY'], interval),
+          );
+          const w = { since: odd(since), until: odd(until) };
+          expect(await index.stats({ filter: w, groupBy: ['OUTCOME'], interval })).toEqual(bruteStats(model, w, ['OUTCOME'], interval));
+        }
+      }
+      const minute = { since: odd(recent + 2 * DAY), until: odd(recent + 3 * DAY) };
+      expect(await index.stats({ filter: minute, groupBy: ['RESOURCE_TYPE'], interval: 'MINUTE' })).toEqual(
+        bruteStats(model, minute, ['RESOURCE_TYPE'], 'MINUTE'),
+      );
+      // A recent minute's bucket is read (one more in its total shows up); an old one's is not kept.
+      const busy = model.sorted.map((e) => e.position.ms).find((ms) => ms > recent + 4 * DAY)!;
+      const m0 = Math.floor(busy / 60_000) * 60_000;
+      const inside = { since: new Date(m0 - 10 * 60_000).toISOString(), until: new Date(m0 + 20 * 60_000).toISOString() }; // no whole hour in it
+      const before = (await index.stats({ filter: inside })).total;
+      expect(before).toBe(bruteStats(model, inside, [], null).total);
+      await admin.hincrby(`${index.namespace}ru:m:${m0 / 60_000}`, '#t', 1);
+      expect((await index.stats({ filter: inside })).total).toBe(before + 1);
+      expect(await admin.exists(`${index.namespace}ru:m:${Math.floor(BASE_MS / 60_000) + 1}`)).toBe(0);
       const filter = { outcome: ['FAILURE'], since: new Date(BASE_MS).toISOString(), until: new Date(BASE_MS + SPAN_MS).toISOString() };
       const want = bruteStats(model, filter, ['OUTCOME'], 'DAY');
       expect(want.total).toBeGreaterThan(100);

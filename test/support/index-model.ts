@@ -70,7 +70,7 @@ const uniform = <T>(rand: () => number, list: readonly T[]): T => list[Math.floo
  * A random event. Every field varies, the optional ones (severity, eventAction, resourceNamespace,
  * clusterName, recordedBy, parentEventId) absent in some events.
  */
-export function randomEvent(rand: () => number, pools: Pools, at?: { correlationId: string; ms: number }): NewEvent {
+export function randomEvent(rand: () => number, pools: Pools, at?: { correlationId?: string; ms?: number }): NewEvent {
   const hot = rand() < 0.2;
   const ms = at?.ms ?? (hot ? uniform(rand, pools.hotMs) : BASE_MS + Math.floor(rand() * SPAN_MS));
   const r = rand();

@@ -185,6 +185,8 @@ for i = 1, #members do
 end
 for _, key in ipairs(order) do
   for field, n in pairs(tallies[key]) do redis.call('HINCRBY', key, field, n) end
+  local minute = string.match(key, 'ru:m:(%d+)$')
+  if minute then redis.call('PEXPIREAT', key, string.format('%d', (tonumber(minute) + 1) * 60000 + MINUTE_KEEP_MS)) end
 end
 
 local added = 0

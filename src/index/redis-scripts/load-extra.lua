@@ -11,7 +11,12 @@ if ARGV[5] == 'dv' then
     redis.call('HSET', NS .. 'dv:' .. string.sub(key, 1, 2), string.sub(key, 4), ARGV[a + 1])
   end
 elseif ARGV[5] == 'ru' then
-  for a = 6, #ARGV, 3 do redis.call('HSET', NS .. ARGV[a], ARGV[a + 1], ARGV[a + 2]) end
+  for a = 6, #ARGV, 3 do
+    redis.call('HSET', NS .. ARGV[a], ARGV[a + 1], ARGV[a + 2])
+    -- minute buckets expire as the batch script has them (rollups.ts)
+    local minute = string.match(ARGV[a], '^ru:m:(%d+)$')
+    if minute then redis.call('PEXPIREAT', NS .. ARGV[a], string.format('%d', (tonumber(minute) + 1) * 60000 + MINUTE_KEEP_MS)) end
+  end
 else
   local args = {}
   for a = 6, #ARGV, 2 do
