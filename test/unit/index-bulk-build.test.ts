@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { IndexBuild } from '../../src/index/bulk-build.ts';
 import { fieldValue } from '../../src/events/filter.ts';
-import { CODED_FIELDS, type IndexLayoutOptions } from '../../src/index/codes.ts';
+import { CODED_FIELDS, DENSE_SHARE_INVERSE, type IndexLayoutOptions } from '../../src/index/codes.ts';
 import { MemoryEventIndex } from '../../src/index/memory-index.ts';
 import type { IndexTx } from '../../src/index/port.ts';
 import { fieldKey, GLOBAL_KEY, setFieldKeys } from '../../src/index/members.ts';
@@ -106,8 +106,10 @@ describe('IndexBuild', () => {
     });
   }
 
-  for (const failures of [20, 21]) {
-    it(`applies the density rule to the final counts: ${failures} FAILUREs of 320 events is ${failures > 20 ? 'dense' : 'sparse'}`, async () => {
+  // 320 events: exactly 1/DENSE_SHARE_INVERSE of them is the last sparse count
+  const edge = 320 / DENSE_SHARE_INVERSE;
+  for (const failures of [edge, edge + 1]) {
+    it(`applies the density rule to the final counts: ${failures} FAILUREs of 320 events is ${failures > edge ? 'dense' : 'sparse'}`, async () => {
       const rand = prng(failures);
       const pools = makePools(rand);
       const records = Array.from({ length: 320 }, (_, i) => ({
@@ -125,7 +127,7 @@ describe('IndexBuild', () => {
         for (const tx of txs) build.add(tx);
         return index.load('e1', build.result(), owner, 60_000);
       });
-      expect(loaded.codeEntry('outcome', 'FAILURE')).toEqual({ code: 1, dense: failures > 20, count: failures });
+      expect(loaded.codeEntry('outcome', 'FAILURE')).toEqual({ code: 1, dense: failures > edge, count: failures });
       expect(loaded.codeEntry('outcome', 'FAILURE')).toEqual(applied.codeEntry('outcome', 'FAILURE'));
       expect(loaded.membersOf(fieldKey('outcome', 'FAILURE'))).toEqual(applied.membersOf(fieldKey('outcome', 'FAILURE')));
     });

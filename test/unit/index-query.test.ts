@@ -128,10 +128,10 @@ describe('member codes', () => {
     expect(() => resolveMaxCodes({ outcome: MAX_CODES.outcome + 1 })).toThrow(RangeError);
   });
 
-  it('turn a value dense only past the minimum and past 1/16 of all events', () => {
+  it('turn a value dense only past the minimum and past 1/32 of all events', () => {
     expect(becomesDense(2048, 2048)).toBe(false); // not past the minimum
-    expect(becomesDense(2049, 2049 * 16)).toBe(false); // exactly 1/16
-    expect(becomesDense(2049, 2049 * 16 - 1)).toBe(true);
+    expect(becomesDense(2049, 2049 * 32)).toBe(false); // exactly 1/32
+    expect(becomesDense(2049, 2049 * 32 - 1)).toBe(true);
     expect(becomesDense(10_000, 1_000_000)).toBe(false); // 1 %
     expect(becomesDense(900_000, 1_000_000)).toBe(true);
     expect(becomesDense(11, 100, 10)).toBe(true);
