@@ -507,7 +507,25 @@ describe('schema.graphql', () => {
     expect(typeFields('LedgerState')).toEqual({ txId: 'String!', txHash: 'String!', signature: 'StateSignature' });
     expect(typeFields('CreateAuditEventPayload')).toEqual({ event: 'AuditEvent!', proof: 'ProofBundle!', created: 'Boolean!' });
     expect(typeFields('CreateAuditEventsPayload')).toEqual({ events: '[AuditEvent!]!', proofs: '[ProofBundle!]!' });
-    expect(typeFields('AuditEventConnection')).toEqual({ edges: '[AuditEventEdge!]!', pageInfo: 'PageInfo!' });
+    expect(typeFields('AuditEventConnection')).toEqual({ edges: '[AuditEventEdge!]!', pageInfo: 'PageInfo!', totalCount: 'Int!' });
+    // issue 20: counts, stats and the correlation list, as the contract names them
+    expect(root(schema.getQueryType())).toMatchObject({
+      auditEventStats: '(filter: AuditEventFilter, groupBy: [AuditEventDimension!], interval: StatsInterval): AuditEventStats!',
+      correlations: '(after: String, filter: CorrelationFilter, first: Int): CorrelationConnection!',
+    });
+    expect(typeFields('AuditEventStats')).toEqual({ total: 'Int!', groups: '[AuditEventGroup!]!', histogram: '[HistogramBucket!]!' });
+    expect(typeFields('AuditEventGroup')).toEqual({ dimension: 'AuditEventDimension!', value: 'String!', count: 'Int!' });
+    expect(typeFields('HistogramBucket')).toEqual({ start: 'DateTime!', count: 'Int!' });
+    expect(typeFields('Correlation')).toEqual({
+      correlationId: 'String!',
+      firstTimestamp: 'DateTime!',
+      lastTimestamp: 'DateTime!',
+      eventCount: 'Int!',
+      outcomes: 'OutcomeCounts!',
+      lastEvent: 'AuditEvent',
+    });
+    expect(typeFields('OutcomeCounts')).toEqual({ success: 'Int!', failure: 'Int!', pending: 'Int!' });
+    expect(typeFields('CorrelationConnection')).toEqual({ edges: '[CorrelationEdge!]!', pageInfo: 'PageInfo!' });
     expect(typeFields('AuditEventEdge')).toEqual({ cursor: 'String!', node: 'AuditEvent!' });
     expect(typeFields('PageInfo')).toEqual({ hasNextPage: 'Boolean!', hasPreviousPage: 'Boolean!', startCursor: 'String', endCursor: 'String' });
     const enumValues = (name: string) =>
@@ -517,6 +535,16 @@ describe('schema.graphql', () => {
         .sort();
     expect(enumValues('EventOutcome')).toEqual(['FAILURE', 'PENDING', 'SUCCESS']);
     expect(enumValues('Severity')).toEqual(['CRITICAL', 'ERROR', 'INFO', 'WARNING']);
+    expect(enumValues('AuditEventDimension')).toEqual(['ACTOR_ID', 'CLUSTER_NAME', 'EVENT_CATEGORY', 'EVENT_TYPE', 'OUTCOME', 'RESOURCE_TYPE', 'SEVERITY']);
+    expect(enumValues('StatsInterval')).toEqual(['DAY', 'HOUR', 'MINUTE']);
+    const correlationFilter = (schema.getType('CorrelationFilter') as GraphQLInputObjectType).getFields();
+    expect(Object.fromEntries(Object.values(correlationFilter).map((f) => [f.name, String(f.type)]))).toEqual({
+      since: 'DateTime',
+      until: 'DateTime',
+      eventCategory: '[String!]',
+      outcome: '[EventOutcome!]',
+      clusterName: '[String!]',
+    });
     const input = (schema.getType('AuditEventInput') as GraphQLInputObjectType).getFields();
     const required = Object.values(input)
       .filter((f) => isNonNullType(f.type))
