@@ -124,6 +124,13 @@ export function decodeMember(m: string): EventPosition {
   return { ms: b.readUIntBE(0, 6), eventId: `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}` };
 }
 
+/** The timestamp (ms) a member or position starts with. */
+export function memberMs(m: string): number {
+  let ms = 0;
+  for (let c = 0; c < 6; c++) ms = ms * 256 + m.charCodeAt(c);
+  return ms;
+}
+
 /** A bound on the time axis only: every member of millisecond `ms` sorts after it. */
 export function msPrefix(ms: number): string {
   const b = Buffer.alloc(6);

@@ -39,87 +39,32 @@ import type { BuiltIndex } from './bulk-build.ts';
 import { computeStats, countMatches, type StatsArgs, type StatsResult } from './counting.ts';
 import { correlationPage, type CorrelationPage, type CorrelationQuery } from './correlations.ts';
 import type { ApplyBatch, ApplyResult, EventIndex, IndexPage, IndexQuery, IndexState, TickResult } from './port.ts';
-import { type DimensionField, encodeMember, fieldCode, fieldKey, GLOBAL_KEY, isDimensionKey, MEMBER_LENGTH, setFieldKeys, valueOfKey } from './members.ts';
+import {
+  type DimensionField,
+  encodeMember,
+  fieldCode,
+  fieldKey,
+  GLOBAL_KEY,
+  isDimensionKey,
+  MEMBER_LENGTH,
+  memberMs,
+  setFieldKeys,
+  valueOfKey,
+} from './members.ts';
 import type { MemberFilter } from './plan.ts';
 import { addToRollups } from './rollups.ts';
 import { inRange, normalizePage, type MemberRange } from './range.ts';
-
-/** First index whose member is ≥ m (or > m when `strict`). */
-function lowerBound(a: readonly string[], m: string, strict = false): number {
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (strict ? a[mid]! <= m : a[mid]! < m) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/** [from, to) indexes of the members of `a` inside `r`. */
-function span(a: readonly string[], r: MemberRange): [number, number] {
-  const from = r.min === null ? 0 : lowerBound(a, r.min.value, !r.min.inclusive);
-  const to = r.max === null ? a.length : lowerBound(a, r.max.value, r.max.inclusive);
-  return [from, Math.max(from, to)];
-}
-
-/** Sorted union of a sorted set and sorted distinct additions; returns it and how many were new. */
-function mergeSorted(a: readonly string[], add: readonly string[]): [string[], number] {
-  const out: string[] = [];
-  let i = 0;
-  let j = 0;
-  let added = 0;
-  while (i < a.length || j < add.length) {
-    if (j >= add.length || (i < a.length && a[i]! < add[j]!)) out.push(a[i++]!);
-    else if (i < a.length && a[i] === add[j]) {
-      out.push(a[i++]!);
-      j++;
-    } else {
-      out.push(add[j++]!);
-      added++;
-    }
-  }
-  return [out, added];
-}
+import { bucketOf, lowerBound, mergeSorted, RecentList, span } from './memory-sets.ts';
 
 const noCodesUsed = (): Record<CodedField, number> => Object.fromEntries(CODED_FIELDS.map((f) => [f, 0])) as Record<CodedField, number>;
-
-/** The `recent` order: newest first, ties by correlationId's UTF-8 bytes, descending. */
-interface RecentEntry extends RecentCorrelation {
-  bytes: Buffer;
-}
-const recentOrder = (a: RecentEntry, b: RecentEntry): number => b.lastMs - a.lastMs || Buffer.compare(b.bytes, a.bytes);
-const recentEntry = (correlationId: string, lastMs: number): RecentEntry => ({ correlationId, lastMs, bytes: Buffer.from(correlationId, 'utf8') });
-
-/** First index of `list` (in `recentOrder`) that sorts after `e` (or at it, unless `strict`). */
-function recentBound(list: readonly RecentEntry[], e: RecentEntry, strict: boolean): number {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    const c = recentOrder(list[mid]!, e);
-    if (c < 0 || (strict && c === 0)) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/** Histogram bucket of a member, or -1 outside the spec's buckets. */
-export function bucketOf(member: string, h: NonNullable<TallySpec['histogram']>): number {
-  let ms = 0;
-  for (let c = 0; c < 6; c++) ms = ms * 256 + member.charCodeAt(c);
-  const b = Math.floor((ms - h.origin) / h.width);
-  return b >= 0 && b < h.buckets ? b : -1;
-}
 
 export class MemoryEventIndex implements EventIndex, SetReader {
   readonly kind = 'memory' as const;
   private sets = new Map<string, string[]>();
   /** Dimension values seen (set key → events): stats groups. */
   private registry = new Map<string, number>();
-  /** Correlations by their newest event (`recent`), and that event's ms by correlationId. */
-  private recentList: RecentEntry[] = [];
-  private lastOf = new Map<string, number>();
+  /** Correlations by their newest event (`recent`). */
+  private recentList = new RecentList();
   /** Rollups (rollups.ts): bucket key → cell → events. */
   private rollups = new Map<string, Map<string, number>>();
   /** Coded values (by set key) and how many codes each field handed out. */
@@ -159,8 +104,7 @@ export class MemoryEventIndex implements EventIndex, SetReader {
   async reset(epoch: string, target: string): Promise<void> {
     this.sets = new Map();
     this.registry = new Map();
-    this.recentList = [];
-    this.lastOf = new Map();
+    this.recentList = new RecentList();
     this.rollups = new Map();
     this.codebook = new Map();
     this.used = noCodesUsed();
@@ -217,7 +161,7 @@ export class MemoryEventIndex implements EventIndex, SetReader {
           push(key, member);
           if (isDimensionKey(key)) this.registry.set(key, (this.registry.get(key) ?? 0) + 1);
         }
-        this.touchCorrelation(r.correlationId, position.ms);
+        this.recentList.touch(r.correlationId, position.ms);
         for (const [key] of coded) {
           if (isDimensionKey(key)) this.registry.set(key, (this.registry.get(key) ?? 0) + 1);
           const e = this.codebook.get(key);
@@ -250,16 +194,6 @@ export class MemoryEventIndex implements EventIndex, SetReader {
     return { ok: true, added, status: m.status };
   }
 
-  /** Moves a correlation up the `recent` list when this event is its newest. */
-  private touchCorrelation(id: string, ms: number): void {
-    const old = this.lastOf.get(id);
-    if (old !== undefined && old >= ms) return;
-    if (old !== undefined) this.recentList.splice(recentBound(this.recentList, recentEntry(id, old), false), 1);
-    const e = recentEntry(id, ms);
-    this.recentList.splice(recentBound(this.recentList, e, false), 0, e);
-    this.lastOf.set(id, ms);
-  }
-
   /** Why a write continuing from `fromTxId` of `epoch` must be refused, if it must. */
   private refusal(epoch: string, fromTxId: string): Extract<ApplyResult, { ok: false }> | null {
     const m = this.meta;
@@ -283,8 +217,7 @@ export class MemoryEventIndex implements EventIndex, SetReader {
     this.used = { ...built.used };
     this.registry = new Map(built.registry);
     this.rollups = built.rollups;
-    this.lastOf = new Map(built.recent);
-    this.recentList = [...built.recent].map(([id, ms]) => recentEntry(id, ms)).sort(recentOrder);
+    this.recentList = RecentList.of(built.recent);
     m.checkpoint = built.lastTxId;
     m.events = built.events;
     m.applied = built.applied;
@@ -371,7 +304,7 @@ export class MemoryEventIndex implements EventIndex, SetReader {
         result.codes[i]![memberCode(m, f)]!++;
       });
       if (spec.histogram) {
-        const b = bucketOf(m, spec.histogram);
+        const b = bucketOf(memberMs(m), spec.histogram);
         if (b >= 0) result.histogram[b]!++;
       }
     }
@@ -412,8 +345,7 @@ export class MemoryEventIndex implements EventIndex, SetReader {
 
   async recent(after: RecentCorrelation | null, limit: number): Promise<RecentCorrelation[]> {
     this.ready();
-    const from = after ? recentBound(this.recentList, recentEntry(after.correlationId, after.lastMs), true) : 0;
-    return this.recentList.slice(from, from + limit).map(({ correlationId, lastMs }) => ({ correlationId, lastMs }));
+    return this.recentList.after(after, limit);
   }
 
   private has(key: string, m: string): boolean {

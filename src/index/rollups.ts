@@ -10,6 +10,7 @@
  * and walks otherwise.
  */
 import { CODE_LAYOUT, type CodedField, memberCode } from './codes.ts';
+import { memberMs } from './members.ts';
 
 /** A cell: the first code bytes of a member, which hold these fields' codes. */
 export const ROLLUP_CELL_BYTES = 3;
@@ -84,8 +85,7 @@ export function coveringUnits(from: number, to: number, maxWidth: number): Rollu
 
 /** Counts one member (`BE48(ms) ‖ uuid ‖ codes`) into in-process rollups (memory index, bulk build). */
 export function addToRollups(rollups: Map<string, Map<string, number>>, member: string): void {
-  let ms = 0;
-  for (let c = 0; c < 6; c++) ms = ms * 256 + member.charCodeAt(c);
+  const ms = memberMs(member);
   const cell = member.slice(22, 22 + ROLLUP_CELL_BYTES);
   for (const key of rollupKeysOf(ms)) {
     let cells = rollups.get(key);

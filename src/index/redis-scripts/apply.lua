@@ -152,10 +152,6 @@ local function register(key, n)
   local fc = string.sub(key, 1, 2)
   if DIM[fc] and string.sub(key, 3, 3) == ':' then redis.call('HINCRBY', NS .. 'dv:' .. fc, string.sub(key, 4), n) end
 end
-local function msOf(m)
-  local a1, a2, a3, a4, a5, a6 = string.byte(m, 1, 6)
-  return ((((a1 * 256 + a2) * 256 + a3) * 256 + a4) * 256 + a5) * 256 + a6
-end
 local function unescape(s)
   return (string.gsub(s, '%%(%x%x)', function(h) return string.char(tonumber(h, 16)) end))
 end

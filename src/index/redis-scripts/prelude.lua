@@ -1,4 +1,4 @@
--- Prepended to apply, probe and scan; ARGV[1] is always the namespace.
+-- Prepended to the batch and query scripts; ARGV[1] is always the namespace.
 local NS = ARGV[1]
 -- a < b, byte by byte (Lua's own < on strings uses strcoll)
 local function lt(a, b)
@@ -15,4 +15,9 @@ local function chunkOf(S, m)
   local d = redis.call('ZRANGE', S .. '#', '[' .. m, '-', 'BYLEX', 'REV', 'LIMIT', 0, 1)[1]
   if d then return S .. '#' .. d, d end
   return S, false
+end
+-- the timestamp (ms) a member starts with (BE48)
+local function msOf(m)
+  local a1, a2, a3, a4, a5, a6 = string.byte(m, 1, 6)
+  return ((((a1 * 256 + a2) * 256 + a3) * 256 + a4) * 256 + a5) * 256 + a6
 end

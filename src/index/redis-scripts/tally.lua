@@ -20,9 +20,7 @@ local done, last = walkRange(NS .. key, min, max, false, 1e18, budget, function(
     byDim[k][c] = (byDim[k][c] or 0) + 1
   end
   if buckets > 0 then
-    local a1, a2, a3, a4, a5, a6 = string.byte(m, 1, 6)
-    local ms = ((((a1 * 256 + a2) * 256 + a3) * 256 + a4) * 256 + a5) * 256 + a6
-    local b = math.floor((ms - origin) / width)
+    local b = math.floor((msOf(m) - origin) / width)
     if b >= 0 and b < buckets then hist[b] = (hist[b] or 0) + 1 end
   end
 end)
