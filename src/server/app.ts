@@ -28,7 +28,7 @@ import { createLogger, currentRequestId, runWithRequest, type Logger } from '../
 import type { Config } from './config.ts';
 import { AppMetrics, instrumentIndex, instrumentLedger } from './metrics.ts';
 import { budgetKey, useRateLimit, writeTaker } from './rate-limit.ts';
-import { useJsonNestingLimit, useJsonPostOnly } from './request-body.ts';
+import { useJsonNestingLimit, useJsonPostOnly, useRequestBodyLimit } from './request-body.ts';
 import { attachGraphQLWebSocket, type GraphQLWebSocket } from './ws.ts';
 
 export const GRAPHQL_PATH = '/graphql';
@@ -187,6 +187,27 @@ function useQueryTiming(metrics: AppMetrics): Plugin {
   };
 }
 
+/**
+ * useReadinessCheck's own test runs on every request: it parses the URL and runs a URLPattern (a
+ * polyfill on Node 20), a visible share of a createAuditEvent's CPU (bench/results/graphql-20261207T2017.md).
+ * All three of its tests need the path to end in READY_PATH or to be it, and URL parsing never
+ * makes a path out of characters the URL does not hold, except that it drops tabs and newlines. So
+ * a request whose URL holds neither READY_PATH's name nor such a character cannot be taken; every
+ * other request goes to the plugin's own test, unchanged.
+ */
+function onlyOnReadyPath(plugin: Plugin): Plugin {
+  const onRequest = plugin.onRequest;
+  if (!onRequest) return plugin;
+  const name = READY_PATH.slice(1);
+  return {
+    ...plugin,
+    onRequest(payload) {
+      const url = payload.request.url;
+      if (url.includes(name) || /[\t\n\r]/.test(url)) return onRequest(payload);
+    },
+  };
+}
+
 export function createApp(options: AppOptions): App {
   const { config } = options;
   const logger = options.logger ?? createLogger();
@@ -225,7 +246,8 @@ export function createApp(options: AppOptions): App {
     logging: logger,
     // Never the stack, whatever NODE_ENV says: maskError builds every client-visible error.
     maskedErrors: { maskError: (error) => maskError(error), isDev: false },
-    maxRequestBodySize: options.maxRequestBodyBytes ?? MAX_REQUEST_BODY_BYTES,
+    // The same limit, checked by useRequestBodyLimit (request-body.ts, the last plugin) at less cost.
+    maxRequestBodySize: false,
     batching: false,
     // Same-origin only, and POST bodies only as JSON: on an open server (no tokens), a web page in a
     // browser on this machine must not be able to write (form posts need no CORS preflight).
@@ -258,29 +280,33 @@ export function createApp(options: AppOptions): App {
       ...(rateLimiter ? [useRateLimit(rateLimiter)] : []),
       // Live subscriptions: each event executed once per distinct subscription, not per subscriber.
       useSharedLiveExecution(),
-      useReadinessCheck({
-        endpoint: READY_PATH,
-        check: async ({ fetchAPI }) => {
-          const results = await Promise.all(
-            Object.entries(checks).map(async ([name, check]) => {
-              try {
-                const details = await withTimeout(check(), READY_TIMEOUT_MS, name);
-                return [name, { ok: true, ...details }] as const;
-              } catch (e) {
-                logger.warn(`readiness: ${name} is not ready`, e);
-                const error = isAuditError(e) ? { code: e.code, message: e.message } : { message: e instanceof Error ? e.message : String(e) };
-                return [name, { ok: false, ...error }] as const;
-              }
-            }),
-          );
-          const failing = results.filter(([, r]) => !r.ok).map(([name]) => name);
-          const body = { status: failing.length === 0 ? 'ready' : 'unavailable', failing, checks: Object.fromEntries(results) };
-          return new fetchAPI.Response(JSON.stringify(body), {
-            status: failing.length === 0 ? 200 : 503,
-            headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
-          });
-        },
-      }),
+      onlyOnReadyPath(
+        useReadinessCheck({
+          endpoint: READY_PATH,
+          check: async ({ fetchAPI }) => {
+            const results = await Promise.all(
+              Object.entries(checks).map(async ([name, check]) => {
+                try {
+                  const details = await withTimeout(check(), READY_TIMEOUT_MS, name);
+                  return [name, { ok: true, ...details }] as const;
+                } catch (e) {
+                  logger.warn(`readiness: ${name} is not ready`, e);
+                  const error = isAuditError(e) ? { code: e.code, message: e.message } : { message: e instanceof Error ? e.message : String(e) };
+                  return [name, { ok: false, ...error }] as const;
+                }
+              }),
+            );
+            const failing = results.filter(([, r]) => !r.ok).map(([name]) => name);
+            const body = { status: failing.length === 0 ? 'ready' : 'unavailable', failing, checks: Object.fromEntries(results) };
+            return new fetchAPI.Response(JSON.stringify(body), {
+              status: failing.length === 0 ? 200 : 503,
+              headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
+            });
+          },
+        }),
+      ),
+      // Last: after every plugin that sets a request parser, where Yoga's own limit would be.
+      useRequestBodyLimit(options.maxRequestBodyBytes ?? MAX_REQUEST_BODY_BYTES),
     ],
   });
 
