@@ -76,25 +76,38 @@ export function createContext({
  * Each is made on first use: most deliveries need none of them.
  */
 export function createLoaders(ledger: Ledger): GraphQLContext['loaders'] {
-  let event: GraphQLContext['loaders']['event'] | undefined;
-  let commitTime: GraphQLContext['loaders']['commitTime'] | undefined;
-  let verified: GraphQLContext['loaders']['verified'] | undefined;
-  return {
-    get event() {
-      event ??= new DataLoader((ids) => ledger.getMany(ids), { maxBatchSize: EVENT_BATCH });
-      return event;
-    },
-    get commitTime() {
-      commitTime ??= new DataLoader((txIds) => ledger.commitTimes(txIds));
-      return commitTime;
-    },
-    get verified() {
-      // No batch call for verified reads: each is its own proof. A failure fails only its key.
-      verified ??= new DataLoader(
-        (ids) => Promise.all(ids.map((id) => ledger.getVerified(id).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e)))))),
-        { maxBatchSize: 50 },
-      );
-      return verified;
-    },
-  };
+  return new Loaders(ledger);
+}
+
+/** The loaders of createLoaders, made on first use; a class, so a request creates no closures until it uses one. */
+type RequestLoaders = GraphQLContext['loaders'];
+
+class Loaders implements RequestLoaders {
+  private eventLoader: GraphQLContext['loaders']['event'] | undefined;
+  private commitTimeLoader: GraphQLContext['loaders']['commitTime'] | undefined;
+  private verifiedLoader: GraphQLContext['loaders']['verified'] | undefined;
+
+  constructor(private readonly ledger: Ledger) {}
+
+  get event(): GraphQLContext['loaders']['event'] {
+    const ledger = this.ledger;
+    this.eventLoader ??= new DataLoader((ids) => ledger.getMany(ids), { maxBatchSize: EVENT_BATCH });
+    return this.eventLoader;
+  }
+
+  get commitTime(): GraphQLContext['loaders']['commitTime'] {
+    const ledger = this.ledger;
+    this.commitTimeLoader ??= new DataLoader((txIds) => ledger.commitTimes(txIds));
+    return this.commitTimeLoader;
+  }
+
+  get verified(): GraphQLContext['loaders']['verified'] {
+    const ledger = this.ledger;
+    // No batch call for verified reads: each is its own proof. A failure fails only its key.
+    this.verifiedLoader ??= new DataLoader(
+      (ids) => Promise.all(ids.map((id) => ledger.getVerified(id).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e)))))),
+      { maxBatchSize: 50 },
+    );
+    return this.verifiedLoader;
+  }
 }

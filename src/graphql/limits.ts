@@ -27,6 +27,9 @@ import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { createComplexityRule } from '@pothos/plugin-complexity';
 import {
   GraphQLError,
+  getNamedType,
+  isInterfaceType,
+  isObjectType,
   Kind,
   Lexer,
   Source,
@@ -34,6 +37,8 @@ import {
   TypeInfo,
   ValidationContext,
   type DocumentNode,
+  type FragmentDefinitionNode,
+  type GraphQLNamedType,
   type GraphQLSchema,
   type OperationDefinitionNode,
   type SelectionSetNode,
@@ -151,22 +156,126 @@ function recordCost(contextValue: unknown, cost: number): void {
   if (contextValue && typeof contextValue === 'object') (contextValue as { queryCost?: number }).queryCost = cost;
 }
 
+/** As recordCost, measured only when read (by the rate limit, when there is one), then kept. */
+function recordCostWhenRead(contextValue: unknown, measure: () => number): void {
+  if (!contextValue || typeof contextValue !== 'object') return;
+  Object.defineProperty(contextValue, 'queryCost', {
+    configurable: true,
+    enumerable: true,
+    get() {
+      const cost = measure();
+      Object.defineProperty(contextValue, 'queryCost', { value: cost, writable: true, configurable: true, enumerable: true });
+      return cost;
+    },
+  });
+}
+
+/**
+ * Whether `set` selects a field whose complexity is a function (of its arguments, and so maybe of
+ * variables: connections, createAuditEvents). null: something the walk does not know; ask costOf.
+ */
+function selectsComplexityFunction(
+  schema: GraphQLSchema,
+  set: SelectionSetNode,
+  type: GraphQLNamedType,
+  fragments: ReadonlyMap<string, FragmentDefinitionNode>,
+  seen: Set<string>,
+): boolean | null {
+  for (const sel of set.selections) {
+    if (sel.kind === Kind.FIELD) {
+      const field = isObjectType(type) || isInterfaceType(type) ? type.getFields()[sel.name.value] : undefined;
+      if (!field) {
+        if (sel.name.value.startsWith('__')) continue;
+        return null;
+      }
+      if (typeof field.extensions?.complexity === 'function') return true;
+      if (sel.selectionSet) {
+        const inner = selectsComplexityFunction(schema, sel.selectionSet, getNamedType(field.type), fragments, seen);
+        if (inner !== false) return inner;
+      }
+      continue;
+    }
+    let fragment: { typeCondition?: { name: { value: string } } | undefined; selectionSet: SelectionSetNode } | undefined;
+    if (sel.kind === Kind.INLINE_FRAGMENT) fragment = sel;
+    else {
+      if (seen.has(sel.name.value)) return null;
+      seen.add(sel.name.value);
+      fragment = fragments.get(sel.name.value);
+      if (!fragment) return null;
+    }
+    const on = fragment.typeCondition ? schema.getType(fragment.typeCondition.name.value) : type;
+    if (!on) return null;
+    const inner = selectsComplexityFunction(schema, fragment.selectionSet, on, fragments, seen);
+    if (inner !== false) return inner;
+  }
+  return false;
+}
+
+/** Per schema and document (Yoga's parser cache hands out the same document for the same text): the fixed cost by operation name. */
+const fixedCosts = new WeakMap<GraphQLSchema, WeakMap<DocumentNode, Map<string | null, number | null>>>();
+
+/**
+ * The cost of an operation that does not depend on the request's variables (no selected field
+ * prices its arguments), as costOf measures it for variables that coerce; null when it may depend
+ * on them, or for documents of several operations. Measured once per document and operation name.
+ */
+export function fixedCostOf(args: { schema: GraphQLSchema; document: DocumentNode; operationName?: string | null }): number | null {
+  const { schema, document } = args;
+  const operationName = args.operationName ?? null;
+  let bySchema = fixedCosts.get(schema);
+  if (!bySchema) {
+    bySchema = new WeakMap();
+    fixedCosts.set(schema, bySchema);
+  }
+  let byName = bySchema.get(document);
+  if (!byName) {
+    byName = new Map();
+    bySchema.set(document, byName);
+  }
+  let cost = byName.get(operationName);
+  if (cost !== undefined) return cost;
+  cost = null;
+  const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
+  const op = operations.length === 1 ? operations[0]! : undefined;
+  const root = op && schema.getRootType(op.operation);
+  if (op && root && (operationName === null || op.name?.value === operationName)) {
+    const fragments = new Map<string, FragmentDefinitionNode>();
+    for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
+    if (selectsComplexityFunction(schema, op.selectionSet, root, fragments, new Set()) === false) {
+      // No variables to coerce: the same walk costOf makes, for any variables that coerce.
+      const withoutVariables = { ...document, definitions: document.definitions.map((d) => (d === op ? { ...op, variableDefinitions: [] } : d)) };
+      cost = costOf({ schema, document: withoutVariables, operationName });
+    }
+  }
+  byName.set(operationName, cost);
+  return cost;
+}
+
 /**
  * Cost with the request's own variables, before execution (so not part of the validation cache).
  * A subscription is priced once, for one event's selection.
+ *
+ * An operation whose cost does not depend on its variables is priced once per document
+ * (fixedCostOf): costOf would give that cost for variables that coerce and 0 for variables that do
+ * not (execution then refuses them), both within the limit when the fixed cost is. What the rate
+ * limit charges is still costOf's exact figure, measured only if it asks (most of costOf's time is
+ * coercing the variables, which execution does again).
  */
 function useCostLimit(maxCost: number): Plugin {
   const overLimit = (cost: number) => ({ errors: [limitError('cost', `Query cost limit of ${maxCost} exceeded, found ${cost}.`, maxCost, cost)] });
+  const check = (args: Parameters<typeof costOf>[0], stop: (result: ReturnType<typeof overLimit>) => void) => {
+    const fixed = fixedCostOf(args);
+    if (fixed !== null && fixed <= maxCost) return recordCostWhenRead(args.contextValue, () => costOf(args));
+    const cost = costOf(args);
+    recordCost(args.contextValue, cost);
+    if (cost > maxCost) stop(overLimit(cost));
+  };
   return {
     onExecute({ args, setResultAndStopExecution }) {
-      const cost = costOf(args);
-      recordCost(args.contextValue, cost);
-      if (cost > maxCost) setResultAndStopExecution(overLimit(cost));
+      check(args, setResultAndStopExecution);
     },
     onSubscribe({ args, setResultAndStopExecution }) {
-      const cost = costOf(args);
-      recordCost(args.contextValue, cost);
-      if (cost > maxCost) setResultAndStopExecution(overLimit(cost));
+      check(args, setResultAndStopExecution);
     },
   };
 }

@@ -5,7 +5,7 @@
 import { createComplexityRule } from '@pothos/plugin-complexity';
 import { parse, validate } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { costOf } from '../../src/graphql/limits.ts';
+import { costOf, fixedCostOf } from '../../src/graphql/limits.ts';
 import { schema } from '../../src/graphql/schema.ts';
 
 function costByValidate(source: string, variableValues: Record<string, unknown>, operationName: string | null): number {
@@ -100,5 +100,30 @@ describe('costOf', () => {
     const page = (n: number) => costOf({ schema, document: parse(`{ timeline(correlationId: "x", first: ${n}) { edges { node { eventId } } } }`) });
     expect(page(10)).toBeGreaterThan(0);
     expect(page(400)).toBeGreaterThan(page(10) * 20);
+  });
+});
+
+describe('fixedCostOf', () => {
+  it.each(cases)('is costOf for $name when that does not depend on the variables', ({ source, variables = {}, operationName = null }) => {
+    const document = parse(source);
+    const fixed = fixedCostOf({ schema, document, operationName });
+    if (fixed !== null) expect(fixed).toBe(costOf({ schema, document, variableValues: variables, operationName }));
+    // Once per document: the same answer again.
+    expect(fixedCostOf({ schema, document, operationName })).toBe(fixed);
+  });
+
+  it('prices one createAuditEvent without its variables; costOf gives 0 for variables that do not coerce', () => {
+    const document = parse('mutation($i: AuditEventInput!) { createAuditEvent(input: $i) { created proof { json } } }');
+    const fixed = fixedCostOf({ schema, document });
+    expect(fixed).toBe(costOf({ schema, document, variableValues: { i: input } }));
+    expect(fixed).toBeGreaterThan(0);
+    expect(costOf({ schema, document, variableValues: { i: { eventType: 1 } } })).toBe(0);
+  });
+
+  it('is null where the cost depends on the variables or the operation is not the only one', () => {
+    expect(fixedCostOf({ schema, document: parse('query($n: Int) { timeline(correlationId: "x", first: $n) { edges { cursor } } }') })).toBeNull();
+    expect(fixedCostOf({ schema, document: parse('{ timeline(correlationId: "x", first: 5) { edges { cursor } } }') })).toBeNull();
+    expect(fixedCostOf({ schema, document: parse('query A { ledgerState { txId } } query B { ledgerState { txHash } }'), operationName: 'A' })).toBeNull();
+    expect(fixedCostOf({ schema, document: parse('query A { ledgerState { txId } }'), operationName: 'Z' })).toBeNull();
   });
 });
