@@ -6,13 +6,19 @@
  * events (and 1,000,000 with BENCH_SCALE>=10 or BENCH_TIMELINE_SIZES=100000,1000000) taking turns
  * with immudb's raw Scan of the same 51 entries on the same database, and on a database filled
  * the same way on each floor server (immudb 1.10.0).
+ *
+ * BENCH_GRAPHQL_BASELINE=<dir>: a second gateway, built from the source tree in <dir> (e.g.
+ * `git archive <rev> src | tar -x -C <dir>`, with node_modules linked beside it), takes its turns in
+ * the concurrency-64 rows (Node client and wrk) on a database of its own: before and after a change
+ * in one run.
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { createSchema, createYoga } from 'graphql-yoga';
 import { validateEventInput } from '../src/events/validate.ts';
 import { ImmudbSession } from '../src/ledger/immudb/grpc.ts';
@@ -199,6 +205,9 @@ export async function benchGraphql(target: BenchTarget, scale = 1): Promise<Resu
     if (body.errors) throw new Error(JSON.stringify(body.errors));
     return body;
   };
+  // The baseline gateway (BENCH_GRAPHQL_BASELINE), on a database of its own.
+  const baselineDir = process.env.BENCH_GRAPHQL_BASELINE;
+  const baseline = baselineDir ? await baselineGateway(baselineDir, target, `${database}base`) : undefined;
   const rows: Result[] = [];
   // The floor servers' databases for the raw Scan, each filled through a gateway ledger of its own.
   const floorLedgers: { server: BenchServer; ledger: Awaited<ReturnType<typeof openImmudbLedger>>; session: ImmudbSession; stored: number }[] = [];
@@ -219,6 +228,18 @@ export async function benchGraphql(target: BenchTarget, scale = 1): Promise<Resu
       rows.push(
         ...(await loadsInTurns(3, [
           { name: 'createAuditEvent over HTTP, concurrency 64', server, url, query: CREATE, total: 3000 * scale, concurrency: 64 },
+          ...(baseline
+            ? [
+                {
+                  name: `createAuditEvent over HTTP, concurrency 64, ${baseline.label}`,
+                  server,
+                  url: baseline.url,
+                  query: CREATE,
+                  total: 3000 * scale,
+                  concurrency: 64,
+                },
+              ]
+            : []),
           {
             name: 'graphql-yoga alone (constant answer, no ledger), concurrency 64',
             server: '-',
@@ -248,6 +269,21 @@ export async function benchGraphql(target: BenchTarget, scale = 1): Promise<Resu
                 ...(await wrkLoad(bare.url, body(bareQuery), 64, seconds, `graphql-yoga alone, wrk client, concurrency 64, round ${round}`)),
                 server: '-',
               }),
+            ...(baseline
+              ? [
+                  async () =>
+                    rows.push({
+                      ...(await wrkLoad(
+                        baseline.url,
+                        body(CREATE),
+                        64,
+                        seconds,
+                        `createAuditEvent over HTTP, wrk client, concurrency 64, ${baseline.label}, round ${round}`,
+                      )),
+                      server,
+                    }),
+                ]
+              : []),
           ];
           for (const run of round === 1 ? pair : pair.reverse()) await run();
         }
@@ -327,5 +363,23 @@ export async function benchGraphql(target: BenchTarget, scale = 1): Promise<Resu
     for (const f of floorLedgers) await f.ledger.close();
     await app.close();
     await ledger.close();
+    await baseline?.close();
   }
+}
+
+/** The gateway of another source tree (BENCH_GRAPHQL_BASELINE) on `database`, listening on a free port. */
+async function baselineGateway(dir: string, target: BenchTarget, database: string): Promise<{ url: string; label: string; close: () => Promise<void> }> {
+  const root = resolve(dir);
+  const { createApp: createBaselineApp } = (await import(pathToFileURL(join(root, 'src/server/app.ts')).href)) as typeof import('../src/server/app.ts');
+  const ledger = await openGatewayLedger(target, database);
+  const app = createBaselineApp({ ledger, config: { port: 0, host: '127.0.0.1' }, logger: createLogger({ level: 'error' }) });
+  const { url } = await app.listen();
+  return {
+    url,
+    label: `before (${process.env.BENCH_GRAPHQL_BASELINE_LABEL ?? dir})`,
+    close: async () => {
+      await app.close();
+      await ledger.close();
+    },
+  };
 }
