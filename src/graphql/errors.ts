@@ -7,11 +7,12 @@
  *   RATE_LIMITED adds `retryAfterMs`.
  * - The request itself is not valid GraphQL for this schema:
  *     GRAPHQL_PARSE_FAILED      not parseable GraphQL;
- *     GRAPHQL_VALIDATION_FAILED the document fails validation — unknown field, wrong literal type
- *                               or enum value, missing required argument or input field;
+ *     GRAPHQL_VALIDATION_FAILED the document fails validation — unknown field, wrong literal type,
+ *                               missing required argument or input field;
  *     BAD_USER_INPUT            variable values that do not fit their declared types (GraphQL's
  *                               own coercion, e.g. a wrong enum value or a missing required field
- *                               inside `$input`).
+ *                               inside `$input`), and an unknown enum value written in an argument
+ *                               (`violations` names the argument's path, `groupBy.0`).
  * - QUERY_LIMIT_EXCEEDED: an abuse limit (depth, aliases, tokens, directives, cost; see limits.ts),
  *   with `extensions.limit` naming it. Checked before any resolver runs.
  * - Anything else is a bug or an outage we did not classify: masked as INTERNAL_SERVER_ERROR
@@ -20,7 +21,8 @@
  * Responses never contain stack traces: extensions are built here from known-safe fields only.
  */
 import { PothosValidationError } from '@pothos/core';
-import { GraphQLError } from 'graphql';
+import { type DocumentNode, GraphQLError, Kind, visit, type ValueNode } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
 import { type AuditError, ErrorCode, isAuditError, type FieldViolation } from '../errors.ts';
 import { currentRequestId } from '../logger.ts';
 
@@ -118,6 +120,63 @@ function variableViolation(message: string): FieldViolation | null {
   if (m) return { path: m[1]!, message: m[2]! };
   m = VARIABLE_OTHER.exec(message);
   return m ? { path: m[1]!, message: m[2]! } : null;
+}
+
+const UNKNOWN_ENUM_VALUE = /^Value "[^"]*" does not exist in "[^"]+" enum\./;
+
+/**
+ * An unknown enum value written in the document (`groupBy: [COLOUR]`), as a violation at the path
+ * of the argument it was given in (`groupBy.0`), as for one sent in variables; null for any other
+ * validation error, or when the value is not inside a field's argument.
+ */
+function literalEnumViolation(error: GraphQLError, document: DocumentNode): FieldViolation | null {
+  const at = error.nodes?.[0]?.loc?.start;
+  if (!UNKNOWN_ENUM_VALUE.test(error.message) || at === undefined) return null;
+  const inValue = (v: ValueNode, path: string): string | null => {
+    if (v.kind === Kind.ENUM) return v.loc?.start === at ? path : null;
+    if (v.kind === Kind.LIST) {
+      for (const [i, x] of v.values.entries()) {
+        const p = inValue(x, `${path}.${i}`);
+        if (p) return p;
+      }
+    }
+    if (v.kind === Kind.OBJECT) {
+      for (const f of v.fields) {
+        const p = inValue(f.value, `${path}.${f.name.value}`);
+        if (p) return p;
+      }
+    }
+    return null;
+  };
+  let path: string | null = null;
+  visit(document, {
+    Argument(node) {
+      path ??= inValue(node.value, node.name.value);
+    },
+  });
+  return path === null ? null : { path, message: error.message };
+}
+
+/**
+ * Validation errors for unknown enum values written in the document become BAD_USER_INPUT naming
+ * the argument (Yoga returns validation errors unmasked, so maskError never sees them).
+ */
+export function useEnumValueErrors(): Plugin {
+  return {
+    onValidate({ params }) {
+      return ({ result, setResult }) => {
+        if (result.length === 0) return;
+        let changed = false;
+        const errors = result.map((e) => {
+          const violation = literalEnumViolation(e, params.documentAST);
+          if (!violation) return e;
+          changed = true;
+          return new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: ErrorCode.BAD_USER_INPUT, violations: [violation] } });
+        });
+        if (changed) setResult(errors);
+      };
+    },
+  };
 }
 
 /**

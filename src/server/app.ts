@@ -17,7 +17,7 @@ import type { IndexLag } from '../index/index.ts';
 import type { EventIndex } from '../index/port.ts';
 import type { LiveFeed } from '../live/index.ts';
 import { createContext, type GraphQLContext } from '../graphql/context.ts';
-import { maskError } from '../graphql/errors.ts';
+import { maskError, useEnumValueErrors } from '../graphql/errors.ts';
 import { useDisableIntrospection } from '../graphql/introspection.ts';
 import { useQueryLimits } from '../graphql/limits.ts';
 import { schema } from '../graphql/schema.ts';
@@ -275,6 +275,8 @@ export function createApp(options: AppOptions): App {
       // INTROSPECTION=false: a validation rule, so over HTTP and WebSocket alike (ws.ts validates through this envelop).
       ...(config.introspection === false ? [useDisableIntrospection()] : []),
       useQueryTiming(metrics),
+      // An unknown enum value written in the document is bad input at its argument, as in variables.
+      useEnumValueErrors(),
       ...useQueryLimits(),
       // After the cost limit, which measures the cost this charges.
       ...(rateLimiter ? [useRateLimit(rateLimiter)] : []),
