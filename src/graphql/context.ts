@@ -4,6 +4,7 @@
  * `loaders.verified`, so one request never proves the same event twice.
  */
 import DataLoader from 'dataloader';
+import { AuditError, ErrorCode } from '../errors.ts';
 import type { EventIndex } from '../index/port.ts';
 import type { AppendResult, Ledger, StoredEvent } from '../ledger/port.ts';
 import type { LiveFeed } from '../live/index.ts';
@@ -36,6 +37,12 @@ export interface GraphQLContext {
     /** txId → commit time, for events read without it. */
     commitTime: DataLoader<string, string | null>;
   };
+}
+
+/** The request's event index; INDEX_UNAVAILABLE when the gateway has none (`need` says what wanted it). */
+export function requireIndex(ctx: GraphQLContext, need?: string): EventIndex {
+  if (!ctx.index) throw new AuditError(ErrorCode.INDEX_UNAVAILABLE, `No event index is configured on this gateway${need ? `: ${need} needs one` : ''}`);
+  return ctx.index;
 }
 
 /** immudb answers GetAll for a few hundred keys comfortably; larger requests are split. */

@@ -4,7 +4,7 @@
  * ledger) and `auditEvents` (across correlations, from the index). Both connections page with
  * events/paging.ts.
  */
-import { AuditError, ErrorCode, ValidationError, type FieldViolation } from '../../errors.ts';
+import { ValidationError, type FieldViolation } from '../../errors.ts';
 import { matches, normalizeFilter, parseWindowBound, type AuditEventFilterInput } from '../../events/filter.ts';
 import { isWellFormed } from '../../events/json.ts';
 import { LIMITS } from '../../events/limits.ts';
@@ -23,7 +23,7 @@ import type { AuditEventRecord } from '../../events/types.ts';
 import { INDEX_ORDERS, type IndexOrder } from '../../index/index.ts';
 import type { StoredEvent } from '../../ledger/port.ts';
 import { builder } from '../builder.ts';
-import type { GraphQLContext } from '../context.ts';
+import { requireIndex, type GraphQLContext } from '../context.ts';
 import { EventOutcomeEnum, SeverityEnum } from '../enums.ts';
 import { AuditEventFilterRef, AuditEventOrderEnum } from '../inputs/AuditEventFilter.ts';
 import { COST, costPageSize } from '../limits.ts';
@@ -227,10 +227,7 @@ export async function resolveTimeline(ctx: GraphQLContext, correlationId: string
 }
 
 /** `totalCount` of a connection, from the index. */
-function countFromIndex(ctx: GraphQLContext, filter: AuditEventFilterInput): Promise<number> {
-  if (!ctx.index) throw new AuditError(ErrorCode.INDEX_UNAVAILABLE, 'No event index is configured on this gateway: totalCount needs one');
-  return ctx.index.count(filter);
-}
+const countFromIndex = (ctx: GraphQLContext, filter: AuditEventFilterInput): Promise<number> => requireIndex(ctx, 'totalCount').count(filter);
 
 builder.queryField('timeline', (t) =>
   t.connection(
@@ -264,11 +261,8 @@ export async function resolveAuditEvents(
   ctx: GraphQLContext,
   args: PageArgs & { filter?: AuditEventFilterInput | null; orderBy?: IndexOrder | null },
 ): Promise<Connection> {
-  if (!ctx.index) {
-    normalizeFilter(args.filter); // bad input is still reported as such
-    throw new AuditError(ErrorCode.INDEX_UNAVAILABLE, 'No event index is configured on this gateway');
-  }
-  const page = await ctx.index.query({
+  if (!ctx.index) normalizeFilter(args.filter); // bad input is still reported as such
+  const page = await requireIndex(ctx).query({
     filter: args.filter,
     orderBy: args.orderBy,
     first: args.first,

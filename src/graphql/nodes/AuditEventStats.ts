@@ -2,9 +2,9 @@
  * `auditEventStats`: exact counts of the events a filter matches, by dimension and over time, from
  * the index (index/counting.ts). The first row of an audit dashboard.
  */
-import { AuditError, ErrorCode } from '../../errors.ts';
 import { DIMENSIONS, MAX_BUCKETS, normalizeStatsQuery, STATS_INTERVALS, type Dimension, type StatsGroup, type StatsInterval } from '../../index/index.ts';
 import { builder } from '../builder.ts';
+import { requireIndex } from '../context.ts';
 import { AuditEventFilterRef } from '../inputs/AuditEventFilter.ts';
 import { COST } from '../limits.ts';
 
@@ -89,8 +89,7 @@ builder.queryField('auditEventStats', (t) =>
     resolve: async (_root, args, ctx) => {
       const q = { filter: args.filter ?? null, groupBy: args.groupBy ?? null, interval: args.interval ?? null };
       normalizeStatsQuery(q); // bad input is reported as such, index or not
-      if (!ctx.index) throw new AuditError(ErrorCode.INDEX_UNAVAILABLE, 'No event index is configured on this gateway');
-      return ctx.index.stats(q);
+      return requireIndex(ctx).stats(q);
     },
   }),
 );

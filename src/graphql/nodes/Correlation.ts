@@ -2,11 +2,11 @@
  * `Correlation` and `correlations`: the most recently active correlations (remediations) first,
  * each with its span, counts by outcome and newest event, from the index (index/correlations.ts).
  */
-import { AuditError, ErrorCode } from '../../errors.ts';
 import { PAGE_SIZE } from '../../events/paging.ts';
 import type { Outcome } from '../../events/types.ts';
 import { normalizeCorrelationQuery, type CorrelationNode } from '../../index/index.ts';
 import { builder } from '../builder.ts';
+import { requireIndex } from '../context.ts';
 import { CorrelationFilterRef } from '../inputs/CorrelationFilter.ts';
 import { COST, costPageSize } from '../limits.ts';
 import { AuditEventRef } from './AuditEvent.ts';
@@ -72,8 +72,7 @@ builder.queryField('correlations', (t) =>
     resolve: async (_root, args, ctx) => {
       const q = { filter: args.filter ?? null, first: args.first ?? null, after: args.after ?? null };
       normalizeCorrelationQuery(q); // bad input is reported as such, index or not
-      if (!ctx.index) throw new AuditError(ErrorCode.INDEX_UNAVAILABLE, 'No event index is configured on this gateway');
-      return ctx.index.correlations(q);
+      return requireIndex(ctx).correlations(q);
     },
   }),
 );

@@ -21,3 +21,12 @@ local function msOf(m)
   local a1, a2, a3, a4, a5, a6 = string.byte(m, 1, 6)
   return ((((a1 * 256 + a2) * 256 + a3) * 256 + a4) * 256 + a5) * 256 + a6
 end
+-- a table's entries as a flat reply list {key, value, …}
+local function pairsOf(t)
+  local out = {}
+  for k, v in pairs(t) do
+    out[#out + 1] = k
+    out[#out + 1] = v
+  end
+  return out
+end

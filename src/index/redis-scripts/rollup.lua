@@ -73,14 +73,6 @@ while a <= #ARGV do
     end
   end
 end
-local function pairsOf(t)
-  local out = {}
-  for k, v in pairs(t) do
-    out[#out + 1] = k
-    out[#out + 1] = v
-  end
-  return out
-end
 local res = { 'ready', (m[2] or '') .. '/' .. (m[3] or '0'), tonumber(m[4] or '0'), tonumber(m[5] or '0'), count }
 for k = 1, #dims do res[#res + 1] = pairsOf(byDim[k]) end
 res[#res + 1] = pairsOf(hist)

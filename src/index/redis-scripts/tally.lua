@@ -24,14 +24,6 @@ local done, last = walkRange(NS .. key, min, max, false, 1e18, budget, function(
     if b >= 0 and b < buckets then hist[b] = (hist[b] or 0) + 1 end
   end
 end)
-local function pairsOf(t)
-  local out = {}
-  for k, v in pairs(t) do
-    out[#out + 1] = k
-    out[#out + 1] = v
-  end
-  return out
-end
 local res = { (meta[1] or '') .. '/' .. (meta[2] or '0'), done and 1 or 0, last or '', count, first, lastMatch }
 for k = 1, #dims do res[#res + 1] = pairsOf(byDim[k]) end
 res[#res + 1] = pairsOf(hist)
