@@ -324,6 +324,8 @@ export function computeStats(reader: SetReader, args: StatsArgs): Promise<StatsR
   return retryStale(async () => {
     const { filter } = q;
     let histogram: TallySpec['histogram'] = null;
+    // The filter as counted: with the ends found below, so the count does not look for them again.
+    let counted = filter;
     if (q.interval) {
       let since = filter.since;
       let until = filter.until;
@@ -337,11 +339,14 @@ export function computeStats(reader: SetReader, args: StatsArgs): Promise<StatsR
         const [last] = await walk(reader, filter, range, true, 1);
         until = last === undefined ? null : decodeMember(last).ms + 1;
       }
-      if (since !== null && until !== null) histogram = histogramBuckets(since, until, q.interval);
+      if (since !== null && until !== null) {
+        histogram = histogramBuckets(since, until, q.interval);
+        counted = { ...filter, since, until }; // every match lies inside: the same events
+      }
     }
     const dims = [...new Set(q.groupBy)];
     const codedDims = dims.map((d): string => DIMENSIONS[d]).filter(isCodedField);
-    const main = await tallyFilter(reader, filter, { dims: codedDims, histogram });
+    const main = await tallyFilter(reader, counted, { dims: codedDims, histogram });
     const groups = (await Promise.all(dims.map((d) => groupsOf(reader, q, d, main, codedDims)))).flat();
     return {
       total: main.count,
