@@ -1,6 +1,7 @@
 /**
- * Parsing of proof bundles for the verifier (verify.ts): everything is decoded once, strictly,
- * before any hash is computed; anything malformed fails the `format` check naming its path.
+ * Parsing of proof bundles for the verifier (verify.ts), and of the states and dual proofs that
+ * consistency proofs hold (consistency.ts): everything is decoded once, strictly, before any hash
+ * is computed; anything malformed fails the `format` check naming its path.
  */
 import { fail } from './checks.ts';
 import { HASH_MSG, isUint32, parseBase64, parseHash, parseHex, parseInt64, parseUint64 } from './codecs.ts';
@@ -18,17 +19,26 @@ export interface Parsed {
   metadata: Buffer;
   tx: TxHeader;
   inclusion: { leaf: number; width: number; terms: Buffer[] };
-  trusted: { txId: bigint; txHash: Buffer };
-  dp: {
-    source: TxHeader;
-    target: TxHeader;
-    inclusion: Buffer[];
-    consistency: Buffer[];
-    targetBlTxAlh: Buffer;
-    lastInclusion: Buffer[];
-    linear: { sourceTxId: bigint; targetTxId: bigint; terms: Buffer[] };
-  };
-  state: { txId: bigint; txHash: Buffer; signature: { publicKey: Buffer; signature: Buffer } | null };
+  trusted: ParsedState;
+  dp: ParsedDualProof;
+  state: ParsedState & { signature: { publicKey: Buffer; signature: Buffer } | null };
+}
+
+/** A ledger state (txId, Alh) as the checks take it. */
+export interface ParsedState {
+  txId: bigint;
+  txHash: Buffer;
+}
+
+/** A dual proof (DualProofJson) as the checks take it (dual-check.ts). */
+export interface ParsedDualProof {
+  source: TxHeader;
+  target: TxHeader;
+  inclusion: Buffer[];
+  consistency: Buffer[];
+  targetBlTxAlh: Buffer;
+  lastInclusion: Buffer[];
+  linear: { sourceTxId: bigint; targetTxId: bigint; terms: Buffer[] };
 }
 
 const formatFail = (path: string, why: string): never => fail('format', `${path}: ${why}`);
@@ -45,9 +55,9 @@ export function obj(v: unknown, path: string, keys: readonly string[]): Record<s
   return v as Record<string, unknown>;
 }
 
-const hash = (v: unknown, path: string): Buffer => parseHash(v) ?? formatFail(path, HASH_MSG);
+export const hash = (v: unknown, path: string): Buffer => parseHash(v) ?? formatFail(path, HASH_MSG);
 const u64 = (v: unknown, path: string): bigint => parseUint64(v) ?? formatFail(path, 'expected a canonical decimal uint64 string');
-const txId = (v: unknown, path: string): bigint => {
+export const txId = (v: unknown, path: string): bigint => {
   const id = u64(v, path);
   return id >= 1n ? id : formatFail(path, 'tx ids start at 1');
 };
@@ -75,7 +85,7 @@ export function hashList(v: unknown, path: string, parsed?: Map<string, Buffer>)
   return out;
 }
 
-function wellFormedString(v: unknown, path: string): string {
+export function wellFormedString(v: unknown, path: string): string {
   if (typeof v !== 'string') return formatFail(path, 'expected a string');
   // Lone surrogates would be signed as U+FFFD: reject so the signed bytes are the shown text.
   if (Buffer.from(v, 'utf8').toString('utf8') !== v) formatFail(path, 'not well-formed Unicode');
@@ -125,23 +135,10 @@ export function parse(bundle: unknown): Parsed {
   const b = obj(bundle, 'bundle', ['format', 'ledger', 'database', 'entry', 'tx', 'inclusion', 'trustedState', 'dualProof', 'state']);
   if (b.format !== PROOF_FORMAT && b.format !== PROOF_FORMAT_V1) formatFail('format', `expected "${PROOF_FORMAT}" or "${PROOF_FORMAT_V1}"`);
   const v2 = b.format === PROOF_FORMAT;
-  if (b.ledger !== 'immudb' && b.ledger !== 'embedded') formatFail('ledger', 'expected "immudb" or "embedded"');
-  const database = wellFormedString(b.database, 'database');
-  if (database.length === 0) formatFail('database', 'empty');
+  const { ledger, database } = ledgerAndDatabase(b);
 
   const entry = parseEntry(b.entry, 'entry', v2);
   const incl = obj(b.inclusion, 'inclusion', ['leaf', 'width', 'terms']);
-  const ts = obj(b.trustedState, 'trustedState', ['txId', 'txHash']);
-  const dp = obj(b.dualProof, 'dualProof', [
-    'sourceTx',
-    'targetTx',
-    'inclusionProof',
-    'consistencyProof',
-    'targetBlTxAlh',
-    'lastInclusionProof',
-    'linearProof',
-  ]);
-  const lp = obj(dp.linearProof, 'dualProof.linearProof', ['sourceTxId', 'targetTxId', 'terms']);
   const st = obj(b.state, 'state', ['txId', 'txHash', 'signature']);
   let signature: Parsed['state']['signature'] = null;
   if (st.signature !== null) {
@@ -153,7 +150,7 @@ export function parse(bundle: unknown): Parsed {
   }
 
   return {
-    ledger: b.ledger as string,
+    ledger,
     database,
     ...entry,
     tx: header(b.tx, 'tx', v2),
@@ -162,20 +159,41 @@ export function parse(bundle: unknown): Parsed {
       width: u32(incl.width, 'inclusion.width'),
       terms: hashList(incl.terms, 'inclusion.terms'),
     },
-    trusted: { txId: txId(ts.txId, 'trustedState.txId'), txHash: hash(ts.txHash, 'trustedState.txHash') },
-    dp: {
-      source: header(dp.sourceTx, 'dualProof.sourceTx', v2),
-      target: header(dp.targetTx, 'dualProof.targetTx', v2),
-      inclusion: hashList(dp.inclusionProof, 'dualProof.inclusionProof'),
-      consistency: hashList(dp.consistencyProof, 'dualProof.consistencyProof'),
-      targetBlTxAlh: hash(dp.targetBlTxAlh, 'dualProof.targetBlTxAlh'),
-      lastInclusion: hashList(dp.lastInclusionProof, 'dualProof.lastInclusionProof'),
-      linear: {
-        sourceTxId: txId(lp.sourceTxId, 'dualProof.linearProof.sourceTxId'),
-        targetTxId: txId(lp.targetTxId, 'dualProof.linearProof.targetTxId'),
-        terms: hashList(lp.terms, 'dualProof.linearProof.terms'),
-      },
+    trusted: parseState(b.trustedState, 'trustedState'),
+    dp: parseDualProof(b.dualProof, 'dualProof', v2),
+    state: { ...parseState(st, 'state', ['txId', 'txHash', 'signature']), signature },
+  };
+}
+
+/** `ledger` and `database` of a document: the ledger kind, and a non-empty well-formed name. */
+export function ledgerAndDatabase(doc: Record<string, unknown>): { ledger: string; database: string } {
+  if (doc.ledger !== 'immudb' && doc.ledger !== 'embedded') formatFail('ledger', 'expected "immudb" or "embedded"');
+  const database = wellFormedString(doc.database, 'database');
+  if (database.length === 0) formatFail('database', 'empty');
+  return { ledger: doc.ledger as string, database };
+}
+
+/** A ledger state { txId (>= 1), txHash } at `path` (with exactly `keys`: a state may carry more fields). */
+export function parseState(v: unknown, path: string, keys: readonly string[] = ['txId', 'txHash']): ParsedState {
+  const o = obj(v, path, keys);
+  return { txId: txId(o.txId, `${path}.txId`), txHash: hash(o.txHash, `${path}.txHash`) };
+}
+
+/** A DualProofJson at `path`, its headers v2 (`v2`) or v1. */
+export function parseDualProof(v: unknown, path: string, v2: boolean): ParsedDualProof {
+  const dp = obj(v, path, ['sourceTx', 'targetTx', 'inclusionProof', 'consistencyProof', 'targetBlTxAlh', 'lastInclusionProof', 'linearProof']);
+  const lp = obj(dp.linearProof, `${path}.linearProof`, ['sourceTxId', 'targetTxId', 'terms']);
+  return {
+    source: header(dp.sourceTx, `${path}.sourceTx`, v2),
+    target: header(dp.targetTx, `${path}.targetTx`, v2),
+    inclusion: hashList(dp.inclusionProof, `${path}.inclusionProof`),
+    consistency: hashList(dp.consistencyProof, `${path}.consistencyProof`),
+    targetBlTxAlh: hash(dp.targetBlTxAlh, `${path}.targetBlTxAlh`),
+    lastInclusion: hashList(dp.lastInclusionProof, `${path}.lastInclusionProof`),
+    linear: {
+      sourceTxId: txId(lp.sourceTxId, `${path}.linearProof.sourceTxId`),
+      targetTxId: txId(lp.targetTxId, `${path}.linearProof.targetTxId`),
+      terms: hashList(lp.terms, `${path}.linearProof.terms`),
     },
-    state: { txId: txId(st.txId, 'state.txId'), txHash: hash(st.txHash, 'state.txHash'), signature },
   };
 }

@@ -1,4 +1,8 @@
-/** The verifier's checks by their stable names (verify.ts lists what each covers, in order), and how one fails. */
+/**
+ * The verifiers' checks by their stable names, and how one fails: `CHECKS` are the proof bundle's
+ * (verify.ts lists what each covers, in order), `CONSISTENCY_CHECKS` the consistency proof's
+ * (consistency.ts). The dual-proof checks (dual-check.ts) are shared by both.
+ */
 
 export const CHECKS = [
   'format',
@@ -17,16 +21,30 @@ export const CHECKS = [
 ] as const;
 export type CheckName = (typeof CHECKS)[number];
 
+export const CONSISTENCY_CHECKS = [
+  'format',
+  'from',
+  'to',
+  'dualProof.sourceTx',
+  'dualProof.targetTx',
+  'dualProof.linking',
+  'dualProof.inclusion',
+  'dualProof.consistency',
+  'dualProof.lastInclusion',
+  'dualProof.linear',
+] as const;
+export type ConsistencyCheckName = (typeof CONSISTENCY_CHECKS)[number];
+
 /** Thrown by a failing check; verifyProofBundle turns it into its result. */
 export class CheckFailed extends Error {
   constructor(
-    readonly check: CheckName,
+    readonly check: CheckName | ConsistencyCheckName,
     message: string,
   ) {
     super(message);
   }
 }
 
-export const fail = (check: CheckName, message: string): never => {
+export const fail = (check: CheckName | ConsistencyCheckName, message: string): never => {
   throw new CheckFailed(check, message);
 };

@@ -49,6 +49,22 @@ export interface ProofBundle {
   state: LedgerState & { signature: StateSignatureJson | null };
 }
 
+/**
+ * `auditgraph.consistency.v1`: the ledger at tx `from` is a prefix of the ledger at tx `to`
+ * (from.txId <= to.txId): the dual proof from `from`'s tx (source) to `to`'s (target), v2 headers.
+ * Verified by consistency.ts.
+ */
+export interface ConsistencyProofJson {
+  format: typeof CONSISTENCY_FORMAT;
+  ledger: 'immudb' | 'embedded';
+  database: string;
+  from: LedgerState;
+  to: LedgerState;
+  dualProof: DualProofJson;
+}
+
+export const CONSISTENCY_FORMAT = 'auditgraph.consistency.v1' as const;
+
 export const PROOF_FORMAT = 'auditgraph.proof.v2' as const;
 /** The format issued before immudb 1.2+ support; its bundles keep verifying. */
 export const PROOF_FORMAT_V1 = 'auditgraph.proof.v1' as const;

@@ -10,7 +10,8 @@
  * - `verifyProofBundle(bundle: unknown, trusted?: LedgerState): VerifyResult` never throws.
  * - `assertProofBundle(bundle, trusted?)` returns the ok result or throws `verificationFailed(check)`.
  * - `VerifyResult`, `CHECKS` / `CheckName` (the stable check names).
- * Bundles are parsed by bundle-parse.ts, signatures checked by signature.ts.
+ * Bundles are parsed by bundle-parse.ts, signatures checked by signature.ts, the dual proof by
+ * dual-check.ts (shared with the consistency proofs' verifier, consistency.ts).
  *
  * Checks, in the order they run (the first failure is reported):
  * - `format`          shape and encodings: every field present with its type, no unknown field,
@@ -49,14 +50,14 @@
  */
 import crypto from 'node:crypto';
 import { verificationFailed } from '../errors.ts';
-import { ahtLeaf, verifyAhtConsistency, verifyAhtInclusion, verifyAhtLastInclusion } from './ahtree.ts';
 import { hashList, header, obj, parse, parseEntry, u32, type Parsed } from './bundle-parse.ts';
 import { CheckFailed, fail, type CheckName } from './checks.ts';
 import { parseHash, parseUint64, toHex } from './codecs.ts';
-import { checkKvMetadata, entryDigest, ZERO_HASH } from './hashing.ts';
+import { checkDualProof, checkStateSide } from './dual-check.ts';
+import { checkKvMetadata, entryDigest } from './hashing.ts';
 import { verifyHTreeInclusion, type HTreeFolds } from './htree.ts';
 import { checkSignature, stateSignaturePayload } from './signature.ts';
-import { alhOf, txAlh, type TxHeader } from './tx-header.ts';
+import { txAlh, type TxHeader } from './tx-header.ts';
 import { VerifiedTxTree } from './tx-tree.ts';
 import { PROOF_FORMAT, type LedgerState, type ProofBundle } from './types.ts';
 
@@ -218,17 +219,15 @@ function verify(bundle: unknown, trustedArg: LedgerState | undefined): VerifyRes
   const { dp, trusted, tx } = p;
   const trustedIsSource = trusted.txId <= tx.id;
   if (trustedIsSource) {
-    checkTrustedSide(dp.source, trusted, 'dualProof.sourceTx');
+    checkStateSide(dp.source, trusted, 'trustedState', 'dualProof.sourceTx');
     checkTxSide(dp.target, tx, 'dualProof.targetTx');
   } else {
     checkTxSide(dp.source, tx, 'dualProof.sourceTx');
-    checkTrustedSide(dp.target, trusted, 'dualProof.targetTx');
+    checkStateSide(dp.target, trusted, 'trustedState', 'dualProof.targetTx');
   }
-  checkLinking(dp.source, 'source');
-  checkLinking(dp.target, 'target');
   const sourceAlh = trustedIsSource ? trusted.txHash : txAlh(tx);
   const targetAlh = trustedIsSource ? txAlh(tx) : trusted.txHash;
-  verifyDual(p, sourceAlh, targetAlh);
+  checkDualProof(dp, sourceAlh, targetAlh);
 
   // The state the bundle hands out is the dual proof's target.
   const stateTxId = trustedIsSource ? tx.id : trusted.txId;
@@ -249,11 +248,6 @@ function verify(bundle: unknown, trustedArg: LedgerState | undefined): VerifyRes
   return { ok: true, summary, txId: tx.id.toString(), state };
 }
 
-function checkTrustedSide(h: TxHeader, trusted: Parsed['trusted'], check: CheckName): void {
-  if (h.id !== trusted.txId) fail(check, `id ${h.id} != trustedState.txId ${trusted.txId}`);
-  if (!txAlh(h).equals(trusted.txHash)) fail(check, `header does not hash to trustedState.txHash`);
-}
-
 function checkTxSide(h: TxHeader, tx: TxHeader, check: CheckName): void {
   for (const f of ['id', 'ts', 'version', 'nEntries', 'blTxId'] as const) {
     if (h[f] !== tx[f]) fail(check, `${f} ${h[f]} != tx.${f} ${tx[f]}`);
@@ -263,73 +257,13 @@ function checkTxSide(h: TxHeader, tx: TxHeader, check: CheckName): void {
   }
 }
 
-/** Every tx links its predecessor (see `dualProof.linking` above); tx 1 links nothing, so its blRoot is zero. */
-function checkLinking(h: TxHeader, side: 'source' | 'target'): void {
-  if (h.blTxId !== h.id - 1n) {
-    fail(
-      'dualProof.linking',
-      `${side} tx ${h.id} links tx ${h.blTxId}, not its predecessor: a linear proof over unlinked txs can be faked (GHSA-672p-m5jq-mrh8)`,
-    );
-  }
-  if (h.blTxId === 0n && !h.blRoot.equals(ZERO_HASH)) fail('dualProof.linking', `${side} tx 1: blRoot must be zero`);
-}
-
-/** store.VerifyDualProof with sourceTxID/targetTxID taken from the headers already bound above. */
-function verifyDual(p: Parsed, sourceAlh: Buffer, targetAlh: Buffer): void {
-  const { source, target } = p.dp;
-  const dp = p.dp;
-
-  if (source.id < target.blTxId) {
-    if (!verifyAhtInclusion(dp.inclusion, source.id, target.blTxId, ahtLeaf(sourceAlh), target.blRoot)) {
-      fail('dualProof.inclusion', `source tx ${source.id} is not leaf ${source.id} of target.blRoot (size ${target.blTxId})`);
-    }
-  } else if (dp.inclusion.length !== 0) {
-    fail('dualProof.inclusion', 'must be empty when source.id >= target.blTxId');
-  }
-
-  if (source.blTxId > target.blTxId) fail('dualProof.consistency', `source.blTxId ${source.blTxId} > target.blTxId ${target.blTxId}`);
-  if (source.blTxId > 0n) {
-    if (!verifyAhtConsistency(dp.consistency, source.blTxId, target.blTxId, source.blRoot, target.blRoot)) {
-      fail('dualProof.consistency', `source.blRoot (size ${source.blTxId}) is not a prefix of target.blRoot (size ${target.blTxId})`);
-    }
-  } else if (dp.consistency.length !== 0) {
-    fail('dualProof.consistency', 'must be empty when source.blTxId is 0');
-  }
-
-  if (target.blTxId > 0n) {
-    if (!verifyAhtLastInclusion(dp.lastInclusion, target.blTxId, ahtLeaf(dp.targetBlTxAlh), target.blRoot)) {
-      fail('dualProof.lastInclusion', `targetBlTxAlh is not the last leaf of target.blRoot (size ${target.blTxId})`);
-    }
-    if (source.id === target.blTxId && !dp.targetBlTxAlh.equals(sourceAlh)) {
-      fail('dualProof.lastInclusion', 'targetBlTxAlh differs from the source Alh of the same tx');
-    }
-  } else {
-    if (dp.lastInclusion.length !== 0) fail('dualProof.lastInclusion', 'must be empty when target.blTxId is 0');
-    if (!dp.targetBlTxAlh.equals(ZERO_HASH)) fail('dualProof.lastInclusion', 'targetBlTxAlh must be zero when target.blTxId is 0');
-  }
-
-  // Linear part: from whichever of source / target.blTxId is later, up to the target.
-  const fromLinked = source.id < target.blTxId;
-  const start = fromLinked ? target.blTxId : source.id;
-  const startAlh = fromLinked ? dp.targetBlTxAlh : sourceAlh;
-  const lp = dp.linear;
-  if (lp.sourceTxId !== start) fail('dualProof.linear', `sourceTxId ${lp.sourceTxId} != ${start}`);
-  if (lp.targetTxId !== target.id) fail('dualProof.linear', `targetTxId ${lp.targetTxId} != ${target.id}`);
-  const expected = target.id - start + 1n;
-  if (BigInt(lp.terms.length) !== expected) fail('dualProof.linear', `${lp.terms.length} terms, expected ${expected}`);
-  if (!lp.terms[0]!.equals(startAlh)) fail('dualProof.linear', `first term is not the Alh of tx ${start}`);
-  let alh: Buffer = lp.terms[0]!;
-  for (let i = 1; i < lp.terms.length; i++) alh = alhOf(start + BigInt(i), alh, lp.terms[i]!);
-  if (!alh.equals(targetAlh)) fail('dualProof.linear', `does not reach the Alh of tx ${target.id}`);
-}
-
 /** Key bytes as a quoted one-line string (the summary must stay one line whatever the key holds). */
 function printableKey(b: Buffer): string {
   return `"${escapeBytes(b, 120)}"`;
 }
 
 /** Printable ASCII as is (quote and backslash escaped), everything else \xNN; long input cut with …. */
-function escapeBytes(b: Buffer, max: number): string {
+export function escapeBytes(b: Buffer, max: number): string {
   let s = '';
   for (const c of b.subarray(0, max)) {
     if (c === 0x22 || c === 0x5c) s += `\\${String.fromCharCode(c)}`;
