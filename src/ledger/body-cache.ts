@@ -144,7 +144,7 @@ export class BodyCache {
 
 /**
  * `ledger` with `getMany` answered from the cache where it can, misses read in one `getMany` of
- * the rest; `readTransactions` and `getVerified` fill it on the way through. Every other call is
+ * the rest; `readTransactions`, `getVerified` and `getVerifiedFrom` fill it on the way through. Every other call is
  * the ledger's own: `readInBulk` does not fill it, because a rebuild reads every event in key
  * order, not the newest last.
  */
@@ -194,6 +194,12 @@ export class BodyCacheLedger<L extends Ledger = Ledger> extends LedgerDecorator<
 
   override async getVerified(eventId: string, trusted?: LedgerState): Promise<AppendResult | null> {
     const r = await this.inner.getVerified(eventId, trusted);
+    if (r) this.cache.put(r.event);
+    return r;
+  }
+
+  override async getVerifiedFrom(eventId: string, trustedTxId: string): Promise<AppendResult | null> {
+    const r = await this.inner.getVerifiedFrom(eventId, trustedTxId);
     if (r) this.cache.put(r.event);
     return r;
   }

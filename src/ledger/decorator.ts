@@ -5,7 +5,18 @@ import type { AppendListener, Ledger, TimelineScan } from './port.ts';
 /** What a Ledger and a LedgerBackend (group-commit.ts) both answer: the reads, `trustedState` and `ping`. */
 export type LedgerReads = Pick<
   Ledger,
-  'getVerified' | 'getMany' | 'scanTimeline' | 'readTransactions' | 'readInBulk' | 'commitTimes' | 'lastTxId' | 'trustedState' | 'ping'
+  | 'getVerified'
+  | 'getVerifiedFrom'
+  | 'consistencyProof'
+  | 'proveTxAt'
+  | 'getMany'
+  | 'scanTimeline'
+  | 'readTransactions'
+  | 'readInBulk'
+  | 'commitTimes'
+  | 'lastTxId'
+  | 'trustedState'
+  | 'ping'
 >;
 
 /**
@@ -17,6 +28,15 @@ export class ReadDelegate<R extends LedgerReads> implements LedgerReads {
 
   getVerified(eventId: string, trusted?: LedgerState) {
     return this.inner.getVerified(eventId, trusted);
+  }
+  getVerifiedFrom(eventId: string, trustedTxId: string) {
+    return this.inner.getVerifiedFrom(eventId, trustedTxId);
+  }
+  consistencyProof(fromTxId: string, toTxId?: string) {
+    return this.inner.consistencyProof(fromTxId, toTxId);
+  }
+  proveTxAt(txId: string, anchor: LedgerState) {
+    return this.inner.proveTxAt(txId, anchor);
   }
   getMany(eventIds: readonly string[]) {
     return this.inner.getMany(eventIds);

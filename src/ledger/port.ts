@@ -1,5 +1,5 @@
 import type { AuditEventRecord, NewEvent } from '../events/types.ts';
-import type { LedgerState, ProofBundle } from '../proof/types.ts';
+import type { ConsistencyProofJson, DualProofJson, LedgerState, ProofBundle, TxHeaderJson } from '../proof/types.ts';
 
 /** An event as read back from the ledger. */
 export interface StoredEvent {
@@ -61,6 +61,23 @@ export interface CommittedTx {
   events: StoredEvent[];
 }
 
+/**
+ * A committed tx proven against an anchor, a state of the ledger at or after it (`Ledger.proveTxAt`):
+ * what an evidence export carries per tx. Verified before it is returned.
+ */
+export interface AnchoredTx {
+  /** The tx's header, as proof bundles give it. */
+  tx: TxHeaderJson;
+  /** immudb's dual proof from this tx (source) to the anchor (target); null when the tx is the anchor. */
+  dualProof: DualProofJson | null;
+  /**
+   * The entry of this tx with this gateway key and value (immudb's one-byte prefixes not included):
+   * its leaf, KV metadata and inclusion proof (hex terms, bottom-up) in the tx's tree, which was
+   * rebuilt from the tx's entries and found to hash to tx.eH. null when the tx holds no such entry.
+   */
+  entry(key: Buffer, value: Buffer): { leaf: number; metadata: Buffer; terms: string[] } | null;
+}
+
 /** What `Ledger.readInBulk` yields: the txs it covers, then (or in between) their events. */
 export type BulkReadStep =
   /** The next txs covered, in txId order, with how many events each holds. */
@@ -90,6 +107,29 @@ export interface Ledger {
   onAppended(listener: AppendListener): () => void;
   /** Verified read with a fresh proof from `trusted` (default: the gateway's trusted state). null when absent. */
   getVerified(eventId: string, trusted?: LedgerState): Promise<AppendResult | null>;
+  /**
+   * Verified read with a fresh proof anchored where the reader chooses: the bundle's trustedState
+   * is the ledger's state at tx `trustedTxId` (canonical decimal, 1 to the newest tx), linked to the
+   * event's tx in whichever direction the ids require. Before it returns, the later of the two
+   * states is checked to be in the gateway's trusted history (so the anchor is too), else
+   * VERIFICATION_FAILED. null when the event is absent. A tx beyond the newest is BAD_USER_INPUT
+   * (path `trustedTxId`).
+   */
+  getVerifiedFrom(eventId: string, trustedTxId: string): Promise<AppendResult | null>;
+  /**
+   * A consistency proof (`auditgraph.consistency.v1`) from the state at tx `fromTxId` to the state
+   * at tx `toTxId` (default: the newest), fromTxId <= toTxId, both canonical decimal from 1. It was
+   * verified, and `to` checked to be in the gateway's trusted history, before it is returned (else
+   * VERIFICATION_FAILED). A tx beyond the newest, or from after to, is BAD_USER_INPUT (path
+   * `fromTxId` / `toTxId`).
+   */
+  consistencyProof(fromTxId: string, toTxId?: string): Promise<ConsistencyProofJson>;
+  /**
+   * Tx `txId` proven against `anchor` (a state of this ledger at or after tx `txId`, e.g. the
+   * trusted state): its header, the dual proof to the anchor and its entries' inclusion proofs, all
+   * verified (VERIFICATION_FAILED otherwise, or when the anchor is not a state of this ledger).
+   */
+  proveTxAt(txId: string, anchor: LedgerState): Promise<AnchoredTx>;
   /** Batched plain read by eventId (for DataLoader); position i answers eventIds[i]. */
   getMany(eventIds: readonly string[]): Promise<(StoredEvent | null)[]>;
   /**

@@ -194,6 +194,12 @@ export function instrumentLedger(ledger: Ledger, metrics: AppMetrics): Ledger {
     override getVerified(...a: Parameters<Ledger['getVerified']>) {
       return metrics.verifySeconds.time(() => counted('getVerified', () => super.getVerified(...a)));
     }
+    override getVerifiedFrom(...a: Parameters<Ledger['getVerifiedFrom']>) {
+      return metrics.verifySeconds.time(() => counted('getVerifiedFrom', () => super.getVerifiedFrom(...a)));
+    }
+    override consistencyProof(...a: Parameters<Ledger['consistencyProof']>) {
+      return counted('consistencyProof', () => super.consistencyProof(...a));
+    }
     override getMany(...a: Parameters<Ledger['getMany']>) {
       return counted('getMany', () => super.getMany(...a));
     }

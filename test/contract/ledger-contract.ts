@@ -11,7 +11,9 @@ import type { AuditEventInput, NewEvent } from '../../src/events/types.ts';
 import { validateEventInput } from '../../src/events/validate.ts';
 import type { Ledger, StoredEvent, TimelinePosition } from '../../src/ledger/port.ts';
 import { verifyProofBundle } from '../../src/proof/verify.ts';
-import type { ProofBundle } from '../../src/proof/types.ts';
+import { verifyConsistencyProof } from '../../src/proof/consistency.ts';
+import type { ConsistencyProofJson, LedgerState, ProofBundle } from '../../src/proof/types.ts';
+import { runVerify } from '../../src/cli/verify.ts';
 
 let seq = 0;
 export function input(overrides: Partial<AuditEventInput> = {}): AuditEventInput {
@@ -68,6 +70,30 @@ type JsonContainer = Record<string | number, unknown>;
 /** The value at `path` (through containers only: the paths come from walking the same bundle). */
 const get = (o: unknown, path: (string | number)[]) => path.reduce((x, k) => (x as JsonContainer)[k], o);
 const getArray = (o: unknown, path: (string | number)[]) => get(o, path) as unknown[];
+
+/** The BAD_USER_INPUT violation paths of a rejected call (or the error itself, for the failure message). */
+async function badInputPaths(call: Promise<unknown>): Promise<unknown> {
+  const e = await call.then(
+    () => 'no error',
+    (x: unknown) => x,
+  );
+  if (!isAuditError(e) || e.code !== 'BAD_USER_INPUT') return e;
+  return (e.details.violations as { path: string }[]).map((v) => v.path);
+}
+
+/** A seeded PRNG in [0, 1). */
+function prng(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (Math.imul(a, 1103515245) + 12345) >>> 0;
+    return a / 2 ** 32;
+  };
+}
+
+/** Runs `fn` over `items`, `width` at a time. */
+async function inChunks<T>(items: readonly T[], width: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
+  for (let i = 0; i < items.length; i += width) await Promise.all(items.slice(i, i + width).map((item, j) => fn(item, i + j)));
+}
 
 export function ledgerContract(name: string, open: () => Promise<Ledger>) {
   describe(`ledger contract: ${name}`, () => {
@@ -489,5 +515,162 @@ export function ledgerContract(name: string, open: () => Promise<Ledger>) {
       writing = false;
       await writer;
     });
+
+    it('proves 300 events from every 10th saved state, before and after their txs: each verifies offline and with `auditgraph verify --trusted` against exactly that state, and fails once tampered', async () => {
+      const events: StoredEvent[] = [];
+      const saved: LedgerState[] = [];
+      for (let i = 0; i < 300; i++) {
+        const [r] = await ledger.append([ev({ correlationId: 'anchored' })]);
+        events.push(r!.event);
+        if (i % 10 === 9) saved.push(await ledger.trustedState());
+      }
+      // Also the oldest state there is (tx 1), read through a proof the gateway checked.
+      const first = (await ledger.consistencyProof('1', '1')).from;
+      saved.unshift(first);
+      for (const s of saved) expect(s.txHash).toMatch(/^[0-9a-f]{64}$/);
+      const pairs = events.flatMap((e) => saved.map((s) => ({ e, s })));
+      const leafMutations = [...mutations((await ledger.getVerifiedFrom(events[0]!.record.eventId, saved[5]!.txId))!.proof)].filter(
+        (m) => m.path !== 'database',
+      );
+      let before = 0;
+      let after = 0;
+      await inChunks(pairs, 16, async ({ e, s }, i) => {
+        const r = await ledger.getVerifiedFrom(e.record.eventId, s.txId);
+        expect(r?.event.record).toEqual(e.record);
+        const text = JSON.stringify(r!.proof);
+        const bundle = JSON.parse(text) as ProofBundle;
+        expect(bundle.trustedState).toEqual(s);
+        const label = `event tx ${e.txId} from state tx ${s.txId}`;
+        expect(verifyProofBundle(bundle, s), label).toMatchObject({ ok: true, txId: e.txId });
+        const cli = await runVerify(['-', '--trusted', `${s.txId}:${s.txHash}`], { readFile: async () => text, readStdin: async () => text });
+        expect(cli.exitCode, `${label}: ${cli.stdout.join(' ')}`).toBe(0);
+        if (BigInt(s.txId) < BigInt(e.txId)) before++;
+        else if (BigInt(s.txId) > BigInt(e.txId)) after++;
+        // A field of every third one, each in turn.
+        if (i % 3 !== 0) return;
+        const m = leafMutations[(i / 3) % leafMutations.length]!;
+        const tampered = JSON.parse(text);
+        try {
+          m.apply(tampered);
+        } catch {
+          return; // a path this bundle's lists do not have
+        }
+        if (JSON.stringify(tampered) !== text) expect(verifyProofBundle(tampered, s).ok, `${label}: ${m.path} changed`).toBe(false);
+      });
+      expect(before).toBeGreaterThan(1000);
+      expect(after).toBeGreaterThan(1000);
+      // A state the gateway never saw (right id, other hash) is not one the proof starts from.
+      const r = await ledger.getVerifiedFrom(events[100]!.record.eventId, saved[3]!.txId);
+      expect(verifyProofBundle(r!.proof, { txId: saved[3]!.txId, txHash: 'ab'.repeat(32) })).toMatchObject({ ok: false, check: 'trustedState' });
+      expect(await ledger.getVerifiedFrom('00000000-0000-4000-8000-000000000000', '1')).toBeNull();
+    }, 240_000); // 9,300 proofs, each checked by the ledger and twice more here
+
+    it('refuses trustedTxIds that are not a committed tx, with BAD_USER_INPUT naming trustedTxId', async () => {
+      const [r] = await ledger.append([ev({ correlationId: 'anchored-bad' })]);
+      const id = r!.event.record.eventId;
+      const newest = BigInt(await ledger.lastTxId());
+      for (const bad of [
+        '0',
+        '-1',
+        'abc',
+        '',
+        ' 1',
+        '1 ',
+        '01',
+        '1.0',
+        '1e3',
+        '+1',
+        '0x10',
+        String(newest + 1n),
+        String(newest + 1000n),
+        '18446744073709551616',
+      ]) {
+        expect(await badInputPaths(ledger.getVerifiedFrom(id, bad)), JSON.stringify(bad)).toEqual(['trustedTxId']);
+      }
+      expect((await ledger.getVerifiedFrom(id, String(newest)))?.proof.trustedState.txId).toBe(String(newest));
+    });
+
+    it('gives consistency proofs between 500 random pairs of saved states that verify offline against exactly those states; any swapped hash fails', async () => {
+      const saved: LedgerState[] = [];
+      for (let i = 0; i < 60; i++) {
+        await ledger.append([ev({ correlationId: 'consistency' })]);
+        saved.push(await ledger.trustedState());
+      }
+      saved.unshift((await ledger.consistencyProof('1', '1')).from);
+      const rand = prng(name.length * 7919 + 11);
+      const pairs = Array.from({ length: 500 }, (_, i) => {
+        if (i % 50 === 0) return [saved[i % saved.length]!, saved[i % saved.length]!] as const; // from == to
+        const a = saved[Math.floor(rand() * saved.length)]!;
+        const b = saved[Math.floor(rand() * saved.length)]!;
+        return BigInt(a.txId) <= BigInt(b.txId) ? ([a, b] as const) : ([b, a] as const);
+      });
+      const hashPaths = (p: ConsistencyProofJson) =>
+        [...mutations(p)].map((m) => m.path).filter((path) => /(Hash|prevAlh|eH|blRoot|targetBlTxAlh|Proof\.\d+|terms\.\d+)$/.test(path));
+      await inChunks(pairs, 16, async ([from, to], i) => {
+        const p = await ledger.consistencyProof(from.txId, to.txId);
+        const label = `${from.txId} → ${to.txId}`;
+        const copy = JSON.parse(JSON.stringify(p)) as ConsistencyProofJson;
+        expect(verifyConsistencyProof(copy, { from, to }), label).toMatchObject({ ok: true, from, to });
+        // One hash of each, in turn, swapped for another hash of the same proof.
+        const hashes = hashPaths(copy);
+        const path = hashes[i % hashes.length]!;
+        const all = hashes.map((h) => getAt(copy, h));
+        const other = all.find((h) => h !== getAt(copy, path)) ?? 'ab'.repeat(32);
+        const swapped = JSON.parse(JSON.stringify(p));
+        setAt(swapped, path, other);
+        expect(verifyConsistencyProof(swapped).ok, `${label}: ${path} swapped`).toBe(false);
+      });
+      // Every hash of one proof, each swapped in turn.
+      const p = await ledger.consistencyProof(saved[3]!.txId, saved[50]!.txId);
+      const hashes = hashPaths(p);
+      expect(hashes.length).toBeGreaterThan(10);
+      for (const path of hashes) {
+        const swapped = JSON.parse(JSON.stringify(p));
+        setAt(
+          swapped,
+          path,
+          hashes.map((h) => getAt(p, h)).find((h) => h !== getAt(p, path)),
+        );
+        expect(verifyConsistencyProof(swapped).ok, `${path} swapped`).toBe(false);
+      }
+      // Against another state with the same id: refused.
+      expect(verifyConsistencyProof(p, { from: { txId: saved[3]!.txId, txHash: 'ab'.repeat(32) } })).toMatchObject({ ok: false, check: 'from' });
+      // toTxId omitted: the newest committed tx.
+      const newest = await ledger.consistencyProof(saved[10]!.txId);
+      expect(newest.to.txId).toBe(await ledger.lastTxId());
+      expect(verifyConsistencyProof(newest, { from: saved[10]! }).ok).toBe(true);
+    });
+
+    it('refuses consistency proofs between txs that are not committed, or backwards, with BAD_USER_INPUT naming the argument', async () => {
+      await ledger.append([ev({ correlationId: 'consistency-bad' })]);
+      const newest = BigInt(await ledger.lastTxId());
+      const beyond = String(newest + 1n);
+      const cases: [string, string | undefined, string][] = [
+        ['0', undefined, 'fromTxId'],
+        ['-1', '2', 'fromTxId'],
+        ['01', '2', 'fromTxId'],
+        ['x', undefined, 'fromTxId'],
+        [beyond, undefined, 'fromTxId'],
+        ['1', beyond, 'toTxId'],
+        ['1', '0', 'toTxId'],
+        ['1', '2.0', 'toTxId'],
+        ['3', '2', 'fromTxId'],
+        [beyond, String(newest + 5n), 'toTxId'],
+      ];
+      for (const [from, to, path] of cases) expect(await badInputPaths(ledger.consistencyProof(from, to)), `${from} → ${to}`).toEqual([path]);
+      expect((await ledger.consistencyProof(String(newest), String(newest))).to.txId).toBe(String(newest));
+    });
   });
+}
+
+/** The value at a dotted path of `mutations` (`a.b.0.c`). */
+function getAt(o: unknown, path: string): unknown {
+  return path.split('.').reduce((x, k) => (x as Record<string, unknown>)[k], o);
+}
+
+/** Sets the value at a dotted path of `mutations`. */
+function setAt(o: unknown, path: string, value: unknown): void {
+  const keys = path.split('.');
+  const parent = getAt(o, keys.slice(0, -1).join('.')) as Record<string, unknown>;
+  parent[keys[keys.length - 1]!] = value;
 }

@@ -57,6 +57,12 @@ message Op { oneof operation { KeyValue kv = 1; ZAddRequest zAdd = 2; ReferenceR
 message ExecAllRequest { repeated Op Operations = 1; bool noWait = 2; repeated Precondition preconditions = 3; }
 message TxScanRequest { uint64 initialTx = 1; uint32 limit = 2; bool desc = 3; }
 message VerifiableTxRequest { uint64 tx = 1; uint64 proveSinceTx = 2; }
+message EntryTypeSpec { int32 action = 1; }
+message EntriesSpec { EntryTypeSpec kvEntriesSpec = 1; EntryTypeSpec zEntriesSpec = 2; EntryTypeSpec sqlEntriesSpec = 3; }
+// VerifiableTxRequest with every field, for the header-only request (encodeVerifiableTxHeaderRequest).
+message VerifiableTxRequestFull {
+  uint64 tx = 1; uint64 proveSinceTx = 2; EntriesSpec entriesSpec = 3; uint64 sinceTx = 4; bool noWait = 5; bool keepReferencesUnresolved = 6;
+}
 message KeyListRequest { repeated bytes keys = 1; uint64 sinceTx = 2; }
 message ScanRequest { bytes seekKey = 1; bytes prefix = 2; bool desc = 3; uint64 limit = 4; uint64 sinceTx = 5; bytes endKey = 7; }
 `;

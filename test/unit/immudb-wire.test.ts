@@ -21,6 +21,7 @@ import {
   encodeKeyListRequest,
   encodeScanRequest,
   encodeTxScanRequest,
+  encodeVerifiableTxHeaderRequest,
   encodeVerifiableTxRequest,
 } from '../../src/ledger/immudb/wire-encode.ts';
 import { checkProvenHeader } from '../../src/ledger/immudb/proven-tx.ts';
@@ -589,6 +590,25 @@ describe('wire: requests protobufjs reads back', () => {
       const buf = encodeVerifiableTxRequest(tx, proveSinceTx);
       expect(decode(immudb, 'VerifiableTxRequest', buf)).toEqual({ tx, proveSinceTx });
       expect(reencode(immudb, 'VerifiableTxRequest', buf)).toEqual(buf);
+    }
+  });
+
+  it('VerifiableTxRequest for the header alone: every kind of entry excluded, references left unresolved, nothing else', () => {
+    for (const [tx, proveSinceTx] of [
+      [1, 1],
+      [7, 300],
+      [2 ** 40 + 3, 2 ** 33],
+    ] as const) {
+      const buf = encodeVerifiableTxHeaderRequest(tx, proveSinceTx);
+      expect(decode(immudb, 'VerifiableTxRequestFull', buf)).toEqual({
+        tx,
+        proveSinceTx,
+        entriesSpec: { kvEntriesSpec: null, zEntriesSpec: null, sqlEntriesSpec: null },
+        sinceTx: 0,
+        noWait: false,
+        keepReferencesUnresolved: true,
+      });
+      expect(reencode(immudb, 'VerifiableTxRequestFull', buf)).toEqual(buf);
     }
   });
 

@@ -35,16 +35,20 @@ import type { Logger } from '../../logger.ts';
 import type { AHTree } from '../../proof/ahtree.ts';
 import { entryBundle, proofLink, type ProofLink } from '../../proof/bundle.ts';
 import { toHex } from '../../proof/codecs.ts';
+import { assertConsistencyProof, consistencyProofOf } from '../../proof/consistency.ts';
 import { buildDualProof, type DualProofStore } from '../../proof/dual-proof.ts';
 import { ZERO_HASH } from '../../proof/hashing.ts';
 import type { HTree } from '../../proof/htree.ts';
 import { txAlh, type TxHeader } from '../../proof/tx-header.ts';
-import { deepFreeze, type LedgerState, type ProofBundle } from '../../proof/types.ts';
+import { VerifiedTxTree } from '../../proof/tx-tree.ts';
+import { type ConsistencyProofJson, deepFreeze, type LedgerState, type ProofBundle } from '../../proof/types.ts';
 import { assertProofBundle, assertProofBundlesOfTx } from '../../proof/verify.ts';
+import { beyondNewest, consistencyRange, stateInHistory, txIdArgument, VerifiedHistory } from '../anchors.ts';
 import { readInBulkInOrder } from '../bulk-read.ts';
 import type { LedgerBackend } from '../group-commit.ts';
 import { eventIdKey, timelinePrefix, timelineSeekKey, timelineWindow } from '../keys.ts';
-import type { AppendResult, BulkReadStep, CommittedTx, StoredEvent, TimelinePage, TimelineScan } from '../port.ts';
+import { anchoredTx } from '../anchored-tx.ts';
+import type { AnchoredTx, AppendResult, BulkReadStep, CommittedTx, StoredEvent, TimelinePage, TimelineScan } from '../port.ts';
 import type { TrustedStateStore } from '../trusted-state.ts';
 import type { Column } from './column.ts';
 import type { EventIndex } from './event-index.ts';
@@ -101,6 +105,8 @@ export class EmbeddedLedger implements LedgerBackend, DualProofStore {
   private end: number;
   private readonly log: LogReader;
   private writing: Promise<unknown> = Promise.resolve();
+  /** States verified to be in the trusted history (anchors.ts). */
+  private readonly history = new VerifiedHistory();
   private readonly reads = new Set<Promise<unknown>>();
   private closed = false;
   /** Set when a failed write could not be undone: the file's tail is unknown until a restart recovers it. */
@@ -169,8 +175,71 @@ export class EmbeddedLedger implements LedgerBackend, DualProofStore {
       const proven = this.prove(header, base);
       const proof = this.bundle(proven, tree, this.index.leaf[n]!, key, value);
       assertProofBundle(proof, proven.assertWith);
-      if (!trusted) await this.trusted.advance(proof.state);
+      if (!trusted) {
+        await this.trusted.advance(proof.state);
+        this.history.noteHeader(header);
+      }
       return { event: { record, txId: String(txId), key, recordedAt: this.recordedAt(txId) }, proof, created: false };
+    });
+  }
+
+  async getVerifiedFrom(eventId: string, trustedTxId: string): Promise<AppendResult | null> {
+    this.ensureOpen();
+    const anchor = txIdArgument(trustedTxId, 'trustedTxId');
+    if (anchor > this.lastId) throw beyondNewest('trustedTxId', anchor, this.lastId);
+    const id = lowerId(eventId);
+    const n = this.index.find(id);
+    if (n === undefined) return null;
+    return this.track(async () => {
+      const txId = this.index.txIds[n]!;
+      const { header, tree } = await this.log.txTree(txId);
+      const raw = await this.log.readEntries([n]);
+      const { key, value } = raw[0]!;
+      const record = this.decode(value, key, id);
+      // The later of the two states is checked against the trusted history; the bundle's dual
+      // proof then links the earlier one to it.
+      const top = Math.max(anchor, txId);
+      const topState = this.inHistory(top);
+      const anchorState = anchor === top ? topState : this.stateAt(anchor);
+      const proven = this.prove(header, anchorState);
+      const proof = this.bundle(proven, tree, this.index.leaf[n]!, key, value);
+      assertProofBundle(proof, proven.assertWith);
+      if (proof.state.txId !== topState.txId || proof.state.txHash !== topState.txHash) {
+        throw verificationFailed(`the proof from tx ${anchor} does not lead to the state of tx ${top} in the gateway's trusted history`);
+      }
+      this.history.note(anchorState);
+      return { event: { record, txId: String(txId), key, recordedAt: this.recordedAt(txId) }, proof, created: false };
+    });
+  }
+
+  async consistencyProof(fromTxId: string, toTxId?: string): Promise<ConsistencyProofJson> {
+    this.ensureOpen();
+    const { from, to } = await consistencyRange(fromTxId, toTxId, {
+      newest: async () => this.lastId,
+      committed: async (txId, path) => {
+        if (txId > this.lastId) throw beyondNewest(path, txId, this.lastId);
+      },
+    });
+    const toState = this.inHistory(to);
+    const source = this.header(BigInt(from));
+    const target = this.header(BigInt(to));
+    const proof = consistencyProofOf({ ledger: 'embedded', database: this.database, source, target, dualProof: buildDualProof(source, target, this) });
+    this.history.note(assertConsistencyProof(proof, { to: toState }).from);
+    return proof;
+  }
+
+  async proveTxAt(txId: string, anchor: LedgerState): Promise<AnchoredTx> {
+    this.ensureOpen();
+    const id = safeTxId(txId);
+    const anchorId = safeTxId(anchor.txId);
+    if (id > anchorId) throw new RangeError(`proveTxAt: tx ${id} is after the anchor tx ${anchorId}`);
+    if (anchorId > this.lastId) throw verificationFailed(`anchor tx ${anchorId} is beyond this ledger's last tx ${this.lastId}: it comes from another history`);
+    return this.track(async () => {
+      const { header, entries } = await this.log.txEntries(id);
+      const tree = VerifiedTxTree.verify(header, entries);
+      if (typeof tree === 'string') throw verificationFailed(`tx ${id} on disk: ${tree}`);
+      const dualProof = id === anchorId ? null : buildDualProof(header, this.header(BigInt(anchorId)), this);
+      return anchoredTx({ ledger: 'embedded', database: this.database, tx: header, tree, anchor, dualProof });
     });
   }
 
@@ -310,6 +379,7 @@ export class EmbeddedLedger implements LedgerBackend, DualProofStore {
       proven.assertWith,
     );
     await this.trusted.advance(results[0]!.proof.state);
+    this.history.note({ txId: String(id), txHash: toHex(alh) });
     return results;
   }
 
@@ -352,6 +422,32 @@ export class EmbeddedLedger implements LedgerBackend, DualProofStore {
     const [source, target] = trustedTx.id <= tx.id ? [trustedTx, tx] : [tx, trustedTx];
     const link = proofLink({ ledger: 'embedded', database: this.database, tx, trusted: assertWith ?? null, dualProof: buildDualProof(source, target, this) });
     return { link: deepFreeze(link), assertWith };
+  }
+
+  /** The state at committed tx `txId` as this log holds it (not checked against anything). */
+  private stateAt(txId: number): LedgerState {
+    return { txId: String(txId), txHash: toHex(txAlh(this.header(BigInt(txId)))) };
+  }
+
+  /**
+   * The state at committed tx `txId`, once known or proven to be in the trusted history: a dual
+   * proof between it and the trusted state, built from this log's AHTree and headers, verified.
+   * Start-up checked the log against the trusted state; this holds the served state to it as well.
+   */
+  private inHistory(txId: number): LedgerState {
+    const known = this.history.get(String(txId));
+    if (known) return known;
+    const trusted = this.trusted.current();
+    if (trusted?.txId === String(txId)) return trusted;
+    // No trusted state: an empty ledger's first commit is in flight; the log's chain is all there is.
+    if (!trusted || trusted.txId === '0') return this.stateAt(txId);
+    const tx = this.header(BigInt(txId));
+    const t = this.header(BigInt(trusted.txId));
+    const [source, target] = tx.id <= t.id ? [tx, t] : [t, tx];
+    const dualProof = buildDualProof(source, target, this);
+    const state = stateInHistory({ ledger: 'embedded', database: this.database, txId, trusted, source, target, dualProof });
+    this.history.note(state);
+    return state;
   }
 
   /** One entry's bundle over the tx's shared link; callers verify before handing it out. */
@@ -412,6 +508,13 @@ interface ProvenTx {
   link: ProofLink;
   /** The caller's trusted state, checked by the verifier too (absent for a self-proof). */
   assertWith: LedgerState | undefined;
+}
+
+/** A tx id as this backend takes it (ids are counted in Numbers). */
+function safeTxId(txId: string): number {
+  const n = /^[1-9][0-9]{0,15}$/.test(txId) ? Number(txId) : Number.NaN;
+  if (!Number.isSafeInteger(n)) throw new RangeError(`not a tx id: ${String(txId).slice(0, 24)}`);
+  return n;
 }
 
 function lowerId(eventId: string): string {

@@ -5,9 +5,10 @@
  * Small caches keep the headers and trees of recently proven txs.
  */
 import { verificationFailed } from '../../errors.ts';
-import { kvDigest } from '../../proof/hashing.ts';
+import { kvDigest, sha256 } from '../../proof/hashing.ts';
 import { HTree } from '../../proof/htree.ts';
 import { decodeTxHeader, encodeTxHeader, TX_HEADER_SIZE, type TxHeader } from '../../proof/tx-header.ts';
+import type { TxTreeEntry } from '../../proof/tx-tree.ts';
 import { createSha256 } from '../sha256.mjs';
 import type { Column } from './column.ts';
 import type { EventIndex } from './event-index.ts';
@@ -60,13 +61,7 @@ export class LogReader {
   async txTree(txId: number): Promise<TxTree> {
     const cached = this.trees.get(txId);
     if (cached) return cached;
-    const record = Buffer.allocUnsafe(this.txLength.get(txId));
-    await readAt(this.fd, record, this.txOffset.get(txId));
-    if (!recordChecksumOk(record)) throw verificationFailed(`tx ${txId} is damaged on disk (checksum mismatch at offset ${this.txOffset.get(txId)})`);
-    const header = this.header(BigInt(txId));
-    if (!record.subarray(HEADER_OFFSET, ENTRIES_OFFSET).equals(encodeTxHeader(header))) {
-      throw verificationFailed(`tx ${txId}'s header on disk changed since start-up`);
-    }
+    const { record, header } = await this.readRecord(txId);
     const digests: Buffer[] = [];
     forEachEntry(record, header.nEntries, (_, s) => {
       digests.push(kvDigest(record.subarray(s.keyStart, s.keyEnd), record.subarray(s.valueStart, s.valueEnd)));
@@ -76,6 +71,32 @@ export class LogReader {
     const t = { header, tree };
     this.cache(this.trees, txId, t, TREE_CACHE);
     return t;
+  }
+
+  /**
+   * The tx's header and every entry as immudb lists them (stored key, hash of the stored value; no
+   * metadata in v0), from the record on disk (checksum and header checked): what a VerifiedTxTree
+   * is built from. Not cached: evidence exports read each tx about once.
+   */
+  async txEntries(txId: number): Promise<{ header: TxHeader; entries: TxTreeEntry[] }> {
+    const { record, header } = await this.readRecord(txId);
+    const entries: TxTreeEntry[] = [];
+    forEachEntry(record, header.nEntries, (_, s) => {
+      entries.push({ key: record.subarray(s.keyStart, s.keyEnd), hValue: sha256(record.subarray(s.valueStart, s.valueEnd)) });
+    });
+    return { header, entries };
+  }
+
+  /** A tx's record, its checksum and its header checked against the one start-up read. */
+  private async readRecord(txId: number): Promise<{ record: Buffer; header: TxHeader }> {
+    const record = Buffer.allocUnsafe(this.txLength.get(txId));
+    await readAt(this.fd, record, this.txOffset.get(txId));
+    if (!recordChecksumOk(record)) throw verificationFailed(`tx ${txId} is damaged on disk (checksum mismatch at offset ${this.txOffset.get(txId)})`);
+    const header = this.header(BigInt(txId));
+    if (!record.subarray(HEADER_OFFSET, ENTRIES_OFFSET).equals(encodeTxHeader(header))) {
+      throw verificationFailed(`tx ${txId}'s header on disk changed since start-up`);
+    }
+    return { record, header };
   }
 
   /** Timeline entries (gateway key and value, prefixes stripped) of events, with nearby reads merged. */

@@ -9,21 +9,29 @@
  * event's bundle is built from them (proven-tx.ts) and checked by the offline verifier before
  * anyone sees it, and only then does the trusted state advance. Followers' reads of committed txs:
  * tx-reads.ts.
+ *
+ * Proofs from a state the reader names (getVerifiedFrom) and consistency proofs: VerifiableTxById
+ * between the two txs, and the later of the two states checked to be in the gateway's trusted
+ * history (anchors.ts): known already (VerifiedHistory), or proven from the trusted state by a
+ * header-only VerifiableTxById run beside the first call.
  */
 import { encodeRecord } from '../../events/canonical.ts';
 import type { AuditEventRecord } from '../../events/types.ts';
 import { AuditError, ErrorCode, verificationFailed } from '../../errors.ts';
 import { toHex } from '../../proof/codecs.ts';
+import { assertConsistencyProof, consistencyProofOf } from '../../proof/consistency.ts';
 import { txAlh } from '../../proof/tx-header.ts';
-import type { LedgerState } from '../../proof/types.ts';
+import type { ConsistencyProofJson, LedgerState } from '../../proof/types.ts';
 import { assertProofBundle, assertProofBundlesOfTx } from '../../proof/verify.ts';
+import { beyondNewest, consistencyRange, stateInHistory, txIdArgument, VerifiedHistory } from '../anchors.ts';
 import { EventIdTaken, type LedgerBackend } from '../group-commit.ts';
 import { eventIdKey, timelineBoundKey, timelineKey, timelinePrefix, timelineSeekKey, timelineWindow } from '../keys.ts';
-import type { AppendResult, BulkReadStep, CommittedTx, StoredEvent, TimelinePage, TimelineScan } from '../port.ts';
+import { anchoredTx } from '../anchored-tx.ts';
+import type { AnchoredTx, AppendResult, BulkReadStep, CommittedTx, StoredEvent, TimelinePage, TimelineScan } from '../port.ts';
 import type { TrustedStateStore } from '../trusted-state.ts';
 import { asLedgerError, ImmudbError, type ImmudbSession, isKeyNotFound, pb } from './grpc.ts';
 import type { Entry, ImmutableState } from './schema-pb.ts';
-import { entryProof, fetchVerifiableTx, provenTx, txHeader, txLink, type ProvenTx } from './proven-tx.ts';
+import { dualProofJson, entryProof, fetchProvenLink, fetchVerifiableTx, provenTx, txHeader, txLink, type ProvenTx } from './proven-tx.ts';
 import { committedValues, decodeEvent, isTimelineEntryKey, MAX_SCAN, readEnd, readInBulkByKey, scanTxs } from './tx-reads.ts';
 import { decodeEntries, decodeTx, decodeTxMetadata, type WireEntry } from './wire-decode.ts';
 import { encodeExecAllRequest, encodeScanRequest, encodeTxHeaderRequest, type WireEventWrite } from './wire-encode.ts';
@@ -63,6 +71,9 @@ export class ImmudbLedger implements LedgerBackend {
   /** Newest tx this gateway knows committed: reads wait for immudb's index to reach it (read-your-writes). */
   private lastTx = 0;
   private readonly commitTimes_ = new Map<string, string>();
+  /** States verified to be in the trusted history, and the checks of others in flight (one per tx). */
+  private readonly history = new VerifiedHistory();
+  private readonly checking = new Map<number, Promise<LedgerState>>();
 
   constructor(options: ImmudbLedgerOptions) {
     this.session = options.session;
@@ -100,6 +111,9 @@ export class ImmudbLedger implements LedgerBackend {
     assertProofBundlesOfTx(proofs, link.trustedState, proven.tree);
     const results = records.map((record, i): AppendResult => ({ event: this.stored(record, proven, writes[i]!.key), proof: proofs[i]!, created: true }));
     await this.trusted.advance(link.state);
+    // The state handed out is the tx's own unless a concurrent commit's trusted state is later.
+    if (link.state.txId === String(txId)) this.history.note(link.state);
+    else this.history.noteHeader(txHeader(proven.vtx.header));
     return results;
   }
 
@@ -112,8 +126,67 @@ export class ImmudbLedger implements LedgerBackend {
     const proven = await this.proveTx(txId, base);
     const proof = entryProof(proven, txLink(proven, base, this.database), key, value);
     assertProofBundle(proof, proof.trustedState);
-    if (!trusted) await this.trusted.advance(proof.state);
+    if (!trusted) {
+      await this.trusted.advance(proof.state);
+      this.history.noteHeader(txHeader(proven.vtx.header));
+    }
     return { event: this.stored(record, proven, key), proof, created: false };
+  }
+
+  async getVerifiedFrom(eventId: string, trustedTxId: string): Promise<AppendResult | null> {
+    const anchor = txIdArgument(trustedTxId, 'trustedTxId');
+    await this.committed(anchor, 'trustedTxId');
+    const entry = await this.getEntry(eventIdKey(eventId));
+    if (!entry) return null;
+    const { record, key, value, txId } = this.resolvedById(entry, eventId);
+    // Checking the later state against the trusted history and proving the tx from the anchor are
+    // independent calls: run together, an anchor not known yet costs no extra round trip.
+    const top = Math.max(anchor, txId);
+    const [topState, vtx] = await Promise.all([this.inHistory(top), fetchVerifiableTx(this.session, txId, anchor)]);
+    this.noteTx(top);
+    const proven = provenTx(vtx);
+    // Below the tx, the anchor's state is the dual proof's source; the proof then leads from it to
+    // the tx, which is in the trusted history, so the anchor is too.
+    const anchorState = anchor === top ? topState : { txId: String(anchor), txHash: toHex(txAlh(txHeader(vtx.dualProof.sourceTx))) };
+    const proof = entryProof(proven, txLink(proven, anchorState, this.database), key, value);
+    assertProofBundle(proof, anchorState);
+    if (proof.state.txId !== topState.txId || proof.state.txHash !== topState.txHash) {
+      throw verificationFailed(`the proof from tx ${anchor} does not lead to the state of tx ${top} in the gateway's trusted history`);
+    }
+    this.history.note(anchorState);
+    return { event: this.stored(record, proven, key), proof, created: false };
+  }
+
+  async consistencyProof(fromTxId: string, toTxId?: string): Promise<ConsistencyProofJson> {
+    const { from, to } = await consistencyRange(fromTxId, toTxId, {
+      newest: async () => {
+        await this.catchUp();
+        return this.lastTx;
+      },
+      committed: (txId, path) => this.committed(txId, path),
+    });
+    // As in getVerifiedFrom: the check of `to` and the proof between the two run together.
+    const [toState, link] = await Promise.all([this.inHistory(to), fetchProvenLink(this.session, to, from)]);
+    const proof = consistencyProofOf({ ledger: 'immudb', database: this.database, ...link });
+    this.history.note(assertConsistencyProof(proof, { to: toState }).from);
+    return proof;
+  }
+
+  /** One VerifiableTxById(tx, proveSinceTx = anchor): the tx's entries (for its tree) and the dual proof tx → anchor. */
+  async proveTxAt(txId: string, anchor: LedgerState): Promise<AnchoredTx> {
+    const id = safeTxId(txId);
+    const anchorId = safeTxId(anchor.txId);
+    if (id > anchorId) throw new RangeError(`proveTxAt: tx ${id} is after the anchor tx ${anchorId}`);
+    const proven = provenTx(await fetchVerifiableTx(this.session, id, anchorId));
+    const { vtx, tree } = proven;
+    return anchoredTx({
+      ledger: 'immudb',
+      database: this.database,
+      tx: txHeader(vtx.header),
+      tree,
+      anchor,
+      dualProof: id === anchorId ? null : dualProofJson(vtx.dualProof),
+    });
   }
 
   async getMany(eventIds: readonly string[]): Promise<(StoredEvent | null)[]> {
@@ -268,6 +341,7 @@ export class ImmudbLedger implements LedgerBackend {
     const txHash = toHex(txAlh(txHeader(proven.vtx.header)));
     if (txHash !== toHex(state.getTxhash_asU8())) throw verificationFailed('immudb state hash does not match its transaction');
     await this.trusted.advance({ txId: String(txId), txHash });
+    this.history.note({ txId: String(txId), txHash });
     return this.trusted.current()!;
   }
 
@@ -287,6 +361,40 @@ export class ImmudbLedger implements LedgerBackend {
 
   private noteTx(txId: number) {
     if (txId > this.lastTx) this.lastTx = txId;
+  }
+
+  /** BAD_USER_INPUT at `path` unless tx `txId` is committed (immudb is asked only past the newest tx seen). */
+  private async committed(txId: number, path: string): Promise<void> {
+    if (txId <= this.lastTx) return;
+    await this.catchUp();
+    if (txId > this.lastTx) throw beyondNewest(path, txId, this.lastTx);
+  }
+
+  /** The state at tx `txId` (committed), once known or proven to be in the gateway's trusted history. */
+  private inHistory(txId: number): Promise<LedgerState> {
+    const known = this.history.get(String(txId));
+    if (known) return Promise.resolve(known);
+    const current = this.trusted.current();
+    if (current?.txId === String(txId)) return Promise.resolve(current);
+    let checking = this.checking.get(txId);
+    if (!checking) {
+      checking = this.proveInHistory(txId).finally(() => this.checking.delete(txId));
+      this.checking.set(txId, checking);
+    }
+    return checking;
+  }
+
+  private async proveInHistory(txId: number): Promise<LedgerState> {
+    const trusted = await this.trustedState();
+    if (trusted.txId === String(txId)) return trusted;
+    const since = Number(trusted.txId);
+    if (since === 0) throw verificationFailed(`the gateway trusts no state of the ledger yet, so tx ${txId} cannot be checked against one`);
+    const link = await fetchProvenLink(this.session, txId, since);
+    const state = stateInHistory({ ledger: 'immudb', database: this.database, txId, trusted, ...link });
+    // Proven from the trusted state: a later state may become the trusted one.
+    if (txId > since) await this.trusted.advance(state);
+    this.history.note(state);
+    return state;
   }
 
   /**
@@ -325,7 +433,7 @@ export class ImmudbLedger implements LedgerBackend {
 
   /** VerifiableTxById from `base` (or the tx itself on first use) plus the tx's own hash tree. */
   private async proveTx(txId: number, base: LedgerState | null): Promise<ProvenTx> {
-    const vtx = await fetchVerifiableTx(this.session, txId, base);
+    const vtx = await fetchVerifiableTx(this.session, txId, base ? Number(base.txId) : txId);
     this.noteTx(Math.max(txId, base ? Number(base.txId) : 0));
     return provenTx(vtx);
   }
@@ -360,4 +468,11 @@ export class ImmudbLedger implements LedgerBackend {
     while (times.size > 100_000) times.delete(times.keys().next().value!);
     return out;
   }
+}
+
+/** A tx id as this backend takes it (immudb's are 64-bit; Numbers hold every id a ledger reaches). */
+function safeTxId(txId: string): number {
+  const n = /^[1-9][0-9]{0,15}$/.test(txId) ? Number(txId) : Number.NaN;
+  if (!Number.isSafeInteger(n)) throw new RangeError(`not a tx id: ${String(txId).slice(0, 24)}`);
+  return n;
 }

@@ -12,7 +12,7 @@ import { VerifiedTxTree } from '../../proof/tx-tree.ts';
 import { deepFreeze, type DualProofJson, type LedgerState, type ProofBundle } from '../../proof/types.ts';
 import type { ImmudbSession } from './grpc.ts';
 import { decodeVerifiableTx, type WireDualProof, type WireTxHeader, type WireVerifiableTx } from './wire-decode.ts';
-import { encodeVerifiableTxRequest } from './wire-encode.ts';
+import { encodeVerifiableTxHeaderRequest, encodeVerifiableTxRequest } from './wire-encode.ts';
 
 export interface ProvenTx {
   vtx: WireVerifiableTx;
@@ -27,20 +27,40 @@ export interface ProvenTx {
   committed?: { txId: string; recordedAt: string };
 }
 
-/** VerifiableTxById of `txId` from `base` (or the tx itself on first use), its header checked. */
-export async function fetchVerifiableTx(session: ImmudbSession, txId: number, base: LedgerState | null): Promise<WireVerifiableTx> {
-  let vtx: WireVerifiableTx;
+/** VerifiableTxById of `txId` from tx `sinceTxId` (the tx itself on first use), its header checked. */
+export async function fetchVerifiableTx(session: ImmudbSession, txId: number, sinceTxId: number): Promise<WireVerifiableTx> {
+  const vtx = await verifiableTx(session, txId, sinceTxId, encodeVerifiableTxRequest(txId, sinceTxId));
+  checkProvenHeader(vtx.header);
+  return vtx;
+}
+
+/** A dual proof between two txs as immudb gives it, its headers checked: source the lower, target the higher. */
+export interface ProvenLink {
+  source: TxHeader;
+  target: TxHeader;
+  dualProof: DualProofJson;
+}
+
+/**
+ * The dual proof between tx `txId` and tx `sinceTxId` (either order), from VerifiableTxById
+ * without the tx's entries: what proofs between two states need. Checked by the caller.
+ */
+export async function fetchProvenLink(session: ImmudbSession, txId: number, sinceTxId: number): Promise<ProvenLink> {
+  const { dualProof } = await verifiableTx(session, txId, sinceTxId, encodeVerifiableTxHeaderRequest(txId, sinceTxId));
+  checkProvenHeader(dualProof.sourceTx);
+  checkProvenHeader(dualProof.targetTx);
+  return { source: txHeader(dualProof.sourceTx), target: txHeader(dualProof.targetTx), dualProof: dualProofJson(dualProof) };
+}
+
+async function verifiableTx(session: ImmudbSession, txId: number, sinceTxId: number, request: Buffer): Promise<WireVerifiableTx> {
   try {
-    vtx = decodeVerifiableTx(await session.callBytes('VerifiableTxById', encodeVerifiableTxRequest(txId, base ? Number(base.txId) : txId)));
+    return decodeVerifiableTx(await session.callBytes('VerifiableTxById', request));
   } catch (e) {
     // immudb refuses a proof from a tx it does not have: our trusted state is from another history.
     // A reply that is not a whole proof proves nothing either.
-    if (e instanceof Error && !(e instanceof AuditError))
-      throw verificationFailed(`immudb cannot prove tx ${txId} from trusted tx ${base?.txId}: ${e.message}`);
+    if (e instanceof Error && !(e instanceof AuditError)) throw verificationFailed(`immudb cannot prove tx ${txId} from tx ${sinceTxId}: ${e.message}`);
     throw e;
   }
-  checkProvenHeader(vtx.header);
-  return vtx;
 }
 
 /**
@@ -111,7 +131,7 @@ export function entryProof(proven: ProvenTx, link: ProofLink, key: Buffer, value
   });
 }
 
-function dualProofJson(dp: WireDualProof): DualProofJson {
+export function dualProofJson(dp: WireDualProof): DualProofJson {
   const hexList = (l: Uint8Array[]) => l.map(toHex);
   const lp = dp.linearProof;
   return {

@@ -1,6 +1,6 @@
 /**
  * Protobuf encoding, by hand, of the immudb requests on the hot paths (ExecAll with two operations
- * an event, GetAll, Scan, TxScan, VerifiableTxById, TxById) and of CreateDatabaseV2: like the
+ * an event, GetAll, Scan, TxScan, VerifiableTxById with or without entries, TxById) and of CreateDatabaseV2: like the
  * replies (wire-decode.ts), without google-protobuf's message object per entry. Pure: no I/O.
  * Field numbers are immudb 1.10/1.11's pkg/api/schema/schema.proto.
  */
@@ -86,6 +86,16 @@ export function encodeKeyListRequest(keys: readonly Buffer[], sinceTx: number): 
 /** VerifiableTxRequest { uint64 tx = 1; uint64 proveSinceTx = 2 } */
 export function encodeVerifiableTxRequest(tx: number, proveSinceTx: number): Buffer {
   return twoVarints(tx, proveSinceTx);
+}
+
+/**
+ * VerifiableTxRequest { uint64 tx = 1; uint64 proveSinceTx = 2; EntriesSpec entriesSpec = 3;
+ * bool keepReferencesUnresolved = 6 (true) }, the EntriesSpec empty: every kind of entry excluded,
+ * so immudb answers the tx's header and the dual proof alone, and resolves no reference (no index
+ * snapshot to wait for). What proofs between two states need (anchors, consistency proofs).
+ */
+export function encodeVerifiableTxHeaderRequest(tx: number, proveSinceTx: number): Buffer {
+  return Buffer.from([0x08, ...varintBytes(tx), 0x10, ...varintBytes(proveSinceTx), 0x1a, 0x00, 0x30, 0x01]);
 }
 
 /**
