@@ -30,7 +30,7 @@ import {
   type IndexLayoutOptions,
 } from './codes.ts';
 import type { IndexTx } from './port.ts';
-import { addToRollups } from './rollups.ts';
+import { addToRollups, addToValueRollup, valueRollupOfSet } from './rollups.ts';
 import { encodePosition, fieldKey, GLOBAL_KEY, isDimensionKey, memberAt, setFieldKeys } from './members.ts';
 import type { AuditEventRecord } from '../events/types.ts';
 import { positionOf } from '../events/paging.ts';
@@ -60,7 +60,7 @@ export interface BuiltIndex {
   registry: Map<string, number>;
   /** Correlations: correlationId → its newest event's ms. */
   recent: Map<string, number>;
-  /** Rollups (rollups.ts): bucket key → cell (3 code bytes) → events. */
+  /** Rollups (rollups.ts): bucket or value rollup key → cell (3 code bytes) → events. */
   rollups: Map<string, Map<string, number>>;
 }
 
@@ -210,6 +210,8 @@ export class IndexBuild {
     const m = this.members();
     const rollups = new Map<string, Map<string, number>>();
     for (const member of m) addToRollups(rollups, member);
+    // Every record counts, repeats too, as the batch script counts them.
+    for (const [key, list] of this.lists) if (valueRollupOfSet(key)) for (const i of list) addToValueRollup(rollups, key, m[i]!);
     // Rank every member once; each set then sorts small integers instead of strings. The sort
     // compares numbers first: the member's first 8 bytes (48-bit milliseconds, 2 uuid bytes) as a
     // double, which rounds but never reverses their order; equal ones compare as strings.

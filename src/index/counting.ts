@@ -6,13 +6,15 @@
  * A count walks the plan's driver sets (the smallest term's, or every event) and tallies the
  * members that pass the rest of the filter, in bounded calls; a filter whose driver needs no
  * further check is counted from the sets' sizes alone. Cost follows the driver's size in the window.
+ * Rollups (rollups.ts) answer the common shapes without walking: coded fields in a window from the
+ * time buckets, one eventType or actorId with coded fields and no window from that value's rollup.
  */
 import { ValidationError, type FieldViolation } from '../errors.ts';
 import { normalizeFilter, type AuditEventFilterInput, type FilterTerm, type NormalizedFilter } from '../events/filter.ts';
 import { isCodedField, overflowCode, type CodedField } from './codes.ts';
-import { planFor, retryStale, StaleRead, walk, type SetReader, type TallyResult, type TallySpec } from './executor.ts';
+import { planFor, retryStale, StaleRead, walk, type RollupRequest, type SetReader, type TallyResult, type TallySpec } from './executor.ts';
 import { decodeMember, fieldKey, type DimensionField } from './members.ts';
-import { coveringUnits, MINUTE_MS, minuteReadable, ROLLUP_FIELDS } from './rollups.ts';
+import { coveringUnits, isValueRollupField, MINUTE_MS, minuteReadable, ROLLUP_FIELDS, valueRollupKey } from './rollups.ts';
 import { type MemberRange, windowRange } from './range.ts';
 
 /** `StatsInterval` of the API: bucket widths in ms (UTC has no daylight saving: fixed widths). */
@@ -153,6 +155,36 @@ async function rollupTally(reader: SetReader, filter: NormalizedFilter, spec: Ta
 }
 
 /**
+ * The tally from one value rollup (rollups.ts), when the filter is one eventType or one actorId
+ * value and coded terms of the cells' fields, without a window, and the groups are the cells'
+ * fields: one hash instead of the value's set. null when it cannot answer exactly (another shape,
+ * a coded value without a code, an event applied twice).
+ */
+async function valueRollupTally(reader: SetReader, filter: NormalizedFilter, spec: TallySpec): Promise<Tally | null> {
+  if (filter.since !== null || filter.until !== null || spec.histogram !== null) return null;
+  const rolled = (f: string) => (ROLLUP_FIELDS as readonly string[]).includes(f);
+  const others = filter.terms.filter((t) => !rolled(t.field));
+  const own = others[0];
+  if (others.length !== 1 || !own || !isValueRollupField(own.field) || own.values.length !== 1 || !spec.dims.every(rolled)) return null;
+  const coded = filter.terms.filter((t) => t !== own);
+  let gen: string | null = null;
+  const checks: RollupRequest['checks'][number][] = [];
+  if (coded.length > 0) {
+    const probe = await reader.probe({ range: { min: null, max: null }, keys: [], coded: coded.flatMap((t) => t.values.map((v) => fieldKey(t.field, v))) });
+    if (probe.coded.some((e) => e === null)) return null; // never seen, or past the codes: the walk tells
+    let at = 0;
+    for (const t of coded) checks.push({ field: t.field as CodedField, codes: t.values.map(() => probe.coded[at++]!.code) });
+    gen = probe.gen;
+  }
+  const got = await reader.rollup({ units: [{ key: valueRollupKey(own.field, own.values[0]!), bucket: -1 }], checks, dims: spec.dims, buckets: 0 });
+  if (gen !== null && got.gen !== gen) throw new StaleRead();
+  if (got.applied !== got.events) return null;
+  const out = emptyTally(spec, got.gen);
+  merge(out, { ...got, firstMatch: null, lastMatch: null, last: null, done: true });
+  return out;
+}
+
+/**
  * The matches of `filter` inside `range` (default: its window), tallied per `spec`; exact. May
  * throw StaleRead (callers retry the whole answer with retryStale). A filter of coded fields and a
  * window over the default range is counted from rollups when they answer exactly.
@@ -165,7 +197,7 @@ export async function tallyFilter(
   rollups = range === undefined,
 ): Promise<Tally> {
   if (rollups) {
-    const rolled = await rollupTally(reader, filter, spec);
+    const rolled = (await valueRollupTally(reader, filter, spec)) ?? (await rollupTally(reader, filter, spec));
     if (rolled) return rolled;
   }
   range ??= windowRange(filter);

@@ -52,7 +52,7 @@ import {
   valueOfKey,
 } from './members.ts';
 import type { MemberFilter } from './plan.ts';
-import { addToRollups } from './rollups.ts';
+import { addToRollups, addToValueRollup } from './rollups.ts';
 import { inRange, normalizePage, type MemberRange } from './range.ts';
 import { bucketOf, lowerBound, mergeSorted, RecentList, span } from './memory-sets.ts';
 
@@ -65,7 +65,7 @@ export class MemoryEventIndex implements EventIndex, SetReader {
   private registry = new Map<string, number>();
   /** Correlations by their newest event (`recent`). */
   private recentList = new RecentList();
-  /** Rollups (rollups.ts): bucket key → cell → events. */
+  /** Rollups (rollups.ts): bucket or value rollup key → cell → events. */
   private rollups = new Map<string, Map<string, number>>();
   /** Coded values (by set key) and how many codes each field handed out. */
   private codebook = new Map<string, CodeEntry>();
@@ -159,6 +159,7 @@ export class MemoryEventIndex implements EventIndex, SetReader {
         addToRollups(this.rollups, member);
         for (const key of setFieldKeys(r)) {
           push(key, member);
+          addToValueRollup(this.rollups, key, member);
           if (isDimensionKey(key)) this.registry.set(key, (this.registry.get(key) ?? 0) + 1);
         }
         this.recentList.touch(r.correlationId, position.ms);

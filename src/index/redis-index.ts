@@ -1,7 +1,7 @@
 /**
  * The Redis index.
  *
- * Keys, all under `ag:idx:v4:{<escaped scope>}:` (scope: ledger kind and database; the braces are a
+ * Keys, all under `ag:idx:v5:{<escaped scope>}:` (scope: ledger kind and database; the braces are a
  * cluster hash tag, so every key of the index shares a slot):
  *
  *   meta            hash: epoch, checkpoint, status, target, events, applied, gen
@@ -11,6 +11,7 @@
  *   dv:<fc>         hash: escaped value → events with it, for the stats dimensions' fields (registry)
  *   cr              zset: correlationId → its newest event's ms (the `correlations` list)
  *   ru:<l>:<n>      hash: events of UTC minute/hour/day bucket n (l = m, h, d) by their code bytes (rollups.ts)
+ *   vr:<fc>:<esc(v)> hash: all-time events of one eventType or actorId value (fc ∈ et ai), the same fields
  *   all             the set of every event
  *   <fc>:<esc(v)>   the set of one value: fc ∈ ci et ai ri (every value), ec rt at oc (rare values, codes.ts)
  *
@@ -99,14 +100,15 @@ import {
 } from './redis-wire.ts';
 
 /**
- * `ag:idx:v4:{<scope>}:` — the scope names the ledger (kind and database) the index follows. The
+ * `ag:idx:v5:{<scope>}:` — the scope names the ledger (kind and database) the index follows. The
  * version changes with the layout, so an index of an older layout is rebuilt, never misread
  * (v1: 22-byte members, a plain zset per value; v2: codes in members, chunked sets; v3: sets of
  * severity, eventAction, resourceNamespace, clusterName, recordedBy and parentEventId too; v4: the
- * registry of dimension values and the correlations list).
+ * registry of dimension values, the correlations list and the time rollups; v5: the value
+ * rollups, which counts read wherever they exist: a v4 index lacks them and would count nothing).
  */
 export function indexNamespace(scope: string): string {
-  return `ag:idx:v4:{${escapeValue(scope)}}:`;
+  return `ag:idx:v5:{${escapeValue(scope)}}:`;
 }
 
 /** Redis' default zset-max-listpack-entries: the biggest sorted set it keeps compact. */

@@ -5,12 +5,17 @@
  * by outcome per hour over 30 days") adds up a few hundred small hashes instead of walking a
  * million members. Pure: which buckets cover a window, and the keys they live at.
  *
+ * Value rollups: the same cells and fields per value of eventType and actorId, all time (no time
+ * dimension), so an unwindowed count of one such value and coded fields ("this event type's
+ * failures") reads one hash instead of walking the value's set, which can hold a fifth of all events.
+ *
  * Exact only while every event was applied once (the index's `events` equals `applied`), and for
  * values that have a code (an overflowed value shares the overflow code): counting.ts checks both
  * and walks otherwise.
  */
+import type { IndexField } from '../events/filter.ts';
 import { CODE_LAYOUT, type CodedField, memberCode } from './codes.ts';
-import { memberMs } from './members.ts';
+import { fieldCode, fieldKey, memberMs } from './members.ts';
 
 /** A cell: the first code bytes of a member, which hold these fields' codes. */
 export const ROLLUP_CELL_BYTES = 3;
@@ -37,9 +42,24 @@ export function rollupFieldsOf(cell: string): string[] {
 export const MINUTE_RETENTION_MS = 35 * 86_400_000;
 export const MINUTE_KEEP_MS = 36 * 86_400_000;
 
-/** The rollup fields' codes and the minute buckets' keep, as Lua locals for the write scripts (redis-commands.ts prepends them). */
+/** Set fields with a value rollup each (`vr:<fc>:<esc(v)>`): the fields a dashboard counts one value of. */
+export const VALUE_ROLLUP_FIELDS = ['eventType', 'actorId'] as const satisfies readonly IndexField[];
+export type ValueRollupField = (typeof VALUE_ROLLUP_FIELDS)[number];
+const VALUE_ROLLED: ReadonlySet<string> = new Set(VALUE_ROLLUP_FIELDS);
+export const isValueRollupField = (field: string): field is ValueRollupField => VALUE_ROLLED.has(field);
+
+/** Key (relative to the namespace) of a value's rollup: `vr:` and the value's set key. */
+export const valueRollupKey = (field: ValueRollupField, value: string): string => `vr:${fieldKey(field, value)}`;
+
+const VALUE_ROLLUP_PREFIXES = VALUE_ROLLUP_FIELDS.map((f) => `${fieldCode(f)}:`);
+/** The value rollup a set key (`<fc>:<esc(v)>`) feeds, if its field has them. */
+export const valueRollupOfSet = (setKey: string): string | null => (VALUE_ROLLUP_PREFIXES.some((p) => setKey.startsWith(p)) ? `vr:${setKey}` : null);
+
+/** The rollup fields' codes, the value rollups' field codes and the minute buckets' keep, as Lua locals for the write scripts (redis-commands.ts prepends them). */
 export const luaRollupFields = (): string =>
-  `local ROLLUP = { ${ROLLUP_FIELDS.map((f) => `'${CODE_LAYOUT[f].fc}'`).join(', ')} }\nlocal MINUTE_KEEP_MS = ${MINUTE_KEEP_MS}\n`;
+  `local ROLLUP = { ${ROLLUP_FIELDS.map((f) => `'${CODE_LAYOUT[f].fc}'`).join(', ')} }\n` +
+  `local VALUE_ROLLUP = { ${VALUE_ROLLUP_FIELDS.map((f) => `${fieldCode(f)} = true`).join(', ')} }\n` +
+  `local MINUTE_KEEP_MS = ${MINUTE_KEEP_MS}\n`;
 
 /** Rollup levels, finest first, and their widths in ms. */
 export const ROLLUP_LEVELS = [
@@ -83,16 +103,23 @@ export function coveringUnits(from: number, to: number, maxWidth: number): Rollu
   return out;
 }
 
-/** Counts one member (`BE48(ms) ‖ uuid ‖ codes`) into in-process rollups (memory index, bulk build). */
-export function addToRollups(rollups: Map<string, Map<string, number>>, member: string): void {
-  const ms = memberMs(member);
-  const cell = member.slice(22, 22 + ROLLUP_CELL_BYTES);
-  for (const key of rollupKeysOf(ms)) {
-    let cells = rollups.get(key);
-    if (!cells) {
-      cells = new Map();
-      rollups.set(key, cells);
-    }
-    cells.set(cell, (cells.get(cell) ?? 0) + 1);
+function addCell(rollups: Map<string, Map<string, number>>, key: string, cell: string): void {
+  let cells = rollups.get(key);
+  if (!cells) {
+    cells = new Map();
+    rollups.set(key, cells);
   }
+  cells.set(cell, (cells.get(cell) ?? 0) + 1);
+}
+
+/** Counts one member (`BE48(ms) ‖ uuid ‖ codes`) into in-process rollups (memory index, bulk build): its time buckets. */
+export function addToRollups(rollups: Map<string, Map<string, number>>, member: string): void {
+  const cell = member.slice(22, 22 + ROLLUP_CELL_BYTES);
+  for (const key of rollupKeysOf(memberMs(member))) addCell(rollups, key, cell);
+}
+
+/** Counts one member of set `setKey` into that value's rollup, when its field has them. */
+export function addToValueRollup(rollups: Map<string, Map<string, number>>, setKey: string, member: string): void {
+  const key = valueRollupOfSet(setKey);
+  if (key) addCell(rollups, key, member.slice(22, 22 + ROLLUP_CELL_BYTES));
 }

@@ -23,6 +23,7 @@ import {
   randomEvent,
   randomFilter,
   randomNewFieldsFilter,
+  randomValueRollupFilter,
   SPAN_MS,
   type Pools,
 } from '../support/index-model.ts';
@@ -105,33 +106,45 @@ export async function randomizedCheck(index: EventIndex, records: readonly Audit
   return pages;
 }
 
-/** Random stats (filters, groupings, intervals) and counts against brute force; returns how many had groups and histograms. */
+/**
+ * Random stats (filters, groupings, intervals) and counts against brute force; returns how many had
+ * groups and histograms, and how many had the value rollups' shape (one eventType or actorId, the
+ * cells' fields, no window, no interval).
+ */
 export async function statsCheck(
   index: EventIndex,
   records: readonly AuditEventRecord[],
   pools: Pools,
   seed: number,
   n: number,
-): Promise<{ grouped: number; histograms: number }> {
+): Promise<{ grouped: number; histograms: number; valueRolled: number }> {
   const r = prng(seed);
   const model = new Model(records);
   const dims = Object.keys(DIMENSION_OF);
+  const cellDims = ['OUTCOME', 'EVENT_CATEGORY', 'RESOURCE_TYPE'];
   const intervals = ['MINUTE', 'HOUR', 'DAY'];
   const iso = (ms: number) => new Date(ms).toISOString();
   let grouped = 0;
   let histograms = 0;
+  let valueRolled = 0;
   for (let i = 0; i < n; i++) {
     const pick = r();
+    const rolled = pick >= 0.8;
     const filter: AuditEventFilterInput =
-      pick < 0.15
+      pick < 0.12
         ? {}
-        : pick < 0.55
+        : pick < 0.45
           ? randomFilter(r, pools, records)
-          : pick < 0.8
+          : pick < 0.65
             ? randomNewFieldsFilter(r, pools, 0.3)
-            : { ...randomFilter(r, pools, records), ...randomNewFieldsFilter(r, pools, 0.2) };
-    const groupBy = dims.filter(() => r() < 0.3);
-    const interval = r() < 0.6 ? intervals[Math.floor(r() * 3)]! : null;
+            : pick < 0.8
+              ? { ...randomFilter(r, pools, records), ...randomNewFieldsFilter(r, pools, 0.2) }
+              : randomValueRollupFilter(r, pools);
+    // The value rollups' shape is grouped by the cells' fields mostly, and has no histogram mostly.
+    const groupBy = (rolled && r() < 0.8 ? cellDims : dims).filter(() => r() < 0.3);
+    const interval = r() < (rolled ? 0.15 : 0.6) ? intervals[Math.floor(r() * 3)]! : null;
+    // (Groups of a coded field outside the cells are tallied while walking instead.)
+    if (rolled && interval === null && !groupBy.some((d) => d === 'SEVERITY' || d === 'CLUSTER_NAME')) valueRolled++;
     if (interval === 'MINUTE' || (interval && r() < 0.3)) {
       // A window the interval can cover (at most 10,000 buckets), sometimes unaligned.
       const since = BASE_MS + Math.floor(r() * SPAN_MS);
@@ -146,7 +159,7 @@ export async function statsCheck(
     if (want.groups.length > 0) grouped++;
     if (want.histogram.length > 0) histograms++;
   }
-  return { grouped, histograms };
+  return { grouped, histograms, valueRolled };
 }
 
 /** Random correlation filters against brute force, every page of random sizes; returns the correlations listed. */
@@ -398,9 +411,10 @@ export function eventIndexContract(
       records.push(...ties.map((e) => e.record));
       await fx.indexer.catchUp();
       const model = new Model(records);
-      const { grouped, histograms } = await statsCheck(fx.index, records, pools, seed + 7, 200);
+      const { grouped, histograms, valueRolled } = await statsCheck(fx.index, records, pools, seed + 7, 200);
       expect(grouped).toBeGreaterThan(50);
       expect(histograms).toBeGreaterThan(50);
+      expect(valueRolled).toBeGreaterThan(20);
       expect(await correlationsCheck(fx.index, records, seed + 8, 40)).toBeGreaterThan(100);
       const top = await fx.index.correlations({ first: 6 });
       expect(top.edges.map((e) => e.node.correlationId)).toEqual([

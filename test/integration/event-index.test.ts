@@ -9,6 +9,7 @@ import type { IndexLayoutOptions } from '../../src/index/codes.ts';
 import { Indexer } from '../../src/index/indexer.ts';
 import { MemoryEventIndex } from '../../src/index/memory-index.ts';
 import { openEmbeddedLedger } from '../../src/ledger/embedded/index.ts';
+import { fieldKey } from '../../src/index/members.ts';
 import { indexNamespace, RedisEventIndex } from '../../src/index/redis-index.ts';
 import { eventIndexContract } from '../contract/index-contract.ts';
 import { appendAll } from '../contract/index-contract.ts';
@@ -226,6 +227,83 @@ describeRedis('rollups (Redis index on the embedded ledger)', () => {
       expect(await index.stats({ filter, groupBy: ['OUTCOME'], interval: 'DAY' })).toEqual(want);
       expect(await index.count(filter)).toBe(want.total);
       expect(await index.stats({ filter: window, groupBy: ['OUTCOME'], interval: 'DAY' })).toEqual(all);
+    } finally {
+      await indexer.stop();
+      await index.close();
+      await ledger.close();
+      admin.disconnect();
+    }
+  }, 60_000);
+
+  it('counts one eventType or actorId with coded fields and no window from its value rollup (kept in bulk and batch by batch), and walks once an event was applied twice', async () => {
+    const ledger = await openEmbeddedLedger({ dataDir: tempDir() });
+    const index = await RedisEventIndex.open({ url: redisUrl!, namespace: indexNamespace(`test-${randomBytes(6).toString('hex')}`) });
+    const indexer = new Indexer(ledger, index);
+    const admin = new Redis(redisUrl!);
+    try {
+      const rand = prng(78);
+      const pools = makePools(rand);
+      const events = Array.from({ length: 3_000 }, () => randomEvent(rand, pools));
+      await appendAll(ledger, events.slice(0, 2_000), rand);
+      await indexer.catchUp(); // in bulk
+      expect(indexer.stats.bulkLoads).toBe(1);
+      await appendAll(ledger, events.slice(2_000), rand);
+      await indexer.catchUp(); // batch by batch, into the same rollups
+      const model = new Model(events.map((e) => e.record));
+      expect(
+        await expectRedisEqualsLedger(
+          admin,
+          index.namespace,
+          model.sorted.map((e) => e.record),
+        ),
+      ).toEqual([]);
+      const type = 'gateway.signal.received';
+      const actor = 'a:oc:FAILURE'; // escaped in its key
+      const byType = { eventType: [type], outcome: ['FAILURE'] };
+      const byActor = { actorId: [actor] };
+      const want = bruteStats(model, byType, ['OUTCOME'], null);
+      const wantActor = bruteStats(model, byActor, ['OUTCOME'], null);
+      expect(want.total).toBeGreaterThan(50);
+      expect(wantActor.total).toBeGreaterThan(50);
+      expect(await index.count(byType)).toBe(want.total);
+      expect(await index.stats({ filter: byType, groupBy: ['OUTCOME'] })).toEqual(want);
+      expect(await index.stats({ filter: byActor, groupBy: ['OUTCOME'] })).toEqual(wantActor);
+      const byOutcome = bruteStats(model, { outcome: ['FAILURE'] }, ['EVENT_TYPE'], null);
+
+      // The answers come from the value rollups: one more event in a FAILURE cell of the type's shows up …
+      const typeKey = `${index.namespace}vr:${fieldKey('eventType', type)}`;
+      const failure = Number(await admin.hget(`${index.namespace}cb`, 'oc:FAILURE'));
+      const flat = (await admin.callBuffer('HGETALL', typeKey)) as Buffer[];
+      const cell = flat.filter((_, i) => i % 2 === 0).find((c) => c.length === 3 && (c[2]! & 7) === Math.abs(failure));
+      expect(cell).toBeDefined();
+      await admin.hincrby(Buffer.from(typeKey), cell!, 1);
+      expect(await index.count(byType)).toBe(want.total + 1);
+      const tampered = await index.stats({ filter: byType, groupBy: ['OUTCOME'] });
+      expect(tampered.total).toBe(want.total + 1);
+      expect(tampered.groups).toEqual([{ dimension: 'OUTCOME', value: 'FAILURE', count: want.total + 1 }]);
+      // … also in a group by eventType (each type's count is its rollup's) …
+      const grouped = await index.stats({ filter: { outcome: ['FAILURE'] }, groupBy: ['EVENT_TYPE'] });
+      expect(grouped.groups.find((g) => g.value === type)?.count).toBe(byOutcome.groups.find((g) => g.value === type)!.count + 1);
+      // … but not in a window, which walks.
+      const windowed = { ...byType, since: new Date(BASE_MS).toISOString() };
+      expect(await index.count(windowed)).toBe(want.total);
+      // Without checks the total and per-code fields answer: the actor's total and its FAILURE field.
+      const actorKey = `${index.namespace}vr:${fieldKey('actorId', actor)}`;
+      expect(actorKey).toContain('vr:ai:a%3Aoc%3AFAILURE');
+      await admin.hincrby(actorKey, '#t', 1);
+      await admin.hincrby(Buffer.from(actorKey), Buffer.concat([Buffer.from('#oc'), Buffer.from([Math.abs(failure)])]), 1);
+      expect(await index.count(byActor)).toBe(wantActor.total + 1);
+      const actorStats = await index.stats({ filter: byActor, groupBy: ['OUTCOME'] });
+      expect(actorStats.total).toBe(wantActor.total + 1);
+      expect(actorStats.groups.find((g) => g.value === 'FAILURE')?.count).toBe(wantActor.groups.find((g) => g.value === 'FAILURE')!.count + 1);
+
+      // An index that ever applied an event twice (applied ≠ events) no longer trusts them: it walks.
+      await admin.hincrby(`${index.namespace}meta`, 'applied', 1);
+      expect(await index.count(byType)).toBe(want.total);
+      expect(await index.stats({ filter: byType, groupBy: ['OUTCOME'] })).toEqual(want);
+      expect(await index.stats({ filter: byActor, groupBy: ['OUTCOME'] })).toEqual(wantActor);
+      expect(await index.count(byActor)).toBe(wantActor.total);
+      expect(await index.stats({ filter: { outcome: ['FAILURE'] }, groupBy: ['EVENT_TYPE'] })).toEqual(byOutcome);
     } finally {
       await indexer.stop();
       await index.close();

@@ -54,7 +54,8 @@ export async function waitCaughtUp(index: EventIndex, ledger: Ledger, timeoutMs 
 /**
  * Compares a Redis namespace with the ledger's events exactly: every logical set (the global one,
  * one per set-field value, one per sparse or overflowed coded value) holds precisely the expected
- * members with the codes of the index's codebook, no dense value has a set, every chunk is a
+ * members with the codes of the index's codebook, the time and value rollups hold exactly the
+ * expected counts, no dense value has a set, every chunk is a
  * listpack of at most `chunkSize` members inside its bounds, the codebook counts are right, and
  * the counters say each tx was applied once.
  */
@@ -90,16 +91,7 @@ export async function expectRedisEqualsLedger(redis: Redis, namespace: string, r
     }
     const m = encodeMember(positionOf(r), packCodes(codes));
     for (const k of [...setFieldKeys(r), ...coded]) add(k, m);
-    // rollups: per UTC minute, hour and day, events by their code bytes
-    const ms = positionOf(r).ms;
-    for (const [level, width] of [
-      ['m', 60_000],
-      ['h', 3_600_000],
-      ['d', 86_400_000],
-    ] as const) {
-      // minute buckets expire 36 days after their minute
-      if (level === 'm' && (Math.floor(ms / width) + 1) * width + 36 * 86_400_000 <= Date.now()) continue;
-      const key = `ru:${level}:${Math.floor(ms / width)}`;
+    const roll = (key: string) => {
       let cells = rollups.get(key);
       if (!cells) {
         cells = new Map();
@@ -111,7 +103,21 @@ export async function expectRedisEqualsLedger(redis: Redis, namespace: string, r
       for (const f of [cell, '#t', `#ec${cell[0]}`, `#rt${cell[1]}`, `#at${String.fromCharCode(b >> 3)}`, `#oc${String.fromCharCode(b & 7)}`]) {
         cells.set(f, (cells.get(f) ?? 0) + 1);
       }
+    };
+    // rollups: per UTC minute, hour and day, events by their code bytes
+    const ms = positionOf(r).ms;
+    for (const [level, width] of [
+      ['m', 60_000],
+      ['h', 3_600_000],
+      ['d', 86_400_000],
+    ] as const) {
+      // minute buckets expire 36 days after their minute
+      if (level === 'm' && (Math.floor(ms / width) + 1) * width + 36 * 86_400_000 <= Date.now()) continue;
+      roll(`ru:${level}:${Math.floor(ms / width)}`);
     }
+    // value rollups: all time, per eventType and per actorId
+    roll(`vr:${fieldKey('eventType', r.eventType)}`);
+    roll(`vr:${fieldKey('actorId', r.actor.id)}`);
   }
   for (const [k, n] of counts) if (Number(cn[k]) !== n) problems.push(`cn ${k}: ${cn[k]}, expected ${n}`);
   // The registry of dimension values and the correlations by newest event.
@@ -162,7 +168,7 @@ export async function expectRedisEqualsLedger(redis: Redis, namespace: string, r
   for (const k of keys) {
     const rel = k.subarray(namespace.length).toString('latin1');
     if (['meta', 'lease', 'cb', 'cn', 'cr'].includes(rel) || rel.startsWith('dv:')) continue;
-    if (rel.startsWith('ru:')) {
+    if (rel.startsWith('ru:') || rel.startsWith('vr:')) {
       const flat = (await redis.callBuffer('HGETALL', k)) as Buffer[];
       const want = rollups.get(rel) ?? new Map<string, number>();
       const cells: [string, number][] = [];
@@ -175,7 +181,7 @@ export async function expectRedisEqualsLedger(redis: Redis, namespace: string, r
     const hash = rel.indexOf('#');
     logical.add(hash < 0 ? rel : rel.slice(0, hash));
   }
-  if (rollups.size > 0) problems.push(`${rollups.size} rollup buckets missing, e.g. ${[...rollups.keys()][0]}`);
+  if (rollups.size > 0) problems.push(`${rollups.size} rollups missing, e.g. ${[...rollups.keys()][0]}`);
   for (const k of logical) if (!expected.has(k)) problems.push(`unexpected set ${k}`);
   for (const [k, want] of expected) {
     const S = Buffer.from(namespace + k, 'latin1');

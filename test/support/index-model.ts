@@ -127,6 +127,21 @@ export function randomFilter(rand: () => number, pools: Pools, records: readonly
 }
 
 /**
+ * One eventType or one actorId value (sometimes one no event has), with terms of the rollup cells'
+ * fields (eventCategory, resourceType, actorType, outcome) or none, and no window: the shape the
+ * index counts from a value rollup.
+ */
+export function randomValueRollupFilter(rand: () => number, pools: Pools): AuditEventFilterInput {
+  const f: AuditEventFilterInput = rand() < 0.5 ? { eventType: [skewed(rand, [...EVENT_TYPES, 'never.seen'])] } : { actorId: [skewed(rand, pools.actorIds)] };
+  const p = (x: number) => rand() < x;
+  if (p(0.3)) f.eventCategory = some(rand, CATEGORIES, 2);
+  if (p(0.2)) f.resourceType = uniform(rand, RESOURCE_TYPES);
+  if (p(0.25)) f.actorType = some(rand, ACTOR_TYPES, 2);
+  if (p(0.5)) f.outcome = some(rand, ['SUCCESS', 'FAILURE', 'PENDING'], 2);
+  return f;
+}
+
+/**
  * The filter fields of issue 20 (severity … correlationIds), each with probability `p`; values
  * include ones no event has, and parentEventId in upper case sometimes (UUIDs match in any case).
  */

@@ -156,8 +156,22 @@ local function unescape(s)
   return (string.gsub(s, '%%(%x%x)', function(h) return string.char(tonumber(h, 16)) end))
 end
 
--- rollups: per minute, hour and day bucket, events by their cell (the first 3 code bytes), in
--- total, and per code of each rollup field (rollups.ts, rollupFieldsOf)
+-- rollups: per minute, hour and day bucket, and per value of the VALUE_ROLLUP fields (all time),
+-- events by their cell (the first 3 code bytes), in total, and per code of each rollup field
+-- (rollups.ts, rollupFieldsOf)
+local fieldsOf = {}
+local function tallyCell(t, cell)
+  local fields = fieldsOf[cell]
+  if not fields then
+    fields = { cell, '#t' }
+    for r = 1, #ROLLUP do
+      local l = LAYOUT[ROLLUP[r]]
+      fields[#fields + 1] = '#' .. ROLLUP[r] .. string.char(math.floor(string.byte(cell, l.byte) / l.div) % l.mod)
+    end
+    fieldsOf[cell] = fields
+  end
+  for _, f in ipairs(fields) do t[f] = (t[f] or 0) + 1 end
+end
 local LEVELS = { { 'm', 60000 }, { 'h', 3600000 }, { 'd', 86400000 } }
 local tallies, order = {}, {}
 for i = 1, #members do
@@ -170,13 +184,7 @@ for i = 1, #members do
       tallies[key] = t
       order[#order + 1] = key
     end
-    t[cell] = (t[cell] or 0) + 1
-    t['#t'] = (t['#t'] or 0) + 1
-    for r = 1, #ROLLUP do
-      local l = LAYOUT[ROLLUP[r]]
-      local f = '#' .. ROLLUP[r] .. string.char(math.floor(string.byte(cell, l.byte) / l.div) % l.mod)
-      t[f] = (t[f] or 0) + 1
-    end
+    tallyCell(t, cell)
   end
 end
 for _, key in ipairs(order) do
@@ -194,6 +202,11 @@ for k = 1, tonumber(ARGV[a]) do
   local r = addSorted(NS .. key, list)
   if k == 1 then added = r end
   register(key, #list)
+  if VALUE_ROLLUP[string.sub(key, 1, 2)] and string.sub(key, 3, 3) == ':' then
+    local t = {}
+    for j = 1, #list do tallyCell(t, string.sub(list[j], 23, 25)) end
+    for field, n in pairs(t) do redis.call('HINCRBY', NS .. 'vr:' .. key, field, n) end
+  end
   if string.sub(key, 1, 3) == 'ci:' then
     redis.call('ZADD', NS .. 'cr', 'GT', string.format('%d', msOf(list[#list])), unescape(string.sub(key, 4)))
   end

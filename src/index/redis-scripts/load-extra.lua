@@ -2,7 +2,8 @@
 -- correlations by newest event. Runs after load-guard.lua.
 -- KEYS: meta, lease. ARGV: namespace, epoch, owner, lease ms, then 'dv' and pairs of value key
 -- (`<fc>:<esc(v)>`) and events, 'cr' and pairs of correlationId and its newest event's ms, or 'ru'
--- and triples of rollup key, cell (3 code bytes) and events.
+-- and triples of rollup key (a time bucket's `ru:…` or a value's `vr:…`), field (a cell's 3 code
+-- bytes, `#t` or `#<fc><code>`) and events.
 redis.call('HSET', KEYS[1], 'status', 'loading')
 local NS = ARGV[1]
 if ARGV[5] == 'dv' then
