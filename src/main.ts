@@ -6,6 +6,8 @@
 import { openEventIndex } from './index/index.ts';
 import { loadRateLimits, MemoryRateLimiter, rateLimitsEnabled, RedisRateLimiter } from './auth/rate-limit.ts';
 import { loadTokenStore } from './auth/tokens.ts';
+import { createCheckpointSigner, defaultCheckpointOrigin } from './checkpoint/checkpoint.ts';
+import { loadCheckpointKey } from './checkpoint/key-file.ts';
 import { openLive } from './live/index.ts';
 import { ConfigError } from './errors.ts';
 import { createLogger } from './logger.ts';
@@ -28,7 +30,13 @@ async function main(): Promise<void> {
   const config = load(loadConfig);
   const auth = load(loadTokenStore);
   const limits = load(loadRateLimits);
-  if (!config || !auth || !limits) {
+  // A key named by CHECKPOINT_KEY_FILE is only read, so it is checked with the rest; DATA_DIR's may be
+  // generated, so only once everything else is right (a refused start writes nothing).
+  const checkpointKey =
+    config && ((auth && limits) || config.checkpointKeyFile !== null)
+      ? load(() => loadCheckpointKey({ file: config.checkpointKeyFile, dataDir: config.dataDir }))
+      : undefined;
+  if (!config || !auth || !limits || !checkpointKey) {
     process.stderr.write(`auditgraph: ${new ConfigError(problems).message}\n`);
     process.exit(2);
   }
@@ -42,6 +50,10 @@ async function main(): Promise<void> {
     process.exit(2);
   });
   logger.info(`ledger: ${ledger.kind} (database ${ledger.database})`);
+  const checkpoints = createCheckpointSigner(checkpointKey.key, config.checkpointOrigin ?? defaultCheckpointOrigin(ledger.database));
+  logger.info(
+    `checkpoints: signed with ${checkpointKey.generated ? 'a new key generated into' : 'the key in'} ${checkpointKey.file}; verifier key ${checkpoints.verifierKey}`,
+  );
   // The index never blocks start-up: with Redis down the indexer retries until it answers.
   const indexing = await openEventIndex({ ledger, redisUrl: config.redisUrl, logger, indexer: { bulkMaxEvents: config.indexBulkMaxEvents } });
   indexing.indexer.start();
@@ -66,12 +78,13 @@ async function main(): Promise<void> {
     indexLag: () => indexing.indexer.lag(),
     live: live.feed,
     auth,
+    checkpoints,
     ...(rateLimiter ? { rateLimiter } : {}),
     config,
     logger,
   });
   const { url } = await app.listen();
-  logger.info(`listening on ${url} (${config.graphiql ? 'GraphiQL in a browser; ' : ''}/healthz, /readyz, /metrics)`);
+  logger.info(`listening on ${url} (${config.graphiql ? 'GraphiQL in a browser; ' : ''}/checkpoint, /healthz, /readyz, /metrics)`);
   if (!config.graphiql || !config.introspection)
     logger.info(`GraphiQL ${config.graphiql ? 'on' : 'off'}, introspection ${config.introspection ? 'on' : 'off'}`);
   if (auth.enabled) {

@@ -4,6 +4,7 @@
  * `loaders.verified`, so one request never proves the same event twice.
  */
 import DataLoader from 'dataloader';
+import type { CheckpointSigner } from '../checkpoint/checkpoint.ts';
 import { AuditError, ErrorCode } from '../errors.ts';
 import type { EventIndex } from '../index/port.ts';
 import type { AppendResult, Ledger, StoredEvent } from '../ledger/port.ts';
@@ -16,6 +17,8 @@ export interface GraphQLContext {
   index?: EventIndex;
   /** The live feed behind `auditEventCreated`; absent: subscriptions are refused. */
   live?: LiveFeed;
+  /** Signs `ledgerState.checkpoint`. */
+  checkpoints: CheckpointSigner;
   requestId: string;
   /**
    * Who is asking. null: no token configured (open server, `authRequired` false) or the request
@@ -52,6 +55,7 @@ export function createContext({
   ledger,
   index,
   live,
+  checkpoints,
   requestId,
   principal = null,
   authRequired = false,
@@ -60,6 +64,7 @@ export function createContext({
   ledger: Ledger;
   index?: EventIndex;
   live?: LiveFeed;
+  checkpoints: CheckpointSigner;
   requestId: string;
   principal?: Principal | null;
   authRequired?: boolean;
@@ -69,6 +74,7 @@ export function createContext({
     ledger,
     ...(index ? { index } : {}),
     ...(live ? { live } : {}),
+    checkpoints,
     requestId,
     principal,
     authRequired,

@@ -2,6 +2,7 @@
 import { builder } from './builder.ts';
 import './nodes/AuditEvent.ts';
 import './nodes/Verification.ts';
+import './nodes/ConsistencyProof.ts';
 import './nodes/LedgerState.ts';
 import './nodes/AuditEventStats.ts';
 import './nodes/Correlation.ts';

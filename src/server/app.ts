@@ -1,18 +1,19 @@
 /**
  * The HTTP server: GraphQL (Yoga) on /graphql over HTTP and over WebSocket (graphql-ws, ws.ts),
- * /healthz and /readyz, all on one port.
+ * /checkpoint and /checkpoint/key, /export (export-route.ts), /healthz and /readyz, all on one port.
  *
  * createApp does not listen (call `listen()`), does not own the ledger, the index or the live feed
  * (close them after `close()`), and works with any Ledger.
  */
-import { randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getOperationAST } from 'graphql';
 import { createYoga, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { RateLimiter } from '../auth/rate-limit.ts';
-import type { AuthResult, TokenStore } from '../auth/tokens.ts';
-import { isAuditError } from '../errors.ts';
+import { hasScope, type AuthResult, type TokenStore } from '../auth/tokens.ts';
+import { createCheckpointSigner, defaultCheckpointOrigin, type CheckpointSigner } from '../checkpoint/checkpoint.ts';
+import { ErrorCode, isAuditError } from '../errors.ts';
 import type { IndexLag } from '../index/index.ts';
 import type { EventIndex } from '../index/port.ts';
 import type { LiveFeed } from '../live/index.ts';
@@ -29,12 +30,15 @@ import type { Config } from './config.ts';
 import { AppMetrics, instrumentIndex, instrumentLedger } from './metrics.ts';
 import { budgetKey, useRateLimit, writeTaker } from './rate-limit.ts';
 import { useJsonNestingLimit, useJsonPostOnly, useRequestBodyLimit } from './request-body.ts';
+import { isExportUrl, serveExport } from './export-route.ts';
 import { attachGraphQLWebSocket, type GraphQLWebSocket } from './ws.ts';
 
 export const GRAPHQL_PATH = '/graphql';
 export const HEALTH_PATH = '/healthz';
 export const READY_PATH = '/readyz';
 export const METRICS_PATH = '/metrics';
+export const CHECKPOINT_PATH = '/checkpoint';
+export const CHECKPOINT_KEY_PATH = '/checkpoint/key';
 
 /** Largest request body: a full batch of typical events fits; send bigger batches in parts. */
 export const MAX_REQUEST_BODY_BYTES = 16 * 1024 * 1024;
@@ -138,6 +142,11 @@ export interface AppOptions {
   rateLimiter?: RateLimiter;
   /** Bearer tokens; absent or with none configured, the server is open (every request allowed). */
   auth?: TokenStore;
+  /**
+   * Signs `ledgerState.checkpoint` and GET /checkpoint. Absent: a key made for this app alone, gone
+   * when it stops (main.ts always passes the configured one).
+   */
+  checkpoints?: CheckpointSigner;
   logger?: Logger;
   /** Dependencies /readyz checks besides the ledger (e.g. `index` once there is one). */
   readiness?: Record<string, () => Promise<void>>;
@@ -208,12 +217,51 @@ function onlyOnReadyPath(plugin: Plugin): Plugin {
   };
 }
 
+/**
+ * GET /checkpoint (the signed checkpoint of the trusted state) and /checkpoint/key (its verifier
+ * key), as plain text. They need what `ledgerState` needs: scope audit:read when tokens are
+ * configured. Refusals are JSON like GraphQL errors, with `extensions.code`.
+ */
+async function serveCheckpoint(
+  req: IncomingMessage,
+  res: ServerResponse,
+  keyOnly: boolean,
+  deps: { ledger: Ledger; checkpoints: CheckpointSigner; auth: TokenStore | undefined; logger: Logger },
+): Promise<void> {
+  const refuse = (status: number, code: ErrorCode, message: string, headers: Record<string, string> = {}) => {
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers });
+    res.end(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
+  };
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    return refuse(405, ErrorCode.BAD_USER_INPUT, `${req.method} is not allowed here: use GET`, { allow: 'GET, HEAD' });
+  }
+  if (deps.auth?.enabled) {
+    const result = deps.auth.authenticate(req.headers.authorization);
+    if (!result.ok || !result.principal) {
+      return refuse(401, ErrorCode.UNAUTHENTICATED, 'Authentication required: send Authorization: Bearer <token>.', { 'www-authenticate': 'Bearer' });
+    }
+    if (!hasScope(result.principal, 'audit:read')) return refuse(403, ErrorCode.FORBIDDEN, `${result.principal.name} lacks the scope this needs (audit:read).`);
+  }
+  let body: string;
+  try {
+    body = keyOnly ? `${deps.checkpoints.verifierKey}\n` : deps.checkpoints.checkpoint(await deps.ledger.trustedState());
+  } catch (e) {
+    if (isAuditError(e)) return refuse(e.code === ErrorCode.LEDGER_UNAVAILABLE ? 503 : 500, e.code, e.message);
+    deps.logger.error('checkpoint: failed', e);
+    res.writeHead(500).end();
+    return;
+  }
+  res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', ...(keyOnly ? {} : { 'cache-control': 'no-store' }) });
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
 export function createApp(options: AppOptions): App {
   const { config } = options;
   const logger = options.logger ?? createLogger();
   const { indexLag, live, auth, rateLimiter } = options;
   const metrics = options.metrics ?? new AppMetrics();
   const ledger = instrumentLedger(options.ledger, metrics);
+  const checkpoints = options.checkpoints ?? createCheckpointSigner(generateKeyPairSync('ed25519').privateKey, defaultCheckpointOrigin(ledger.database));
   const index = options.index ? instrumentIndex(options.index, metrics) : undefined;
   // biome-ignore lint/suspicious/noConfusingVoidType: ledger.ping() and options.readiness resolve with nothing (Promise<void>), the index check with details
   const checks: Record<string, () => Promise<void | Record<string, unknown>>> = {
@@ -263,6 +311,7 @@ export function createApp(options: AppOptions): App {
         ledger,
         ...(index ? { index } : {}),
         ...(live ? { live } : {}),
+        checkpoints,
         requestId: currentRequestId() ?? randomUUID(),
         principal,
         authRequired,
@@ -342,6 +391,17 @@ export function createApp(options: AppOptions): App {
           res.writeHead(500).end();
         },
       );
+      return;
+    }
+    if (req.url?.startsWith(CHECKPOINT_PATH)) {
+      const path = req.url.split('?', 1)[0];
+      if (path === CHECKPOINT_PATH || path === CHECKPOINT_KEY_PATH) {
+        void runWithRequest(requestId, () => serveCheckpoint(req, res, path === CHECKPOINT_KEY_PATH, { ledger, checkpoints, auth, logger }));
+        return;
+      }
+    }
+    if (isExportUrl(req.url)) {
+      void runWithRequest(requestId, () => serveExport(req, res, { ledger, ...(index ? { index } : {}), auth, rateLimiter, checkpoints, logger }));
       return;
     }
     void runWithRequest(requestId, () => yoga(req, res));

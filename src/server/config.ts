@@ -4,6 +4,7 @@
  * message names the variable (and never echoes a password).
  */
 import { z } from 'zod';
+import { isValidKeyName } from '../checkpoint/note.ts';
 import { ConfigError } from '../errors.ts';
 import { DEFAULT_BULK_MAX_EVENTS } from '../index/index.ts';
 import { DEFAULT_BODY_CACHE_BYTES } from '../ledger/body-cache.ts';
@@ -34,6 +35,10 @@ export interface Config {
   bodyCacheBytes: number;
   /** Events a rebuild of the index loads in bulk (INDEX_BULK_MAX_EVENTS; 0: batch by batch). */
   indexBulkMaxEvents: number;
+  /** The checkpoint signing key's PEM file (CHECKPOINT_KEY_FILE); null: `DATA_DIR/checkpoint-key.pem`, generated once. */
+  checkpointKeyFile: string | null;
+  /** The first line of every checkpoint and the key's name (CHECKPOINT_ORIGIN); null: `auditgraph/<database>`. */
+  checkpointOrigin: string | null;
 }
 
 const unsetIfEmpty = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
@@ -73,6 +78,12 @@ const redisUrl = z.string().refine((s) => {
     return false;
   }
 }, 'must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379');
+
+/** A checkpoint origin is also the signing key's name (signed-note rules). */
+const origin = z
+  .string()
+  .max(255, 'must be at most 255 characters')
+  .refine(isValidKeyName, 'must be a key name: no spaces and no "+", e.g. audit.example.com/prod');
 
 const logLevel = z.enum(['debug', 'info', 'warn', 'error'], { error: 'must be one of debug, info, warn, error' });
 
@@ -114,6 +125,8 @@ const EnvSchema = z.object({
   INTROSPECTION: envVar(flag, 'true'),
   LEDGER_BODY_CACHE_MB: envVar(cacheMiB, String(DEFAULT_BODY_CACHE_BYTES / 2 ** 20)),
   INDEX_BULK_MAX_EVENTS: envVar(bulkEvents, String(DEFAULT_BULK_MAX_EVENTS)),
+  CHECKPOINT_KEY_FILE: optionalVar(path),
+  CHECKPOINT_ORIGIN: optionalVar(origin),
 });
 
 /** Variables whose values must never appear in a message. */
@@ -142,5 +155,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     introspection: e.INTROSPECTION,
     bodyCacheBytes: e.LEDGER_BODY_CACHE_MB * 1024 * 1024,
     indexBulkMaxEvents: e.INDEX_BULK_MAX_EVENTS,
+    checkpointKeyFile: e.CHECKPOINT_KEY_FILE,
+    checkpointOrigin: e.CHECKPOINT_ORIGIN,
   };
 }

@@ -102,6 +102,7 @@ describeImmudb('authentication and scopes', () => {
       variables: () => ({ id: seeded.eventId }),
     },
     { name: 'ledgerState', kind: 'query', query: '{ ledgerState { txId } }', variables: () => ({}) },
+    { name: 'consistencyProof', kind: 'query', query: '{ consistencyProof(fromTxId: "1") { json } }', variables: () => ({}) },
     {
       name: 'createAuditEvent',
       kind: 'mutation',

@@ -481,7 +481,8 @@ describe('schema.graphql', () => {
       auditEvent: '(eventId: ID!): AuditEvent',
       timeline:
         '(after: String, before: String, correlationId: String!, first: Int, last: Int, orderBy: AuditEventOrder, since: DateTime, until: DateTime): AuditEventConnection!',
-      verifyAuditEvent: '(eventId: ID!): Verification!',
+      verifyAuditEvent: '(eventId: ID!, trustedTxId: String): Verification!',
+      consistencyProof: '(fromTxId: String!, toTxId: String): ConsistencyProof!',
       ledgerState: '(): LedgerState!',
     });
     expect(root(schema.getMutationType())).toEqual({
@@ -519,7 +520,7 @@ describe('schema.graphql', () => {
     expect(typeFields('LedgerLocation')).toEqual({ txId: 'String!', key: 'String!' });
     expect(typeFields('Verification')).toEqual({ verified: 'Boolean!', eventId: 'ID!', proof: 'ProofBundle!' });
     expect(typeFields('ProofBundle')).toEqual({ verified: 'Boolean!', txId: 'String!', json: 'JSON!' });
-    expect(typeFields('LedgerState')).toEqual({ txId: 'String!', txHash: 'String!', signature: 'StateSignature' });
+    expect(typeFields('LedgerState')).toEqual({ txId: 'String!', txHash: 'String!', checkpoint: 'String!', signature: 'StateSignature' });
     expect(typeFields('CreateAuditEventPayload')).toEqual({ event: 'AuditEvent!', proof: 'ProofBundle!', created: 'Boolean!' });
     expect(typeFields('CreateAuditEventsPayload')).toEqual({ events: '[AuditEvent!]!', proofs: '[ProofBundle!]!' });
     expect(typeFields('AuditEventConnection')).toEqual({ edges: '[AuditEventEdge!]!', pageInfo: 'PageInfo!', totalCount: 'Int!' });

@@ -81,6 +81,7 @@ export interface ApiData {
   ledgerState: LedgerStateJson;
   node: AuditEventJson | null;
   verifyAuditEvent: VerificationJson;
+  consistencyProof: { fromTxId: string; toTxId: string; json: string };
   createAuditEvent: { created: boolean; event: AuditEventJson; proof: ProofBundleJson };
   createAuditEvents: { events: AuditEventJson[]; proofs: ProofBundleJson[] };
   auditEventCreated: AuditEventJson;

@@ -25,6 +25,8 @@ describe('loadConfig', () => {
       introspection: true,
       bodyCacheBytes: 64 * 2 ** 20,
       indexBulkMaxEvents: 1_000_000,
+      checkpointKeyFile: null,
+      checkpointOrigin: null,
     });
   });
 
@@ -44,6 +46,8 @@ describe('loadConfig', () => {
         INTROSPECTION: '0',
         LEDGER_BODY_CACHE_MB: '0',
         INDEX_BULK_MAX_EVENTS: '0',
+        CHECKPOINT_KEY_FILE: '/etc/auditgraph/checkpoint.pem',
+        CHECKPOINT_ORIGIN: 'audit.example.com/prod',
       }),
     ).toEqual({
       port: 0,
@@ -56,6 +60,8 @@ describe('loadConfig', () => {
       introspection: false,
       bodyCacheBytes: 0,
       indexBulkMaxEvents: 0,
+      checkpointKeyFile: '/etc/auditgraph/checkpoint.pem',
+      checkpointOrigin: 'audit.example.com/prod',
     });
     expect(loadConfig({ PORT: '', IMMUDB_ADDRESS: ' ', REDIS_URL: '' })).toMatchObject({ port: 4000, immudb: null, redisUrl: null });
     expect(loadConfig({ IMMUDB_ADDRESS: '[::1]:3322' }).immudb?.address).toBe('[::1]:3322');

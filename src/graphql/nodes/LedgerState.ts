@@ -23,6 +23,13 @@ const LedgerStateRef = builder.objectRef<LedgerStateShape>('LedgerState').implem
       description: 'immudb’s signature of this state; null on the embedded ledger or an immudb without a signing key.',
       resolve: (s) => s.signature ?? null,
     }),
+    checkpoint: t.string({
+      description:
+        'This state (exactly this txId and txHash) as a checkpoint signed by the gateway: a C2SP signed note (https://c2sp.org/signed-note) ' +
+        'of four lines (origin, txId, the Alh in base64, `immudb-alh-sha256`), a blank line and an Ed25519 signature line. Check it with the ' +
+        'verifier key from GET /checkpoint/key (`auditgraph verify --checkpoint`). An empty ledger gives tx 0 with the all-zero hash.',
+      resolve: (s, _args, ctx) => ctx.checkpoints.checkpoint(s),
+    }),
   }),
 });
 

@@ -58,7 +58,12 @@ export const VerificationRef = builder.objectRef<VerificationShape>('Verificatio
   fields: (t) => ({
     verified: t.exposeBoolean('verified', { description: 'The event and its proof checked out (always true: a failed check is a VERIFICATION_FAILED error).' }),
     eventId: t.exposeID('eventId', { description: 'The event that was read.' }),
-    proof: t.field({ type: ProofBundleRef, description: 'Proof of the event’s ledger entry, from the gateway’s trusted state.', resolve: (v) => v.proof }),
+    proof: t.field({
+      type: ProofBundleRef,
+      description:
+        'Proof of the event’s ledger entry, from the gateway’s trusted state (or, with `verifyAuditEvent`’s `trustedTxId`, from the state at that tx).',
+      resolve: (v) => v.proof,
+    }),
   }),
 });
 
@@ -66,12 +71,23 @@ builder.queryField('verifyAuditEvent', (t) =>
   t.field({
     authScopes: { scope: 'audit:read' },
     type: VerificationRef,
-    description: 'Reads the event from the ledger with a fresh proof from the gateway’s trusted state.',
-    args: { eventId: t.arg.id({ required: true, description: 'The event’s eventId (a UUID); an unknown one is a validation error.' }) },
+    description:
+      'Reads the event from the ledger with a fresh proof from the gateway’s trusted state, or with `trustedTxId` from the ledger state at that tx: ' +
+      'a state you saved earlier (`ledgerState`), so that `npx auditgraph verify proof.json --trusted <txId>:<txHash>` checks the proof against exactly that state.',
+    args: {
+      eventId: t.arg.id({ required: true, description: 'The event’s eventId (a UUID); an unknown one is a validation error.' }),
+      trustedTxId: t.arg.string({
+        description:
+          'Anchor the proof at this ledger txId (decimal, from 1 to the newest committed tx): the proof’s `trustedState` is the state at that tx, ' +
+          'linked to the event’s tx before or after it. The gateway checks first that this state is in the history it trusts (else VERIFICATION_FAILED). ' +
+          'Omitted: the proof starts from the gateway’s trusted state.',
+      }),
+    },
     complexity: COST.verification,
     resolve: async (_root, args, ctx) => {
       const eventId = parseEventId(args.eventId, 'eventId');
-      const result = await ctx.loaders.verified.load(eventId);
+      // An anchored read is its own proof; the ledger checks trustedTxId (BAD_USER_INPUT naming it) before reading anything.
+      const result = args.trustedTxId == null ? await ctx.loaders.verified.load(eventId) : await ctx.ledger.getVerifiedFrom(eventId, args.trustedTxId);
       if (!result) throw new ValidationError([{ path: 'eventId', message: 'no event with this eventId is stored' }]);
       return toVerification(result);
     },
