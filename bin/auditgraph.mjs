@@ -6,7 +6,26 @@
 import { readdirSync, statSync } from 'node:fs';
 
 const COMMANDS = {
-  verify: { module: 'cli/verify', run: 'runVerify', help: 'verify <bundle.json | -> [--trusted <txId>:<txHash>]' },
+  verify: {
+    module: 'cli/verify',
+    run: 'runVerify',
+    help: 'verify <bundle.json | -> [--trusted <txId>:<txHash> | --checkpoint <checkpoint.txt> --key <verifier key | file>]',
+  },
+  monitor: {
+    module: 'cli/monitor',
+    run: 'runMonitor',
+    help: 'monitor <gateway url> --state <file> --key <verifier key | file> [--interval <seconds>] [--token <bearer token>]',
+  },
+  export: {
+    module: 'cli/export',
+    run: 'runExport',
+    help: 'export <gateway url> [--filter <JSON> | --correlation <id>] [--since <t>] [--until <t>] [--format ndjson|csv] [--token <bearer token>] [-o <file | ->]',
+  },
+  'verify-export': {
+    module: 'cli/verify-export',
+    run: 'runVerifyExport',
+    help: 'verify-export <export.ndjson | -> [--trusted <txId>:<txHash> | --checkpoint <checkpoint.txt>] [--key <verifier key | file>] [--threads <n>]',
+  },
 };
 
 const [command, ...args] = process.argv.slice(2);
