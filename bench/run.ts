@@ -4,15 +4,17 @@
  * comma-separated versions of scripts/immudb-install.mjs; empty for none), and prints each
  * benchmark's table, every row naming the server it ran on. BENCH_SCALE multiplies the operation
  * counts. BENCH_ONLY picks benchmarks, comma-separated (ledger, graphql, index, live, embedded,
- * shape), e.g. `BENCH_ONLY=ledger,embedded npm run bench`.
+ * shape, proofs, export), e.g. `BENCH_ONLY=ledger,embedded npm run bench`.
  */
 import { cpus, loadavg } from 'node:os';
 import { benchEmbedded } from './embedded.ts';
+import { benchExport } from './export.ts';
 import { benchIndex } from './index.ts';
 import { benchGraphql } from './graphql.ts';
 import { serverVersion, startServers, type BenchServer, type BenchTarget } from './immudb.ts';
 import { benchLedger } from './ledger.ts';
 import { benchLive } from './live.ts';
+import { benchProofs } from './proofs.ts';
 import { benchWriteShape } from './write-shape.ts';
 
 const scale = Number(process.env.BENCH_SCALE ?? 1);
@@ -23,6 +25,8 @@ const benches: Record<string, (target: BenchTarget, scale: number) => Promise<un
   live: (t, s) => benchLive(t.address, s, t.version),
   embedded: (t, s) => benchEmbedded(t.address, s, t.version),
   shape: benchWriteShape,
+  proofs: benchProofs,
+  export: benchExport,
 };
 const picked = (process.env.BENCH_ONLY ?? '')
   .split(',')
