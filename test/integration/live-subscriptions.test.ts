@@ -521,9 +521,13 @@ describeImmudb('live subscriptions over graphql-ws (immudb, Redis)', () => {
             await sleep(5);
           }
         })();
-        await sleep(400);
+        // Counted, not timed: a loaded machine writes fewer events in a given time.
+        const reach = async (n: number) => {
+          while (written.length < n) await sleep(20);
+        };
+        await Promise.all([sleep(400), reach(20)]);
         await redis.kill();
-        await sleep(400);
+        await Promise.all([sleep(400), reach(written.length + 22)]);
         writing = false; // the burst ends while Redis is down: no later message wakes B
         await writer;
         await sleep(200);
