@@ -31,12 +31,9 @@ async function main(): Promise<void> {
   const auth = load(loadTokenStore);
   const limits = load(loadRateLimits);
   // A key named by CHECKPOINT_KEY_FILE is only read, so it is checked with the rest; DATA_DIR's may be
-  // generated, so only once everything else is right (a refused start writes nothing).
-  const checkpointKey =
-    config && ((auth && limits) || config.checkpointKeyFile !== null)
-      ? load(() => loadCheckpointKey({ file: config.checkpointKeyFile, dataDir: config.dataDir }))
-      : undefined;
-  if (!config || !auth || !limits || !checkpointKey) {
+  // generated, so only once the ledger has opened (a refused start writes nothing).
+  const namedKey = config?.checkpointKeyFile ? load(() => loadCheckpointKey({ file: config.checkpointKeyFile, dataDir: config.dataDir })) : null;
+  if (!config || !auth || !limits || namedKey === undefined) {
     process.stderr.write(`auditgraph: ${new ConfigError(problems).message}\n`);
     process.exit(2);
   }
@@ -50,6 +47,14 @@ async function main(): Promise<void> {
     process.exit(2);
   });
   logger.info(`ledger: ${ledger.kind} (database ${ledger.database})`);
+  let checkpointKey = namedKey;
+  try {
+    checkpointKey ??= loadCheckpointKey({ file: null, dataDir: config.dataDir });
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    process.stderr.write(`auditgraph: ${e.message}\n`);
+    process.exit(2);
+  }
   const checkpoints = createCheckpointSigner(checkpointKey.key, config.checkpointOrigin ?? defaultCheckpointOrigin(ledger.database));
   logger.info(
     `checkpoints: signed with ${checkpointKey.generated ? 'a new key generated into' : 'the key in'} ${checkpointKey.file}; verifier key ${checkpoints.verifierKey}`,
